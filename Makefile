@@ -1,0 +1,78 @@
+# swathstore: two commands set up a fresh Debian/Ubuntu machine.
+#   make run    set up, migrate, load demo swaths, serve http://127.0.0.1:$(PORT)
+#   make test   set up, start test services on loopback, lint, run the whole suite
+SHELL := /bin/bash
+PY := .venv/bin/python
+PORT ?= 8000
+# The suite's own database, store and var/ stay apart from the demo's.
+TEST_ENV := DATABASE_URL=postgis://postgres@127.0.0.1:5432/swathstore \
+            VAR_DIR=$(CURDIR)/var/test CELERY_BROKER_URL= STORE_URL=
+
+.PHONY: setup run demo test lint test-faults check-deploy peers bench-archive bench-ingest \
+        bench-register bench-api bench-subset bench-hpc bench-load clean help
+
+help:
+	@sed -n '1,4p' Makefile
+
+setup:  ## system packages, .venv with the pinned requirements, the map's vendored JS (idempotent)
+	@bash scripts/setup-system.sh
+	@bash scripts/setup-venv.sh
+	@bash web/build.sh
+
+run: setup  ## migrate, demo data on an empty archive, serve on 127.0.0.1:$(PORT)
+	$(PY) manage.py migrate --no-input -v0
+	$(PY) manage.py demo
+	$(PY) manage.py collectstatic --no-input -v0
+	@echo "swathstore: http://127.0.0.1:$(PORT)/"
+	.venv/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile -
+
+test: setup  ## test services on loopback, ruff, the whole pytest suite
+	@bash scripts/test-services.sh
+	.venv/bin/ruff check .
+	$(TEST_ENV) $(PY) -m pytest
+
+lint:  ## ruff over the whole tree
+	.venv/bin/ruff check .
+
+test-faults: setup  ## the fault and fuzz tiers at their large sizes
+	@bash scripts/test-services.sh
+	$(TEST_ENV) SWATHSTORE_FAULT_TIER=large $(PY) -m pytest -m "faults or large"
+
+check-deploy: setup  ## Django's deployment checks with production-like values
+	SWATHSTORE_PRODUCTION=1 SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -d '\n') \
+	  DATABASE_URL=postgis://postgres@127.0.0.1:5432/swathstore STORE_URL=s3://swathstore-prod \
+	  AWS_ACCESS_KEY_ID=check-deploy-placeholder AWS_SECRET_ACCESS_KEY=check-deploy-placeholder \
+	  ALLOWED_HOSTS=archive.example.org \
+	  $(PY) manage.py check --deploy --fail-level WARNING
+
+peers:  ## .venv-peers: awscli, pypgstac (benchmarks only)
+	@bash scripts/setup-peers.sh
+
+# Benchmarks: not part of the test suite; each writes the figures docs/BENCHMARKS.md quotes.
+bench-archive: setup peers  ## upload/download/RSS vs s5cmd and aws s3 cp; codecs; local put
+	$(PY) benchmarks/archive_bench.py
+
+bench-ingest: setup peers  ## 100 x 50 MB ingest vs s5cmd cp of the same tree
+	@bash scripts/test-services.sh
+	$(PY) benchmarks/ingest_bench.py
+
+bench-register: setup  ## catalog-only registration vs raw COPY, 1,000,000 rows
+	@bash scripts/test-services.sh
+	$(PY) benchmarks/catalog_register.py --rows 1000000 --repeat 3
+
+bench-api: setup peers  ## /stac/search on 1,000,000 swaths vs bare SQL and pgSTAC
+	@bash scripts/test-services.sh
+	$(PY) benchmarks/api_search.py
+
+bench-subset: setup  ## ranged-read subsets vs download + l2ss-py
+	$(PY) benchmarks/subset_bench.py
+
+bench-hpc: setup  ## mpirun -n 1 vs -n 2, dynamic vs static scheduling
+	$(PY) benchmarks/hpc_bench.py
+
+bench-load: setup  ## 50 clients for 60 s against gunicorn + PostGIS
+	@bash scripts/test-services.sh
+	$(PY) benchmarks/load_bench.py
+
+clean:  ## remove the demo and test state (not the venv)
+	rm -rf var

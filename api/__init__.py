@@ -1,0 +1,1 @@
+"""api/: REST (/api/v1/) and STAC (/stac/) over the catalog."""

@@ -1,0 +1,267 @@
+"""CQL2-JSON to a Django Q over allow-listed queryables only.
+
+Each queryable names one column (or one JSON key) and its type; a property that
+is not in QUERYABLES, an operator we do not serve, or a value of the wrong type is
+a QueryError naming it, so no user string ever becomes a lookup name (M5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Q
+
+from api.exceptions import QueryError
+from api.geometry import QueryGeometry, parse_geojson, parse_wkt
+from api.params import MAX_LIST_ITEMS, check_bbox, clean_text, parse_instant
+from catalog.geometry import bbox_geometry
+
+MAX_NODES = 1000
+COMPARISONS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
+TEMPORAL = {
+    "t_after", "t_before", "t_contains", "t_disjoint", "t_during", "t_equals",
+    "t_finishedby", "t_finishes", "t_intersects", "t_meets", "t_metby",
+    "t_overlappedby", "t_overlaps", "t_startedby", "t_starts",
+}
+FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Queryable:
+    """A filterable property: its column, type and a description for /queryables."""
+
+    column: str
+    kind: str  # string | number | integer | timestamp | geometry | uuid
+    description: str
+
+
+QUERYABLES: dict[str, Queryable] = {
+    "id": Queryable("uuid", "uuid", "Item id (the swath's uuid)"),
+    "collection": Queryable("collection__slug", "string", "Collection id"),
+    "datetime": Queryable("start_time", "timestamp",
+                          "Start of the swath; temporal functions use [start, end]"),
+    "start_datetime": Queryable("start_time", "timestamp", "Start of the swath"),
+    "end_datetime": Queryable("end_time", "timestamp", "End of the swath"),
+    "created": Queryable("created_at", "timestamp", "When the row was created"),
+    "updated": Queryable("updated_at", "timestamp", "When the row last changed"),
+    "geometry": Queryable("footprint", "geometry", "Footprint"),
+    "platform": Queryable("platform", "string", "Platform, e.g. aqua"),
+    "sat:absolute_orbit": Queryable("orbit", "integer", "Absolute orbit number"),
+    "sat:orbit_state": Queryable("orbit_direction", "string", "ascending or descending"),
+    "file:size": Queryable("size", "integer", "Size of the original file in bytes"),
+    "eo:cloud_cover": Queryable("attrs__cloud_cover", "number",
+                                "Cloud cover in percent, when the granule states it"),
+}
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.repairs: list[str] = []
+
+    def node(self, n: Any) -> Q:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise QueryError(f"filter has more than {MAX_NODES} terms")
+        if isinstance(n, bool):
+            return Q() if n else Q(pk__in=[])
+        if not isinstance(n, dict) or not isinstance(n.get("op"), str):
+            raise QueryError('filter: expected an expression such as {"op": "=", "args": [...]}')
+        op, args = n["op"].lower(), n.get("args")
+        if not isinstance(args, list):
+            raise QueryError(f"filter: {op} needs an args array")
+        if op in ("and", "or"):
+            if len(args) < 2:
+                raise QueryError(f"filter: {op} needs at least two arguments")
+            parts = [self.node(a) for a in args]
+            out = parts[0]
+            for p in parts[1:]:
+                out = (out & p) if op == "and" else (out | p)
+            return out
+        if op == "not":
+            if len(args) != 1:
+                raise QueryError("filter: not takes one argument")
+            return ~self.node(args[0])
+        if op in COMPARISONS or op == "<>":
+            return self.compare(op, args)
+        if op == "isnull":
+            q = self.prop(args[0] if len(args) == 1 else None, "isNull")
+            return Q(**{f"{q.column}__isnull": True})
+        if op == "like":
+            return self.like(args)
+        if op == "between":
+            return self.between(args)
+        if op == "in":
+            return self.in_(args)
+        if op == "s_intersects":
+            return self.s_intersects(args)
+        if op in TEMPORAL:
+            return self.temporal(op, args)
+        raise QueryError(f"filter: operator {op!r} is not supported")
+
+    # -- pieces ------------------------------------------------------------------
+    def prop(self, arg: Any, op: str) -> Queryable:
+        if not isinstance(arg, dict) or not isinstance(arg.get("property"), str):
+            raise QueryError(f"filter: {op} needs a property as its first argument")
+        name = arg["property"].removeprefix("properties.")
+        if name not in QUERYABLES:
+            raise QueryError(
+                f"filter: {name!r} is not a queryable; see /stac/queryables for the list"
+            )
+        return QUERYABLES[name]
+
+    def value(self, q: Queryable, raw: Any, op: str) -> Any:
+        if isinstance(raw, dict) and "property" in raw:
+            raise QueryError(f"filter: {op} between two properties is not supported")
+        if q.kind == "timestamp":
+            if isinstance(raw, dict) and isinstance(raw.get("timestamp"), str):
+                return parse_instant(raw["timestamp"], "filter timestamp")
+            if isinstance(raw, dict) and isinstance(raw.get("date"), str):
+                return parse_instant(raw["date"][:10] + "T00:00:00Z", "filter date")
+            if isinstance(raw, str):
+                return parse_instant(raw, "filter timestamp")
+            raise QueryError(f"filter: {op} on a timestamp needs {{\"timestamp\": ...}}")
+        if q.kind in ("number", "integer"):
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(
+                    raw):
+                raise QueryError(f"filter: {op} on {q.column} needs a number, not {raw!r}")
+            if q.kind == "integer" and abs(raw) >= 2**62:
+                raise QueryError(f"filter: {raw!r} is out of range")
+            return raw
+        if q.kind in ("string", "uuid"):
+            if not isinstance(raw, str):
+                raise QueryError(f"filter: {op} needs a string, not {raw!r}")
+            return clean_text(raw, "filter string", 1024)
+        raise QueryError(f"filter: {op} does not apply to the footprint; use s_intersects")
+
+    def compare(self, op: str, args: list) -> Q:
+        if len(args) != 2:
+            raise QueryError(f"filter: {op} takes two arguments")
+        q = self.prop(args[0], op)
+        value = self.value(q, args[1], op)
+        if q.kind == "uuid":
+            if op not in ("=", "<>"):
+                raise QueryError("filter: id can only be compared with = or <>")
+            try:
+                value = UUID(value)
+            except ValueError:
+                return Q(pk__in=[]) if op == "=" else Q()
+        if op == "<>":
+            return ~Q(**{q.column: value}) & Q(**{f"{q.column}__isnull": False})
+        return Q(**{f"{q.column}__{COMPARISONS[op]}": value})
+
+    def like(self, args: list) -> Q:
+        if len(args) != 2:
+            raise QueryError("filter: like takes two arguments")
+        q = self.prop(args[0], "like")
+        pattern = self.value(q, args[1], "like")
+        if q.kind != "string":
+            raise QueryError("filter: like applies to string properties")
+        # Translate the SQL pattern to a regex: % is any run, _ any one character.
+        import re
+
+        regex = "^" + "".join(
+            ".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern) + "$"
+        return Q(**{f"{q.column}__regex": regex})
+
+    def between(self, args: list) -> Q:
+        bounds = args[1] if len(args) == 2 and isinstance(args[1], list) else args[1:]
+        if len(bounds) != 2:
+            raise QueryError("filter: between takes a property and two bounds")
+        q = self.prop(args[0], "between")
+        lo, hi = (self.value(q, b, "between") for b in bounds)
+        return Q(**{f"{q.column}__gte": lo, f"{q.column}__lte": hi})
+
+    def in_(self, args: list) -> Q:
+        if len(args) != 2 or not isinstance(args[1], list):
+            raise QueryError("filter: in takes a property and a list")
+        if len(args[1]) > MAX_LIST_ITEMS:
+            raise QueryError(f"filter: in lists are limited to {MAX_LIST_ITEMS} values")
+        q = self.prop(args[0], "in")
+        values = [self.value(q, v, "in") for v in args[1]]
+        if q.kind == "uuid":
+            ok = []
+            for v in values:
+                try:
+                    ok.append(UUID(v))
+                except ValueError:
+                    continue
+            values = ok
+        return Q(**{f"{q.column}__in": values})
+
+    def s_intersects(self, args: list) -> Q:
+        if len(args) != 2:
+            raise QueryError("filter: s_intersects takes two arguments")
+        q = self.prop(args[0], "s_intersects")
+        if q.kind != "geometry":
+            raise QueryError("filter: s_intersects applies to geometry")
+        area = self.geometry(args[1])
+        self.repairs += area.repairs
+        return Q(footprint__intersects=area.geom)
+
+    def geometry(self, raw: Any) -> QueryGeometry:
+        if isinstance(raw, dict) and isinstance(raw.get("wkt"), str):
+            return parse_wkt(raw["wkt"], "filter geometry")
+        if isinstance(raw, dict) and "bbox" in raw:
+            if not isinstance(raw["bbox"], list):
+                raise QueryError("filter: bbox must be an array")
+            return QueryGeometry(bbox_geometry(*check_bbox(raw["bbox"], "filter bbox")))
+        return parse_geojson(raw, "filter geometry")
+
+    def interval(self, raw: Any) -> tuple[datetime, datetime]:
+        if isinstance(raw, dict) and isinstance(raw.get("interval"), list) and len(
+                raw["interval"]) == 2:
+            ends = []
+            for i, end in enumerate(raw["interval"]):
+                if end == "..":
+                    ends.append(FAR_PAST if i == 0 else FAR_FUTURE)
+                elif isinstance(end, dict):
+                    ends.append(self.value(QUERYABLES["datetime"], end, "interval"))
+                else:
+                    ends.append(parse_instant(end, "filter interval"))
+            if ends[0] > ends[1]:
+                raise QueryError("filter: the interval ends before it starts")
+            return ends[0], ends[1]
+        t = self.value(QUERYABLES["datetime"], raw, "temporal function")
+        return t, t
+
+    def temporal(self, op: str, args: list) -> Q:
+        if len(args) != 2:
+            raise QueryError(f"filter: {op} takes two arguments")
+        q = self.prop(args[0], op)
+        if q.kind != "timestamp":
+            raise QueryError(f"filter: {op} applies to datetime properties")
+        a, b = self.interval(args[1])
+        # The item's interval is [start_time, end_time] for 'datetime'; an instant
+        # property (start_datetime, ...) is [value, value].
+        s, e = (("start_time", "end_time") if args[0]["property"].removeprefix(
+            "properties.") == "datetime" else (q.column, q.column))
+        rel = {
+            "t_after": Q(**{f"{s}__gt": b}),
+            "t_before": Q(**{f"{e}__lt": a}),
+            "t_contains": Q(**{f"{s}__lt": a, f"{e}__gt": b}),
+            "t_disjoint": Q(**{f"{e}__lt": a}) | Q(**{f"{s}__gt": b}),
+            "t_during": Q(**{f"{s}__gt": a, f"{e}__lt": b}),
+            "t_equals": Q(**{s: a, e: b}),
+            "t_finishedby": Q(**{f"{s}__lt": a, e: b}),
+            "t_finishes": Q(**{f"{s}__gt": a, e: b}),
+            "t_intersects": Q(**{f"{s}__lte": b, f"{e}__gte": a}),
+            "t_meets": Q(**{e: a}),
+            "t_metby": Q(**{s: b}),
+            "t_overlappedby": Q(**{f"{s}__gt": a, f"{s}__lt": b, f"{e}__gt": b}),
+            "t_overlaps": Q(**{f"{s}__lt": a, f"{e}__gt": a, f"{e}__lt": b}),
+            "t_startedby": Q(**{s: a, f"{e}__gt": b}),
+            "t_starts": Q(**{s: a, f"{e}__lt": b}),
+        }
+        return rel[op]
+
+
+def compile_filter(node: Any) -> tuple[Q, list[str]]:
+    """Compile a CQL2-JSON expression to (Q, repairs made to its geometries)."""
+    c = _Compiler()
+    return c.node(node), c.repairs

@@ -1,0 +1,52 @@
+"""Domain errors mapped to HTTP once, in one shape: {"error": "..."}."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, ValidationError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from catalog.geometry import QueryGeometryError
+
+
+class QueryError(ValueError):
+    """A request parameter that cannot be used; the message names it."""
+
+
+class PayloadTooLarge(ValueError):
+    """The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE."""
+
+
+class Gone(Exception):
+    """The catalog says the object exists, the store no longer has it."""
+
+
+class NotDownloadable(Exception):
+    """The swath exists but is not VERIFIED (yet), so its bytes are not served."""
+
+
+# domain exception -> HTTP status
+STATUS_FOR: dict[type[BaseException], int] = {
+    QueryError: status.HTTP_400_BAD_REQUEST,
+    QueryGeometryError: status.HTTP_400_BAD_REQUEST,
+    PayloadTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    RequestDataTooBig: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    ObjectDoesNotExist: status.HTTP_404_NOT_FOUND,
+    # A lookup value the model field refuses (e.g. a malformed uuid in a URL).
+    ValidationError: status.HTTP_400_BAD_REQUEST,
+    Gone: status.HTTP_410_GONE,
+    NotDownloadable: status.HTTP_409_CONFLICT,
+}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF hook: our errors become {"error": message} with the mapped status."""
+    for exc_type, code in STATUS_FOR.items():
+        if isinstance(exc, exc_type):
+            message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            return Response({"error": message}, status=code)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"error": str(response.data["detail"])}
+    return response

@@ -1,0 +1,207 @@
+"""One query layer under both faces: REST /api/v1/swaths and STAC /stac/search.
+
+A view turns its parameters into a `SwathSearch` (every field checked by
+api.params / api.geometry / api.cql2), then `run_search` builds the queryset from
+catalog querysets, applies the keyset page and counts the matches.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from api import paging
+from api.exceptions import QueryError
+from api.geometry import QueryGeometry
+from catalog.geometry import bbox_geometry
+from catalog.models import Swath, SwathState
+
+# Matches are counted exactly up to this many; beyond it the planner's estimate is
+# returned, labelled as one (counting a million rows costs more than the page).
+COUNT_CAP = 10_000
+STATEMENT_TIMEOUT_MS = getattr(settings, "API_STATEMENT_TIMEOUT_MS", 5000)
+
+
+@dataclass
+class SwathSearch:
+    """Checked search parameters; None means 'no condition'."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    area: QueryGeometry | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    collections: list[str] | None = None
+    ids: list[str] | None = None
+    platform: str | None = None
+    orbit: tuple[int | None, int | None] | None = None
+    region: str | None = None
+    states: list[str] = field(default_factory=lambda: [SwathState.VERIFIED])
+    filter_q: Q | None = None
+    filter_key: str = ""  # canonical text of the filter, for the token fingerprint
+    filter_repairs: list[str] = field(default_factory=list)
+    order: tuple[tuple[str, bool], ...] = paging.DEFAULT_SORT
+    limit: int = 100
+    token: str | None = None
+    count: bool = True
+
+    def fingerprint(self) -> str:
+        """Identity of the query (not of the page) for tokens."""
+        return paging.fingerprint([
+            self.bbox, self.area.geom.wkt if self.area else None, self.start, self.end,
+            self.collections, self.ids, self.platform, self.orbit, self.region,
+            self.states, self.filter_key, self.order,
+        ])
+
+    @property
+    def repairs(self) -> list[str]:
+        return (self.area.repairs if self.area else []) + self.filter_repairs
+
+
+@dataclass
+class SearchPage:
+    """One page of rows and what is needed to link the next one."""
+
+    rows: list[Any]  # Swath instances, or dicts when run_search was given columns
+    next_token: str | None
+    matched: int | None
+    exact: bool
+
+
+def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
+    """The queryset for all matches of a search, unordered."""
+    qs = base if base is not None else Swath.objects.all()
+    qs = qs.filter(state__in=search.states) if len(search.states) > 1 else qs.filter(
+        state=search.states[0])
+    if search.bbox is not None:
+        qs = qs.filter(footprint__intersects=bbox_geometry(*search.bbox))
+    if search.area is not None:
+        geom = search.area.geom
+        qs = qs.intersecting(geom) if geom.geom_type.endswith("Polygon") else qs.filter(
+            footprint__intersects=geom)
+    if search.start is not None or search.end is not None:
+        qs = qs.between(search.start, search.end)
+        longest = _longest_swath() if search.start is not None else None
+        if longest is not None:
+            qs = qs.filter(start_time__gte=search.start - longest)
+    if search.collections is not None:
+        qs = qs.filter(collection__slug__in=search.collections)
+    if search.ids is not None:
+        qs = qs.filter(uuid__in=_uuids(search.ids))
+    if search.platform is not None:
+        qs = qs.filter(platform__iexact=search.platform)
+    if search.orbit is not None:
+        lo, hi = search.orbit
+        if lo is not None:
+            qs = qs.filter(orbit__gte=lo)
+        if hi is not None:
+            qs = qs.filter(orbit__lte=hi)
+    if search.region is not None:
+        from catalog.models import Region
+
+        if not Region.objects.filter(slug=search.region).exists():
+            raise QueryError(f"region={search.region!r} is not a known region slug")
+        qs = qs.in_region(search.region)
+    if search.filter_q is not None:
+        qs = qs.filter(search.filter_q)
+    return qs
+
+
+def _uuids(ids: list[str]) -> list[str]:
+    from uuid import UUID
+
+    out = []
+    for raw in ids:
+        try:
+            out.append(str(UUID(raw)))
+        except ValueError:
+            continue  # an id that is no uuid matches nothing, as an unknown id would
+    return out
+
+
+def _longest_swath() -> timedelta | None:
+    """The longest swath duration in the catalog (PostgreSQL only), else None.
+
+    With it a time query also gets a lower bound on start_time, which lets the
+    composite (footprint, start_time) GiST index bound both ends of its scan. It
+    is read per query (an index-only max over the swath_duration index) because a
+    cached value could go stale while an ingest runs and silently drop matches.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cur:
+        cur.execute("SELECT max(end_time - start_time) FROM catalog_swath")
+        (value,) = cur.fetchone()
+    return value or timedelta(0)
+
+
+def _estimate(qs: QuerySet) -> int:
+    """The planner's row estimate for a queryset (PostgreSQL), else -1."""
+    if connection.vendor != "postgresql":
+        return -1
+    sql, params = qs.order_by().values("id").query.sql_with_params()
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cur.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def run_search(search: SwathSearch, base: QuerySet | None = None,
+               columns: tuple[str, ...] | None = None) -> SearchPage:
+    """Run one page of a search inside a statement timeout; QueryError if too slow."""
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cur:
+                    cur.execute("SET LOCAL statement_timeout = %s", [STATEMENT_TIMEOUT_MS])
+            return _run(search, base, columns)
+    except DatabaseError as e:
+        if "statement timeout" in str(e) or "canceling statement" in str(e):
+            raise QueryError(
+                f"the search took longer than {STATEMENT_TIMEOUT_MS / 1000:g} s: "
+                "narrow the area, the time window or the collections"
+            ) from e
+        raise
+
+
+def _run(search: SwathSearch, base: QuerySet | None,
+         columns: tuple[str, ...] | None) -> SearchPage:
+    query = search.fingerprint()
+    cursor = paging.decode(search.token, search.order, query) if search.token else None
+    qs = filtered(search, base)
+    first_page = cursor is None
+    if first_page:
+        cursor = paging.Cursor(values=[], pk=0, snapshot=timezone.now())
+    page_qs = paging.page_after(qs, search.order, None if first_page else cursor)
+    if search.states == [SwathState.VERIFIED] and not first_page:
+        # Rows verified after page 1 stay out of later pages: a stable result set.
+        page_qs = page_qs.filter(
+            Q(verified_at__lte=cursor.snapshot) | Q(verified_at__isnull=True)
+        )
+    # With `columns`, rows are plain dicts (no model instances: a page of STAC items
+    # is rendered straight from them).
+    page_qs = page_qs.values(*columns) if columns else page_qs.select_related("collection")
+    rows = list(page_qs[: search.limit + 1])
+    page, more = rows[: search.limit], len(rows) > search.limit
+    if first_page and search.count:
+        # A first page that holds everything is its own exact count: no second query.
+        matched, exact = (len(page), True) if not more else _count(qs)
+        cursor = paging.Cursor(values=[], pk=0, snapshot=cursor.snapshot, matched=matched,
+                               exact=exact)
+    token = paging.encode(search.order, page[-1], cursor, query) if more else None
+    return SearchPage(rows=page, next_token=token, matched=cursor.matched, exact=cursor.exact)
+
+
+def _count(qs: QuerySet) -> tuple[int, bool]:
+    n = qs.order_by().values("id")[: COUNT_CAP + 1].count()
+    if n <= COUNT_CAP:
+        return n, True
+    estimate = _estimate(qs)
+    return (max(estimate, n) if estimate >= 0 else n), False

@@ -1,0 +1,64 @@
+"""Serializers: validate and render; no side effects."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from catalog.models import Collection, IngestRun, Product, Region, Swath
+
+
+class CollectionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Collection
+        fields = [
+            "slug", "title", "description", "platform", "instrument",
+            "processing_level", "license", "default_codec", "default_policy", "created_at",
+        ]
+
+
+class SwathFeatureSerializer(GeoFeatureModelSerializer):
+    collection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Swath
+        geo_field = "footprint"
+        id_field = "uuid"
+        fields = [
+            "uuid", "collection", "granule_id", "version", "filename", "format",
+            "platform", "instrument", "orbit", "orbit_direction", "start_time", "end_time",
+            "is_empty", "size", "sha256", "state", "created_at", "verified_at",
+        ]
+
+
+class RegionSerializer(GeoFeatureModelSerializer):
+    order_collections = serializers.SlugRelatedField(slug_field="slug", many=True,
+                                                     read_only=True)
+
+    class Meta:
+        model = Region
+        geo_field = "geometry"
+        id_field = "slug"
+        fields = ["slug", "name", "description", "order_active", "order_collections",
+                  "order_variables", "created_at"]
+
+
+class IngestRunSerializer(serializers.ModelSerializer):
+    collection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    mb_per_s = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = IngestRun
+        fields = ["id", "collection", "paths", "state", "n_files", "n_new", "n_skipped",
+                  "n_failed", "bytes_total", "bytes_new", "seconds", "mb_per_s", "errors",
+                  "started_at", "finished_at"]
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    swath = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    region = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Product
+        fields = ["id", "swath", "region", "variables", "params", "state", "error",
+                  "result_size", "bytes_read", "created_at", "started_at", "finished_at"]

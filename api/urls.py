@@ -1,0 +1,24 @@
+"""URLs under /api/v1/."""
+
+from __future__ import annotations
+
+from django.urls import re_path
+from rest_framework.routers import DefaultRouter
+
+from api import views
+
+app_name = "api"
+router = DefaultRouter()
+router.register("collections", views.CollectionViewSet, basename="collection")
+router.register("swaths", views.SwathViewSet, basename="swath")
+router.register("regions", views.RegionViewSet, basename="region")
+router.register("ingest-runs", views.IngestRunViewSet, basename="ingest-run")
+router.register("products", views.ProductViewSet, basename="product")
+urlpatterns = [
+    # The download URL without its trailing slash too: clients (curl -O, STAC asset
+    # hrefs) should not need to follow a redirect first.
+    re_path(r"^swaths/(?P<uuid>[0-9a-fA-F-]{32,36})/download$",
+            views.SwathViewSet.as_view({"get": "download"}, schema=None),
+            name="swath-download-noslash"),
+    *router.urls,
+]

@@ -1,0 +1,157 @@
+"""REST views (/api/v1/): parse, call a catalog queryset or api.search, serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.downloads import download_response
+from api.filters import parse_feature_fields, search_from_params
+from api.limits import check_body_size
+from api.permissions import IsOwnerOrStaff, PublicReads
+from api.search import SearchPage, run_search
+from api.serializers import (
+    CollectionSerializer,
+    IngestRunSerializer,
+    ProductSerializer,
+    RegionSerializer,
+    SwathFeatureSerializer,
+)
+from catalog.models import Collection, IngestRun, Product, Region, Swath
+
+P = OpenApiParameter
+SWATH_PARAMETERS = [
+    P("bbox", str, description="W,S,E,N in degrees; W>E crosses the antimeridian"),
+    P("intersects", str, description="WKT geometry in lon lat (POST search takes GeoJSON)"),
+    P("point", str, description="lon,lat; with radius_km"),
+    P("radius_km", float, description="radius around point, km (default 1, at most 5000)"),
+    P("region", str, description="slug of a named region"),
+    P("datetime", str, description="RFC 3339 instant or start/end; '..' is open"),
+    P("collection", str, description="collection slug(s), comma-separated"),
+    P("platform", str), P("orbit", str, description="orbit number N or range A..B"),
+    P("state", str, description="default VERIFIED; comma-separated states"),
+    P("sortby", str, description="e.g. -start_time,orbit"),
+    P("limit", int, description="page size 1..1000 (default 100)"),
+    P("next", str, description="token from the previous page"),
+    P("fields", str, description="properties to return, comma-separated"),
+]
+
+
+class NewestFirst(CursorPagination):
+    """Keyset pages (an opaque cursor), newest first: never OFFSET."""
+
+    ordering = "-id"
+    page_size = 100
+    max_page_size = 1000
+    page_size_query_param = "limit"
+
+
+class CollectionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Product lines held by the archive."""
+
+    queryset = Collection.objects.all()
+    serializer_class = CollectionSerializer
+    permission_classes = [PublicReads]
+    lookup_field = "slug"
+
+
+class RegionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Named areas (GeoJSON); `region=<slug>` on swath searches uses them."""
+
+    queryset = Region.objects.prefetch_related("order_collections")
+    serializer_class = RegionSerializer
+    permission_classes = [PublicReads]
+    lookup_field = "slug"
+    pagination_class = None
+
+
+class IngestRunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Bulk ingest runs, newest first."""
+
+    queryset = IngestRun.objects.select_related("collection")
+    serializer_class = IngestRunSerializer
+    permission_classes = [PublicReads]
+    pagination_class = NewestFirst
+
+
+class ProductViewSet(viewsets.ReadOnlyModelViewSet):
+    """Regional subsets (creation arrives with the subset issue)."""
+
+    queryset = Product.objects.select_related("swath", "region")
+    serializer_class = ProductSerializer
+    permission_classes = [IsOwnerOrStaff]
+    pagination_class = NewestFirst
+
+
+class SwathViewSet(viewsets.ReadOnlyModelViewSet):
+    """Swaths as GeoJSON Features; search by area, time, orbit and more."""
+
+    serializer_class = SwathFeatureSerializer
+    permission_classes = [PublicReads]
+    lookup_field = "uuid"
+
+    @property
+    def post_is_read(self) -> bool:
+        """POST search/ is a read with a GeoJSON body; other POSTs are writes."""
+        return getattr(self, "action", None) == "search"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        check_body_size(request)
+        super().initial(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Swath]:
+        return Swath.objects.select_related("collection")
+
+    def _page_response(self, page: SearchPage, fields: set[str] | None,
+                       repairs: list[str]) -> Response:
+        body: Any = SwathFeatureSerializer(page.rows, many=True).data
+        if fields is not None:
+            for feature in body["features"]:
+                feature["properties"] = {k: v for k, v in feature["properties"].items()
+                                         if k in fields}
+        body["numberReturned"] = len(page.rows)
+        if page.matched is not None:
+            body["numberMatched"] = page.matched
+            body["numberMatchedEstimated"] = not page.exact
+        if page.next_token:
+            body["next"] = page.next_token
+        if repairs:
+            body["repairs"] = repairs
+        return Response(body)
+
+    @extend_schema(parameters=SWATH_PARAMETERS)
+    def list(self, request: Request) -> Response:
+        """Swaths as a GeoJSON FeatureCollection, newest first, keyset-paged."""
+        params = request.query_params.dict()
+        search = search_from_params(params)
+        fields = parse_feature_fields(params.get("fields"))
+        return self._page_response(run_search(search, self.get_queryset()), fields,
+                                   search.repairs)
+
+    @extend_schema(request={"application/json": {"type": "object"}},
+                   description="The same filters as GET in a JSON body; `intersects` is "
+                               "a GeoJSON geometry.")
+    @action(detail=False, methods=["post"], url_path="search")
+    def search(self, request: Request) -> Response:
+        """Search with a JSON body (for GeoJSON areas too large for a URL)."""
+        from api.exceptions import QueryError
+
+        if not isinstance(request.data, dict):
+            raise QueryError("the search body must be a JSON object")
+        search = search_from_params(request.data, body=True)
+        fields = parse_feature_fields(request.data.get("fields"))
+        return self._page_response(run_search(search, self.get_queryset()), fields,
+                                   search.repairs)
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"], url_path="download")
+    def download(self, request: Request, uuid: str) -> Any:
+        """The original bytes (Range, ETag, Repr-Digest), or a redirect to a presigned URL."""
+        return download_response(request, uuid)

@@ -1,0 +1,207 @@
+"""Startup capability probe of an S3 endpoint (RELIABILITY.md), run once and cached."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from archive.errors import ArchiveError, EndpointRefused
+from archive.multipart import MIN_PART_SIZE, content_md5
+from archive.s3errors import error_code, status_code, translate
+
+log = logging.getLogger(__name__)
+
+PROBE_PREFIX = "_probe/"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an endpoint was seen to do; round trips must pass or the endpoint is refused."""
+
+    endpoint: str
+    checksum_mode: str
+    single_roundtrip: bool
+    multipart_roundtrip: bool
+    delete_objects: bool
+    conditional_writes: bool
+    content_md5_checked: bool
+    seconds: float = 0.0
+
+
+_cache: dict[tuple[str, str, str], Capabilities] = {}
+_lock = threading.Lock()
+
+
+def reset_cache() -> None:
+    """Forget every cached probe result (tests, or after reconfiguring endpoints)."""
+    with _lock:
+        _cache.clear()
+
+
+def cached_probe(client: Any, *, bucket: str, endpoint: str, checksum_mode: str) -> Capabilities:
+    """Return the cached capabilities of (endpoint, bucket, mode), probing on first use."""
+    cache_key = (endpoint, bucket, checksum_mode)
+    with _lock:
+        if cache_key not in _cache:
+            _cache[cache_key] = probe(
+                client, bucket=bucket, endpoint=endpoint, checksum_mode=checksum_mode
+            )
+        return _cache[cache_key]
+
+
+def probe(client: Any, *, bucket: str, endpoint: str, checksum_mode: str) -> Capabilities:
+    """Probe the endpoint with objects under ``_probe/``; raise EndpointRefused if bytes change."""
+    started = time.monotonic()
+    base = f"{PROBE_PREFIX}{uuid.uuid4().hex}/"
+    where = f"{endpoint}/{bucket}"
+    created: list[str] = []
+    try:
+        single = _single_roundtrip(client, bucket, base + "single", created)
+        if not single:
+            raise EndpointRefused(
+                f"{where}: PutObject then GetObject returned different bytes "
+                f"(checksum mode {checksum_mode}); refusing to use this endpoint",
+                key=base + "single",
+                store=where,
+            )
+        multi = _multipart_roundtrip(client, bucket, base + "multipart", created)
+        if not multi:
+            raise EndpointRefused(
+                f"{where}: a 2-part multipart upload read back different bytes "
+                f"(checksum mode {checksum_mode}); refusing to use this endpoint",
+                key=base + "multipart",
+                store=where,
+            )
+        conditional = _conditional_write(client, bucket, base + "single")
+        md5_checked = _md5_checked(client, bucket, base + "badmd5", created)
+        deleted = _delete_objects(client, bucket, created)
+    except EndpointRefused:
+        _cleanup(client, bucket, created)
+        raise
+    except ClientError as e:
+        _cleanup(client, bucket, created)
+        raise EndpointRefused(
+            f"{where}: capability probe failed: {error_code(e)} (HTTP {status_code(e)})",
+            key=base,
+            store=where,
+        ) from e
+    except ArchiveError:
+        _cleanup(client, bucket, created)
+        raise
+    except Exception as e:
+        _cleanup(client, bucket, created)
+        raise translate(e, key=base, store=where, action="capability probe") from e
+    caps = Capabilities(
+        endpoint=endpoint,
+        checksum_mode=checksum_mode,
+        single_roundtrip=single,
+        multipart_roundtrip=multi,
+        delete_objects=deleted,
+        conditional_writes=conditional,
+        content_md5_checked=md5_checked,
+        seconds=time.monotonic() - started,
+    )
+    log.info("capability probe of %s: %s", where, caps)
+    return caps
+
+
+def _single_roundtrip(client: Any, bucket: str, key: str, created: list[str]) -> bool:
+    body = os.urandom(64 * 1024 + 17)
+    created.append(key)
+    client.put_object(Bucket=bucket, Key=key, Body=body, ContentMD5=content_md5(body))
+    return client.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
+def _multipart_roundtrip(client: Any, bucket: str, key: str, created: list[str]) -> bool:
+    # Part 1 must reach S3's 5 MiB minimum for a non-final part.
+    parts = [os.urandom(MIN_PART_SIZE), os.urandom(1021)]
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    try:
+        done = []
+        for number, body in enumerate(parts, start=1):
+            response = client.upload_part(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,
+                ContentMD5=content_md5(body),
+            )
+            done.append({"PartNumber": number, "ETag": response["ETag"]})
+        client.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": done}
+        )
+    except BaseException:
+        try:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except ClientError as e:
+            log.warning("probe: could not abort %s: %s", upload_id, e)
+        raise
+    created.append(key)
+    return client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"".join(parts)
+
+
+def _conditional_write(client: Any, bucket: str, existing_key: str) -> bool:
+    """Return True if PutObject with If-None-Match: * on an existing key gets 412."""
+    body = b"conditional write probe"
+    try:
+        client.put_object(
+            Bucket=bucket,
+            Key=existing_key,
+            Body=body,
+            ContentMD5=content_md5(body),
+            IfNoneMatch="*",
+        )
+    except ClientError as e:
+        if status_code(e) == 412:
+            return True
+        # 501 NotImplemented, or moto 5.2.0's 500: the header is not supported.
+        log.info("probe: If-None-Match answered %s; conditional writes unsupported", error_code(e))
+        return False
+    return False
+
+
+def _md5_checked(client: Any, bucket: str, key: str, created: list[str]) -> bool:
+    """Return True if a PutObject with a wrong Content-MD5 is rejected."""
+    body = b"content-md5 probe"
+    try:
+        created.append(key)
+        client.put_object(Bucket=bucket, Key=key, Body=body, ContentMD5=content_md5(b"other"))
+    except ClientError as e:
+        if error_code(e) in ("BadDigest", "InvalidDigest") or status_code(e) == 400:
+            return True
+        raise
+    return False
+
+
+def _delete_objects(client: Any, bucket: str, keys: list[str]) -> bool:
+    """Delete the probe's objects with one DeleteObjects call; return True if it worked."""
+    try:
+        response = client.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+        )
+    except ClientError as e:
+        log.warning("probe: DeleteObjects failed (%s); falling back to DeleteObject", error_code(e))
+        _cleanup(client, bucket, keys)
+        return False
+    if response.get("Errors"):
+        _cleanup(client, bucket, keys)
+        return False
+    keys.clear()
+    return True
+
+
+def _cleanup(client: Any, bucket: str, keys: list[str]) -> None:
+    """Delete probe objects one by one, ignoring failures (the probe's result matters more)."""
+    for key in keys:
+        try:
+            client.delete_object(Bucket=bucket, Key=key)
+        except ClientError as e:
+            log.warning("probe: could not delete %s: %s", key, e)

@@ -1,0 +1,154 @@
+"""RangedFile: a seekable read-only file over an object, fetched in blocks with an LRU cache."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from archive.errors import ArchiveError
+
+DEFAULT_BLOCK_SIZE = 256 * 1024
+DEFAULT_CACHE_BLOCKS = 64
+DEFAULT_READAHEAD_BLOCKS = 4
+
+Fetch = Callable[[int, int], bytes]
+
+
+class RangedFile(io.RawIOBase):
+    """Seekable read-only file whose bytes come from ``fetch(start, stop)`` range requests.
+
+    Blocks of ``block_size`` bytes are kept in an LRU cache of ``cache_blocks`` entries.
+    Sequential access fetches up to ``readahead_blocks`` blocks in one request; random
+    access (HDF5 metadata, one chunk of a variable) fetches one block. ``bytes_read`` and
+    ``requests`` count what was fetched from the store.
+    """
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        size: int,
+        *,
+        name: str,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        cache_blocks: int = DEFAULT_CACHE_BLOCKS,
+        readahead_blocks: int = DEFAULT_READAHEAD_BLOCKS,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        if block_size <= 0 or cache_blocks <= 0 or readahead_blocks <= 0:
+            raise ValueError("block_size, cache_blocks and readahead_blocks must be positive")
+        self._fetch = fetch
+        self._size = size
+        self.name = name
+        self._block_size = block_size
+        self._cache_blocks = cache_blocks
+        # A read-ahead run must fit in the cache, or it would evict its own first block.
+        self._readahead = min(readahead_blocks, cache_blocks)
+        self._on_close = on_close
+        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pos = 0
+        self._last_block = -2
+        self.bytes_read = 0
+        self.requests = 0
+
+    @property
+    def size(self) -> int:
+        """Return the object's size in bytes."""
+        return self._size
+
+    def readable(self) -> bool:
+        """Return True: the file can be read."""
+        return True
+
+    def seekable(self) -> bool:
+        """Return True: the file supports seek and tell."""
+        return True
+
+    def tell(self) -> int:
+        """Return the current position."""
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move to ``offset`` relative to ``whence``; return the new position."""
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._size + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if pos < 0:
+            raise ValueError(f"negative seek position {pos}")
+        self._pos = pos
+        return pos
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        """Fill ``buffer`` from the current position; return the number of bytes copied."""
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), max(0, self._size - self._pos))
+        done = 0
+        with self._lock:
+            while done < want:
+                index, offset = divmod(self._pos + done, self._block_size)
+                block = self._block(index)
+                n = min(want - done, len(block) - offset)
+                view[done : done + n] = block[offset : offset + n]
+                done += n
+        self._pos += done
+        return done
+
+    def readall(self) -> bytes:
+        """Read from the current position to the end."""
+        out = bytearray(max(0, self._size - self._pos))
+        n = self.readinto(out)
+        return bytes(out[:n])
+
+    def _block(self, index: int) -> bytes:
+        """Return block ``index`` from the cache, fetching it (and a read-ahead run) if needed."""
+        cached = self._cache.get(index)
+        if cached is not None:
+            self._cache.move_to_end(index)
+            self._last_block = index
+            return cached
+        last = (self._size - 1) // self._block_size
+        count = self._readahead if index == self._last_block + 1 else 1
+        stop_index = min(index + count, last + 1)
+        # Stop the run at the first block already cached, so nothing is fetched twice.
+        for probe in range(index + 1, stop_index):
+            if probe in self._cache:
+                stop_index = probe
+                break
+        start = index * self._block_size
+        stop = min(stop_index * self._block_size, self._size)
+        data = self._fetch(start, stop)
+        self.requests += 1
+        self.bytes_read += len(data)
+        if len(data) != stop - start:
+            raise ArchiveError(
+                f"{self.name}: range {start}-{stop} returned {len(data)} bytes; "
+                "the object changed or was truncated"
+            )
+        for i in range(index, stop_index):
+            lo = (i - index) * self._block_size
+            self._cache[i] = data[lo : lo + self._block_size]
+            self._cache.move_to_end(i)
+        while len(self._cache) > self._cache_blocks:
+            self._cache.popitem(last=False)
+        self._last_block = index
+        return self._cache[index]
+
+    def close(self) -> None:
+        """Drop the cache and release the store's handle."""
+        if not self.closed:
+            self._cache.clear()
+            try:
+                if self._on_close is not None:
+                    self._on_close()
+            finally:
+                super().close()

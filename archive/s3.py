@@ -1,0 +1,536 @@
+"""S3Store: objects in an S3-compatible bucket over boto3, streamed in parts and verified."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import random
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from archive import codecs
+from archive.errors import (
+    ArchiveError,
+    ChecksumMismatch,
+    ObjectExists,
+    ObjectNotFound,
+    TransientArchiveError,
+)
+from archive.multipart import choose_part_size, content_md5, multipart_upload
+from archive.probe import Capabilities, cached_probe
+from archive.ranged import DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_BLOCKS, RangedFile
+from archive.s3client import ResponseBody, make_client
+from archive.s3errors import translate
+from archive.sources import Source, open_source, remaining_size, rewind_point
+from archive.stores import (
+    DEFAULT_MAX_OBJECT_BYTES,
+    MAX_PRESIGN_SECONDS,
+    ObjectInfo,
+    PutResult,
+    Store,
+    UploadInfo,
+    info_from_metadata,
+    user_metadata,
+)
+from archive.streaming import (
+    HashingReader,
+    iter_file_slices,
+    iter_parts,
+    iter_reads,
+    release_first,
+)
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+CHECKSUM_MODES = ("when_required", "when_supported")
+
+
+def _regular_file_fd(stream: BinaryIO) -> int | None:
+    """Return the descriptor of ``stream`` when it is a regular file read from its fd."""
+    try:
+        fd = stream.fileno()
+        return fd if stat.S_ISREG(os.fstat(fd).st_mode) and stream.seekable() else None
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None
+
+
+class S3Store(Store):
+    """Objects under ``prefix`` in ``bucket``; keys passed to methods are relative to the prefix."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        session_token: str | None = None,
+        checksum_mode: str | None = None,
+        part_size: int = 8 * MiB,
+        concurrency: int = 2,
+        max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
+        max_attempts: int = 10,
+        upload_attempts: int = 3,
+        retry_base_s: float = 0.5,
+        connect_timeout: float = 10,
+        read_timeout: float = 120,
+        presign_max_s: int = 900,
+        probe: bool = True,
+        zstd_threads: int = -1,
+        name: str | None = None,
+    ) -> None:
+        if len(bucket) < 3:
+            raise ValueError(f"bucket name {bucket!r} is shorter than S3's 3 characters")
+        # Non-AWS servers break on the default flexible checksums (RELIABILITY pitfall 1).
+        mode = checksum_mode or ("when_required" if endpoint_url else "when_supported")
+        if mode not in CHECKSUM_MODES:
+            raise ValueError(f"checksum_mode must be one of {CHECKSUM_MODES}, got {mode!r}")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.checksum_mode = mode
+        self.part_size = part_size
+        self.concurrency = concurrency
+        self.max_object_bytes = max_object_bytes
+        self.upload_attempts = max(1, upload_attempts)
+        self.retry_base_s = retry_base_s
+        self.presign_max_s = min(presign_max_s, MAX_PRESIGN_SECONDS)
+        self.name = name or f"s3://{bucket}/{self.prefix}"
+        self._probe_enabled = probe
+        self._zstd_threads = zstd_threads
+        self._credentials = (access_key, secret_key, session_token)
+        self._client_options: dict[str, Any] = {
+            "max_attempts": max_attempts,
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "pool_size": max(10, concurrency + 2),
+        }
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    # -- client and probe --------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """Return this store's boto3 client, created on first use (never at import)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = make_client(
+                    endpoint_url=self.endpoint_url,
+                    region=self.region,
+                    credentials=self._credentials,
+                    checksum_mode=self.checksum_mode,
+                    **self._client_options,
+                )
+            return self._client
+
+    def capabilities(self) -> Capabilities:
+        """Return the endpoint's probed capabilities (probed once per endpoint and mode)."""
+        if not self._probe_enabled:
+            return Capabilities(
+                endpoint=self.endpoint_url or "aws",
+                checksum_mode=self.checksum_mode,
+                single_roundtrip=True,
+                multipart_roundtrip=True,
+                delete_objects=True,
+                conditional_writes=False,
+                content_md5_checked=False,
+            )
+        return cached_probe(
+            self.client,
+            bucket=self.bucket,
+            endpoint=self.endpoint_url or "aws",
+            checksum_mode=self.checksum_mode,
+        )
+
+    def _s3_key(self, key: str) -> str:
+        return self.prefix + self._check_key(key)
+
+    def _fail(self, error: BaseException, key: str, action: str) -> ArchiveError:
+        return translate(error, key=key, store=self.name, action=action)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def put(
+        self,
+        key: str,
+        source: Source,
+        *,
+        size: int | None = None,
+        codec: str = "none",
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+        sha256: str | None = None,
+        overwrite: bool = False,
+    ) -> PutResult:
+        """Stream ``source`` in one hashing pass; retry transient failures if it can seek."""
+        s3_key = self._s3_key(key)
+        codecs.check_codec(codec)
+        conditional = not overwrite and self.capabilities().conditional_writes
+        with open_source(source) as stream:
+            known = size if size is not None else remaining_size(stream)
+            rewind = rewind_point(stream)
+            attempts = self.upload_attempts if rewind is not None else 1
+            for attempt in range(1, attempts + 1):
+                try:
+                    return self._put_once(
+                        key,
+                        s3_key,
+                        stream,
+                        known,
+                        codec,
+                        content_type,
+                        metadata or {},
+                        sha256,
+                        conditional,
+                    )
+                except ObjectExists:
+                    existing = self.head(key)
+                    if existing is None or existing.sha256 is None:
+                        raise
+                    return self._identical(key, existing, stream, rewind, sha256)
+                except TransientArchiveError as e:
+                    if attempt == attempts or rewind is None:
+                        raise
+                    delay = self.retry_base_s * 2 ** (attempt - 1) * (0.5 + random.random())
+                    log.warning(
+                        "%s: upload attempt %d failed (%s); retrying in %.1f s",
+                        key,
+                        attempt,
+                        e,
+                        delay,
+                    )
+                    time.sleep(delay)
+                    stream.seek(rewind)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _put_once(
+        self,
+        key: str,
+        s3_key: str,
+        stream: BinaryIO,
+        known: int | None,
+        codec: str,
+        content_type: str,
+        extra: dict[str, str],
+        sha256: str | None,
+        conditional: bool,
+    ) -> PutResult:
+        started = time.monotonic()
+        reader = HashingReader(stream)
+        # Compressed output can be slightly larger than its input; leave room for it.
+        bound = None if known is None else (known if codec == "none" else known + known // 50)
+        part_size = choose_part_size(
+            bound, part_size=self.part_size, max_object_bytes=self.max_object_bytes
+        )
+
+        def check_source() -> str:
+            digest = reader.hexdigest()
+            if sha256 is not None and digest != sha256:
+                raise ChecksumMismatch(
+                    f"{key}: source hashed to {digest} while uploading, expected {sha256}",
+                    key=key,
+                    store=self.name,
+                    expected=sha256,
+                    actual=digest,
+                )
+            if known is not None and reader.bytes_read != known:
+                raise ArchiveError(
+                    f"{key}: source gave {reader.bytes_read} bytes, expected {known} "
+                    "(did it change during the upload?)",
+                    key=key,
+                    store=self.name,
+                )
+            return digest
+
+        fd = _regular_file_fd(stream)
+        if codec == "none" and fd is not None and known is not None and known > part_size:
+            # A file: parts are ranges of it, re-read when sent, never held in memory.
+            start = stream.tell()
+            slices = iter_file_slices(reader, fd, start, part_size, what=key)  # type: ignore[arg-type]
+            meta = user_metadata(
+                sha256=sha256, size=known, codec=codec, content_type=content_type, extra=extra
+            )
+            etag, stored = multipart_upload(
+                self.client,
+                bucket=self.bucket,
+                s3_key=s3_key,
+                key=key,
+                store=self.name,
+                parts=slices,
+                content_type=content_type,
+                metadata=meta,
+                concurrency=self.concurrency,
+                max_object_bytes=self.max_object_bytes,
+                conditional=conditional,
+                before_complete=check_source,
+            )
+            return PutResult(
+                key=key,
+                size=reader.bytes_read,
+                stored_size=stored,
+                sha256=reader.hexdigest(),
+                codec=codec,
+                etag=etag,
+                seconds=time.monotonic() - started,
+            )
+        if codec == "none":
+            parts = iter_reads(reader, part_size)  # type: ignore[arg-type]
+        else:
+            encoded = codecs.encode(codec, reader, threads=self._zstd_threads)  # type: ignore[arg-type]
+            parts = iter_parts(encoded, part_size)
+        first = next(parts)
+        second = next(parts, None)
+
+        if second is None:
+            digest = check_source()
+            meta = user_metadata(
+                sha256=digest,
+                size=reader.bytes_read,
+                codec=codec,
+                content_type=content_type,
+                extra=extra,
+            )
+            extra_args = {"IfNoneMatch": "*"} if conditional else {}
+            try:
+                response = self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=s3_key,
+                    Body=first,
+                    ContentMD5=content_md5(first),
+                    ContentType=content_type,
+                    Metadata=meta,
+                    **extra_args,
+                )
+            except Exception as e:
+                raise self._fail(e, key, "put object") from e
+            etag, stored = response.get("ETag"), len(first)
+        else:
+            meta = user_metadata(
+                sha256=sha256, size=known, codec=codec, content_type=content_type, extra=extra
+            )
+            # Hand the first two parts over without keeping names for them here, so each
+            # can be freed once uploaded: memory stays at part size x (concurrency + 1).
+            head = [first, second]
+            del first, second
+            etag, stored = multipart_upload(
+                self.client,
+                bucket=self.bucket,
+                s3_key=s3_key,
+                key=key,
+                store=self.name,
+                parts=release_first(head, parts),
+                content_type=content_type,
+                metadata=meta,
+                concurrency=self.concurrency,
+                max_object_bytes=self.max_object_bytes,
+                conditional=conditional,
+                before_complete=check_source,
+            )
+            digest = reader.hexdigest()
+        return PutResult(
+            key=key,
+            size=reader.bytes_read,
+            stored_size=stored,
+            sha256=digest,
+            codec=codec,
+            etag=etag,
+            seconds=time.monotonic() - started,
+        )
+
+    def _identical(
+        self,
+        key: str,
+        existing: ObjectInfo,
+        stream: BinaryIO,
+        rewind: int | None,
+        sha256: str | None,
+    ) -> PutResult:
+        """Accept a conditional-write conflict when the stored object has the same content."""
+        digest = sha256
+        if digest is None and rewind is not None:
+            stream.seek(rewind)
+            hashing = HashingReader(stream)
+            while hashing.read(MiB):
+                pass
+            digest = hashing.hexdigest()
+        if digest is None or digest != existing.sha256:
+            raise ObjectExists(
+                f"{key}: a different object already exists in {self.name}", key=key, store=self.name
+            )
+        return PutResult(
+            key=key,
+            size=existing.size or existing.stored_size,
+            stored_size=existing.stored_size,
+            sha256=digest,
+            codec=existing.codec or "none",
+            etag=existing.etag,
+            seconds=0.0,
+            existed=True,
+        )
+
+    # -- reading -----------------------------------------------------------------------
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """HEAD the object; None if it does not exist."""
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=self._s3_key(key))
+        except Exception as e:
+            error = self._fail(e, key, "head")
+            if isinstance(error, ObjectNotFound):
+                return None
+            raise error from e
+        return self._info(key, response)
+
+    def _info(self, key: str, response: dict[str, Any]) -> ObjectInfo:
+        return info_from_metadata(
+            key,
+            stored_size=int(response.get("ContentLength", 0)),
+            metadata=response.get("Metadata", {}),
+            etag=response.get("ETag"),
+            last_modified=response.get("LastModified"),
+            content_type=response.get("ContentType"),
+        )
+
+    def open_raw(self, key: str) -> tuple[BinaryIO, ObjectInfo]:
+        """GET the object; the body is streamed, never read whole."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._s3_key(key))
+        except Exception as e:
+            raise self._fail(e, key, "get") from e
+        body = ResponseBody(response["Body"], key=key, store=self.name)
+        return io.BufferedReader(body, buffer_size=MiB), self._info(key, response)  # type: ignore[return-value]
+
+    def open_ranged(
+        self,
+        key: str,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        cache_blocks: int = DEFAULT_CACHE_BLOCKS,
+    ) -> RangedFile:
+        """Return a RangedFile fetching blocks with ranged GETs pinned to the object's ETag."""
+        info = self.head(key)
+        if info is None:
+            raise ObjectNotFound(f"{key}: no such object in {self.name}", key=key, store=self.name)
+        if (info.codec or "none") != "none":
+            raise ArchiveError(
+                f"{key}: ranged reads need an uncompressed object, this one is {info.codec}",
+                key=key,
+                store=self.name,
+            )
+        s3_key = self._s3_key(key)
+
+        def fetch(start: int, stop: int) -> bytes:
+            extra = {"IfMatch": info.etag} if info.etag else {}
+            try:
+                response = self.client.get_object(
+                    Bucket=self.bucket, Key=s3_key, Range=f"bytes={start}-{stop - 1}", **extra
+                )
+                data = response["Body"].read()
+            except Exception as e:
+                raise self._fail(e, key, f"ranged get {start}-{stop}") from e
+            # Some servers ignore If-Match, so compare the ETag as well.
+            if info.etag and response.get("ETag") not in (None, info.etag):
+                raise ArchiveError(
+                    f"{key}: changed in {self.name} while being read", key=key, store=self.name
+                )
+            return data
+
+        return RangedFile(
+            fetch, info.stored_size, name=key, block_size=block_size, cache_blocks=cache_blocks
+        )
+
+    def presign(self, key: str, expires_s: int) -> str | None:
+        """Return a presigned GET URL valid for ``expires_s`` capped at ``presign_max_s``."""
+        if expires_s <= 0:
+            raise ValueError(f"{self.name}: presign expiry must be positive, got {expires_s}")
+        expires = min(int(expires_s), self.presign_max_s)
+        return self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self._s3_key(key)},
+            ExpiresIn=expires,
+        )
+
+    # -- deleting and listing ------------------------------------------------------------
+
+    def delete(self, key: str) -> None:
+        """Delete the object (S3 answers success for a missing key)."""
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._s3_key(key))
+        except Exception as e:
+            error = self._fail(e, key, "delete")
+            if not isinstance(error, ObjectNotFound):
+                raise error from e
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete several objects with DeleteObjects, 1,000 keys per request."""
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            objects = [{"Key": self._s3_key(k)} for k in batch]
+            try:
+                response = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
+                )
+            except Exception as e:
+                raise self._fail(e, batch[0], "delete objects") from e
+            if errors := response.get("Errors"):
+                first = errors[0]
+                raise ArchiveError(
+                    f"{first.get('Key')}: delete in {self.name} failed: {first.get('Code')} "
+                    f"({len(errors)} of {len(batch)} keys failed)",
+                    key=first.get("Key"),
+                    store=self.name,
+                )
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """List objects under ``prefix`` (no user metadata: ListObjects does not return it)."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(
+                        key=item["Key"][len(self.prefix) :],
+                        stored_size=int(item["Size"]),
+                        etag=item.get("ETag"),
+                        last_modified=item.get("LastModified"),
+                    )
+        except Exception as e:
+            raise self._fail(e, prefix or "/", "list") from e
+
+    def list_uploads(self) -> list[UploadInfo]:
+        """Return the multipart uploads in progress under this store's prefix."""
+        uploads = []
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for item in page.get("Uploads", []):
+                    uploads.append(
+                        UploadInfo(
+                            key=item["Key"][len(self.prefix) :],
+                            upload_id=item["UploadId"],
+                            initiated=item.get("Initiated"),
+                        )
+                    )
+        except Exception as e:
+            raise self._fail(e, self.prefix or "/", "list multipart uploads") from e
+        return uploads
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        """Abort one multipart upload; NoSuchUpload (already gone) is not an error."""
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self._s3_key(key), UploadId=upload_id
+            )
+        except Exception as e:
+            if getattr(e, "response", {}).get("Error", {}).get("Code") == "NoSuchUpload":
+                return
+            raise self._fail(e, key, f"abort upload {upload_id}") from e

@@ -1,0 +1,98 @@
+"""boto3 client set-up for non-AWS S3 servers, and a response body that raises our errors."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from archive.s3errors import translate
+
+
+def make_client(
+    *,
+    endpoint_url: str | None,
+    region: str,
+    credentials: tuple[str | None, str | None, str | None],
+    checksum_mode: str,
+    max_attempts: int,
+    connect_timeout: float,
+    read_timeout: float,
+    pool_size: int,
+) -> Any:
+    """Return an S3 client configured per RELIABILITY.md's pitfalls (path style, checksums...)."""
+    config = Config(
+        signature_version="s3v4",  # presigned URLs carry X-Amz-Expires only with SigV4
+        # Every request with a body we send carries a signed Content-MD5 (parts, objects,
+        # DeleteObjects), which the server checks, and we re-read and re-hash every object
+        # (I5); hashing each body a third time for SigV4 (botocore does so on plain http)
+        # only costs CPU the server needs on a small machine.
+        s3={"addressing_style": "path", "payload_signing_enabled": False} if endpoint_url else {},
+        request_checksum_calculation=checksum_mode,
+        response_checksum_validation=checksum_mode,
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        tcp_keepalive=True,
+        max_pool_connections=pool_size,
+    )
+    access_key, secret_key, token = credentials
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=token,
+        config=config,
+    )
+    # botocore stopped sending Content-MD5 on these (RELIABILITY pitfall 3).
+    for op in ("DeleteObjects", "PutBucketLifecycleConfiguration"):
+        client.meta.events.register(f"before-sign.s3.{op}", add_content_md5)
+    return client
+
+
+def add_content_md5(request: Any, **_: Any) -> None:
+    """Set Content-MD5 on a request whose body is in memory, before it is signed."""
+    body = request.body
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if not isinstance(body, bytes | bytearray) or "Content-MD5" in request.headers:
+        return
+    request.headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode("ascii")
+
+
+class ResponseBody(io.RawIOBase):
+    """Raw stream over a botocore StreamingBody that reports dropped connections as ours."""
+
+    def __init__(self, body: Any, *, key: str, store: str) -> None:
+        super().__init__()
+        self._body = body
+        self._key = key
+        self._store = store
+
+    def readable(self) -> bool:
+        """Return True: this is a read-only stream."""
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        """Read the next bytes of the response body into ``buffer``."""
+        try:
+            data = self._body.read(len(buffer))
+        except Exception as e:
+            raise translate(e, key=self._key, store=self._store, action="read body") from e
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+    def close(self) -> None:
+        """Close the HTTP response."""
+        if not self.closed:
+            try:
+                self._body.close()
+            finally:
+                super().close()

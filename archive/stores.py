@@ -1,0 +1,325 @@
+"""The Store interface shared by LocalStore and S3Store, with the result types it returns."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from archive import codecs
+from archive.errors import (
+    ArchiveError,
+    ChecksumMismatch,
+    ObjectNotFound,
+    TransientArchiveError,
+)
+from archive.keys import validate_key
+from archive.ranged import DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_BLOCKS, RangedFile
+from archive.sources import Source
+from archive.streaming import CHUNK, CheckingReader
+
+# 5 TiB is the S3 object-size ceiling; stores take a lower cap when they know better.
+DEFAULT_MAX_OBJECT_BYTES = 5 * 1024**4
+MAX_PRESIGN_SECONDS = 604_800  # SigV4 limit: 7 days
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What a put stored: original size and SHA-256, stored (encoded) size, codec, ETag, time."""
+
+    key: str
+    size: int
+    stored_size: int
+    sha256: str
+    codec: str
+    etag: str | None
+    seconds: float
+    existed: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a store knows about an object; size, sha256 and codec are None when unrecorded."""
+
+    key: str
+    stored_size: int
+    size: int | None = None
+    sha256: str | None = None
+    codec: str | None = None
+    etag: str | None = None
+    last_modified: datetime | None = None
+    content_type: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    """An unfinished upload: an S3 multipart upload, or a LocalStore temporary file."""
+
+    key: str
+    upload_id: str
+    initiated: datetime | None
+
+
+def user_metadata(
+    *, sha256: str | None, size: int | None, codec: str, content_type: str, extra: dict[str, str]
+) -> dict[str, str]:
+    """Return the user metadata recorded with every object (our keys win over ``extra``)."""
+    meta = {str(k).lower(): str(v) for k, v in extra.items()}
+    meta.update({"codec": codec, "content-type": content_type})
+    if sha256 is not None:
+        meta["sha256"] = sha256
+    if size is not None:
+        meta["size"] = str(size)
+    return meta
+
+
+def info_from_metadata(
+    key: str,
+    *,
+    stored_size: int,
+    metadata: dict[str, str],
+    etag: str | None,
+    last_modified: datetime | None,
+    content_type: str | None,
+) -> ObjectInfo:
+    """Build an ObjectInfo from user metadata; servers may change its case, so compare lowered."""
+    meta = {k.lower(): v for k, v in metadata.items()}
+    size_text = meta.get("size", "")
+    codec = meta.get("codec")
+    size = int(size_text) if size_text.isdigit() else None
+    if size is None and codec == "none":
+        size = stored_size
+    return ObjectInfo(
+        key=key,
+        stored_size=stored_size,
+        size=size,
+        sha256=meta.get("sha256"),
+        codec=codec if codec in codecs.CODECS else None,
+        etag=etag,
+        last_modified=last_modified,
+        content_type=meta.get("content-type", content_type),
+        metadata=meta,
+    )
+
+
+class Store(ABC):
+    """An object store: put/head/open/get/delete/list/verify plus ranged reads and presigning."""
+
+    name: str = "store"
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
+
+    @abstractmethod
+    def put(
+        self,
+        key: str,
+        source: Source,
+        *,
+        size: int | None = None,
+        codec: str = "none",
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+        sha256: str | None = None,
+        overwrite: bool = False,
+    ) -> PutResult:
+        """Stream ``source`` (path or binary stream) to ``key``; return sizes, SHA-256 and ETag.
+
+        ``sha256``, when given, is the expected digest of the source: it is recorded up front
+        and a mismatch raises ChecksumMismatch before the object becomes visible.
+        ``overwrite=False`` refuses to replace a different object where the store can tell.
+        """
+
+    @abstractmethod
+    def head(self, key: str) -> ObjectInfo | None:
+        """Return what the store knows of ``key``, or None if there is no such object."""
+
+    @abstractmethod
+    def open_raw(self, key: str) -> tuple[BinaryIO, ObjectInfo]:
+        """Return a stream of the stored (encoded) bytes and the object's info; ObjectNotFound."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete ``key``; deleting a missing object is not an error."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield the objects whose keys start with ``prefix``, in key order."""
+
+    @abstractmethod
+    def list_uploads(self) -> list[UploadInfo]:
+        """Return the unfinished uploads this store can see."""
+
+    @abstractmethod
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        """Abort one unfinished upload; an already-finished one is not an error."""
+
+    @abstractmethod
+    def open_ranged(
+        self,
+        key: str,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        cache_blocks: int = DEFAULT_CACHE_BLOCKS,
+    ) -> RangedFile:
+        """Return a seekable read-only file over an uncompressed object, fetched in blocks."""
+
+    def presign(self, key: str, expires_s: int) -> str | None:
+        """Return a time-limited GET URL for ``key``, or None if the store cannot make one."""
+        return None
+
+    def open(
+        self, key: str, *, expected_sha256: str | None = None, codec: str | None = None
+    ) -> BinaryIO:
+        """Return a stream of the original bytes of ``key`` (decompressed); ObjectNotFound.
+
+        With ``expected_sha256`` the stream raises ChecksumMismatch at its end if the bytes
+        differ. ``codec`` overrides the recorded one (for objects whose metadata was lost).
+        """
+        raw, info = self.open_raw(key)
+        try:
+            stream = self._decode(raw, info, codec)
+            if expected_sha256 is None:
+                return stream
+            checking = CheckingReader(
+                stream,
+                expected_sha256=expected_sha256,
+                expected_size=info.size,
+                what=key,
+                store=self.name,
+            )
+            return io.BufferedReader(checking, buffer_size=CHUNK)  # type: ignore[return-value]
+        except BaseException:
+            raw.close()
+            raise
+
+    def get(
+        self,
+        key: str,
+        dest: str | os.PathLike[str] | BinaryIO,
+        *,
+        expected_sha256: str | None = None,
+    ) -> ObjectInfo:
+        """Copy the original bytes of ``key`` into a path (atomically) or an open binary file.
+
+        The bytes are hashed on the way and checked against ``expected_sha256`` (the
+        catalog's), else against the object's recorded sha256 when it has one.
+        """
+        info = self.head(key)
+        if info is None:
+            raise ObjectNotFound(f"{key}: no such object in {self.name}", key=key, store=self.name)
+        with self.open(key, expected_sha256=expected_sha256 or info.sha256) as stream:
+            if not isinstance(dest, str | os.PathLike):
+                shutil.copyfileobj(stream, dest, CHUNK)
+                return info
+            target = Path(dest)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    shutil.copyfileobj(stream, out, CHUNK)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+        return info
+
+    def verify(self, key: str, expected_sha256: str, *, codec: str | None = None) -> ObjectInfo:
+        """Re-read ``key``, re-hash its original bytes and return its info; ChecksumMismatch.
+
+        ``codec`` overrides the recorded one (for objects whose metadata was lost).
+        """
+        raw, info = self.open_raw(key)
+        try:
+            decoded = self._decode(raw, info, codec)
+        except BaseException:
+            raw.close()
+            raise
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with decoded as stream:
+                while chunk := stream.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except (ChecksumMismatch, ObjectNotFound, TransientArchiveError):
+            raise
+        except ArchiveError as e:
+            # A stream that will not decode, or decodes to the wrong size, is corrupt.
+            raise ChecksumMismatch(
+                f"{key}: unreadable in {self.name}: {e}",
+                key=key,
+                store=self.name,
+                expected=expected_sha256,
+            ) from e
+        actual = digest.hexdigest()
+        if actual != expected_sha256:
+            raise ChecksumMismatch(
+                f"{key}: SHA-256 in {self.name} is {actual}, expected {expected_sha256}",
+                key=key,
+                store=self.name,
+                expected=expected_sha256,
+                actual=actual,
+            )
+        if info.sha256 is not None and info.sha256 != expected_sha256:
+            raise ChecksumMismatch(
+                f"{key}: recorded SHA-256 in {self.name} is {info.sha256}, "
+                f"expected {expected_sha256}",
+                key=key,
+                store=self.name,
+                expected=expected_sha256,
+                actual=info.sha256,
+            )
+        return replace(info, size=size, sha256=actual, codec=codec or info.codec or "none")
+
+    def _decode(self, raw: BinaryIO, info: ObjectInfo, codec: str | None) -> BinaryIO:
+        """Wrap ``raw`` in the decoder for the object's codec, capped at its recorded size."""
+        chosen = codec or info.codec or self._guess_codec(raw, info)
+        if chosen == "none" and info.size is not None and info.size != info.stored_size:
+            raise ArchiveError(
+                f"{info.key}: stored size {info.stored_size} differs from recorded size "
+                f"{info.size} in {self.name}",
+                key=info.key,
+                store=self.name,
+            )
+        if chosen == "none":
+            return raw
+        return codecs.decoder(
+            chosen, raw, limit=self.max_object_bytes, expected_size=info.size, what=info.key
+        )
+
+    def _guess_codec(self, raw: BinaryIO, info: ObjectInfo) -> str:
+        """Return "none" for an object with no recorded codec, unless its bytes look compressed.
+
+        Metadata can be lost (rclone keeps it in memory only), and returning compressed
+        bytes as if they were the original would be silently wrong, so refuse instead.
+        """
+        peek = getattr(raw, "peek", None)
+        sniffed = codecs.sniff(peek(4)[:4]) if peek is not None else "none"
+        if sniffed != "none":
+            raise ArchiveError(
+                f"{info.key}: {self.name} has no codec recorded (metadata lost?) and the bytes "
+                f"look {sniffed}-compressed; pass codec= from the catalog",
+                key=info.key,
+                store=self.name,
+            )
+        return "none"
+
+    def _check_key(self, key: str) -> str:
+        """Validate ``key``, raising ValueError that names this store."""
+        try:
+            return validate_key(key)
+        except ValueError as e:
+            raise ValueError(f"{self.name}: {e}") from e
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"

@@ -1,0 +1,303 @@
+"""Stream helpers for the stores: hash while reading, cut streams into parts, check at EOF."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from archive.errors import ArchiveError, ChecksumMismatch
+
+CHUNK = 1024 * 1024
+
+
+class HashingReader(io.RawIOBase):
+    """Read-through wrapper that SHA-256-hashes and counts every byte read from ``source``."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        super().__init__()
+        self._source = source
+        self._hash = hashlib.sha256()
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        """Return True: this is a read-only stream."""
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        """Read into ``buffer`` from the source, hashing what was read."""
+        data = self._source.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self._hash.update(data)
+        self.bytes_read += n
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes (all when negative), hashing them."""
+        data = self._source.read(size)
+        self._hash.update(data)
+        self.bytes_read += len(data)
+        return data
+
+    def hexdigest(self) -> str:
+        """Return the SHA-256 of everything read so far."""
+        return self._hash.hexdigest()
+
+
+def read_exactly(source: BinaryIO, size: int) -> bytes:
+    """Read ``size`` bytes, or fewer only at the end of the stream (pipes return short reads)."""
+    first = source.read(size)
+    if not first or len(first) == size:
+        return first or b""
+    pieces = [first]
+    got = len(first)
+    while got < size:
+        more = source.read(size - got)
+        if not more:
+            break
+        pieces.append(more)
+        got += len(more)
+    return b"".join(pieces)
+
+
+def iter_parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:
+    """Re-cut byte chunks into parts of exactly ``part_size`` bytes (the last may be short).
+
+    Always yields at least one (possibly empty) part, so an empty object still gets uploaded.
+
+    >>> [len(p) for p in iter_parts([b"a" * 5, b"b" * 7, b"c"], 4)]
+    [4, 4, 4, 1]
+    >>> list(iter_parts([], 4))
+    [b'']
+    """
+    buffer = bytearray()
+    emitted = False
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= part_size:
+            yield bytes(buffer[:part_size])
+            del buffer[:part_size]
+            emitted = True
+    if buffer or not emitted:
+        yield bytes(buffer)
+
+
+def iter_reads(source: BinaryIO, part_size: int) -> Iterator[bytes]:
+    """Yield ``source`` in parts of exactly ``part_size`` bytes; at least one (maybe empty) part.
+
+    >>> [len(p) for p in iter_reads(io.BytesIO(b"x" * 9), 4)]
+    [4, 4, 1]
+    """
+    part = read_exactly(source, part_size)
+    yield part
+    while len(part) == part_size:
+        part = read_exactly(source, part_size)
+        if not part:
+            return
+        yield part
+
+
+def release_first(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    """Yield the items of ``head``, dropping each from the list, then the items of ``rest``.
+
+    >>> head = [b"a", b"b"]
+    >>> list(release_first(head, iter([b"c"]))), head
+    ([b'a', b'b', b'c'], [])
+    """
+    while head:
+        yield head.pop(0)
+    yield from rest
+
+
+class IterStream(io.RawIOBase):
+    """Readable stream over an iterator of byte chunks (adapts an encoder to a file API)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        super().__init__()
+        self._chunks = iter(chunks)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        """Return True: this is a read-only stream."""
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        """Copy the next bytes of the iterator into ``buffer``."""
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+class CheckingReader(io.RawIOBase):
+    """Pass bytes through and raise ChecksumMismatch at EOF if their SHA-256 or size is wrong."""
+
+    def __init__(
+        self,
+        source: BinaryIO,
+        *,
+        expected_sha256: str,
+        expected_size: int | None,
+        what: str,
+        store: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._source = source
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._expected_sha256 = expected_sha256
+        self._expected_size = expected_size
+        self._what = what
+        self._store = store
+        self._checked = False
+
+    def readable(self) -> bool:
+        """Return True: this is a read-only stream."""
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        """Read into ``buffer``; at EOF compare the digest with the expected one."""
+        data = self._source.read(len(buffer))
+        n = len(data)
+        if n:
+            buffer[:n] = data
+            self._hash.update(data)
+            self._size += n
+        elif not self._checked:
+            self._checked = True
+            self._check()
+        return n
+
+    def _check(self) -> None:
+        """Raise ChecksumMismatch unless the bytes seen match the expectation."""
+        actual = self._hash.hexdigest()
+        if self._expected_size is not None and self._size != self._expected_size:
+            raise ChecksumMismatch(
+                f"{self._what}: read {self._size} bytes, expected {self._expected_size}",
+                key=self._what,
+                store=self._store,
+                expected=self._expected_sha256,
+                actual=actual,
+            )
+        if actual != self._expected_sha256:
+            raise ChecksumMismatch(
+                f"{self._what}: SHA-256 {actual} differs from the expected {self._expected_sha256}",
+                key=self._what,
+                store=self._store,
+                expected=self._expected_sha256,
+                actual=actual,
+            )
+
+    def close(self) -> None:
+        """Close this reader and the source."""
+        if not self.closed:
+            try:
+                self._source.close()
+            finally:
+                super().close()
+
+
+class FileSlice(io.RawIOBase):
+    """A part body read straight from a range of an open regular file (``os.pread``).
+
+    Multipart uploads of files send these instead of bytes held in memory, so memory no
+    longer grows with part size x concurrency (s5cmd does the same with section readers).
+    ``read`` returns up to 1 MiB whatever it is asked for: http.client asks for 8-16 KiB
+    at a time and would otherwise spend a syscall pair per 16 KiB. A range that comes back
+    short (the file shrank) raises ArchiveError rather than sending a short body.
+    """
+
+    BLOCK = CHUNK
+
+    def __init__(self, fd: int, offset: int, length: int, *, what: str = "file") -> None:
+        super().__init__()
+        self._fd = fd
+        self._offset = offset
+        self._length = length
+        self._pos = 0
+        self._what = what
+
+    def __len__(self) -> int:
+        return self._length
+
+    def readable(self) -> bool:
+        """Return True: this is a read-only stream."""
+        return True
+
+    def seekable(self) -> bool:
+        """Return True: botocore rewinds a body to retry a request."""
+        return True
+
+    def tell(self) -> int:
+        """Return the position within the slice."""
+        return self._pos
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        """Move within the slice (botocore rewinds bodies for retries)."""
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
+        self._pos = min(max(0, base + pos), self._length)
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        """Return the next bytes of the slice: at most 1 MiB, at least ``size`` if it can."""
+        left = self._length - self._pos
+        if left <= 0:
+            return b""
+        want = left if size is None or size < 0 else min(left, max(size, self.BLOCK))
+        data = os.pread(self._fd, want, self._offset + self._pos)
+        if not data:
+            raise ArchiveError(
+                f"{self._what}: ended at byte {self._offset + self._pos} while being uploaded "
+                f"(expected {self._offset + self._length}); did it change?"
+            )
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        """Read into ``buffer`` (io.RawIOBase protocol)."""
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def content_md5(self) -> str:
+        """Return the base64 MD5 of the slice's bytes as they are now (read in 1 MiB blocks)."""
+        digest = hashlib.md5()
+        self.seek(0)
+        while block := self.read(self.BLOCK):
+            digest.update(block)
+        self.seek(0)
+        return base64.b64encode(digest.digest()).decode("ascii")
+
+
+def iter_file_slices(
+    reader: BinaryIO, fd: int, start: int, part_size: int, *, what: str = "file"
+) -> Iterator[FileSlice]:
+    """Read ``reader`` (a hashing view of the file from offset ``start``) once, in 1 MiB
+    blocks, and yield a FileSlice per ``part_size`` bytes read; each slice re-reads its
+    range from the page cache when it is sent, so no part is held in memory.
+
+    The caller compares the bytes hashed with the size it expected; a range that changed
+    between the two reads fails the server's Content-MD5 check or the read-back (I5).
+    """
+    offset = start
+    while True:
+        got = 0
+        while got < part_size:
+            block = reader.read(min(CHUNK, part_size - got))
+            if not block:
+                break
+            got += len(block)
+        if got:
+            yield FileSlice(fd, offset, got, what=what)
+            offset += got
+        if got < part_size:
+            return

@@ -1,0 +1,220 @@
+"""API search benchmark: /stac/search over HTTP vs the bare SQL vs pgSTAC, and deep paging.
+
+    .venv/bin/python benchmarks/api_load.py swaths      # 1,000,000 rows (once)
+    .venv/bin/python benchmarks/api_load.py pgstac      # the same rows in pgSTAC (once)
+    .venv/bin/python benchmarks/api_search.py [--queries 300] [--dsn ...]
+
+Each query is a 10x10 degree bbox and a 30-day window, limit 100, seeded. The
+server (gunicorn, 1 worker) is warmed up first; requests are sequential over one
+keep-alive session. The bare SQL is the same filter and order run through
+psycopg2 with the footprints as GeoJSON; pgSTAC's `search()` runs in SQL through
+psycopg 3 from .venv-peers. Prints a Markdown table for docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg2
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/swathstore_bench_api"
+COLLECTION = "modis-aqua-synth"
+START, END = datetime(2015, 1, 1, tzinfo=UTC), datetime(2024, 12, 1, tzinfo=UTC)
+
+# The same filter as the API sends, with its lower bound on start_time (the longest
+# swath here is 5 minutes) so the composite GiST index bounds both ends.
+BARE_SQL = """
+SELECT s.id, s.uuid, s.granule_id, s.filename, s.format, s.platform, s.instrument, s.orbit,
+       s.orbit_direction, s.start_time, s.end_time, s.size, s.sha256, s.created_at,
+       s.updated_at, s.version, c.slug, ST_AsGeoJSON(s.footprint, 6)
+FROM catalog_swath s JOIN catalog_collection c ON c.id = s.collection_id
+WHERE s.state = 'VERIFIED' AND ST_Intersects(s.footprint, ST_MakeEnvelope(%s, %s, %s, %s, 4326))
+  AND s.start_time <= %s AND s.end_time >= %s AND s.start_time >= %s - interval '5 minutes'
+ORDER BY s.start_time DESC, s.id DESC LIMIT 101
+"""
+
+PGSTAC_SCRIPT = """
+import json, sys, time, psycopg
+queries = json.loads(sys.stdin.read())
+out = []
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    conn.execute("SET search_path TO pgstac, public")
+    for q in queries:
+        t = time.perf_counter()
+        row = conn.execute("SELECT search(%s::jsonb)", [json.dumps(q)]).fetchone()
+        out.append([time.perf_counter() - t, len(row[0]["features"])])
+print(json.dumps(out))
+"""
+
+
+def queries(n: int, seed: int, end: datetime = END) -> list[dict]:
+    """Seeded 10x10 degree boxes and 30-day windows starting before `end`."""
+    rng = random.Random(seed)
+    end = end - timedelta(days=30)
+    out = []
+    for _ in range(n):
+        west, south = rng.uniform(-180, 170), rng.uniform(-80, 70)
+        t0 = START + timedelta(seconds=rng.uniform(0, (end - START).total_seconds()))
+        out.append({"bbox": [round(west, 3), round(south, 3), round(west + 10, 3),
+                             round(south + 10, 3)],
+                    "t0": t0, "t1": t0 + timedelta(days=30)})
+    return out
+
+
+def iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
+
+
+def start_server(dsn: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": dsn.replace("postgresql://", "postgis://"),
+           "VAR_DIR": str(REPO / "var" / "bench"), "API_THROTTLE_ANON": "10000000/minute",
+           "STORES": "", "CELERY_BROKER_URL": "", "LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [str(REPO / ".venv" / "bin" / "gunicorn"), "config.wsgi", "--bind",
+         f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"],
+        cwd=REPO, env=env)
+    for _ in range(300):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/stac/conformance", timeout=30)
+            return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def http_search(session: requests.Session, base: str, q: dict) -> tuple[float, list[str]]:
+    params = {"bbox": ",".join(map(str, q["bbox"])), "limit": "100",
+              "datetime": f"{iso(q['t0'])}/{iso(q['t1'])}"}
+    t = time.perf_counter()
+    r = session.get(f"{base}/stac/search", params=params, timeout=30)
+    elapsed = time.perf_counter() - t
+    r.raise_for_status()
+    return elapsed, [f["id"] for f in r.json()["features"]]
+
+
+def bare_search(cur: psycopg2.extensions.cursor, q: dict) -> tuple[float, list[str]]:
+    t = time.perf_counter()
+    cur.execute(BARE_SQL, [*q["bbox"], q["t1"], q["t0"], q["t0"]])
+    rows = cur.fetchall()
+    return time.perf_counter() - t, [str(r[1]) for r in rows[:100]]
+
+
+def pgstac_search(dsn: str, qs: list[dict]) -> list[float] | None:
+    python = REPO / ".venv-peers" / "bin" / "python"
+    if not python.exists():
+        return None
+    body = [{"collections": [COLLECTION], "bbox": q["bbox"], "limit": 100,
+             "datetime": f"{iso(q['t0'])}/{iso(q['t1'])}"} for q in qs]
+    out = subprocess.run([str(python), "-c", PGSTAC_SCRIPT, dsn], input=json.dumps(body),
+                         capture_output=True, text=True, check=True)
+    return [t for t, _ in json.loads(out.stdout)]
+
+
+def deep_paging(session: requests.Session, base: str, pages: int,
+                repeats: int) -> tuple[list[float], list[float]]:
+    """Time page 1 and page `pages` of a newest-first walk over everything."""
+    first = f"{base}/stac/search?limit=100&datetime=2015-01-01T00:00:00Z/.."
+    url = first
+    for _ in range(pages - 1):
+        body = session.get(url, timeout=60).json()
+        url = next(link["href"] for link in body["links"] if link["rel"] == "next")
+    p1, pn = [], []
+    for _ in range(repeats):
+        for target, sink in ((first, p1), (url, pn)):
+            t = time.perf_counter()
+            session.get(target, timeout=60).raise_for_status()
+            sink.append(time.perf_counter() - t)
+    return p1, pn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dsn", default=DEFAULT_DSN)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--no-pgstac", action="store_true", help="skip the pgSTAC side")
+    args = parser.parse_args()
+
+    end = END
+    if not args.no_pgstac:
+        # While pgSTAC holds only the oldest part of the archive (its loader is slow),
+        # the windows stay inside what it holds, so both sides return the same rows.
+        with psycopg2.connect(args.dsn) as c, c.cursor() as cur:
+            cur.execute("SELECT max(datetime) FROM pgstac.items")
+            (loaded,) = cur.fetchone()
+        end = min(END, loaded)
+        print(f"pgSTAC holds items up to {loaded:%Y-%m-%d}; windows end before it")
+    qs = queries(args.queries, args.seed, end)
+    warm = queries(args.warmup, args.seed + 1, end)
+    proc = start_server(args.dsn, args.port)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        session = requests.Session()
+        conn = psycopg2.connect(args.dsn)
+        conn.autocommit = True
+        cur = conn.cursor()
+        for q in warm:
+            http_search(session, base, q)
+            bare_search(cur, q)
+        http_t, sql_t, mismatched, sizes = [], [], 0, []
+        for q in qs:  # side by side, alternating, so load changes hit both alike
+            th, ids_h = http_search(session, base, q)
+            ts, ids_s = bare_search(cur, q)
+            http_t.append(th)
+            sql_t.append(ts)
+            sizes.append(len(ids_h))
+            mismatched += ids_h != ids_s
+        pg_t = None
+        if not args.no_pgstac:
+            pgstac_search(args.dsn, warm)
+            pg_t = pgstac_search(args.dsn, qs)
+        p1, pn = deep_paging(session, base, args.pages, 20)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    cur.execute("SELECT count(*) FROM catalog_swath")
+    (rows,) = cur.fetchone()
+    print(f"\n{rows:,} swaths; {len(qs)} queries (10x10 deg, 30 days, limit 100); "
+          f"mean {statistics.mean(sizes):.1f} items returned; "
+          f"{mismatched} queries where HTTP and bare SQL returned different ids\n")
+    print("| what | p50 ms | p90 ms | p99 ms |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, ts in (("/stac/search over HTTP (warm gunicorn, 1 worker)", http_t),
+                     ("bare SQL, same rows (psycopg2)", sql_t),
+                     ("pgSTAC search() in SQL (same rows as Items)", pg_t)):
+        if ts:
+            print(f"| {name} | {pct(ts, 50):.1f} | {pct(ts, 90):.1f} | {pct(ts, 99):.1f} |")
+    print(f"| deep paging: page 1 (HTTP, all 10 years, limit 100) | {pct(p1, 50):.1f} | "
+          f"{pct(p1, 90):.1f} | {pct(p1, 99):.1f} |")
+    print(f"| deep paging: page {args.pages} | {pct(pn, 50):.1f} | {pct(pn, 90):.1f} | "
+          f"{pct(pn, 99):.1f} |")
+    print(f"\nHTTP p50 / bare SQL p50 = {pct(http_t, 50) / pct(sql_t, 50):.2f}; "
+          f"page {args.pages} p50 / page 1 p50 = {pct(pn, 50) / pct(p1, 50):.2f}")
+    if pg_t:
+        print(f"HTTP p50 / pgSTAC p50 = {pct(http_t, 50) / pct(pg_t, 50):.2f}")
+    load = os.getloadavg()
+    print(f"load average during the run: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
+          f"({os.cpu_count()} cores)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""catalog/: the source of truth: collections, swaths, stored copies, regions, products."""

@@ -1,0 +1,140 @@
+"""`manage.py archive ...`: the operator's view of the object stores."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+import archive.config
+from archive.errors import ArchiveError, ChecksumMismatch
+from catalog.fsck import cleanup, fsck, parse_age
+from catalog.models import StoredObject
+
+
+class Command(BaseCommand):
+    help = (
+        "Operate on the configured object stores. Subcommands: put PATH [--key K] "
+        "[--codec C]; get KEY OUT; ls [PREFIX]; verify KEY; fsck [--full] [--report FILE]; "
+        "cleanup --older-than AGE; rebuild-catalog --collection SLUG [--verify]. fsck, verify "
+        "and rebuild-catalog exit 1 when they find a problem."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--store", default="primary", help="named store (default primary)")
+        sub = parser.add_subparsers(dest="action", required=True)
+        put = sub.add_parser("put", help="stream a file in; print key, size, sha256, MB/s")
+        put.add_argument("path", type=Path)
+        put.add_argument("--key", help="object key (default objects/<random id>)")
+        put.add_argument("--codec", choices=["none", "gzip", "zstd"], default="none")
+        get = sub.add_parser("get", help="copy an object's original bytes to a file")
+        get.add_argument("key")
+        get.add_argument("out", type=Path)
+        ls = sub.add_parser("ls", help="list objects under a prefix")
+        ls.add_argument("prefix", nargs="?", default="")
+        verify = sub.add_parser("verify", help="re-read and re-hash one object")
+        verify.add_argument("key")
+        check = sub.add_parser("fsck", help="catalog vs store: MISSING, CORRUPT, ORPHAN, "
+                                            "STALE_UPLOAD")
+        check.add_argument("--full", action="store_true", help="re-read and hash every object")
+        check.add_argument("--report", type=Path, help="write one line per problem here")
+        clean = sub.add_parser("cleanup", help="abort uploads older than AGE (database time)")
+        clean.add_argument("--older-than", required=True, type=parse_age,
+                           help="e.g. 24h, 7d, 3600s")
+        rebuild = sub.add_parser("rebuild-catalog",
+                                 help="recreate catalog rows from the store's objects alone")
+        rebuild.add_argument("--collection", required=True,
+                             help="collection slug for the recreated rows")
+        rebuild.add_argument("--verify", action="store_true",
+                             help="VERIFIED when the re-read bytes match the object's sha256")
+        rebuild.add_argument("--no-inspect", action="store_true",
+                             help="skip reading times and footprints from each object")
+
+    def handle(self, *args: object, **opts: object) -> None:
+        store_name = opts["store"]
+        try:
+            getattr(self, f"do_{opts['action'].replace('-', '_')}")(store_name, opts)
+        except ArchiveError as e:
+            raise CommandError(str(e)) from e
+
+    def do_put(self, store_name: str, opts: dict) -> None:
+        store = archive.config.get_store(store_name)
+        key = opts["key"] or f"objects/{uuid.uuid4().hex}"
+        result = store.put(key, opts["path"], size=opts["path"].stat().st_size,
+                           codec=opts["codec"])
+        rate = result.size / 1e6 / result.seconds if result.seconds else 0.0
+        self.stdout.write(f"{result.key}  {result.size} bytes  sha256 {result.sha256}  "
+                          f"{rate:.1f} MB/s")
+
+    def do_get(self, store_name: str, opts: dict) -> None:
+        started = time.perf_counter()
+        info = archive.config.get_store(store_name).get(opts["key"], opts["out"])
+        seconds = time.perf_counter() - started
+        self.stdout.write(f"{opts['out']}  {info.size} bytes  "
+                          f"{(info.size or 0) / 1e6 / max(seconds, 1e-9):.1f} MB/s")
+
+    def do_ls(self, store_name: str, opts: dict) -> None:
+        for info in archive.config.get_store(store_name).list(opts["prefix"]):
+            self.stdout.write(f"{info.stored_size:14d}  {info.codec or '-':5s}  {info.key}")
+
+    def do_verify(self, store_name: str, opts: dict) -> None:
+        store = archive.config.get_store(store_name)
+        key = opts["key"]
+        expected, codec = (
+            StoredObject.objects.filter(store=store_name, key=key)
+            .values_list("sha256", "codec").first() or (None, None)
+        )
+        if not expected:
+            info = store.head(key)
+            if info is None:
+                raise CommandError(f"{key}: no such object in {store_name}")
+            expected = info.sha256
+        if not expected:
+            raise CommandError(f"{key}: no sha256 in the catalog or the object's metadata")
+        try:
+            info = store.verify(key, expected, codec=codec)
+        except ChecksumMismatch as e:
+            self.stdout.write(f"CORRUPT {key}: {e}")
+            sys.exit(1)
+        self.stdout.write(f"OK {key}  {info.size} bytes  sha256 {info.sha256}")
+
+    def do_fsck(self, store_name: str, opts: dict) -> None:
+        started = time.perf_counter()
+        report = fsck(store_name, full=opts["full"])
+        lines = [p.line() for p in report.problems]
+        for line in lines:
+            self.stdout.write(line)
+        if opts["report"]:
+            opts["report"].write_text("".join(f"{line}\n" for line in lines))
+        counts = ", ".join(f"{k} {report.count(k)}"
+                           for k in ("MISSING", "CORRUPT", "ORPHAN", "STALE_UPLOAD"))
+        self.stdout.write(f"fsck {store_name}: {report.checked} catalogued copies checked, "
+                          f"{report.listed} objects listed, {counts} "
+                          f"in {time.perf_counter() - started:.1f} s")
+        if report.problems:
+            sys.exit(1)
+
+    def do_rebuild_catalog(self, store_name: str, opts: dict) -> None:
+        from catalog.rebuild import rebuild_catalog
+
+        started = time.perf_counter()
+        result = rebuild_catalog(opts["collection"], store_name, verify=opts["verify"],
+                                 inspect=not opts["no_inspect"])
+        for line in result.lines:
+            self.stdout.write(line)
+        self.stdout.write(
+            f"rebuild-catalog {store_name}: {result.listed} objects listed, {result.created} "
+            f"rows created ({result.verified} VERIFIED), {result.skipped} already catalogued, "
+            f"{result.failed} failed, {result.rehashed} re-read, "
+            f"in {time.perf_counter() - started:.1f} s")
+        if result.failed:
+            sys.exit(1)
+
+    def do_cleanup(self, store_name: str, opts: dict) -> None:
+        aborted = cleanup(store_name, opts["older_than"])
+        for problem in aborted:
+            self.stdout.write(f"aborted {problem.key} {problem.detail}")
+        self.stdout.write(f"cleanup {store_name}: {len(aborted)} uploads aborted")

@@ -1,0 +1,293 @@
+"""Catalog models: the source of truth for what the archive holds.
+
+States follow ../shared/RELIABILITY.md: PENDING -> UPLOADING (lease) -> STORED ->
+VERIFIED, with FAILED and QUARANTINED as side states. Every transition is a short
+conditional UPDATE in catalog.services; no transaction is held during I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.db.models import Q
+
+from catalog.querysets import SwathQuerySet
+
+
+class Codec(models.TextChoices):
+    AUTO = "auto", "auto (NetCDF4/HDF5 as-is, others zstd)"
+    NONE = "none", "none"
+    GZIP = "gzip", "gzip"
+    ZSTD = "zstd", "zstd"
+
+
+class Policy(models.TextChoices):
+    SINGLE = "single", "single copy"
+    REPLICATE = "replicate", "2 stores"
+    COPY3 = "copy3", "3 stores"
+
+
+class Collection(models.Model):
+    """A product line, e.g. MODIS-Aqua L2 ocean colour."""
+
+    slug = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    platform = models.CharField(max_length=100, blank=True)
+    instrument = models.CharField(max_length=100, blank=True)
+    processing_level = models.CharField(max_length=20, blank=True)
+    license = models.CharField(max_length=100, default="proprietary")
+    # Geolocation/time variable names for files whose metadata does not say (readers).
+    variable_hints = models.JSONField(default=dict, blank=True)
+    default_codec = models.CharField(max_length=8, choices=Codec.choices, default=Codec.AUTO)
+    default_policy = models.CharField(max_length=16, choices=Policy.choices, default=Policy.SINGLE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class IngestRun(models.Model):
+    """One run of the bulk ingest: what was asked, what happened."""
+
+    class State(models.TextChoices):
+        RUNNING = "RUNNING"
+        DONE = "DONE"
+        FAILED = "FAILED"  # at least one file failed; the others went on
+
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="runs")
+    paths = models.JSONField(default=list)
+    options = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    n_files = models.PositiveIntegerField(default=0)
+    n_new = models.PositiveIntegerField(default=0)
+    n_skipped = models.PositiveIntegerField(default=0)
+    n_failed = models.PositiveIntegerField(default=0)
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_new = models.BigIntegerField(default=0)
+    seconds = models.FloatField(default=0.0)
+    errors = models.JSONField(default=list, blank=True)  # [{"path": ..., "reason": ...}]
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes_new / 1e6 / self.seconds if self.seconds else 0.0
+
+
+class IngestItem(models.Model):
+    """One file's outcome in a run; written by whichever process handled the file."""
+
+    run = models.ForeignKey(IngestRun, on_delete=models.CASCADE, related_name="items")
+    path = models.TextField()
+    status = models.CharField(max_length=8)  # new | skipped | failed
+    reason = models.TextField(blank=True)
+    size = models.BigIntegerField(default=0)
+    seconds = models.FloatField(default=0.0)
+    swath = models.ForeignKey("Swath", null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # the CLI follows a --celery run by counting its items
+            models.Index(fields=["run", "status"], name="ingestitem_run_status"),
+        ]
+
+
+class SwathState(models.TextChoices):
+    PENDING = "PENDING"
+    UPLOADING = "UPLOADING"
+    STORED = "STORED"
+    VERIFIED = "VERIFIED"
+    FAILED = "FAILED"
+    QUARANTINED = "QUARANTINED"
+    DELETED = "DELETED"
+
+
+class Swath(models.Model):
+    """One granule: where and when it looked, and where its bytes are."""
+
+    State = SwathState
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # the object id
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="swaths")
+    granule_id = models.CharField(max_length=255)
+    version = models.PositiveIntegerField(default=1)  # a changed file under the same name
+    filename = models.CharField(max_length=255)
+    source_path = models.TextField(blank=True)
+    # (size, mtime_ns) of the source when ingested: an unchanged file is skipped by
+    # one indexed lookup, without reading it again.
+    source_mtime_ns = models.BigIntegerField(null=True, blank=True)
+    format = models.CharField(max_length=16, blank=True)
+    platform = models.CharField(max_length=100, blank=True)
+    instrument = models.CharField(max_length=100, blank=True)
+    orbit = models.IntegerField(null=True, blank=True)
+    orbit_direction = models.CharField(max_length=12, blank=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    # Split at the antimeridian and closed over the poles, so planar predicates on
+    # SRID 4326 are exact (and 2-4x faster than geography: ENVIRONMENT.md).
+    footprint = models.MultiPolygonField(srid=4326, null=True, blank=True)
+    is_empty = models.BooleanField(default=False)  # no valid pixel: searchable by time only
+    size = models.BigIntegerField(null=True, blank=True)  # original bytes
+    sha256 = models.CharField(max_length=64, null=True, blank=True)  # of the original bytes
+    state = models.CharField(max_length=12, choices=SwathState.choices, default=SwathState.PENDING)
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+    attrs = models.JSONField(default=dict, blank=True)  # global attrs, variables, geolocation
+    ingest_run = models.ForeignKey(
+        IngestRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="swaths"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SwathQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-start_time", "-id"]
+        constraints = [
+            # The same bytes can be archived once: a second copy is refused by the
+            # database, whatever the store does (RELIABILITY S8).
+            models.UniqueConstraint(
+                fields=["sha256"],
+                condition=Q(sha256__isnull=False) & ~Q(state="DELETED"),
+                name="swath_unique_live_sha256",
+            ),
+            models.UniqueConstraint(
+                fields=["collection", "granule_id", "version"], name="swath_unique_version"
+            ),
+            models.CheckConstraint(
+                condition=Q(start_time__isnull=True)
+                | Q(end_time__isnull=True)
+                | Q(end_time__gte=models.F("start_time")),
+                name="swath_time_ordered",
+            ),
+        ]
+        indexes = [
+            # time-window search: start_time <= t1 AND end_time >= t0, newest first
+            models.Index(fields=["start_time", "id"], name="swath_start_id"),
+            models.Index(fields=["end_time"], name="swath_end"),
+            # resume/reconcile: rows by state, oldest first
+            models.Index(fields=["state", "updated_at"], name="swath_state_updated"),
+            # re-ingest lookups by file name
+            models.Index(fields=["collection", "granule_id"], name="swath_granule"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collection_id}:{self.granule_id} v{self.version}"
+
+
+class StoredObject(models.Model):
+    """One copy of a swath's (or product's) bytes in one named store."""
+
+    class State(models.TextChoices):
+        UPLOADING = "UPLOADING"
+        STORED = "STORED"
+        VERIFIED = "VERIFIED"
+        FAILED = "FAILED"
+        MISSING = "MISSING"
+        CORRUPT = "CORRUPT"
+
+    swath = models.ForeignKey(
+        Swath, null=True, blank=True, on_delete=models.CASCADE, related_name="copies"
+    )
+    store = models.CharField(max_length=50)
+    key = models.CharField(max_length=1024)
+    codec = models.CharField(max_length=8, default="none")
+    size = models.BigIntegerField(null=True, blank=True)  # original bytes
+    stored_size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)  # of the original bytes
+    etag = models.CharField(max_length=100, blank=True)
+    upload_id = models.CharField(max_length=255, blank=True)
+    # Cleanup's horizon is measured from this database time, not S3's Initiated.
+    upload_started_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.UPLOADING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["store", "key"], name="object_unique_store_key"),
+        ]
+        indexes = [
+            # cleanup: uploads by age
+            models.Index(fields=["state", "upload_started_at"], name="object_state_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store}:{self.key}"
+
+
+class Region(models.Model):
+    """A named area; with an active order, new swaths over it are subset automatically."""
+
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    geometry = models.MultiPolygonField(srid=4326)
+    order_active = models.BooleanField(default=False)
+    order_collections = models.ManyToManyField(Collection, blank=True, related_name="orders")
+    order_variables = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Product(models.Model):
+    """A regional subset cut from one swath."""
+
+    class State(models.TextChoices):
+        QUEUED = "QUEUED"
+        RUNNING = "RUNNING"
+        DONE = "DONE"
+        EMPTY = "EMPTY"  # the region touches no valid pixel: nothing to deliver
+        FAILED = "FAILED"
+
+    swath = models.ForeignKey(Swath, on_delete=models.PROTECT, related_name="products")
+    region = models.ForeignKey(
+        Region, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
+    )
+    geometry = models.MultiPolygonField(srid=4326)
+    variables = models.JSONField(default=list, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    # sha256 of the canonical parameters: the same request twice is the same product.
+    params_hash = models.CharField(max_length=64, unique=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    result = models.ForeignKey(
+        StoredObject, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
+    )
+    result_size = models.BigIntegerField(null=True, blank=True)
+    bytes_read = models.BigIntegerField(null=True, blank=True)  # from the store
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # workers and the API list products of a swath by state
+            models.Index(fields=["swath", "state"], name="product_swath_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"product {self.pk} of swath {self.swath_id}"

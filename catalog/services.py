@@ -1,0 +1,232 @@
+"""Catalog operations: short transactions and race-safe state transitions.
+
+Every transition is `filter(id=..., state=OLD).update(state=NEW)` and acts only if
+one row changed, so two workers can never both believe they own a swath. No
+function here does slow I/O while a transaction is open (RELIABILITY D2).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from catalog.models import Collection, StoredObject, Swath, SwathState
+from catalog.signals import swath_verified
+
+log = logging.getLogger(__name__)
+
+# After this many failed attempts a swath stays FAILED until a person looks (C4).
+MAX_ATTEMPTS = 3
+
+
+class DuplicateSwath(Exception):
+    """The same bytes are already archived; `existing` is the live swath holding them."""
+
+    def __init__(self, existing: Swath) -> None:
+        super().__init__(
+            f"the same bytes (sha256 {existing.sha256[:12]}...) are already archived as "
+            f"{existing.collection.slug}:{existing.granule_id} v{existing.version}"
+        )
+        self.existing = existing
+
+
+def get_or_create_collection(slug: str, **defaults: str) -> tuple[Collection, bool]:
+    """Return the collection, creating it with defaults (title from the slug)."""
+    defaults.setdefault("title", slug.replace("-", " ").replace("_", " ").title())
+    return Collection.objects.get_or_create(slug=slug, defaults=defaults)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the scanner knows of a file before reading it."""
+
+    path: str
+    granule_id: str
+    size: int
+    mtime_ns: int
+
+
+def find_unchanged(collection_id: int, source: SourceInfo) -> Swath | None:
+    """Return the VERIFIED latest version of this granule if the file did not change."""
+    latest = (
+        Swath.objects.filter(collection_id=collection_id, granule_id=source.granule_id)
+        .order_by("-version")
+        .only("id", "state", "size", "source_mtime_ns", "version")
+        .first()
+    )
+    if (
+        latest is not None
+        and latest.state == SwathState.VERIFIED
+        and latest.size == source.size
+        and latest.source_mtime_ns == source.mtime_ns
+    ):
+        return latest
+    return None
+
+
+def find_resumable(collection_id: int, granule_id: str) -> Swath | None:
+    """Return the latest version if it is unfinished (PENDING, FAILED, lease expired)."""
+    latest = (
+        Swath.objects.filter(collection_id=collection_id, granule_id=granule_id)
+        .order_by("-version")
+        .first()
+    )
+    if latest is None:
+        return None
+    if latest.state in (SwathState.PENDING, SwathState.FAILED):
+        return latest
+    if latest.state == SwathState.UPLOADING and latest.lease_until < timezone.now():
+        return latest
+    return None
+
+
+def register_swath(
+    collection_id: int, source: SourceInfo, fields: dict, ingest_run_id: int | None = None
+) -> Swath:
+    """Create a PENDING swath (new version if the granule exists) or refresh a resumable one."""
+    with transaction.atomic():
+        existing = find_resumable(collection_id, source.granule_id)
+        if existing is not None:
+            Swath.objects.filter(pk=existing.pk).update(
+                source_path=source.path, ingest_run_id=ingest_run_id, **fields
+            )
+            existing.refresh_from_db()
+            return existing
+        latest = (
+            Swath.objects.select_for_update()
+            .filter(collection_id=collection_id, granule_id=source.granule_id)
+            .order_by("-version")
+            .first()
+        )
+        if latest is not None and latest.state == SwathState.UPLOADING:
+            # A live lease: another delivery of the same file is uploading it (a broker
+            # redelivery, C3/C4). Its claim_upload will fail, so this one is a no-op.
+            return latest
+        last = latest.version if latest is not None else None
+        return Swath.objects.create(
+            collection_id=collection_id,
+            granule_id=source.granule_id,
+            version=(last or 0) + 1,
+            source_path=source.path,
+            ingest_run_id=ingest_run_id,
+            state=SwathState.PENDING,
+            **fields,
+        )
+
+
+def claim_upload(swath_id: int, owner: str, lease_s: int) -> bool:
+    """Take the upload lease; False if someone else holds a live one or attempts ran out."""
+    now = timezone.now()
+    claimable = Swath.objects.filter(pk=swath_id, attempts__lt=MAX_ATTEMPTS).filter(
+        state__in=[SwathState.PENDING, SwathState.FAILED]
+    ) | Swath.objects.filter(
+        pk=swath_id, state=SwathState.UPLOADING, lease_until__lt=now, attempts__lt=MAX_ATTEMPTS
+    )
+    changed = Swath.objects.filter(pk__in=claimable.values("pk")).update(
+        state=SwathState.UPLOADING,
+        lease_owner=owner,
+        lease_until=now + timedelta(seconds=lease_s),
+        attempts=F("attempts") + 1,
+        failure_reason="",
+    )
+    return changed == 1
+
+
+def start_object(swath_id: int, store: str, key: str, codec: str) -> StoredObject:
+    """Record an upload about to start, with the database's own start time (cleanup horizon)."""
+    return StoredObject.objects.create(
+        swath_id=swath_id, store=store, key=key, codec=codec,
+        state=StoredObject.State.UPLOADING, upload_started_at=timezone.now(),
+    )
+
+
+def start_copy(swath_id: int, store: str, key: str, codec: str) -> StoredObject:
+    """Record a replica about to be written; a failed earlier attempt's row is reused."""
+    obj, _ = StoredObject.objects.update_or_create(
+        store=store, key=key,
+        defaults={"swath_id": swath_id, "codec": codec, "state": StoredObject.State.UPLOADING,
+                  "upload_started_at": timezone.now()},
+    )
+    return obj
+
+
+def mark_copy_verified(obj_id: int, *, size: int, stored_size: int, sha256: str,
+                       etag: str = "") -> None:
+    """A replica was written and re-read: it counts toward the policy."""
+    StoredObject.objects.filter(pk=obj_id).update(
+        state=StoredObject.State.VERIFIED, size=size, stored_size=stored_size, sha256=sha256,
+        etag=etag, verified_at=timezone.now(),
+    )
+
+
+def mark_stored(
+    swath_id: int, owner: str, obj_id: int, *, size: int, sha256: str, stored_size: int,
+    etag: str = "",
+) -> Swath:
+    """UPLOADING -> STORED for the lease holder; raise DuplicateSwath if the bytes exist."""
+    try:
+        with transaction.atomic():
+            changed = Swath.objects.filter(
+                pk=swath_id, state=SwathState.UPLOADING, lease_owner=owner
+            ).update(state=SwathState.STORED, size=size, sha256=sha256)
+            if changed != 1:
+                raise LeaseLost(f"swath {swath_id}: upload lease of {owner} was lost")
+            StoredObject.objects.filter(pk=obj_id).update(
+                state=StoredObject.State.STORED, size=size, sha256=sha256,
+                stored_size=stored_size, etag=etag,
+            )
+    except IntegrityError as e:
+        existing = Swath.objects.select_related("collection").filter(
+            sha256=sha256).exclude(pk=swath_id).first()
+        if existing is None:
+            raise
+        raise DuplicateSwath(existing) from e
+    return Swath.objects.get(pk=swath_id)
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took over this swath; this one must stop without writing."""
+
+
+def mark_verified(swath_id: int, obj_id: int) -> bool:
+    """STORED -> VERIFIED once the stored bytes were re-read and matched (I5)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Swath.objects.filter(pk=swath_id, state=SwathState.STORED).update(
+            state=SwathState.VERIFIED, verified_at=now, lease_owner="", lease_until=None
+        )
+        if changed:
+            StoredObject.objects.filter(pk=obj_id).update(
+                state=StoredObject.State.VERIFIED, verified_at=now
+            )
+            # Listeners enqueue work (standing orders): only once the row is committed.
+            transaction.on_commit(
+                lambda: swath_verified.send(sender=Swath, swath_id=swath_id)
+            )
+    return changed == 1
+
+
+def mark_failed(swath_id: int, reason: str, obj_id: int | None = None) -> None:
+    """Any unfinished state -> FAILED with a reason a person understands."""
+    with transaction.atomic():
+        Swath.objects.filter(pk=swath_id).exclude(state=SwathState.VERIFIED).update(
+            state=SwathState.FAILED, failure_reason=reason[:2000], lease_owner="",
+            lease_until=None,
+        )
+        if obj_id is not None:
+            StoredObject.objects.filter(pk=obj_id).exclude(
+                state=StoredObject.State.VERIFIED
+            ).update(state=StoredObject.State.FAILED)
+    log.warning("swath %s FAILED: %s", swath_id, reason)
+
+
+def time_range(start: datetime | None, end: datetime | None) -> dict:
+    """Return start/end fields in order (some granules list them backwards)."""
+    if start and end and end < start:
+        start, end = end, start
+    return {"start_time": start, "end_time": end}

@@ -1,0 +1,333 @@
+"""Django settings for swathstore, read from the environment only (see .env.example).
+
+No DATABASE_URL means SpatiaLite under var/; no STORE_URL means a local directory
+store under var/objects; no CELERY_BROKER_URL means tasks run in-process. Production
+(SWATHSTORE_PRODUCTION=1) refuses to start without its secrets.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
+PRODUCTION = env_bool("SWATHSTORE_PRODUCTION", False)
+DEBUG = env_bool("DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG=1 is refused when SWATHSTORE_PRODUCTION=1")
+
+
+def _require(name: str, value: str | None) -> str:
+    if PRODUCTION and not value:
+        raise ImproperlyConfigured(f"{name} must be set when SWATHSTORE_PRODUCTION=1")
+    return value or ""
+
+
+def _dev_secret_key() -> str:
+    # Outside production a key is made once and kept under var/, so sessions survive
+    # restarts without anyone committing a key.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _require("SECRET_KEY", env_secret("SECRET_KEY")) or _dev_secret_key()
+if PRODUCTION and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "rest_framework_gis",
+    "django_filters",
+    "drf_spectacular",
+    "catalog",
+    "ingest",
+    "subset",
+    "api",
+    "hpc",
+    "web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database --------------------------------------------------------------------
+_db_url = env_str("DATABASE_URL") or ""
+if PRODUCTION and not _db_url.startswith(("postgis://", "postgres://", "postgresql://")):
+    raise ImproperlyConfigured("DATABASE_URL must be a postgis:// URL when SWATHSTORE_PRODUCTION=1")
+if not _db_url:
+    _db_url = f"spatialite:///{VAR_DIR / 'swathstore.sqlite3'}"
+try:
+    _db = environ.Env.db_url_config(_db_url)
+except (ValueError, KeyError) as e:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {e}") from e
+if _db["ENGINE"] in ("django.db.backends.postgresql",):
+    _db["ENGINE"] = "django.contrib.gis.db.backends.postgis"  # postgres:// means PostGIS here
+if _db["ENGINE"] == "django.contrib.gis.db.backends.postgis":
+    _opts = _db.setdefault("OPTIONS", {})
+    # API queries must not run away; uploads never hold a transaction (RELIABILITY D2).
+    _opts.setdefault(
+        "options",
+        f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 30000, minimum=0)} "
+        f"-c idle_in_transaction_session_timeout="
+        f"{env_int('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60000, minimum=0)}",
+    )
+    _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+    _db["CONN_HEALTH_CHECKS"] = True
+elif _db["ENGINE"] == "django.contrib.gis.db.backends.spatialite":
+    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _db.setdefault("OPTIONS", {}).setdefault("timeout", 30)
+    # pyenv's CPython is built without loadable SQLite extensions; pysqlite3 (built
+    # from source against the system SQLite) stands in for it before Django loads it.
+    import sqlite3 as _sqlite3
+
+    if not hasattr(_sqlite3.Connection, "enable_load_extension"):
+        try:
+            import pysqlite3
+            import pysqlite3.dbapi2
+        except ImportError as e:
+            raise ImproperlyConfigured(
+                "DATABASE_URL is unset (SpatiaLite), but this Python cannot load SQLite "
+                "extensions and pysqlite3 is missing: run `make setup`"
+            ) from e
+        sys.modules["sqlite3"] = pysqlite3
+        sys.modules["sqlite3.dbapi2"] = pysqlite3.dbapi2
+    SPATIALITE_LIBRARY_PATH = "mod_spatialite"
+else:
+    raise ImproperlyConfigured(
+        f"DATABASE_URL scheme gives {_db['ENGINE']}: use postgis:// or spatialite://"
+    )
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- object stores ---------------------------------------------------------------
+_s3_options = {
+    "endpoint_url": env_str("S3_ENDPOINT_URL") or None,
+    "region": env_str("S3_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1")),
+    "access_key": env_secret("AWS_ACCESS_KEY_ID"),
+    "secret_key": env_secret("AWS_SECRET_ACCESS_KEY"),
+    "checksum_mode": env_choice(
+        "S3_CHECKSUM_MODE", "when_required", ("when_required", "when_supported")
+    ),
+    "part_size": env_int("S3_PART_SIZE_MB", 64, minimum=5) * 2**20,
+    "concurrency": env_int("S3_CONCURRENCY", 4, minimum=1),
+    "max_object_bytes": env_int("ARCHIVE_MAX_OBJECT_GB", 512, minimum=1) * 2**30,
+    "presign_max_s": env_int("PRESIGN_MAX_SECONDS", 900, minimum=1),
+}
+STORE_URL = env_str("STORE_URL") or ""
+if PRODUCTION and not STORE_URL.startswith("s3://"):
+    raise ImproperlyConfigured("STORE_URL must be an s3:// URL when SWATHSTORE_PRODUCTION=1")
+if STORE_URL.startswith("s3://") and PRODUCTION:
+    _require("AWS_ACCESS_KEY_ID", _s3_options["access_key"])
+    _require("AWS_SECRET_ACCESS_KEY", _s3_options["secret_key"])
+if not STORE_URL:
+    STORE_URL = (VAR_DIR / "objects").as_uri()
+# Named stores for replication policies: STORES="offsite=s3://other-bucket,third=file:///x"
+ARCHIVE_STORES = {"primary": STORE_URL}
+for _item in env_list("STORES", []):
+    _name, _, _url = _item.partition("=")
+    if not _name or not _url:
+        raise ImproperlyConfigured(f"STORES item {_item!r} is not NAME=URL")
+    ARCHIVE_STORES[_name.strip()] = _url.strip()
+ARCHIVE_STORE_OPTIONS = _s3_options
+ARCHIVE_POLICIES = {
+    "single": ["primary"],
+    "replicate": [n for n in ARCHIVE_STORES][:2],
+    "copy3": [n for n in ARCHIVE_STORES][:3],
+}
+PRESIGN_DOWNLOADS = env_bool("PRESIGN_DOWNLOADS", False)
+PRESIGN_MAX_SECONDS = _s3_options["presign_max_s"]
+
+# --- ingest ----------------------------------------------------------------------
+INGEST_DEFAULT_CODEC = env_choice("INGEST_CODEC", "auto", ("auto", "none", "gzip", "zstd"))
+INGEST_DEFAULT_POLICY = env_choice("INGEST_POLICY", "single", ("single", "replicate", "copy3"))
+INGEST_MIN_FILE_AGE_S = env_int("INGEST_MIN_FILE_AGE_S", 0, minimum=0)
+INGEST_INSPECT_TIMEOUT_S = env_int("INGEST_INSPECT_TIMEOUT_S", 60, minimum=1)
+UPLOAD_LEASE_S = env_int("UPLOAD_LEASE_S", 3600, minimum=10)
+DEMO_SWATHS = env_int("DEMO_SWATHS", 6, minimum=0)
+
+# --- subsets ---------------------------------------------------------------------
+# A request whose estimated result is larger is answered with the estimate up front.
+SUBSET_MAX_BYTES = env_int("SUBSET_MAX_MB", 2000, minimum=1) * 10**6
+# Most swaths one search request may turn into products.
+SUBSET_MAX_SWATHS = env_int("SUBSET_MAX_SWATHS", 100, minimum=1)
+
+# --- Celery ----------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or None
+if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(("redis://", "amqp://", "rediss://")):
+    raise ImproperlyConfigured("CELERY_BROKER_URL must be redis://, rediss:// or amqp://")
+# Without a broker, tasks run in-process (the embedded default).
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 6 * 3600, minimum=10)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int(
+    "CELERY_TASK_SOFT_TIME_LIMIT", CELERY_TASK_TIME_LIMIT - 60, minimum=5
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis redelivers unacked tasks after this; it must exceed the task time limit
+    # or a long upload runs twice (RELIABILITY C3). A system check enforces it.
+    "visibility_timeout": env_int(
+        "CELERY_VISIBILITY_TIMEOUT", int(CELERY_TASK_TIME_LIMIT * 1.2), minimum=10
+    ),
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic maintenance (celery beat): repair, check and clean the archive.
+CELERY_IMPORTS = ("ingest.periodic",)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile": {
+        "task": "ingest.periodic.reconcile_task",
+        "schedule": env_int("RECONCILE_EVERY_S", 900, minimum=60),
+        "options": {"expires": 900},
+    },
+    "fsck": {"task": "ingest.periodic.fsck_task", "schedule": 86400},
+    "fsck-full": {"task": "ingest.periodic.fsck_task", "schedule": 7 * 86400,
+                  "kwargs": {"full": True}},
+    "cleanup": {"task": "ingest.periodic.cleanup_task", "schedule": 3600,
+                "kwargs": {"older_than_s": 86400}},
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- API -------------------------------------------------------------------------
+API_PUBLIC_READS = env_bool("API_PUBLIC_READS", True)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticatedOrReadOnly"
+        if API_PUBLIC_READS
+        else "rest_framework.permissions.IsAuthenticated"
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_THROTTLE_ANON", "600/minute"),
+        "user": env_str("API_THROTTLE_USER", "3000/minute"),
+    },
+    # Number of trusted reverse proxies in front of the app; forged X-Forwarded-For
+    # values beyond them are ignored by throttling.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "swathstore API",
+    "DESCRIPTION": "Search, download and subset archived satellite swaths.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 2**20, minimum=1024)
+API_MAX_QUERY_VERTICES = env_int("API_MAX_QUERY_VERTICES", 10000, minimum=4)
+# Each search runs under SET LOCAL statement_timeout (RELIABILITY D7).
+API_STATEMENT_TIMEOUT_MS = env_int("API_STATEMENT_TIMEOUT_MS", 5000, minimum=100)
+
+# --- caches (throttling) ---------------------------------------------------------
+_redis_cache = env_str("CACHE_URL")
+CACHES = {
+    "default": environ.Env.cache_url_config(_redis_cache)
+    if _redis_cache
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# --- i18n, static ----------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WEB_TILE_URL = env_str("WEB_TILE_URL", "")
+
+# --- security (production) -------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- logging ---------------------------------------------------------------------
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "config.logfilters.RedactSecrets"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # botocore at DEBUG prints session tokens (RELIABILITY pitfall 12).
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "s3transfer": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
+
+# gis.W001 warns that GDAL < 3.9 cannot block file/network access while parsing
+# spatial references. swathstore never passes user-supplied SRS strings to GDAL: every
+# query geometry is validated lon/lat in SRID 4326 by api/ before it reaches GEOS.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]

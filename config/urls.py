@@ -1,0 +1,21 @@
+"""URL map: the map page at /, REST at /api/v1/, the schema, and the admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from subset.views import SubsetListView
+
+urlpatterns = [
+    path("", include("web.urls")),
+    # POST /api/v1/subsets (no slash) must reach the view: a redirect would drop the body.
+    path("api/v1/subsets", SubsetListView.as_view(), name="subsets-noslash"),
+    path("api/v1/subsets/", include("subset.urls")),
+    path("api/v1/", include("api.urls")),
+    path("stac/", include("api.stac.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

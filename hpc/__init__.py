@@ -1,0 +1,1 @@
+"""hpc: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,58 @@
+"""`manage.py plan-extract`: write the manifest of a batch extraction from the catalog."""
+
+from __future__ import annotations
+
+import sys
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from catalog.models import Region
+from hpc.manifest import parse_interval, write_manifest
+from hpc.plan import plan_from_catalog
+from subset.errors import RegionError
+
+
+class Command(BaseCommand):
+    help = (
+        "Write a JSON-lines manifest (one line per VERIFIED swath over a region and time "
+        "window: id, store URL and key, size, sha256, codec, region) for "
+        "`mpirun -n N python -m mpi4py -m hpc.extract --manifest FILE ...`. Compute "
+        "nodes then need no database. Credentials are never written."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        where = parser.add_mutually_exclusive_group(required=True)
+        where.add_argument("--bbox", help="W,S,E,N in degrees (W > E crosses 180)")
+        where.add_argument("--region", help="slug of a named region")
+        parser.add_argument("--datetime", required=True,
+                            help="START/END, RFC 3339 or dates; '..' is open")
+        parser.add_argument("--collection", action="append", default=[],
+                            help="collection slug (repeat or comma-separate)")
+        parser.add_argument("--store", default="primary", help="which store's copies to read")
+        parser.add_argument("-o", "--output", required=True, help="manifest file to write")
+
+    def handle(self, *args: object, **opts: object) -> None:
+        try:
+            start, end = parse_interval(str(opts["datetime"]))
+        except ValueError as e:
+            raise CommandError(str(e)) from e
+        collections = [c.strip() for arg in opts["collection"] for c in str(arg).split(",")
+                       if c.strip()]  # type: ignore[attr-defined]
+        try:
+            plan = plan_from_catalog(bbox=opts["bbox"], region=opts["region"], start=start,
+                                     end=end, collections=collections or None,
+                                     store=str(opts["store"]))
+        except Region.DoesNotExist as e:
+            raise CommandError(f"no region named {opts['region']!r}") from e
+        except RegionError as e:
+            raise CommandError(str(e)) from e
+        except KeyError as e:
+            raise CommandError(f"no store named {opts['store']!r} is configured") from e
+        n = write_manifest(str(opts["output"]), plan.items)
+        self.stdout.write(f"{n} swaths, {plan.total_bytes / 1e6:.1f} MB -> {opts['output']}")
+        if plan.missing:
+            self.stdout.write(f"{len(plan.missing)} swaths left out: no VERIFIED copy in store "
+                              f"{opts['store']!r}")
+            for uuid in plan.missing[:20]:
+                self.stdout.write(f"  {uuid}")
+        sys.stdout.flush()

@@ -1,0 +1,403 @@
+"""Footprints from the data: outlines of valid pixels, split at the antimeridian, poles closed.
+
+Shared with the subset kernel and MPI workers: no Django. The swath is cut into pieces small
+enough to be nearly convex; each piece's outline is the convex hull of its valid pixel centres
+in a gnomonic projection centred on the piece (great circles are straight lines there, so the
+hull is the spherical convex hull), grown by half a pixel. A piece whose hull is much larger
+than the area its pixels cover (fill gaps, ASCAT's nadir gap) is split again. Each outline is
+turned into lon/lat polygons: longitudes unwrapped along the ring, rings around a pole closed
+along +-90, then cut at +-180 and shifted back. 1-D tracks are buffered into thin strips.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+import shapely.affinity
+from shapely.geometry import LineString, MultiPoint, MultiPolygon, Point, Polygon, box
+from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
+
+EARTH_RADIUS_KM = 6371.0088
+KM = 1.0 / EARTH_RADIUS_KM  # one kilometre as an angle in radians
+CHUNK_ANGLE = np.radians(10.0)  # along-track length of a swath piece before any split
+MAX_PIECE_ANGLE = np.radians(40.0)  # gnomonic distortion stays small inside this radius
+SPLIT_RATIO = 1.25  # hull area / covered area above which a piece is split
+MAX_DEPTH = 7
+MIN_MARGIN_KM, MAX_MARGIN_KM = 1.0, 50.0
+MIN_HALF_WIDTH_KM, MAX_HALF_WIDTH_KM = 2.0, 50.0
+DEFAULT_TOLERANCE_DEG = 0.05
+WORLD = box(-180.0, -90.0, 180.0, 90.0)
+
+
+@dataclass
+class Footprint:
+    """A footprint and the numbers behind it."""
+
+    geometry: MultiPolygon | None
+    n_valid: int
+    margin_km: float  # half-pixel margin (swaths) or half-width (tracks) actually used
+    kinds: tuple[str, ...]
+
+
+def lonlat_to_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Return unit vectors (..., 3) for longitudes/latitudes in degrees."""
+    lam, phi = np.radians(lon), np.radians(lat)
+    return np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], axis=-1)
+
+
+def xyz_to_lonlat(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (lon, lat) in degrees for unit vectors (..., 3)."""
+    lon = np.degrees(np.arctan2(xyz[..., 1], xyz[..., 0]))
+    lat = np.degrees(np.arcsin(np.clip(xyz[..., 2], -1.0, 1.0)))
+    return lon, lat
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return the great-circle angle (radians) between unit vectors, elementwise."""
+    cross = np.linalg.norm(np.cross(a, b), axis=-1)
+    return np.arctan2(cross, np.sum(a * b, axis=-1))
+
+
+class Gnomonic:
+    """Gnomonic projection centred on a unit vector (radius 1)."""
+
+    def __init__(self, center: np.ndarray) -> None:
+        self.center = center / np.linalg.norm(center)
+        ref = np.array([0.0, 0.0, 1.0]) if abs(self.center[2]) < 0.9 else np.array([1.0, 0, 0])
+        east = np.cross(ref, self.center)
+        self.east = east / np.linalg.norm(east)
+        self.north = np.cross(self.center, self.east)
+
+    @classmethod
+    def around(cls, points: np.ndarray) -> Gnomonic | None:
+        """Return a projection centred on the points, or None if they spread too far."""
+        mean = points.mean(axis=0)
+        if np.linalg.norm(mean) < 1e-6:
+            return None
+        proj = cls(mean)
+        if np.min(points @ proj.center) < np.cos(MAX_PIECE_ANGLE):
+            return None
+        return proj
+
+    def forward(self, xyz: np.ndarray) -> np.ndarray:
+        """Return projected (x, y) for unit vectors on the near hemisphere."""
+        d = xyz @ self.center
+        return np.stack([(xyz @ self.east) / d, (xyz @ self.north) / d], axis=-1)
+
+    def inverse(self, xy: np.ndarray) -> np.ndarray:
+        """Return unit vectors for projected (x, y)."""
+        v = (self.center + xy[..., :1] * self.east + xy[..., 1:2] * self.north)
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def ring_to_lonlat(lon: np.ndarray, lat: np.ndarray) -> list[Polygon]:
+    """Return lon/lat polygons in [-180, 180] for a closed, densified ring on the sphere.
+
+    A ring whose unwrapped longitude turns by 360 degrees encloses a pole and is closed
+    along that pole's latitude; the result is cut at +-180 and the pieces shifted back.
+    """
+    steps = (np.diff(lon) + 180.0) % 360.0 - 180.0
+    lon_u = np.concatenate([[lon[0]], lon[0] + np.cumsum(steps)])
+    turn = lon_u[-1] - lon_u[0]
+    coords = list(zip(lon_u, lat, strict=True))
+    if abs(turn) > 180.0:
+        pole = 90.0 if np.mean(lat) > 0 else -90.0
+        coords += [(lon_u[-1], pole), (lon_u[0], pole)]
+    poly = shapely.make_valid(Polygon(coords)) if len(coords) >= 4 else Polygon()
+    if poly.is_empty:
+        return []
+    west, _, east, _ = poly.bounds
+    pieces: list[Polygon] = []
+    first, last = (int(np.floor((x + 180.0) / 360.0)) for x in (west, east))
+    for k in range(first, last + 1):
+        window = box(-180.0 + 360.0 * k, -90.0, 180.0 + 360.0 * k, 90.0)
+        part = poly.intersection(window)
+        if not part.is_empty:
+            pieces.extend(_polygons(shapely.affinity.translate(part, xoff=-360.0 * k)))
+    return pieces
+
+
+def _polygons(geom: BaseGeometry) -> list[Polygon]:
+    if isinstance(geom, Polygon):
+        return [geom] if geom.area > 0 else []
+    if hasattr(geom, "geoms"):
+        return [p for g in geom.geoms for p in _polygons(g)]
+    return []
+
+
+def _projected_to_lonlat(proj: Gnomonic, shape: BaseGeometry, near_pole: bool) -> list[Polygon]:
+    """Return lon/lat polygons for a projected polygon, densified along great circles."""
+    step = np.radians(0.05 if near_pole else 0.5)
+    out: list[Polygon] = []
+    for poly in _polygons(shape):
+        ring = np.asarray(shapely.segmentize(poly.exterior, step).coords)
+        lon, lat = xyz_to_lonlat(proj.inverse(ring))
+        out.extend(ring_to_lonlat(lon, lat))
+    return out
+
+
+def _near_pole(points: np.ndarray, margin: float) -> bool:
+    return bool(np.max(np.abs(points[:, 2])) > np.cos(np.radians(15.0) + margin))
+
+
+def _step_lengths(xy: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
+    """Return per-pixel distance to the nearer valid neighbour along an axis (NaN if none)."""
+    a = np.moveaxis(xy, axis, 0)
+    v = np.moveaxis(valid, axis, 0)
+    d = np.full(v.shape, np.nan)
+    if a.shape[0] >= 2:
+        seg = np.linalg.norm(a[1:] - a[:-1], axis=-1)
+        seg[~(v[1:] & v[:-1])] = np.nan
+        fwd = np.concatenate([seg, np.full((1,) + seg.shape[1:], np.nan)])
+        bwd = np.concatenate([np.full((1,) + seg.shape[1:], np.nan), seg])
+        d = np.fmin(fwd, bwd)
+    return np.moveaxis(d, 0, axis)
+
+
+def _covered_area(xy: np.ndarray, valid: np.ndarray) -> float:
+    """Return the area the valid pixels cover, from their spacing to valid neighbours."""
+    rows = _step_lengths(xy, valid, 0)[valid]
+    cols = _step_lengths(xy, valid, 1)[valid]
+    known = np.concatenate([rows, cols])
+    known = known[np.isfinite(known)]
+    if known.size == 0:
+        return 0.0
+    # A pixel with no valid neighbour along an axis is as long as its typical neighbours.
+    rows = np.where(np.isnan(rows), np.nanmedian(rows) if np.isfinite(rows).any()
+                    else np.median(known), rows)
+    cols = np.where(np.isnan(cols), np.nanmedian(cols) if np.isfinite(cols).any()
+                    else np.median(known), cols)
+    return float(np.sum(rows * cols))
+
+
+def _sampled_covered_area(proj: Gnomonic, xyz: np.ndarray, valid: np.ndarray) -> float:
+    """Return _covered_area from every s-th row and column (about 200k pixels at most).
+
+    It only decides whether a piece is split (hull area against SPLIT_RATIO x covered
+    area); each sampled pixel stands for an s x s block, since its steps to the next
+    sampled neighbours are s pixels long. Projecting and differencing every pixel of a
+    3.3 Mpixel granule cost more than the rest of the footprint.
+    """
+    s = max(1, int(np.sqrt(valid.size / 200_000)))
+    if s > 1 and min(valid.shape) < 4 * s:
+        s = 1
+    sub_xyz, sub_valid = xyz[::s, ::s], valid[::s, ::s]
+    return _covered_area(np.where(sub_valid[..., None], proj.forward(sub_xyz), np.nan), sub_valid)
+
+
+def _swath_pieces(xyz: np.ndarray, valid: np.ndarray, margin: float, depth: int = 0) -> list:
+    """Return lon/lat polygons for one block of a swath, splitting it where needed."""
+    if not valid.any():
+        return []
+    pts = xyz[valid]
+    proj = Gnomonic.around(pts)
+    nrows, ncols = valid.shape
+    can_split = depth < MAX_DEPTH and (nrows > 2 or ncols > 2)
+    if proj is not None:
+        # The hull of a grid region is the hull of its outline: per-row and per-column
+        # extreme pixels hold every hull vertex, at a few thousand points instead of millions.
+        hull = MultiPoint(proj.forward(xyz[_outline(valid)])).convex_hull
+        if not can_split or hull.area <= SPLIT_RATIO * _sampled_covered_area(proj, xyz, valid):
+            return _projected_to_lonlat(proj, hull.buffer(margin, quad_segs=3),
+                                        _near_pole(pts, margin))
+    if not can_split:
+        # Too spread for one projection and too small to split: one buffered point each.
+        return [p for q in pts for p in _swath_pieces(q[None, None, :], np.ones((1, 1), bool),
+                                                      margin, MAX_DEPTH)]
+    halves = _split(xyz, valid)
+    return [p for h in halves for p in _swath_pieces(xyz[h], valid[h], margin, depth + 1)]
+
+
+def _outline(valid: np.ndarray) -> np.ndarray:
+    """Return a mask of each row's and each column's first and last valid pixel."""
+    out = np.zeros_like(valid)
+    for axis in (0, 1):
+        v = valid if axis == 0 else valid.T
+        o = out if axis == 0 else out.T  # a view: writes land in out
+        rows = np.flatnonzero(v.any(axis=1))
+        if rows.size:
+            o[rows, v[rows].argmax(axis=1)] = True
+            o[rows, v.shape[1] - 1 - v[rows][:, ::-1].argmax(axis=1)] = True
+    return out
+
+
+def _gaps(xyz: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
+    """Return the median distance between consecutive rows (axis 0) or columns (axis 1)."""
+    a, b = np.moveaxis(xyz, axis, 0), np.moveaxis(valid, axis, 0)
+    if a.shape[0] < 2:
+        return np.zeros(0)
+    d = np.where(b[1:] & b[:-1], angle_between(a[1:], a[:-1]), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no valid neighbours
+        return np.nanmedian(d.reshape(d.shape[0], -1), axis=1)
+
+
+def _split(xyz: np.ndarray, valid: np.ndarray) -> list[tuple[slice, slice]]:
+    """Return two index windows splitting a block: at a clear gap if one exists, else halved.
+
+    A gap (ASCAT's nadir gap between its two swaths) is cut without overlap; a plain halving
+    shares the middle row/column so that no sliver opens between the halves.
+    """
+    nrows, ncols = valid.shape
+    gaps = [_gaps(xyz, valid, 0), _gaps(xyz, valid, 1)]
+    for axis in (1, 0):
+        g = gaps[axis]
+        if g.size >= 2 and np.isfinite(g).any():
+            j = int(np.nanargmax(g))
+            if g[j] > 2.5 * np.nanmedian(g):
+                cut = [(slice(0, j + 1), slice(None)), (slice(j + 1, None), slice(None))]
+                return cut if axis == 0 else [(w[1], w[0]) for w in cut]
+    along = np.nanmedian(gaps[0]) if np.isfinite(gaps[0]).any() else 0.0
+    across = np.nanmedian(gaps[1]) if np.isfinite(gaps[1]).any() else 0.0
+    if nrows > 2 and (nrows * along >= ncols * across or ncols <= 2):
+        m = nrows // 2
+        return [(slice(0, m + 1), slice(None)), (slice(m, None), slice(None))]
+    m = ncols // 2
+    return [(slice(None), slice(0, m + 1)), (slice(None), slice(m, None))]
+
+
+def _row_runs(valid_rows: np.ndarray) -> list[tuple[int, int]]:
+    """Return [start, stop) runs of rows that hold any valid pixel."""
+    idx = np.flatnonzero(valid_rows)
+    if idx.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    stops = np.concatenate([idx[breaks] + 1, [idx[-1] + 1]])
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))
+
+
+def _median_step(xyz: np.ndarray, valid: np.ndarray, axis: int) -> float:
+    a, b = np.moveaxis(xyz, axis, 0), np.moveaxis(valid, axis, 0)
+    # A median needs a sample, not every pixel: thin the other axis to ~250k steps.
+    stride = max(1, int(a.shape[0] * a.shape[1] // 250_000)) if a.ndim == 3 else 1
+    a, b = a[:, ::stride], b[:, ::stride]
+    if a.shape[0] < 2:
+        return float("nan")
+    ok = b[1:] & b[:-1]
+    steps = angle_between(a[1:], a[:-1])[ok]
+    return float(np.median(steps)) if steps.size else float("nan")
+
+
+def _is_track_like(xyz: np.ndarray, valid: np.ndarray, along: float) -> bool:
+    """Return True when rows are short bursts along the track (Jason-1 20 Hz), not scans."""
+    rows = np.flatnonzero(valid.any(axis=1))
+    first = valid[rows].argmax(axis=1)
+    last = valid.shape[1] - 1 - valid[rows][:, ::-1].argmax(axis=1)
+    width = np.median(angle_between(xyz[rows, first], xyz[rows, last]))
+    return not np.isfinite(along) or width < 3.0 * along
+
+
+def swath_polygons(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray) -> tuple[list, float]:
+    """Return (lon/lat polygons, margin in km) covering a 2-D swath's valid pixels."""
+    xyz = lonlat_to_xyz(np.where(valid, lon, 0.0), np.where(valid, lat, 0.0))
+    along = _median_step(xyz, valid, 0)
+    if _is_track_like(xyz, valid, along):
+        return track_polygons(lon[valid], lat[valid])
+    across = _median_step(xyz, valid, 1)
+    spacing = np.nanmax([along, across])
+    margin = float(np.clip(0.5 * spacing, MIN_MARGIN_KM * KM, MAX_MARGIN_KM * KM))
+    rows_per_chunk = max(2, int(CHUNK_ANGLE / along)) if np.isfinite(along) and along > 0 else 64
+    pieces: list[Polygon] = []
+    for start, stop in _row_runs(valid.any(axis=1)):
+        for r0 in range(start, stop, rows_per_chunk):
+            r1 = min(stop, r0 + rows_per_chunk + 1)  # chunks share one row
+            pieces.extend(_swath_pieces(xyz[r0:r1], valid[r0:r1], margin))
+    return pieces, margin / KM
+
+
+def track_polygons(lon: np.ndarray, lat: np.ndarray,
+                   half_width_km: float | None = None) -> tuple[list, float]:
+    """Return (lon/lat polygons, half-width in km) of a 1-D track buffered into a strip.
+
+    The default half-width is half the median along-track spacing, so that neighbouring
+    samples' strips touch, but at least 2 km (an altimeter/lidar footprint and
+    geolocation error) and at most 50 km (so sparse limb profiles do not become bands).
+    """
+    xyz = lonlat_to_xyz(lon, lat)
+    steps = angle_between(xyz[1:], xyz[:-1]) if len(xyz) > 1 else np.zeros(0)
+    median = float(np.median(steps)) if steps.size else 0.0
+    if half_width_km is None:
+        half_width_km = float(np.clip(0.5 * median / KM, MIN_HALF_WIDTH_KM, MAX_HALF_WIDTH_KM))
+    width = half_width_km * KM
+    gap = max(10.0 * median, 4.0 * width)
+    cuts = [0]
+    travelled = 0.0
+    for i, step in enumerate(steps, start=1):
+        travelled += step
+        if step > gap:
+            cuts.append(i)
+            travelled = 0.0
+        elif travelled > CHUNK_ANGLE:
+            cuts.append(-i)  # negative: a chunk boundary that keeps continuity
+            travelled = 0.0
+    cuts.append(len(xyz))
+    pieces: list[Polygon] = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        start = abs(a) - 1 if a < 0 else abs(a)  # chunks share a point unless split at a gap
+        chunk = xyz[start:abs(b)]
+        proj = Gnomonic.around(chunk)
+        if proj is None:
+            continue
+        xy = proj.forward(chunk)
+        # Simplifying first keeps GEOS's buffer fast on dense photon tracks; every sample stays
+        # within width/10 of the simplified line, hence well inside the strip.
+        line = Point(xy[0]) if len(xy) == 1 else LineString(xy).simplify(width / 10.0)
+        pieces.extend(_projected_to_lonlat(proj, line.buffer(width, quad_segs=4),
+                                           _near_pole(chunk, width)))
+    return pieces, half_width_km
+
+
+def finish(pieces: Iterable[Polygon], tolerance_deg: float) -> MultiPolygon | None:
+    """Return the union of lon/lat pieces, simplified and valid, as a MultiPolygon."""
+    pieces = [p for p in pieces if not p.is_empty]
+    if not pieces:
+        return None
+    merged = shapely.union_all(pieces).intersection(WORLD)
+    simple = merged.simplify(tolerance_deg, preserve_topology=True)
+    if not simple.is_valid:
+        simple = shapely.make_valid(simple)  # last resort: simplify keeps validity normally
+    polys = _polygons(simple)
+    if not polys:
+        return None
+    return MultiPolygon([orient(p) for p in polys])
+
+
+def footprint(arrays: Iterable[tuple[np.ndarray, np.ndarray, str]],
+              tolerance_deg: float = DEFAULT_TOLERANCE_DEG) -> Footprint:
+    """Return the footprint of several (lon, lat, kind) arrays (masked; kind 'swath2d'/'track1d').
+
+    All pairs are unioned (ATL07 beams, GPM FS+HS). The simplification tolerance is capped at
+    a quarter of the smallest margin so simplifying cannot cut into the pixels.
+    """
+    pieces: list[Polygon] = []
+    margins: list[float] = []
+    kinds: list[str] = []
+    n_valid = 0
+    for lon, lat, kind in arrays:
+        valid = ~(np.ma.getmaskarray(lon) | np.ma.getmaskarray(lat))
+        lon_d = np.ma.getdata(lon).astype(np.float64)
+        lat_d = np.ma.getdata(lat).astype(np.float64)
+        count = int(valid.sum())
+        if count == 0:
+            continue
+        n_valid += count
+        kinds.append(kind)
+        if kind == "track1d" or lon_d.ndim == 1:
+            got, margin = track_polygons(lon_d.ravel()[valid.ravel()], lat_d.ravel()[valid.ravel()])
+        else:
+            flat = (lon_d.reshape(lon_d.shape[0], -1), lat_d.reshape(lat_d.shape[0], -1),
+                    valid.reshape(valid.shape[0], -1))
+            got, margin = swath_polygons(*flat)
+        pieces.extend(got)
+        margins.append(margin)
+    if not pieces:
+        return Footprint(None, n_valid, 0.0, tuple(kinds))
+    margin_km = min(margins)
+    tolerance = min(tolerance_deg, np.degrees(margin_km * KM) / 4.0)
+    return Footprint(finish(pieces, tolerance), n_valid, margin_km, tuple(kinds))

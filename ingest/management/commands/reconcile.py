@@ -1,0 +1,30 @@
+"""`manage.py reconcile [--apply]`: bring the catalog and the store back to the invariants."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from catalog.fsck import parse_age
+from ingest.reconcile import reconcile
+
+
+class Command(BaseCommand):
+    help = (
+        "Compare catalog rows with a store and repair: verify STORED rows, adopt objects "
+        "whose bytes match their swath's source (else delete orphans older than --grace), "
+        "restore vanished copies from replicas or mark them for re-ingest, and re-enqueue "
+        "PENDING, FAILED (attempts left) and lease-expired rows. Dry run unless --apply."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--store", default="primary")
+        parser.add_argument("--apply", action="store_true", help="act; default is a dry run")
+        parser.add_argument("--grace", type=parse_age, default=parse_age("1h"),
+                            help="orphans younger than this are left alone (default 1h)")
+
+    def handle(self, *args: object, **opts: object) -> None:
+        report = reconcile(opts["store"], apply=opts["apply"], grace=opts["grace"])
+        for line in report.lines:
+            self.stdout.write(line)
+        verb = "applied" if opts["apply"] else "found (dry run: --apply to act)"
+        self.stdout.write(f"reconcile {opts['store']}: {len(report.lines)} {verb}")

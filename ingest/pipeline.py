@@ -1,0 +1,299 @@
+"""One file through the archive: inspect, register, upload, verify.
+
+The order is the one of STYLE.md's data flow: the row is written and committed
+before any byte moves, the upload runs with no transaction open, and the row becomes
+VERIFIED only after the stored bytes were read back and matched (invariants I1, I5).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import stat
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.contrib.gis.geos import GEOSGeometry
+
+import archive.config
+from archive.errors import ArchiveError
+from archive.faults import fault_point
+from archive.replication import replicate
+from catalog import services
+from catalog.models import SwathState
+from ingest.scan import printable
+
+log = logging.getLogger(__name__)
+# One DEBUG line per file with the seconds of each step (benchmarks/ingest_bench.py reads
+# them); outside "ingest" so the CLI's quieting of library warnings leaves it alone.
+timing_log = logging.getLogger("timings.ingest")
+
+# Formats whose internal chunking allows ranged reads: stored as they are.
+RANGE_READABLE_FORMATS = {"netcdf4", "hdf5", "hdfeos5"}
+SUFFIX = {"netcdf3": ".nc", "netcdf4": ".nc", "hdf5": ".h5", "hdfeos5": ".he5"}
+CODEC_SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file: new, skipped or failed, and why."""
+
+    path: str
+    status: str  # "new" | "skipped" | "failed"
+    reason: str = ""
+    size: int = 0
+    swath_id: int | None = None
+    seconds: float = 0.0
+
+
+def worker_id() -> str:
+    """Lease owner name: host, pid and a random part, unique per attempt."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def source_info(path: Path) -> services.SourceInfo:
+    """Stat a file without following links; refuse anything but a regular file."""
+    st = os.lstat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{path} is not a regular file")
+    # Names may not be UTF-8: the catalog keeps them escaped (keys never use them).
+    return services.SourceInfo(
+        path=printable(path), granule_id=printable(path.name), size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+    )
+
+
+def choose_codec(requested: str, fmt: str) -> str:
+    """auto: NetCDF4/HDF5 as they are (ranged reads), other formats zstd."""
+    if requested != "auto":
+        return requested
+    return "none" if fmt in RANGE_READABLE_FORMATS else "zstd"
+
+
+def metadata_fields(meta: object) -> dict:
+    """Catalog fields from a SwathMetadata."""
+    footprint = getattr(meta, "footprint", None)
+    geom = None
+    if footprint is not None and not footprint.is_empty:
+        geom = GEOSGeometry(footprint.wkb_hex, srid=4326)
+        if geom.geom_type == "Polygon":
+            from django.contrib.gis.geos import MultiPolygon
+
+            geom = MultiPolygon(geom, srid=4326)
+    attrs = {
+        "global_attrs": getattr(meta, "global_attrs", {}),
+        "variables": getattr(meta, "variables", {}),
+        "geolocation": getattr(meta, "geolocation", {}),
+        "time_source": getattr(meta, "time_source", ""),
+        "n_valid_points": getattr(meta, "n_valid_points", None),
+    }
+    return {
+        "filename": printable(Path(meta.path).name),
+        "format": meta.format or "",
+        "platform": getattr(meta, "platform", None) or "",
+        "instrument": getattr(meta, "instrument", None) or "",
+        "orbit": getattr(meta, "orbit", None),
+        "orbit_direction": getattr(meta, "orbit_direction", None) or "",
+        "footprint": geom,
+        "is_empty": bool(getattr(meta, "is_empty", False)),
+        "attrs": attrs,
+        **services.time_range(meta.start_time, meta.end_time),
+    }
+
+
+def ingest_file(
+    path: str | Path,
+    collection_id: int,
+    *,
+    codec: str = "auto",
+    policy: str = "single",
+    ingest_run_id: int | None = None,
+) -> FileOutcome:
+    """Archive one file; never raises for a bad file (the outcome says what failed)."""
+    path = Path(path)
+    timings: dict[str, float] = {"inspect": 0.0, "upload": 0.0, "verify": 0.0, "db": 0.0}
+    started = time.perf_counter()
+    try:
+        outcome = _ingest_file(path, collection_id, codec, policy, ingest_run_id, timings)
+    finally:
+        if timing_log.isEnabledFor(logging.DEBUG):
+            total = time.perf_counter() - started
+            timing_log.debug("%s total=%.3f %s", printable(path), total,
+                             " ".join(f"{k}={v:.3f}" for k, v in timings.items()))
+    return outcome
+
+
+def _ingest_file(
+    path: Path, collection_id: int, codec: str, policy: str, ingest_run_id: int | None,
+    timings: dict[str, float],
+) -> FileOutcome:
+    from ingest.inspect import InspectError
+    from ingest.inspector import inspect_pooled
+
+    try:
+        source = source_info(path)
+    except (OSError, ValueError) as e:
+        return FileOutcome(printable(path), "failed", f"cannot read: {e}")
+    age = time.time() - source.mtime_ns / 1e9
+    if age < settings.INGEST_MIN_FILE_AGE_S:
+        return FileOutcome(source.path, "skipped", f"modified {age:.0f} s ago, younger than "
+                           f"INGEST_MIN_FILE_AGE_S={settings.INGEST_MIN_FILE_AGE_S}", source.size)
+    mark = time.perf_counter()
+    unchanged = services.find_unchanged(collection_id, source)
+    timings["db"] += time.perf_counter() - mark
+    if unchanged:
+        problem = ensure_replicas(unchanged.pk, policy)
+        if problem:
+            return FileOutcome(source.path, "failed", problem, source.size, unchanged.pk)
+        return FileOutcome(source.path, "skipped", "already VERIFIED, unchanged", source.size)
+
+    mark = time.perf_counter()
+    try:
+        meta = inspect_pooled(path, timeout_s=settings.INGEST_INSPECT_TIMEOUT_S)
+        fields = metadata_fields(meta)
+    except InspectError as e:
+        swath = services.register_swath(
+            collection_id, source, {"filename": source.granule_id}, ingest_run_id
+        )
+        services.mark_failed(swath.pk, str(e))
+        return FileOutcome(source.path, "failed", str(e), source.size, swath.pk)
+    timings["inspect"] += time.perf_counter() - mark
+    mark = time.perf_counter()
+    fields["source_mtime_ns"] = source.mtime_ns
+    swath = services.register_swath(collection_id, source, fields, ingest_run_id)
+    timings["db"] += time.perf_counter() - mark
+    outcome = upload_swath(swath.pk, path, source, fields["format"], codec, timings=timings)
+    if outcome.status == "new":
+        mark = time.perf_counter()
+        problem = ensure_replicas(swath.pk, policy)
+        timings["db"] += time.perf_counter() - mark
+        if problem:
+            return FileOutcome(source.path, "failed", problem, source.size, swath.pk)
+    return outcome
+
+
+def ensure_replicas(swath_id: int, policy: str) -> str:
+    """Copy a VERIFIED swath to every store of its policy, each copy verified; '' when done."""
+    from catalog.models import StoredObject
+
+    names = settings.ARCHIVE_POLICIES[policy]
+    need = {"single": 1, "replicate": 2, "copy3": 3}[policy]
+    if len(names) < need:
+        return f"policy {policy} needs {need} stores; configure more with STORES"
+    copies = {
+        c.store: c for c in StoredObject.objects.filter(swath_id=swath_id)
+    }
+    primary = copies.get(names[0])
+    if primary is None or primary.state != StoredObject.State.VERIFIED:
+        return f"no verified copy in {names[0]} to replicate from"
+    source = archive.config.get_store(names[0])
+    for name in names[1:]:
+        done = copies.get(name)
+        if done is not None and done.state == StoredObject.State.VERIFIED:
+            continue
+        obj = services.start_copy(swath_id, name, primary.key, primary.codec)
+        try:
+            (copy,) = replicate(primary.key, source, [archive.config.get_store(name)],
+                                expected_sha256=primary.sha256, codec=primary.codec)
+        except ArchiveError as e:
+            StoredObject.objects.filter(pk=obj.pk).update(state=StoredObject.State.FAILED)
+            return f"replica in {name} failed: {e}"
+        services.mark_copy_verified(obj.pk, size=copy.size, stored_size=copy.stored_size,
+                                    sha256=copy.sha256, etag=copy.etag or "")
+    return ""
+
+
+def upload_swath(
+    swath_id: int, path: Path, source: services.SourceInfo, fmt: str, codec: str,
+    store_name: str = "primary", timings: dict[str, float] | None = None,
+) -> FileOutcome:
+    """Upload a registered swath under a lease, then verify it; idempotent per swath.
+
+    ``timings``, when given, accumulates the seconds spent in upload, verify and db.
+    """
+    from catalog.models import Swath
+
+    if timings is None:
+        timings = {"upload": 0.0, "verify": 0.0, "db": 0.0}
+    mark = time.perf_counter()
+    owner = worker_id()
+    if not services.claim_upload(swath_id, owner, settings.UPLOAD_LEASE_S):
+        state = Swath.objects.filter(pk=swath_id).values_list("state", flat=True).first()
+        reason = f"not uploaded: swath is {state} (another worker, or attempts exhausted)"
+        status = "skipped" if state in (SwathState.VERIFIED, SwathState.UPLOADING) else "failed"
+        return FileOutcome(source.path, status, reason, source.size, swath_id)
+
+    store = archive.config.get_store(store_name)
+    codec = choose_codec(codec, fmt)
+    swath_uuid = Swath.objects.values_list("uuid", flat=True).get(pk=swath_id)
+    # A fresh object id per attempt: no key is ever written twice, even on servers
+    # that ignore If-None-Match (see docs/ARCHITECTURE.md, "Keys").
+    key = f"swaths/{swath_uuid.hex}/{uuid.uuid4().hex}{SUFFIX.get(fmt, '')}{CODEC_SUFFIX[codec]}"
+    obj = services.start_object(swath_id, store_name, key, codec)
+    result = None
+    timings["db"] += time.perf_counter() - mark
+    try:
+        try:
+            mark = time.perf_counter()
+            result = store.put(key, path, size=source.size, codec=codec)
+            timings["upload"] += time.perf_counter() - mark
+        finally:
+            # S12: a file that changed while streaming is never archived, whatever
+            # the store made of the bytes it was sent.
+            changed = _changed(path, source)
+        if changed:
+            raise ArchiveError(f"{source.path} changed while it was being archived "
+                               f"({changed}); it will be retried on the next run")
+        fault_point("after_complete_before_commit")
+        mark = time.perf_counter()
+        services.mark_stored(
+            swath_id, owner, obj.pk, size=result.size, sha256=result.sha256,
+            stored_size=result.stored_size, etag=result.etag or "",
+        )
+        timings["db"] += time.perf_counter() - mark
+        fault_point("after_commit_before_verify")
+        mark = time.perf_counter()
+        store.verify(key, result.sha256, codec=codec)
+        timings["verify"] += time.perf_counter() - mark
+        mark = time.perf_counter()
+        services.mark_verified(swath_id, obj.pk)
+        timings["db"] += time.perf_counter() - mark
+    except services.DuplicateSwath as e:
+        _discard(store, key)
+        Swath.objects.filter(pk=swath_id).delete()
+        return FileOutcome(source.path, "skipped", str(e), source.size)
+    except (ArchiveError, OSError, services.LeaseLost, SoftTimeLimitExceeded) as e:
+        changed = _changed(path, source)
+        if changed and "changed while" not in str(e):
+            e = ArchiveError(f"{source.path} changed while it was being archived ({changed}); "
+                             f"it will be retried on the next run ({e})")
+        if result is not None:  # bytes reached the store but will never be VERIFIED
+            _discard(store, key)
+        services.mark_failed(swath_id, f"{type(e).__name__}: {e}", obj.pk)
+        return FileOutcome(source.path, "failed", str(e), source.size, swath_id)
+    return FileOutcome(source.path, "new", "", source.size, swath_id, result.seconds)
+
+
+def _changed(path: Path, before: services.SourceInfo) -> str:
+    """Describe how the file changed since it was first looked at, or ''."""
+    try:
+        after = source_info(path)
+    except (OSError, ValueError) as e:
+        return f"now unreadable: {e}"
+    if after.size != before.size:
+        return f"size {before.size} -> {after.size}"
+    if after.mtime_ns != before.mtime_ns:
+        return "modification time moved"
+    return ""
+
+
+def _discard(store: object, key: str) -> None:
+    try:
+        store.delete(key)
+    except ArchiveError as e:  # fsck reports it as ORPHAN later
+        log.warning("could not delete duplicate object %s: %s", key, e)

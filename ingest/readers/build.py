@@ -1,0 +1,165 @@
+"""Assemble SwathMetadata from the variables and attributes of an open file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.footprint import footprint
+from ingest.geoloc import GeoPair, VarRef, choose_pairs, find_pairs, read_lonlat, read_masked
+from ingest.metadata import SwathMetadata, json_safe
+from ingest.readers.base import NoGeolocationError
+from ingest.timeparse import attribute_time_range, data_time_range, parse_pvl
+
+PLATFORM_KEYS = ("platform", "Platform", "mission_name", "mission", "SatelliteName", "satellite",
+                 "platform_name", "ShortName")
+INSTRUMENT_KEYS = ("instrument", "Instrument", "sensor", "altimeter_sensor_name", "InstrumentName",
+                   "instrument_name", "sensor_name")
+ORBIT_KEYS = ("orbit_number", "orbit", "abs_orbit_number", "absolute_orbit_number",
+              "absolute_rev_number", "orbit_num", "OrbitNumber", "StartOrbitNumber",
+              "GranuleNumber", "abs_orbit_start", "start_orbit_number")
+GRANULE_KEYS = ("granule_id", "LocalGranuleID", "LOCALGRANULEID", "granule_name", "product_name",
+                "FileName", "producer_granule_id", "GranuleID")
+DIRECTION_KEYS = ("orbit_direction", "pass_direction", "ascending_flag", "OrbitDirection",
+                  "ORBITDIRECTION")
+DATA_EXTENSIONS = {"nc", "nc4", "h5", "he5", "hdf", "hdf5", "gz", "bz2", "zst", "cdf", "n1"}
+ORBIT_VARIABLES = ("orbit_number", "orbit", "abs_orbit_number")
+
+
+def flatten_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Return attrs plus the key=value items of PVL text blocks (GPM FileHeader)."""
+    flat = dict(attrs)
+    for key, value in attrs.items():
+        if isinstance(value, str) and value.count("=") >= 2 and ";" in value:
+            for sub, item in parse_pvl(value).items():
+                flat.setdefault(sub, item)
+        elif key == "FileHeader" and isinstance(value, str):
+            flat.update(parse_pvl(value))
+    return flat
+
+
+def first_text(attrs: Mapping[str, Any], keys: Sequence[str]) -> str | None:
+    for key in keys:
+        value = attrs.get(key)
+        if value is None:
+            continue
+        text = str(json_safe(value)).strip()
+        if text and text.lower() not in ("n/a", "none", "unknown", "-1"):
+            return text
+    return None
+
+
+def _orbit(attrs: Mapping[str, Any], variables: Sequence[VarRef]) -> int | None:
+    for key in ORBIT_KEYS:
+        if key not in attrs:
+            continue
+        for item in np.atleast_1d(np.asarray(attrs[key], dtype=object)).reshape(-1):
+            try:
+                number = int(float(str(item).strip()))
+            except ValueError:
+                continue
+            if number > 0:
+                return number
+    for var in variables:
+        if var.name in ORBIT_VARIABLES and 0 < var.size <= 16:
+            try:
+                values = read_masked(var).compressed()
+            except (TypeError, ValueError, OSError):
+                continue
+            if values.size and values[0] > 0:
+                return int(values[0])
+    return None
+
+
+def _direction_from_data(lat: np.ma.MaskedArray) -> str | None:
+    """Return 'ascending'/'descending' if >= 90 % of along-track latitude steps agree."""
+    along = lat.mean(axis=tuple(range(1, lat.ndim))) if lat.ndim > 1 else lat
+    values = np.ma.compressed(along)
+    steps = np.diff(values)
+    steps = steps[steps != 0]
+    if steps.size < 2:
+        return None
+    up = float(np.mean(steps > 0))
+    if up >= 0.9:
+        return "ascending"
+    if up <= 0.1:
+        return "descending"
+    return None
+
+
+def _direction_from_attrs(attrs: Mapping[str, Any]) -> str | None:
+    text = (first_text(attrs, DIRECTION_KEYS) or "").lower()
+    if text in ("a", "asc", "ascending"):
+        return "ascending"
+    if text in ("d", "desc", "descending"):
+        return "descending"
+    return None
+
+
+def granule_stem(path: str | Path) -> str:
+    """Return the file name without data/compression extensions."""
+    name = Path(path).name
+    while True:
+        stem, dot, ext = name.rpartition(".")
+        if not dot or ext.lower() not in DATA_EXTENSIONS:
+            return name
+        name = stem
+
+
+def describe_variables(variables: Sequence[VarRef]) -> dict[str, dict[str, Any]]:
+    """Return path -> {shape, dtype, dims, units, long_name} for every variable."""
+    return {
+        v.path: {"shape": list(v.shape), "dtype": v.dtype, "dims": list(v.dims),
+                 "units": v.attr_str("units", "Units") or None,
+                 "long_name": v.attr_str("long_name", "Title", "title") or None}
+        for v in variables
+    }
+
+
+def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
+                   attrs: Mapping[str, Any], hints: Mapping[str, Any] | None = None,
+                   epoch: str | None = None) -> SwathMetadata:
+    """Return SwathMetadata from an open file's variables and global attributes.
+
+    ``hints`` may carry collection geolocation hints (see :func:`ingest.geoloc.find_pairs`)
+    and ``epoch`` ('gps'/'tai93') for bare-seconds time variables. Raises NoGeolocationError.
+    """
+    hints = dict(hints or {})
+    epoch = hints.get("time_epoch", epoch)
+    pairs: list[GeoPair] = choose_pairs(find_pairs(list(variables), hints))
+    if not pairs:
+        raise NoGeolocationError(path, "no latitude/longitude variables found")
+    arrays = []
+    for pair in pairs:
+        lon, lat = read_lonlat(pair)
+        arrays.append((lon, lat, pair.kind))
+    fp = footprint(arrays)
+    flat = flatten_attrs(attrs)
+    times = data_time_range(variables, pairs, epoch) or attribute_time_range(flat)
+    primary = pairs[0]
+    direction = _direction_from_data(arrays[0][1]) if fp.n_valid else None
+    geolocation = {
+        "lat": primary.lat.path, "lon": primary.lon.path,
+        "time": times.variable if times else None,
+        "time_encoding": times.encoding if times else None,
+        "shape": list(primary.describe()["shape"]), "kind": primary.kind,
+        "pairs": [p.describe() for p in pairs],
+        "margin_km": round(fp.margin_km, 3),
+    }
+    return SwathMetadata(
+        path=str(path), format=fmt,
+        start_time=times.start if times else None, end_time=times.end if times else None,
+        time_source=times.source if times else None,
+        footprint=fp.geometry, is_empty=fp.geometry is None, n_valid_points=fp.n_valid,
+        geolocation=geolocation,
+        platform=first_text(flat, PLATFORM_KEYS),
+        instrument=first_text(flat, INSTRUMENT_KEYS),
+        orbit=_orbit(flat, variables),
+        orbit_direction=direction or _direction_from_attrs(flat),
+        granule_id=first_text(flat, GRANULE_KEYS) or granule_stem(path),
+        variables=describe_variables(variables),
+        global_attrs=json_safe(dict(attrs)),
+    )

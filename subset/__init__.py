@@ -1,0 +1,1 @@
+"""subset: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SubsetConfig(AppConfig):
+    name = "subset"
+
+    def ready(self) -> None:
+        from catalog.signals import swath_verified
+        from subset.services import on_swath_verified
+
+        # Standing regional orders: products for every new verified swath over a region.
+        swath_verified.connect(on_swath_verified, dispatch_uid="subset.standing_orders")

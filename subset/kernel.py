@@ -1,0 +1,302 @@
+"""Cut a region out of a swath: the subset kernel (no Django: HPC ranks import it too).
+
+    with open("granule.nc", "rb") as f:               # or store.open_ranged(key)
+        result = subset(f, parse_bbox("10,-30,20,-20"), "out.nc", variables=["sst"])
+
+Geolocation is found with ``ingest.geoloc`` (the ingest readers' code), the pixel mask
+and its minimal window with ``subset.window``; then only that window of each variable is
+read and written by ``subset.writer``. Raises NoDataInRegion when no valid pixel is in
+the region, SubsetTooLarge before writing when the estimate exceeds ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from ingest.geoloc import find_pairs
+from subset import timefilter
+from subset.errors import NoDataInRegion, SourceError, SubsetTooLarge, VariableNotFound
+from subset.region import Region
+from subset.source import Source, Var, open_source
+from subset.window import Geo, Window, find_window
+from subset.writer import OutVar, write_netcdf
+
+SOFTWARE = "swathstore-subset 1.0"
+# How to open an archived object for subsetting (store.open_ranged): small blocks, because
+# an HDF5 chunk is one contiguous read and read-ahead runs 4 blocks past it; 64 MiB cache.
+RANGED_BLOCK = 256 * 1024
+RANGED_CACHE_BLOCKS = 256
+
+
+@dataclass
+class Plan:
+    """What a subset will hold, decided before any data variable is read."""
+
+    windows: list[Window]
+    out: list[OutVar]
+    estimated_bytes: int
+    dropped: list[str] = field(default_factory=list)  # pairs with no pixel in the region
+
+    @property
+    def n_selected(self) -> int:
+        """Return the number of selected pixels over all geolocation pairs."""
+        return sum(w.n_selected for w in self.windows)
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Return (W, S, E, N) of the selected pixels; W > E across the antimeridian."""
+        lats = np.concatenate([w.lat[w.mask] for w in self.windows])
+        lons = np.concatenate([w.lon[w.mask] for w in self.windows])
+        west, east = lon_bounds(lons)
+        return west, float(lats.min()), east, float(lats.max())
+
+
+@dataclass
+class SubsetResult:
+    """A written subset: file, size, checksum and what it holds."""
+
+    path: str
+    size: int
+    sha256: str
+    n_selected: int
+    bounds: tuple[float, float, float, float]
+    variables: list[str]
+    windows: list[dict[str, Any]]
+    estimated_bytes: int
+    seconds: float
+    bytes_read: int | None = None
+
+
+def subset(src: str | os.PathLike[str] | BinaryIO, region: Region,
+           out_path: str | os.PathLike[str], *, variables: Sequence[str] | None = None,
+           time_range: tuple[datetime | None, datetime | None] | None = None,
+           fill_outside: bool = False, provenance: Mapping[str, Any] | None = None,
+           max_bytes: int | None = None, hints: Mapping[str, Any] | None = None,
+           time_epoch: str | None = None, strategy: str = "auto") -> SubsetResult:
+    """Write the subset of ``src`` in ``region`` to ``out_path`` and return what it holds.
+
+    ``src``: a local path or a seekable binary file (e.g. archive RangedFile).
+    ``variables``: paths or bare names (None: all); geolocation and coordinates come along.
+    ``time_range``: keep only pixels whose time is inside (per pixel or per scan line).
+    ``fill_outside``: set pixels of the window outside the region to _FillValue.
+    Raises RegionError, VariableNotFound, NoDataInRegion, SubsetTooLarge, SourceError.
+    """
+    t0 = time.monotonic()
+    with open_source(src) as source:
+        plan = make_plan(source, region, variables=variables, time_range=time_range,
+                         fill_outside=fill_outside, hints=hints, time_epoch=time_epoch,
+                         strategy=strategy)
+        if max_bytes is not None and plan.estimated_bytes > max_bytes:
+            raise SubsetTooLarge(plan.estimated_bytes, max_bytes)
+        attrs = output_attrs(source, plan, region, variables, provenance or {})
+        size = write_netcdf(out_path, source, plan.out, attrs)
+    digest = hashlib.sha256()
+    with open(out_path, "rb") as f:
+        while piece := f.read(1 << 20):
+            digest.update(piece)
+    return SubsetResult(
+        path=os.fspath(out_path), size=size, sha256=digest.hexdigest(),
+        n_selected=plan.n_selected, bounds=plan.bounds(),
+        variables=[ov.var.path for ov in plan.out],
+        windows=[{"lat": w.geo.lat.path, "lon": w.geo.lon.path,
+                  "window": [[s.start, s.stop] for s in w.slices],
+                  "selected": w.n_selected, "chunks_read": w.chunks_read,
+                  "chunks_total": w.chunks_total} for w in plan.windows],
+        estimated_bytes=plan.estimated_bytes, seconds=time.monotonic() - t0,
+        bytes_read=getattr(src, "bytes_read", None),
+    )
+
+
+def geolocations(source: Source, hints: Mapping[str, Any] | None = None) -> list[Geo]:
+    """Return the swath's geolocation pairs, largest first, no two sharing a dimension."""
+    pairs = find_pairs(source.refs(), hints)
+    out: list[Geo] = []
+    used: set[str] = set()
+    for pair in pairs:
+        if pair.size <= 1:
+            continue
+        lat, lon = source.var(pair.lat.path), source.var(pair.lon.path)
+        if pair.kind == "grid":
+            axes: tuple[int, ...] = (0,)
+            dims = (lat.dims[0], lon.dims[0])
+        else:
+            axes = tuple(a for a, n in enumerate(lat.shape) if n != 1) or (len(lat.shape) - 1,)
+            dims = tuple(lat.dims[a] for a in axes)
+        if used & {d.key for d in dims}:
+            continue
+        used |= {d.key for d in dims}
+        out.append(Geo(pair, lat, lon, axes, dims))
+    if not out:
+        raise SourceError("no latitude/longitude variables found: the swath cannot be subset")
+    return out
+
+
+def make_plan(source: Source, region: Region, *, variables: Sequence[str] | None = None,
+              time_range: tuple[datetime | None, datetime | None] | None = None,
+              fill_outside: bool = False, hints: Mapping[str, Any] | None = None,
+              time_epoch: str | None = None, strategy: str = "auto") -> Plan:
+    """Return the windows and variables of a subset (reads geolocation only)."""
+    wanted = resolve_variables(source, variables) if variables else None
+    windows: list[Window] = []
+    dropped: list[str] = []
+    for geo in geolocations(source, hints):
+        tmask = None
+        if time_range and (time_range[0] or time_range[1]):
+            tmask = timefilter.build(source, geo, time_range[0], time_range[1], time_epoch)
+        window = find_window(geo, region, tmask, strategy)
+        if window is None:
+            dropped.append(geo.lat.path)
+        else:
+            windows.append(window)
+    if not windows:
+        raise NoDataInRegion(f"no valid pixel of the swath is in the region ({region.label})")
+    slices: dict[str, slice] = {}
+    for w in windows:
+        slices.update(w.dim_slices())
+    dead = {d.key for geo_path in dropped for d in _geo_dims(source, geo_path, hints)}
+    chosen = _closure(source, wanted, windows) if wanted is not None else source.variables
+    out = []
+    for var in chosen:
+        if dead & {d.key for d in var.dims} and not slices.keys() & {d.key for d in var.dims}:
+            continue  # data of a beam/swath that has no pixel in the region
+        sel = tuple(slices.get(d.key, slice(0, n)) for d, n in zip(var.dims, var.shape,
+                                                                    strict=True))
+        ov = OutVar(var, sel)
+        for w in windows:
+            if var is w.geo.lat and w.lat_raw is not None:
+                ov.data = w.lat_raw
+            elif var is w.geo.lon and w.lon_raw is not None:
+                ov.data = w.lon_raw
+            keys = [d.key for d in var.dims]
+            if all(d.key in keys for d in w.geo.dims) and var not in (w.geo.lat, w.geo.lon):
+                if fill_outside and var.kind == "numeric":
+                    ov.mask = w.mask
+                    ov.mask_axes = tuple(keys.index(d.key) for d in w.geo.dims)
+                ov.coordinates = _coordinates(var, w)
+        out.append(ov)
+    estimate = sum(_estimate(ov) for ov in out)
+    return Plan(windows, out, estimate, dropped)
+
+
+def _geo_dims(source: Source, lat_path: str, hints: Mapping[str, Any] | None) -> list[Any]:
+    for geo in geolocations(source, hints):
+        if geo.lat.path == lat_path:
+            return list(geo.dims)
+    return []
+
+
+def resolve_variables(source: Source, names: Sequence[str]) -> list[Var]:
+    """Return the variables named by path ('/grp/sst') or bare name ('sst'; every match)."""
+    found: list[Var] = []
+    missing = []
+    for name in names:
+        name = name.strip()
+        hits = [v for v in source.variables
+                if v.path == name or v.path == "/" + name.lstrip("/") or v.name == name]
+        if not hits:
+            missing.append(name)
+        found.extend(h for h in hits if h not in found)
+    if missing:
+        sample = ", ".join(v.path for v in source.variables[:12])
+        raise VariableNotFound(f"no variable {', '.join(map(repr, missing))} in the swath "
+                               f"(it has {len(source.variables)}: {sample}...)")
+    return found
+
+
+def _closure(source: Source, wanted: list[Var], windows: list[Window]) -> list[Var]:
+    """Add what the wanted variables need: geolocation, coordinates, dimension variables."""
+    chosen = list(wanted)
+    for w in windows:
+        if any({d.key for d in w.geo.dims} & {d.key for d in v.dims} for v in wanted):
+            chosen += [w.geo.lat, w.geo.lon]
+    dim_keys = {d.key for v in chosen for d in v.dims}
+    for v in source.variables:
+        if v.path in dim_keys:
+            chosen.append(v)  # the coordinate variable of a used dimension
+    for v in list(chosen):
+        for token in str(v.attrs.get("coordinates", "")).split():
+            target = token if token.startswith("/") else f"{v.group.rstrip('/')}/{token}"
+            for cand in source.variables:
+                if cand.path in (target, "/" + token.lstrip("/")):
+                    chosen.append(cand)
+    out: list[Var] = []
+    for v in source.variables:  # keep the file's order
+        if v in chosen and v not in out:
+            out.append(v)
+    return out
+
+
+def _coordinates(var: Var, w: Window) -> str:
+    """Return the CF coordinates attribute naming the pair's lon/lat from ``var``'s group."""
+    names = []
+    for geo_var in (w.geo.lon, w.geo.lat):
+        names.append(geo_var.name if geo_var.group == var.group else geo_var.path)
+    existing = str(var.attrs.get("coordinates", "")).split()
+    keep = [t for t in existing if t not in names and t.split("/")[-1] not in
+            (w.geo.lon.name, w.geo.lat.name)]
+    return " ".join(keep + names)
+
+
+def _estimate(ov: OutVar) -> int:
+    n = int(np.prod(ov.shape, dtype=np.int64)) * max(ov.var.dtype.itemsize, 1)
+    if ov.var.storage_size and ov.var.nbytes:
+        n = int(n * min(1.0, ov.var.storage_size / ov.var.nbytes))
+    return n
+
+
+def lon_bounds(lons: np.ndarray) -> tuple[float, float]:
+    """Return (west, east) of the smallest arc holding all longitudes (west > east across 180).
+
+    >>> lon_bounds(np.array([170.0, 179.0, -179.0, -170.0]))
+    (170.0, -170.0)
+    >>> lon_bounds(np.array([10.0, 20.0]))
+    (10.0, 20.0)
+    """
+    lon = np.unique(np.where(lons >= 180.0, lons - 360.0, lons))
+    lon = np.unique(np.where(lon < -180.0, lon + 360.0, lon))
+    if lon.size == 1:
+        return float(lon[0]), float(lon[0])
+    gaps = np.diff(np.concatenate([lon, [lon[0] + 360.0]]))
+    k = int(np.argmax(gaps))
+    if k == lon.size - 1:
+        return float(lon[0]), float(lon[-1])
+    return float(lon[k + 1]), float(lon[k])
+
+
+def output_attrs(source: Source, plan: Plan, region: Region, variables: Sequence[str] | None,
+                 provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the global attributes: the source's, plus CF, history, provenance and bounds."""
+    attrs = dict(source.group_attrs.get("/", {}))
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    conventions = str(attrs.get("Conventions", "")).replace(",", " ").split()
+    conventions = [c for c in conventions if not c.startswith("CF-")]
+    attrs["Conventions"] = ", ".join(["CF-1.8", *conventions])
+    wanted = ",".join(variables) if variables else "all"
+    line = f"{now} {SOFTWARE}: subset region {region.label} variables {wanted}"
+    history = str(attrs.get("history", "")).rstrip()
+    attrs["history"] = f"{history}\n{line}" if history else line
+    west, south, east, north = plan.bounds()
+    attrs.update({
+        "geospatial_lat_min": south, "geospatial_lat_max": north,
+        "geospatial_lon_min": west, "geospatial_lon_max": east,
+        "geospatial_lat_units": "degrees_north", "geospatial_lon_units": "degrees_east",
+        "subset_region": region.wkt,
+        "subset_variables": wanted,
+        "subset_software": SOFTWARE,
+        "subset_created": now,
+        "subset_selected_pixels": np.int64(plan.n_selected),
+    })
+    for stale in ("northernmost_latitude", "southernmost_latitude", "westernmost_longitude",
+                  "easternmost_longitude", "geospatial_bounds"):
+        attrs.pop(stale, None)
+    for key, value in provenance.items():
+        if value is not None:
+            attrs[f"source_{key}" if not key.startswith("source") else key] = str(value)
+    return attrs

@@ -1,0 +1,282 @@
+"""Regions to subset: bboxes and (multi)polygons on lon/lat, antimeridian- and pole-aware.
+
+A region is kept as a shapely MultiPolygon with longitudes in [-180, 180], cut at the
+antimeridian. Edges are straight in lon/lat, as GeoJSON (RFC 7946) and WKT mean them, so
+a bbox is exactly a latitude band times a longitude interval. Pixel longitudes may be
+stored in -180..180 or 0..360: they are wrapped before testing. No Django here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+import shapely.affinity
+from shapely import wkt as shapely_wkt
+from shapely.geometry import MultiPolygon, Polygon, box, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+from ingest.geoloc import normalize_lon
+from subset.errors import RegionError
+
+MAX_VERTICES = 10_000
+BOUNDARY_STEP_DEG = 0.05  # boundary sample spacing for distance lower bounds
+
+
+@dataclass(frozen=True)
+class Region:
+    """A subset region. ``bbox`` is (W, S, E, N) when the region is a box (W > E crosses 180)."""
+
+    geometry: MultiPolygon
+    bbox: tuple[float, float, float, float] | None = None
+    _boundary: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    @property
+    def label(self) -> str:
+        """Return a short text for provenance: ``bbox=W,S,E,N`` or the WKT."""
+        if self.bbox is not None:
+            return "bbox=" + ",".join(f"{v:g}" for v in self.bbox)
+        return self.geometry.wkt
+
+    @property
+    def wkt(self) -> str:
+        """Return the region (split at the antimeridian) as WKT."""
+        return self.geometry.wkt
+
+    def contains(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Return a boolean array: which points (degrees, any lon convention) are inside.
+
+        Boundaries count as inside, as for l2ss-py's inclusive bbox test. NaN is outside.
+        """
+        lon = np.asarray(lon, dtype=np.float64)
+        lat = np.asarray(lat, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            finite = lon[np.isfinite(lon)]
+            in_range = finite.size == 0 or (finite.min() >= -180.0 and finite.max() < 180.0)
+            lonn = lon if in_range else normalize_lon(lon)
+            if self.bbox is not None:
+                return self._in_bbox(lonn, lat)
+            out = np.zeros(lon.shape, dtype=bool)
+            for part in self.geometry.geoms:
+                w, s, e, n = part.bounds
+                near = (lat >= s) & (lat <= n) & (
+                    ((lonn >= w) & (lonn <= e)) | ((e >= 180.0) & (lonn == -180.0))
+                )
+                idx = np.nonzero(near & ~out)
+                if idx[0].size:
+                    x = lonn[idx]
+                    x = np.where((x == -180.0) & (e >= 180.0), 180.0, x)
+                    out[idx] = shapely.intersects_xy(part, x, lat[idx])
+            return out
+
+    def _in_bbox(self, lonn: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        w, s, e, n = self.bbox  # type: ignore[misc]
+        w, e = _wrap(w), _wrap(e, east=True)
+        in_lat = (lat >= s) & (lat <= n)
+        if self.bbox[0] == -180.0 and self.bbox[2] == 180.0:  # type: ignore[index]
+            return in_lat & np.isfinite(lonn)
+        at_180 = lonn == -180.0  # 180 wraps to -180; it is also the east edge of an E=180 box
+        if w <= e:
+            in_lon = ((lonn >= w) & (lonn <= e)) | (at_180 & (e >= 180.0))
+        else:
+            in_lon = (lonn >= w) | (lonn <= e)
+        return in_lat & in_lon
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Return (W, S, E, N) of the region; W > E when it crosses the antimeridian."""
+        if self.bbox is not None:
+            return self.bbox
+        w, s, e, n = self.geometry.bounds
+        parts = list(self.geometry.geoms)
+        west = [p for p in parts if p.bounds[2] >= 180.0]
+        east = [p for p in parts if p.bounds[0] <= -180.0]
+        if west and east and len(west) + len(east) == len(parts) and w <= -180 and e >= 180:
+            return (min(p.bounds[0] for p in west), s, max(p.bounds[2] for p in east), n)
+        return (w, s, e, n)
+
+    def distance_lower_bound(self, xyz: np.ndarray) -> np.ndarray:
+        """Return, for unit vectors (K, 3), an angle (radians) no larger than their distance.
+
+        Points inside get 0. Outside, the nearest region point lies on the boundary, which
+        is sampled every BOUNDARY_STEP_DEG; one step is subtracted to stay a lower bound.
+        """
+        xyz = np.atleast_2d(np.asarray(xyz, dtype=np.float64))
+        lon = np.degrees(np.arctan2(xyz[:, 1], xyz[:, 0]))
+        lat = np.degrees(np.arcsin(np.clip(xyz[:, 2], -1.0, 1.0)))
+        inside = self.contains(lon, lat)
+        samples = self.boundary_xyz()
+        dots = np.clip(xyz @ samples.T, -1.0, 1.0)
+        nearest = np.arccos(dots.max(axis=1))
+        bound = np.maximum(nearest - np.radians(self._step), 0.0)
+        return np.where(inside, 0.0, bound)
+
+    @property
+    def _step(self) -> float:
+        return max(BOUNDARY_STEP_DEG, _perimeter(self.geometry) / 50_000)
+
+    def boundary_xyz(self) -> np.ndarray:
+        """Return unit vectors of boundary samples (cached)."""
+        if self._boundary is None:
+            step = self._step
+            pts: list[np.ndarray] = []
+            for poly in self.geometry.geoms:
+                for ring in [poly.exterior, *poly.interiors]:
+                    coords = np.asarray(ring.coords)
+                    for a, b in zip(coords[:-1], coords[1:], strict=True):
+                        n = max(2, int(math.ceil(np.hypot(*(b - a)) / step)) + 1)
+                        t = np.linspace(0.0, 1.0, n)[:, None]
+                        pts.append(a + (b - a) * t)
+            ll = np.concatenate(pts)
+            lam, phi = np.radians(ll[:, 0]), np.radians(ll[:, 1])
+            xyz = np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], 1)
+            object.__setattr__(self, "_boundary", xyz)
+        return self._boundary
+
+
+def _wrap(lon: float, east: bool = False) -> float:
+    if east and lon == 180.0:
+        return 180.0
+    return float(normalize_lon(np.array([lon]))[0])
+
+
+def _perimeter(geom: BaseGeometry) -> float:
+    return float(sum(p.exterior.length + sum(r.length for r in p.interiors) for p in geom.geoms))
+
+
+def bbox_region(west: float, south: float, east: float, north: float) -> Region:
+    """Return a Region for a bbox; west > east crosses the antimeridian. Raises RegionError.
+
+    >>> bbox_region(170, -10, -170, 10).bounds()
+    (170.0, -10.0, -170.0, 10.0)
+    >>> len(bbox_region(170, -10, -170, 10).geometry.geoms)
+    2
+    """
+    try:
+        west, south, east, north = (float(v) for v in (west, south, east, north))
+    except (TypeError, ValueError) as e:
+        raise RegionError("bbox must be four numbers W,S,E,N") from e
+    for name, value, limit in (("west", west, 180), ("east", east, 180),
+                               ("south", south, 90), ("north", north, 90)):
+        if not math.isfinite(value) or abs(value) > limit:
+            raise RegionError(f"bbox {name}={value:g} is outside -{limit}..{limit}")
+    if south >= north:
+        raise RegionError(f"bbox south={south:g} must be less than north={north:g}")
+    if west == east:
+        raise RegionError(f"bbox west={west:g} equals east: the box has no width")
+    if west < east:
+        geom = MultiPolygon([box(west, south, east, north)])
+    else:
+        geom = MultiPolygon([box(west, south, 180.0, north), box(-180.0, south, east, north)])
+    return Region(geom, (west, south, east, north))
+
+
+def parse_bbox(text: str | Sequence[float]) -> Region:
+    """Return a Region from 'W,S,E,N' or a 4-sequence. Raises RegionError."""
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    if len(parts) != 4:
+        raise RegionError(f"bbox {text!r} must be four numbers W,S,E,N")
+    return bbox_region(*parts)
+
+
+def parse_geometry(value: str | Mapping[str, Any] | BaseGeometry) -> Region:
+    """Return a Region from GeoJSON (text or mapping, Feature(Collection) too), WKT or shapely.
+
+    Raises RegionError for non-areal, self-intersecting, empty or out-of-range geometries.
+    """
+    geom = _load(value)
+    polys = list(_polygons(geom))
+    if not polys:
+        raise RegionError(f"a {geom.geom_type} has no area: give a Polygon or MultiPolygon")
+    nverts = sum(len(p.exterior.coords) + sum(len(r.coords) for r in p.interiors) for p in polys)
+    if nverts > MAX_VERTICES:
+        raise RegionError(f"the region has {nverts} vertices; the limit is {MAX_VERTICES}")
+    for poly in polys:
+        coords = np.concatenate([np.asarray(poly.exterior.coords)[:, :2]]
+                                + [np.asarray(r.coords)[:, :2] for r in poly.interiors])
+        if not np.isfinite(coords).all():
+            raise RegionError("the region has a non-finite coordinate")
+        if np.abs(coords[:, 1]).max() > 90:
+            raise RegionError(f"latitude {coords[np.abs(coords[:, 1]).argmax(), 1]:g} is "
+                              "outside -90..90")
+        if np.abs(coords[:, 0]).max() > 360:
+            raise RegionError(f"longitude {coords[np.abs(coords[:, 0]).argmax(), 0]:g} is "
+                              "outside -360..360")
+        if not poly.is_valid:
+            raise RegionError(f"the polygon is invalid ({explain_validity(poly)}): "
+                              "self-intersecting rings must be fixed first")
+        if poly.area <= 0:
+            raise RegionError("a polygon of the region has no area")
+    pieces: list[Polygon] = []
+    for poly in polys:
+        pieces.extend(_split_at_antimeridian(poly))
+    if not pieces:
+        raise RegionError("the region has no area inside -180..180")
+    return Region(MultiPolygon(pieces))
+
+
+def region_from(bbox: str | Sequence[float] | None = None,
+                geometry: str | Mapping[str, Any] | BaseGeometry | None = None) -> Region:
+    """Return a Region from exactly one of bbox or geometry. Raises RegionError."""
+    if (bbox is None) == (geometry is None):
+        raise RegionError("give exactly one of a bbox or a geometry")
+    return parse_bbox(bbox) if bbox is not None else parse_geometry(geometry)  # type: ignore[arg-type]
+
+
+def _load(value: str | Mapping[str, Any] | BaseGeometry) -> BaseGeometry:
+    if isinstance(value, BaseGeometry):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise RegionError(f"the geometry is not valid GeoJSON: {e}") from e
+        else:
+            try:
+                return shapely_wkt.loads(text)
+            except shapely.errors.ShapelyError as e:
+                raise RegionError("the geometry is neither GeoJSON nor WKT") from e
+    if not isinstance(value, Mapping):
+        raise RegionError("the geometry must be GeoJSON, WKT or a shapely geometry")
+    kind = value.get("type")
+    if kind == "Feature":
+        return _load(value.get("geometry") or {})
+    if kind == "FeatureCollection":
+        return shapely.union_all([_load(f) for f in value.get("features", [])])
+    try:
+        return shape(value)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError,
+            shapely.errors.ShapelyError) as e:
+        raise RegionError(f"the GeoJSON geometry cannot be read: {e}") from e
+
+
+def _polygons(geom: BaseGeometry) -> Iterable[Polygon]:
+    if isinstance(geom, Polygon):
+        if not geom.is_empty:
+            yield geom
+    elif hasattr(geom, "geoms"):
+        for g in geom.geoms:
+            yield from _polygons(g)
+
+
+def _split_at_antimeridian(poly: Polygon) -> list[Polygon]:
+    """Return the polygon cut into -180..180 windows, each piece shifted home.
+
+    Longitudes beyond +-180 mean the polygon continues across the antimeridian (an
+    unwrapped ring); within -180..180 edges are taken literally, as GeoJSON says.
+    """
+    pieces: list[Polygon] = []
+    for shift in (-360.0, 0.0, 360.0):
+        part = poly.intersection(box(-180.0 - shift, -90.0, 180.0 - shift, 90.0))
+        if part.is_empty:
+            continue
+        part = shapely.affinity.translate(part, xoff=shift)
+        pieces.extend(p for p in _polygons(part) if p.area > 0)
+    return pieces

@@ -1,0 +1,389 @@
+"""Subset jobs: one Product per (swath, region, variables, time window), cut by a task.
+
+submit_subset() validates and creates QUEUED products (the same parameters twice give the
+same product, by ``params_hash``) and enqueues them after commit; run_product() claims one
+with a conditional UPDATE, reads the archived object by range requests, runs the kernel,
+stores the result and marks the product DONE, EMPTY or FAILED. No transaction is open
+while bytes move (STYLE 7).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+import archive.config
+from archive.errors import ArchiveError, ChecksumMismatch, TransientArchiveError
+from archive.keys import product_key
+from catalog.models import Product, Region, StoredObject, Swath, SwathState
+from subset import kernel
+from subset.errors import NoDataInRegion, RegionError, SubsetError, SubsetTooLarge
+from subset.region import Region as KernelRegion
+from subset.region import parse_geometry
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 2 * 10**9
+DEFAULT_MAX_SWATHS = 100
+MAX_ATTEMPTS = 3
+PARAMS_VERSION = 1
+
+
+def max_bytes() -> int:
+    """Return the largest subset allowed (settings.SUBSET_MAX_BYTES, default 2 GB)."""
+    return int(getattr(settings, "SUBSET_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+@dataclass
+class SubsetSpec:
+    """What to cut: a region (with its slug, if named), variables, time window, options."""
+
+    region: KernelRegion
+    region_slug: str | None = None
+    variables: list[str] = field(default_factory=list)
+    start: datetime | None = None
+    end: datetime | None = None
+    fill_outside: bool = False
+
+    def params(self, swath: Swath) -> dict[str, Any]:
+        """Return the canonical parameters of this spec applied to a swath."""
+        return {
+            "v": PARAMS_VERSION,
+            "swath": str(swath.uuid),
+            "swath_sha256": swath.sha256,
+            "region": self.region.label,
+            "region_slug": self.region_slug,
+            "variables": sorted(set(self.variables)),
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "fill_outside": self.fill_outside,
+        }
+
+
+def params_hash(params: dict[str, Any]) -> str:
+    """Return the SHA-256 of canonical JSON parameters (the product's identity)."""
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def region_spec(slug: str) -> tuple[KernelRegion, str]:
+    """Return the kernel region of a named Region; Region.DoesNotExist if unknown."""
+    row = Region.objects.get(slug=slug)
+    return parse_geometry(row.geometry.wkt), row.slug
+
+
+def geos(region: KernelRegion) -> MultiPolygon:
+    """Return the region as a GEOS MultiPolygon (SRID 4326)."""
+    geom = GEOSGeometry(region.geometry.wkb_hex, srid=4326)
+    return geom if isinstance(geom, MultiPolygon) else MultiPolygon(geom, srid=4326)
+
+
+def estimate_bytes(swath: Swath, spec: SubsetSpec) -> int:
+    """Return a rough size of the subset from the catalog alone (footprint overlap, variables)."""
+    size = swath.size or 0
+    if swath.footprint is not None and swath.footprint.area > 0:
+        overlap = swath.footprint.intersection(geos(spec.region)).area / swath.footprint.area
+        size = int(size * min(1.0, overlap))
+    described = (swath.attrs or {}).get("variables") or {}
+    if spec.variables and described:
+        def nbytes(meta: dict[str, Any]) -> int:
+            shape = meta.get("shape") or []
+            n = 1
+            for s in shape:
+                n *= int(s or 0)
+            return n
+
+        total = sum(nbytes(m) for m in described.values()) or 1
+        picked = sum(nbytes(m) for p, m in described.items()
+                     if p in spec.variables or p.rsplit("/", 1)[-1] in spec.variables)
+        size = int(size * min(1.0, picked / total))
+    return size
+
+
+def check_variables(swath: Swath, variables: Sequence[str]) -> None:
+    """Raise SubsetError if the catalog lists the swath's variables and one is missing."""
+    described = (swath.attrs or {}).get("variables") or {}
+    if not described or not variables:
+        return
+    names = set(described) | {p.rsplit("/", 1)[-1] for p in described}
+    missing = [v for v in variables if v not in names and "/" + v.lstrip("/") not in names]
+    if missing:
+        raise SubsetError(f"swath {swath.uuid} has no variable {', '.join(missing)}")
+
+
+def submit_subset(spec: SubsetSpec, *, swath_uuid: str | None = None,
+                  search: dict[str, Any] | None = None, owner_id: int | None = None,
+                  region_id: int | None = None) -> list[tuple[Product, bool]]:
+    """Create (or find) one QUEUED product per swath and enqueue new ones after commit.
+
+    Raises SubsetError for a swath that is not VERIFIED, an unknown variable, a search
+    matching nothing or too much, or a subset over the size limit (estimated up front).
+    """
+    if swath_uuid is not None:
+        swaths = [Swath.objects.select_related("collection").get(uuid=swath_uuid)]
+    else:
+        swaths = list(search_swaths(spec, search or {}))
+        if not swaths:
+            raise NoDataInRegion("no VERIFIED swath matches the search")
+    out = []
+    for swath in swaths:
+        if swath.state != SwathState.VERIFIED:
+            raise SubsetError(f"swath {swath.uuid} is {swath.state}, not VERIFIED: "
+                              "only verified swaths can be subset")
+        check_variables(swath, spec.variables)
+        estimate = estimate_bytes(swath, spec)
+        if estimate > max_bytes():
+            raise SubsetTooLarge(estimate, max_bytes())
+        out.append(create_product(swath, spec, owner_id=owner_id, region_id=region_id))
+    return out
+
+
+def search_swaths(spec: SubsetSpec, search: dict[str, Any]) -> list[Swath]:
+    """Return VERIFIED swaths over the search area (default: the subset region) and times."""
+    qs = Swath.objects.verified().select_related("collection")
+    area = search.get("region")
+    qs = qs.intersecting(geos(area) if isinstance(area, KernelRegion) else geos(spec.region))
+    start, end = search.get("start"), search.get("end")
+    if start or end:
+        qs = qs.between(start, end)
+    collections = search.get("collections") or []
+    if collections:
+        qs = qs.filter(collection__slug__in=collections)
+    limit = int(getattr(settings, "SUBSET_MAX_SWATHS", DEFAULT_MAX_SWATHS))
+    rows = list(qs.order_by("-start_time", "-id")[: limit + 1])
+    if len(rows) > limit:
+        raise SubsetError(f"the search matches more than {limit} swaths: narrow it down")
+    return rows
+
+
+def create_product(swath: Swath, spec: SubsetSpec, *, owner_id: int | None = None,
+                   region_id: int | None = None) -> tuple[Product, bool]:
+    """Return (product, created); a new product is enqueued once the transaction commits."""
+    from subset.tasks import cut_subset
+
+    params = spec.params(swath)
+    digest = params_hash(params)
+    existing = Product.objects.filter(params_hash=digest).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            product = Product.objects.create(
+                swath=swath, region_id=region_id, geometry=geos(spec.region),
+                variables=sorted(set(spec.variables)), params=params, params_hash=digest,
+                owner_id=owner_id, state=Product.State.QUEUED,
+            )
+            pk = product.pk
+            transaction.on_commit(lambda: cut_subset.delay(pk))
+    except IntegrityError:
+        return Product.objects.get(params_hash=digest), False
+    return product, True
+
+
+def spec_from_params(params: dict[str, Any]) -> SubsetSpec:
+    """Return the spec stored in a product's params."""
+    label = params["region"]
+    if label.startswith("bbox="):
+        from subset.region import parse_bbox
+
+        region = parse_bbox(label[len("bbox="):])
+    else:
+        region = parse_geometry(label)
+    return SubsetSpec(
+        region=region, region_slug=params.get("region_slug"),
+        variables=list(params.get("variables") or []),
+        start=datetime.fromisoformat(params["start"]) if params.get("start") else None,
+        end=datetime.fromisoformat(params["end"]) if params.get("end") else None,
+        fill_outside=bool(params.get("fill_outside")),
+    )
+
+
+def claim(product_id: int) -> bool:
+    """QUEUED (or RUNNING past its lease) -> RUNNING; True if this worker got it."""
+    now = timezone.now()
+    lease = timedelta(seconds=int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 3600)) + 60)
+    changed = Product.objects.filter(
+        Q(state=Product.State.QUEUED) | Q(state=Product.State.RUNNING, started_at__lt=now - lease),
+        pk=product_id, attempts__lt=MAX_ATTEMPTS,
+    ).update(state=Product.State.RUNNING, started_at=now, attempts=F("attempts") + 1, error="")
+    return changed == 1
+
+
+def finish(product_id: int, state: str, **fields: Any) -> bool:
+    """RUNNING -> state (DONE, EMPTY, FAILED, QUEUED for a retry); True if it changed."""
+    return Product.objects.filter(pk=product_id, state=Product.State.RUNNING).update(
+        state=state, finished_at=timezone.now() if state != Product.State.QUEUED else None,
+        **fields) == 1
+
+
+def run_product(product_id: int, store_name: str = "primary") -> str:
+    """Cut one product; return its final state. TransientArchiveError propagates (retry)."""
+    if not claim(product_id):
+        return Product.objects.filter(pk=product_id).values_list("state", flat=True).first() or ""
+    product = Product.objects.select_related("swath").get(pk=product_id)
+    swath = product.swath
+    bytes_read = 0
+    try:
+        if swath.state != SwathState.VERIFIED:
+            raise SubsetError(f"swath {swath.uuid} is {swath.state}, not VERIFIED")
+        spec = spec_from_params(product.params)
+        copy = StoredObject.objects.filter(
+            swath=swath, store=store_name, state=StoredObject.State.VERIFIED).first()
+        if copy is None:
+            raise SubsetError(f"swath {swath.uuid} has no verified copy in store {store_name}")
+        store = archive.config.get_store(store_name)
+        with tempfile.TemporaryDirectory(prefix="subset-") as tmp:
+            out = Path(tmp) / "subset.nc"
+            with open_swath(store, copy, swath, Path(tmp)) as src:
+                try:
+                    result = kernel.subset(
+                        src, spec.region, out, variables=spec.variables or None,
+                        time_range=(spec.start, spec.end), fill_outside=spec.fill_outside,
+                        max_bytes=max_bytes(), provenance=provenance(swath, product),
+                        hints=swath.collection.variable_hints or None,
+                    )
+                finally:
+                    bytes_read = int(getattr(src, "bytes_read", 0) or copy.stored_size or 0)
+            key = product_key(f"p{product.pk}", result.sha256)
+            put = store.put(key, out, size=result.size, sha256=result.sha256,
+                            content_type="application/x-netcdf")
+    except NoDataInRegion as e:
+        finish(product_id, Product.State.EMPTY, error=str(e), bytes_read=bytes_read)
+        return Product.State.EMPTY
+    except TransientArchiveError:
+        finish(product_id, Product.State.QUEUED, bytes_read=bytes_read)
+        raise
+    except (SubsetError, ArchiveError, OSError, RuntimeError) as e:
+        reason = f"{type(e).__name__}: {e}"
+        finish(product_id, Product.State.FAILED, error=reason[:2000], bytes_read=bytes_read)
+        log.warning("product %s FAILED: %s", product_id, reason)
+        return Product.State.FAILED
+    with transaction.atomic():
+        obj, _ = StoredObject.objects.get_or_create(
+            store=store_name, key=put.key,
+            defaults={"swath": None, "codec": put.codec, "size": put.size,
+                      "stored_size": put.stored_size, "sha256": put.sha256,
+                      "etag": put.etag or "", "state": StoredObject.State.STORED},
+        )
+        if not finish(product_id, Product.State.DONE, result=obj, result_size=put.size,
+                      bytes_read=bytes_read):
+            transaction.set_rollback(True)
+            return Product.objects.get(pk=product_id).state
+    return Product.State.DONE
+
+
+def provenance(swath: Swath, product: Product) -> dict[str, Any]:
+    """Return the provenance attributes written into a result."""
+    return {"granule_id": swath.granule_id, "swath_uuid": str(swath.uuid),
+            "sha256": swath.sha256, "collection": swath.collection.slug,
+            "product_id": product.pk}
+
+
+@contextlib.contextmanager
+def open_swath(store: Any, copy: StoredObject, swath: Swath, tmp: Path) -> Any:
+    """Yield a readable source: a RangedFile for plain HDF5 objects, else a verified local copy.
+
+    Ranged reads cannot re-hash the whole object, so the object's recorded SHA-256 and size
+    must match the catalog first; a full download is checked against the SHA-256 as it
+    streams (ChecksumMismatch).
+    """
+    info = store.head(copy.key)
+    if info is None:
+        raise ArchiveError(f"{copy.key}: the swath's object is missing from {store.name}")
+    if (info.sha256 and info.sha256 != swath.sha256) or (
+            info.size is not None and swath.size and info.size != swath.size):
+        raise ChecksumMismatch(f"{copy.key}: the stored object does not match the catalog "
+                               f"(sha256 {info.sha256}, size {info.size})", key=copy.key)
+    if (copy.codec or "none") == "none" and (swath.format or "").lower() in ("", "netcdf4",
+                                                                           "hdf5", "hdf-eos5"):
+        ranged = store.open_ranged(copy.key, block_size=kernel.RANGED_BLOCK,
+                                   cache_blocks=kernel.RANGED_CACHE_BLOCKS)
+        try:
+            from subset.source import sniff
+
+            if sniff(ranged) == "hdf5":
+                yield ranged
+                return
+        finally:
+            ranged.close()
+    local = tmp / "source"
+    with store.open(copy.key, expected_sha256=swath.sha256) as stream, open(local, "wb") as f:
+        _copy(stream, f)
+    yield _Counted(local, os.path.getsize(local))
+
+
+def _copy(src: BinaryIO, dst: BinaryIO) -> None:
+    while piece := src.read(1 << 20):
+        dst.write(piece)
+
+
+class _Counted(os.PathLike):
+    """A downloaded local copy that reports how many bytes came from the store."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path, self.bytes_read = path, size
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+
+def create_order_products(swath_id: int) -> list[Product]:
+    """Create and enqueue products for every active standing order over a swath."""
+    swath = Swath.objects.select_related("collection").filter(pk=swath_id).first()
+    if swath is None or swath.footprint is None or swath.state != SwathState.VERIFIED:
+        return []
+    regions = Region.objects.filter(order_active=True, geometry__intersects=swath.footprint)
+    regions = regions.filter(Q(order_collections__isnull=True)
+                             | Q(order_collections=swath.collection_id)).distinct()
+    made = []
+    for row in regions:
+        try:
+            spec = SubsetSpec(parse_geometry(row.geometry.wkt), row.slug,
+                              list(row.order_variables or []))
+            product, created = create_product(swath, spec, region_id=row.pk)
+        except (RegionError, SubsetError) as e:
+            log.warning("standing order %s skipped for swath %s: %s", row.slug, swath.uuid, e)
+            continue
+        if created:
+            made.append(product)
+    return made
+
+
+def on_swath_verified(sender: Any, swath_id: int, **kwargs: Any) -> None:
+    """Signal receiver: standing regional orders for a newly verified swath."""
+    create_order_products(swath_id)
+
+
+def cut_swath_to(swath: Swath, spec: SubsetSpec, out_path: Path,
+                 store_name: str = "primary") -> kernel.SubsetResult:
+    """Cut a subset of an archived swath straight into a local file (the CLI; no Product)."""
+    if swath.state != SwathState.VERIFIED:
+        raise SubsetError(f"swath {swath.uuid} is {swath.state}, not VERIFIED")
+    copy = StoredObject.objects.filter(
+        swath=swath, store=store_name, state=StoredObject.State.VERIFIED).first()
+    if copy is None:
+        raise SubsetError(f"swath {swath.uuid} has no verified copy in store {store_name}")
+    store = archive.config.get_store(store_name)
+    with tempfile.TemporaryDirectory(prefix="subset-") as tmp, \
+            open_swath(store, copy, swath, Path(tmp)) as src:
+        return kernel.subset(
+            src, spec.region, out_path, variables=spec.variables or None,
+            time_range=(spec.start, spec.end), fill_outside=spec.fill_outside,
+            provenance={"granule_id": swath.granule_id, "swath_uuid": str(swath.uuid),
+                        "sha256": swath.sha256, "collection": swath.collection.slug},
+            hints=swath.collection.variable_hints or None)

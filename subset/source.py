@@ -1,0 +1,285 @@
+"""A read-only view of a swath file's tree (groups, dimensions, variables) for subsetting.
+
+NetCDF4/HDF5 files are read with h5py, which takes a path or any seekable file object, so
+an archived object is read through ``archive.ranged.RangedFile`` by range requests: only
+the metadata and the chunks a slice touches are fetched. NetCDF3 (classic) files are read
+with netCDF4 from a path (a classic file in the store is fetched whole and checksummed by
+the caller first). Dimensions are identified as netCDF does, by their dimension scales;
+datasets without scales get per-group phony dimensions, one per length, like netCDF-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from ingest.geoloc import VarRef, plain_attr
+from subset.errors import SourceError
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+NC3_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
+# HDF5/netCDF bookkeeping attributes, never copied as user attributes.
+INTERNAL_ATTRS = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid",
+                  "_Netcdf4Coordinates", "_nc3_strict", "_NCProperties", "_IsNetcdf4Coordinate",
+                  "_FillValue", "_SuperblockVersion", "_IsNetcdf4"}
+PURE_DIM = "This is a netCDF dimension but not a netCDF variable"
+
+
+@dataclass
+class Dim:
+    """A dimension: ``key`` is unique in the file (scale path, or group + phony name)."""
+
+    key: str
+    name: str
+    group: str
+    size: int
+    unlimited: bool = False
+
+
+@dataclass
+class Var:
+    """A variable: path, dims, stored dtype, attributes (as stored) and a slice reader."""
+
+    path: str
+    dims: tuple[Dim, ...]
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    kind: str  # "numeric", "string" (variable-length text) or "char" (fixed bytes)
+    attrs: dict[str, Any]
+    fill: Any
+    chunks: tuple[int, ...] | None
+    storage_size: int | None
+    _read: Callable[[tuple[slice, ...]], np.ndarray] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        """Return the variable's own name."""
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def group(self) -> str:
+        """Return the path of its group ('/' for the root)."""
+        return self.path.rsplit("/", 1)[0] or "/"
+
+    @property
+    def nbytes(self) -> int:
+        """Return the uncompressed size in bytes."""
+        return int(np.prod(self.shape, dtype=np.int64)) * max(self.dtype.itemsize, 1)
+
+    def read(self, sel: tuple[slice, ...] | None = None) -> np.ndarray:
+        """Return the stored (packed) values of ``sel`` (all when None)."""
+        if sel is None:
+            sel = tuple(slice(None) for _ in self.shape)
+        if any(n == 0 for n in self.shape):
+            return np.zeros(tuple(len(range(*s.indices(n))) for s, n in zip(sel, self.shape,
+                                                                              strict=True)),
+                            dtype=self.dtype)
+        return np.asarray(self._read(sel))
+
+    def ref(self) -> VarRef:
+        """Return the ingest.geoloc view of this variable (plain attributes, dim names)."""
+        attrs = {k: plain_attr(v) for k, v in self.attrs.items()}
+        if self.fill is not None:
+            attrs["_FillValue"] = self.fill
+        dtype = "str" if self.kind != "numeric" else str(self.dtype)
+        return VarRef(self.path, self.shape, dtype, attrs, tuple(d.key for d in self.dims),
+                      lambda: self.read())
+
+
+@dataclass
+class Source:
+    """An open swath file: groups with attributes, dimensions, variables."""
+
+    format: str  # "hdf5" or "netcdf3"
+    group_attrs: dict[str, dict[str, Any]]
+    dims: dict[str, Dim]
+    variables: list[Var]
+    skipped: list[str]  # variables of types the kernel cannot copy (compound, references)
+
+    def var(self, path: str) -> Var:
+        """Return the variable at ``path``; KeyError if none."""
+        for v in self.variables:
+            if v.path == path:
+                return v
+        raise KeyError(path)
+
+    def refs(self) -> list[VarRef]:
+        """Return every variable as an ingest.geoloc VarRef."""
+        return [v.ref() for v in self.variables]
+
+
+def sniff(fileobj: BinaryIO) -> str:
+    """Return 'hdf5', 'netcdf3' or 'unknown' from a file's first bytes (position restored)."""
+    pos = fileobj.tell()
+    try:
+        fileobj.seek(0)
+        head = fileobj.read(8)
+    finally:
+        fileobj.seek(pos)
+    if head.startswith(HDF5_MAGIC):
+        return "hdf5"
+    if head[:4] in NC3_MAGICS:
+        return "netcdf3"
+    return "unknown"
+
+
+@contextlib.contextmanager
+def open_source(src: str | os.PathLike[str] | BinaryIO) -> Iterator[Source]:
+    """Open a path or seekable binary file and yield its Source; raises SourceError."""
+    if isinstance(src, str | os.PathLike):
+        src = os.fspath(src)
+        with open(src, "rb") as f:
+            kind = sniff(f)
+    else:
+        kind = sniff(src)
+    if kind == "netcdf3":
+        if not isinstance(src, str | os.PathLike):
+            raise SourceError("a NetCDF3 file must be read from a local path")
+        import netCDF4
+
+        try:
+            ds = netCDF4.Dataset(os.fspath(src))
+        except OSError as e:
+            raise SourceError(f"cannot open {os.fspath(src)}: {e}") from e
+        with ds:
+            yield _nc3_source(ds)
+        return
+    import h5py
+
+    try:
+        handle = h5py.File(src, "r")
+    except OSError as e:
+        raise SourceError(f"not a NetCDF4/HDF5/NetCDF3 file ({e})") from e
+    with handle:
+        yield _h5_source(handle)
+
+
+def _attr_dict(attrs: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in attrs:
+        if key in INTERNAL_ATTRS:
+            continue
+        try:
+            value = attrs[key]
+        except (OSError, TypeError, ValueError, KeyError):
+            continue  # attributes of exotic HDF5 types
+        if isinstance(value, bytes | np.bytes_):
+            value = value.decode("utf-8", "replace").rstrip("\x00")
+        elif isinstance(value, np.ndarray) and value.dtype.kind in "SO":
+            items = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                     for v in value.reshape(-1)]
+            value = items[0] if len(items) == 1 else items
+        elif isinstance(value, np.ndarray) and value.dtype.kind not in "iufb":
+            continue
+        out[key] = value
+    return out
+
+
+def _h5_source(handle: Any) -> Source:
+    import h5py
+
+    groups: dict[str, dict[str, Any]] = {"/": _attr_dict(handle.attrs)}
+    dims: dict[str, Dim] = {}
+    datasets: list[tuple[str, Any]] = []
+
+    def visit(name: str, obj: Any) -> None:
+        path = "/" + name
+        if isinstance(obj, h5py.Group):
+            groups[path] = _attr_dict(obj.attrs)
+        elif isinstance(obj, h5py.Dataset):
+            datasets.append((path, obj))
+
+    handle.visititems(visit)
+    scales: set[str] = set()
+    for path, ds in datasets:
+        if ds.attrs.get("CLASS") == b"DIMENSION_SCALE" and ds.ndim == 1:
+            scales.add(path)
+            grp = path.rsplit("/", 1)[0] or "/"
+            dims[path] = Dim(path, path.rsplit("/", 1)[-1], grp, int(ds.shape[0]),
+                             ds.maxshape[0] is None)
+    phony: dict[tuple[str, int], Dim] = {}
+    variables: list[Var] = []
+    skipped: list[str] = []
+    for path, ds in datasets:
+        if path in scales and str(plain_attr(ds.attrs.get("NAME", ""))).startswith(PURE_DIM):
+            continue
+        kind = _h5_kind(ds.dtype)
+        if kind is None:
+            skipped.append(path)
+            continue
+        grp = path.rsplit("/", 1)[0] or "/"
+        vdims = []
+        for axis, size in enumerate(ds.shape):
+            dim = dims.get(path) if path in scales and axis == 0 else None
+            if dim is None:
+                try:
+                    attached = [s.name for s in ds.dims[axis].values()]
+                except (RuntimeError, OSError, KeyError, ValueError):
+                    attached = []
+                dim = next((dims[a] for a in attached if a in dims), None)
+            if dim is None or dim.size != size:
+                key = (grp, int(size))
+                if key not in phony:
+                    n = sum(1 for g, _ in phony if g == grp)
+                    phony[key] = Dim(f"{grp.rstrip('/')}/phony_dim_{n}", f"phony_dim_{n}",
+                                     grp, int(size))
+                    dims[phony[key].key] = phony[key]
+                dim = phony[key]
+            vdims.append(dim)
+        fill = ds.attrs.get("_FillValue") if "_FillValue" in ds.attrs else None
+        if fill is not None:
+            fill = np.asarray(fill).reshape(-1)[0] if kind == "numeric" else None
+        dtype = np.dtype(ds.dtype)
+        try:
+            storage = int(ds.id.get_storage_size())
+        except (OSError, ValueError):
+            storage = None
+        variables.append(Var(path, tuple(vdims), tuple(int(n) for n in ds.shape), dtype, kind,
+                             _attr_dict(ds.attrs), fill, ds.chunks, storage,
+                             _h5_reader(ds, kind)))
+    return Source("hdf5", groups, dims, variables, skipped)
+
+
+def _h5_kind(dtype: np.dtype) -> str | None:
+    import h5py
+
+    if h5py.check_string_dtype(dtype) is not None:
+        return "string" if h5py.check_vlen_dtype(dtype) is not None else "char"
+    if dtype.kind in "iufb" or h5py.check_enum_dtype(dtype) is not None:
+        return "numeric"
+    return None
+
+
+def _h5_reader(ds: Any, kind: str) -> Callable[[tuple[slice, ...]], np.ndarray]:
+    def read(sel: tuple[slice, ...]) -> np.ndarray:
+        if kind == "string":
+            return np.asarray(ds.asstr()[sel], dtype=object)
+        return ds[sel]
+
+    return read
+
+
+def _nc3_source(ds: Any) -> Source:
+    dims = {f"/{name}": Dim(f"/{name}", name, "/", len(d), d.isunlimited())
+            for name, d in ds.dimensions.items()}
+    variables = []
+    for name, v in ds.variables.items():
+        v.set_auto_maskandscale(False)
+        v.set_auto_chartostring(False)
+        attrs = {a: v.getncattr(a) for a in v.ncattrs() if a != "_FillValue"}
+        fill = v.getncattr("_FillValue") if "_FillValue" in v.ncattrs() else None
+        kind = "char" if v.dtype.kind == "S" else "numeric"
+        variables.append(Var(f"/{name}", tuple(dims[f"/{d}"] for d in v.dimensions),
+                             tuple(v.shape), np.dtype(v.dtype), kind, attrs, fill, None, None,
+                             _nc_reader(v)))
+    groups = {"/": {a: ds.getncattr(a) for a in ds.ncattrs()}}
+    return Source("netcdf3", groups, dims, variables, [])
+
+
+def _nc_reader(v: Any) -> Callable[[tuple[slice, ...]], np.ndarray]:
+    return lambda sel: np.asarray(v[sel])

@@ -1,0 +1,14 @@
+"""Routes of /api/v1/subsets/ (the subset jobs API)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from subset import views
+
+app_name = "subset"
+urlpatterns = [
+    path("", views.SubsetListView.as_view(), name="list"),
+    path("<int:pk>", views.SubsetDetailView.as_view(), name="detail"),
+    path("<int:pk>/download", views.SubsetDownloadView.as_view(), name="download"),
+]

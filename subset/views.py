@@ -1,0 +1,213 @@
+"""/api/v1/subsets/: ask for regional subsets, follow them, download the results.
+
+Thin views: parse the body, call subset.services, serialize. Subset errors become
+{"error": ...} 400s here (api/exceptions.py maps the catalog's and api's own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from api.exceptions import Gone, NotDownloadable, QueryError
+from api.params import parse_interval
+from api.permissions import PublicReads
+from archive.config import get_store
+from archive.errors import ArchiveError
+from archive.stores import MAX_PRESIGN_SECONDS
+from catalog.models import Product, Region
+from subset.errors import SubsetError, SubsetTooLarge
+from subset.region import parse_bbox, parse_geometry
+from subset.services import SubsetSpec, region_spec, submit_subset
+
+CHUNK = 1 << 20
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    swath = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
+    region = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    queued_seconds = serializers.SerializerMethodField()
+    run_seconds = serializers.SerializerMethodField()
+    download = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Product
+        fields = ["id", "url", "state", "swath", "region", "variables", "params", "error",
+                  "attempts", "created_at", "started_at", "finished_at", "queued_seconds",
+                  "run_seconds", "bytes_read", "result_size", "download"]
+
+    def get_queued_seconds(self, obj: Product) -> float | None:
+        if obj.started_at is None:
+            return None
+        return (obj.started_at - obj.created_at).total_seconds()
+
+    def get_run_seconds(self, obj: Product) -> float | None:
+        if obj.started_at is None or obj.finished_at is None:
+            return None
+        return (obj.finished_at - obj.started_at).total_seconds()
+
+    def get_url(self, obj: Product) -> str:
+        return reverse("subset:detail", args=[obj.pk], request=self.context.get("request"))
+
+    def get_download(self, obj: Product) -> str | None:
+        if obj.state != Product.State.DONE:
+            return None
+        return reverse("subset:download", args=[obj.pk], request=self.context.get("request"))
+
+
+class SubsetErrorsMixin:
+    """Map subset domain errors to {"error": ...} 400s (and the estimate for a too-large one)."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, SubsetTooLarge):
+            return Response({"error": str(exc), "estimated_bytes": exc.estimated_bytes,
+                             "limit_bytes": exc.limit_bytes}, status=status.HTTP_400_BAD_REQUEST)
+        if isinstance(exc, SubsetError):
+            return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+
+def parse_spec(body: dict[str, Any]) -> SubsetSpec:
+    """Return the subset spec of a request body; raises SubsetError / QueryError."""
+    given = [k for k in ("bbox", "geometry", "region") if body.get(k) not in (None, "")]
+    if len(given) != 1:
+        raise QueryError("give exactly one of bbox, geometry or region")
+    slug = None
+    if "bbox" in given:
+        region = parse_bbox(body["bbox"])
+    elif "geometry" in given:
+        region = parse_geometry(body["geometry"])
+    else:
+        try:
+            region, slug = region_spec(str(body["region"]))
+        except Region.DoesNotExist as e:
+            raise QueryError(f"no region named {body['region']!r}") from e
+    variables = body.get("variables") or []
+    if isinstance(variables, str):
+        variables = [v for v in variables.split(",") if v.strip()]
+    if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
+        raise QueryError("variables must be a list of variable names")
+    start = end = None
+    if body.get("datetime"):
+        start, end = parse_interval(str(body["datetime"]))
+    fill = body.get("fill_outside", False)
+    if not isinstance(fill, bool):
+        raise QueryError("fill_outside must be true or false")
+    return SubsetSpec(region, slug, [v.strip() for v in variables], start, end, fill)
+
+
+def parse_search(body: Any) -> dict[str, Any]:
+    """Return the swath search of a request body (area, datetime, collections)."""
+    if not isinstance(body, dict):
+        raise QueryError("search must be an object")
+    out: dict[str, Any] = {}
+    if body.get("bbox"):
+        out["region"] = parse_bbox(body["bbox"])
+    elif body.get("intersects"):
+        out["region"] = parse_geometry(body["intersects"])
+    if body.get("datetime"):
+        out["start"], out["end"] = parse_interval(str(body["datetime"]))
+    collections = body.get("collections") or []
+    if isinstance(collections, str):
+        collections = collections.split(",")
+    out["collections"] = list(collections)
+    return out
+
+
+class SubsetListView(SubsetErrorsMixin, APIView):
+    """POST: create one product per swath (same request twice: the same products)."""
+
+    permission_classes = [PublicReads]
+
+    def get(self, request: Request) -> Response:
+        rows = Product.objects.select_related("swath", "region")
+        rows = rows.filter(owner=request.user) if request.user.is_authenticated else rows.none()
+        data = ProductSerializer(rows[:100], many=True, context={"request": request}).data
+        return Response({"products": data, "count": len(data)})
+
+    def post(self, request: Request) -> Response:
+        body = request.data
+        if not isinstance(body, dict):
+            raise QueryError("the body must be a JSON object")
+        spec = parse_spec(body)
+        if bool(body.get("swath")) == bool(body.get("search")):
+            raise QueryError("give exactly one of swath (a uuid) or search")
+        if body.get("swath"):
+            made = submit_subset(spec, swath_uuid=_uuid(body["swath"]), owner_id=request.user.pk)
+        else:
+            made = submit_subset(spec, search=parse_search(body["search"]),
+                                 owner_id=request.user.pk)
+        data = ProductSerializer([p for p, _ in made], many=True,
+                                 context={"request": request}).data
+        created = any(c for _, c in made)
+        return Response({"products": data, "count": len(data)},
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _uuid(value: Any) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError as e:
+        raise QueryError(f"swath={value!r} is not a uuid") from e
+
+
+class SubsetDetailView(SubsetErrorsMixin, APIView):
+    """GET: state, timings, bytes read, result size and the download link."""
+
+    permission_classes = [PublicReads]
+
+    def get(self, request: Request, pk: int) -> Response:
+        product = Product.objects.select_related("swath", "region").get(pk=pk)
+        return Response(ProductSerializer(product, context={"request": request}).data)
+
+
+class SubsetDownloadView(SubsetErrorsMixin, APIView):
+    """GET: the result file, streamed through a SHA-256 check (or a presigned redirect)."""
+
+    permission_classes = [PublicReads]
+
+    def get(self, request: Request, pk: int) -> Any:
+        product = Product.objects.select_related("result").get(pk=pk)
+        if product.state != Product.State.DONE or product.result is None:
+            raise NotDownloadable(f"subset {pk} is {product.state}: nothing to download")
+        obj = product.result
+        try:
+            store = get_store(obj.store)
+        except LookupError as e:
+            raise Gone(f"subset {pk}: {e}") from e
+        if store.head(obj.key) is None:
+            raise Gone(f"subset {pk}: its result {obj.key} is missing from store {obj.store}")
+        if settings.PRESIGN_DOWNLOADS and obj.codec == "none":
+            url = store.presign(obj.key, min(settings.PRESIGN_MAX_SECONDS, MAX_PRESIGN_SECONDS))
+            if url:
+                return HttpResponseRedirect(url, headers={"Cache-Control": "no-store"})
+        try:
+            stream = store.open(obj.key, expected_sha256=obj.sha256 or None, codec=obj.codec)
+        except ArchiveError as e:
+            raise Gone(f"subset {pk}: {e}") from e
+        name = f"subset-{pk}-{product.swath_id}.nc"
+        response = StreamingHttpResponse(_chunks(stream), content_type="application/x-netcdf")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        if obj.size is not None:
+            response["Content-Length"] = str(obj.size)
+        response["ETag"] = f'"{obj.sha256}"'
+        return response
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    try:
+        while piece := stream.read(CHUNK):
+            yield piece
+    finally:
+        stream.close()

@@ -1,0 +1,20 @@
+"""Fixtures for the API tests: `api_server` is a gunicorn on the test database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+
+from tests.api.live import api_server
+
+__all__ = ["api_server"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters() -> Iterator[None]:
+    """Throttle counters live in the cache: each test starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,0 +1,95 @@
+"""Writes need a user (M6), bodies are capped (M9), forged X-Forwarded-For is no escape (M8)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+from rest_framework.throttling import AnonRateThrottle
+
+from tests.catalog.factories import box, swath
+
+pytestmark = pytest.mark.django_db
+WRITES = ["post", "put", "patch", "delete"]
+SEARCHES = {"/stac/search", "/api/v1/swaths/search/"}  # POST here is a read
+
+
+def our_urls() -> list[str]:
+    """Every /api/v1/ and /stac/ route with sample path arguments filled in."""
+    out: list[str] = []
+
+    def walk(patterns: list, prefix: str) -> None:
+        for p in patterns:
+            route = str(p.pattern).lstrip("^").rstrip("$")
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, prefix + route)
+            elif isinstance(p, URLPattern) and "format" not in route:
+                out.append(prefix + route)
+
+    walk(get_resolver().url_patterns, "/")
+    samples = {"(?P<uuid>[^/.]+)": "00000000-0000-0000-0000-000000000001",
+               "(?P<uuid>[0-9a-fA-F-]{32,36})": "00000000-0000-0000-0000-000000000001",
+               "(?P<slug>[^/.]+)": "x", "(?P<pk>[^/.]+)": "1",
+               "<slug:collection_id>": "modis-aqua-l2", "<str:item_id>": "x"}
+    urls = []
+    for url in out:
+        if not url.startswith(("/api/v1/", "/stac/")) or url.startswith("/api/v1/subsets"):
+            continue
+        for pattern, value in samples.items():
+            url = url.replace(pattern, value)
+        urls.append(url.replace("\\", ""))
+    return sorted(set(urls))
+
+
+def test_there_are_routes_to_check() -> None:
+    urls = our_urls()
+    assert "/api/v1/swaths/" in urls and "/stac/search" in urls and len(urls) > 15
+
+
+@pytest.mark.parametrize("method", WRITES)
+def test_every_write_needs_a_user(method: str) -> None:
+    anonymous = APIClient()
+    user = APIClient()
+    user.force_authenticate(User.objects.create_user("reader"))
+    for url in our_urls():
+        if method == "post" and url in SEARCHES:
+            continue
+        status = getattr(anonymous, method)(url, {}, format="json").status_code
+        assert status in (401, 403), f"{method.upper()} {url} answered {status} anonymously"
+        status = getattr(user, method)(url, {}, format="json").status_code
+        assert status in (403, 404, 405), f"{method.upper()} {url} answered {status}"
+
+
+def test_reads_can_require_a_token(settings) -> None:
+    from rest_framework.authtoken.models import Token
+
+    settings.API_PUBLIC_READS = False
+    swath(box(0, 0, 1, 1))
+    assert APIClient().get("/stac/search").status_code == 401
+    assert APIClient().post("/stac/search", {}, format="json").status_code == 401
+    token = Token.objects.create(user=User.objects.create_user("scientist"))
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get("/stac/search").status_code == 200
+
+
+@pytest.mark.parametrize("url", sorted(SEARCHES))
+def test_a_50_mb_body_is_refused_quickly(url: str) -> None:
+    body = json.dumps({"ids": ["x" * 1000] * 50_000})
+    t = time.perf_counter()
+    response = APIClient().post(url, body, content_type="application/json")
+    assert response.status_code == 413
+    assert "limit" in response.json()["error"]
+    assert time.perf_counter() - t < 1.0
+
+
+def test_throttling_ignores_forged_forwarded_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "5/minute"})
+    client = APIClient()
+    codes = [client.get("/stac/conformance", HTTP_X_FORWARDED_FOR=f"10.0.0.{i}").status_code
+             for i in range(8)]
+    assert codes[:5] == [200] * 5
+    assert codes[5:] == [429] * 3

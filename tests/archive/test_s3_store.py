@@ -1,0 +1,269 @@
+"""S3Store against real servers: rclone (file-backed) for bytes, moto for S3 semantics."""
+
+from __future__ import annotations
+
+import io
+import os
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from archive import codecs
+from archive.errors import ArchiveError, ChecksumMismatch, ObjectExists, ObjectNotFound
+from archive.probe import reset_cache
+from archive.s3 import S3Store
+from tests.archive.conftest import PART, MiB, payload, sha
+from tests.support.s3servers import S3Server
+
+SIZES = {"empty": 0, "tiny": 10, "exactly_one_part": PART, "three_parts": 2 * PART + 12345}
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+@pytest.mark.parametrize("codec", codecs.CODECS)
+def test_it_round_trips_objects_on_rclone(rclone_store: S3Store, size: int, codec: str) -> None:
+    data = payload(size, seed=size + len(codec))
+    result = rclone_store.put(
+        "swaths/1/obj",
+        io.BytesIO(data),
+        codec=codec,
+        sha256=sha(data),
+        metadata={"mission": "Aqua"},
+    )
+    assert (result.size, result.sha256, result.codec) == (size, sha(data), codec)
+    info = rclone_store.head("swaths/1/obj")
+    assert info is not None
+    assert (info.sha256, info.size, info.codec) == (sha(data), size, codec)
+    assert info.stored_size == result.stored_size and info.metadata["mission"] == "Aqua"
+    with rclone_store.open("swaths/1/obj", expected_sha256=sha(data)) as stream:
+        assert stream.read() == data
+    assert rclone_store.verify("swaths/1/obj", sha(data)).size == size
+    assert rclone_store.list_uploads() == []
+
+
+@pytest.mark.parametrize("size", [0, PART + 1], ids=["empty", "two_parts"])
+@pytest.mark.parametrize("codec", ["none", "zstd"])
+def test_it_round_trips_objects_on_moto(moto_store: S3Store, size: int, codec: str) -> None:
+    data = payload(size, seed=size)
+    result = moto_store.put("k/obj", io.BytesIO(data), codec=codec)
+    assert result.sha256 == sha(data)
+    with moto_store.open("k/obj") as stream:
+        assert stream.read() == data
+    moto_store.verify("k/obj", sha(data))
+    assert moto_store.list_uploads() == []
+
+
+def test_a_multipart_upload_without_a_given_digest_still_returns_the_streamed_sha256(
+    rclone_store: S3Store, tmp_path: Path
+) -> None:
+    source = tmp_path / "swath.bin"
+    source.write_bytes(payload(PART + 3, seed=11))
+    result = rclone_store.put("k/from-path", source)
+    assert result.sha256 == sha(source.read_bytes())
+    rclone_store.get("k/from-path", tmp_path / "back.bin")
+    assert (tmp_path / "back.bin").read_bytes() == source.read_bytes()
+
+
+def test_an_unknown_size_stream_is_uploaded_in_parts(rclone_store: S3Store) -> None:
+    data = payload(2 * PART + 5, seed=2)
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd, "rb") as reader:
+        import threading
+
+        def feed() -> None:
+            with os.fdopen(write_fd, "wb") as writer:
+                writer.write(data)
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        # max_object_bytes keeps the derived part size at the 5 MiB floor.
+        store = S3Store(
+            rclone_store.bucket,
+            rclone_store.prefix,
+            endpoint_url=rclone_store.endpoint_url,
+            access_key=rclone_store._credentials[0],
+            secret_key=rclone_store._credentials[1],
+            part_size=PART,
+            max_object_bytes=9000 * PART,
+        )
+        result = store.put("k/pipe", reader)  # type: ignore[arg-type]
+        feeder.join()
+    assert result.sha256 == sha(data) and result.stored_size == len(data)
+    rclone_store.verify("k/pipe", sha(data))
+
+
+def test_head_of_a_missing_object_is_none_and_open_names_it(rclone_store: S3Store) -> None:
+    assert rclone_store.head("k/missing") is None
+    with pytest.raises(ObjectNotFound, match="k/missing"):
+        rclone_store.open("k/missing")
+
+
+def test_list_and_delete_are_relative_to_the_prefix(rclone_store: S3Store) -> None:
+    for key in ["a/1", "a/2", "b/1"]:
+        rclone_store.put(key, io.BytesIO(key.encode()))
+    assert [i.key for i in rclone_store.list("a/")] == ["a/1", "a/2"]
+    rclone_store.delete("a/1")
+    rclone_store.delete("a/1")
+    rclone_store.delete_many(["a/2", "b/1"])  # DeleteObjects needs Content-MD5 on rclone
+    assert list(rclone_store.list()) == []
+
+
+def test_verify_catches_an_object_edited_in_rclones_data_dir(
+    rclone_s3: S3Server, rclone_store: S3Store
+) -> None:
+    data = payload(PART + 99, seed=5)
+    rclone_store.put("k/rot", io.BytesIO(data), sha256=sha(data))
+    path = rclone_s3.object_path(rclone_store.prefix + "k/rot")
+    with open(path, "r+b") as f:
+        f.seek(PART + 10)
+        byte = f.read(1)
+        f.seek(PART + 10)
+        f.write(bytes([byte[0] ^ 0x10]))
+    rclone_s3.forget()
+    with pytest.raises(ChecksumMismatch, match="k/rot"):
+        rclone_store.verify("k/rot", sha(data))
+    with (
+        pytest.raises(ChecksumMismatch, match="k/rot"),
+        rclone_store.open("k/rot", expected_sha256=sha(data)) as stream,
+    ):
+        stream.read()
+
+
+def test_verify_reports_an_object_deleted_in_rclones_data_dir(
+    rclone_s3: S3Server, rclone_store: S3Store
+) -> None:
+    rclone_store.put("k/gone", io.BytesIO(b"soon gone"))
+    os.remove(rclone_s3.object_path(rclone_store.prefix + "k/gone"))
+    rclone_s3.forget()
+    with pytest.raises(ObjectNotFound, match="k/gone"):
+        rclone_store.verify("k/gone", sha(b"soon gone"))
+
+
+def test_a_truncated_compressed_object_fails_verification(
+    rclone_s3: S3Server, rclone_store: S3Store
+) -> None:
+    data = payload(2 * MiB, seed=8)
+    rclone_store.put("k/trunc", io.BytesIO(data), codec="zstd")
+    path = rclone_s3.object_path(rclone_store.prefix + "k/trunc")
+    os.truncate(path, path.stat().st_size // 2)
+    rclone_s3.forget()
+    with pytest.raises(ChecksumMismatch, match="k/trunc"):
+        # rclone forgets the metadata of a file changed behind its back, so name the codec
+        # as the catalog would.
+        rclone_store.verify("k/trunc", sha(data), codec="zstd")
+
+
+def test_the_probe_sees_conditional_writes_on_moto_but_not_on_rclone(
+    moto_store: S3Store, rclone_store: S3Store
+) -> None:
+    reset_cache()
+    moto_caps = moto_store.capabilities()
+    rclone_caps = rclone_store.capabilities()
+    assert moto_caps.conditional_writes and not rclone_caps.conditional_writes
+    assert rclone_caps.content_md5_checked and not moto_caps.content_md5_checked
+    for caps in (moto_caps, rclone_caps):
+        assert caps.single_roundtrip and caps.multipart_roundtrip and caps.delete_objects
+
+
+@pytest.mark.parametrize("size", [10, PART + 1], ids=["single", "multipart"])
+def test_moto_refuses_to_overwrite_a_key_with_different_bytes(
+    moto_store: S3Store, size: int
+) -> None:
+    first = payload(size, seed=1)
+    moto_store.put("k/once", io.BytesIO(first), sha256=sha(first))
+    again = moto_store.put("k/once", io.BytesIO(first), sha256=sha(first))
+    assert again.existed
+    other = payload(size, seed=2)
+    with pytest.raises(ObjectExists, match="k/once"):
+        moto_store.put("k/once", io.BytesIO(other), sha256=sha(other))
+    moto_store.verify("k/once", sha(first))
+    assert moto_store.list_uploads() == []
+
+
+def test_rclone_overwrites_silently_which_the_probe_reported(rclone_store: S3Store) -> None:
+    rclone_store.put("k/twice", io.BytesIO(b"first"))
+    rclone_store.put("k/twice", io.BytesIO(b"second"))
+    rclone_store.verify("k/twice", sha(b"second"))
+
+
+def test_presigned_urls_are_capped_and_work_with_plain_urllib(
+    moto_s3: S3Server, s3_prefix: str
+) -> None:
+    store = moto_s3.store(s3_prefix, presign_max_s=900)
+    store.put("k/public", io.BytesIO(b"granule bytes"))
+    url = store.presign("k/public", 10**9)
+    assert url is not None
+    query = parse_qs(urlsplit(url).query)
+    assert query["X-Amz-Expires"] == ["900"] and "X-Amz-Signature" in query
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == b"granule bytes"
+    huge = moto_s3.store(s3_prefix, presign_max_s=10**9)
+    capped = huge.presign("k/public", 10**9)
+    assert capped is not None
+    assert parse_qs(urlsplit(capped).query)["X-Amz-Expires"] == ["604800"]
+    with pytest.raises(ValueError):
+        store.presign("k/public", 0)
+
+
+def test_after_rclone_forgets_metadata_compressed_objects_need_their_codec_named(
+    tmp_path: Path,
+) -> None:
+    from tests.support.s3servers import start_rclone
+
+    server = start_rclone(tmp_path)
+    try:
+        store = server.store("p", part_size=PART, probe=False)
+        data = payload(MiB, seed=31)
+        store.put("k/packed", io.BytesIO(data), codec="zstd")
+        store.put("k/plain", io.BytesIO(data))
+        server.restart()  # rclone keeps user metadata in memory only
+        info = store.head("k/packed")
+        assert info is not None and info.sha256 is None and info.codec is None
+        with pytest.raises(ArchiveError, match="k/packed.*codec="):
+            store.open("k/packed")
+        with store.open("k/packed", codec="zstd") as stream:
+            assert stream.read() == data
+        assert store.verify("k/packed", sha(data), codec="zstd").size == len(data)
+        assert store.verify("k/plain", sha(data)).size == len(data)
+    finally:
+        server.stop()
+
+
+class _Zeros(io.RawIOBase):
+    """An unseekable stream of ``size`` zero bytes that never exists in memory as a whole."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def test_a_streamed_upload_holds_only_a_few_parts_in_memory(
+    rclone_s3: S3Server, s3_prefix: str
+) -> None:
+    import tracemalloc
+
+    size = 64 * MiB
+    store = rclone_s3.store(
+        s3_prefix, part_size=PART, concurrency=2, probe=False, max_object_bytes=9000 * PART
+    )
+    assert store.client is not None  # load botocore's models before measuring
+    tracemalloc.start()
+    try:
+        result = store.put("k/zeros", io.BufferedReader(_Zeros(size)))  # type: ignore[arg-type]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.size == size and result.stored_size == size
+    # 2 parts in flight + 1 being read (+1 transient copy while reading), never 64 MiB.
+    assert peak < PART * (store.concurrency + 2) + 2 * MiB, peak / MiB
+    store.delete("k/zeros")

@@ -1,0 +1,95 @@
+"""Catalog-only registration from a JSON-lines manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from catalog.bulkload import register_manifest
+from catalog.models import StoredObject, Swath
+from tests.catalog.factories import collection
+
+pytestmark = pytest.mark.django_db
+
+
+def record(i: int, **over: object) -> str:
+    doc = {
+        "granule_id": f"G{i:05d}.nc", "key": f"swaths/legacy/{i}", "size": 100 + i,
+        "sha256": hashlib.sha256(str(i).encode()).hexdigest(), "codec": "none",
+        "start_time": "2024-01-01T00:00:00+00:00", "end_time": "2024-01-01T00:05:00+00:00",
+        "footprint": {"type": "Polygon",
+                      "coordinates": [[[i % 170, 0], [i % 170 + 1, 0], [i % 170 + 1, 1],
+                                       [i % 170, 1], [i % 170, 0]]]},
+        "platform": "Aqua", "orbit": 1000 + i,
+    }
+    doc.update(over)
+    return json.dumps(doc)
+
+
+def test_manifest_rows_become_searchable_swaths_with_their_copies() -> None:
+    result = register_manifest([record(i) for i in range(160)], collection(), batch_size=64,
+                               trust_checksums=True)
+    assert (result.loaded, result.skipped, result.rejected) == (160, 0, [])
+    assert Swath.objects.verified().in_bbox(5.2, 0.2, 5.3, 0.3).get().granule_id == "G00005.nc"
+    copy = StoredObject.objects.get(key="swaths/legacy/7")
+    assert (copy.swath.granule_id, copy.size, copy.state) == ("G00007.nc", 107, "VERIFIED")
+
+
+def test_a_rerun_loads_nothing_twice() -> None:
+    lines = [record(i) for i in range(50)]
+    register_manifest(lines, collection())
+    again = register_manifest(lines + [record(50)], collection())
+    assert (again.loaded, again.skipped) == (1, 50)
+    assert Swath.objects.count() == 51
+
+
+def test_rows_are_stored_not_verified_unless_vouched_for() -> None:
+    register_manifest([record(1)], collection())
+    assert Swath.objects.get().state == "STORED"
+
+
+def test_bad_lines_are_rejected_by_line_number_and_the_rest_load() -> None:
+    lines = [
+        record(1),
+        "{not json",
+        record(2, sha256="xyz"),
+        record(3, footprint={"type": "Polygon",
+                             "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}),
+        record(4, footprint={"type": "LineString", "coordinates": [[0, 0], [1, 1]]}),
+        json.dumps({"granule_id": "nokey.nc"}),
+        record(5, footprint=None),
+    ]
+    result = register_manifest(lines, collection())
+    assert result.loaded == 2  # 1 and 5 (5 is empty: searchable by time only)
+    reasons = dict(result.rejected)
+    assert set(reasons) == {2, 3, 4, 5, 6}
+    assert "sha256 'xyz'" in reasons[3]
+    assert "not valid" in reasons[4]
+    assert "LineString" in reasons[5]
+    assert "missing key, sha256, size" in reasons[6]
+    assert Swath.objects.get(granule_id="G00005.nc").is_empty
+
+
+def test_wkt_footprints_pass_through_and_bad_wkt_is_rejected_alone() -> None:
+    lines = [
+        record(1, footprint="POLYGON ((10 10, 11 10, 11 11, 10 11, 10 10))"),
+        record(2, footprint="MULTIPOLYGON (((20 20, 21 20, 21 21, 20 21, 20 20)))"),
+        record(3, footprint="POLYGON ((10 10, 11 10, oops"),
+        record(4, footprint="POLYGON ((170 0, 200 0, 200 5, 170 5, 170 0))"),  # lon 200
+    ]
+    result = register_manifest(lines, collection())
+    assert result.loaded == 2
+    assert [n for n, _ in result.rejected] == [3, 4]
+    assert "not valid WKT" in result.rejected[0][1]
+    assert "leaves lon/lat range" in result.rejected[1][1]
+    assert Swath.objects.in_bbox(20.5, 20.5, 20.6, 20.6).get().granule_id == "G00002.nc"
+
+
+def test_text_fields_with_tabs_and_backslashes_round_trip() -> None:
+    register_manifest([record(1, granule_id="odd\\name\twith tab.nc", platform="A\nB")],
+                      collection())
+    swath = Swath.objects.get()
+    assert (swath.granule_id, swath.platform) == ("odd\\name\twith tab.nc", "A\nB")
+    assert len(str(swath.uuid)) == 36 and str(swath.uuid)[14] == "4"

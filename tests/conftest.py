@@ -1,0 +1,209 @@
+"""Suite-wide fixtures: real services on loopback, started and stopped by the suite.
+
+PostgreSQL/PostGIS is the database of the run (DATABASE_URL from `make test`);
+the S3 servers come from tests.support.fixtures_s3; Redis and a Celery worker are
+started here as subprocesses on free ports.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.support.fixtures_s3"]
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_SWATHS = REPO.parent / "shared" / "data" / "swaths"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `large` run only in the large fault tier (`make test-faults`); the
+    normal run deselects them (not a skip: they are not part of that run at all)."""
+    if os.environ.get("SWATHSTORE_FAULT_TIER") == "large":
+        return
+    keep = [item for item in items if "large" not in item.keywords]
+    dropped = [item for item in items if "large" in item.keywords]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Block until something accepts on 127.0.0.1:port, or fail naming the port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for port {port} exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing answers on 127.0.0.1:{port} after {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Name the test database after VAR_DIR, so parallel runs (var/test, var/test-api...)
+    on one PostgreSQL server never drop each other's database."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    tag = "".join(c if c.isalnum() else "_" for c in Path(settings.VAR_DIR).name)
+    db.setdefault("TEST", {})["NAME"] = f"test_{db['NAME']}_{tag}"
+
+
+@pytest.fixture(scope="session")
+def shared_swaths() -> Path:
+    """The 13 real granules shipped in ../shared/data/swaths."""
+    assert SHARED_SWATHS.is_dir(), f"{SHARED_SWATHS} is missing: CI puts shared/ beside the repo"
+    return SHARED_SWATHS
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server (no persistence) on a free loopback port."""
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    with open(workdir / "redis.log", "wb") as out:
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(workdir)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    wait_for_port(port, 10, proc)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+def _drop_broker_pools(app: object) -> None:
+    """Forget cached broker connections and producers, so the next publish uses conf.
+
+    (Not app.close(): that also deregisters the app, and shared tasks stop resolving.)
+    """
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def _test_database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    host = s.get("HOST") or "127.0.0.1"
+    port = s.get("PORT") or 5432
+    auth = s.get("USER") or "postgres"
+    if s.get("PASSWORD"):
+        auth += f":{s['PASSWORD']}"
+    return f"postgis://{auth}@{host}:{port}/{s['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: None,
+    django_db_blocker: object,
+    redis_url: str,
+    rclone_s3: object,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict]:
+    """A real Celery worker (prefork, 2 processes) on the test database, Redis and rclone."""
+    store_url = f"s3://{rclone_s3.bucket}/worker"
+    logdir = tmp_path_factory.mktemp("celery")
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "CELERY_BROKER_URL": redis_url,
+        "STORE_URL": store_url,
+        "S3_ENDPOINT_URL": rclone_s3.endpoint_url,
+        "AWS_ACCESS_KEY_ID": rclone_s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": rclone_s3.secret_key,
+        "S3_REGION": rclone_s3.region,
+        "CELERY_TASK_TIME_LIMIT": "300",
+        "CELERY_VISIBILITY_TIMEOUT": "400",
+    }
+    log = logdir / "worker.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork",
+             "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+             "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    try:
+        yield {"process": proc, "log": log, "store_url": store_url, "broker": redis_url}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process: dict, rclone_s3: object, settings: object
+                  ) -> Iterator[dict]:
+    """Point this test's process at the worker's broker and store, and back afterwards.
+
+    `.delay()` in the test reaches the worker; use `transactional_db` so the worker
+    sees committed rows.
+    """
+    import archive.config
+    from catalog.apps import store_specs
+    from config.celery import app
+
+    original = store_specs()
+    saved = (app.conf.broker_url, app.conf.task_always_eager)
+    app.conf.broker_url = celery_worker_process["broker"]
+    app.conf.task_always_eager = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    _drop_broker_pools(app)  # pools made earlier point at another broker
+    settings.ARCHIVE_STORES = {"primary": celery_worker_process["store_url"]}
+    settings.ARCHIVE_STORE_OPTIONS = {
+        **settings.ARCHIVE_STORE_OPTIONS, "endpoint_url": rclone_s3.endpoint_url,
+        "access_key": rclone_s3.access_key, "secret_key": rclone_s3.secret_key,
+        "region": rclone_s3.region,
+    }
+    archive.config.configure(store_specs())
+    try:
+        yield celery_worker_process
+    finally:
+        app.conf.broker_url, app.conf.task_always_eager = saved
+        _drop_broker_pools(app)
+        archive.config.configure(original)
+
+
+@pytest.fixture
+def s3_primary(settings: object, rclone_s3: object, s3_prefix: str) -> Iterator[object]:
+    """Make rclone's S3 server (under this test's own prefix) the primary store."""
+    import archive.config
+    from catalog.apps import store_specs
+
+    original = store_specs()
+    settings.ARCHIVE_STORES = {"primary": f"s3://{rclone_s3.bucket}/{s3_prefix}"}
+    settings.ARCHIVE_STORE_OPTIONS = {
+        **settings.ARCHIVE_STORE_OPTIONS, "endpoint_url": rclone_s3.endpoint_url,
+        "access_key": rclone_s3.access_key, "secret_key": rclone_s3.secret_key,
+        "region": rclone_s3.region,
+    }
+    archive.config.configure(store_specs())
+    yield archive.config.get_store("primary")
+    archive.config.configure(original)

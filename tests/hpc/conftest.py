@@ -1,0 +1,66 @@
+"""Fixtures for the batch-job tests: small synthetic swaths in rclone's S3 server, manifests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hpc import faults, sources
+from tests.hpc.helpers import stage, store_env, synth_swaths
+
+# Four swaths of 0.5-1.6 MB along one orbit (duration s, pixels).
+SHAPES = [(60, 300), (40, 200), (90, 300), (30, 250)]
+
+
+@pytest.fixture(autouse=True)
+def requires_mpi(request: pytest.FixtureRequest) -> None:
+    """Skip tests marked ``mpi`` where no ``mpirun`` is installed (STYLE 18)."""
+    if request.node.get_closest_marker("mpi") and shutil.which("mpirun") is None:
+        pytest.skip("mpirun is not installed (apt: openmpi-bin)")
+
+
+@pytest.fixture(scope="session")
+def synth_paths(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The synthetic swath files (written once per session)."""
+    return synth_swaths(tmp_path_factory.mktemp("hpc-synth"), SHAPES)
+
+
+@pytest.fixture(scope="session")
+def staged(rclone_s3: object, synth_paths: list[Path]) -> list[dict]:
+    """Manifest items of the synthetic swaths, stored under rclone's ``hpc-src/`` prefix."""
+    url = f"s3://{rclone_s3.bucket}/hpc-src"  # type: ignore[attr-defined]
+    return stage(rclone_s3.store("hpc-src"), url, synth_paths)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def node_env(rclone_s3: object, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A compute node's environment (store credentials), also set in this process."""
+    env = store_env(rclone_s3)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("HPC_FAULT", raising=False)
+    faults.reset()
+    sources.reset_stores()
+    return env
+
+
+@pytest.fixture
+def manifest(tmp_path: Path, staged: list[dict]) -> Path:
+    """A manifest file of the staged swaths."""
+    path = tmp_path / "manifest.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in staged))
+    return path
+
+
+def outputs_of(out: Path) -> dict[str, bytes]:
+    """Return {file name: bytes} of the .nc outputs in a directory."""
+    return {p.name: p.read_bytes() for p in sorted(out.glob("*.nc"))}
+
+
+def report_of(out: Path) -> dict:
+    """Return the newest report.json under OUT/_logs."""
+    reports = sorted((out / "_logs").glob("*/report.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(reports[-1].read_text())

@@ -1,0 +1,90 @@
+"""Footprints of synthetic swaths and tracks: antimeridian, poles, 0..360, fill rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from shapely.geometry import Point
+
+from ingest.footprint import footprint, ring_to_lonlat
+from tests.fixtures.builders import polar_swath, swath_grid
+
+
+def _fp(lon: np.ndarray, lat: np.ndarray, kind: str = "swath2d", mask: np.ndarray | None = None):
+    mask = np.zeros(np.shape(lat), bool) if mask is None else mask
+    return footprint([(np.ma.MaskedArray(lon, mask), np.ma.MaskedArray(lat, mask), kind)])
+
+
+def _covers_all(geom: shapely.Geometry, lon: np.ndarray, lat: np.ndarray) -> bool:
+    lon = (np.asarray(lon) + 180.0) % 360.0 - 180.0
+    return bool(shapely.covers(geom, shapely.points(lon.ravel(), np.ravel(lat))).all())
+
+
+def test_a_swath_crossing_the_antimeridian_gives_two_polygons() -> None:
+    lon, lat = swath_grid(179.0, -10.0, 10.0, width_deg=6.0)
+    fp = _fp(lon, lat)
+    assert fp.geometry is not None and len(fp.geometry.geoms) == 2
+    assert fp.geometry.is_valid and _covers_all(fp.geometry, lon, lat)
+    west, _, east, _ = fp.geometry.bounds
+    assert west == -180.0 and east == 180.0
+    assert all(p.bounds[2] - p.bounds[0] < 10 for p in fp.geometry.geoms)
+
+
+def test_a_swath_over_the_north_pole_contains_the_pole() -> None:
+    lon, lat = polar_swath(90.0)
+    fp = _fp(lon, lat)
+    assert fp.geometry is not None and fp.geometry.is_valid
+    assert fp.geometry.covers(Point(0.0, 90.0)) and fp.geometry.covers(Point(123.0, 89.9))
+    assert _covers_all(fp.geometry, lon, lat)
+    assert not fp.geometry.covers(Point(90.0, 70.0))  # far off the track
+
+
+def test_a_swath_over_the_south_pole_contains_the_pole() -> None:
+    lon, lat = polar_swath(-90.0)
+    fp = _fp(lon, lat)
+    assert fp.geometry.covers(Point(-45.0, -90.0)) and _covers_all(fp.geometry, lon, lat)
+
+
+def test_longitudes_in_0_360_across_the_seam_stay_one_narrow_polygon() -> None:
+    lon, lat = swath_grid(0.0, 40.0, 50.0, width_deg=4.0)
+    fp = _fp(lon % 360.0, lat)
+    assert len(fp.geometry.geoms) == 1
+    west, _, east, _ = fp.geometry.bounds
+    assert -3.0 < west < -2.0 and 2.0 < east < 3.0
+    assert _covers_all(fp.geometry, lon, lat)
+
+
+def test_rows_of_fill_are_skipped_and_not_bridged() -> None:
+    lon, lat = swath_grid(20.0, -30.0, 30.0, rows=60)
+    mask = np.zeros(lat.shape, bool)
+    mask[20:40] = True  # a 20-row hole: about 20 degrees of latitude without data
+    lat_filled = np.where(mask, -9999.0, lat)
+    fp = _fp(lon, lat_filled, mask=mask)
+    assert fp.n_valid == (~mask).sum()
+    assert len(fp.geometry.geoms) == 2
+    assert not fp.geometry.covers(Point(20.0, 0.0))
+    assert _covers_all(fp.geometry, lon[~mask], lat[~mask])
+
+
+def test_a_granule_without_valid_pixels_has_no_footprint() -> None:
+    lon, lat = swath_grid(0.0, 0.0, 1.0)
+    fp = _fp(lon, lat, mask=np.ones(lat.shape, bool))
+    assert fp.geometry is None and fp.n_valid == 0
+
+
+def test_a_track_is_buffered_into_a_thin_strip_split_at_the_antimeridian() -> None:
+    lat = np.linspace(-5.0, 5.0, 200)
+    lon = np.linspace(178.0, 182.0, 200) % 360.0
+    fp = _fp(lon, lat, kind="track1d")
+    assert len(fp.geometry.geoms) == 2 and _covers_all(fp.geometry, lon, lat)
+    assert 2.0 <= fp.margin_km <= 50.0
+    length_deg = np.hypot(4.0, 10.0)
+    assert fp.geometry.area < length_deg * 2 * fp.margin_km / 111.0 * 1.5
+
+
+def test_a_ring_around_a_pole_is_closed_along_the_pole_latitude() -> None:
+    lon = np.linspace(-180.0, 180.0, 73)
+    lat = np.full_like(lon, 80.0)
+    pieces = ring_to_lonlat(lon, lat)
+    assert len(pieces) == 1
+    assert pieces[0].bounds == (-180.0, 80.0, 180.0, 90.0)

@@ -1,0 +1,1 @@
+"""Test support shared by the whole suite: real S3 servers, fixtures and a fault-injecting proxy."""

@@ -1,0 +1,243 @@
+"""Real S3 servers as subprocesses on loopback: ``rclone serve s3`` (file-backed) and moto."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from archive.s3 import S3Store
+
+REGION = "us-east-1"
+BUCKET = "swath-archive"
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tool(name: str) -> str:
+    """Return the path of a console script of this venv, else of PATH; fail naming it."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} is not installed in {Path(sys.executable).parent} or PATH")
+    return found
+
+
+def realistic_keys() -> tuple[str, str]:
+    """Return an access key (20 chars) and secret (40): rclone refuses short ones."""
+    upper = string.ascii_uppercase + string.digits
+    access = "AKIA" + "".join(secrets.choice(upper) for _ in range(16))
+    secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+    return access, secret
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it if pytest dies, so no server outlives the run."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class S3Server:
+    """A running S3 server: where it listens, its credentials, its bucket and its process."""
+
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+    bucket: str
+    region: str
+    data_dir: Path | None
+    process: subprocess.Popen[bytes]
+    kind: str = "rclone"
+    log_path: Path | None = None
+    argv: list[str] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        """Return the TCP port the server listens on."""
+        return int(self.endpoint_url.rsplit(":", 1)[1])
+
+    def store(self, prefix: str = "", **options: Any) -> S3Store:
+        """Return an S3Store on this server's bucket under ``prefix``."""
+        options.setdefault("endpoint_url", self.endpoint_url)
+        options.setdefault("region", self.region)
+        options.setdefault("access_key", self.access_key)
+        options.setdefault("secret_key", self.secret_key)
+        return S3Store(self.bucket, prefix, **options)
+
+    def client(self) -> Any:
+        """Return a plain boto3 client for this server (for raw access behind the store's back)."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
+
+    def object_path(self, key: str) -> Path:
+        """Return the file holding ``key`` (bucket-relative) in rclone's data directory."""
+        if self.data_dir is None:
+            raise RuntimeError(f"{self.kind} keeps objects in memory; there is no file")
+        return self.data_dir / self.bucket / key
+
+    def forget(self) -> None:
+        """Make rclone drop its directory cache (SIGHUP), after files changed behind its back."""
+        if self.kind == "rclone" and self.process.poll() is None:
+            self.process.send_signal(signal.SIGHUP)
+            time.sleep(0.05)
+
+    def log_text(self) -> str:
+        """Return what the server has logged so far."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Terminate the server (SIGKILL if it lingers) and wait for it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            # Both servers can linger on SIGTERM while clients hold keep-alive connections
+            # (rclone waited its full 10 s at the end of a session). Completed objects are
+            # already on disk (rclone) or disposable (moto), so a short grace is enough.
+            grace = 3
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def restart(self) -> None:
+        """Stop and start the server on the same port (moto forgets its objects; rclone not)."""
+        self.stop()
+        self.process = _launch(self.argv, self.log_path, self.port)
+        if self.kind == "moto":
+            _create_bucket(self)
+
+
+def _launch(argv: list[str], log_path: Path | None, port: int, timeout: float = 30) -> Any:
+    """Start ``argv`` logging to ``log_path`` and wait until ``port`` accepts connections."""
+    assert log_path is not None
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{argv[0]} exited with {process.returncode} before listening on {port}:\n"
+                + log_path.read_text(errors="replace")
+            )
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.05)
+    process.kill()
+    process.wait(10)
+    raise RuntimeError(
+        f"{argv[0]} did not listen on {port} within {timeout} s:\n"
+        + log_path.read_text(errors="replace")
+    )
+
+
+def start_rclone(data_dir: Path, *, bucket: str = BUCKET) -> S3Server:
+    """Start ``rclone serve s3`` over ``data_dir`` with one bucket (a subdirectory)."""
+    access, secret = realistic_keys()
+    port = free_port()
+    root = data_dir / "data"
+    (root / bucket).mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "rclone-serve-s3.log"
+    argv = [
+        tool("rclone"),
+        "serve",
+        "s3",
+        "--addr",
+        f"127.0.0.1:{port}",
+        "--auth-key",
+        f"{access},{secret}",
+        # Tests edit and delete files behind the server's back, so keep the listing cache
+        # short. Not 0s: rclone 1.75 then busy-spins a core. forget() flushes it at once.
+        "--dir-cache-time",
+        "1s",
+        "--poll-interval",
+        "0",
+        "--config",
+        "/dev/null",
+        str(root),
+    ]
+    process = _launch(argv, log_path, port)
+    return S3Server(
+        endpoint_url=f"http://127.0.0.1:{port}",
+        access_key=access,
+        secret_key=secret,
+        bucket=bucket,
+        region=REGION,
+        data_dir=root,
+        process=process,
+        kind="rclone",
+        log_path=log_path,
+        argv=argv,
+    )
+
+
+def start_moto(log_dir: Path, *, bucket: str = BUCKET) -> S3Server:
+    """Start moto's standalone server and create ``bucket`` in it."""
+    access, secret = realistic_keys()
+    port = free_port()
+    log_path = log_dir / "moto-server.log"
+    argv = [tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    process = _launch(argv, log_path, port)
+    server = S3Server(
+        endpoint_url=f"http://127.0.0.1:{port}",
+        access_key=access,
+        secret_key=secret,
+        bucket=bucket,
+        region=REGION,
+        data_dir=None,
+        process=process,
+        kind="moto",
+        log_path=log_path,
+        argv=argv,
+    )
+    try:
+        _create_bucket(server)
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
+def _create_bucket(server: S3Server) -> None:
+    server.client().create_bucket(Bucket=server.bucket)

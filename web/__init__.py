@@ -1,0 +1,1 @@
+"""web/: the map page, served at / and talking to the API only."""
