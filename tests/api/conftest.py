@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from django.core.cache import cache
 
-from tests.api.live import api_server
+from tests.api.live import _server_idle_before_flush, api_server
 
-__all__ = ["api_server"]
+__all__ = ["_server_idle_before_flush", "api_server"]
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,7 @@ test-output/web/ at the top of the repository.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,9 +19,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-import archive.config
 from catalog.models import Collection, Swath
-from tests.conftest import REPO, _test_database_url, free_port, wait_for_port
+from tests.conftest import REPO
+from tests.support.liveserver import LiveServer, live_server, wait_until_idle
 from tests.web import rows
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,13 +33,6 @@ VENDOR = REPO / "web" / "static" / "vendor"
 SHOTS = REPO / "test-output" / "web"
 START = datetime(2024, 1, 1, tzinfo=UTC)
 N_GRANULES = 600  # 50 hours of 5-minute granules: more than one 500-swath page
-
-
-@dataclass
-class WebServer:
-    url: str
-    store_dir: Path
-    log: Path
 
 
 def _vendored() -> None:
@@ -57,53 +48,13 @@ def _vendored() -> None:
 
 @pytest.fixture(scope="session")
 def web_server(django_db_setup: None, django_db_blocker: object,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """gunicorn serving config.wsgi, static files collected, on a free loopback port."""
     _vendored()
-    port = free_port()
-    work = tmp_path_factory.mktemp("live-web")
-    store_dir = work / "objects"
-    store_dir.mkdir()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _test_database_url(),
-        # The test process's key, so sessions it makes (signed_in) are valid on the server.
-        "SECRET_KEY": settings.SECRET_KEY,
-        "VAR_DIR": str(work),
-        "STORE_URL": store_dir.as_uri(),
-        "STORES": "",
-        "CELERY_BROKER_URL": "",  # subsets run in-process, right after their request commits
-        "API_THROTTLE_ANON": "1000000/minute",
-        "API_THROTTLE_USER": "1000000/minute",
-        "DEBUG": "0",
-    }
-    collected = subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input",
-                                "-v0"], cwd=REPO, env=env, capture_output=True, text=True)
-    if collected.returncode != 0:
-        pytest.fail(f"collectstatic failed:\n{collected.stderr[-3000:]}")
-    log = work / "gunicorn.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind",
-             f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--timeout", "60"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(port, 30, proc)
-    except (TimeoutError, RuntimeError):
-        proc.kill()
-        raise RuntimeError(f"gunicorn did not start:\n{log.read_text()[-3000:]}") from None
-    archive.config.configure({"primary": store_dir.as_uri()})
-    try:
-        yield WebServer(url=f"http://127.0.0.1:{port}", store_dir=store_dir, log=log)
-    finally:
-        archive.config.configure(
-            {n: (u, settings.ARCHIVE_STORE_OPTIONS) for n, u in settings.ARCHIVE_STORES.items()})
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    # The test process's key, so sessions it makes (signed_in) are valid on the server.
+    with live_server(tmp_path_factory.mktemp("live-web"), {"SECRET_KEY": settings.SECRET_KEY},
+                     collect_static=True) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -130,8 +81,12 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
-    """A fresh page at 1280x800; the test fails if the page throws a JavaScript error."""
+def page(browser: object, transactional_db: None) -> Iterator[object]:
+    """A fresh page at 1280x800; the test fails if the page throws a JavaScript error.
+
+    It asks for `transactional_db` so that it is closed, and the server has finished the
+    page's requests, before pytest-django empties the tables (see wait_until_idle).
+    """
     context = browser.new_context(viewport={"width": 1280, "height": 800},  # type: ignore[attr-defined]
                                   accept_downloads=True)
     page = context.new_page()
@@ -140,6 +95,7 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+    wait_until_idle()
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
@@ -168,7 +124,7 @@ def signed_in(transactional_db: None) -> object:
     from django.contrib.auth.models import User
     from django.contrib.sessions.backends.db import SessionStore
 
-    def sign_in(page: object, server: WebServer, name: str) -> User:
+    def sign_in(page: object, server: LiveServer, name: str) -> User:
         user = User.objects.create_user(name)  # no password: an unusable one
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)

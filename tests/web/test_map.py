@@ -16,14 +16,15 @@ import shapely
 from PIL import Image
 from shapely.geometry import box
 
-from tests.web.conftest import SHOTS, Archive, WebServer
+from tests.support.liveserver import LiveServer
+from tests.web.conftest import SHOTS, Archive
 
 pytestmark = pytest.mark.browser
 AGULHAS = (10.0, -45.0, 40.0, -30.0)  # W, S, E, N
 DAY1 = "start=2024-01-01&end=2024-01-01"
 
 
-def api(server: WebServer, path: str, **params: object) -> dict:
+def api(server: LiveServer, path: str, **params: object) -> dict:
     url = f"{server.url}{path}" + (f"?{urlencode(params)}" if params else "")
     with urlopen(url, timeout=30) as response:
         return json.load(response)
@@ -39,7 +40,7 @@ def wait_search(page, before: int) -> None:  # type: ignore[no-untyped-def]
                            arg=before)
 
 
-def open_map(page, server: WebServer, fragment: str = "") -> None:  # type: ignore[no-untyped-def]
+def open_map(page, server: LiveServer, fragment: str = "") -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{server.url}/{fragment}")
     wait_search(page, 0)
     page.wait_for_selector("#map[data-basemap=ready]")
@@ -80,7 +81,7 @@ def detail(page, name: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_drawing_a_box_lists_the_swaths_the_api_finds(
-        page, web_server: WebServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
+        page, web_server: LiveServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
     open_map(page, web_server)
     assert len(listed(page)) == 500  # newest first, one page of 500
     shot(page, "1-opened")
@@ -107,7 +108,7 @@ def test_drawing_a_box_lists_the_swaths_the_api_finds(
 
 
 def test_clicking_a_footprint_shows_that_swath(
-        page, web_server: WebServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
+        page, web_server: LiveServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
     open_map(page, web_server, f"#bbox={','.join(map(str, AGULHAS))}&{DAY1}")
     shown = listed(page)
     rows = {str(s.uuid): s for s in archive_rows.swaths if str(s.uuid) in shown}
@@ -138,7 +139,7 @@ def test_clicking_a_footprint_shows_that_swath(
 
 
 def test_reloading_the_permalink_restores_the_search(
-        page, browser, web_server: WebServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
+        page, browser, web_server: LiveServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
     orbits = sorted({s.orbit for s in archive_rows.swaths})
     orbit = f"{orbits[2]}..{orbits[20]}"
     open_map(page, web_server)
@@ -190,7 +191,7 @@ def pink(image: Image.Image, x0: float, x1: float, y0: float, y1: float) -> int:
 
 
 def test_a_swath_across_the_antimeridian_is_drawn_as_two_pieces(
-        page, web_server: WebServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
+        page, web_server: LiveServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
     crosser = next(s for s in archive_rows.swaths if s.footprint.num_geom == 2
                    and s.footprint.extent[1] > -80 and s.footprint.extent[3] < 80)
     south, north = crosser.footprint.extent[1], crosser.footprint.extent[3]
@@ -231,7 +232,7 @@ def test_a_swath_across_the_antimeridian_is_drawn_as_two_pieces(
 
 
 def test_the_first_500_footprints_appear_quickly(
-        page, web_server: WebServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
+        page, web_server: LiveServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
     open_map(page, web_server)
     page.wait_for_timeout(1000)  # the base map and the histogram settle
     for _ in range(5):
@@ -252,7 +253,7 @@ def test_the_first_500_footprints_appear_quickly(
 
 
 def test_empty_results_and_errors_are_shown(
-        page, web_server: WebServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
+        page, web_server: LiveServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
     open_map(page, web_server, "#bbox=10,-45,40,-30&start=2023-06-01&end=2023-06-30")
     assert page.get_attribute("#results", "data-state") == "empty"
     assert "No swaths match" in page.text_content("#status")
@@ -278,7 +279,7 @@ def test_empty_results_and_errors_are_shown(
 
 
 def test_the_page_works_from_the_keyboard(
-        page, web_server: WebServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
+        page, web_server: LiveServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
     open_map(page, web_server, f"#{DAY1}")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to the search form"
@@ -303,7 +304,7 @@ def test_the_page_works_from_the_keyboard(
 
 
 def test_the_page_fits_a_phone_screen(
-        browser, web_server: WebServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
+        browser, web_server: LiveServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
                                   has_touch=True, device_scale_factor=2)
     page = context.new_page()
@@ -319,7 +320,7 @@ def test_the_page_fits_a_phone_screen(
 
 
 def test_cutting_an_area_makes_a_subset_to_download(
-        page, web_server: WebServer, transactional_db: None, signed_in, tmp_path,
+        page, web_server: LiveServer, transactional_db: None, signed_in, tmp_path,
         shot) -> None:  # type: ignore[no-untyped-def]
     import netCDF4
 
@@ -327,7 +328,6 @@ def test_cutting_an_area_makes_a_subset_to_download(
     from ingest.bulk import run_in_process, start_run
     from ingest.scan import scan
     from ingest.synth import write_swath
-    from web.quicklook import render_quicklook
 
     # A real granule in the server's store: 271 x 120 pixels over the Arabian Sea.
     path = tmp_path / "small.nc"
@@ -336,20 +336,8 @@ def test_cutting_an_area_makes_a_subset_to_download(
     run_in_process(start_run("web-subset", found.files, found.refused, paths=[str(path)],
                              options={}), found.files)
     swath = Swath.objects.get(filename=path.name, state="VERIFIED")
+    assert swath.attrs["quicklook"]["key"].startswith("quicklooks/")  # drawn at ingest
     fragment = f"#bbox=45,12,55,15&swath={swath.uuid}"
-
-    # The API has no quicklook asset yet: serve one as the page expects it (a STAC asset).
-    png = render_quicklook(path)
-
-    def with_quicklook(route) -> None:  # type: ignore[no-untyped-def]
-        item = route.fetch().json()
-        item["assets"]["quicklook"] = {"href": "/quicklook-test.png", "type": "image/png",
-                                       "roles": ["thumbnail"], "title": "sst"}
-        route.fulfill(json=item)
-
-    page.route("**/stac/collections/*/items/*", with_quicklook)
-    page.route("**/quicklook-test.png", lambda route: route.fulfill(
-        body=png, content_type="image/png"))
 
     open_map(page, web_server, fragment)
     page.wait_for_selector("#subset-hint a")  # not signed in: a link, no button
@@ -365,6 +353,10 @@ def test_cutting_an_area_makes_a_subset_to_download(
     assert "scientist" in page.text_content("#account")
     page.wait_for_function("document.getElementById('quicklook-img').naturalWidth > 0")
     assert page.get_attribute("#quicklook-img", "alt").startswith("Quicklook of")
+    # the server's own quicklook (the STAC asset), and the copy the ingest stored
+    assert page.get_attribute("#quicklook-img", "src").endswith(
+        f"/api/v1/swaths/{swath.uuid}/quicklook.png")
+    assert detail(page, "Stored copies").startswith("primary, none, ")
     assert page.is_enabled("#subset-button")
     assert "45,12,55,15" in page.text_content("#subset-hint")
     page.click("#subset-button")
@@ -385,7 +377,7 @@ def test_cutting_an_area_makes_a_subset_to_download(
 
 
 def test_the_permalink_and_search_helpers_in_the_browser(
-        page, web_server: WebServer) -> None:  # type: ignore[no-untyped-def]
+        page, web_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
     """The pure functions of state.js and histogram.js, run by the browser that uses them."""
     page.goto(f"{web_server.url}/")
     got = page.evaluate("""async () => {
