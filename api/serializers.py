@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from catalog.models import Collection, IngestRun, Product, Region, Swath
+from catalog.models import Collection, IngestRun, Product, Region, StoredObject, Swath
 
 
 class CollectionSerializer(serializers.ModelSerializer):
@@ -29,6 +30,29 @@ class SwathFeatureSerializer(GeoFeatureModelSerializer):
             "platform", "instrument", "orbit", "orbit_direction", "start_time", "end_time",
             "is_empty", "size", "sha256", "state", "created_at", "verified_at",
         ]
+
+
+class StoredCopySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StoredObject
+        fields = ["store", "key", "codec", "state", "size", "stored_size", "sha256",
+                  "verified_at"]
+
+
+class SwathDetailSerializer(SwathFeatureSerializer):
+    """One swath with its stored copies (search pages leave them out: one query per page)."""
+
+    copies = serializers.SerializerMethodField()
+
+    class Meta(SwathFeatureSerializer.Meta):
+        fields = [*SwathFeatureSerializer.Meta.fields, "copies"]
+
+    @extend_schema_field(StoredCopySerializer(many=True))
+    def get_copies(self, swath: Swath) -> list[dict]:
+        # Failed and abandoned attempts are history, not copies; the primary store first.
+        copies = [c for c in swath.copies.all() if c.state != StoredObject.State.FAILED]
+        copies.sort(key=lambda c: (c.store != "primary", c.store, c.pk))
+        return StoredCopySerializer(copies, many=True).data
 
 
 class RegionSerializer(GeoFeatureModelSerializer):

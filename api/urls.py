@@ -20,5 +20,11 @@ urlpatterns = [
     re_path(r"^swaths/(?P<uuid>[0-9a-fA-F-]{32,36})/download$",
             views.SwathViewSet.as_view({"get": "download"}, schema=None),
             name="swath-download-noslash"),
+    # The quicklook's canonical URL (a STAC asset href) has no slash; the action's own
+    # settings (JSON errors whatever the Accept header) apply here too.
+    re_path(r"^swaths/(?P<uuid>[0-9a-fA-F-]{32,36})/quicklook\.png$",
+            views.SwathViewSet.as_view({"get": "quicklook"},
+                                       **{**views.SwathViewSet.quicklook.kwargs, "schema": None}),
+            name="swath-quicklook-noslash"),
     *router.urls,
 ]

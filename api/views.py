@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,15 +17,18 @@ from api.downloads import download_response
 from api.filters import parse_feature_fields, search_from_params
 from api.limits import check_body_size
 from api.permissions import IsOwnerOrStaff, PublicReads
+from api.quicklooks import quicklook_response
+from api.renderers import FirstRenderer
 from api.search import SearchPage, run_search
 from api.serializers import (
     CollectionSerializer,
     IngestRunSerializer,
     ProductSerializer,
     RegionSerializer,
+    SwathDetailSerializer,
     SwathFeatureSerializer,
 )
-from catalog.models import Collection, IngestRun, Product, Region, Swath
+from catalog.models import Collection, IngestRun, Product, Region, StoredObject, Swath
 
 P = OpenApiParameter
 SWATH_PARAMETERS = [
@@ -107,7 +111,15 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
         super().initial(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Swath]:
-        return Swath.objects.select_related("collection")
+        qs = Swath.objects.select_related("collection")
+        if getattr(self, "action", None) == "retrieve":
+            qs = qs.prefetch_related(Prefetch("copies", queryset=StoredObject.objects.all()))
+        return qs
+
+    def get_serializer_class(self) -> type[SwathFeatureSerializer]:
+        if getattr(self, "action", None) == "retrieve":
+            return SwathDetailSerializer
+        return SwathFeatureSerializer
 
     def _page_response(self, page: SearchPage, fields: set[str] | None,
                        repairs: list[str]) -> Response:
@@ -155,3 +167,12 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
     def download(self, request: Request, uuid: str) -> Any:
         """The original bytes (Range, ETag, Repr-Digest), or a redirect to a presigned URL."""
         return download_response(request, uuid)
+
+    # JSON errors whatever the Accept header (an <img> asks for image/*): never a 406.
+    @extend_schema(operation_id="api_v1_swaths_quicklook_retrieve",
+                   responses={(200, "image/png"): bytes})
+    @action(detail=True, methods=["get"], url_path="quicklook.png",
+            renderer_classes=[JSONRenderer], content_negotiation_class=FirstRenderer)
+    def quicklook(self, request: Request, uuid: str) -> Any:
+        """A PNG of the swath's main variable drawn at ingest (ETag); 404 when it has none."""
+        return quicklook_response(request, uuid)

@@ -79,6 +79,25 @@ def product_key(product_id: str, sha256: str, suffix: str = ".nc") -> str:
     return _content_key("products", product_id, sha256, suffix)
 
 
+def quicklook_key(swath_id: str, attempt_id: str) -> str:
+    """Return ``quicklooks/<swath_id>/<attempt_id>.png``, the key of a swath's quicklook.
+
+    Outside ``swaths/``: a quicklook is derived from the archived bytes, not part of them,
+    so fsck, reconcile and rebuild-catalog (which walk ``swaths/``) never take it for a copy.
+
+    >>> quicklook_key("7f3a", "c0ffee")
+    'quicklooks/7f3a/c0ffee.png'
+    >>> quicklook_key("7f3a", "../x")
+    Traceback (most recent call last):
+    ...
+    ValueError: attempt id '../x' must be 1-128 letters, digits, '-' or '_'
+    """
+    for what, value in (("swath id", swath_id), ("attempt id", attempt_id)):
+        if not isinstance(value, str) or not _OBJECT_ID.match(value):
+            raise ValueError(f"{what} {value!r} must be 1-128 letters, digits, '-' or '_'")
+    return validate_key(f"quicklooks/{swath_id}/{attempt_id}.png")
+
+
 def _content_key(kind: str, object_id: str, sha256: str, suffix: str) -> str:
     """Build ``<kind>/<object_id>/<sha256><suffix>`` after checking each part."""
     if not isinstance(object_id, str) or not _OBJECT_ID.match(object_id):

@@ -225,6 +225,63 @@ def mark_failed(swath_id: int, reason: str, obj_id: int | None = None) -> None:
     log.warning("swath %s FAILED: %s", swath_id, reason)
 
 
+def record_quicklook(swath_id: int, quicklook: dict) -> dict | None:
+    """Note a stored quicklook in attrs["quicklook"]; return the record it replaces, if any.
+
+    Raises Swath.DoesNotExist when the row is gone (the caller then deletes the object).
+    """
+    quicklook = {k: _json_text(v) if isinstance(v, str) else v for k, v in quicklook.items()}
+    before = _update_attrs(swath_id, {"quicklook": quicklook}, drop="quicklook_error")
+    if before is None:
+        raise Swath.DoesNotExist(f"swath {swath_id} is gone; its quicklook has no row to go on")
+    return _replaced(before.get("quicklook"), quicklook)
+
+
+def record_quicklook_error(swath_id: int, reason: str) -> dict | None:
+    """Note why a swath has no quicklook in attrs["quicklook_error"]; return the record
+    of the quicklook it had before, if any (a gone row is left be)."""
+    before = _update_attrs(swath_id, {"quicklook_error": _json_text(reason[:500])},
+                           drop="quicklook")
+    return _replaced((before or {}).get("quicklook"), None)
+
+
+def _json_text(text: str) -> str:
+    """Text a jsonb column takes: names that are not UTF-8 (surrogates) and NULs escaped,
+    since quicklook messages quote file names and units come from untrusted files.
+
+    >>> _json_text("caf\\udce9\\x00")
+    'caf\\\\udce9\\\\x00'
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _replaced(old: object, new: dict | None) -> dict | None:
+    """The old quicklook record when it names another object than the new one."""
+    if not isinstance(old, dict) or not old.get("key"):
+        return None
+    if new is not None and (old.get("store"), old["key"]) == (new.get("store"), new.get("key")):
+        return None
+    return old
+
+
+def _update_attrs(swath_id: int, changes: dict, drop: str) -> dict | None:
+    """Merge entries into a swath's attrs and drop one; return the attrs as they were.
+
+    The whole JSON document is rewritten, so the row lock keeps a concurrent writer of
+    another entry from being lost; nothing slow happens while it is held. None when
+    there is no such row.
+    """
+    with transaction.atomic():
+        before = (Swath.objects.select_for_update().filter(pk=swath_id)
+                  .values_list("attrs", flat=True).first())
+        if before is None:
+            return None
+        after = {k: v for k, v in before.items() if k != drop}
+        after.update(changes)
+        Swath.objects.filter(pk=swath_id).update(attrs=after)
+    return before
+
+
 def time_range(start: datetime | None, end: datetime | None) -> dict:
     """Return start/end fields in order (some granules list them backwards)."""
     if start and end and end < start:

@@ -1,16 +1,19 @@
-"""One file through the archive: inspect, register, upload, verify.
+"""One file through the archive: inspect, register, upload, verify, draw a quicklook.
 
 The order is the one of STYLE.md's data flow: the row is written and committed
 before any byte moves, the upload runs with no transaction open, and the row becomes
 VERIFIED only after the stored bytes were read back and matched (invariants I1, I5).
+The quicklook comes after that commit, so it can neither fail nor delay the swath.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import socket
 import stat
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,10 +22,12 @@ from pathlib import Path
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry
+from django.db import DatabaseError
 
 import archive.config
 from archive.errors import ArchiveError
 from archive.faults import fault_point
+from archive.keys import quicklook_key
 from archive.replication import replicate
 from catalog import services
 from catalog.models import SwathState
@@ -37,6 +42,10 @@ timing_log = logging.getLogger("timings.ingest")
 RANGE_READABLE_FORMATS = {"netcdf4", "hdf5", "hdfeos5"}
 SUFFIX = {"netcdf3": ".nc", "netcdf4": ".nc", "hdf5": ".h5", "hdfeos5": ".he5"}
 CODEC_SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
+# netCDF-C and HDF5 are not thread-safe, and `ingest --workers N` runs files in threads
+# of one process: quicklooks (the only netCDF reads outside the inspection child) take
+# turns.
+_RENDER_LOCK = threading.Lock()
 
 
 @dataclass
@@ -116,7 +125,8 @@ def ingest_file(
 ) -> FileOutcome:
     """Archive one file; never raises for a bad file (the outcome says what failed)."""
     path = Path(path)
-    timings: dict[str, float] = {"inspect": 0.0, "upload": 0.0, "verify": 0.0, "db": 0.0}
+    timings: dict[str, float] = {"inspect": 0.0, "upload": 0.0, "verify": 0.0, "db": 0.0,
+                                 "quicklook": 0.0}
     started = time.perf_counter()
     try:
         outcome = _ingest_file(path, collection_id, codec, policy, ingest_run_id, timings)
@@ -261,7 +271,7 @@ def upload_swath(
         store.verify(key, result.sha256, codec=codec)
         timings["verify"] += time.perf_counter() - mark
         mark = time.perf_counter()
-        services.mark_verified(swath_id, obj.pk)
+        verified = services.mark_verified(swath_id, obj.pk)
         timings["db"] += time.perf_counter() - mark
     except services.DuplicateSwath as e:
         _discard(store, key)
@@ -274,9 +284,90 @@ def upload_swath(
                              f"it will be retried on the next run ({e})")
         if result is not None:  # bytes reached the store but will never be VERIFIED
             _discard(store, key)
-        services.mark_failed(swath_id, f"{type(e).__name__}: {e}", obj.pk)
+        services.mark_failed(swath_id, _failure_reason(e), obj.pk)
         return FileOutcome(source.path, "failed", str(e), source.size, swath_id)
+    if verified:  # the source file is still at hand: draw it now, not in a later pass
+        mark = time.perf_counter()
+        attach_quicklook(swath_id, path, source, store_name)
+        timings["quicklook"] = timings.get("quicklook", 0.0) + time.perf_counter() - mark
     return FileOutcome(source.path, "new", "", source.size, swath_id, result.seconds)
+
+
+def attach_quicklook(swath_id: int, path: Path, source: services.SourceInfo,
+                     store_name: str = "primary") -> None:
+    """Render, store and record the quicklook of a VERIFIED swath (if INGEST_QUICKLOOKS).
+
+    Raises nothing for the file's or the store's sake: the swath is VERIFIED already and
+    a picture is never worth failing it; the reason lands in attrs["quicklook_error"].
+    """
+    from catalog.models import Swath
+
+    if not settings.INGEST_QUICKLOOKS:
+        return
+    # Here, not at the top: processes that never draw need not load netCDF4 and Pillow.
+    from ingest.quicklook import NothingToDraw
+
+    row = Swath.objects.filter(pk=swath_id).values("uuid", "is_empty").first()
+    if row is None or row["is_empty"]:  # empty: nothing to draw, and nothing wrong either
+        return
+    try:
+        _store_quicklook(swath_id, row["uuid"].hex, path, source, store_name)
+    except NothingToDraw as e:
+        log.info("no quicklook of %s: %s", source.path, e)
+        _record_failure(swath_id, path, str(e))
+    # Untrusted files make netCDF-C/HDF5 raise anything, and a celery soft time limit may
+    # land here too: every failure becomes a reason on the row, never the swath's.
+    except Exception as e:  # noqa: BLE001
+        log.warning("quicklook of %s (swath %s) failed: %s: %s", source.path, swath_id,
+                    type(e).__name__, e)
+        _record_failure(swath_id, path, f"{type(e).__name__}: {e}")
+
+
+def _record_failure(swath_id: int, path: Path, reason: str) -> None:
+    # The reason is public (the quicklook URL's 404 says it): the server's directories
+    # are not, so only the file's name stays; the log line above has the whole path.
+    for folder in {str(path.parent), printable(path.parent)}:
+        reason = reason.replace(folder + os.sep, "")
+    try:
+        _drop_quicklook(services.record_quicklook_error(swath_id, reason))
+    except DatabaseError as e:  # the swath stays VERIFIED all the same
+        log.warning("could not record why swath %s has no quicklook: %s", swath_id, e)
+
+
+def _store_quicklook(swath_id: int, swath_uuid: str, path: Path, source: services.SourceInfo,
+                     store_name: str) -> None:
+    from ingest.quicklook import QuicklookError, make_quicklook
+
+    with _RENDER_LOCK:
+        look = make_quicklook(path)
+    changed = _changed(path, source)
+    if changed:
+        raise QuicklookError(f"{source.path} changed since it was archived ({changed})")
+    store = archive.config.get_store(store_name)
+    # A fresh id per attempt, like data keys: a quicklook key is never written twice.
+    key = quicklook_key(swath_uuid, uuid.uuid4().hex)
+    result = store.put(key, io.BytesIO(look.png), size=len(look.png), content_type="image/png")
+    record = {"store": store_name, "key": key, "size": result.size, "sha256": result.sha256,
+              "variable": look.variable, "units": look.units, "width": look.width,
+              "height": look.height}
+    try:
+        replaced = services.record_quicklook(swath_id, record)
+    except BaseException:
+        _discard(store, key)
+        raise
+    _drop_quicklook(replaced)
+
+
+def _drop_quicklook(record: dict | None) -> None:
+    """Delete the object of a quicklook record the row no longer holds (nothing else would)."""
+    if record is None:
+        return
+    try:
+        store = archive.config.get_store(record.get("store", "primary"))
+    except LookupError as e:
+        log.warning("could not delete old quicklook %s: %s", record["key"], e)
+        return
+    _discard(store, record["key"])
 
 
 def _changed(path: Path, before: services.SourceInfo) -> str:
@@ -296,4 +387,13 @@ def _discard(store: object, key: str) -> None:
     try:
         store.delete(key)
     except ArchiveError as e:  # fsck reports it as ORPHAN later
-        log.warning("could not delete duplicate object %s: %s", key, e)
+        log.warning("could not delete object %s: %s", key, e)
+
+
+def _failure_reason(error: BaseException) -> str:
+    """The row's failure reason; a time limit says so, its exception's text says nothing."""
+    if isinstance(error, SoftTimeLimitExceeded):
+        return ("SoftTimeLimitExceeded: the Celery soft time limit was reached while "
+                "archiving; nothing was kept (an upload the abort missed is left for "
+                "`archive cleanup`)")
+    return f"{type(error).__name__}: {error}"

@@ -128,7 +128,7 @@ def bbox_of(geometry: dict | None) -> list[float] | None:
 ITEM_COLUMNS = (
     "id", "uuid", "collection__slug", "granule_id", "version", "filename", "format",
     "platform", "instrument", "orbit", "orbit_direction", "start_time", "end_time", "size",
-    "sha256", "created_at", "updated_at", "fp_geojson", "fp_box", "cloud_cover",
+    "sha256", "created_at", "updated_at", "fp_geojson", "fp_box", "cloud_cover", "quicklook",
 )
 
 
@@ -190,8 +190,28 @@ def item(row: dict[str, Any], url: Url) -> dict[str, Any]:
              "href": url(f"/stac/collections/{slug}")},
             {"rel": "root", "type": "application/json", "href": url("/stac/")},
         ],
-        "assets": {"data": data},
+        "assets": {"data": data, **quicklook_asset(row.get("quicklook"), uid, url)},
     }
+
+
+def quicklook_asset(look: object, uid: str, url: Url) -> dict[str, Any]:
+    """{"quicklook": asset} when the swath has a quicklook (attrs["quicklook"]), else {}.
+
+    >>> quicklook_asset({"key": "quicklooks/a/b.png", "variable": "/sst"}, "a", lambda p: p)
+    {'quicklook': {'href': '/api/v1/swaths/a/quicklook.png', 'type': 'image/png', \
+'roles': ['overview'], 'title': 'Quicklook of /sst'}}
+    >>> quicklook_asset(None, "a", lambda p: p)
+    {}
+    """
+    if not isinstance(look, dict) or not look.get("key"):
+        return {}
+    variable = look.get("variable")
+    return {"quicklook": {
+        "href": url(f"/api/v1/swaths/{uid}/quicklook.png"),
+        "type": "image/png",
+        "roles": ["overview"],
+        "title": f"Quicklook of {variable}" if variable else "Quicklook",
+    }}
 
 
 def collection(coll: Collection, url: Url, extent: dict[str, Any]) -> dict[str, Any]:

@@ -60,7 +60,8 @@ def _page_rows(base: QuerySet | None = None) -> QuerySet:
     qs = base if base is not None else Swath.objects.all()
     return qs.annotate(fp_geojson=AsGeoJSON("footprint", precision=6),
                        fp_box=Func("footprint", function="Box2D", output_field=TextField()),
-                       cloud_cover=KeyTransform("cloud_cover", "attrs"))
+                       cloud_cover=KeyTransform("cloud_cover", "attrs"),
+                       quicklook=KeyTransform("quicklook", "attrs"))
 
 
 def page_body(view: StacView, search: SwathSearch, spec: stac_fields.FieldSpec, page: SearchPage,

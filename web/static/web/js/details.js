@@ -116,7 +116,8 @@ export class Details {
   }
 
   async loadQuicklook(f, gen) {
-    // The quicklook is a STAC asset (role "thumbnail" or key "quicklook"), made at ingest.
+    // The quicklook is a STAC asset made at ingest (key "quicklook", role "overview"); other
+    // catalogues' items may offer a "thumbnail" instead.
     let item;
     try {
       item = await getJSON(stacItemUrl(f.properties.collection, f.id));
@@ -129,6 +130,8 @@ export class Details {
       || Object.values(assets).find((a) => (a.roles || []).includes("thumbnail"));
     if (!asset) return;
     const img = $("quicklook-img");
+    // An object gone from the store answers 410: no broken-image icon in the panel.
+    img.onerror = () => { if (gen === this.generation) $("quicklook").hidden = true; };
     img.src = asset.href;
     img.alt = `Quicklook of ${f.properties.granule_id}${asset.title ? `: ${asset.title}` : ""}`;
     $("quicklook-caption").textContent = asset.title || "Quicklook";

@@ -1,4 +1,4 @@
-"""web.quicklook: a PNG of a swath's main variable, north up, bounded in size and memory."""
+"""ingest.quicklook: a PNG of a swath's main variable, north up, bounded in size and memory."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import web.quicklook
+import ingest.quicklook
+from ingest.quicklook import QuicklookError, render_quicklook
 from ingest.synth import write_swath
-from web.quicklook import QuicklookError, render_quicklook
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_a_named_variable_is_drawn_on_a_log_scale_when_it_is_chlorophyll(swath: 
 def test_reading_in_small_blocks_gives_the_same_picture(
         swath: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     whole = render_quicklook(swath, max_size=50)
-    monkeypatch.setattr(web.quicklook, "BLOCK_BYTES", 1)  # one box row per read
+    monkeypatch.setattr(ingest.quicklook, "BLOCK_BYTES", 1)  # one box row per read
     assert render_quicklook(swath, max_size=50) == whole
 
 

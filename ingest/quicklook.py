@@ -43,7 +43,11 @@ _VIRIDIS = np.array([
 
 
 class QuicklookError(ValueError):
-    """The file has nothing a quicklook can show; the message says why."""
+    """No quicklook can be made of the file; the message says why."""
+
+
+class NothingToDraw(QuicklookError):
+    """The file opens but holds no 2-D field with a valid value: not a fault, just no image."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,8 @@ def choose_variable(ds: netCDF4.Dataset) -> _Choice:
     candidates = [_Choice(p, _spatial_shape(v) or (0, 0)) for p, v in _variables(ds)
                   if _eligible(p, v)]
     if not candidates:
-        raise QuicklookError("no 2-D numeric variable to show (only coordinates, flags or "
-                             "1-D data)")
+        raise NothingToDraw("no 2-D numeric variable to show (only coordinates, flags or "
+                            "1-D data)")
     rank = {name.lower(): i for i, name in enumerate(PREFERRED)}
 
     def key(choice: _Choice) -> tuple[int, int]:
@@ -178,7 +182,7 @@ def _colour(field: np.ndarray, log: bool) -> tuple[np.ndarray, float, float]:
             values = np.where(field > 0, np.log10(field), np.nan)
     finite = values[np.isfinite(values)]
     if finite.size == 0:
-        raise QuicklookError("the variable holds no valid value")
+        raise NothingToDraw("the variable holds no valid value")
     lo, hi = (float(v) for v in np.percentile(finite, [2, 98]))
     if hi <= lo:
         hi = lo + 1.0
@@ -192,12 +196,29 @@ def _colour(field: np.ndarray, log: bool) -> tuple[np.ndarray, float, float]:
     return rgba, lo, hi
 
 
+@dataclass(frozen=True)
+class Quicklook:
+    """A rendered quicklook: the PNG and what it shows."""
+
+    png: bytes
+    variable: str  # group path and name, e.g. /geophysical_data/sst
+    units: str
+    width: int
+    height: int
+
+
 def render_quicklook(path: str | os.PathLike[str], variable: str | None = None,
                      max_size: int = MAX_SIZE) -> bytes:
-    """Return a PNG of the swath's main variable (or `variable`, a name or /group/name).
+    """Return a PNG of the swath's main variable; see make_quicklook."""
+    return make_quicklook(path, variable, max_size).png
 
-    Raises QuicklookError when netCDF4 cannot open the file or it has no 2-D numeric
-    field (or the one named has no valid value).
+
+def make_quicklook(path: str | os.PathLike[str], variable: str | None = None,
+                   max_size: int = MAX_SIZE) -> Quicklook:
+    """Draw the swath's main variable (or `variable`, a name or /group/name) as a PNG.
+
+    Raises QuicklookError when netCDF4 cannot open the file or has no such variable, and
+    NothingToDraw (a QuicklookError) when it has no 2-D numeric field or no valid value.
     """
     if max_size < 16:
         raise ValueError(f"max_size must be at least 16, got {max_size}")
@@ -224,7 +245,8 @@ def render_quicklook(path: str | os.PathLike[str], variable: str | None = None,
     info.add_text("range", f"{lo:.6g} {hi:.6g}{' log10' if log else ''}")
     buf = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buf, format="PNG", pnginfo=info)
-    return buf.getvalue()
+    height, width = rgba.shape[:2]
+    return Quicklook(buf.getvalue(), choice.path, units, width, height)
 
 
 def _open(path: str | os.PathLike[str]) -> netCDF4.Dataset:
@@ -232,7 +254,9 @@ def _open(path: str | os.PathLike[str]) -> netCDF4.Dataset:
         return netCDF4.Dataset(os.fspath(path))
     except (OSError, AttributeError, KeyError, RuntimeError, ValueError) as e:
         # netCDF4 refuses HDF4 and some HDF5 layouts (e.g. ATL03) with assorted errors.
-        raise QuicklookError(f"netCDF4 cannot open {os.fspath(path)}: {e}") from e
+        # The name may not be UTF-8 (netCDF4 refuses those too): escape it for the message.
+        name = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise QuicklookError(f"netCDF4 cannot open {name}: {e}") from e
 
 
 def _find(ds: netCDF4.Dataset, name: str) -> netCDF4.Variable:
