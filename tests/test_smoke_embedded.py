@@ -1,5 +1,6 @@
 """The embedded default from an empty var/: SpatiaLite, a directory store, tasks
-in-process. Migrate, make demo swaths, ingest them, serve them over HTTP."""
+in-process. Migrate, make demo swaths, ingest them, serve them over HTTP: the REST
+list and the STAC search and items the map page uses, all on SpatiaLite."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
+from api.stac.items import bbox_of
 from tests.conftest import REPO, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -41,13 +45,66 @@ def test_embedded_default_ingests_and_serves_swaths(tmp_path: Path) -> None:
         [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+
+    def get(path: str, **params: str) -> Any:
+        query = "?" + urlencode(params) if params else ""
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}{query}") as r:
+            return json.load(r)
+
     try:
         wait_for_port(port, 30, server)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/swaths/") as r:
-            body = json.load(r)
+        body = get("/api/v1/swaths/")
+        assert body["numberReturned"] == 3
+        assert {f["properties"]["state"] for f in body["features"]} == {"VERIFIED"}
+        assert all(f["geometry"] for f in body["features"])
+        for feature in body["features"]:
+            searches_find_the_swath(get, feature)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
+            assert "/stac/" in r.read().decode()  # the map page, which searches through STAC
     finally:
         server.terminate()
         server.wait(10)
-    assert body["numberReturned"] == 3
-    assert {f["properties"]["state"] for f in body["features"]} == {"VERIFIED"}
-    assert all(f["geometry"] for f in body["features"])
+
+
+def searches_find_the_swath(get: Any, feature: dict[str, Any]) -> None:
+    """STAC search (as the map asks it), STAC items and the REST list, each by bbox and
+    time, return this swath with its bbox; a box on the far side of the Earth does not."""
+    uid, props = feature["id"], feature["properties"]
+    # A vertex of the footprint: on its edge, which an intersects query counts.
+    lon, lat = feature["geometry"]["coordinates"][0][0][0]
+    near = box_around(lon, lat)
+    far = box_around(lon + 180 if lon < 0 else lon - 180, -lat)  # the antipode
+    when = f"{props['start_time']}/{props['end_time']}"
+
+    found = get("/stac/search", bbox=near, datetime=when)
+    item = next(f for f in found["features"] if f["id"] == uid)
+    assert item["collection"] == props["collection"]
+    assert item["properties"]["start_datetime"] == props["start_time"]
+    assert item["bbox"] == pytest.approx(bbox_of(feature["geometry"]), abs=1e-6)
+    # The map's own request: a page of 500 with the fields extension and a CQL2 filter.
+    mapped = get("/stac/search", bbox=near, datetime=when, limit="500",
+                 fields="-assets,-links,-bbox", **{"filter-lang": "cql2-text",
+                                                   "filter": '"sat:absolute_orbit" >= 1'})
+    assert uid in ids(mapped)
+    assert uid not in ids(get("/stac/search", bbox=far, datetime=when))
+    assert uid not in ids(get("/stac/search", bbox=near,
+                              datetime="2000-01-01T00:00:00Z/2000-01-02T00:00:00Z"))
+
+    items = get(f"/stac/collections/{props['collection']}/items", bbox=near, datetime=when)
+    assert uid in ids(items)
+    assert uid in ids(get(f"/stac/collections/{props['collection']}/items"))
+    one = get(f"/stac/collections/{props['collection']}/items/{uid}")
+    assert one["bbox"] == item["bbox"]
+
+    assert uid in ids(get("/api/v1/swaths/", bbox=near, datetime=when))
+    assert uid not in ids(get("/api/v1/swaths/", bbox=far, datetime=when))
+
+
+def box_around(lon: float, lat: float, half: float = 0.5) -> str:
+    """A bbox parameter of +-half degrees around a point, kept inside lon/lat range."""
+    return ",".join(f"{v:.6f}" for v in (max(lon - half, -180), max(lat - half, -90),
+                                          min(lon + half, 180), min(lat + half, 90)))
+
+
+def ids(collection: dict[str, Any]) -> set[str]:
+    return {f["id"] for f in collection["features"]}

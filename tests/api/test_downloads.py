@@ -11,13 +11,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.conf import settings
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 import archive.config
 from catalog.models import StoredObject, Swath
 from tests.catalog.factories import box, swath
+from tests.support.stores import restore_stores
 
 pytestmark = pytest.mark.django_db
 DATA = os.urandom(300_000) + b"tail"
@@ -32,8 +32,7 @@ def client() -> APIClient:
 def local_primary(tmp_path: Path) -> Iterator[archive.config.Store]:
     archive.config.configure({"primary": (tmp_path / "store").as_uri()})
     yield archive.config.get_store("primary")
-    archive.config.configure(
-        {n: (u, settings.ARCHIVE_STORE_OPTIONS) for n, u in settings.ARCHIVE_STORES.items()})
+    restore_stores()
 
 
 def archived(store: archive.config.Store, data: bytes = DATA, codec: str = "none",
@@ -139,5 +138,4 @@ def test_presigned_redirect_is_short_lived_and_for_the_key_only(client: APIClien
         with override_settings(PRESIGN_DOWNLOADS=True):
             assert client.get(f"/api/v1/swaths/{s.uuid}/download").status_code == 410
     finally:
-        archive.config.configure(
-            {n: (u, settings.ARCHIVE_STORE_OPTIONS) for n, u in settings.ARCHIVE_STORES.items()})
+        restore_stores()

@@ -21,12 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection
 
 import archive.config
 from archive.stores import Store
 from tests.conftest import REPO, _test_database_url, free_port, wait_for_port
+from tests.support.stores import restore_stores
 
 
 @dataclass
@@ -84,8 +84,7 @@ def live_server(work: Path, extra_env: dict[str, str] | None = None,
     try:
         yield LiveServer(url=f"http://127.0.0.1:{port}", store_dir=store_dir, log=log)
     finally:
-        archive.config.configure(
-            {n: (u, settings.ARCHIVE_STORE_OPTIONS) for n, u in settings.ARCHIVE_STORES.items()})
+        restore_stores()
         proc.terminate()
         try:
             proc.wait(15)
