@@ -47,3 +47,7 @@ class SizeLimitExceeded(ArchiveError):
 
 class EndpointRefused(ArchiveError):
     """The endpoint failed the capability probe, so the archive refuses to use it."""
+
+
+class UploadsUnlisted(ArchiveError):
+    """The store cannot list its multipart uploads now: the list is unknown, not empty."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from archive.errors import SizeLimitExceeded
 from archive.faults import fault_point
+from archive.s3client import cancel_retries_on
 from archive.s3errors import translate
 
 log = logging.getLogger(__name__)
@@ -68,13 +69,17 @@ def multipart_upload(
     max_object_bytes: int,
     conditional: bool,
     before_complete: Callable[[], None],
+    abort_client: Callable[[], Any] | None = None,
 ) -> tuple[str | None, int]:
     """Upload ``parts`` as one multipart upload; return (ETag, stored bytes).
 
     At most ``concurrency`` parts are in flight and one more is being read, so memory stays
     at part size x (concurrency + 1). ``before_complete`` runs after the last part (it checks
-    the source's hash and size) and may raise. Any failure, KeyboardInterrupt included,
-    aborts the upload before the exception propagates.
+    the source's hash and size) and may raise. Any failure, KeyboardInterrupt and Celery's
+    SoftTimeLimitExceeded included, aborts the upload (with the client ``abort_client``
+    returns, one with short timeouts, when given) before the exception propagates; an
+    upload the abort could not remove is left for ``archive cleanup``, which finds it
+    because its catalog row is no longer UPLOADING.
     """
     fault_point("before_create_mpu")
     try:
@@ -84,6 +89,7 @@ def multipart_upload(
     except Exception as e:
         raise translate(e, key=key, store=store, action="create multipart upload") from e
     upload_id = created["UploadId"]
+    abandoned = threading.Event()
     slots = threading.BoundedSemaphore(concurrency)
     failures: list[BaseException] = []
     stored = 0
@@ -113,7 +119,8 @@ def multipart_upload(
             holder = [body]
             del body
             future = executor.submit(
-                _upload_part, client, bucket, s3_key, upload_id, number, holder, key, store, slots
+                _upload_part, client, bucket, s3_key, upload_id, number, holder, key, store, slots,
+                abandoned,
             )
             future.add_done_callback(lambda f: _record_failure(f, failures))
             futures.append(future)
@@ -140,9 +147,11 @@ def multipart_upload(
     except BaseException:
         # Abort without waiting for parts in flight: one stalled on a dead connection
         # (read timeout 120 s) must not hold back the abort or a soft time limit (C8).
-        # A part finishing after the abort is refused by the server (NoSuchUpload).
+        # A part finishing after the abort is refused by the server (NoSuchUpload), and
+        # a stalled one is not retried (``abandoned``), so its thread ends at its timeout.
+        abandoned.set()
         executor.shutdown(wait=False, cancel_futures=True)
-        _abort(client, bucket, s3_key, upload_id, key, store)
+        _abort(abort_client or (lambda: client), bucket, s3_key, upload_id, key, store)
         raise
 
 
@@ -162,18 +171,21 @@ def _upload_part(
     key: str,
     store: str,
     slots: threading.BoundedSemaphore,
+    abandoned: threading.Event,
 ) -> dict[str, Any]:
     """Upload one part with an explicit Content-MD5; return its CompleteMultipartUpload entry."""
     body = holder.pop()
     try:
-        response = client.upload_part(
-            Bucket=bucket,
-            Key=s3_key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=body,
-            ContentMD5=body.content_md5() if hasattr(body, "content_md5") else content_md5(body),
-        )
+        md5 = body.content_md5() if hasattr(body, "content_md5") else content_md5(body)
+        with cancel_retries_on(abandoned):
+            response = client.upload_part(
+                Bucket=bucket,
+                Key=s3_key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,
+                ContentMD5=md5,
+            )
     except Exception as e:
         raise translate(e, key=key, store=store, action=f"upload part {number}") from e
     finally:
@@ -182,15 +194,18 @@ def _upload_part(
     return {"PartNumber": number, "ETag": response["ETag"]}
 
 
-def _abort(client: Any, bucket: str, s3_key: str, upload_id: str, key: str, store: str) -> None:
+def _abort(
+    make_client: Callable[[], Any], bucket: str, s3_key: str, upload_id: str, key: str, store: str
+) -> None:
     """Abort the upload; log (never raise) if that fails, so the original error propagates."""
     try:
-        client.abort_multipart_upload(Bucket=bucket, Key=s3_key, UploadId=upload_id)
+        make_client().abort_multipart_upload(Bucket=bucket, Key=s3_key, UploadId=upload_id)
     except Exception as e:  # noqa: BLE001 - the upload's own error matters more
         code = getattr(e, "response", {}).get("Error", {}).get("Code")
         if code != "NoSuchUpload":
             log.warning(
-                "%s: could not abort multipart upload %s in %s: %s", key, upload_id, store, e
+                "%s: could not abort multipart upload %s in %s (left for archive cleanup): %s",
+                key, upload_id, store, e,
             )
     else:
         log.info("%s: aborted multipart upload %s in %s", key, upload_id, store)

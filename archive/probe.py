@@ -7,12 +7,13 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from archive.errors import ArchiveError, EndpointRefused
+from archive.errors import EndpointRefused
 from archive.multipart import MIN_PART_SIZE, content_md5
 from archive.s3errors import error_code, status_code, translate
 
@@ -45,20 +46,42 @@ def reset_cache() -> None:
         _cache.clear()
 
 
-def cached_probe(client: Any, *, bucket: str, endpoint: str, checksum_mode: str) -> Capabilities:
+def cached_probe(
+    client: Any,
+    *,
+    bucket: str,
+    endpoint: str,
+    checksum_mode: str,
+    cleanup_client: Callable[[], Any] | None = None,
+) -> Capabilities:
     """Return the cached capabilities of (endpoint, bucket, mode), probing on first use."""
     cache_key = (endpoint, bucket, checksum_mode)
     with _lock:
         if cache_key not in _cache:
             _cache[cache_key] = probe(
-                client, bucket=bucket, endpoint=endpoint, checksum_mode=checksum_mode
+                client, bucket=bucket, endpoint=endpoint, checksum_mode=checksum_mode,
+                cleanup_client=cleanup_client,
             )
         return _cache[cache_key]
 
 
-def probe(client: Any, *, bucket: str, endpoint: str, checksum_mode: str) -> Capabilities:
-    """Probe the endpoint with objects under ``_probe/``; raise EndpointRefused if bytes change."""
+def probe(
+    client: Any,
+    *,
+    bucket: str,
+    endpoint: str,
+    checksum_mode: str,
+    cleanup_client: Callable[[], Any] | None = None,
+) -> Capabilities:
+    """Probe the endpoint with objects under ``_probe/``; raise EndpointRefused if bytes change.
+
+    After a failure the probe's objects and upload are removed with the client
+    ``cleanup_client`` returns (one with short timeouts) when given. Exceptions that are
+    not the endpoint's (KeyboardInterrupt, Celery's SoftTimeLimitExceeded) propagate
+    unchanged.
+    """
     started = time.monotonic()
+    tidy = cleanup_client or (lambda: client)
     base = f"{PROBE_PREFIX}{uuid.uuid4().hex}/"
     where = f"{endpoint}/{bucket}"
     created: list[str] = []
@@ -71,7 +94,7 @@ def probe(client: Any, *, bucket: str, endpoint: str, checksum_mode: str) -> Cap
                 key=base + "single",
                 store=where,
             )
-        multi = _multipart_roundtrip(client, bucket, base + "multipart", created)
+        multi = _multipart_roundtrip(client, tidy, bucket, base + "multipart", created)
         if not multi:
             raise EndpointRefused(
                 f"{where}: a 2-part multipart upload read back different bytes "
@@ -82,22 +105,19 @@ def probe(client: Any, *, bucket: str, endpoint: str, checksum_mode: str) -> Cap
         conditional = _conditional_write(client, bucket, base + "single")
         md5_checked = _md5_checked(client, bucket, base + "badmd5", created)
         deleted = _delete_objects(client, bucket, created)
-    except EndpointRefused:
-        _cleanup(client, bucket, created)
-        raise
     except ClientError as e:
-        _cleanup(client, bucket, created)
+        _cleanup(tidy(), bucket, created)
         raise EndpointRefused(
             f"{where}: capability probe failed: {error_code(e)} (HTTP {status_code(e)})",
             key=base,
             store=where,
         ) from e
-    except ArchiveError:
-        _cleanup(client, bucket, created)
-        raise
-    except Exception as e:
-        _cleanup(client, bucket, created)
+    except BotoCoreError as e:
+        _cleanup(tidy(), bucket, created)
         raise translate(e, key=base, store=where, action="capability probe") from e
+    except BaseException:
+        _cleanup(tidy(), bucket, created)
+        raise
     caps = Capabilities(
         endpoint=endpoint,
         checksum_mode=checksum_mode,
@@ -119,7 +139,9 @@ def _single_roundtrip(client: Any, bucket: str, key: str, created: list[str]) ->
     return client.get_object(Bucket=bucket, Key=key)["Body"].read() == body
 
 
-def _multipart_roundtrip(client: Any, bucket: str, key: str, created: list[str]) -> bool:
+def _multipart_roundtrip(
+    client: Any, abort_client: Callable[[], Any], bucket: str, key: str, created: list[str]
+) -> bool:
     # Part 1 must reach S3's 5 MiB minimum for a non-final part.
     parts = [os.urandom(MIN_PART_SIZE), os.urandom(1021)]
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
@@ -140,9 +162,9 @@ def _multipart_roundtrip(client: Any, bucket: str, key: str, created: list[str])
         )
     except BaseException:
         try:
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        except ClientError as e:
-            log.warning("probe: could not abort %s: %s", upload_id, e)
+            abort_client().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except (ClientError, BotoCoreError) as e:
+            log.warning("probe: could not abort %s of %s: %s", upload_id, key, e)
         raise
     created.append(key)
     return client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"".join(parts)
@@ -203,5 +225,5 @@ def _cleanup(client: Any, bucket: str, keys: list[str]) -> None:
     for key in keys:
         try:
             client.delete_object(Bucket=bucket, Key=key)
-        except ClientError as e:
+        except (ClientError, BotoCoreError) as e:
             log.warning("probe: could not delete %s: %s", key, e)

@@ -9,8 +9,10 @@ import random
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
+
+from botocore.exceptions import ClientError
 
 from archive import codecs
 from archive.errors import (
@@ -19,12 +21,14 @@ from archive.errors import (
     ObjectExists,
     ObjectNotFound,
     TransientArchiveError,
+    UploadsUnlisted,
 )
 from archive.multipart import choose_part_size, content_md5, multipart_upload
+from archive.parallel_get import ParallelRangeReader
 from archive.probe import Capabilities, cached_probe
 from archive.ranged import DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_BLOCKS, RangedFile
-from archive.s3client import ResponseBody, make_client
-from archive.s3errors import translate
+from archive.s3client import ResponseBody, make_cleanup_client, make_client
+from archive.s3errors import error_code, translate
 from archive.sources import Source, open_source, remaining_size, rewind_point
 from archive.stores import (
     DEFAULT_MAX_OBJECT_BYTES,
@@ -75,6 +79,7 @@ class S3Store(Store):
         checksum_mode: str | None = None,
         part_size: int = 8 * MiB,
         concurrency: int = 2,
+        get_part_size: int = 8 * MiB,
         max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
         max_attempts: int = 10,
         upload_attempts: int = 3,
@@ -101,6 +106,9 @@ class S3Store(Store):
         self.checksum_mode = mode
         self.part_size = part_size
         self.concurrency = concurrency
+        # Downloads use their own, smaller parts: an API process serving several
+        # downloads holds get_part_size x (concurrency + 1) per download. 0 = one stream.
+        self.get_part_size = get_part_size
         self.max_object_bytes = max_object_bytes
         self.upload_attempts = max(1, upload_attempts)
         self.retry_base_s = retry_base_s
@@ -116,6 +124,7 @@ class S3Store(Store):
             "pool_size": max(10, concurrency + 2),
         }
         self._client: Any = None
+        self._cleanup_client: Any = None
         self._client_lock = threading.Lock()
 
     # -- client and probe --------------------------------------------------------------
@@ -134,6 +143,22 @@ class S3Store(Store):
                 )
             return self._client
 
+    def cleanup_client(self) -> Any:
+        """Return a client with short timeouts for aborting and deleting after a failure.
+
+        Made on first need, not with the main client: most stores never need it, and
+        loading botocore's models again costs about 10 MB.
+        """
+        with self._client_lock:
+            if self._cleanup_client is None:
+                self._cleanup_client = make_cleanup_client(
+                    endpoint_url=self.endpoint_url,
+                    region=self.region,
+                    credentials=self._credentials,
+                    checksum_mode=self.checksum_mode,
+                )
+            return self._cleanup_client
+
     def capabilities(self) -> Capabilities:
         """Return the endpoint's probed capabilities (probed once per endpoint and mode)."""
         if not self._probe_enabled:
@@ -151,6 +176,7 @@ class S3Store(Store):
             bucket=self.bucket,
             endpoint=self.endpoint_url or "aws",
             checksum_mode=self.checksum_mode,
+            cleanup_client=self.cleanup_client,
         )
 
     def _s3_key(self, key: str) -> str:
@@ -274,6 +300,7 @@ class S3Store(Store):
                 max_object_bytes=self.max_object_bytes,
                 conditional=conditional,
                 before_complete=check_source,
+                abort_client=self.cleanup_client,
             )
             return PutResult(
                 key=key,
@@ -336,6 +363,7 @@ class S3Store(Store):
                 max_object_bytes=self.max_object_bytes,
                 conditional=conditional,
                 before_complete=check_source,
+                abort_client=self.cleanup_client,
             )
             digest = reader.hexdigest()
         return PutResult(
@@ -403,7 +431,18 @@ class S3Store(Store):
         )
 
     def open_raw(self, key: str) -> tuple[BinaryIO, ObjectInfo]:
-        """GET the object; the body is streamed, never read whole."""
+        """GET the object; the body is streamed, never read whole.
+
+        Objects larger than two download parts are read as ``concurrency`` ranged GETs in
+        flight (pinned to the ETag the HEAD saw), returned in order.
+        """
+        info = self.head(key) if self.get_part_size else None
+        if info is not None and info.stored_size > 2 * self.get_part_size:
+            reader = ParallelRangeReader(
+                self._range_fetch(key, info), info.stored_size, part_size=self.get_part_size,
+                concurrency=self.concurrency, name=key, store=self.name,
+            )
+            return io.BufferedReader(reader, buffer_size=MiB), info  # type: ignore[return-value]
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._s3_key(key))
         except Exception as e:
@@ -411,22 +450,8 @@ class S3Store(Store):
         body = ResponseBody(response["Body"], key=key, store=self.name)
         return io.BufferedReader(body, buffer_size=MiB), self._info(key, response)  # type: ignore[return-value]
 
-    def open_ranged(
-        self,
-        key: str,
-        block_size: int = DEFAULT_BLOCK_SIZE,
-        cache_blocks: int = DEFAULT_CACHE_BLOCKS,
-    ) -> RangedFile:
-        """Return a RangedFile fetching blocks with ranged GETs pinned to the object's ETag."""
-        info = self.head(key)
-        if info is None:
-            raise ObjectNotFound(f"{key}: no such object in {self.name}", key=key, store=self.name)
-        if (info.codec or "none") != "none":
-            raise ArchiveError(
-                f"{key}: ranged reads need an uncompressed object, this one is {info.codec}",
-                key=key,
-                store=self.name,
-            )
+    def _range_fetch(self, key: str, info: ObjectInfo) -> Callable[[int, int], bytes]:
+        """Return fetch(start, stop) -> bytes for ``key``, failing if the object changes."""
         s3_key = self._s3_key(key)
 
         def fetch(start: int, stop: int) -> bytes:
@@ -445,8 +470,27 @@ class S3Store(Store):
                 )
             return data
 
+        return fetch
+
+    def open_ranged(
+        self,
+        key: str,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        cache_blocks: int = DEFAULT_CACHE_BLOCKS,
+    ) -> RangedFile:
+        """Return a RangedFile fetching blocks with ranged GETs pinned to the object's ETag."""
+        info = self.head(key)
+        if info is None:
+            raise ObjectNotFound(f"{key}: no such object in {self.name}", key=key, store=self.name)
+        if (info.codec or "none") != "none":
+            raise ArchiveError(
+                f"{key}: ranged reads need an uncompressed object, this one is {info.codec}",
+                key=key,
+                store=self.name,
+            )
         return RangedFile(
-            fetch, info.stored_size, name=key, block_size=block_size, cache_blocks=cache_blocks
+            self._range_fetch(key, info), info.stored_size, name=key, block_size=block_size,
+            cache_blocks=cache_blocks,
         )
 
     def presign(self, key: str, expires_s: int) -> str | None:
@@ -507,7 +551,12 @@ class S3Store(Store):
             raise self._fail(e, prefix or "/", "list") from e
 
     def list_uploads(self) -> list[UploadInfo]:
-        """Return the multipart uploads in progress under this store's prefix."""
+        """Return the multipart uploads in progress under this store's prefix.
+
+        Raises UploadsUnlisted when the endpoint answers the listing itself with
+        NoSuchUpload (404): ``rclone serve s3`` does so whenever it holds no upload state,
+        e.g. after a restart, so the list is unknown rather than empty.
+        """
         uploads = []
         paginator = self.client.get_paginator("list_multipart_uploads")
         try:
@@ -520,6 +569,16 @@ class S3Store(Store):
                             initiated=item.get("Initiated"),
                         )
                     )
+        except ClientError as e:
+            if error_code(e) in ("NoSuchUpload", "404"):
+                raise UploadsUnlisted(
+                    f"{self.name}: cannot list multipart uploads: the endpoint "
+                    f"{self.endpoint_url or 'aws'} answered ListMultipartUploads with "
+                    f"{error_code(e)} (HTTP 404), as rclone serve s3 does while it holds no "
+                    "upload state (after it starts or restarts)",
+                    store=self.name,
+                ) from e
+            raise self._fail(e, self.prefix or "/", "list multipart uploads") from e
         except Exception as e:
             raise self._fail(e, self.prefix or "/", "list multipart uploads") from e
         return uploads

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
+import urllib3.exceptions
 from botocore.config import Config
+from botocore.exceptions import HTTPClientError
 
 from archive.s3errors import translate
+
+# A client for the clean-up after a failure (aborting an upload, deleting probe objects):
+# the endpoint may be the very thing that stalled, and the caller may be a task between
+# its soft and hard time limits, so it must give up within seconds, not minutes.
+CLEANUP_CONNECT_TIMEOUT_S = 2.0
+CLEANUP_READ_TIMEOUT_S = 5.0
+CLEANUP_MAX_ATTEMPTS = 2
+# What the network can raise under botocore's catch-all HTTPClientError; anything else
+# came from this process (a signal handler, a body reader) and is not the network's fault.
+_NETWORK_ERRORS = (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError)
+_cancel = threading.local()
 
 
 def make_client(
@@ -53,7 +70,64 @@ def make_client(
     # botocore stopped sending Content-MD5 on these (RELIABILITY pitfall 3).
     for op in ("DeleteObjects", "PutBucketLifecycleConfiguration"):
         client.meta.events.register(f"before-sign.s3.{op}", add_content_md5)
+    client.meta.events.register_first("needs-retry.s3", refuse_pointless_retries)
     return client
+
+
+def make_cleanup_client(
+    *,
+    endpoint_url: str | None,
+    region: str,
+    credentials: tuple[str | None, str | None, str | None],
+    checksum_mode: str,
+) -> Any:
+    """Return a client with short timeouts and one retry, for aborts and deletes after a failure."""
+    return make_client(
+        endpoint_url=endpoint_url,
+        region=region,
+        credentials=credentials,
+        checksum_mode=checksum_mode,
+        max_attempts=CLEANUP_MAX_ATTEMPTS,
+        connect_timeout=CLEANUP_CONNECT_TIMEOUT_S,
+        read_timeout=CLEANUP_READ_TIMEOUT_S,
+        pool_size=2,
+    )
+
+
+def refuse_pointless_retries(caught_exception: BaseException | None = None, **_: Any) -> None:
+    """botocore ``needs-retry`` hook: stop retries that cannot help; raise instead.
+
+    botocore wraps every exception raised while a request is in flight in HTTPClientError
+    and retries it, so Celery's SoftTimeLimitExceeded (raised by a signal handler in the
+    middle of a socket read) would become ten more attempts of 120 s each and never reach
+    the task (RELIABILITY C8). Such an exception is re-raised as it was. And a request
+    made for an upload that was since cancelled (see ``cancel_retries_on``) is not retried.
+    """
+    if type(caught_exception) is HTTPClientError:
+        cause = caught_exception.kwargs.get("error")
+        if isinstance(cause, Exception) and not isinstance(cause, _NETWORK_ERRORS):
+            raise cause
+    cancelled: threading.Event | None = getattr(_cancel, "event", None)
+    if cancelled is not None and cancelled.is_set():
+        raise RetryCancelled("not retried: the upload this request belongs to was abandoned")
+
+
+class RetryCancelled(Exception):
+    """A failed request was not retried because its upload had been abandoned meanwhile."""
+
+
+@contextmanager
+def cancel_retries_on(event: threading.Event) -> Iterator[None]:
+    """In this thread, within the block, botocore stops retrying once ``event`` is set.
+
+    A part stalled on a dead connection ends at its read timeout instead of being sent
+    again, max_attempts times, to an upload that was already aborted.
+    """
+    _cancel.event = event
+    try:
+        yield
+    finally:
+        _cancel.event = None
 
 
 def add_content_md5(request: Any, **_: Any) -> None:

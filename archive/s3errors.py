@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
+
+import urllib3.exceptions
 from botocore.exceptions import (
     BotoCoreError,
     ChecksumError,
@@ -35,6 +38,19 @@ _TRANSIENT_CODES = {
 }
 
 
+# Failures of the store or of the way to it. Anything else raised during a request is not
+# the store's to rename: above all Celery's SoftTimeLimitExceeded, which a signal handler
+# raises in the middle of a socket read and the task must see as it is (RELIABILITY C8).
+_STORE_FAILURES = (
+    ArchiveError,
+    ClientError,
+    BotoCoreError,
+    OSError,
+    http.client.HTTPException,
+    urllib3.exceptions.HTTPError,
+)
+
+
 def error_code(error: ClientError) -> str:
     """Return the S3 error code of a ClientError (the status code when the body had none)."""
     code = error.response.get("Error", {}).get("Code")
@@ -58,7 +74,12 @@ def is_transient(error: BaseException) -> bool:
 
 
 def translate(error: BaseException, *, key: str, store: str, action: str) -> ArchiveError:
-    """Return the archive error for a botocore failure during ``action`` on ``key``."""
+    """Return the archive error for a botocore failure during ``action`` on ``key``.
+
+    An exception that is not a store failure (a time limit, a bug) is re-raised unchanged.
+    """
+    if not isinstance(error, _STORE_FAILURES):
+        raise error
     if isinstance(error, ArchiveError):
         return error
     if isinstance(error, ClientError):

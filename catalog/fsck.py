@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 import archive.config
-from archive.errors import ArchiveError, ChecksumMismatch
+from archive.errors import ArchiveError, ChecksumMismatch, UploadsUnlisted
 from archive.stores import Store
 from catalog.models import StoredObject
 
@@ -45,9 +45,19 @@ class FsckReport:
     checked: int = 0
     listed: int = 0
     problems: list[Problem] = field(default_factory=list)
+    # What could not be checked: not a problem of the archive, so not in the exit status.
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, kind: str) -> int:
         return sum(p.kind == kind for p in self.problems)
+
+
+@dataclass
+class CleanupReport:
+    """Uploads aborted, and what kept cleanup from looking (an endpoint that cannot list)."""
+
+    aborted: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def parse_age(text: str) -> timedelta:
@@ -77,7 +87,10 @@ def fsck(store_name: str = "primary", *, full: bool = False, workers: int = 8) -
             if problem is not None:
                 report.problems.append(problem)
     report.problems.extend(_orphans(store, store_name, report))
-    report.problems.extend(stale_uploads(store, store_name, horizon=timedelta(0)))
+    try:
+        report.problems.extend(stale_uploads(store, store_name, horizon=timedelta(0)))
+    except UploadsUnlisted as e:
+        report.warnings.append(f"{e}; stale multipart uploads were not checked")
     return report
 
 
@@ -143,14 +156,18 @@ def stale_uploads(store: Store, name: str, horizon: timedelta) -> list[Problem]:
     return problems
 
 
-def cleanup(store_name: str, older_than: timedelta) -> list[Problem]:
-    """Abort stale uploads and mark their rows FAILED; return what was aborted."""
+def cleanup(store_name: str, older_than: timedelta) -> CleanupReport:
+    """Abort stale uploads and mark their rows FAILED; report what was aborted."""
     store = archive.config.get_store(store_name)
-    aborted = stale_uploads(store, store_name, older_than)
-    for problem in aborted:
+    report = CleanupReport()
+    try:
+        report.aborted = stale_uploads(store, store_name, older_than)
+    except UploadsUnlisted as e:
+        report.warnings.append(f"{e}; no upload was aborted")
+    for problem in report.aborted:
         upload_id = problem.detail.split(" ", 1)[0]
         store.abort_upload(problem.key, upload_id)
         StoredObject.objects.filter(
             store=store_name, key=problem.key, state=StoredObject.State.UPLOADING
         ).update(state=StoredObject.State.FAILED)
-    return aborted
+    return report

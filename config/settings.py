@@ -270,6 +270,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Search, download and subset archived satellite swaths.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Product.state is in two components (api's products and subset jobs): one enum name.
+    "ENUM_NAME_OVERRIDES": {"ProductStateEnum": "catalog.models.Product.State"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 2**20, minimum=1024)
 API_MAX_QUERY_VERTICES = env_int("API_MAX_QUERY_VERTICES", 10000, minimum=4)

@@ -35,6 +35,8 @@ def fsck_task(store: str = "primary", full: bool = False) -> str:
     report = fsck(store, full=full)
     for problem in report.problems:
         log.error("fsck %s", problem.line())
+    for warning in report.warnings:
+        log.warning("fsck %s: %s", store, warning)
     summary = (f"fsck {store}{' --full' if full else ''}: {report.checked} checked, "
                f"{len(report.problems)} problems")
     (log.error if report.problems else log.info)(summary)
@@ -46,9 +48,11 @@ def cleanup_task(store: str = "primary", older_than_s: int = 86400) -> str:
     """Abort multipart uploads older than the horizon (`manage.py archive cleanup`)."""
     from catalog.fsck import cleanup
 
-    aborted = cleanup(store, timedelta(seconds=older_than_s))
-    for problem in aborted:
+    report = cleanup(store, timedelta(seconds=older_than_s))
+    for problem in report.aborted:
         log.warning("cleanup %s: aborted %s %s", store, problem.key, problem.detail)
-    summary = f"cleanup {store}: {len(aborted)} uploads aborted"
+    for warning in report.warnings:
+        log.warning("cleanup %s: %s", store, warning)
+    summary = f"cleanup {store}: {len(report.aborted)} uploads aborted"
     log.info(summary)
     return summary

@@ -11,10 +11,11 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.http import HttpResponseRedirect, StreamingHttpResponse
-from rest_framework import serializers, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from api.exceptions import Gone, NotDownloadable, QueryError
@@ -26,42 +27,24 @@ from archive.stores import MAX_PRESIGN_SECONDS
 from catalog.models import Product, Region
 from subset.errors import SubsetError, SubsetTooLarge
 from subset.region import parse_bbox, parse_geometry
+from subset.serializers import (
+    SubsetErrorSerializer,
+    SubsetProductListSerializer,
+    SubsetProductSerializer,
+    SubsetRequestSerializer,
+)
 from subset.services import SubsetSpec, region_spec, submit_subset
 
 CHUNK = 1 << 20
 
 
-class ProductSerializer(serializers.ModelSerializer):
-    swath = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
-    region = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    queued_seconds = serializers.SerializerMethodField()
-    run_seconds = serializers.SerializerMethodField()
-    download = serializers.SerializerMethodField()
-    url = serializers.SerializerMethodField()
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(SubsetErrorSerializer, description=description)
 
-    class Meta:
-        model = Product
-        fields = ["id", "url", "state", "swath", "region", "variables", "params", "error",
-                  "attempts", "created_at", "started_at", "finished_at", "queued_seconds",
-                  "run_seconds", "bytes_read", "result_size", "download"]
 
-    def get_queued_seconds(self, obj: Product) -> float | None:
-        if obj.started_at is None:
-            return None
-        return (obj.started_at - obj.created_at).total_seconds()
-
-    def get_run_seconds(self, obj: Product) -> float | None:
-        if obj.started_at is None or obj.finished_at is None:
-            return None
-        return (obj.finished_at - obj.started_at).total_seconds()
-
-    def get_url(self, obj: Product) -> str:
-        return reverse("subset:detail", args=[obj.pk], request=self.context.get("request"))
-
-    def get_download(self, obj: Product) -> str | None:
-        if obj.state != Product.State.DONE:
-            return None
-        return reverse("subset:download", args=[obj.pk], request=self.context.get("request"))
+UNAUTHENTICATED = {401: _error("not signed in (writes, or reads when API_PUBLIC_READS=0)"),
+                   403: _error("signed in, but not allowed")}
+NO_PRODUCT = {404: _error("no such product")}
 
 
 class SubsetErrorsMixin:
@@ -128,12 +111,32 @@ class SubsetListView(SubsetErrorsMixin, APIView):
 
     permission_classes = [PublicReads]
 
+    @extend_schema(
+        operation_id="api_v1_subsets_list",
+        description="The signed-in user's 100 newest products (none when anonymous).",
+        responses={200: SubsetProductListSerializer, **UNAUTHENTICATED},
+    )
     def get(self, request: Request) -> Response:
         rows = Product.objects.select_related("swath", "region")
         rows = rows.filter(owner=request.user) if request.user.is_authenticated else rows.none()
-        data = ProductSerializer(rows[:100], many=True, context={"request": request}).data
+        data = SubsetProductSerializer(rows[:100], many=True,
+                                       context={"request": request}).data
         return Response({"products": data, "count": len(data)})
 
+    @extend_schema(
+        operation_id="api_v1_subsets_create",
+        request={"application/json": SubsetRequestSerializer},
+        responses={
+            201: OpenApiResponse(SubsetProductListSerializer,
+                                 description="at least one product is new (QUEUED)"),
+            200: OpenApiResponse(SubsetProductListSerializer,
+                                 description="the same request was made before: its products"),
+            400: _error("a bad body, or a subset over the size limit (with its estimate)"),
+            404: _error("no such swath"),
+            413: _error("the body is over DATA_UPLOAD_MAX_MEMORY_SIZE"),
+            **UNAUTHENTICATED,
+        },
+    )
     def post(self, request: Request) -> Response:
         body = request.data
         if not isinstance(body, dict):
@@ -146,11 +149,18 @@ class SubsetListView(SubsetErrorsMixin, APIView):
         else:
             made = submit_subset(spec, search=parse_search(body["search"]),
                                  owner_id=request.user.pk)
-        data = ProductSerializer([p for p, _ in made], many=True,
-                                 context={"request": request}).data
+        data = SubsetProductSerializer([p for p, _ in made], many=True,
+                                       context={"request": request}).data
         created = any(c for _, c in made)
         return Response({"products": data, "count": len(data)},
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+# A POST to /api/v1/subsets must not be redirected to the slash (the body would be lost),
+# so the route exists twice; the schema documents it once, under the slash.
+@extend_schema_view(get=extend_schema(exclude=True), post=extend_schema(exclude=True))
+class SubsetListNoSlashView(SubsetListView):
+    """/api/v1/subsets: the same as /api/v1/subsets/."""
 
 
 def _uuid(value: Any) -> str:
@@ -167,9 +177,13 @@ class SubsetDetailView(SubsetErrorsMixin, APIView):
 
     permission_classes = [PublicReads]
 
+    @extend_schema(
+        operation_id="api_v1_subsets_retrieve",
+        responses={200: SubsetProductSerializer, **NO_PRODUCT, **UNAUTHENTICATED},
+    )
     def get(self, request: Request, pk: int) -> Response:
         product = Product.objects.select_related("swath", "region").get(pk=pk)
-        return Response(ProductSerializer(product, context={"request": request}).data)
+        return Response(SubsetProductSerializer(product, context={"request": request}).data)
 
 
 class SubsetDownloadView(SubsetErrorsMixin, APIView):
@@ -177,6 +191,19 @@ class SubsetDownloadView(SubsetErrorsMixin, APIView):
 
     permission_classes = [PublicReads]
 
+    @extend_schema(
+        operation_id="api_v1_subsets_download",
+        responses={
+            (200, "application/x-netcdf"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="the subset, a CF NetCDF4 file"),
+            302: OpenApiResponse(description="redirect to a presigned URL "
+                                             "(PRESIGN_DOWNLOADS, uncompressed results)"),
+            409: _error("the product is not DONE: nothing to download"),
+            410: _error("the result is missing from its store"),
+            **NO_PRODUCT,
+            **UNAUTHENTICATED,
+        },
+    )
     def get(self, request: Request, pk: int) -> Any:
         product = Product.objects.select_related("result").get(pk=pk)
         if product.state != Product.State.DONE or product.result is None:

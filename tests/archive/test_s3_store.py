@@ -267,3 +267,33 @@ def test_a_streamed_upload_holds_only_a_few_parts_in_memory(
     # 2 parts in flight + 1 being read (+1 transient copy while reading), never 64 MiB.
     assert peak < PART * (store.concurrency + 2) + 2 * MiB, peak / MiB
     store.delete("k/zeros")
+
+
+@pytest.mark.parametrize("server", ["rclone_s3", "moto_s3"])
+def test_large_objects_are_read_as_ranges_in_flight_and_come_back_in_order(
+    server: str, s3_prefix: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    s3: S3Server = request.getfixturevalue(server)
+    store = s3.store(s3_prefix, part_size=PART, get_part_size=MiB, concurrency=3,
+                     max_attempts=3, retry_base_s=0.05)
+    data = payload(7 * MiB + 4321, seed=11)  # seven whole ranges and a short last one
+    store.put("k/big", io.BytesIO(data), sha256=sha(data))
+    info = store.get("k/big", tmp_path / "big.bin", expected_sha256=sha(data))
+    assert (tmp_path / "big.bin").read_bytes() == data and info.size == len(data)
+    assert store.verify("k/big", sha(data)).size == len(data)
+
+
+def test_a_ranged_read_notices_the_object_replaced_behind_it(
+    rclone_s3: S3Server, s3_prefix: str
+) -> None:
+    store = rclone_s3.store(s3_prefix, part_size=PART, get_part_size=MiB, concurrency=1,
+                            max_attempts=2, retry_base_s=0.05, probe=False)
+    data = payload(6 * MiB, seed=12)
+    store.put("k/moving", io.BytesIO(data), sha256=sha(data))
+    with store.open("k/moving") as stream:
+        assert stream.read(MiB) == data[:MiB]
+        other = payload(6 * MiB, seed=13)
+        store.delete("k/moving")
+        store.put("k/moving", io.BytesIO(other), sha256=sha(other))
+        with pytest.raises(ArchiveError, match="k/moving"):
+            stream.read()

@@ -111,4 +111,4 @@ def cleanup_all(store_name: str = "primary") -> int:
     """What the periodic cleanup does, with a zero horizon: abort every stale upload."""
     from catalog.fsck import cleanup
 
-    return len(cleanup(store_name, timedelta(0)))
+    return len(cleanup(store_name, timedelta(0)).aborted)

@@ -228,6 +228,12 @@ class TcpProxy:
             with self._lock:
                 self._sockets.discard(sock)
 
+    def drop_connections(self) -> None:
+        """Close every open connection (clients reconnect), so byte offsets start again at 0."""
+        with self._lock:
+            socks = list(self._sockets)
+        self._close(*socks)
+
     def stop(self) -> None:
         """Stop accepting and close every open connection."""
         self._stopping.set()

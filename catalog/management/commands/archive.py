@@ -107,12 +107,14 @@ class Command(BaseCommand):
         lines = [p.line() for p in report.problems]
         for line in lines:
             self.stdout.write(line)
+        self._warn(report.warnings)
         if opts["report"]:
             opts["report"].write_text("".join(f"{line}\n" for line in lines))
         counts = ", ".join(f"{k} {report.count(k)}"
                            for k in ("MISSING", "CORRUPT", "ORPHAN", "STALE_UPLOAD"))
         self.stdout.write(f"fsck {store_name}: {report.checked} catalogued copies checked, "
-                          f"{report.listed} objects listed, {counts} "
+                          f"{report.listed} objects listed, {counts}, "
+                          f"{len(report.warnings)} warnings "
                           f"in {time.perf_counter() - started:.1f} s")
         if report.problems:
             sys.exit(1)
@@ -134,7 +136,14 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def do_cleanup(self, store_name: str, opts: dict) -> None:
-        aborted = cleanup(store_name, opts["older_than"])
-        for problem in aborted:
+        report = cleanup(store_name, opts["older_than"])
+        for problem in report.aborted:
             self.stdout.write(f"aborted {problem.key} {problem.detail}")
-        self.stdout.write(f"cleanup {store_name}: {len(aborted)} uploads aborted")
+        self._warn(report.warnings)
+        self.stdout.write(f"cleanup {store_name}: {len(report.aborted)} uploads aborted, "
+                          f"{len(report.warnings)} warnings")
+
+    def _warn(self, warnings: list[str]) -> None:
+        """Say what could not be checked; it does not change the exit status."""
+        for warning in warnings:
+            self.stderr.write(f"WARNING {warning}")
