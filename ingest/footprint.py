@@ -45,9 +45,22 @@ class Footprint:
 
 
 def lonlat_to_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Return unit vectors (..., 3) for longitudes/latitudes in degrees."""
-    lam, phi = np.radians(lon), np.radians(lat)
-    return np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], axis=-1)
+    """Return unit vectors (..., 3) for longitudes/latitudes in degrees.
+
+    float32 input stays float32: most granules store geolocation that way, and float32's
+    1e-7 precision is well under a metre, far below any footprint margin, at half the
+    cost of the conversion that dominates a footprint's CPU time (3 M pixels a granule).
+    """
+    both32 = np.asarray(lon).dtype == np.float32 and np.asarray(lat).dtype == np.float32
+    dtype = np.float32 if both32 else np.float64
+    lam = np.radians(lon, dtype=dtype)
+    phi = np.radians(lat, dtype=dtype)
+    out = np.empty(np.shape(lam) + (3,), dtype)
+    cos_phi = np.cos(phi)
+    np.multiply(cos_phi, np.cos(lam), out=out[..., 0])
+    np.multiply(cos_phi, np.sin(lam), out=out[..., 1])
+    np.sin(phi, out=out[..., 2])
+    return out
 
 
 def xyz_to_lonlat(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -295,7 +308,9 @@ def _is_track_like(xyz: np.ndarray, valid: np.ndarray, along: float) -> bool:
 
 def swath_polygons(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray) -> tuple[list, float]:
     """Return (lon/lat polygons, margin in km) covering a 2-D swath's valid pixels."""
-    xyz = lonlat_to_xyz(np.where(valid, lon, 0.0), np.where(valid, lat, 0.0))
+    # float32 is plenty for a footprint (see lonlat_to_xyz) and halves its main cost.
+    xyz = lonlat_to_xyz(np.where(valid, lon, 0.0).astype(np.float32),
+                        np.where(valid, lat, 0.0).astype(np.float32))
     along = _median_step(xyz, valid, 0)
     if _is_track_like(xyz, valid, along):
         return track_polygons(lon[valid], lat[valid])
