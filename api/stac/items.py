@@ -245,7 +245,7 @@ def collection(coll: Collection, url: Url, extent: dict[str, Any]) -> dict[str, 
     return out
 
 
-def item_collection(items: Iterable[dict[str, Any]], links: list[dict[str, Any]],
+def item_collection(items: Iterable[dict[str, Any] | Raw], links: list[dict[str, Any]],
                     matched: int | None, exact: bool) -> dict[str, Any]:
     """An ItemCollection (a GeoJSON FeatureCollection) with paging links."""
     features = list(items)
