@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import DateTimeField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from api import paging
@@ -88,9 +89,8 @@ def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
             footprint__intersects=geom)
     if search.start is not None or search.end is not None:
         qs = qs.between(search.start, search.end)
-        longest = _longest_swath() if search.start is not None else None
-        if longest is not None:
-            qs = qs.filter(start_time__gte=search.start - longest)
+        if search.start is not None and connection.vendor == "postgresql":
+            qs = qs.filter(start_time__gte=_earliest_start(search.start))
     if search.collections is not None:
         qs = qs.filter(collection__slug__in=search.collections)
     if search.ids is not None:
@@ -126,20 +126,20 @@ def _uuids(ids: list[str]) -> list[str]:
     return out
 
 
-def _longest_swath() -> timedelta | None:
-    """The longest swath duration in the catalog (PostgreSQL only), else None.
+def _earliest_start(start: datetime) -> RawSQL:
+    """The earliest start_time a swath overlapping [start, ...) can have (PostgreSQL).
 
-    With it a time query also gets a lower bound on start_time, which lets the
-    composite (footprint, start_time) GiST index bound both ends of its scan. It
-    is read per query (an index-only max over the swath_duration index) because a
-    cached value could go stale while an ingest runs and silently drop matches.
+    start minus the longest swath duration in the catalog gives a time query a lower
+    bound on start_time too, which lets the composite (footprint, start_time) GiST index
+    bound both ends of its scan. The longest duration is read by the query itself (an
+    index-only max over the swath_duration index, evaluated once as an InitPlan) rather
+    than cached, which could go stale while an ingest runs and silently drop matches,
+    or read in a round trip of its own, which cost as much as the rest of the search's
+    SQL.
     """
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cur:
-        cur.execute("SELECT max(end_time - start_time) FROM catalog_swath")
-        (value,) = cur.fetchone()
-    return value or timedelta(0)
+    return RawSQL(
+        "(%s::timestamptz - (SELECT coalesce(max(end_time - start_time), interval '0')"
+        " FROM catalog_swath))", [start], output_field=DateTimeField())
 
 
 def _estimate(qs: QuerySet) -> int:
