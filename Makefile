@@ -9,7 +9,7 @@ TEST_ENV := DATABASE_URL=postgis://postgres@127.0.0.1:5432/swathstore \
             VAR_DIR=$(CURDIR)/var/test CELERY_BROKER_URL= STORE_URL=
 
 .PHONY: setup run demo test lint test-faults check-deploy peers bench-archive bench-ingest \
-        bench-register bench-api bench-subset bench-hpc bench-load clean help
+        bench-register bench-fsck bench-api bench-subset bench-hpc bench-load clean help
 
 help:
 	@sed -n '1,4p' Makefile
@@ -59,6 +59,10 @@ bench-ingest: setup peers  ## 100 x 50 MB ingest vs s5cmd cp of the same tree
 bench-register: setup  ## catalog-only registration vs raw COPY, 1,000,000 rows
 	@bash scripts/test-services.sh
 	$(PY) benchmarks/catalog_register.py --rows 1000000 --repeat 3
+
+bench-fsck: setup  ## fsck over 10,000 rows and --full over 2 GB vs s5cmd cat | sha256sum
+	@bash scripts/test-services.sh
+	$(PY) benchmarks/fsck_bench.py --rows 10000 --repeat 3
 
 bench-api: setup peers  ## /stac/search on 1,000,000 swaths vs bare SQL and pgSTAC
 	@bash scripts/test-services.sh

@@ -121,7 +121,9 @@ class S3Store(Store):
             "max_attempts": max_attempts,
             "connect_timeout": connect_timeout,
             "read_timeout": read_timeout,
-            "pool_size": max(10, concurrency + 2),
+            # Several callers share one client: fsck verifies 8 objects at once, each
+            # download keeps `concurrency` ranged GETs in flight.
+            "pool_size": max(50, 4 * concurrency + 2),
         }
         self._client: Any = None
         self._cleanup_client: Any = None
