@@ -45,6 +45,7 @@ def test_schemathesis_finds_no_server_errors(api_server: LiveServer, tmp_path: P
 
 @pytest.mark.faults
 @pytest.mark.large  # run by `make test-faults`, deselected from `make test`
+@pytest.mark.timeout(1500)  # schemathesis may take its whole 1,200 s; the suite's default is 300
 def test_schemathesis_finds_no_server_errors_large(api_server: LiveServer,
                                                    tmp_path: Path) -> None:
     _run(api_server, tmp_path, examples=300, seconds=1200)
