@@ -62,7 +62,7 @@ def test_c5_a_wiped_broker_loses_nothing_after_reconcile_and_a_rerun(
     # (idempotent: VERIFIED files are skipped by one lookup) finds them.
     found = scan([tmp_path / "src"])
     run = run_with_celery(start_run(coll.slug, found.files, [], paths=[], options={}),
-                          found.files, timeout_s=120)
+                          found.files, timeout_s=sized(120, 900))
     figures = audit({p.name: p for p in sources})
     print(f"C5 rerun: new {run.n_new}, skipped {run.n_skipped}; {figures.line()}")
     assert verified() == n
