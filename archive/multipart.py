@@ -9,6 +9,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from typing import Any
 
 from archive.errors import SizeLimitExceeded
@@ -25,6 +26,7 @@ MAX_PARTS = 10_000
 PART_TARGET = 9_000
 MIN_PART_SIZE = 5 * MiB
 MAX_PART_SIZE = 5 * 1024 * MiB
+PART_SETTLE_S = 10.0  # how long a refused part's siblings may take to end before the abort
 
 
 def choose_part_size(size: int | None, *, part_size: int, max_object_bytes: int) -> int:
@@ -94,8 +96,8 @@ def multipart_upload(
     failures: list[BaseException] = []
     stored = 0
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="archive-part")
+    futures: list[Future[dict[str, Any]]] = []
     try:
-        futures: list[Future[dict[str, Any]]] = []
         for number, body in enumerate(parts, start=1):
             if failures:
                 break
@@ -144,13 +146,18 @@ def multipart_upload(
         except Exception as e:
             raise translate(e, key=key, store=store, action="complete multipart upload") from e
         return completed.get("ETag"), stored
-    except BaseException:
+    except BaseException as error:
         # Abort without waiting for parts in flight: one stalled on a dead connection
         # (read timeout 120 s) must not hold back the abort or a soft time limit (C8).
         # A part finishing after the abort is refused by the server (NoSuchUpload), and
         # a stalled one is not retried (``abandoned``), so its thread ends at its timeout.
         abandoned.set()
         executor.shutdown(wait=False, cancel_futures=True)
+        if failures and error is failures[0]:
+            # The server refused a part (BadDigest...): the others are answering, so let
+            # them end first, briefly. rclone keeps upload state per object key, and a
+            # part landing after the abort spoiled the retry's new upload (NoSuchUpload).
+            futures_wait(futures, timeout=PART_SETTLE_S)
         _abort(abort_client or (lambda: client), bucket, s3_key, upload_id, key, store)
         raise
 
