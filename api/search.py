@@ -194,8 +194,9 @@ def run_search(search: SwathSearch, base: QuerySet | None = None,
         raise
 
 
-def _run(search: SwathSearch, base: QuerySet | None,
-         columns: tuple[str, ...] | None) -> SearchPage:
+def _page_query(search: SwathSearch, base: QuerySet | None
+                ) -> tuple[str, paging.Cursor, QuerySet, bool, QuerySet]:
+    """(fingerprint, cursor, matches, first page?, this page's keyset queryset)."""
     query = search.fingerprint()
     cursor = paging.decode(search.token, search.order, query) if search.token else None
     qs = filtered(search, base)
@@ -208,6 +209,12 @@ def _run(search: SwathSearch, base: QuerySet | None,
         page_qs = page_qs.filter(
             Q(verified_at__lte=cursor.snapshot) | Q(verified_at__isnull=True)
         )
+    return query, cursor, qs, first_page, page_qs
+
+
+def _run(search: SwathSearch, base: QuerySet | None,
+         columns: tuple[str, ...] | None) -> SearchPage:
+    query, cursor, qs, first_page, page_qs = _page_query(search, base)
     # With `columns`, rows are plain dicts (no model instances: a page of STAC items
     # is rendered straight from them).
     page_qs = page_qs.values(*columns) if columns else page_qs.select_related("collection")
@@ -248,17 +255,7 @@ def _run_rendered(search: SwathSearch, base: QuerySet | None, render: RenderSQL)
     the count rides along as a window over the matches (capped like _count), instead
     of a second scan of the same index.
     """
-    query = search.fingerprint()
-    cursor = paging.decode(search.token, search.order, query) if search.token else None
-    qs = filtered(search, base)
-    first_page = cursor is None
-    if first_page:
-        cursor = paging.Cursor(values=[], pk=0, snapshot=timezone.now())
-    page_qs = paging.page_after(qs, search.order, None if first_page else cursor)
-    if search.states == [SwathState.VERIFIED] and not first_page:
-        page_qs = page_qs.filter(
-            Q(verified_at__lte=cursor.snapshot) | Q(verified_at__isnull=True)
-        )
+    query, cursor, qs, first_page, page_qs = _page_query(search, base)
     sort_cols = [col for col, _ in search.order]
     counting = first_page and search.count
     ids = page_qs.values("id", *sort_cols)
