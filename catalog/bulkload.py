@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import io
 import os
+import queue
 import re
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -86,6 +88,19 @@ def register_manifest(
     state = SwathState.VERIFIED if trust_checksums else SwathState.STORED
     result = LoadResult()
     started = time.perf_counter()
+    # The next batch is parsed while this one is COPYed: the COPY waits on the server
+    # with the GIL released, and parsing is about a fifth of the time per row.
+    for batch in _read_ahead(_parsed_batches(lines, batch_size, result)):
+        _load_batch(batch, collection, state, result)
+    result.rejected.sort()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _parsed_batches(
+    lines: Iterable[bytes | str], batch_size: int, result: LoadResult
+) -> Iterator[list[Record]]:
+    """Yield batches of parsed records with their footprints as PostGIS text."""
     batch: list[Record] = []
     for n, raw in enumerate(lines, 1):
         if not raw.strip():
@@ -94,17 +109,50 @@ def register_manifest(
         if record is not None:
             batch.append(record)
         if len(batch) >= batch_size:
-            _load_batch(batch, collection, state, result)
+            yield _with_footprints(batch, result)
             batch = []
     if batch:
-        _load_batch(batch, collection, state, result)
-    result.rejected.sort()
-    result.seconds = time.perf_counter() - started
-    return result
+        yield _with_footprints(batch, result)
+
+
+def _read_ahead(batches: Iterator[list[Record]]) -> Iterator[list[Record]]:
+    """Yield ``batches``, producing the next one in a thread while the caller works."""
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def offer(item: object) -> bool:
+        """Hand ``item`` over; False once the consumer has gone."""
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not offer(batch):
+                    return
+            offer(done)
+        except BaseException as e:  # handed to the consumer, which re-raises it
+            offer(e)
+
+    thread = threading.Thread(target=produce, name="register-parse", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()  # the consumer failed or stopped early: let the producer end
+        thread.join(timeout=5)
 
 
 def _load_batch(batch: list[Record], coll: Collection, state: str, result: LoadResult) -> None:
-    batch = _with_footprints(batch, result)
     with transaction.atomic():
         fresh = _drop_known(batch, coll)
         result.skipped += len(batch) - len(fresh)

@@ -93,3 +93,25 @@ def test_text_fields_with_tabs_and_backslashes_round_trip() -> None:
     swath = Swath.objects.get()
     assert (swath.granule_id, swath.platform) == ("odd\\name\twith tab.nc", "A\nB")
     assert len(str(swath.uuid)) == 36 and str(swath.uuid)[14] == "4"
+
+
+def test_batches_parsed_ahead_keep_every_row_and_reject_in_line_order() -> None:
+    # batch_size 4 over 23 lines: each batch is parsed in the read-ahead thread while
+    # the one before it is COPYed, with bad lines spread over several batches.
+    lines = [record(i) if i % 7 else "{not json" for i in range(1, 24)]
+    result = register_manifest(lines, collection(), batch_size=4)
+    assert [n for n, _ in result.rejected] == [7, 14, 21]
+    assert result.loaded == 20
+    assert Swath.objects.count() == 20
+
+
+def test_a_manifest_that_fails_to_read_midway_raises_and_loads_no_partial_batch() -> None:
+    def lines():
+        for i in range(10):
+            yield record(i)
+        raise OSError("manifest.jsonl: read error at byte 4096")
+
+    with pytest.raises(OSError, match="read error"):
+        register_manifest(lines(), collection(), batch_size=4)
+    # The two whole batches before the failure are in; the broken tail is not.
+    assert Swath.objects.count() == 8
