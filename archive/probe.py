@@ -53,14 +53,19 @@ def cached_probe(
     endpoint: str,
     checksum_mode: str,
     cleanup_client: Callable[[], Any] | None = None,
+    prefix: str = "",
 ) -> Capabilities:
-    """Return the cached capabilities of (endpoint, bucket, mode), probing on first use."""
+    """Return the cached capabilities of (endpoint, bucket, mode), probing on first use.
+
+    The probe writes under ``prefix`` (the store's own), so an upload of it that an
+    abort missed is found by that store's ``archive cleanup``.
+    """
     cache_key = (endpoint, bucket, checksum_mode)
     with _lock:
         if cache_key not in _cache:
             _cache[cache_key] = probe(
                 client, bucket=bucket, endpoint=endpoint, checksum_mode=checksum_mode,
-                cleanup_client=cleanup_client,
+                cleanup_client=cleanup_client, prefix=prefix,
             )
         return _cache[cache_key]
 
@@ -72,8 +77,9 @@ def probe(
     endpoint: str,
     checksum_mode: str,
     cleanup_client: Callable[[], Any] | None = None,
+    prefix: str = "",
 ) -> Capabilities:
-    """Probe the endpoint with objects under ``_probe/``; raise EndpointRefused if bytes change.
+    """Probe the endpoint with objects under ``prefix + _probe/``; EndpointRefused if bytes change.
 
     After a failure the probe's objects and upload are removed with the client
     ``cleanup_client`` returns (one with short timeouts) when given. Exceptions that are
@@ -82,7 +88,7 @@ def probe(
     """
     started = time.monotonic()
     tidy = cleanup_client or (lambda: client)
-    base = f"{PROBE_PREFIX}{uuid.uuid4().hex}/"
+    base = f"{prefix}{PROBE_PREFIX}{uuid.uuid4().hex}/"
     where = f"{endpoint}/{bucket}"
     created: list[str] = []
     try:

@@ -179,6 +179,7 @@ class S3Store(Store):
             endpoint=self.endpoint_url or "aws",
             checksum_mode=self.checksum_mode,
             cleanup_client=self.cleanup_client,
+            prefix=self.prefix,
         )
 
     def _s3_key(self, key: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from archive import codecs
 from archive.errors import ArchiveError, ChecksumMismatch, ObjectExists, ObjectNotFound
-from archive.probe import reset_cache
+from archive.probe import probe, reset_cache
 from archive.s3 import S3Store
 from tests.archive.conftest import PART, MiB, payload, sha
 from tests.support.s3servers import S3Server
@@ -164,6 +164,35 @@ def test_the_probe_sees_conditional_writes_on_moto_but_not_on_rclone(
     assert rclone_caps.content_md5_checked and not moto_caps.content_md5_checked
     for caps in (moto_caps, rclone_caps):
         assert caps.single_roundtrip and caps.multipart_roundtrip and caps.delete_objects
+
+
+class RecordingClient:
+    """A real boto3 client that notes the Key of every call made through it."""
+
+    def __init__(self, client: object) -> None:
+        self._client, self.keys = client, []
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self._client, name)
+
+        def call(*args: object, **kwargs: object) -> object:
+            if "Key" in kwargs:
+                self.keys.append(kwargs["Key"])
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_the_probe_writes_only_under_the_store_prefix(rclone_store: S3Store) -> None:
+    # So that a probe upload an abort missed is found by that store's own cleanup,
+    # which lists uploads under its prefix.
+    recording = RecordingClient(rclone_store.client)
+    caps = probe(recording, bucket=rclone_store.bucket, endpoint="rclone",
+                 checksum_mode=rclone_store.checksum_mode, prefix=rclone_store.prefix)
+    assert caps.single_roundtrip and caps.multipart_roundtrip
+    assert recording.keys
+    assert all(k.startswith(rclone_store.prefix + "_probe/") for k in recording.keys)
+    assert list(rclone_store.list("_probe/")) == []
 
 
 @pytest.mark.parametrize("size", [10, PART + 1], ids=["single", "multipart"])

@@ -52,8 +52,8 @@ def put_until_the_soft_limit(store: S3Store, key: str, size: int) -> float:
 
 def probe_uploads(server: S3Server) -> set[str]:
     """Return the ids of the multipart uploads the capability probe has open in the bucket."""
-    listed = server.client().list_multipart_uploads(Bucket=server.bucket, Prefix="_probe/")
-    return {u["UploadId"] for u in listed.get("Uploads", [])}
+    listed = server.client().list_multipart_uploads(Bucket=server.bucket)
+    return {u["UploadId"] for u in listed.get("Uploads", []) if "_probe/" in u["Key"]}
 
 
 def test_the_soft_limit_ends_a_stalled_single_put_without_a_retry(
