@@ -34,9 +34,9 @@ test: setup  ## test services on loopback, ruff, the whole pytest suite
 lint:  ## ruff over the whole tree
 	.venv/bin/ruff check .
 
-test-faults: setup  ## the fault and fuzz tiers at their large sizes
+test-faults: setup  ## the fault and fuzz tiers at their large sizes (-rA: each test's figures)
 	@bash scripts/test-services.sh
-	$(TEST_ENV) SWATHSTORE_FAULT_TIER=large $(PY) -m pytest -m "faults or large"
+	$(TEST_ENV) SWATHSTORE_FAULT_TIER=large $(PY) -m pytest -rA -m "faults or large"
 
 check-deploy: setup  ## Django's deployment checks with production-like values
 	SWATHSTORE_PRODUCTION=1 SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -d '\n') \
