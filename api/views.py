@@ -13,6 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import features
 from api.downloads import download_response
 from api.filters import parse_feature_fields, search_from_params
 from api.limits import check_body_size
@@ -121,9 +122,14 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
             return SwathDetailSerializer
         return SwathFeatureSerializer
 
+    def _page(self, search: Any) -> SearchPage:
+        """One page of value rows (api.features renders them as the serializer would)."""
+        return run_search(search, features.page_rows(self.get_queryset()),
+                          features.FEATURE_COLUMNS)
+
     def _page_response(self, page: SearchPage, fields: set[str] | None,
                        repairs: list[str]) -> Response:
-        body: Any = SwathFeatureSerializer(page.rows, many=True).data
+        body: Any = features.feature_collection(page.rows)
         if fields is not None:
             for feature in body["features"]:
                 feature["properties"] = {k: v for k, v in feature["properties"].items()
@@ -144,8 +150,7 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
         params = request.query_params.dict()
         search = search_from_params(params)
         fields = parse_feature_fields(params.get("fields"))
-        return self._page_response(run_search(search, self.get_queryset()), fields,
-                                   search.repairs)
+        return self._page_response(self._page(search), fields, search.repairs)
 
     @extend_schema(request={"application/json": {"type": "object"}},
                    description="The same filters as GET in a JSON body; `intersects` is "
@@ -159,8 +164,7 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
             raise QueryError("the search body must be a JSON object")
         search = search_from_params(request.data, body=True)
         fields = parse_feature_fields(request.data.get("fields"))
-        return self._page_response(run_search(search, self.get_queryset()), fields,
-                                   search.repairs)
+        return self._page_response(self._page(search), fields, search.repairs)
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     @action(detail=True, methods=["get"], url_path="download")
