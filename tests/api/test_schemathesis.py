@@ -37,6 +37,9 @@ def _run(server: LiveServer, tmp_path: Path, examples: int, seconds: int) -> Non
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-8000:] + "\n--- server log ---\n" + \
         server.log.read_text()[-4000:]
+    # schemathesis's own summary (operations, test cases generated, failures), for the
+    # record: `make test-faults` shows it with -rA.
+    print(output[-2500:])
 
 
 def test_schemathesis_finds_no_server_errors(api_server: LiveServer, tmp_path: Path) -> None:

@@ -51,8 +51,10 @@ def test_c5_a_wiped_broker_loses_nothing_after_reconcile_and_a_rerun(
     worker.start()
     time.sleep(11)  # the lease of the killed in-flight task has expired
     report = reconcile("primary", apply=True)
+    # One worker finishes the requeued rows one after another: up to n of them, each an
+    # inspection, upload, read-back and quicklook (about 2-3 s on a loaded 2-core box).
     wait_until(lambda: not Swath.objects.filter(state__in=["PENDING", "UPLOADING"]).exists(),
-               60, what="requeued rows to finish")
+               sized(60, 900), what="requeued rows to finish")
     after_reconcile = verified()
     never_started = n - Swath.objects.count()
     print(f"C5: {len(report.requeued)} rows requeued by reconcile; VERIFIED after "
