@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from archive.errors import ArchiveError
+from archive.prefetch import DEFAULT_BUDGET, Prefetcher, coalesce
 
 DEFAULT_BLOCK_SIZE = 256 * 1024
 DEFAULT_CACHE_BLOCKS = 64
@@ -23,6 +24,11 @@ class RangedFile(io.RawIOBase):
     Sequential access fetches up to ``readahead_blocks`` blocks in one request; random
     access (HDF5 metadata, one chunk of a variable) fetches one block. ``bytes_read`` and
     ``requests`` count what was fetched from the store.
+
+    With ``prefetch_concurrency`` > 0 (``fetch`` must then be thread-safe), ``prefetch``
+    takes byte ranges the caller is about to read and fetches them that many at a time
+    into held buffers that reads are served from first (see ``archive.prefetch``); their
+    requests count in ``requests`` and ``bytes_read`` too, and in ``prefetch_requests``.
     """
 
     def __init__(
@@ -35,6 +41,8 @@ class RangedFile(io.RawIOBase):
         cache_blocks: int = DEFAULT_CACHE_BLOCKS,
         readahead_blocks: int = DEFAULT_READAHEAD_BLOCKS,
         on_close: Callable[[], None] | None = None,
+        prefetch_concurrency: int = 0,
+        prefetch_budget: int = DEFAULT_BUDGET,
     ) -> None:
         super().__init__()
         if block_size <= 0 or cache_blocks <= 0 or readahead_blocks <= 0:
@@ -53,6 +61,40 @@ class RangedFile(io.RawIOBase):
         self._last_block = -2
         self.bytes_read = 0
         self.requests = 0
+        self.prefetch_requests = 0  # of ``requests``, those made by prefetch threads
+        self._prefetch = (
+            Prefetcher(fetch, name=name, concurrency=prefetch_concurrency, count=self._counted,
+                       budget=prefetch_budget)
+            if prefetch_concurrency > 0 else None
+        )
+
+    def _counted(self, nbytes: int) -> None:
+        self.requests += 1
+        self.prefetch_requests += 1
+        self.bytes_read += nbytes
+
+    @property
+    def can_prefetch(self) -> bool:
+        """Return True if ``prefetch`` fetches anything (a thread-safe fetch was given)."""
+        return self._prefetch is not None
+
+    def prefetch(self, ranges: Iterable[tuple[int, int]]) -> int:
+        """Start fetching ``ranges`` (start, stop) in the background; return bytes queued."""
+        if self._prefetch is None or self.closed:
+            return 0
+        clipped = ((max(0, lo), min(hi, self._size)) for lo, hi in ranges)
+        with self._lock:
+            # Small chunks often sit in blocks already read (with the metadata beside them).
+            todo = [(lo, hi) for lo, hi in clipped if hi > lo and not all(
+                i in self._cache for i in range(lo // self._block_size,
+                                                (hi - 1) // self._block_size + 1))]
+            return self._prefetch.add(coalesce(todo))
+
+    def drop_prefetched(self) -> None:
+        """Forget prefetched bytes not read yet (their requests still count as read)."""
+        if self._prefetch is not None:
+            with self._lock:
+                self._prefetch.clear()
 
     @property
     def size(self) -> int:
@@ -95,9 +137,18 @@ class RangedFile(io.RawIOBase):
         done = 0
         with self._lock:
             while done < want:
-                index, offset = divmod(self._pos + done, self._block_size)
+                pos = self._pos + done
+                limit = None
+                if self._prefetch is not None:
+                    n, limit = self._prefetch.serve(pos, view[done:want])
+                    if n:
+                        done += n
+                        continue
+                index, offset = divmod(pos, self._block_size)
                 block = self._block(index)
                 n = min(want - done, len(block) - offset)
+                if limit is not None:  # the rest is held: serve it from there
+                    n = min(n, limit - pos)
                 view[done : done + n] = block[offset : offset + n]
                 done += n
         self._pos += done
@@ -148,6 +199,8 @@ class RangedFile(io.RawIOBase):
         if not self.closed:
             self._cache.clear()
             try:
+                if self._prefetch is not None:
+                    self._prefetch.close()
                 if self._on_close is not None:
                     self._on_close()
             finally:

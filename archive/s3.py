@@ -481,7 +481,7 @@ class S3Store(Store):
         block_size: int = DEFAULT_BLOCK_SIZE,
         cache_blocks: int = DEFAULT_CACHE_BLOCKS,
     ) -> RangedFile:
-        """Return a RangedFile fetching blocks with ranged GETs pinned to the object's ETag."""
+        """Return a RangedFile whose ranged GETs (blocks, prefetches) are pinned to the ETag."""
         info = self.head(key)
         if info is None:
             raise ObjectNotFound(f"{key}: no such object in {self.name}", key=key, store=self.name)
@@ -491,9 +491,10 @@ class S3Store(Store):
                 key=key,
                 store=self.name,
             )
+        # boto3 clients are thread-safe, so prefetch may keep `concurrency` GETs in flight.
         return RangedFile(
             self._range_fetch(key, info), info.stored_size, name=key, block_size=block_size,
-            cache_blocks=cache_blocks,
+            cache_blocks=cache_blocks, prefetch_concurrency=self.concurrency,
         )
 
     def presign(self, key: str, expires_s: int) -> str | None:

@@ -7,9 +7,9 @@
 2. Starts `rclone serve s3` on loopback (ETag hashing off: rclone otherwise re-reads the
    whole object to hash it on every request) and puts the file there as one object.
 3. Picks a bbox around the swath's centre holding about --region-fraction of its pixels.
-4. Side by side, each run --repeat times (medians): ours from the store (RangedFile,
-   bytes counted); "download the whole object, then l2ss-py --cut"; ours and l2ss-py on
-   the local file. l2ss-py runs from .venv-l2ss as a subprocess.
+4. Side by side, each run --repeat times (medians): ours from the store (RangedFile
+   with chunk prefetch, bytes and requests counted); "download the whole object, then
+   l2ss-py --cut"; ours and l2ss-py on the local file. l2ss-py runs from .venv-l2ss as a subprocess.
 Prints a table and writes benchmarks/out/subset.json.
 """
 
@@ -104,12 +104,14 @@ def main() -> None:
             put = store.put("swaths/bench/swath.nc", path, size=size)
             results["upload_seconds"] = time.monotonic() - t0
             ours_s3, reads, selected = [], [], 0
+            requests: list[tuple[int, int]] = []  # (all, made by prefetch threads) per run
             for i in range(args.repeat):
                 out = tmp / f"ours-s3-{i}.nc"
                 t0 = time.monotonic()
                 with store.open_ranged(put.key, block_size=RANGED_BLOCK,
                                        cache_blocks=RANGED_CACHE_BLOCKS) as f:
                     res = subset(f, region, out)
+                    requests.append((f.requests, f.prefetch_requests))
                 ours_s3.append(time.monotonic() - t0)
                 reads.append(res.bytes_read or 0)
                 selected = res.n_selected
@@ -138,6 +140,7 @@ def main() -> None:
     results.update({
         "selected_pixels": selected, "pixel_fraction": selected / total, "windows": windows,
         "bytes_read": med(reads), "bytes_read_fraction": med(reads) / size,
+        "requests": requests,
         "ours_s3_s": med(ours_s3), "download_plus_l2ss_s": med(base),
         "s3_ratio": med(ours_s3) / med(base),
         "ours_local_s": med(ours_local), "l2ss_local_s": med(l2ss_local),
@@ -152,6 +155,7 @@ def main() -> None:
           f"({100 * selected / total:.2f} % of the swath)")
     print(f"bytes read from the store: {med(reads) / 1e6:.1f} MB "
           f"({100 * med(reads) / size:.2f} % of the object; target <= 10 %)")
+    print(f"ranged GETs per run (all, of them by prefetch): {requests}")
     print(f"S3:    ours {med(ours_s3):.2f} s   download + l2ss-py {med(base):.2f} s   "
           f"ratio {med(ours_s3) / med(base):.3f} (target <= 0.25)")
     print(f"local: ours {med(ours_local):.2f} s   l2ss-py {med(l2ss_local):.2f} s   "

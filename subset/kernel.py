@@ -95,6 +95,7 @@ def subset(src: str | os.PathLike[str] | BinaryIO, region: Region,
                          strategy=strategy)
         if max_bytes is not None and plan.estimated_bytes > max_bytes:
             raise SubsetTooLarge(plan.estimated_bytes, max_bytes)
+        prefetch_windows(source, plan)
         attrs = output_attrs(source, plan, region, variables, provenance or {})
         size = write_netcdf(out_path, source, plan.out, attrs)
     digest = hashlib.sha256()
@@ -112,6 +113,18 @@ def subset(src: str | os.PathLike[str] | BinaryIO, region: Region,
         estimated_bytes=plan.estimated_bytes, seconds=time.monotonic() - t0,
         bytes_read=getattr(src, "bytes_read", None),
     )
+
+
+def prefetch_windows(source: Source, plan: Plan) -> None:
+    """Queue the chunks of every window still to be read, in the order they are written.
+
+    Only a source read through a RangedFile that can prefetch does anything; the
+    RangedFile's budget bounds what is held, the rest follows as reads consume it.
+    """
+    source.drop_prefetched()  # geolocation chunks the search fetched but did not decode
+    for ov in plan.out:
+        if ov.data is None:
+            ov.var.prefetch(ov.sel)
 
 
 def geolocations(source: Source, hints: Mapping[str, Any] | None = None) -> list[Geo]:

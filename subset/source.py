@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from archive.ranged import RangedFile
 from ingest.geoloc import VarRef, plain_attr
 from subset.errors import SourceError
+from subset.prefetch import ChunkIndex
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 NC3_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
@@ -55,6 +57,10 @@ class Var:
     chunks: tuple[int, ...] | None
     storage_size: int | None
     _read: Callable[[tuple[slice, ...]], np.ndarray] = field(repr=False)
+    # The byte ranges of the chunks a selection reads, and the file to prefetch them into.
+    _chunk_ranges: Callable[[tuple[slice, ...]], list[tuple[int, int]]] | None = field(
+        default=None, repr=False)
+    _ranged: RangedFile | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -81,6 +87,10 @@ class Var:
                             dtype=self.dtype)
         return np.asarray(self._read(sel))
 
+    def prefetch(self, sel: tuple[slice, ...]) -> int:
+        """Start fetching the stored chunks ``sel`` will read; return the bytes queued."""
+        return prefetch([(self, sel)])
+
     def ref(self) -> VarRef:
         """Return the ingest.geoloc view of this variable (plain attributes, dim names)."""
         attrs = {k: plain_attr(v) for k, v in self.attrs.items()}
@@ -100,6 +110,7 @@ class Source:
     dims: dict[str, Dim]
     variables: list[Var]
     skipped: list[str]  # variables of types the kernel cannot copy (compound, references)
+    _drop: Callable[[], None] | None = field(default=None, repr=False)
 
     def var(self, path: str) -> Var:
         """Return the variable at ``path``; KeyError if none."""
@@ -111,6 +122,28 @@ class Source:
     def refs(self) -> list[VarRef]:
         """Return every variable as an ingest.geoloc VarRef."""
         return [v.ref() for v in self.variables]
+
+    def drop_prefetched(self) -> None:
+        """Forget prefetched bytes not read yet (e.g. chunks the window search skipped)."""
+        if self._drop is not None:
+            self._drop()
+
+
+def prefetch(reads: Iterable[tuple[Var, tuple[slice, ...]]]) -> int:
+    """Start fetching, as one batch, the chunks these reads will need; return bytes queued.
+
+    One batch lets neighbouring chunks of different variables (lat and lon of one block)
+    share requests. Does nothing (0) unless the file is a RangedFile that can prefetch;
+    contiguous and compact variables are skipped.
+    """
+    ranged: RangedFile | None = None
+    ranges: list[tuple[int, int]] = []
+    for var, sel in reads:
+        if var._chunk_ranges is None or var._ranged is None or any(n == 0 for n in var.shape):
+            continue
+        ranged = var._ranged
+        ranges += var._chunk_ranges(sel)
+    return ranged.prefetch(ranges) if ranged is not None and ranges else 0
 
 
 def sniff(fileobj: BinaryIO) -> str:
@@ -155,8 +188,14 @@ def open_source(src: str | os.PathLike[str] | BinaryIO) -> Iterator[Source]:
         handle = h5py.File(src, "r")
     except OSError as e:
         raise SourceError(f"not a NetCDF4/HDF5/NetCDF3 file ({e})") from e
+    # Only a RangedFile whose fetch is thread-safe (an S3 store's) gains from prefetching.
+    ranged = src if isinstance(src, RangedFile) and src.can_prefetch else None
     with handle:
-        yield _h5_source(handle)
+        try:
+            yield _h5_source(handle, ranged)
+        finally:
+            if ranged is not None:
+                ranged.drop_prefetched()
 
 
 def _attr_dict(attrs: Any) -> dict[str, Any]:
@@ -180,7 +219,7 @@ def _attr_dict(attrs: Any) -> dict[str, Any]:
     return out
 
 
-def _h5_source(handle: Any) -> Source:
+def _h5_source(handle: Any, ranged: RangedFile | None = None) -> Source:
     import h5py
 
     groups: dict[str, dict[str, Any]] = {"/": _attr_dict(handle.attrs)}
@@ -239,10 +278,14 @@ def _h5_source(handle: Any) -> Source:
             storage = int(ds.id.get_storage_size())
         except (OSError, ValueError):
             storage = None
+        # Variable-length strings live in the global heap, not in the chunks: no gain.
+        ranges = _h5_chunk_ranges(ds) if ranged is not None and kind != "string" \
+            and ds.chunks is not None else None
         variables.append(Var(path, tuple(vdims), tuple(int(n) for n in ds.shape), dtype, kind,
                              _attr_dict(ds.attrs), fill, ds.chunks, storage,
-                             _h5_reader(ds, kind)))
-    return Source("hdf5", groups, dims, variables, skipped)
+                             _h5_reader(ds, kind), ranges, ranged))
+    return Source("hdf5", groups, dims, variables, skipped,
+                  ranged.drop_prefetched if ranged is not None else None)
 
 
 def _h5_kind(dtype: np.dtype) -> str | None:
@@ -262,6 +305,18 @@ def _h5_reader(ds: Any, kind: str) -> Callable[[tuple[slice, ...]], np.ndarray]:
         return ds[sel]
 
     return read
+
+
+def _h5_chunk_ranges(ds: Any) -> Callable[[tuple[slice, ...]], list[tuple[int, int]]]:
+    """Return ranges(sel) for a chunked dataset; its chunk index is walked on first use."""
+    index: list[ChunkIndex | None] = []
+
+    def ranges(sel: tuple[slice, ...]) -> list[tuple[int, int]]:
+        if not index:
+            index.append(ChunkIndex.of(ds.id))
+        return index[0].ranges(sel, ds.shape) if index[0] is not None else []
+
+    return ranges
 
 
 def _nc3_source(ds: Any) -> Source:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ingest.geoloc import GeoPair, VarRef, read_lonlat
 from subset.region import Region
-from subset.source import Dim, Var
+from subset.source import Dim, Var, prefetch
 
 SAFETY = 1.25  # the step bound is this times the largest neighbour step measured
 STRIDE = 4  # sampling of a fully valid chunk for its caps
@@ -58,7 +58,11 @@ class Geo:
             lon = self.lon.read((core[1],))
             pair = GeoPair(_ref(self.lat, lat), _ref(self.lon, lon), "grid")
             return read_lonlat(pair)
-        lat, lon = self.read_raw(core)
+        return self.decode(*self.read_raw(core))
+
+    def decode(self, lat: np.ndarray, lon: np.ndarray,
+               ) -> tuple[np.ma.MaskedArray, np.ma.MaskedArray]:
+        """Return (lon, lat) masked arrays of stored lat/lon of a core block (not a grid)."""
         lo, la = read_lonlat(GeoPair(_ref(self.lat, lat), _ref(self.lon, lon), self.pair.kind))
         return lo.reshape(lat.shape), la.reshape(lat.shape)
 
@@ -66,16 +70,21 @@ class Geo:
         """Return stored (lat, lon) of a core block, from chunks kept by the search if any."""
         shape = tuple(len(range(*s.indices(n))) for s, n in zip(core, self.shape, strict=True))
         if not self.kept or self.chunks is None:
+            self.prefetch([core])
             full = self.full_sel(core)
             return (self.lat.read(full).reshape(shape), self.lon.read(full).reshape(shape))
         out_lat = np.empty(shape, dtype=self.lat.dtype)
         out_lon = np.empty(shape, dtype=self.lon.dtype)
         ranges = [range(s.start // c, -(-s.stop // c)) for s, c in zip(core, self.chunks,
                                                                          strict=True)]
+        pieces = []
         for index in np.ndindex(*(len(r) for r in ranges)):
             key = tuple(r[i] for r, i in zip(ranges, index, strict=True))
             piece = tuple(slice(max(s.start, k * c), min(s.stop, (k + 1) * c))
                           for s, k, c in zip(core, key, self.chunks, strict=True))
+            pieces.append((key, piece))
+        self.prefetch([piece for key, piece in pieces if key not in self.kept])
+        for key, piece in pieces:
             dst = tuple(slice(p.start - s.start, p.stop - s.start) for p, s in zip(piece, core,
                                                                                    strict=True))
             if key in self.kept:
@@ -89,6 +98,12 @@ class Geo:
                 out_lat[dst] = self.lat.read(full).reshape(pshape)
                 out_lon[dst] = self.lon.read(full).reshape(pshape)
         return out_lat, out_lon
+
+    def prefetch(self, cores: list[Sel]) -> None:
+        """Start fetching, as one batch, the stored lat/lon chunks of core blocks."""
+        if self.pair.kind != "grid" and cores:
+            fulls = [self.full_sel(core) for core in cores]
+            prefetch([(v, full) for full in fulls for v in (self.lat, self.lon)])
 
     def full_sel(self, core: Sel) -> Sel:
         """Return a selection over all axes of lat/lon from one over the core axes."""
@@ -138,9 +153,17 @@ def find_window(geo: Geo, region: Region, time_mask: TimeMask | None = None,
         return None
     chunks = _core_chunks(geo)
     n_chunks = math.prod(math.ceil(n / c) for n, c in zip(shape, chunks, strict=True))
+    whole: tuple[np.ndarray, np.ndarray] | None = None
     if strategy == "full" or n_chunks < MIN_CHUNKS_TO_PRUNE or geo.pair.kind == "grid":
         core = tuple(slice(0, n) for n in shape)
-        box = _hits(geo, region, core, time_mask)
+        stored = math.prod(shape) * (geo.lat.dtype.itemsize + geo.lon.dtype.itemsize)
+        if geo.pair.kind != "grid" and stored <= KEEP_BYTES:
+            # Keep the stored values for the window below: reading them a second time
+            # was a second pass over the store (the block cache rarely still holds them).
+            whole = geo.read_raw(core)
+            box = _hits(geo, region, core, time_mask, geo.decode(*whole))
+        else:
+            box = _hits(geo, region, core, time_mask)
         read, total = 1, 1
     else:
         geo.chunks = chunks
@@ -151,7 +174,7 @@ def find_window(geo: Geo, region: Region, time_mask: TimeMask | None = None,
         geo.kept.clear()
         return None
     core = tuple(slice(lo, hi) for lo, hi in box)
-    lat_raw, lon_raw = geo.read_raw(core)
+    lat_raw, lon_raw = (a[core] for a in whole) if whole is not None else geo.read_raw(core)
     geo.kept.clear()
     pair = GeoPair(_ref(geo.lat, lat_raw), _ref(geo.lon, lon_raw), geo.pair.kind)
     if geo.pair.kind == "grid":
@@ -295,9 +318,14 @@ class _ChunkSearch:
         return (row, col) if len(self.grid) > 1 else (row,)
 
     def _read_row(self, row: int) -> None:
-        for col in self._cols():
-            block = self._block(row, row + 1, col, col + 1)
-            if not self._excluded(block):
+        todo = [col for col in self._cols()
+                if not self._excluded(self._block(row, row + 1, col, col + 1))]
+        # The whole row's chunks in flight at once; one that reading its neighbours then
+        # excludes was fetched for nothing, a few MB at most, against a round trip each.
+        self.geo.prefetch([self._core(self._index(row, col)) for col in todo
+                           if self._index(row, col) not in self.cache])
+        for col in todo:
+            if not self._excluded(self._block(row, row + 1, col, col + 1)):
                 self._read(self._index(row, col))
 
     def _block(self, r0: int, r1: int, c0: int, c1: int) -> tuple[tuple[int, int], ...]:

@@ -27,6 +27,7 @@ ARCHIVE_MODULES = [
     "archive.codecs",
     "archive.keys",
     "archive.multipart",
+    "archive.prefetch",
     "archive.streaming",
     "archive.replication",
 ]
