@@ -17,14 +17,18 @@ import orjson
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.db.models import QuerySet
 
-# Every property of SwathFeatureSerializer, plus what paging needs ("id" and the sort
-# columns come from the values, see api.paging.encode).
-FEATURE_COLUMNS = (
-    "id", "uuid", "collection__slug", "granule_id", "version", "filename", "format",
-    "platform", "instrument", "orbit", "orbit_direction", "start_time", "end_time",
-    "is_empty", "size", "sha256", "state", "created_at", "updated_at", "verified_at",
-    "fp_geojson",
-)
+from api.serializers import SwathFeatureSerializer
+
+# The serializer's own field list, so both renderers keep the same properties in the
+# same order; "collection" is the related slug, the id field is the Feature's id.
+_ID = SwathFeatureSerializer.Meta.id_field
+PROPERTIES = tuple(f for f in SwathFeatureSerializer.Meta.fields if f != _ID)
+_COLUMN = {"collection": "collection__slug"}
+_TIMES = frozenset({"start_time", "end_time", "created_at", "verified_at"})
+# What a page's value rows hold: the properties, plus what paging needs ("id" and the
+# sort columns, see api.paging.encode) and the footprint as GeoJSON text.
+FEATURE_COLUMNS = tuple(dict.fromkeys(
+    ["id", _ID, *(_COLUMN.get(f, f) for f in PROPERTIES), "updated_at", "fp_geojson"]))
 # 15 decimals: PostGIS then writes the shortest text that reads back as the same double.
 _PRECISION = 15
 
@@ -46,27 +50,11 @@ def feature(row: dict[str, Any]) -> dict[str, Any]:
     """One value row as the Feature SwathFeatureSerializer would give."""
     geojson = row["fp_geojson"]
     return {
-        "id": str(row["uuid"]),
+        "id": str(row[_ID]),
         "type": "Feature",
         "geometry": orjson.loads(geojson) if geojson else None,
         "properties": {
-            "collection": row["collection__slug"],
-            "granule_id": row["granule_id"],
-            "version": row["version"],
-            "filename": row["filename"],
-            "format": row["format"],
-            "platform": row["platform"],
-            "instrument": row["instrument"],
-            "orbit": row["orbit"],
-            "orbit_direction": row["orbit_direction"],
-            "start_time": _time(row["start_time"]),
-            "end_time": _time(row["end_time"]),
-            "is_empty": row["is_empty"],
-            "size": row["size"],
-            "sha256": row["sha256"],
-            "state": row["state"],
-            "created_at": _time(row["created_at"]),
-            "verified_at": _time(row["verified_at"]),
+            f: _time(row[f]) if f in _TIMES else row[_COLUMN.get(f, f)] for f in PROPERTIES
         },
     }
 
