@@ -173,11 +173,7 @@ class Prefetcher:
             future.cancel()
         wait(futures)
         for held in self._submitted:
-            future = held.future
-            if (future is not None and not held.counted and not future.cancelled()
-                    and future.exception() is None):
-                held.counted = True
-                self._count(len(future.result()))
+            self._count_arrived(held)
         self._submitted.clear()
         self._starts.clear()
         self._held.clear()
@@ -218,9 +214,7 @@ class Prefetcher:
             future = self._submit(held)
         data = future.result()  # raises the fetch's own error
         start, stop = held.span.start, held.span.stop
-        if not held.counted:
-            held.counted = True
-            self._count(len(data))
+        self._count_arrived(held)
         if len(data) != stop - start:
             raise ArchiveError(f"{self._name}: range {start}-{stop} returned {len(data)} bytes; "
                                "the object changed or was truncated", key=self._name)
@@ -235,11 +229,16 @@ class Prefetcher:
             if held.future is not None and held.future.done():
                 self._drop(held)
 
-    def _drop(self, held: _Held) -> None:
-        if held.future is not None and not held.counted and held.future.done() \
-                and not held.future.cancelled() and held.future.exception() is None:
+    def _count_arrived(self, held: _Held) -> None:
+        """Count a span's request once, if its bytes arrived (read or not)."""
+        future = held.future
+        if (future is not None and not held.counted and future.done()
+                and not future.cancelled() and future.exception() is None):
             held.counted = True
-            self._count(len(held.future.result()))
+            self._count(len(future.result()))
+
+    def _drop(self, held: _Held) -> None:
+        self._count_arrived(held)
         self._submitted.remove(held)
         self._used -= held.span.stop - held.span.start
         i = bisect.bisect_left(self._starts, held.span.start)
