@@ -99,10 +99,13 @@ def run_with_celery(
     from ingest.tasks import ingest_file_task
 
     started = time.monotonic()
+    # Counted before publishing: a worker may record a quick outcome (a skip is one
+    # lookup) before the last message is out, and counting after would then wait
+    # forever for items that will never come.
+    expected = IngestItem.objects.filter(run=run).count() + len(files)
     with transaction.atomic():  # publish only once the run row is committed (C6)
         for path, _ in files:
             ingest_file_task.delay_on_commit(str(path), run.collection_id, codec, run.pk, policy)
-    expected = IngestItem.objects.filter(run=run).count() + len(files)
     progress = Progress(started=started)
     while True:
         agg = IngestItem.objects.filter(run=run).aggregate(n=Count("id"), b=Sum("size"))

@@ -30,3 +30,28 @@ def test_celery_ingest_of_real_granules(celery_worker: dict, shared_swaths: Path
     assert "[4/4]" in out
     assert Swath.objects.filter(state="VERIFIED").count() == 3
     assert Swath.objects.get(granule_id="broken.nc").state == "FAILED"
+
+
+def test_a_run_whose_outcomes_arrive_before_the_last_publish_still_finishes(
+    shared_swaths: Path, tmp_path: Path, settings
+) -> None:
+    """In-process tasks (the embedded default) record every outcome while publishing,
+    before run_with_celery starts following: the worst case of a fast worker (C5 found
+    it: files skipped as VERIFIED were counted twice and the run never ended)."""
+    from celery import current_app
+
+    from ingest.bulk import run_with_celery, start_run
+    from ingest.scan import scan
+
+    assert current_app.conf.task_always_eager
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("SS_MODIS_A-JPL-L2P-v2014.0.nc", "ATL03_gt1l.h5"):
+        shutil.copy2(shared_swaths / name, src / name)
+    found = scan([src])
+    first = run_with_celery(start_run("eager", found.files, [], paths=[], options={}),
+                            found.files, timeout_s=60)
+    assert (first.n_new, first.n_skipped, first.n_failed) == (2, 0, 0), first.errors
+    again = run_with_celery(start_run("eager", found.files, [("gone.nc", "vanished")],
+                                      paths=[], options={}), found.files, timeout_s=60)
+    assert (again.n_new, again.n_skipped, again.n_failed) == (0, 2, 1)
