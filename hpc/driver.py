@@ -50,6 +50,10 @@ def execute(comm: Any, items: list[dict[str, Any]], job: dict[str, Any], work: W
             label: str, progress_s: float, workers: int = 1) -> Outcome | None:
     """Run ``work`` over the items in the job's mapping; the coordinator gets the Outcome."""
     rank = comm.rank if comm is not None else 0
+    # Each worker compresses its output on its share of the node's cores, so -n 1 uses
+    # them all and -n 2 on two cores does not run four compressing threads.
+    job = {**job, "codec_threads": codec_threads(comm, workers if job["mapping"] ==
+                                                 "processes" else 1)}
     log = RankLog(str(Path(job["log_dir"]) / f"rank-{rank}.log"), rank)
     log(f"rank {rank} pid {os.getpid()} host {os.uname().nodename} job {job['job_id']} "
         f"mapping {job['mapping']} schedule {job['schedule']}")
@@ -81,6 +85,19 @@ def execute(comm: Any, items: list[dict[str, Any]], job: dict[str, Any], work: W
         # The job promises no Django on workers; the log says so for every rank.
         log(f"exit (django loaded: {'django' in sys.modules})")
         log.close()
+
+
+def codec_threads(comm: Any, workers: int) -> int:
+    """Return this worker's share of the node's cores (at least 1)."""
+    from subset.chunkwrite import default_threads
+
+    if comm is not None:
+        from mpi4py import MPI
+
+        node = comm.Split_type(MPI.COMM_TYPE_SHARED)  # the ranks on this node
+        workers = node.size
+        node.Free()
+    return max(1, default_threads() // max(1, workers))
 
 
 def finish(comm: Any, code: int) -> int:

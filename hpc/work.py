@@ -92,7 +92,8 @@ def extract_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
                 try:
                     sub = kernel.subset(src, region, local, variables=job.get("variables"),
                                         provenance=provenance(item),
-                                        max_bytes=job.get("max_bytes"))
+                                        max_bytes=job.get("max_bytes"),
+                                        threads=job.get("codec_threads"))
                 finally:
                     result["bytes_read"] = int(getattr(src, "bytes_read", 0) or 0)
         except NoDataInRegion as e:

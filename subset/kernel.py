@@ -79,13 +79,15 @@ def subset(src: str | os.PathLike[str] | BinaryIO, region: Region,
            time_range: tuple[datetime | None, datetime | None] | None = None,
            fill_outside: bool = False, provenance: Mapping[str, Any] | None = None,
            max_bytes: int | None = None, hints: Mapping[str, Any] | None = None,
-           time_epoch: str | None = None, strategy: str = "auto") -> SubsetResult:
+           time_epoch: str | None = None, strategy: str = "auto",
+           threads: int | None = None) -> SubsetResult:
     """Write the subset of ``src`` in ``region`` to ``out_path`` and return what it holds.
 
     ``src``: a local path or a seekable binary file (e.g. archive RangedFile).
     ``variables``: paths or bare names (None: all); geolocation and coordinates come along.
     ``time_range``: keep only pixels whose time is inside (per pixel or per scan line).
     ``fill_outside``: set pixels of the window outside the region to _FillValue.
+    ``threads``: chunks compressed at once while writing (None: the cores, at most 4).
     Raises RegionError, VariableNotFound, NoDataInRegion, SubsetTooLarge, SourceError.
     """
     t0 = time.monotonic()
@@ -97,7 +99,7 @@ def subset(src: str | os.PathLike[str] | BinaryIO, region: Region,
             raise SubsetTooLarge(plan.estimated_bytes, max_bytes)
         prefetch_windows(source, plan)
         attrs = output_attrs(source, plan, region, variables, provenance or {})
-        size = write_netcdf(out_path, source, plan.out, attrs)
+        size = write_netcdf(out_path, source, plan.out, attrs, threads=threads)
     digest = hashlib.sha256()
     with open(out_path, "rb") as f:
         while piece := f.read(1 << 20):

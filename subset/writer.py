@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from subset.chunkwrite import Deferred, default_threads, write_deferred
 from subset.source import Dim, Source, Var
 
 COMPLEVEL = 1  # zlib -1 with shuffle: most of the gain of higher levels, 3x faster
@@ -44,8 +45,12 @@ class OutVar:
 
 
 def write_netcdf(path: str | os.PathLike[str], source: Source, out: list[OutVar],
-                 global_attrs: Mapping[str, Any]) -> int:
-    """Write the variables to ``path`` atomically and return the file size; raises OSError."""
+                 global_attrs: Mapping[str, Any], *, threads: int | None = None) -> int:
+    """Write the variables to ``path`` atomically and return the file size; raises OSError.
+
+    ``threads``: how many chunks are compressed at once (None: the cores available, at
+    most 4; an MPI rank that shares its node with others passes 1).
+    """
     import netCDF4
 
     target = Path(path)
@@ -54,10 +59,11 @@ def write_netcdf(path: str | os.PathLike[str], source: Source, out: list[OutVar]
     try:
         ds = netCDF4.Dataset(tmp, "w", format="NETCDF4")
         try:
-            _write(ds, source, out, global_attrs)
+            deferred = _write(ds, source, out, global_attrs)
         finally:
             with contextlib.suppress(RuntimeError, OSError):
                 ds.close()
+        write_deferred(tmp, deferred, default_threads() if threads is None else threads)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         _check_readable(tmp)
@@ -96,7 +102,9 @@ def _group(ds: Any, path: str, source: Source) -> Any:
     return grp
 
 
-def _write(ds: Any, source: Source, out: list[OutVar], global_attrs: Mapping[str, Any]) -> None:
+def _write(ds: Any, source: Source, out: list[OutVar],
+           global_attrs: Mapping[str, Any]) -> list[Deferred]:
+    """Define every variable; write those netCDF4 must, return the others' data to come."""
     _set_attrs(ds, global_attrs)
     sizes: dict[str, int] = {}
     for ov in out:
@@ -104,11 +112,15 @@ def _write(ds: Any, source: Source, out: list[OutVar], global_attrs: Mapping[str
             if sizes.setdefault(dim.key, n) != n:
                 raise ValueError(f"dimension {dim.key} would get two sizes ({sizes[dim.key]}, {n})")
     created: dict[tuple[str, str], str] = {}  # (group, dim key) -> name usable there
+    deferred = []
     for ov in out:
         grp = _group(ds, ov.var.group, source)
         names = [_dim_name(ds, grp, ov.var.group, d, sizes[d.key], created, source)
                  for d in ov.var.dims]
-        _write_var(grp, ov, names)
+        later = _write_var(grp, ov, names)
+        if later is not None:
+            deferred.append(later)
+    return deferred
 
 
 def _dim_name(ds: Any, grp: Any, group: str, dim: Dim, size: int,
@@ -128,7 +140,8 @@ def _dim_name(ds: Any, grp: Any, group: str, dim: Dim, size: int,
     return created[key]
 
 
-def _write_var(grp: Any, ov: OutVar, dims: list[str]) -> None:
+def _write_var(grp: Any, ov: OutVar, dims: list[str]) -> Deferred | None:
+    """Define the variable; write its data now, or return it for chunkwrite."""
     var = ov.var
     shape = ov.shape
     kwargs: dict[str, Any] = {}
@@ -155,10 +168,28 @@ def _write_var(grp: Any, ov: OutVar, dims: list[str]) -> None:
         v.set_auto_chartostring(False)
     if not shape:
         v.assignValue(var.read(()))
-        return
+        return None
     if any(n == 0 for n in shape):
-        return
-    pieces = _blocks(ov) if ov.data is None else [(ov.sel, tuple(slice(0, n) for n in shape))]
+        return None
+    chunks = kwargs.get("chunksizes")
+    pieces = _pieces(ov, dtype, chunks[0] if chunks else None)
+    # Unlimited dimensions have no extent until netCDF writes them, and a variable named
+    # like a dimension it does not use is stored under another HDF5 name: both stay here.
+    if chunks and not any(d.unlimited for d in var.dims) and (
+            name not in grp.dimensions or tuple(dims) == (name,)):
+        path = f"{var.group.rstrip('/')}/{name}"
+        return Deferred(path, tuple(chunks), COMPLEVEL, pieces)
+    for dst_sel, data in pieces:
+        v[dst_sel] = data
+    return None
+
+
+def _pieces(ov: OutVar, dtype: Any, lead: int | None) -> Iterator[tuple[tuple[slice, ...],
+                                                                        np.ndarray]]:
+    """Yield (output selection, values as stored) block by block, mask applied."""
+    var, shape, fill = ov.var, ov.shape, ov.var.fill
+    pieces = (_blocks(ov, lead) if ov.data is None
+              else [(ov.sel, tuple(slice(0, n) for n in shape))])
     for src_sel, dst_sel in pieces:
         data = var.read(src_sel) if ov.data is None else ov.data.reshape(shape)
         if dtype is str:
@@ -168,7 +199,7 @@ def _write_var(grp: Any, ov: OutVar, dims: list[str]) -> None:
             data = _apply_mask(data, ov, dst_sel, np.asarray(fill).astype(var.dtype))
         if dtype is not str and data.dtype != dtype:
             data = data.astype(dtype)
-        v[dst_sel] = data
+        yield dst_sel, data
 
 
 def _apply_mask(data: np.ndarray, ov: OutVar, dst_sel: tuple[slice, ...],
@@ -197,13 +228,18 @@ def _chunks(var: Var, shape: tuple[int, ...]) -> tuple[int, ...]:
     return (lead, *(max(1, n) for n in shape[1:]))
 
 
-def _blocks(ov: OutVar) -> Iterable[tuple[tuple[slice, ...], tuple[slice, ...]]]:
-    """Yield (source selection, output selection) pieces along the first axis."""
+def _blocks(ov: OutVar, lead: int | None) -> Iterable[tuple[tuple[slice, ...],
+                                                            tuple[slice, ...]]]:
+    """Yield (source selection, output selection) pieces along the first axis.
+
+    Pieces are whole multiples of ``lead`` rows (the output's chunk length) so each one
+    covers whole output chunks.
+    """
     shape = ov.shape
     row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * max(ov.var.dtype.itemsize, 1)
     step = max(1, BLOCK_BYTES // max(row_bytes, 1))
-    if ov.var.chunks:
-        step = max(ov.var.chunks[0], step // ov.var.chunks[0] * ov.var.chunks[0])
+    if lead:
+        step = max(lead, step // lead * lead)
     first = ov.sel[0]
     start0 = first.indices(ov.var.shape[0])[0]
     for i in range(0, shape[0], step):
