@@ -176,7 +176,13 @@ def _location(var: VarRef, group: str) -> int:
         return 20
     if group.startswith(var.group.rstrip("/") + "/") or var.group == "/":
         return 10
+    if group != "/" and _parent(var.group) == _parent(group):
+        return 5  # a sibling: OBPG L2 keeps time in scan_line_attributes, beside navigation_data
     return 0
+
+
+def _parent(group: str) -> str:
+    return group.rstrip("/").rsplit("/", 1)[0] or "/"
 
 
 def _is_time_like(var: VarRef) -> bool:

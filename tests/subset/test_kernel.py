@@ -195,6 +195,19 @@ def test_a_per_scan_line_offset_time_window_narrows_the_rows(shared_swaths: Path
     assert rows == [int(inside[0]), int(inside[-1]) + 1]
 
 
+def test_a_scan_line_time_in_a_sibling_group_narrows_the_rows(small_swath: Path,
+                                                            tmp_path: Path) -> None:
+    # OBPG L2 layout: time in /scan_line_attributes, geolocation in /navigation_data.
+    t0, t1 = datetime(2024, 3, 1, 10, 0, 10, tzinfo=UTC), datetime(2024, 3, 1, 10, 0, 20,
+                                                                      tzinfo=UTC)
+    result = subset(small_swath, parse_bbox("-180,-90,180,90"), tmp_path / "out.nc",
+                    time_range=(t0, t1))
+    times = raw(small_swath, "scan_line_attributes/time")
+    inside = np.nonzero((times >= t0.timestamp()) & (times <= t1.timestamp()))[0]
+    assert 0 < len(inside) < len(times)
+    assert result.windows[0]["window"][0] == [int(inside[0]), int(inside[-1]) + 1]
+
+
 def test_each_swath_of_a_multi_swath_file_gets_its_own_window(shared_swaths: Path,
                                                               tmp_path: Path) -> None:
     path = shared_swaths / "GPM_test_file.HDF5"
