@@ -100,7 +100,13 @@ def _drop_broker_pools(app: object) -> None:
     """Forget cached broker connections and producers, so the next publish uses conf.
 
     (Not app.close(): that also deregisters the app, and shared tasks stop resolving.)
+    app.pool is kombu's process-wide pool for the broker URL: one that a teardown closed
+    stays in kombu's registry and fails every later publish to that URL, even an eager
+    one ("Acquire on closed pool"), so the registry is emptied too.
     """
+    from kombu import pools
+
+    pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
 

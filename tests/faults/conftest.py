@@ -175,9 +175,12 @@ WorkerFactory = Callable[..., FaultWorker]
 
 def _reset_broker_pools(app: object) -> None:
     """Close the publisher's broker connections so the next publish uses broker_url anew."""
-    if app._pool is not None:  # type: ignore[attr-defined]
-        app._pool.force_close_all()  # type: ignore[attr-defined]
-        app._pool = None  # type: ignore[attr-defined]
+    from kombu import pools
+
+    # pools.reset() closes every cached connection and forgets the pools; closing only
+    # app._pool would leave a closed pool in kombu's registry for the next test to get.
+    pools.reset()
+    app._pool = None  # type: ignore[attr-defined]
     app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
