@@ -40,9 +40,8 @@ class Deferred:
     """A variable defined in the file whose data is still to be written."""
 
     path: str  # the HDF5 dataset path in the output file
-    chunks: tuple[int, ...]
-    level: int
-    pieces: Iterable[tuple[tuple[slice, ...], np.ndarray]]  # (output selection, data)
+    # (output selection, data), each starting on a chunk boundary of the dataset
+    pieces: Iterable[tuple[tuple[slice, ...], np.ndarray]]
 
 
 def encode(tile: np.ndarray, level: int) -> bytes:
@@ -73,24 +72,30 @@ def tiles(sel: tuple[slice, ...], data: np.ndarray,
         yield tuple(s + a for s, a in zip(starts, lo, strict=True)), part
 
 
-def write_deferred(path: str, deferred: list[Deferred], threads: int) -> None:
-    """Write every deferred variable's data into the closed NetCDF4 file at ``path``."""
+def write_deferred(path: str, deferred: list[Deferred], threads: int | None = None) -> None:
+    """Write every deferred variable's data into the closed NetCDF4 file at ``path``.
+
+    ``threads``: chunks compressed at once (None: ``default_threads()``).
+    """
     import h5py
 
     if not deferred:
         return
-    with h5py.File(path, "r+") as f, ThreadPoolExecutor(max(1, threads)) as pool:
+    threads = max(1, default_threads() if threads is None else threads)
+    with h5py.File(path, "r+") as f, ThreadPoolExecutor(threads) as pool:
         for item in deferred:
             dset = f[item.path]
-            if _pipeline(dset) != [SHUFFLE, DEFLATE] or dset.chunks != item.chunks:
+            filters = _filters(dset)
+            if [code for code, _ in filters] != [SHUFFLE, DEFLATE]:
                 for sel, data in item.pieces:
                     dset[sel] = data
                 continue
+            level = filters[1][1][0]  # deflate's one parameter
             # Bounded: a few chunks per thread in flight, so memory stays at a block's worth.
             pending: deque[tuple[tuple[int, ...], Future[bytes]]] = deque()
             for sel, data in item.pieces:
-                for offset, tile in tiles(sel, data, item.chunks):
-                    pending.append((offset, pool.submit(encode, tile, item.level)))
+                for offset, tile in tiles(sel, data, dset.chunks):
+                    pending.append((offset, pool.submit(encode, tile, level)))
                     while len(pending) > 4 * threads:
                         _store(dset, *pending.popleft())
             while pending:
@@ -101,6 +106,7 @@ def _store(dset: object, offset: tuple[int, ...], done: Future[bytes]) -> None:
     dset.id.write_direct_chunk(offset, done.result(), filter_mask=0)
 
 
-def _pipeline(dset: object) -> list[int]:
+def _filters(dset: object) -> list[tuple[int, tuple[int, ...]]]:
+    """Return the dataset's filter pipeline as (filter id, parameters), in order."""
     plist = dset.id.get_create_plist()
-    return [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    return [plist.get_filter(i)[::2] for i in range(plist.get_nfilters())]

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from subset.chunkwrite import Deferred, default_threads, write_deferred
+from subset.chunkwrite import Deferred, write_deferred
 from subset.source import Dim, Source, Var
 
 COMPLEVEL = 1  # zlib -1 with shuffle: most of the gain of higher levels, 3x faster
@@ -63,7 +63,7 @@ def write_netcdf(path: str | os.PathLike[str], source: Source, out: list[OutVar]
         finally:
             with contextlib.suppress(RuntimeError, OSError):
                 ds.close()
-        write_deferred(tmp, deferred, default_threads() if threads is None else threads)
+        write_deferred(tmp, deferred, threads)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         _check_readable(tmp)
@@ -178,7 +178,7 @@ def _write_var(grp: Any, ov: OutVar, dims: list[str]) -> Deferred | None:
     if chunks and not any(d.unlimited for d in var.dims) and (
             name not in grp.dimensions or tuple(dims) == (name,)):
         path = f"{var.group.rstrip('/')}/{name}"
-        return Deferred(path, tuple(chunks), COMPLEVEL, pieces)
+        return Deferred(path, pieces)
     for dst_sel, data in pieces:
         v[dst_sel] = data
     return None

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port, wait_for_port
+from tests.conftest import REPO, _drop_broker_pools, free_port, wait_for_port
 
 TIER = os.environ.get("SWATHSTORE_FAULT_TIER", "small")
 LARGE = TIER == "large"
@@ -173,17 +173,6 @@ class FaultWorker:
 WorkerFactory = Callable[..., FaultWorker]
 
 
-def _reset_broker_pools(app: object) -> None:
-    """Close the publisher's broker connections so the next publish uses broker_url anew."""
-    from kombu import pools
-
-    # pools.reset() closes every cached connection and forgets the pools; closing only
-    # app._pool would leave a closed pool in kombu's registry for the next test to get.
-    pools.reset()
-    app._pool = None  # type: ignore[attr-defined]
-    app.amqp._producer_pool = None  # type: ignore[attr-defined]
-
-
 @pytest.fixture
 def fault_workers(
     django_db_setup: None, rclone_s3: object, s3_prefix: str, settings: object,
@@ -214,7 +203,7 @@ def fault_workers(
     def start(broker_url: str, concurrency: int = 2, *, name: str = "w",
               endpoint_url: str | None = None, ready: bool = True, **extra: str) -> FaultWorker:
         app.conf.broker_url = broker_url
-        _reset_broker_pools(app)  # drop connections to an earlier broker
+        _drop_broker_pools(app)  # drop connections to an earlier broker
         env = {
             **os.environ,
             "DATABASE_URL": _test_database_url(),
@@ -245,7 +234,7 @@ def fault_workers(
     for worker in workers:
         worker.kill()
     app.conf.broker_url, app.conf.task_always_eager = saved
-    _reset_broker_pools(app)
+    _drop_broker_pools(app)
     archive.config.configure(original)
 
 

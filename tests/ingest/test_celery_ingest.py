@@ -42,10 +42,8 @@ def test_a_run_whose_outcomes_arrive_before_the_last_publish_still_finishes(
 
     from ingest.bulk import run_with_celery, start_run
     from ingest.scan import scan
-    from tests.conftest import _drop_broker_pools
 
     assert current_app.conf.task_always_eager
-    _drop_broker_pools(current_app)  # eager tasks still take a producer from the pool
     src = tmp_path / "in"
     src.mkdir()
     for name in ("SS_MODIS_A-JPL-L2P-v2014.0.nc", "ATL03_gt1l.h5"):

@@ -41,7 +41,7 @@ def test_edge_chunks_are_padded_and_every_value_reads_back(tmp_path: Path) -> No
     pieces = [((slice(0, 6), slice(0, 11), slice(0, 5)), data[:6]),
               ((slice(6, 7), slice(0, 11), slice(0, 5)), data[6:])]
     assert len(list(tiles(*pieces[0], (3, 4, 5)))) == 2 * 3 * 1
-    write_deferred(str(path), [Deferred("/v", (3, 4, 5), 1, pieces)], threads=3)
+    write_deferred(str(path), [Deferred("/v", pieces)], threads=3)
     with netCDF4.Dataset(path) as ds:
         v = ds["v"]
         assert np.array_equal(v[:].data, data) and v.filters()["shuffle"]
@@ -55,8 +55,8 @@ def test_a_dataset_with_another_pipeline_gets_the_plain_write(tmp_path: Path) ->
         ds.createDimension("b", 10)
         ds.createVariable("v", "f4", ("a", "b"), compression="zlib", complevel=1,
                           shuffle=False, chunksizes=(3, 10))
-    write_deferred(str(path), [Deferred("/v", (3, 10), 1, [((slice(0, 6), slice(0, 10)),
-                                                            data)])], threads=2)
+    write_deferred(str(path), [Deferred("/v", [((slice(0, 6), slice(0, 10)), data)])],
+                   threads=2)
     with netCDF4.Dataset(path) as ds:
         assert np.array_equal(ds["v"][:].data, data)
 
