@@ -16,6 +16,14 @@ class TransientArchiveError(ArchiveError):
     """A failure that a later retry may cure (5xx, SlowDown, dropped connection, bad digest)."""
 
 
+class UploadDropped(TransientArchiveError):
+    """The server forgot a multipart upload this client had not aborted; start it again.
+
+    rclone serve s3 fails a whole upload when it refuses one of its parts (BadDigest), and
+    forgets every upload when it restarts; on AWS another party may have aborted it.
+    """
+
+
 class ObjectNotFound(ArchiveError):
     """The object does not exist in the store."""
 

@@ -12,10 +12,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Any
 
-from archive.errors import SizeLimitExceeded
+from botocore.exceptions import ClientError
+
+from archive.errors import SizeLimitExceeded, UploadDropped
 from archive.faults import fault_point
 from archive.s3client import cancel_retries_on
-from archive.s3errors import translate
+from archive.s3errors import error_code, translate
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,7 @@ def multipart_upload(
                 fault_point("mid_parts")
         executor.shutdown(wait=True)
         if failures:
-            raise failures[0]
+            raise _cause(failures)
         before_complete()
         fault_point("after_parts_before_complete")
         done = [f.result() for f in futures]
@@ -153,19 +155,27 @@ def multipart_upload(
         # a stalled one is not retried (``abandoned``), so its thread ends at its timeout.
         abandoned.set()
         executor.shutdown(wait=False, cancel_futures=True)
-        if failures and error is failures[0]:
+        if failures and error in failures:
             # The server refused a part (BadDigest...): the others are answering, so let
-            # them end first, briefly. rclone keeps upload state per object key, and a
-            # part landing after the abort spoiled the retry's new upload (NoSuchUpload).
+            # them end, briefly, before the abort, so that none lands after it.
             futures_wait(futures, timeout=PART_SETTLE_S)
         _abort(abort_client or (lambda: client), bucket, s3_key, upload_id, key, store)
         raise
 
 
 def _record_failure(future: Future[dict[str, Any]], failures: list[BaseException]) -> None:
-    """Remember the first failure of a part (in time, not part order)."""
+    """Remember every failure of a part, in the order they happened."""
     if not future.cancelled() and future.exception() is not None:
         failures.append(future.exception())  # type: ignore[arg-type]
+
+
+def _cause(failures: list[BaseException]) -> BaseException:
+    """Return the failure that explains the others: the first that is not UploadDropped.
+
+    When rclone refuses a damaged part it fails the whole upload, and a sibling part can
+    hear NoSuchUpload before the refused part hears BadDigest.
+    """
+    return next((f for f in failures if not isinstance(f, UploadDropped)), failures[0])
 
 
 def _upload_part(
@@ -194,6 +204,14 @@ def _upload_part(
                 ContentMD5=md5,
             )
     except Exception as e:
+        dropped = isinstance(e, ClientError) and error_code(e) == "NoSuchUpload"
+        if dropped and not abandoned.is_set():
+            raise UploadDropped(
+                f"{key}: {store} dropped multipart upload {upload_id} during part {number} "
+                "(NoSuchUpload): the upload is started again",
+                key=key,
+                store=store,
+            ) from e
         raise translate(e, key=key, store=store, action=f"upload part {number}") from e
     finally:
         del body

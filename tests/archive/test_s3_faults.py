@@ -85,6 +85,48 @@ def test_rclone_rejects_a_bit_flipped_in_flight_and_the_upload_is_retried(
     assert store.list_uploads() == []
 
 
+class AbortsBehindOurBack(io.BytesIO):
+    """A source that has the server forget the upload once the reader reaches part 3."""
+
+    def __init__(self, data: bytes, server: S3Server, prefix: str) -> None:
+        super().__init__(data)
+        self.direct = server.store(prefix, probe=False)
+        self.dropped = 0
+
+    def read(self, n: int | None = -1) -> bytes:  # type: ignore[override]
+        if not self.dropped and self.tell() >= 2 * PART:
+            for upload in self.direct.list_uploads():
+                self.direct.abort_upload(upload.key, upload.upload_id)
+                self.dropped += 1
+        return super().read(n)
+
+
+def test_an_upload_the_server_drops_midway_is_started_again(
+    rclone_s3: S3Server, proxied_store: Proxied, s3_prefix: str
+) -> None:
+    # rclone fails a whole upload when it refuses one part, so a sibling part can hear
+    # NoSuchUpload before the refused one hears BadDigest; a restart forgets uploads too.
+    store, _ = proxied_store(rclone_s3)
+    data = payload(3 * PART + 1, seed=13)
+    source = AbortsBehindOurBack(data, rclone_s3, s3_prefix)
+    result = store.put("k/dropped", source)
+    assert source.dropped == 1
+    assert result.sha256 == sha(data)
+    store.verify("k/dropped", sha(data))
+    assert store.list_uploads() == []
+
+
+def test_an_upload_dropped_on_its_last_attempt_fails_naming_the_object(
+    rclone_s3: S3Server, proxied_store: Proxied, s3_prefix: str
+) -> None:
+    store, _ = proxied_store(rclone_s3, upload_attempts=1)
+    source = AbortsBehindOurBack(payload(3 * PART + 1, seed=14), rclone_s3, s3_prefix)
+    with pytest.raises(TransientArchiveError, match="k/dropped-once.*dropped multipart upload"):
+        store.put("k/dropped-once", source)
+    assert source.dropped == 1
+    assert_nothing_left(rclone_s3, store, "k/dropped-once")
+
+
 def test_on_moto_a_bit_flipped_in_flight_is_caught_by_the_read_back(
     moto_s3: S3Server, proxied_store: Proxied
 ) -> None:
