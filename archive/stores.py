@@ -26,6 +26,7 @@ from archive.keys import validate_key
 from archive.ranged import DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_BLOCKS, RangedFile
 from archive.sources import Source
 from archive.streaming import CHUNK, CheckingReader
+from archive.writeout import copy_through_writer
 
 # 5 TiB is the S3 object-size ceiling; stores take a lower cap when they know better.
 DEFAULT_MAX_OBJECT_BYTES = 5 * 1024**4
@@ -222,9 +223,8 @@ class Store(ABC):
             target = Path(dest)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
             try:
-                with os.fdopen(fd, "wb") as out:
-                    shutil.copyfileobj(stream, out, CHUNK)
-                    out.flush()
+                with os.fdopen(fd, "wb", buffering=0) as out:
+                    copy_through_writer(stream, out)
                     os.fsync(out.fileno())
                 os.replace(tmp, target)
             except BaseException:
