@@ -208,7 +208,7 @@ def _upload_part(
         if dropped and not abandoned.is_set():
             raise UploadDropped(
                 f"{key}: {store} dropped multipart upload {upload_id} during part {number} "
-                "(NoSuchUpload): the upload is started again",
+                "(NoSuchUpload; it refused another part, restarted or was told to abort)",
                 key=key,
                 store=store,
             ) from e
