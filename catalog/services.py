@@ -211,10 +211,20 @@ def mark_verified(swath_id: int, obj_id: int) -> bool:
     return changed == 1
 
 
-def mark_failed(swath_id: int, reason: str, obj_id: int | None = None) -> None:
-    """Any unfinished state -> FAILED with a reason a person understands."""
+def mark_failed(
+    swath_id: int, reason: str, obj_id: int | None = None, *, owner: str | None = None
+) -> bool:
+    """Any unfinished state -> FAILED with a reason a person understands; True if it was.
+
+    With ``owner`` (an upload's lease holder) the row changes only while that worker
+    still holds it: a worker whose lease passed to another must not fail the other's
+    upload (and spend its attempt). Its own object, ``obj_id``, is marked either way.
+    """
     with transaction.atomic():
-        Swath.objects.filter(pk=swath_id).exclude(state=SwathState.VERIFIED).update(
+        rows = Swath.objects.filter(pk=swath_id).exclude(state=SwathState.VERIFIED)
+        if owner is not None:
+            rows = rows.filter(lease_owner=owner)
+        changed = rows.update(
             state=SwathState.FAILED, failure_reason=reason[:2000], lease_owner="",
             lease_until=None,
         )
@@ -222,7 +232,12 @@ def mark_failed(swath_id: int, reason: str, obj_id: int | None = None) -> None:
             StoredObject.objects.filter(pk=obj_id).exclude(
                 state=StoredObject.State.VERIFIED
             ).update(state=StoredObject.State.FAILED)
-    log.warning("swath %s FAILED: %s", swath_id, reason)
+    if changed:
+        log.warning("swath %s FAILED: %s", swath_id, reason)
+    else:
+        log.info("swath %s left as it is (another worker holds it, or it is VERIFIED): %s",
+                 swath_id, reason)
+    return bool(changed)
 
 
 def record_quicklook(swath_id: int, quicklook: dict) -> dict | None:

@@ -284,7 +284,11 @@ def upload_swath(
                              f"it will be retried on the next run ({e})")
         if result is not None:  # bytes reached the store but will never be VERIFIED
             _discard(store, key)
-        services.mark_failed(swath_id, _failure_reason(e), obj.pk)
+        if not services.mark_failed(swath_id, _failure_reason(e), obj.pk, owner=owner):
+            # Another worker took the swath over (its lease expired here): its outcome
+            # is the swath's, and this attempt only leaves its own object behind.
+            return FileOutcome(source.path, "skipped", f"lease passed on: {e}", source.size,
+                               swath_id)
         return FileOutcome(source.path, "failed", str(e), source.size, swath_id)
     if verified:  # the source file is still at hand: draw it now, not in a later pass
         mark = time.perf_counter()

@@ -37,6 +37,22 @@ def test_an_expired_lease_can_be_taken_over_and_the_old_holder_cannot_finish() -
     assert Swath.objects.get(pk=swath.pk).state == "UPLOADING"
 
 
+def test_a_worker_whose_lease_passed_on_cannot_fail_the_new_holders_upload() -> None:
+    swath = registered()
+    assert services.claim_upload(swath.pk, "worker-a", -1)  # a's lease has expired
+    assert services.claim_upload(swath.pk, "worker-b", 60)
+    a_obj = services.start_object(swath.pk, "primary", "swaths/x/a", "none")
+    assert not services.mark_failed(swath.pk, "a lost its lease", a_obj.pk, owner="worker-a")
+    row = Swath.objects.get(pk=swath.pk)
+    assert (row.state, row.lease_owner, row.attempts) == ("UPLOADING", "worker-b", 2)
+    assert StoredObject.objects.get(pk=a_obj.pk).state == "FAILED"  # a's own object
+    b_obj = services.start_object(swath.pk, "primary", "swaths/x/b", "none")
+    services.mark_stored(swath.pk, "worker-b", b_obj.pk, size=10, sha256="e" * 64,
+                         stored_size=10)  # b goes on undisturbed
+    assert services.mark_failed(swath.pk, "b's read-back failed", b_obj.pk, owner="worker-b")
+    assert Swath.objects.get(pk=swath.pk).state == "FAILED"
+
+
 def test_attempts_are_bounded() -> None:
     swath = registered()
     for _ in range(services.MAX_ATTEMPTS):
