@@ -8,6 +8,7 @@ The quicklook comes after that commit, so it can neither fail nor delay the swat
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import os
@@ -18,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -32,6 +34,9 @@ from archive.replication import replicate
 from catalog import services
 from catalog.models import SwathState
 from ingest.scan import printable
+
+if TYPE_CHECKING:
+    from ingest.quicklook import Quicklook
 
 log = logging.getLogger(__name__)
 # One DEBUG line per file with the seconds of each step (benchmarks/ingest_bench.py reads
@@ -338,12 +343,41 @@ def _record_failure(swath_id: int, path: Path, reason: str) -> None:
         log.warning("could not record why swath %s has no quicklook: %s", swath_id, e)
 
 
-def _store_quicklook(swath_id: int, swath_uuid: str, path: Path, source: services.SourceInfo,
-                     store_name: str) -> None:
-    from ingest.quicklook import QuicklookError, make_quicklook
+def draw_quicklook_alone(path: Path) -> Quicklook:
+    """make_quicklook() under the render lock, leaving no netCDF object behind it.
+
+    netCDF4's datasets, groups and variables refer to each other, so they are freed by
+    the cyclic garbage collector, which runs in whichever thread allocates next: once
+    that was another worker thread while this one was inside netCDF-C, and HDF5
+    crashed the process (a segfault in the fresh-clone run of session 5). The frames of
+    a failed render are dropped and the collector run before the lock is let go.
+    """
+    from ingest.quicklook import make_quicklook
 
     with _RENDER_LOCK:
-        look = make_quicklook(path)
+        try:
+            return make_quicklook(path)
+        except Exception as e:
+            _drop_frames(e)
+            raise
+        finally:
+            gc.collect()
+
+
+def _drop_frames(error: BaseException | None) -> None:
+    """Clear the tracebacks of ``error`` and of its causes (their frames hold datasets)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        error.__traceback__ = None
+        error = error.__cause__ or error.__context__
+
+
+def _store_quicklook(swath_id: int, swath_uuid: str, path: Path, source: services.SourceInfo,
+                     store_name: str) -> None:
+    from ingest.quicklook import QuicklookError
+
+    look = draw_quicklook_alone(path)
     changed = _changed(path, source)
     if changed:
         raise QuicklookError(f"{source.path} changed since it was archived ({changed})")
