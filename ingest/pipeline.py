@@ -16,6 +16,7 @@ import socket
 import stat
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -350,7 +351,7 @@ def draw_quicklook_alone(path: Path) -> Quicklook:
     the cyclic garbage collector, which runs in whichever thread allocates next: once
     that was another worker thread while this one was inside netCDF-C, and HDF5
     crashed the process (a segfault in the fresh-clone run of session 5). The frames of
-    a failed render are dropped and the collector run before the lock is let go.
+    a failed render are cleared and the collector run before the lock is let go.
     """
     from ingest.quicklook import make_quicklook
 
@@ -365,11 +366,11 @@ def draw_quicklook_alone(path: Path) -> Quicklook:
 
 
 def _drop_frames(error: BaseException | None) -> None:
-    """Clear the tracebacks of ``error`` and of its causes (their frames hold datasets)."""
+    """Clear the locals of the frames behind ``error`` and its causes (they hold datasets)."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        error.__traceback__ = None
+        traceback.clear_frames(error.__traceback__)
         error = error.__cause__ or error.__context__
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 from pathlib import Path
 
@@ -108,8 +109,6 @@ def test_a_file_netcdf_cannot_open_is_refused(tmp_path: Path) -> None:
 
 
 def _netcdf_objects() -> int:
-    import gc
-
     return sum(isinstance(o, netCDF4.Dataset | netCDF4.Group | netCDF4.Variable)
                for o in gc.get_objects())
 
@@ -120,8 +119,6 @@ def _netcdf_objects() -> int:
 def test_a_drawing_leaves_no_netcdf_object_for_another_threads_collector(name: str) -> None:
     # netCDF4 objects refer to each other; freed later by the cyclic collector in some
     # other worker thread, they called into HDF5 beside a render and crashed the process.
-    import gc
-
     from ingest.pipeline import draw_quicklook_alone
 
     gc.collect()
