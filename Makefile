@@ -4,9 +4,10 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
-# The suite's own database, store and var/ stay apart from the demo's.
+# The suite's own database, store and var/ stay apart from the demo's. Every process
+# probes its endpoint: the suite's servers come and go on reused loopback ports.
 TEST_ENV := DATABASE_URL=postgis://postgres@127.0.0.1:5432/swathstore \
-            VAR_DIR=$(CURDIR)/var/test CELERY_BROKER_URL= STORE_URL=
+            VAR_DIR=$(CURDIR)/var/test CELERY_BROKER_URL= STORE_URL= S3_PROBE_CACHE_SECONDS=0
 
 .PHONY: setup run demo test lint test-faults check-deploy peers bench-archive bench-ingest \
         bench-register bench-fsck bench-api bench-subset bench-hpc bench-load clean help

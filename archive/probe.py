@@ -1,7 +1,19 @@
-"""Startup capability probe of an S3 endpoint (RELIABILITY.md), run once and cached."""
+"""Startup capability probe of an S3 endpoint (RELIABILITY.md), run once and cached.
+
+The result is kept for the life of the process and, when the store is given a cache
+directory and a time to live, in a small file there, so the short processes of a script
+(``archive put`` after ``archive put``) do not each spend a probe's round trips (about a
+quarter of a second on loopback) before their first byte. Only a passing probe is kept:
+a refused endpoint is probed again by the next process. The cost is that a server
+changed behind the same URL is noticed up to that time to live later; every object is
+still checked by its SHA-256 on read-back whatever the probe said.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import os
 import threading
@@ -9,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -54,8 +67,13 @@ def cached_probe(
     checksum_mode: str,
     cleanup_client: Callable[[], Any] | None = None,
     prefix: str = "",
+    cache_dir: str | os.PathLike[str] | None = None,
+    ttl_s: float = 0.0,
 ) -> Capabilities:
     """Return the cached capabilities of (endpoint, bucket, mode), probing on first use.
+
+    With ``cache_dir`` and ``ttl_s`` > 0, a result another process kept there less than
+    ``ttl_s`` seconds ago counts as this process's first use.
 
     The probe writes under ``prefix`` (the store's own), so an upload of it that an
     abort missed is found by that store's ``archive cleanup``.
@@ -63,11 +81,56 @@ def cached_probe(
     cache_key = (endpoint, bucket, checksum_mode)
     with _lock:
         if cache_key not in _cache:
-            _cache[cache_key] = probe(
-                client, bucket=bucket, endpoint=endpoint, checksum_mode=checksum_mode,
-                cleanup_client=cleanup_client, prefix=prefix,
-            )
+            kept = _disk_path(cache_dir, cache_key) if cache_dir and ttl_s > 0 else None
+            caps = _load(kept, cache_key, ttl_s) if kept else None
+            if caps is None:
+                caps = probe(
+                    client, bucket=bucket, endpoint=endpoint, checksum_mode=checksum_mode,
+                    cleanup_client=cleanup_client, prefix=prefix,
+                )
+                if kept:
+                    _save(kept, cache_key, caps)
+            _cache[cache_key] = caps
         return _cache[cache_key]
+
+
+def _disk_path(cache_dir: str | os.PathLike[str], cache_key: tuple[str, str, str]) -> Path:
+    name = hashlib.sha256("\0".join(cache_key).encode()).hexdigest()[:32]
+    return Path(cache_dir) / f"probe-{name}.json"
+
+
+def _load(path: Path, cache_key: tuple[str, str, str], ttl_s: float) -> Capabilities | None:
+    """Return the kept result for ``cache_key`` if it is younger than ``ttl_s``, else None."""
+    try:
+        record = json.loads(path.read_text())
+        if record["key"] != list(cache_key):
+            return None
+        age = time.time() - float(record["probed_at"])
+        caps = Capabilities(**record["capabilities"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as e:  # unreadable: probe afresh
+        log.info("probe cache %s ignored: %s", path, e)
+        return None
+    if not 0 <= age < ttl_s:
+        return None
+    log.debug("capability probe of %s/%s from %s (%.0f s old)", cache_key[0], cache_key[1],
+              path, age)
+    return caps
+
+
+def _save(path: Path, cache_key: tuple[str, str, str], caps: Capabilities) -> None:
+    """Keep a passing probe's result; a cache that cannot be written only costs time."""
+    record = {"key": list(cache_key), "probed_at": time.time(),
+              "capabilities": dataclasses.asdict(caps)}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, path)  # readers in other processes see the old file or the new
+    except OSError as e:
+        log.warning("probe cache %s not written: %s", path, e)
+        tmp.unlink(missing_ok=True)
 
 
 def probe(

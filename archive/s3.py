@@ -88,6 +88,8 @@ class S3Store(Store):
         read_timeout: float = 120,
         presign_max_s: int = 900,
         probe: bool = True,
+        probe_cache_dir: str | os.PathLike[str] | None = None,
+        probe_ttl_s: float = 0.0,
         zstd_threads: int = -1,
         name: str | None = None,
     ) -> None:
@@ -115,6 +117,7 @@ class S3Store(Store):
         self.presign_max_s = min(presign_max_s, MAX_PRESIGN_SECONDS)
         self.name = name or f"s3://{bucket}/{self.prefix}"
         self._probe_enabled = probe
+        self._probe_cache = (probe_cache_dir, probe_ttl_s)  # probe.py: kept between processes
         self._zstd_threads = zstd_threads
         self._credentials = (access_key, secret_key, session_token)
         self._client_options: dict[str, Any] = {
@@ -180,6 +183,8 @@ class S3Store(Store):
             checksum_mode=self.checksum_mode,
             cleanup_client=self.cleanup_client,
             prefix=self.prefix,
+            cache_dir=self._probe_cache[0],
+            ttl_s=self._probe_cache[1],
         )
 
     def _s3_key(self, key: str) -> str:

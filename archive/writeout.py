@@ -5,17 +5,65 @@ threads (parallel_get.py); the hash and the write ran one after the other in the
 Hashing releases the GIL, and so do writes, so a writer thread lets the page-cache copy
 overlap the hashing of the next chunk (figures in docs/BENCHMARKS.md, Archive).
 Memory: ``depth`` + 2 chunks in flight.
+
+The caller fsyncs before its rename. Left alone, the kernel keeps a download's pages
+dirty until that fsync, which then waits for the whole file to reach the disk. So after
+each chunk the writer asks Linux to start writing it back (``sync_file_range``, which
+neither waits nor flushes the disk's cache), and the disk works while the network does.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import queue
+import sys
 import threading
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 CHUNK = 8 * 1024 * 1024
 DEPTH = 4
 _END = object()  # the reader's last item
+SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of the range's dirty pages
+
+
+def _load_sync_file_range() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        call = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return call
+
+
+_sync_file_range = _load_sync_file_range()
+
+
+def writeback_hint(out: Any) -> Callable[[int, int], bool]:
+    """Return hint(offset, length) that starts the writeback of that range of ``out``.
+
+    The hint returns whether the kernel took it. It does nothing where the call is
+    missing (not Linux) or refused (a pipe, a file system without it): the caller's
+    fsync stays the guarantee either way.
+    """
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    enabled = _sync_file_range is not None and fd >= 0
+
+    def hint(offset: int, length: int) -> bool:
+        nonlocal enabled
+        if enabled and _sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE) != 0:
+            enabled = False  # EINVAL, ESPIPE: this file does not take it; stop asking
+        return enabled
+
+    return hint
 
 
 def copy_through_writer(
@@ -30,13 +78,17 @@ def copy_through_writer(
     chunks: queue.Queue[Any] = queue.Queue(maxsize=depth)
     failed: list[BaseException] = []
     stop = threading.Event()
+    hint = writeback_hint(out)
 
     def write() -> None:
+        offset = 0
         try:
             while (data := chunks.get()) is not _END:
                 view = memoryview(data)
                 while view and not stop.is_set():  # a raw file may take part of a write
                     view = view[out.write(view) :]
+                hint(offset, len(data))
+                offset += len(data)
         except BaseException as e:  # noqa: BLE001 - handed to the reading thread
             failed.append(e)
             stop.set()

@@ -187,6 +187,9 @@ def our_store(**options):
 
     options.setdefault("part_size", int(os.environ.get("S3_PART_SIZE_MB", "64")) * MiB)
     options.setdefault("concurrency", int(os.environ.get("S3_CONCURRENCY", "4")))
+    # As settings do: a passing probe is kept for the next process (S3_PROBE_CACHE_SECONDS).
+    options.setdefault("probe_ttl_s", int(os.environ.get("S3_PROBE_CACHE_SECONDS", "600")))
+    options.setdefault("probe_cache_dir", str(WORK / "probe-cache"))
     return S3Store(
         os.environ["BENCH_BUCKET"], "", endpoint_url=os.environ["S3_ENDPOINT_URL"],
         region=os.environ["AWS_REGION"], access_key=os.environ["AWS_ACCESS_KEY_ID"],

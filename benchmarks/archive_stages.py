@@ -4,7 +4,8 @@
 
 One `rclone serve s3` as in benchmarks/archive_bench.py, the same 1 GiB random file
 (benchmarks/out/bench-data/random-1GiB.bin, made by archive_bench.py if missing):
-* start-up: fresh processes timing `import archive.s3` and the endpoint probe;
+* start-up: fresh processes timing `import archive.s3` and the endpoint probe, then the
+  same with the probe cache (the first of those probes and writes it, the rest read it);
 * upload in one warm process, `S3Store.put` with several part sizes x concurrency,
   beside `s5cmd cp` of the same file;
 * download stages in one warm process: the ranged GETs alone (bytes discarded), the same
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +39,7 @@ from archive.s3 import S3Store
 t1 = time.perf_counter()
 S3Store(os.environ["BENCH_BUCKET"], "", endpoint_url=os.environ["S3_ENDPOINT_URL"],
         region=os.environ["AWS_REGION"], access_key=os.environ["AWS_ACCESS_KEY_ID"],
-        secret_key=os.environ["AWS_SECRET_ACCESS_KEY"]).capabilities()
+        secret_key=os.environ["AWS_SECRET_ACCESS_KEY"], {cache}).capabilities()
 print(t1 - t0, time.perf_counter() - t1)
 """
 UPLOADS = [(64, 4), (16, 4), (16, 8), (8, 8), (32, 8)]  # part MiB, concurrency
@@ -63,12 +65,20 @@ def main() -> int:
     s5cmd = [str(ab.VENV / "s5cmd"), "--endpoint-url", server.s3.endpoint_url, "cp"]
     runs: dict[str, list[float]] = {}
     try:
-        for _ in range(args.repeat + 1):
-            res = subprocess.run([sys.executable, "-c", STARTUP.format(repo=str(ab.REPO))],
-                                 env=server.env, capture_output=True, text=True, check=True)
-            imp, probe = map(float, res.stdout.split())
-            runs.setdefault("start-up: import archive.s3", []).append(imp)
-            runs.setdefault("start-up: endpoint probe", []).append(probe)
+        kept = ab.WORK / "stages-probe-cache"
+        shutil.rmtree(kept, ignore_errors=True)
+        for cache, label in [("probe=True", "start-up: endpoint probe"),
+                             (f"probe_cache_dir={str(kept)!r}, probe_ttl_s=600",
+                              "start-up: probe result kept by an earlier process")]:
+            for _ in range(args.repeat + 1):
+                res = subprocess.run(
+                    [sys.executable, "-c", STARTUP.format(repo=str(ab.REPO), cache=cache)],
+                    env=server.env, capture_output=True, text=True, check=True)
+                imp, probe = map(float, res.stdout.split())
+                runs.setdefault("start-up: import archive.s3", []).append(imp)
+                runs.setdefault(label, []).append(probe)
+        # The first process given the cache found it empty, probed and wrote it.
+        runs["start-up: probe result kept by an earlier process"].pop(0)
         stores = {c: ab.our_store(part_size=c[0] * ab.MiB, concurrency=c[1]) for c in UPLOADS}
         for store in stores.values():
             store.capabilities()

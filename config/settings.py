@@ -159,6 +159,9 @@ _s3_options = {
     "concurrency": env_int("S3_CONCURRENCY", 4, minimum=1),
     "max_object_bytes": env_int("ARCHIVE_MAX_OBJECT_GB", 512, minimum=1) * 2**30,
     "presign_max_s": env_int("PRESIGN_MAX_SECONDS", 900, minimum=1),
+    # A passing endpoint probe is kept this long for the next process (archive/probe.py).
+    "probe_ttl_s": env_int("S3_PROBE_CACHE_SECONDS", 600, minimum=0),
+    "probe_cache_dir": env_str("S3_PROBE_CACHE_DIR") or str(VAR_DIR / "cache" / "probes"),
 }
 STORE_URL = env_str("STORE_URL") or ""
 if PRODUCTION and not STORE_URL.startswith("s3://"):

@@ -2,8 +2,8 @@
 
 Compute nodes have no Django settings, so store credentials and options come from the
 same variables config/settings.py reads (S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, S3_REGION, S3_CHECKSUM_MODE, with ``_FILE`` variants for the
-secrets). They are never written into a manifest or a report.
+AWS_SECRET_ACCESS_KEY, S3_REGION, S3_CHECKSUM_MODE, S3_PROBE_CACHE_SECONDS and _DIR, with
+``_FILE`` variants for the secrets). They are never written into a manifest or a report.
 """
 
 from __future__ import annotations
@@ -41,7 +41,25 @@ def store_options(url: str) -> dict[str, Any]:
         "access_key": _secret("AWS_ACCESS_KEY_ID"),
         "secret_key": _secret("AWS_SECRET_ACCESS_KEY"),
         "checksum_mode": mode,
+        # As config/settings.py: a passing endpoint probe kept for the next rank or job.
+        "probe_ttl_s": _int("S3_PROBE_CACHE_SECONDS", 600),
+        "probe_cache_dir": os.environ.get("S3_PROBE_CACHE_DIR")
+        or str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+               / "swathstore" / "probes"),
     }
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise EnvError(f"{name}={raw!r}: use a whole number of seconds, 0 or more")
+    return value
 
 
 def api_token() -> str | None:

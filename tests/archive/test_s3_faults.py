@@ -22,6 +22,7 @@ from archive.errors import (
     SizeLimitExceeded,
     TransientArchiveError,
 )
+from archive.probe import reset_cache
 from archive.s3 import S3Store
 from tests.archive.conftest import PART, MiB, payload, sha
 from tests.support.s3servers import S3Server
@@ -248,6 +249,19 @@ def test_the_probe_refuses_an_endpoint_that_corrupts_bytes(
     proxy.flip_bit(10_000, times=None)
     with pytest.raises(EndpointRefused, match="different bytes"):
         store.put("k/never", io.BytesIO(b"x"))
+
+
+def test_a_refused_endpoint_is_never_kept_in_the_probe_cache(
+    moto_s3: S3Server, proxied_store: Proxied, tmp_path: Path
+) -> None:
+    kept = tmp_path / "probes"
+    store, proxy = proxied_store(moto_s3, probe=True, probe_cache_dir=kept, probe_ttl_s=600)
+    proxy.flip_bit(10_000, times=None)
+    for _ in range(2):  # the next process probes again and is refused again
+        reset_cache()
+        with pytest.raises(EndpointRefused, match="different bytes"):
+            store.capabilities()
+    assert not kept.exists() or list(kept.iterdir()) == []
 
 
 CRASHING_PUT = textwrap.dedent(

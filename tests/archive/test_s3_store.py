@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -326,3 +328,34 @@ def test_a_ranged_read_notices_the_object_replaced_behind_it(
         store.put("k/moving", io.BytesIO(other), sha256=sha(other))
         with pytest.raises(ArchiveError, match="k/moving"):
             stream.read()
+
+
+def test_a_passing_probe_is_kept_for_the_next_process_until_its_time_is_up(
+    rclone_s3: S3Server, s3_prefix: str, tmp_path: Path
+) -> None:
+    """`archive put` after `archive put` probes once; reset_cache() stands for a new process."""
+    kept = tmp_path / "probes"
+    reset_cache()
+    first = rclone_s3.store(s3_prefix, probe_cache_dir=kept, probe_ttl_s=1.0).capabilities()
+    assert first.single_roundtrip and first.seconds > 0
+    reset_cache()
+    again = rclone_s3.store(s3_prefix, probe_cache_dir=kept, probe_ttl_s=1.0).capabilities()
+    assert again == first  # the same measured seconds: read back, not probed again
+    time.sleep(1.1)
+    reset_cache()
+    later = rclone_s3.store(s3_prefix, probe_cache_dir=kept, probe_ttl_s=1.0).capabilities()
+    assert later.single_roundtrip and later.seconds != first.seconds  # probed afresh
+
+
+def test_a_garbled_probe_cache_is_ignored_and_replaced(
+    rclone_s3: S3Server, s3_prefix: str, tmp_path: Path
+) -> None:
+    kept = tmp_path / "probes"
+    reset_cache()
+    first = rclone_s3.store(s3_prefix, probe_cache_dir=kept, probe_ttl_s=60).capabilities()
+    (cache_file,) = kept.iterdir()
+    cache_file.write_text('{"key": ["not json')
+    reset_cache()
+    again = rclone_s3.store(s3_prefix, probe_cache_dir=kept, probe_ttl_s=60).capabilities()
+    assert again.single_roundtrip and again.seconds != first.seconds
+    assert json.loads(cache_file.read_text())["capabilities"]["seconds"] == again.seconds

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import threading
 
 import pytest
 
 from archive.errors import ChecksumMismatch
-from archive.writeout import copy_through_writer
+from archive.writeout import copy_through_writer, writeback_hint
 from tests.archive.conftest import payload
 
 
@@ -97,3 +98,30 @@ def test_a_write_error_stops_the_copy_and_propagates() -> None:
     with pytest.raises(OSError, match="No space left"):
         copy_through_writer(io.BufferedReader(source), FullDisk(room=4 << 20), chunk=1 << 20)
     assert source.reads < 64  # it stopped reading soon after the writer failed
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
+def test_a_regular_file_takes_the_writeback_hint(tmp_path) -> None:
+    """So the fsync before a download's rename no longer waits for the whole file."""
+    with open(tmp_path / "out.bin", "wb", buffering=0) as out:
+        out.write(payload(1 << 20, seed=5))
+        assert writeback_hint(out)(0, 1 << 20) is True
+
+
+def test_a_pipe_refuses_the_hint_and_still_gets_every_byte() -> None:
+    data = payload(3 * 1024 * 1024 + 7, seed=11)
+    read_end, write_end = os.pipe()
+    received = bytearray()
+
+    def drain() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            while block := pipe.read(1 << 16):
+                received.extend(block)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    with os.fdopen(write_end, "wb", buffering=0) as out:
+        assert writeback_hint(out)(0, 4096) is False  # ESPIPE: a hint, never an error
+        assert copy_through_writer(io.BytesIO(data), out, chunk=1 << 20) == len(data)
+    reader.join()
+    assert bytes(received) == data

@@ -110,3 +110,21 @@ def test_only_errors_a_retry_may_cure_are_retried() -> None:
     for permanent in (ArchiveError("no such object"), ChecksumMismatch("differs"),
                       SubsetTooLarge(10, 1), NoDataInRegion("none")):
         assert not retryable(permanent)
+
+
+def test_a_compute_nodes_probe_cache_follows_the_environment(monkeypatch, tmp_path) -> None:
+    from hpc.env import EnvError, store_options
+
+    monkeypatch.setenv("S3_PROBE_CACHE_SECONDS", "0")
+    monkeypatch.setenv("S3_PROBE_CACHE_DIR", str(tmp_path))
+    options = store_options("s3://bucket/p")
+    assert options["probe_ttl_s"] == 0 and options["probe_cache_dir"] == str(tmp_path)
+    monkeypatch.delenv("S3_PROBE_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("S3_PROBE_CACHE_SECONDS", "ten")
+    with pytest.raises(EnvError, match="S3_PROBE_CACHE_SECONDS"):
+        store_options("s3://bucket/p")
+    monkeypatch.delenv("S3_PROBE_CACHE_SECONDS")
+    options = store_options("s3://bucket/p")
+    assert options["probe_ttl_s"] == 600
+    assert options["probe_cache_dir"] == str(tmp_path / "xdg" / "swathstore" / "probes")
