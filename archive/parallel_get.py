@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import io
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import BinaryIO
 
 from archive.errors import ArchiveError
 
@@ -77,6 +78,12 @@ class ParallelRangeReader(io.RawIOBase):
         self._part = self._part[n:]
         return n
 
+    def parts(self) -> Iterator[memoryview]:
+        """Yield the bytes not yet read as the fetched parts themselves, in order (no copy)."""
+        while self._part or self._next_part():
+            part, self._part = self._part, memoryview(b"")
+            yield part
+
     def close(self) -> None:
         """Cancel the ranges not yet fetched and let the running ones finish on their own."""
         if not self.closed:
@@ -86,3 +93,22 @@ class ParallelRangeReader(io.RawIOBase):
             self._part = memoryview(b"")
             self._pool.shutdown(wait=False, cancel_futures=True)
         super().close()
+
+
+def whole_parts(stream: BinaryIO, chunk: int) -> Iterator[bytes | memoryview]:
+    """Yield the rest of ``stream`` in pieces, as few copies as possible.
+
+    A BufferedReader over a ParallelRangeReader (what S3Store.open_raw returns for a
+    large object) gives what it has buffered, then the fetched parts whole; a copy less
+    per layer than read() through it. Any other stream is read ``chunk`` bytes at a time.
+    """
+    inner = getattr(stream, "raw", None)
+    if isinstance(stream, io.BufferedReader) and isinstance(inner, ParallelRangeReader):
+        # peek() returns what the buffer holds without a raw read when it holds
+        # anything, so this read takes exactly the buffer, and the parts go on from there.
+        if held := stream.peek(1):
+            yield stream.read(len(held))
+        yield from inner.parts()
+        return
+    while data := stream.read(chunk):
+        yield data

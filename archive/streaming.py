@@ -179,23 +179,8 @@ class CheckingReader(io.RawIOBase):
 
     def _check(self) -> None:
         """Raise ChecksumMismatch unless the bytes seen match the expectation."""
-        actual = self._hash.hexdigest()
-        if self._expected_size is not None and self._size != self._expected_size:
-            raise ChecksumMismatch(
-                f"{self._what}: read {self._size} bytes, expected {self._expected_size}",
-                key=self._what,
-                store=self._store,
-                expected=self._expected_sha256,
-                actual=actual,
-            )
-        if actual != self._expected_sha256:
-            raise ChecksumMismatch(
-                f"{self._what}: SHA-256 {actual} differs from the expected {self._expected_sha256}",
-                key=self._what,
-                store=self._store,
-                expected=self._expected_sha256,
-                actual=actual,
-            )
+        check_digest(self._hash.hexdigest(), self._size, expected_sha256=self._expected_sha256,
+                     expected_size=self._expected_size, what=self._what, store=self._store)
 
     def close(self) -> None:
         """Close this reader and the source."""
@@ -204,6 +189,38 @@ class CheckingReader(io.RawIOBase):
                 self._source.close()
             finally:
                 super().close()
+
+
+def check_digest(
+    actual: str, size: int, *, expected_sha256: str, expected_size: int | None, what: str,
+    store: str | None,
+) -> None:
+    """Raise ChecksumMismatch naming ``what`` unless its bytes' size and SHA-256 match."""
+    if expected_size is not None and size != expected_size:
+        raise ChecksumMismatch(
+            f"{what}: read {size} bytes, expected {expected_size}",
+            key=what, store=store, expected=expected_sha256, actual=actual,
+        )
+    if actual != expected_sha256:
+        raise ChecksumMismatch(
+            f"{what}: SHA-256 {actual} differs from the expected {expected_sha256}",
+            key=what, store=store, expected=expected_sha256, actual=actual,
+        )
+
+
+def checked_chunks(
+    chunks: Iterable[bytes | memoryview], *, expected_sha256: str, expected_size: int | None,
+    what: str, store: str | None,
+) -> Iterator[bytes | memoryview]:
+    """Pass ``chunks`` through, hashing them; at their end, check_digest()."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+        yield chunk
+    check_digest(digest.hexdigest(), size, expected_sha256=expected_sha256,
+                 expected_size=expected_size, what=what, store=store)
 
 
 class FileSlice(io.RawIOBase):

@@ -19,7 +19,7 @@ import ctypes.util
 import queue
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
 CHUNK = 8 * 1024 * 1024
@@ -75,7 +75,17 @@ def copy_through_writer(
     writer has stopped, and so does a write error (a full disk); the caller decides what
     becomes of the partial file.
     """
-    chunks: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    return write_chunks(iter(lambda: source.read(chunk), b""), out, depth=depth)
+
+
+def write_chunks(chunks: Iterable[bytes | memoryview], out: BinaryIO, *,
+                 depth: int = DEPTH) -> int:
+    """Write ``chunks`` to ``out`` in a second thread while the caller produces the next.
+
+    The iteration (a download's hashing, say) runs in the calling thread; as in
+    copy_through_writer, an error on either side propagates once the writer has stopped.
+    """
+    queued: queue.Queue[Any] = queue.Queue(maxsize=depth)
     failed: list[BaseException] = []
     stop = threading.Event()
     hint = writeback_hint(out)
@@ -83,30 +93,34 @@ def copy_through_writer(
     def write() -> None:
         offset = 0
         try:
-            while (data := chunks.get()) is not _END:
+            while (data := queued.get()) is not _END:
                 view = memoryview(data)
+                size = len(view)
                 while view and not stop.is_set():  # a raw file may take part of a write
                     view = view[out.write(view) :]
-                hint(offset, len(data))
-                offset += len(data)
-        except BaseException as e:  # noqa: BLE001 - handed to the reading thread
+                hint(offset, size)
+                offset += size
+        except BaseException as e:  # noqa: BLE001 - handed to the producing thread
             failed.append(e)
             stop.set()
-            while chunks.get() is not _END:  # keep draining so the reader never blocks
+            while queued.get() is not _END:  # keep draining so the producer never blocks
                 pass
 
     writer = threading.Thread(target=write, name="archive-writer", daemon=True)
     writer.start()
     total = 0
     try:
-        while not stop.is_set() and (data := source.read(chunk)):
-            chunks.put(data)
-            total += len(data)
+        for data in chunks:
+            if stop.is_set():
+                break
+            if data:
+                queued.put(data)
+                total += len(data)
     except BaseException:
         stop.set()
         raise
     finally:
-        chunks.put(_END)
+        queued.put(_END)
         writer.join()
     if failed:
         raise failed[0]
