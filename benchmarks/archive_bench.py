@@ -182,10 +182,10 @@ def download(tool: str, server: Server, key: str, dest: Path, sha256: str) -> di
 
 
 def our_store(**options):
-    """The S3Store a configured swathstore builds (settings' defaults: 64 MiB parts, 4)."""
+    """The S3Store a configured swathstore builds (settings' defaults: 16 MiB parts, 4)."""
     from archive.s3 import S3Store
 
-    options.setdefault("part_size", int(os.environ.get("S3_PART_SIZE_MB", "64")) * MiB)
+    options.setdefault("part_size", int(os.environ.get("S3_PART_SIZE_MB", "16")) * MiB)
     options.setdefault("concurrency", int(os.environ.get("S3_CONCURRENCY", "4")))
     # As settings do: a passing probe is kept for the next process (S3_PROBE_CACHE_SECONDS).
     options.setdefault("probe_ttl_s", int(os.environ.get("S3_PROBE_CACHE_SECONDS", "600")))

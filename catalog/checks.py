@@ -8,6 +8,9 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
+from archive.errors import SizeLimitExceeded
+from archive.multipart import choose_part_size
+
 SPATIAL_ENGINES = (
     "django.contrib.gis.db.backends.postgis",
     "django.contrib.gis.db.backends.spatialite",
@@ -60,14 +63,19 @@ def check_stores(app_configs: object, **kwargs: object) -> list[Error]:
 
 @register()
 def check_transfer_limits(app_configs: object, **kwargs: object) -> list[Error]:
-    """Parts must be large enough that the biggest object fits in 9,000 parts."""
+    """The largest object must fit in 9,000 parts of at most S3's 5 GiB.
+
+    S3_PART_SIZE_MB is a floor: archive.multipart.choose_part_size grows the parts of a
+    large file, or of a stream of unknown size, until the object fits (PART_TARGET).
+    """
     opts = settings.ARCHIVE_STORE_OPTIONS
-    if opts["part_size"] * 9000 < opts["max_object_bytes"]:
-        need = -(-opts["max_object_bytes"] // 9000 // 2**20)
+    try:
+        choose_part_size(None, part_size=opts["part_size"],
+                         max_object_bytes=opts["max_object_bytes"])
+    except SizeLimitExceeded as e:
         return [Error(
-            f"S3_PART_SIZE_MB={opts['part_size'] // 2**20} is too small for "
-            f"ARCHIVE_MAX_OBJECT_GB={opts['max_object_bytes'] // 2**30}: use at least {need}",
-            id="swathstore.E006",
+            f"ARCHIVE_MAX_OBJECT_GB={opts['max_object_bytes'] // 2**30} cannot be stored in "
+            f"S3 multipart uploads ({e}): lower it", id="swathstore.E006",
         )]
     return []
 
