@@ -80,7 +80,6 @@ class S3Store(Store):
         part_size: int = 8 * MiB,
         concurrency: int = 2,
         get_part_size: int = 8 * MiB,
-        get_concurrency: int | None = None,
         max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
         max_attempts: int = 10,
         upload_attempts: int = 3,
@@ -112,12 +111,6 @@ class S3Store(Store):
         # Downloads use their own, smaller parts: an API process serving several
         # downloads holds get_part_size x (concurrency + 1) per download. 0 = one stream.
         self.get_part_size = get_part_size
-        # Ranged GETs in flight per download (default: concurrency). Downloads gain from
-        # more than uploads do: the server's side of a GET is cheap, its side of a part
-        # upload (hashing, writing) is not.
-        self.get_concurrency = get_concurrency or concurrency
-        if self.get_concurrency < 1:
-            raise ValueError("get_concurrency must be at least 1")
         self.max_object_bytes = max_object_bytes
         self.upload_attempts = max(1, upload_attempts)
         self.retry_base_s = retry_base_s
@@ -133,7 +126,7 @@ class S3Store(Store):
             "read_timeout": read_timeout,
             # Several callers share one client: fsck verifies 8 objects at once, each
             # download keeps `concurrency` ranged GETs in flight.
-            "pool_size": max(50, 4 * max(concurrency, get_concurrency or 0) + 2),
+            "pool_size": max(50, 4 * concurrency + 2),
         }
         self._client: Any = None
         self._cleanup_client: Any = None
@@ -455,7 +448,7 @@ class S3Store(Store):
         if info is not None and info.stored_size > 2 * self.get_part_size:
             reader = ParallelRangeReader(
                 self._range_fetch(key, info), info.stored_size, part_size=self.get_part_size,
-                concurrency=self.get_concurrency, name=key, store=self.name,
+                concurrency=self.concurrency, name=key, store=self.name,
             )
             return io.BufferedReader(reader, buffer_size=MiB), info  # type: ignore[return-value]
         try:

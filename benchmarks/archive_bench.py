@@ -187,7 +187,6 @@ def our_store(**options):
 
     options.setdefault("part_size", int(os.environ.get("S3_PART_SIZE_MB", "16")) * MiB)
     options.setdefault("concurrency", int(os.environ.get("S3_CONCURRENCY", "4")))
-    options.setdefault("get_concurrency", int(os.environ.get("S3_GET_CONCURRENCY", "8")))
     # As settings do: a passing probe is kept for the next process (S3_PROBE_CACHE_SECONDS).
     options.setdefault("probe_ttl_s", int(os.environ.get("S3_PROBE_CACHE_SECONDS", "600")))
     options.setdefault("probe_cache_dir", str(WORK / "probe-cache"))

@@ -159,9 +159,6 @@ _s3_options = {
     # 16 MiB beat 64 MiB on 1 GiB uploads in three stage runs (docs/BENCHMARKS.md, Archive).
     "part_size": env_int("S3_PART_SIZE_MB", 16, minimum=5) * 2**20,
     "concurrency": env_int("S3_CONCURRENCY", 4, minimum=1),
-    # Ranged GETs in flight per download: 8 read 1 GiB from rclone in 1.1 s where 4 took
-    # 1.6 s (one scratch run, docs/BENCHMARKS.md Archive, session 6); 8 MiB each.
-    "get_concurrency": env_int("S3_GET_CONCURRENCY", 8, minimum=1),
     "max_object_bytes": env_int("ARCHIVE_MAX_OBJECT_GB", 512, minimum=1) * 2**30,
     "presign_max_s": env_int("PRESIGN_MAX_SECONDS", 900, minimum=1),
     # A passing endpoint probe is kept this long for the next process (archive/probe.py).
