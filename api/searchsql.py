@@ -1,0 +1,88 @@
+"""Page 1 of a plain search as SQL text, without building querysets per request.
+
+api.search builds a page's ids through filtered()'s querysets; constructing and
+compiling them cost about 2-3 ms of Python a request, more than the bare SQL of the
+benchmark's search. For the first page of a search whose conditions are plain
+columns (bbox, datetime, collections, ids, platform, orbit, states) this module
+writes the same WHERE clause directly as text and parameters. Anything else (an
+intersects area, a region, a CQL2 filter, a later page's keyset, a base queryset)
+keeps the querysets. tests/api/test_search_sql.py checks that both give the same
+rows, counts and tokens.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from catalog.geometry import bbox_geometry
+
+if TYPE_CHECKING:
+    from api.search import SwathSearch
+
+# The earliest start_time of a swath overlapping [%s, ...): see api.search._earliest_start.
+EARLIEST_START = ("(%s::timestamptz - (SELECT coalesce(max(end_time - start_time), interval '0')"
+                  " FROM catalog_swath))")
+
+
+def covers(search: SwathSearch) -> bool:
+    """True when page_ids() can write this search's statement (page 1, plain conditions)."""
+    return (search.token is None and search.area is None and search.region is None
+            and search.filter_q is None
+            # An empty list is proved empty by Django without a query; keep that path.
+            and search.collections != [] and search.ids != [])
+
+
+def order_sql(order: tuple[tuple[str, bool], ...], alias: str) -> str:
+    """paging.order_by() as SQL over `alias`'s columns (names from paging.SORT_COLUMNS)."""
+    terms = [f"{alias}.{col} DESC NULLS FIRST" if desc else f"{alias}.{col} ASC NULLS LAST"
+             for col, desc in order]
+    last_desc = order[-1][1] if order else True
+    terms.append(f"{alias}.id DESC" if last_desc else f"{alias}.id ASC")
+    return ", ".join(terms)
+
+
+def _in(column: str, values: list[Any], params: list[Any]) -> str:
+    params.extend(values)
+    return f"{column} IN ({', '.join(['%s'] * len(values))})"
+
+
+def page_ids(search: SwathSearch, limit: int, uuids: list[str] | None) -> tuple[str, list[Any]]:
+    """(SQL, params) selecting id and the sort columns of the first `limit` matches, sorted.
+
+    The conditions are filtered()'s, in its words: `uuids` are search.ids as checked
+    by api.search._uuids (None when the search has no ids). Only for covers(search).
+    """
+    params: list[Any] = []
+    where = [_in("s.state", list(search.states), params)]
+    joins = ""
+    if search.bbox is not None:
+        where.append("ST_Intersects(s.footprint, ST_GeomFromEWKB(%s))")
+        params.append(bytes(bbox_geometry(*search.bbox).ewkb))
+    if search.end is not None:
+        where.append("s.start_time <= %s")
+        params.append(search.end)
+    if search.start is not None:
+        where.append("s.end_time >= %s")
+        where.append(f"s.start_time >= {EARLIEST_START}")
+        params += [search.start, search.start]
+    if search.collections is not None:
+        joins = " INNER JOIN catalog_collection sc ON sc.id = s.collection_id"
+        where.append(_in("sc.slug", search.collections, params))
+    if uuids is not None:
+        where.append(_in("s.uuid", uuids, params) if uuids else "false")
+    if search.platform is not None:
+        # Django's iexact on PostgreSQL, so the same index (if any) and collation apply.
+        where.append("UPPER(s.platform::text) = UPPER(%s)")
+        params.append(search.platform)
+    if search.orbit is not None:
+        lo, hi = search.orbit
+        if lo is not None:
+            where.append("s.orbit >= %s")
+            params.append(lo)
+        if hi is not None:
+            where.append("s.orbit <= %s")
+            params.append(hi)
+    cols = ", ".join(f"s.{c}" for c in ["id", *(col for col, _ in search.order)])
+    sql = (f"SELECT {cols} FROM catalog_swath s{joins} WHERE {' AND '.join(where)} "
+           f"ORDER BY {order_sql(search.order, 's')} LIMIT {int(limit)}")
+    return sql, params
