@@ -117,7 +117,8 @@ class S3Store(Store):
         self.presign_max_s = min(presign_max_s, MAX_PRESIGN_SECONDS)
         self.name = name or f"s3://{bucket}/{self.prefix}"
         self._probe_enabled = probe
-        self._probe_cache = (probe_cache_dir, probe_ttl_s)  # probe.py: kept between processes
+        self._probe_cache_dir = probe_cache_dir  # probe.py: results kept between processes
+        self._probe_ttl_s = probe_ttl_s
         self._zstd_threads = zstd_threads
         self._credentials = (access_key, secret_key, session_token)
         self._client_options: dict[str, Any] = {
@@ -183,8 +184,8 @@ class S3Store(Store):
             checksum_mode=self.checksum_mode,
             cleanup_client=self.cleanup_client,
             prefix=self.prefix,
-            cache_dir=self._probe_cache[0],
-            ttl_s=self._probe_cache[1],
+            cache_dir=self._probe_cache_dir,
+            ttl_s=self._probe_ttl_s,
         )
 
     def _s3_key(self, key: str) -> str:

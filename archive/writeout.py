@@ -1,4 +1,4 @@
-"""Copy a stream into a file with the writes in a second thread.
+"""Write a download's chunks into a file from a second thread.
 
 A download is a chain of fetch, hash and write. The fetches already run in their own
 threads (parallel_get.py); the hash and the write ran one after the other in the caller.
@@ -15,14 +15,12 @@ neither waits nor flushes the disk's cache), and the disk works while the networ
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
-CHUNK = 8 * 1024 * 1024
 DEPTH = 4
 _END = object()  # the reader's last item
 SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of the range's dirty pages
@@ -32,8 +30,8 @@ def _load_sync_file_range() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        call = libc.sync_file_range
+        # The process's own symbols hold libc's; find_library would run ldconfig.
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
         return None
     call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
@@ -66,24 +64,13 @@ def writeback_hint(out: Any) -> Callable[[int, int], bool]:
     return hint
 
 
-def copy_through_writer(
-    source: BinaryIO, out: BinaryIO, *, chunk: int = CHUNK, depth: int = DEPTH
-) -> int:
-    """Copy ``source`` to ``out`` until EOF, writing in a second thread; return the bytes.
-
-    Whatever the source raises at its end (a ChecksumMismatch, say) propagates once the
-    writer has stopped, and so does a write error (a full disk); the caller decides what
-    becomes of the partial file.
-    """
-    return write_chunks(iter(lambda: source.read(chunk), b""), out, depth=depth)
-
-
 def write_chunks(chunks: Iterable[bytes | memoryview], out: BinaryIO, *,
                  depth: int = DEPTH) -> int:
     """Write ``chunks`` to ``out`` in a second thread while the caller produces the next.
 
-    The iteration (a download's hashing, say) runs in the calling thread; as in
-    copy_through_writer, an error on either side propagates once the writer has stopped.
+    The iteration (a download's hashing, say) runs in the calling thread. Whatever it
+    raises at its end (a ChecksumMismatch) propagates once the writer has stopped, and so
+    does a write error (a full disk); the caller decides what becomes of the partial file.
     """
     queued: queue.Queue[Any] = queue.Queue(maxsize=depth)
     failed: list[BaseException] = []

@@ -1,4 +1,4 @@
-"""copy_through_writer: the bytes arrive whole and in order, and failures on either side
+"""write_chunks: the bytes arrive whole and in order, and failures on either side
 propagate after the writer thread has stopped."""
 
 from __future__ import annotations
@@ -11,8 +11,13 @@ import threading
 import pytest
 
 from archive.errors import ChecksumMismatch
-from archive.writeout import copy_through_writer, writeback_hint
+from archive.writeout import write_chunks, writeback_hint
 from tests.archive.conftest import payload
+
+
+def copy_through_writer(source: io.IOBase, out: io.IOBase, *, chunk: int) -> int:
+    """A stream read ``chunk`` bytes at a time into write_chunks, as Store.get feeds it."""
+    return write_chunks(iter(lambda: source.read(chunk), b""), out)
 
 
 class Dribble(io.RawIOBase):
