@@ -42,14 +42,14 @@ def store_options(url: str) -> dict[str, Any]:
         "secret_key": _secret("AWS_SECRET_ACCESS_KEY"),
         "checksum_mode": mode,
         # As config/settings.py: a passing endpoint probe kept for the next rank or job.
-        "probe_ttl_s": _int("S3_PROBE_CACHE_SECONDS", 600),
+        "probe_ttl_s": _seconds("S3_PROBE_CACHE_SECONDS", 600),
         "probe_cache_dir": os.environ.get("S3_PROBE_CACHE_DIR")
         or str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
                / "swathstore" / "probes"),
     }
 
 
-def _int(name: str, default: int) -> int:
+def _seconds(name: str, default: int) -> int:
     raw = os.environ.get(name, "")
     if not raw:
         return default
