@@ -99,6 +99,16 @@ def _quoted(expr: str) -> str:
     return f"COALESCE('\"' || {expr} || '\"', 'null')"
 
 
+def _href(path: str) -> str:
+    """The JSON string of this server's base URL followed by `path` (SQL text, never null).
+
+    u.base holds the base already escaped for JSON (base_param()), or, in an item
+    stored by the catalog's trigger, the placeholder STORED_BASE; the path goes
+    through to_json, whose opening quote is cut off.
+    """
+    return f"concat('\"', u.base, substr(to_json(({path})::text)::text, 2))"
+
+
 # items.bbox_from_box2d(): the Box2D numbers as PostGIS prints them ("BOX(w s,e n)"),
 # which are the text Python's float() reads. Footprints whose box touches both +-180
 # get null here and their bbox from items.bbox_of() in finish(): done in SQL, that
@@ -127,7 +137,7 @@ _EXTENSIONS = ("concat('[', CASE WHEN v.has_orbit OR v.has_state"
                " ']')")
 
 _DATA = _obj([
-    ("href", _text("u.base || '/api/v1/swaths/' || v.uid || '/download'"), None),
+    ("href", _href("'/api/v1/swaths/' || v.uid || '/download'"), None),
     ("type", _MEDIA, None),
     ("title", _text("s.filename"), None),
     ("roles", _json(["data"]), None),
@@ -136,7 +146,7 @@ _DATA = _obj([
 ])
 
 _QUICKLOOK = _obj([
-    ("href", _text("u.base || '/api/v1/swaths/' || v.uid || '/quicklook.png'"), None),
+    ("href", _href("'/api/v1/swaths/' || v.uid || '/quicklook.png'"), None),
     ("type", _json("image/png"), None),
     ("roles", _json(["overview"]), None),
     ("title", _text(f"CASE WHEN {_truthy(_LOOK + ' -> ' + _lit('variable'))}"
@@ -159,7 +169,7 @@ _ITEM = _obj([
     ("bbox", _BBOX, None),
     ("properties", _PROPS, None),
     ("links", _array([
-        _link("self", GEOJSON, _text("v.coll || '/items/' || v.uid")),
+        _link("self", GEOJSON, _href("'/stac/collections/' || c.slug || '/items/' || v.uid")),
         _link("parent", "application/json", "v.coll_json"),
         _link("collection", "application/json", "v.coll_json"),
         _link("root", "application/json", "u.root_json"),
@@ -167,20 +177,16 @@ _ITEM = _obj([
     ("assets", _obj([("data", _DATA, None), ("quicklook", _QUICKLOOK, "v.has_look")]), None),
 ])
 
-ITEM = f"{_ITEM} AS rendered, CASE WHEN v.wraps THEN v.gj END AS wrapping"
-NAMES = ("rendered", "wrapping")
+# Whether the item's bbox is left to finish(), which needs the GeoJSON then.
+WRAPS = "(ST_XMin(Box2D(s.footprint)) <= -180 AND ST_XMax(Box2D(s.footprint)) >= 180)"
 
 # Values used more than once per row, computed once: OFFSET 0 keeps PostgreSQL from
 # pulling the subquery up and so evaluating each expression at every use.
-FROM = f"""JOIN catalog_swath s ON s.id = p.id
-JOIN catalog_collection c ON c.id = s.collection_id
-CROSS JOIN (SELECT base, to_json(base || '/stac/')::text AS root_json
-            FROM (SELECT %s::text AS base) AS b) AS u
-CROSS JOIN LATERAL (SELECT
+VALUES = f"""LATERAL (SELECT
     {_GEOJSON} AS gj, Box2D(s.footprint) AS box,
-    ST_XMin(Box2D(s.footprint)) <= -180 AND ST_XMax(Box2D(s.footprint)) >= 180 AS wraps,
-    s.uuid::text AS uid, u.base || '/stac/collections/' || c.slug AS coll,
-    to_json(u.base || '/stac/collections/' || c.slug)::text AS coll_json,
+    {WRAPS} AS wraps,
+    s.uuid::text AS uid,
+    {_href("'/stac/collections/' || c.slug")} AS coll_json,
     {_iso("s.start_time")} AS t0, {_iso("s.end_time")} AS t1,
     {_iso("s.created_at")} AS tc, {_iso("s.updated_at")} AS tu,
     s.orbit >= 1 AS has_orbit, lower(s.orbit_direction) IN {_ORBIT_STATES} AS has_state,
@@ -188,6 +194,30 @@ CROSS JOIN LATERAL (SELECT
          THEN ({_CLOUD})::text::numeric BETWEEN 0 AND 100 ELSE false END AS has_cloud,
     jsonb_typeof({_LOOK}) = 'object' AND {_truthy(_LOOK + " -> 'key'")} AS has_look
   OFFSET 0) AS v"""
+
+
+def base_values(base: str) -> str:
+    """The FROM item `u`: the base URL (SQL giving JSON-escaped text) and the root link."""
+    return (f"(SELECT base, concat('\"', base, '/stac/\"') AS root_json"
+            f" FROM (SELECT ({base})::text AS base) AS b) AS u")
+
+
+# What stands for the base URL in a stored item: chr(1), a character to_json always
+# escapes, so it can be nowhere else in an item's text.
+STORED_BASE = "chr(1)"
+
+# The item of `s` (a catalog_swath row) as JSON text, with `c` (its collection), `u`
+# (base_values()) and `v` (VALUES) in scope. api.stac.storeditems makes it the body of
+# the database function every page and the catalog's trigger call.
+ITEM = _ITEM
+GEOJSON = _GEOJSON
+
+NAMES = ("rendered", "wrapping")
+
+
+def base_param(base: str) -> str:
+    """This server's base URL as the text between a JSON string's quotes."""
+    return json.dumps(base, ensure_ascii=False)[1:-1]
 
 
 def finish(row: dict[str, Any]) -> str:

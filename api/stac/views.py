@@ -16,9 +16,9 @@ from rest_framework.views import APIView
 from api.limits import check_body_size
 from api.permissions import PublicReads
 from api.renderers import FirstRenderer, GeoJSONRenderer, SchemaJSONRenderer
-from api.search import RenderSQL, SearchPage, SwathSearch, run_search
+from api.search import SearchPage, SwathSearch, run_search
 from api.stac import fields as stac_fields
-from api.stac import items, sqlitems
+from api.stac import items, sqlitems, storeditems
 from api.stac.boxes import FootprintBox
 from api.stac.conformance import CONFORMS_TO
 from api.stac.docs import (
@@ -68,13 +68,14 @@ def _page_rows(base: QuerySet | None = None) -> QuerySet:
 
 def search_page(view: StacView, search: SwathSearch,
                 spec: stac_fields.FieldSpec) -> SearchPage:
-    """One page of items: rendered by PostgreSQL when it can, else rows for items.item().
+    """One page of items: from PostgreSQL when it can, else rows for items.item().
 
-    The fields extension reshapes items in Python, so such a search takes the rows.
+    PostgreSQL gives each item's text, stored at write time or rendered there
+    (api.stac.storeditems). The fields extension reshapes items in Python, so such a
+    search takes the rows.
     """
     if connection.vendor == "postgresql" and not spec.active:
-        render = RenderSQL(sqlitems.ITEM, sqlitems.NAMES, sqlitems.FROM, [view.url("")])
-        return run_search(search, render=render)
+        return run_search(search, render=storeditems.render(view.url("")))
     return run_search(search, _page_rows(), items.ITEM_COLUMNS)
 
 

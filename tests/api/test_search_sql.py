@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 import api.search
 from api import paging, searchsql
 from api.geometry import parse_geojson
-from api.search import RenderSQL, SearchPage, SwathSearch, run_search
-from api.stac import sqlitems
+from api.search import SearchPage, SwathSearch, run_search
+from api.stac import storeditems
 from catalog.models import Swath, SwathState
 from tests.catalog.factories import box, collection, swath
 
@@ -25,7 +25,7 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL renders items"),
 ]
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
-RENDER = RenderSQL(sqlitems.ITEM, sqlitems.NAMES, sqlitems.FROM, ["http://testserver"])
+RENDER = storeditems.render("http://testserver")
 
 
 @pytest.fixture
