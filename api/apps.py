@@ -8,7 +8,7 @@ from django.db.models.signals import post_migrate
 
 def _install_stored_items(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
     # After every migrate, so the database's triggers are this code's revision
-    # (api.stac.storeditems); migration api/0002 made the columns.
+    # (api.stac.storeditems); migration api/0002 made their table.
     from django.db import connections
 
     from api.stac import storeditems
@@ -17,9 +17,8 @@ def _install_stored_items(sender: AppConfig, using: str = "default", **kwargs: A
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cur:
-        cur.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'catalog_swath'"
-                    " AND column_name = 'stac_rev'")
-        if cur.fetchone() is None:
+        cur.execute("SELECT to_regclass('api_stacitem')")
+        if cur.fetchone()[0] is None:
             return  # migrated backwards past api/0002
     storeditems.install(connection)
 
@@ -28,8 +27,8 @@ class ApiConfig(AppConfig):
     name = "api"
 
     def ready(self) -> None:
-        from django.apps import apps
+        from api.stac.itemfill import follow_bulk_load
+        from catalog.signals import bulk_load_started
 
-        # Sent for the catalog: Django sends post_migrate only for apps with models.
-        post_migrate.connect(_install_stored_items, sender=apps.get_app_config("catalog"),
-                             dispatch_uid="api-stored-items")
+        post_migrate.connect(_install_stored_items, sender=self, dispatch_uid="api-stored-items")
+        bulk_load_started.connect(follow_bulk_load, dispatch_uid="api-stored-items")

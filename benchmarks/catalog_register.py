@@ -4,7 +4,9 @@
 
 Makes a JSON-lines manifest of synthetic swaths over 10 years (footprints as WKT
 quadrilaterals of 12 vertices), then in a fresh PostGIS database `swathstore_bench_register`:
-1. `register_manifest` into the catalog with all its indexes and constraints;
+1. `register_manifest` into the catalog with all its indexes and constraints, its
+   timing including the stored STAC Items of every row (api.stac.itemfill), whose
+   count is checked;
 2. a raw COPY of the same rows (already in COPY text form, footprints as EWKT)
    into a plain table with the same columns and catalog_swath's own indexes (read
    from pg_indexes, so it stays equally indexed as migrations change).
@@ -81,14 +83,17 @@ def run_register(manifest: Path) -> tuple[float, int]:
         "from catalog.services import get_or_create_collection;"
         "c, _ = get_or_create_collection('bench');"
         f"r = register_manifest(open({str(manifest)!r}, 'rb'), c, trust_checksums=True);"
-        "print(r.seconds, r.loaded, len(r.rejected))"
+        "from django.db import connection; cur = connection.cursor();"
+        "cur.execute('SELECT count(*) FROM api_stacitem');"
+        "print(r.seconds, r.loaded, len(r.rejected), cur.fetchone()[0])"
     )
     env = {**os.environ, "DATABASE_URL": f"{PG}/{DB}", "VAR_DIR": str(OUT / "var"),
            "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True,
                          capture_output=True, text=True).stdout.split()
-    seconds, loaded, rejected = float(out[0]), int(out[1]), int(out[2])
+    seconds, loaded, rejected, items = float(out[0]), int(out[1]), int(out[2]), int(out[3])
     assert rejected == 0, f"{rejected} rows rejected"
+    assert items == loaded, f"{items} stored STAC Items for {loaded} rows"
     return seconds, loaded
 
 

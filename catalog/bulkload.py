@@ -29,6 +29,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from catalog.models import Collection, StoredObject, Swath, SwathState
+from catalog.signals import bulk_load_started
 
 REQUIRED = ("granule_id", "key", "sha256", "size")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -88,13 +89,31 @@ def register_manifest(
     state = SwathState.VERIFIED if trust_checksums else SwathState.STORED
     result = LoadResult()
     started = time.perf_counter()
-    # The next batch is parsed while this one is COPYed: the COPY waits on the server
-    # with the GIL released, and parsing is about a fifth of the time per row.
-    for batch in _read_ahead(_parsed_batches(lines, batch_size, result)):
-        _load_batch(batch, collection, state, result)
+    followers = _followers()
+    try:
+        # The next batch is parsed while this one is COPYed: the COPY waits on the
+        # server with the GIL released, and parsing is about a fifth of the time per row.
+        for batch in _read_ahead(_parsed_batches(lines, batch_size, result)):
+            ids = _load_batch(batch, collection, state, result, defer=bool(followers))
+            for follower in followers if ids else ():
+                follower.loaded(ids)
+    finally:
+        for follower in followers:
+            follower.finish()
     result.rejected.sort()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _followers() -> list:
+    """The followers of signals.bulk_load_started; none inside a caller's transaction.
+
+    A follower works on its own connection, which cannot see rows a surrounding
+    transaction has not committed: there the triggers do all the work themselves.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return []
+    return [f for _, f in bulk_load_started.send(sender=Swath) if f is not None]
 
 
 def _parsed_batches(
@@ -152,17 +171,23 @@ def _read_ahead(batches: Iterator[list[Record]]) -> Iterator[list[Record]]:
         thread.join(timeout=5)
 
 
-def _load_batch(batch: list[Record], coll: Collection, state: str, result: LoadResult) -> None:
+def _load_batch(batch: list[Record], coll: Collection, state: str, result: LoadResult,
+                defer: bool = False) -> list[int]:
+    """Load one batch in one transaction; return the ids of its new rows (PostgreSQL)."""
     with transaction.atomic():
         fresh = _drop_known(batch, coll)
         result.skipped += len(batch) - len(fresh)
         if not fresh:
-            return
+            return []
         if connection.vendor == "postgresql":
-            loaded = _copy_postgres(fresh, coll, state, result)
-        else:
-            loaded = _insert_orm(fresh, coll, state)
-        result.loaded += loaded
+            if defer:
+                with connection.cursor() as cur:
+                    cur.execute("SET LOCAL swathstore.bulk_load = 'on'")
+            ids = _copy_postgres(fresh, coll, state, result)
+            result.loaded += len(ids)
+            return ids
+        result.loaded += _insert_orm(fresh, coll, state)
+    return []
 
 
 def _with_footprints(batch: list[Record], result: LoadResult) -> list[Record]:
@@ -259,7 +284,8 @@ _NOT_AREAL = (
 )
 
 
-def _copy_postgres(rows: list[Record], coll: Collection, state: str, result: LoadResult) -> int:
+def _copy_postgres(rows: list[Record], coll: Collection, state: str,
+                   result: LoadResult) -> list[int]:
     """COPY the rows; a batch PostGIS refuses is retried row-checked, never half-loaded."""
     import psycopg2
 
@@ -279,10 +305,11 @@ def _copy_postgres(rows: list[Record], coll: Collection, state: str, result: Loa
         if len(good) == len(rows):
             raise
         with transaction.atomic():
-            return _copy_rows(good, coll, state, result) if good else 0
+            return _copy_rows(good, coll, state, result) if good else []
 
 
-def _copy_rows(rows: list[Record], coll: Collection, state: str, result: LoadResult) -> int:
+def _copy_rows(rows: list[Record], coll: Collection, state: str,
+               result: LoadResult) -> list[int]:
     now = timezone.now().isoformat()
     verified = now if state == SwathState.VERIFIED else None
     copy_state = StoredObject.State.VERIFIED if verified else StoredObject.State.STORED
@@ -311,7 +338,7 @@ def _copy_rows(rows: list[Record], coll: Collection, state: str, result: LoadRes
                 line for line in objects if int(line.split("\t", 1)[0]) in keep
             ))
         raw.copy_from(objects, "catalog_storedobject", columns=_OBJECT_COLUMNS, null="\\N")
-    return len(rows) - len(bad)
+    return [pk for pk in ids if pk not in bad]
 
 
 def _copy_text(

@@ -1,14 +1,12 @@
-"""Stored STAC Items: two columns and the triggers that fill them (PostgreSQL only).
+"""Stored STAC Items (api.models.StacItem) and, on PostgreSQL, the triggers that keep them.
 
-See api.stac.storeditems. Rows already in the catalog keep no item until
-`manage.py refresh_stac_items` stores them; searches render those live meanwhile.
-api.apps installs the triggers again after every migrate, so a later change to the
-renderer needs no migration of its own.
+Swaths already in the catalog get their items from `manage.py refresh_stac_items`;
+searches render theirs on each request meanwhile. api.apps installs the functions
+again after every migrate, so a later change to the renderer needs no migration.
 """
 
-from __future__ import annotations
-
-from django.db import migrations
+import django.db.models.deletion
+from django.db import migrations, models
 
 
 def _install(apps, schema_editor) -> None:
@@ -24,6 +22,26 @@ def _uninstall(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("api", "0001_search_indexes"), ("catalog", "0003_drop_redundant_swath_indexes")]
+    initial = True
 
-    operations = [migrations.RunPython(_install, _uninstall)]
+    dependencies = [
+        ("api", "0001_search_indexes"),
+        ("catalog", "0003_drop_redundant_swath_indexes"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="StacItem",
+            fields=[
+                ("swath", models.OneToOneField(
+                    db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING,
+                    primary_key=True, related_name="+", serialize=False, to="catalog.swath")),
+                ("uuid", models.UUIDField()),
+                ("rev", models.IntegerField()),
+                ("wraps", models.BooleanField()),
+                ("text", models.TextField()),
+            ],
+            options={"db_table": "api_stacitem"},
+        ),
+        migrations.RunPython(_install, _uninstall),
+    ]

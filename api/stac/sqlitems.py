@@ -177,7 +177,7 @@ _ITEM = _obj([
     ("assets", _obj([("data", _DATA, None), ("quicklook", _QUICKLOOK, "v.has_look")]), None),
 ])
 
-# Whether the item's bbox is left to finish(), which needs the GeoJSON then.
+# Whether the item's bbox is left to finish().
 WRAPS = "(ST_XMin(Box2D(s.footprint)) <= -180 AND ST_XMax(Box2D(s.footprint)) >= 180)"
 
 # Values used more than once per row, computed once: OFFSET 0 keeps PostgreSQL from
@@ -210,7 +210,6 @@ STORED_BASE = "chr(1)"
 # (base_values()) and `v` (VALUES) in scope. api.stac.storeditems makes it the body of
 # the database function every page and the catalog's trigger call.
 ITEM = _ITEM
-GEOJSON = _GEOJSON
 
 NAMES = ("rendered", "wrapping")
 
@@ -223,10 +222,12 @@ def base_param(base: str) -> str:
 def finish(row: dict[str, Any]) -> str:
     """The item's JSON text; footprints touching both +-180 get their bbox here.
 
-    Their row carries the GeoJSON once more ("wrapping"), and the bbox replaces the
-    first '"bbox":null', which is the bbox: only numbers and fixed keys precede it.
+    Their row says so ("wrapping"), the bbox is worked out from the item's own
+    geometry, and it replaces the first '"bbox":null', which is the bbox: only
+    numbers and fixed keys precede it.
     """
-    if row["wrapping"] is None:
+    if not row["wrapping"]:
         return row["rendered"]
-    bbox = json.dumps(bbox_of(json.loads(row["wrapping"])), separators=(",", ":"))
+    geometry = json.loads(row["rendered"])["geometry"]
+    bbox = json.dumps(bbox_of(geometry), separators=(",", ":"))
     return row["rendered"].replace('"bbox":null', '"bbox":' + bbox, 1)

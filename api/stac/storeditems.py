@@ -1,24 +1,25 @@
-"""STAC Items stored with their swath: rendered by a trigger when a row is written.
+"""STAC Items stored ahead of searches (api.models.StacItem), kept by triggers.
 
-Rendering 100 items as a search page is read (api.stac.sqlitems) cost PostgreSQL
-about as much again as finding the rows. pgSTAC's answer is to keep each item's JSON;
-this is ours: a BEFORE INSERT OR UPDATE trigger on catalog_swath renders the item of
-every VERIFIED row with sqlitems' own SQL into `stac_item`, with chr(1) where this
-server's base URL goes, and a search page only replaces that placeholder.
+Rendering the 100 items of a search page (api.stac.sqlitems) cost PostgreSQL about
+as much again as finding the rows. pgSTAC keeps each item's JSON; so does this
+module: statement-level triggers on catalog_swath store the item of every VERIFIED
+row written, with sqlitems' own SQL and chr(1) where the base URL goes, and a page
+replaces that placeholder in the stored text.
 
-Why a trigger and not save(): rows change through queryset updates, the bulk COPY of
-catalog/bulkload.py and raw SQL, none of which call Python. A trigger sees them all.
+- Triggers, not save(): rows change through queryset updates, the bulk COPY of
+  catalog/bulkload.py and raw SQL, none of which call Python. Statement-level, with
+  transition tables, so a COPY of 50,000 rows renders them in one set-based INSERT.
+- A cache, never the truth: a page serves an item only when its `rev` (a hash of
+  the functions below) is this code's, its uuid the row's and the row VERIFIED, and
+  renders the item itself otherwise.
+- A bulk load may set `swathstore.bulk_load` for its transaction and have its rows'
+  items stored beside it on another connection (api.stac.itemfill). `manage.py
+  refresh_stac_items` stores what is missing or of another revision. Writes that
+  bypass triggers (session_replication_role = replica) need that command too.
 
-`stac_rev` is a hash of the function's text. A page uses a stored item only when its
-revision is this code's, so an item stored by an older renderer is never served: the
-page renders it live until `manage.py refresh_stac_items` stores it again. Rows that
-are not VERIFIED keep no item (a search of other states renders them live), nor do
-footprints whose box touches both +-180 (their bbox is finished in Python, see
-sqlitems.finish). A collection's new slug re-renders its swaths' items.
-
-PostgreSQL only; the columns are not on the Django model, so no ORM query reads the
-text it does not need. Installed by migration api/0002 and again after every
-`migrate` (api.apps), so the database always runs this module's revision.
+PostgreSQL only (the embedded SpatiaLite default renders every item in Python).
+Installed by migration api/0002 and again after every `migrate` (api.apps), so the
+database runs this module's revision.
 """
 
 from __future__ import annotations
@@ -46,58 +47,99 @@ BEGIN
   RETURN item;
 END $fn$"""
 
-_TRIGGER_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION swathstore_stac_item() RETURNS trigger LANGUAGE plpgsql AS $fn$
+# Store the items of these swaths: each VERIFIED one gets this revision's item. With
+# `refill`, an item already of this revision and uuid is kept (it may be fresher than
+# this call's snapshot: a trigger wrote it). `prune` first removes the items of those
+# no longer VERIFIED or gone.
+_STORE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION swathstore_store_items(ids bigint[], prune boolean, refill boolean)
+RETURNS integer LANGUAGE plpgsql AS $fn$
 DECLARE
-  s catalog_swath := NEW;
+  n integer;
 BEGIN
-  IF NEW.state IS DISTINCT FROM 'VERIFIED' THEN
-    NEW.stac_item := NULL;
-    NEW.stac_rev := NULL;
-    RETURN NEW;
+  IF prune THEN
+    DELETE FROM api_stacitem i WHERE i.swath_id = ANY(ids) AND NOT EXISTS (
+      SELECT 1 FROM catalog_swath s
+      WHERE s.id = i.swath_id AND s.state = 'VERIFIED');
   END IF;
-  NEW.stac_item := CASE WHEN {sqlitems.WRAPS} THEN NULL
-                        ELSE swathstore_item(NEW, {sqlitems.STORED_BASE}) END;
-  NEW.stac_rev := %d;
-  RETURN NEW;
+  INSERT INTO api_stacitem (swath_id, uuid, rev, wraps, text)
+  SELECT s.id, s.uuid, %(rev)d, COALESCE(v.wraps, false), {sqlitems.ITEM}
+  FROM catalog_swath s
+  JOIN catalog_collection c ON c.id = s.collection_id
+  CROSS JOIN {sqlitems.base_values(sqlitems.STORED_BASE)}
+  CROSS JOIN {sqlitems.VALUES}
+  WHERE s.id = ANY(ids) AND s.state = 'VERIFIED'
+  ON CONFLICT (swath_id) DO UPDATE SET uuid = EXCLUDED.uuid, rev = EXCLUDED.rev,
+                                       wraps = EXCLUDED.wraps, text = EXCLUDED.text
+  WHERE NOT refill OR api_stacitem.rev <> EXCLUDED.rev OR api_stacitem.uuid <> EXCLUDED.uuid;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
 END $fn$"""
 
-# The revision: a hash of both functions' text, with a zero in its own place.
-REV = zlib.crc32((_ITEM_FUNCTION + _TRIGGER_FUNCTION).encode()) & 0x7FFFFFFF
+_WRITE_TRIGGER = """
+CREATE OR REPLACE FUNCTION swathstore_swaths_written() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF current_setting('swathstore.bulk_load', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    PERFORM swathstore_store_items(
+      ARRAY(SELECT id FROM new_rows WHERE state = 'VERIFIED'), false, false);
+  ELSE
+    PERFORM swathstore_store_items(ARRAY(SELECT id FROM new_rows), true, false);
+  END IF;
+  RETURN NULL;
+END $fn$"""
+
+_DELETE_TRIGGER = """
+CREATE OR REPLACE FUNCTION swathstore_swaths_deleted() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  DELETE FROM api_stacitem WHERE swath_id IN (SELECT id FROM old_rows);
+  RETURN NULL;
+END $fn$"""
+
+_SLUG_TRIGGER = """
+CREATE OR REPLACE FUNCTION swathstore_collection_renamed() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM swathstore_store_items(
+    ARRAY(SELECT id FROM catalog_swath WHERE collection_id = NEW.id AND state = 'VERIFIED'),
+    false, false);
+  RETURN NULL;
+END $fn$"""
+
+_FUNCTIONS = [_ITEM_FUNCTION, _STORE_FUNCTION, _WRITE_TRIGGER, _DELETE_TRIGGER, _SLUG_TRIGGER]
+# The revision: a hash of the functions' text (before the revision is written in).
+REV = zlib.crc32("".join(_FUNCTIONS).replace("%(rev)d", "0").encode()) & 0x7FFFFFFF
+
+_TRIGGERS = [
+    ("swath_items_inserted", "catalog_swath", "AFTER INSERT", "NEW TABLE AS new_rows",
+     "swathstore_swaths_written"),
+    ("swath_items_updated", "catalog_swath", "AFTER UPDATE", "NEW TABLE AS new_rows",
+     "swathstore_swaths_written"),
+    ("swath_items_deleted", "catalog_swath", "AFTER DELETE", "OLD TABLE AS old_rows",
+     "swathstore_swaths_deleted"),
+]
 
 INSTALL = [
-    "ALTER TABLE catalog_swath ADD COLUMN IF NOT EXISTS stac_item text",
-    "ALTER TABLE catalog_swath ADD COLUMN IF NOT EXISTS stac_rev integer",
-    _ITEM_FUNCTION,
-    _TRIGGER_FUNCTION % REV,
-    "DROP TRIGGER IF EXISTS swath_stac_item ON catalog_swath",
-    # The WHEN clause costs no function call for rows that neither are nor were
-    # VERIFIED with an item (uploads in progress, failures).
-    "CREATE TRIGGER swath_stac_item BEFORE INSERT OR UPDATE ON catalog_swath FOR EACH ROW"
-    " WHEN (NEW.state = 'VERIFIED' OR NEW.stac_item IS NOT NULL)"
-    " EXECUTE FUNCTION swathstore_stac_item()",
-    # The swath trigger renders again the items it sees updated.
-    """CREATE OR REPLACE FUNCTION swathstore_collection_items() RETURNS trigger
-       LANGUAGE plpgsql AS $fn$
-       BEGIN
-         UPDATE catalog_swath SET stac_rev = NULL
-         WHERE collection_id = NEW.id AND stac_item IS NOT NULL;
-         RETURN NULL;
-       END $fn$""",
-    "DROP TRIGGER IF EXISTS collection_stac_items ON catalog_collection",
-    "CREATE TRIGGER collection_stac_items AFTER UPDATE OF slug ON catalog_collection"
+    *(f.replace("%(rev)d", str(REV)) for f in _FUNCTIONS),
+    *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table, *_ in _TRIGGERS),
+    *(f"CREATE TRIGGER {name} {when} ON {table} REFERENCING {ref} FOR EACH STATEMENT"
+      f" EXECUTE FUNCTION {fn}()" for name, table, when, ref, fn in _TRIGGERS),
+    "DROP TRIGGER IF EXISTS collection_items_renamed ON catalog_collection",
+    "CREATE TRIGGER collection_items_renamed AFTER UPDATE OF slug ON catalog_collection"
     " FOR EACH ROW WHEN (OLD.slug IS DISTINCT FROM NEW.slug)"
-    " EXECUTE FUNCTION swathstore_collection_items()",
+    " EXECUTE FUNCTION swathstore_collection_renamed()",
 ]
 
 UNINSTALL = [
-    "DROP TRIGGER IF EXISTS collection_stac_items ON catalog_collection",
-    "DROP FUNCTION IF EXISTS swathstore_collection_items()",
-    "DROP TRIGGER IF EXISTS swath_stac_item ON catalog_swath",
-    "DROP FUNCTION IF EXISTS swathstore_stac_item()",
+    "DROP TRIGGER IF EXISTS collection_items_renamed ON catalog_collection",
+    *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table, *_ in _TRIGGERS),
+    "DROP FUNCTION IF EXISTS swathstore_collection_renamed()",
+    "DROP FUNCTION IF EXISTS swathstore_swaths_deleted()",
+    "DROP FUNCTION IF EXISTS swathstore_swaths_written()",
+    "DROP FUNCTION IF EXISTS swathstore_store_items(bigint[], boolean, boolean)",
     "DROP FUNCTION IF EXISTS swathstore_item(catalog_swath, text)",
-    "ALTER TABLE catalog_swath DROP COLUMN IF EXISTS stac_rev",
-    "ALTER TABLE catalog_swath DROP COLUMN IF EXISTS stac_item",
 ]
 
 
@@ -118,21 +160,27 @@ def uninstall(connection: Any) -> None:
             cur.execute(sql)
 
 
+# An item a page may serve for the row `s`.
+_CURRENT = "i.swath_id = s.id AND i.rev = %d AND i.uuid = s.uuid AND s.state = 'VERIFIED'"
+# The VERIFIED rows of ids [%s, %s) that have no item of this revision.
+_MISSING = (f"SELECT s.id FROM catalog_swath s LEFT JOIN api_stacitem i ON {_CURRENT % REV}"
+            " WHERE s.id >= %s AND s.id < %s AND s.state = 'VERIFIED' AND i.swath_id IS NULL")
+
+
 def page_render(rev: int) -> tuple[str, str]:
     """(select list, FROM items) of a page's "rendered" and "wrapping" (sqlitems.finish).
 
-    The item stored at write time when it is of revision `rev`, its placeholder
-    replaced by the request's base; otherwise (none stored: a box that wraps, a row
-    not VERIFIED or written before this revision) the item rendered now. CASE
-    evaluates only the branch it takes, so a stored item costs no rendering.
-    The FROM items fill one %s: sqlitems.base_param() of the base URL.
+    The item stored for the row when it is of revision `rev`, its placeholder
+    replaced by the request's base; otherwise the item rendered now. CASE evaluates
+    only the branch it takes, so a stored item costs no rendering. The FROM items
+    fill one %s: sqlitems.base_param() of the base URL.
     """
-    stored = f"s.stac_rev = {int(rev)} AND s.stac_item IS NOT NULL"
-    select = (f"CASE WHEN {stored} THEN replace(s.stac_item, {sqlitems.STORED_BASE}, u.base)"
+    select = ("CASE WHEN i.text IS NOT NULL"
+              f" THEN replace(i.text, {sqlitems.STORED_BASE}, u.base)"
               " ELSE swathstore_item(s, u.base) END AS rendered,"
-              f" CASE WHEN {stored} THEN NULL WHEN {sqlitems.WRAPS}"
-              f" THEN {sqlitems.GEOJSON} END AS wrapping")
-    joins = "JOIN catalog_swath s ON s.id = p.id CROSS JOIN (SELECT %s::text AS base) AS u"
+              f" CASE WHEN i.text IS NOT NULL THEN i.wraps ELSE {sqlitems.WRAPS} END AS wrapping")
+    joins = ("JOIN catalog_swath s ON s.id = p.id CROSS JOIN (SELECT %s::text AS base) AS u"
+             f" LEFT JOIN api_stacitem i ON {_CURRENT % int(rev)}")
     return select, joins
 
 
@@ -142,30 +190,41 @@ def render(base: str, rev: int = REV) -> RenderSQL:
     return RenderSQL(select, sqlitems.NAMES, joins, [sqlitems.base_param(base)])
 
 
+def _id_range(cur: Any) -> tuple[int, int] | None:
+    cur.execute("SELECT min(id), max(id) FROM catalog_swath")
+    lo, hi = cur.fetchone()
+    return None if lo is None else (lo, hi + 1)
+
+
 def stale(connection: Any) -> int:
-    """How many VERIFIED rows have no item of this revision but could."""
+    """How many VERIFIED rows have no item of this revision."""
     with connection.cursor() as cur:
-        cur.execute("SELECT count(*) FROM catalog_swath WHERE state = 'VERIFIED'"
-                    " AND stac_rev IS DISTINCT FROM %s", [REV])
+        span = _id_range(cur)
+        if span is None:
+            return 0
+        cur.execute(f"SELECT count(*) FROM ({_MISSING}) AS m", list(span))
         return cur.fetchone()[0]
 
 
+def store(cursor: Any, ids: list[int]) -> int:
+    """Store the items of these swaths unless a current one is there; return how many."""
+    cursor.execute("SELECT swathstore_store_items(%s::bigint[], false, true)", [ids])
+    return cursor.fetchone()[0]
+
+
 def refresh(connection: Any, batch: int = 10_000) -> int:
-    """Store this revision's item for every VERIFIED row without one; return how many.
+    """Store this revision's item for every VERIFIED row that has none; return how many.
 
     In batches of ids, each its own transaction, so a large catalog is not locked
     as a whole and an interrupted refresh keeps what it did.
     """
     done = 0
     with connection.cursor() as cur:
-        cur.execute("SELECT min(id), max(id) FROM catalog_swath")
-        lo, hi = cur.fetchone()
-        if lo is None:
+        span = _id_range(cur)
+        if span is None:
             return 0
-        for start in range(lo, hi + 1, batch):
-            # stac_rev := NULL makes the trigger render the row again.
-            cur.execute("UPDATE catalog_swath SET stac_rev = NULL WHERE id >= %s AND id < %s"
-                        " AND state = 'VERIFIED' AND stac_rev IS DISTINCT FROM %s",
-                        [start, start + batch, REV])
-            done += cur.rowcount
+        for start in range(span[0], span[1], batch):
+            cur.execute(f"SELECT swathstore_store_items(ARRAY({_MISSING}), false, true)",
+                        [start, start + batch])
+            done += cur.fetchone()[0]
     return done

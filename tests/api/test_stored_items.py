@@ -27,9 +27,10 @@ T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 def stored(pk: int) -> tuple[str | None, int | None]:
+    """(text, revision) of the swath's stored item, (None, None) when it has none."""
     with connection.cursor() as cur:
-        cur.execute("SELECT stac_item, stac_rev FROM catalog_swath WHERE id = %s", [pk])
-        return cur.fetchone()
+        cur.execute("SELECT text, rev FROM api_stacitem WHERE swath_id = %s", [pk])
+        return cur.fetchone() or (None, None)
 
 
 def search_item(s: Swath, **params: Any) -> dict[str, Any]:
@@ -54,6 +55,14 @@ def test_a_verified_row_carries_its_item_and_searches_serve_it() -> None:
     served = search_item(s)
     assert json.loads(text.replace("\x01", "http://testserver")) == served
     assert served == python_item(s)
+
+
+def test_a_search_serves_the_stored_text_itself() -> None:
+    s = swath(box(1, 2, 3, 4), start=T0, granule_id="real.nc")
+    with connection.cursor() as cur:
+        cur.execute("UPDATE api_stacitem SET text = replace(text, 'real.nc', 'from-store.nc')"
+                    " WHERE swath_id = %s", [s.pk])
+    assert search_item(s)["properties"]["title"] == "from-store.nc"
 
 
 def test_updates_behind_the_orms_back_are_in_the_next_search() -> None:
@@ -96,13 +105,9 @@ def test_a_collection_renamed_renames_its_items() -> None:
 def test_an_item_stored_by_another_revision_is_never_served_and_refresh_replaces_it() -> None:
     s = swath(box(1, 2, 3, 4), start=T0, orbit=5)
     with connection.cursor() as cur:
-        # As an older renderer would have left it, with the trigger kept out of the way.
-        cur.execute("SET session_replication_role = replica")
-        try:
-            cur.execute("UPDATE catalog_swath SET stac_item = '{\"stale\": true}', stac_rev = 1"
-                        " WHERE id = %s", [s.pk])
-        finally:
-            cur.execute("SET session_replication_role = DEFAULT")
+        # As an older renderer would have left it.
+        cur.execute("UPDATE api_stacitem SET text = '{\"stale\": true}', rev = 1"
+                    " WHERE swath_id = %s", [s.pk])
     assert search_item(s) == python_item(s)
     assert storeditems.stale(connection) == 1
     with pytest.raises(SystemExit) as stop:
@@ -115,9 +120,9 @@ def test_an_item_stored_by_another_revision_is_never_served_and_refresh_replaces
     assert search_item(s) == python_item(s)
 
 
-def test_a_footprint_whose_box_wraps_is_rendered_live_with_its_bbox() -> None:
+def test_a_footprint_whose_box_wraps_is_stored_and_served_with_its_bbox() -> None:
     s = swath(box(172, -5, -178, 5), start=T0)
-    assert stored(s.pk) == (None, storeditems.REV)
+    assert stored(s.pk)[1] == storeditems.REV
     item = search_item(s)
     assert item["bbox"] == [172, -5, -178, 5]
     assert item == python_item(s)
@@ -143,3 +148,45 @@ def test_rows_registered_by_the_bulk_copy_carry_their_items() -> None:
     s = Swath.objects.get(granule_id="G1.nc")
     assert stored(s.pk)[1] == storeditems.REV
     assert search_item(s) == python_item(s)
+
+
+def manifest(n: int, offset: int = 0) -> list[str]:
+    return [json.dumps({
+        "granule_id": f"B{i:05d}.nc", "key": f"swaths/bulk/{i}", "size": 10 + i,
+        "sha256": hashlib.sha256(f"bulk{i}".encode()).hexdigest(),
+        "start_time": "2024-01-01T00:00:00Z", "end_time": "2024-01-01T00:05:00Z",
+        "footprint": {"type": "Polygon", "coordinates": [
+            [[i % 170, 0], [i % 170 + 1, 0], [i % 170 + 1, 1], [i % 170, 0]]]},
+    }) for i in range(offset, offset + n)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_bulk_load_has_its_items_stored_beside_it() -> None:
+    result = register_manifest(manifest(250), collection(), batch_size=64,
+                               trust_checksums=True)
+    assert result.loaded == 250
+    assert storeditems.stale(connection) == 0
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM api_stacitem WHERE rev = %s", [storeditems.REV])
+        assert cur.fetchone()[0] == 250
+    s = Swath.objects.get(granule_id="B00100.nc")
+    assert search_item(s) == python_item(s)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_load_whose_items_cannot_be_stored_still_loads_and_searches(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with connection.cursor() as cur:
+        cur.execute("DROP FUNCTION swathstore_store_items(bigint[], boolean, boolean)")
+    try:
+        result = register_manifest(manifest(100), collection(), batch_size=40,
+                                   trust_checksums=True)
+    finally:
+        storeditems.install(connection)
+    assert (result.loaded, result.rejected) == (100, [])
+    assert "refresh_stac_items" in caplog.text
+    assert storeditems.stale(connection) == 100
+    s = Swath.objects.get(granule_id="B00042.nc")
+    assert search_item(s) == python_item(s)
+    call_command("refresh_stac_items")
+    assert storeditems.stale(connection) == 0
