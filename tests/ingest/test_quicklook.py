@@ -109,8 +109,10 @@ def test_a_file_netcdf_cannot_open_is_refused(tmp_path: Path) -> None:
 
 
 def _netcdf_objects() -> int:
-    return sum(isinstance(o, netCDF4.Dataset | netCDF4.Group | netCDF4.Variable)
-               for o in gc.get_objects())
+    # type(), not isinstance(): the heap may hold a weakref proxy whose referent has
+    # died, and isinstance() asks it for __class__, which raises ReferenceError.
+    kinds = (netCDF4.Dataset, netCDF4.Group, netCDF4.Variable)
+    return sum(issubclass(type(o), kinds) for o in gc.get_objects())
 
 
 @pytest.mark.parametrize("name", ["SS_MODIS_A-JPL-L2P-v2014.0.nc",  # drawn
