@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from catalog.geometry import bbox_geometry
-
 if TYPE_CHECKING:
     from api.search import SwathSearch
 
@@ -41,6 +39,21 @@ def order_sql(order: tuple[tuple[str, bool], ...], alias: str) -> str:
     return ", ".join(terms)
 
 
+def bbox_sql(west: float, south: float, east: float, north: float, params: list[Any]) -> str:
+    """catalog.geometry.bbox_geometry() as SQL: the same rectangles, split at +-180.
+
+    PostgreSQL folds it into a constant while planning, so the GiST index is used as
+    with the EWKB of bbox_geometry(), which cost a GEOS round of its own per request.
+    The bbox was checked by api.params.
+    """
+    env = "ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
+    if west <= east:
+        params += [west, south, east, north]
+        return f"ST_Multi({env})"
+    params += [west, south, 180.0, north, -180.0, south, east, north]
+    return f"ST_Collect({env}, {env})"
+
+
 def _in(column: str, values: list[Any], params: list[Any]) -> str:
     params.extend(values)
     return f"{column} IN ({', '.join(['%s'] * len(values))})"
@@ -56,8 +69,7 @@ def page_ids(search: SwathSearch, limit: int, uuids: list[str] | None) -> tuple[
     where = [_in("s.state", list(search.states), params)]
     joins = ""
     if search.bbox is not None:
-        where.append("ST_Intersects(s.footprint, ST_GeomFromEWKB(%s))")
-        params.append(bytes(bbox_geometry(*search.bbox).ewkb))
+        where.append(f"ST_Intersects(s.footprint, {bbox_sql(*search.bbox, params)})")
     if search.end is not None:
         where.append("s.start_time <= %s")
         params.append(search.end)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from api.stac.items import (
     EO_EXT,
     FILE_EXT,
@@ -228,6 +230,10 @@ def finish(row: dict[str, Any]) -> str:
     """
     if not row["wrapping"]:
         return row["rendered"]
-    geometry = json.loads(row["rendered"])["geometry"]
-    bbox = json.dumps(bbox_of(geometry), separators=(",", ":"))
-    return row["rendered"].replace('"bbox":null', '"bbox":' + bbox, 1)
+    text = row["rendered"]
+    # The geometry is what lies between its key and the bbox's: GeoJSON of numbers
+    # and type names only, so neither marker can occur inside it.
+    start = text.index('"geometry":') + len('"geometry":')
+    end = text.index(',"bbox":null', start)
+    bbox = orjson.dumps(bbox_of(orjson.loads(text[start:end]))).decode()
+    return text[:end] + ',"bbox":' + bbox + text[end + len(',"bbox":null'):]
