@@ -214,11 +214,15 @@ class Store(ABC):
         dest: str | os.PathLike[str] | BinaryIO,
         *,
         expected_sha256: str | None = None,
+        fsync: bool = True,
     ) -> ObjectInfo:
         """Copy the original bytes of ``key`` into a path (atomically) or an open binary file.
 
         The bytes are hashed on the way and checked against ``expected_sha256`` (the
-        catalog's), else against the object's recorded sha256 when it has one.
+        catalog's), else against the object's recorded sha256 when it has one. A path
+        is written under a temporary name, fsynced and renamed; ``fsync=False`` leaves
+        the flush to the kernel, as cp and s5cmd do, for copies that a crash may lose
+        (scratch space): the disk then no longer bounds the download.
         """
         raw, info = self.open_raw(key)
         try:
@@ -231,8 +235,9 @@ class Store(ABC):
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
             try:
                 with os.fdopen(fd, "wb", buffering=0) as out:
-                    write_chunks(chunks, out)
-                    os.fsync(out.fileno())
+                    write_chunks(chunks, out, writeback=fsync)
+                    if fsync:
+                        os.fsync(out.fileno())
                 os.replace(tmp, target)
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):

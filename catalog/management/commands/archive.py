@@ -18,9 +18,10 @@ from catalog.models import StoredObject
 class Command(BaseCommand):
     help = (
         "Operate on the configured object stores. Subcommands: put PATH [--key K] "
-        "[--codec C]; get KEY OUT; ls [PREFIX]; verify KEY; fsck [--full] [--report FILE]; "
-        "cleanup --older-than AGE; rebuild-catalog --collection SLUG [--verify]. fsck, verify "
-        "and rebuild-catalog exit 1 when they find a problem."
+        "[--codec C]; get KEY OUT [--no-fsync]; ls [PREFIX]; verify KEY; "
+        "fsck [--full] [--report FILE]; cleanup --older-than AGE; "
+        "rebuild-catalog --collection SLUG [--verify]. fsck, verify and rebuild-catalog "
+        "exit 1 when they find a problem."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,6 +34,9 @@ class Command(BaseCommand):
         get = sub.add_parser("get", help="copy an object's original bytes to a file")
         get.add_argument("key")
         get.add_argument("out", type=Path)
+        get.add_argument("--no-fsync", action="store_true",
+                         help="leave flushing OUT to the kernel, as cp and s5cmd do "
+                              "(scratch copies: faster where the disk is the limit)")
         ls = sub.add_parser("ls", help="list objects under a prefix")
         ls.add_argument("prefix", nargs="?", default="")
         verify = sub.add_parser("verify", help="re-read and re-hash one object")
@@ -71,7 +75,8 @@ class Command(BaseCommand):
 
     def do_get(self, store_name: str, opts: dict) -> None:
         started = time.perf_counter()
-        info = archive.config.get_store(store_name).get(opts["key"], opts["out"])
+        info = archive.config.get_store(store_name).get(opts["key"], opts["out"],
+                                                         fsync=not opts["no_fsync"])
         seconds = time.perf_counter() - started
         self.stdout.write(f"{opts['out']}  {info.size} bytes  "
                           f"{(info.size or 0) / 1e6 / max(seconds, 1e-9):.1f} MB/s")
