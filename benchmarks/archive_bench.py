@@ -171,6 +171,16 @@ def upload(tool: str, server: Server, path: Path, key: str) -> dict:
                   "--no-progress", str(path), server.url(key)], env)
 
 
+def settle() -> None:
+    """Write back every dirty page before the next contender's clock starts.
+
+    Otherwise the one that follows a download written without an fsync (s5cmd's, aws's)
+    pays for that download's writeback: Linux throttles any process that dirties pages
+    while too many are dirty, and with it the first runs here swung from 1.3 to 3.6 s.
+    """
+    os.sync()
+
+
 def download(tool: str, server: Server, key: str, dest: Path, sha256: str) -> dict:
     env = server.env
     if tool == "swathstore":
@@ -243,6 +253,7 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
             order = tools[rep % n:] + tools[:rep % n]  # rotate who goes first
             keys = {t: f"{t}/rep{rep}/random-{size}GiB.bin" for t in order}
             for tool in order:
+                settle()
                 r = upload(tool, server, path, keys[tool])
                 runs[tool]["up"].append(r["seconds"])
                 runs[tool]["up_rss"].append(r["rss_mib"])
@@ -259,6 +270,7 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
             down_order = down_order[rep % len(down_order):] + down_order[:rep % len(down_order)]
             for tool in down_order:
                 dest = dl_dir / f"{tool.replace(' ', '')}-{size}GiB.bin"
+                settle()
                 r = download(tool, server, keys.get(tool, keys["swathstore"]), dest, expected)
                 runs[tool]["down"].append(r["seconds"])
                 runs[tool]["down_rss"].append(r["rss_mib"])
