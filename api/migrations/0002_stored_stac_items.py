@@ -37,6 +37,7 @@ class Migration(migrations.Migration):
                     db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING,
                     primary_key=True, related_name="+", serialize=False, to="catalog.swath")),
                 ("uuid", models.UUIDField()),
+                ("row_xmin", models.BigIntegerField()),
                 ("rev", models.IntegerField()),
                 ("wraps", models.BooleanField()),
                 ("text", models.TextField()),

@@ -10,12 +10,13 @@ replaces that placeholder in the stored text.
   catalog/bulkload.py and raw SQL, none of which call Python. Statement-level, with
   transition tables, so a COPY of 50,000 rows renders them in one set-based INSERT.
 - A cache, never the truth: a page serves an item only when its `rev` (a hash of
-  the functions below) is this code's, its uuid the row's and the row VERIFIED, and
-  renders the item itself otherwise.
+  the functions below) is this code's, its uuid the row's, its `row_xmin` the xmin of
+  the row version it was rendered from (so a write that bypassed the triggers,
+  session_replication_role = replica or a restore, is noticed) and the row VERIFIED,
+  and renders the item itself otherwise.
 - A bulk load may set `swathstore.bulk_load` for its transaction and have its rows'
   items stored beside it on another connection (api.stac.itemfill). `manage.py
-  refresh_stac_items` stores what is missing or of another revision. Writes that
-  bypass triggers (session_replication_role = replica) need that command too.
+  refresh_stac_items` stores what is missing, stale or of another revision.
 
 PostgreSQL only (the embedded SpatiaLite default renders every item in Python).
 Installed by migration api/0002 and again after every `migrate` (api.apps), so the
@@ -29,6 +30,9 @@ from typing import Any
 
 from api.search import RenderSQL
 from api.stac import sqlitems
+
+# The row version's xmin as a number (the xid type has no order or cast to bigint).
+_XMIN = "s.xmin::text::bigint"
 
 # The item of one row for a base URL (JSON-escaped text). A function rather than the
 # expression in each page's statement: PostgreSQL plans its large expression once per
@@ -62,16 +66,18 @@ BEGIN
       SELECT 1 FROM catalog_swath s
       WHERE s.id = i.swath_id AND s.state = 'VERIFIED');
   END IF;
-  INSERT INTO api_stacitem (swath_id, uuid, rev, wraps, text)
-  SELECT s.id, s.uuid, %(rev)d, COALESCE(v.wraps, false), {sqlitems.ITEM}
+  INSERT INTO api_stacitem (swath_id, uuid, row_xmin, rev, wraps, text)
+  SELECT s.id, s.uuid, {_XMIN}, %(rev)d, COALESCE(v.wraps, false), {sqlitems.ITEM}
   FROM catalog_swath s
   JOIN catalog_collection c ON c.id = s.collection_id
   CROSS JOIN {sqlitems.base_values(sqlitems.STORED_BASE)}
   CROSS JOIN {sqlitems.VALUES}
   WHERE s.id = ANY(ids) AND s.state = 'VERIFIED'
-  ON CONFLICT (swath_id) DO UPDATE SET uuid = EXCLUDED.uuid, rev = EXCLUDED.rev,
-                                       wraps = EXCLUDED.wraps, text = EXCLUDED.text
-  WHERE NOT refill OR api_stacitem.rev <> EXCLUDED.rev OR api_stacitem.uuid <> EXCLUDED.uuid;
+  ON CONFLICT (swath_id) DO UPDATE SET uuid = EXCLUDED.uuid, row_xmin = EXCLUDED.row_xmin,
+                                       rev = EXCLUDED.rev, wraps = EXCLUDED.wraps,
+                                       text = EXCLUDED.text
+  WHERE NOT refill OR api_stacitem.rev <> EXCLUDED.rev OR api_stacitem.uuid <> EXCLUDED.uuid
+     OR api_stacitem.row_xmin <> EXCLUDED.row_xmin;
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END $fn$"""
@@ -161,7 +167,8 @@ def uninstall(connection: Any) -> None:
 
 
 # An item a page may serve for the row `s`.
-_CURRENT = "i.swath_id = s.id AND i.rev = %d AND i.uuid = s.uuid AND s.state = 'VERIFIED'"
+_CURRENT = ("i.swath_id = s.id AND i.rev = %d AND i.uuid = s.uuid"
+            f" AND i.row_xmin = {_XMIN} AND s.state = 'VERIFIED'")
 # The VERIFIED rows of ids [%s, %s) that have no item of this revision.
 _MISSING = (f"SELECT s.id FROM catalog_swath s LEFT JOIN api_stacitem i ON {_CURRENT % REV}"
             " WHERE s.id >= %s AND s.id < %s AND s.state = 'VERIFIED' AND i.swath_id IS NULL")

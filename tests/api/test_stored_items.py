@@ -120,6 +120,26 @@ def test_an_item_stored_by_another_revision_is_never_served_and_refresh_replaces
     assert search_item(s) == python_item(s)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_bypasses_the_triggers_is_never_served_stale() -> None:
+    # Committed apart, as such writes are: the row's new version gets another xmin.
+    s = swath(box(1, 2, 3, 4), start=T0, granule_id="before.nc")
+    with connection.cursor() as cur:
+        # As a replica or a data-only restore writes: no trigger runs.
+        cur.execute("SET session_replication_role = replica")
+        try:
+            cur.execute("UPDATE catalog_swath SET granule_id = 'after.nc' WHERE id = %s",
+                        [s.pk])
+        finally:
+            cur.execute("SET session_replication_role = DEFAULT")
+    assert "before.nc" in stored(s.pk)[0]
+    assert search_item(s)["properties"]["title"] == "after.nc"
+    assert storeditems.stale(connection) == 1
+    call_command("refresh_stac_items")
+    assert "after.nc" in stored(s.pk)[0]
+    assert search_item(s) == python_item(s)
+
+
 def test_a_footprint_whose_box_wraps_is_stored_and_served_with_its_bbox() -> None:
     s = swath(box(172, -5, -178, 5), start=T0)
     assert stored(s.pk)[1] == storeditems.REV
