@@ -3,14 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
+from django.db import connections
 from django.db.models.signals import post_migrate
 
 
 def _install_stored_items(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
     # After every migrate, so the database's triggers are this code's revision
     # (api.stac.storeditems); migration api/0002 made their table.
-    from django.db import connections
-
     from api.stac import storeditems
 
     connection = connections[using]

@@ -13,10 +13,9 @@ class StacItem(models.Model):
     Written only by the database's triggers and functions (api.stac.storeditems), read
     only by search pages. A cache: a page serves it only when `rev` is the running
     code's, `uuid` the swath's and `row_xmin` the row's, and renders the item itself
-    otherwise, so a
-    missing or stale row costs time, never a wrong answer. No foreign key: its check
-    would cost every bulk-registered row a lookup; the triggers delete items with
-    their swaths instead.
+    otherwise, so a missing or stale row costs time, never a wrong answer. No foreign
+    key: its check would cost every bulk-registered row a lookup; the triggers delete
+    items with their swaths instead.
     """
 
     swath = models.OneToOneField(Swath, primary_key=True, on_delete=models.DO_NOTHING,

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from catalog.geometry import bbox_pieces
+
 if TYPE_CHECKING:
     from api.search import SwathSearch
 
@@ -46,12 +48,11 @@ def bbox_sql(west: float, south: float, east: float, north: float, params: list[
     with the EWKB of bbox_geometry(), which cost a GEOS round of its own per request.
     The bbox was checked by api.params.
     """
-    env = "ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
-    if west <= east:
-        params += [west, south, east, north]
-        return f"ST_Multi({env})"
-    params += [west, south, 180.0, north, -180.0, south, east, north]
-    return f"ST_Collect({env}, {env})"
+    pieces = bbox_pieces(west, south, east, north)
+    for piece in pieces:
+        params.extend(piece)
+    envelopes = ", ".join(["ST_MakeEnvelope(%s, %s, %s, %s, 4326)"] * len(pieces))
+    return f"ST_Collect(ARRAY[{envelopes}])"
 
 
 def _in(column: str, values: list[Any], params: list[Any]) -> str:

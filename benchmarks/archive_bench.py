@@ -171,6 +171,12 @@ def upload(tool: str, server: Server, path: Path, key: str) -> dict:
                   "--no-progress", str(path), server.url(key)], env)
 
 
+def rotated(tools: tuple[str, ...], rep: int) -> tuple[str, ...]:
+    """``tools`` starting at the ``rep``-th, so each goes first in turn."""
+    k = rep % len(tools)
+    return tools[k:] + tools[:k]
+
+
 def settle() -> None:
     """Write back every dirty page before the next contender's clock starts.
 
@@ -249,8 +255,7 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
                                                  "down_inner": []}
                                              for t in (*tools, NO_FSYNC)}
         for rep in range(repeat):
-            n = len(tools)
-            order = tools[rep % n:] + tools[:rep % n]  # rotate who goes first
+            order = rotated(tools, rep)
             keys = {t: f"{t}/rep{rep}/random-{size}GiB.bin" for t in order}
             for tool in order:
                 settle()
@@ -266,9 +271,7 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
                 print(f"  {size} GiB up   {tool:10s} {r['seconds']:6.2f} s "
                       f"{size * GiB / 1e6 / r['seconds']:7.1f} MB/s  RSS {r['rss_mib']:6.0f} MiB",
                       flush=True)
-            down_order = (*tools, NO_FSYNC)
-            down_order = down_order[rep % len(down_order):] + down_order[:rep % len(down_order)]
-            for tool in down_order:
+            for tool in rotated((*tools, NO_FSYNC), rep):
                 dest = dl_dir / f"{tool.replace(' ', '')}-{size}GiB.bin"
                 settle()
                 r = download(tool, server, keys.get(tool, keys["swathstore"]), dest, expected)

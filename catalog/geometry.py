@@ -35,13 +35,20 @@ def bbox_geometry(west: float, south: float, east: float, north: float) -> Multi
             raise QueryGeometryError(f"bbox {name}={value} is outside -{limit}..{limit}")
     if south > north:
         raise QueryGeometryError(f"bbox south={south} is north of north={north}")
+    return MultiPolygon(*(Polygon.from_bbox(piece) for piece in
+                          bbox_pieces(west, south, east, north)), srid=4326)
+
+
+def bbox_pieces(west: float, south: float, east: float,
+                north: float) -> list[tuple[float, float, float, float]]:
+    """The rectangles of a bbox split at +-180 (one, or two when west > east).
+
+    >>> bbox_pieces(170, -10, -170, 10)
+    [(170, -10, 180.0, 10), (-180.0, -10, -170, 10)]
+    """
     if west <= east:
-        return MultiPolygon(Polygon.from_bbox((west, south, east, north)), srid=4326)
-    return MultiPolygon(
-        Polygon.from_bbox((west, south, 180.0, north)),
-        Polygon.from_bbox((-180.0, south, east, north)),
-        srid=4326,
-    )
+        return [(west, south, east, north)]
+    return [(west, south, 180.0, north), (-180.0, south, east, north)]
 
 
 def circle_geometry(lon: float, lat: float, radius_km: float, segments: int = 64) -> MultiPolygon:

@@ -30,7 +30,6 @@ class ItemFiller:
         # Two batches in hand at most: a filler that falls behind slows the load
         # rather than letting the rows without items pile up.
         self._queue: queue.Queue[list[int] | None] = queue.Queue(maxsize=2)
-        self.stored = 0
         self.error: Exception | None = None
         self._thread = threading.Thread(target=self._run, name="stac-item-fill", daemon=True)
         self._thread.start()
@@ -50,7 +49,7 @@ class ItemFiller:
                     continue  # keep taking batches so the load never blocks
                 try:
                     with connection.cursor() as cur:
-                        self.stored += storeditems.store(cur, ids)
+                        storeditems.store(cur, ids)
                 except DatabaseError as e:
                     self.error = e
                     log.warning("storing the STAC Items of a bulk load failed (%s); searches "

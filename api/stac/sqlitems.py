@@ -161,7 +161,10 @@ def _link(rel: str, media: str, href: str) -> str:
     return _obj([("rel", _json(rel), None), ("type", _json(media), None), ("href", href, None)])
 
 
-_ITEM = _obj([
+# The item of `s` (a catalog_swath row) as JSON text, with `c` (its collection), `u`
+# (base_values()) and `v` (VALUES) in scope. api.stac.storeditems makes it the body of
+# the database function every page and the catalog's trigger call.
+ITEM = _obj([
     ("type", _json("Feature"), None),
     ("stac_version", _json(STAC_VERSION), None),
     ("stac_extensions", _EXTENSIONS, None),
@@ -207,11 +210,6 @@ def base_values(base: str) -> str:
 # What stands for the base URL in a stored item: chr(1), a character to_json always
 # escapes, so it can be nowhere else in an item's text.
 STORED_BASE = "chr(1)"
-
-# The item of `s` (a catalog_swath row) as JSON text, with `c` (its collection), `u`
-# (base_values()) and `v` (VALUES) in scope. api.stac.storeditems makes it the body of
-# the database function every page and the catalog's trigger call.
-ITEM = _ITEM
 
 NAMES = ("rendered", "wrapping")
 

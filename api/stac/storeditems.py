@@ -26,6 +26,7 @@ database runs this module's revision.
 from __future__ import annotations
 
 import zlib
+from functools import cache
 from typing import Any
 
 from api.search import RenderSQL
@@ -150,19 +151,19 @@ UNINSTALL = [
 
 
 def install(connection: Any) -> None:
-    """Add the columns if missing and (re)create the triggers of this revision."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cur:
-        for sql in INSTALL:
-            cur.execute(sql)
+    """(Re)create this revision's functions and triggers (PostgreSQL; else nothing)."""
+    _run(connection, INSTALL)
 
 
 def uninstall(connection: Any) -> None:
+    _run(connection, UNINSTALL)
+
+
+def _run(connection: Any, statements: list[str]) -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cur:
-        for sql in UNINSTALL:
+        for sql in statements:
             cur.execute(sql)
 
 
@@ -174,7 +175,8 @@ _MISSING = (f"SELECT s.id FROM catalog_swath s LEFT JOIN api_stacitem i ON {_CUR
             " WHERE s.id >= %s AND s.id < %s AND s.state = 'VERIFIED' AND i.swath_id IS NULL")
 
 
-def page_render(rev: int) -> tuple[str, str]:
+@cache
+def _page_render(rev: int) -> tuple[str, str]:
     """(select list, FROM items) of a page's "rendered" and "wrapping" (sqlitems.finish).
 
     The item stored for the row when it is of revision `rev`, its placeholder
@@ -193,7 +195,7 @@ def page_render(rev: int) -> tuple[str, str]:
 
 def render(base: str, rev: int = REV) -> RenderSQL:
     """How run_search renders a page's items for a server whose base URL is `base`."""
-    select, joins = page_render(rev)
+    select, joins = _page_render(rev)  # the same text for every request: made once
     return RenderSQL(select, sqlitems.NAMES, joins, [sqlitems.base_param(base)])
 
 

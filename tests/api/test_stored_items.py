@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,7 @@ from api.stac import items, sqlitems, storeditems
 from api.stac.views import _page_rows
 from catalog.bulkload import register_manifest
 from catalog.models import Collection, Swath, SwathState
-from tests.catalog.factories import box, collection, swath
+from tests.catalog.factories import box, collection, manifest_line, swath
 
 pytestmark = [
     pytest.mark.django_db,
@@ -158,38 +157,22 @@ def test_the_base_url_is_spliced_in_escaped() -> None:
 
 
 def test_rows_registered_by_the_bulk_copy_carry_their_items() -> None:
-    line = json.dumps({
-        "granule_id": "G1.nc", "key": "swaths/legacy/1", "size": 10,
-        "sha256": hashlib.sha256(b"1").hexdigest(), "start_time": "2024-01-01T00:00:00Z",
-        "end_time": "2024-01-01T00:05:00Z", "platform": "Aqua",
-        "footprint": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
-    })
-    register_manifest([line], collection(), trust_checksums=True)
-    s = Swath.objects.get(granule_id="G1.nc")
+    register_manifest([manifest_line(1)], collection(), trust_checksums=True)
+    s = Swath.objects.get(granule_id="G00001.nc")
     assert stored(s.pk)[1] == storeditems.REV
     assert search_item(s) == python_item(s)
 
 
-def manifest(n: int, offset: int = 0) -> list[str]:
-    return [json.dumps({
-        "granule_id": f"B{i:05d}.nc", "key": f"swaths/bulk/{i}", "size": 10 + i,
-        "sha256": hashlib.sha256(f"bulk{i}".encode()).hexdigest(),
-        "start_time": "2024-01-01T00:00:00Z", "end_time": "2024-01-01T00:05:00Z",
-        "footprint": {"type": "Polygon", "coordinates": [
-            [[i % 170, 0], [i % 170 + 1, 0], [i % 170 + 1, 1], [i % 170, 0]]]},
-    }) for i in range(offset, offset + n)]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_committed_bulk_load_has_its_items_stored_beside_it() -> None:
-    result = register_manifest(manifest(250), collection(), batch_size=64,
+    result = register_manifest([manifest_line(i) for i in range(250)], collection(), batch_size=64,
                                trust_checksums=True)
     assert result.loaded == 250
     assert storeditems.stale(connection) == 0
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM api_stacitem WHERE rev = %s", [storeditems.REV])
         assert cur.fetchone()[0] == 250
-    s = Swath.objects.get(granule_id="B00100.nc")
+    s = Swath.objects.get(granule_id="G00100.nc")
     assert search_item(s) == python_item(s)
 
 
@@ -199,14 +182,14 @@ def test_a_bulk_load_whose_items_cannot_be_stored_still_loads_and_searches(
     with connection.cursor() as cur:
         cur.execute("DROP FUNCTION swathstore_store_items(bigint[], boolean, boolean)")
     try:
-        result = register_manifest(manifest(100), collection(), batch_size=40,
-                                   trust_checksums=True)
+        result = register_manifest([manifest_line(i) for i in range(100)], collection(),
+                                   batch_size=40, trust_checksums=True)
     finally:
         storeditems.install(connection)
     assert (result.loaded, result.rejected) == (100, [])
     assert "refresh_stac_items" in caplog.text
     assert storeditems.stale(connection) == 100
-    s = Swath.objects.get(granule_id="B00042.nc")
+    s = Swath.objects.get(granule_id="G00042.nc")
     assert search_item(s) == python_item(s)
     call_command("refresh_stac_items")
     assert storeditems.stale(connection) == 0

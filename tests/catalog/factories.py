@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -45,3 +46,18 @@ def swath(
 
 def box(west: float, south: float, east: float, north: float) -> MultiPolygon:
     return bbox_geometry(west, south, east, north)
+
+
+def manifest_line(i: int, **over: object) -> str:
+    """Line `i` of a registration manifest (catalog.bulkload): a 1-degree box at i % 170."""
+    doc = {
+        "granule_id": f"G{i:05d}.nc", "key": f"swaths/legacy/{i}", "size": 100 + i,
+        "sha256": hashlib.sha256(str(i).encode()).hexdigest(), "codec": "none",
+        "start_time": "2024-01-01T00:00:00+00:00", "end_time": "2024-01-01T00:05:00+00:00",
+        "footprint": {"type": "Polygon",
+                      "coordinates": [[[i % 170, 0], [i % 170 + 1, 0], [i % 170 + 1, 1],
+                                       [i % 170, 1], [i % 170, 0]]]},
+        "platform": "Aqua", "orbit": 1000 + i,
+    }
+    doc.update(over)
+    return json.dumps(doc)

@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
 
 from catalog.bulkload import register_manifest
 from catalog.models import StoredObject, Swath
-from tests.catalog.factories import collection
+from tests.catalog.factories import collection, manifest_line
 
 pytestmark = pytest.mark.django_db
 
 
-def record(i: int, **over: object) -> str:
-    doc = {
-        "granule_id": f"G{i:05d}.nc", "key": f"swaths/legacy/{i}", "size": 100 + i,
-        "sha256": hashlib.sha256(str(i).encode()).hexdigest(), "codec": "none",
-        "start_time": "2024-01-01T00:00:00+00:00", "end_time": "2024-01-01T00:05:00+00:00",
-        "footprint": {"type": "Polygon",
-                      "coordinates": [[[i % 170, 0], [i % 170 + 1, 0], [i % 170 + 1, 1],
-                                       [i % 170, 1], [i % 170, 0]]]},
-        "platform": "Aqua", "orbit": 1000 + i,
-    }
-    doc.update(over)
-    return json.dumps(doc)
-
-
 def test_manifest_rows_become_searchable_swaths_with_their_copies() -> None:
-    result = register_manifest([record(i) for i in range(160)], collection(), batch_size=64,
+    result = register_manifest([manifest_line(i) for i in range(160)], collection(), batch_size=64,
                                trust_checksums=True)
     assert (result.loaded, result.skipped, result.rejected) == (160, 0, [])
     assert Swath.objects.verified().in_bbox(5.2, 0.2, 5.3, 0.3).get().granule_id == "G00005.nc"
@@ -38,28 +23,28 @@ def test_manifest_rows_become_searchable_swaths_with_their_copies() -> None:
 
 
 def test_a_rerun_loads_nothing_twice() -> None:
-    lines = [record(i) for i in range(50)]
+    lines = [manifest_line(i) for i in range(50)]
     register_manifest(lines, collection())
-    again = register_manifest(lines + [record(50)], collection())
+    again = register_manifest(lines + [manifest_line(50)], collection())
     assert (again.loaded, again.skipped) == (1, 50)
     assert Swath.objects.count() == 51
 
 
 def test_rows_are_stored_not_verified_unless_vouched_for() -> None:
-    register_manifest([record(1)], collection())
+    register_manifest([manifest_line(1)], collection())
     assert Swath.objects.get().state == "STORED"
 
 
 def test_bad_lines_are_rejected_by_line_number_and_the_rest_load() -> None:
     lines = [
-        record(1),
+        manifest_line(1),
         "{not json",
-        record(2, sha256="xyz"),
-        record(3, footprint={"type": "Polygon",
+        manifest_line(2, sha256="xyz"),
+        manifest_line(3, footprint={"type": "Polygon",
                              "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}),
-        record(4, footprint={"type": "LineString", "coordinates": [[0, 0], [1, 1]]}),
+        manifest_line(4, footprint={"type": "LineString", "coordinates": [[0, 0], [1, 1]]}),
         json.dumps({"granule_id": "nokey.nc"}),
-        record(5, footprint=None),
+        manifest_line(5, footprint=None),
     ]
     result = register_manifest(lines, collection())
     assert result.loaded == 2  # 1 and 5 (5 is empty: searchable by time only)
@@ -74,10 +59,10 @@ def test_bad_lines_are_rejected_by_line_number_and_the_rest_load() -> None:
 
 def test_wkt_footprints_pass_through_and_bad_wkt_is_rejected_alone() -> None:
     lines = [
-        record(1, footprint="POLYGON ((10 10, 11 10, 11 11, 10 11, 10 10))"),
-        record(2, footprint="MULTIPOLYGON (((20 20, 21 20, 21 21, 20 21, 20 20)))"),
-        record(3, footprint="POLYGON ((10 10, 11 10, oops"),
-        record(4, footprint="POLYGON ((170 0, 200 0, 200 5, 170 5, 170 0))"),  # lon 200
+        manifest_line(1, footprint="POLYGON ((10 10, 11 10, 11 11, 10 11, 10 10))"),
+        manifest_line(2, footprint="MULTIPOLYGON (((20 20, 21 20, 21 21, 20 21, 20 20)))"),
+        manifest_line(3, footprint="POLYGON ((10 10, 11 10, oops"),
+        manifest_line(4, footprint="POLYGON ((170 0, 200 0, 200 5, 170 5, 170 0))"),  # lon 200
     ]
     result = register_manifest(lines, collection())
     assert result.loaded == 2
@@ -88,7 +73,7 @@ def test_wkt_footprints_pass_through_and_bad_wkt_is_rejected_alone() -> None:
 
 
 def test_text_fields_with_tabs_and_backslashes_round_trip() -> None:
-    register_manifest([record(1, granule_id="odd\\name\twith tab.nc", platform="A\nB")],
+    register_manifest([manifest_line(1, granule_id="odd\\name\twith tab.nc", platform="A\nB")],
                       collection())
     swath = Swath.objects.get()
     assert (swath.granule_id, swath.platform) == ("odd\\name\twith tab.nc", "A\nB")
@@ -98,7 +83,7 @@ def test_text_fields_with_tabs_and_backslashes_round_trip() -> None:
 def test_batches_parsed_ahead_keep_every_row_and_reject_in_line_order() -> None:
     # batch_size 4 over 23 lines: each batch is parsed in the read-ahead thread while
     # the one before it is COPYed, with bad lines spread over several batches.
-    lines = [record(i) if i % 7 else "{not json" for i in range(1, 24)]
+    lines = [manifest_line(i) if i % 7 else "{not json" for i in range(1, 24)]
     result = register_manifest(lines, collection(), batch_size=4)
     assert [n for n, _ in result.rejected] == [7, 14, 21]
     assert result.loaded == 20
@@ -108,7 +93,7 @@ def test_batches_parsed_ahead_keep_every_row_and_reject_in_line_order() -> None:
 def test_a_manifest_that_fails_to_read_midway_raises_and_loads_no_partial_batch() -> None:
     def lines():
         for i in range(10):
-            yield record(i)
+            yield manifest_line(i)
         raise OSError("manifest.jsonl: read error at byte 4096")
 
     with pytest.raises(OSError, match="read error"):
