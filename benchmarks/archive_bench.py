@@ -101,8 +101,19 @@ def timed(argv: list[str], env: dict[str, str]) -> dict:
         raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}):\n{proc.stdout}\n"
                            f"{proc.stderr[-3000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)",
+                                          proc.stderr))
     return {"seconds": wall, "rss_mib": int(rss.group(1)) / 1024 if rss else None,
-            "stdout": proc.stdout}
+            "cpu_s": cpu, "stdout": proc.stdout}
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process (the S3 server), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def start_bench_rclone(root: Path, bucket: str):
@@ -144,6 +155,10 @@ class Server:
             "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
             "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
         }
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server has used so far."""
+        return process_cpu_s(self.s3.process.pid)
 
     def url(self, key: str) -> str:
         return f"s3://{self.s3.bucket}/{key}"
@@ -252,15 +267,19 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
         tools = TOOLS if size < 4 else big_tools
         runs: dict[str, dict[str, list]] = {t: {"up": [], "down": [], "up_rss": [],
                                                  "down_rss": [], "up_inner": [],
-                                                 "down_inner": []}
+                                                 "down_inner": [], "up_cpu": [],
+                                                 "down_cpu": []}
                                              for t in (*tools, NO_FSYNC)}
         for rep in range(repeat):
             order = rotated(tools, rep)
             keys = {t: f"{t}/rep{rep}/random-{size}GiB.bin" for t in order}
             for tool in order:
                 settle()
+                server_cpu = server.cpu_s()
                 r = upload(tool, server, path, keys[tool])
+                r["server_cpu_s"] = server.cpu_s() - server_cpu
                 runs[tool]["up"].append(r["seconds"])
+                runs[tool]["up_cpu"].append((r["cpu_s"], r["server_cpu_s"]))
                 runs[tool]["up_rss"].append(r["rss_mib"])
                 if tool == "swathstore":
                     inner = json.loads(r["stdout"].strip().splitlines()[-1])
@@ -269,13 +288,17 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
                 stored = server.object_path(keys[tool]).stat().st_size
                 assert stored == path.stat().st_size, (tool, stored)
                 print(f"  {size} GiB up   {tool:10s} {r['seconds']:6.2f} s "
-                      f"{size * GiB / 1e6 / r['seconds']:7.1f} MB/s  RSS {r['rss_mib']:6.0f} MiB",
+                      f"{size * GiB / 1e6 / r['seconds']:7.1f} MB/s  RSS {r['rss_mib']:6.0f} MiB"
+                      f"  CPU {r['cpu_s']:5.2f} s + server {r['server_cpu_s']:5.2f} s",
                       flush=True)
             for tool in rotated((*tools, NO_FSYNC), rep):
                 dest = dl_dir / f"{tool.replace(' ', '')}-{size}GiB.bin"
                 settle()
+                server_cpu = server.cpu_s()
                 r = download(tool, server, keys.get(tool, keys["swathstore"]), dest, expected)
+                r["server_cpu_s"] = server.cpu_s() - server_cpu
                 runs[tool]["down"].append(r["seconds"])
+                runs[tool]["down_cpu"].append((r["cpu_s"], r["server_cpu_s"]))
                 runs[tool]["down_rss"].append(r["rss_mib"])
                 if tool in ("swathstore", NO_FSYNC):
                     inner = json.loads(r["stdout"].strip().splitlines()[-1])
@@ -285,7 +308,8 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
                     assert sha256_of(dest) == expected, (tool, "download differs")
                 dest.unlink()
                 print(f"  {size} GiB down {tool:22s} {r['seconds']:6.2f} s "
-                      f"{size * GiB / 1e6 / r['seconds']:7.1f} MB/s  RSS {r['rss_mib']:6.0f} MiB",
+                      f"{size * GiB / 1e6 / r['seconds']:7.1f} MB/s  RSS {r['rss_mib']:6.0f} MiB"
+                      f"  CPU {r['cpu_s']:5.2f} s + server {r['server_cpu_s']:5.2f} s",
                       flush=True)
             for key in keys.values():
                 server.delete(key)

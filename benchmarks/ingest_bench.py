@@ -17,7 +17,8 @@ repeat, alternating who goes first:
   s3://bench-ingest/ours-<n>: inspect in the child process, register, upload with the
   SHA-256, re-read and re-hash (I5), VERIFIED.
 Reports the wall times (medians), their ratio (target <= 1.2) and, from the pipeline's
-DEBUG timing lines, the per-file breakdown inspect / upload / verify / db.
+DEBUG timing lines, the per-file breakdown inspect / upload / verify / db / quicklook, and the CPU
+seconds of each contender and of the S3 server during its run.
 """
 
 from __future__ import annotations
@@ -87,7 +88,23 @@ def fresh_database(server) -> None:
 
 
 TIMING = re.compile(r"timings\.ingest: .* total=([\d.]+) inspect=([\d.]+) upload=([\d.]+) "
-                    r"verify=([\d.]+) db=([\d.]+)")
+                    r"verify=([\d.]+) db=([\d.]+) quicklook=([\d.]+)")
+STEPS = ("total", "inspect", "upload", "verify", "db", "quicklook")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process (the S3 server), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children (the contenders)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_ours(server, tree: Path, prefix: str, workers: int) -> dict:
@@ -115,6 +132,15 @@ def run_s5cmd(server, tree: Path, prefix: str) -> dict:
     return {"seconds": time.perf_counter() - started}
 
 
+def _cpu_since(cpu0: tuple[float, float], server) -> dict:
+    return {"client_s": children_cpu_s() - cpu0[0],
+            "server_s": process_cpu_s(server.s3.process.pid) - cpu0[1]}
+
+
+def _cpu_text(cpu: dict) -> str:
+    return f"{cpu['client_s']:.1f} s client + {cpu['server_s']:.1f} s server"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=100)
@@ -138,34 +164,40 @@ def main() -> None:
     try:
         for workers in [int(w) for w in args.workers.split(",")]:
             ours, peer, steps = [], [], []
+            ours_cpu: list[dict] = []
+            peer_cpu: list[dict] = []
             for rep in range(args.repeat):
                 order = ("ours", "s5cmd") if rep % 2 == 0 else ("s5cmd", "ours")
                 fresh_database(server)
                 for who in order:
                     prefix = f"{who}-w{workers}-{rep}"
+                    os.sync()  # nobody pays for the previous contender's writeback
+                    cpu0 = (children_cpu_s(), process_cpu_s(server.s3.process.pid))
                     if who == "ours":
                         r = run_ours(server, tree, prefix, workers)
                         ours.append(r["seconds"])
                         steps.extend(r["steps"])
                         assert len(r["steps"]) == len(files), r["summary"]
+                        ours_cpu.append(_cpu_since(cpu0, server))
                         print(f"  w={workers} rep {rep}: ingest {r['seconds']:6.1f} s "
-                              f"RSS {r['rss_mib']:.0f} MiB", flush=True)
+                              f"RSS {r['rss_mib']:.0f} MiB, CPU {_cpu_text(ours_cpu[-1])}",
+                              flush=True)
                     else:
                         r = run_s5cmd(server, tree, prefix)
                         peer.append(r["seconds"])
-                        print(f"  w={workers} rep {rep}: s5cmd  {r['seconds']:6.1f} s",
-                              flush=True)
+                        peer_cpu.append(_cpu_since(cpu0, server))
+                        print(f"  w={workers} rep {rep}: s5cmd  {r['seconds']:6.1f} s, "
+                              f"CPU {_cpu_text(peer_cpu[-1])}", flush=True)
                     shutil.rmtree(server.s3.data_dir / BUCKET / prefix, ignore_errors=True)
                     server.s3.forget()
             o, p = statistics.median(ours), statistics.median(peer)
             cols = list(zip(*steps, strict=True))
             breakdown = {name: {"median": statistics.median(col), "mean": statistics.fmean(col)}
-                         for name, col in zip(("total", "inspect", "upload", "verify", "db"),
-                                              cols, strict=True)}
+                         for name, col in zip(STEPS, cols, strict=True)}
             results["series"][f"workers={workers}"] = {
                 "ingest_s": o, "s5cmd_s": p, "ratio": o / p, "ingest_runs": ours,
                 "s5cmd_runs": peer, "ingest_MBps": total / 1e6 / o, "s5cmd_MBps": total / 1e6 / p,
-                "per_file_s": breakdown,
+                "per_file_s": breakdown, "ingest_cpu": ours_cpu, "s5cmd_cpu": peer_cpu,
             }
             print(f"workers={workers}: ingest {o:.1f} s ({total / 1e6 / o:.1f} MB/s), s5cmd "
                   f"{p:.1f} s ({total / 1e6 / p:.1f} MB/s), ratio {o / p:.2f} (target <= 1.2)")
