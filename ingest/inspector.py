@@ -3,14 +3,19 @@ interpreter per file.
 
 Starting Python and importing netCDF4, h5py, GDAL and shapely costs about a second,
 more than reading most granules. An Inspector keeps one child process (memory
-limited with RLIMIT_AS) and sends it one path at a time over a pipe; the parent
+limited with RLIMIT_AS) and sends it one request at a time over a pipe; the parent
 waits with a wall-clock timeout. A timeout, crash or error kills the child and the
-next file gets a fresh one, and every child is retired after `max_uses` files, so
+next file gets a fresh one, and every child is retired after `max_uses` requests, so
 state a corrupt file may leave in the C libraries never outlives it.
+
+The same child draws quicklooks (ingest.quicklook): an untrusted file is then never
+opened by netCDF-C in the ingesting process, whose other threads it could crash or
+hang, and the threads of `ingest --workers N` draw side by side, each in its own child.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import select
@@ -19,19 +24,25 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.inspect import DEFAULT_READER, GIB, PROJECT_ROOT, InspectError, _classify, _load
 from ingest.metadata import SwathMetadata
 
+if TYPE_CHECKING:
+    from ingest.quicklook import Quicklook
+
+DEFAULT_RENDERER = "ingest.quicklook:make_quicklook"
+
 
 class Inspector:
-    """One child process reading metadata for one caller thread at a time."""
+    """One child process reading metadata (or drawing quicklooks) for one caller thread."""
 
     def __init__(self, memory_limit_bytes: int = 2 * GIB, reader: str = DEFAULT_READER,
-                 max_uses: int = 200) -> None:
+                 max_uses: int = 200, renderer: str = DEFAULT_RENDERER) -> None:
         self.memory_limit_bytes = memory_limit_bytes
         self.reader = reader
+        self.renderer = renderer
         self.max_uses = max_uses
         self._proc: subprocess.Popen[bytes] | None = None
         self._uses = 0
@@ -39,15 +50,40 @@ class Inspector:
     def inspect(self, path: str | Path, timeout_s: float = 30.0,
                 hints: dict | None = None) -> SwathMetadata:
         """Return the file's metadata; raises InspectError like ingest.inspect.inspect_file."""
-        path = Path(path)
+        payload = self._ask({"path": str(path), "hints": hints or {}}, Path(path), timeout_s)
+        return SwathMetadata.from_dict(payload["metadata"])
+
+    def quicklook(self, path: str | Path, timeout_s: float = 30.0) -> Quicklook:
+        """Return the file's quicklook drawn in the child.
+
+        Raises NothingToDraw or QuicklookError as make_quicklook does, and QuicklookError
+        when the child hangs, crashes or runs out of memory while drawing.
+        """
+        from ingest.quicklook import NothingToDraw, Quicklook, QuicklookError
+
+        try:
+            payload = self._ask({"op": "quicklook", "path": str(path)}, Path(path), timeout_s)
+        except InspectError as e:
+            if e.reason == "nothing_to_draw":
+                raise NothingToDraw(e.message) from None
+            if e.reason == "quicklook_error":
+                raise QuicklookError(e.message) from None
+            raise QuicklookError(f"drawing {Path(path).name} failed: {e.reason}: "
+                                 f"{e.message}") from None
+        look = payload["quicklook"]
+        return Quicklook(base64.b64decode(look["png"]), look["variable"], look["units"],
+                         look["width"], look["height"])
+
+    def _ask(self, request: dict[str, Any], path: Path, timeout_s: float) -> dict[str, Any]:
+        """Send one request, return the child's answer; InspectError for every failure."""
         if not path.is_file():
             raise InspectError(path, "not_found", "no such file")
         proc = self._child()
-        request = json.dumps({"path": str(path), "hints": hints or {}}) + "\n"
+        line = (json.dumps(request) + "\n").encode()
         try:
-            proc.stdin.write(request.encode())
+            proc.stdin.write(line)
             proc.stdin.flush()
-            line = self._read_line(proc, timeout_s)
+            answer = self._read_line(proc, timeout_s)
         except TimeoutError:
             self.close()
             raise InspectError(path, "inspect_timeout",
@@ -60,13 +96,15 @@ class Inspector:
             raise InspectError(path, "inspect_crashed",
                                f"reader exited with status {code}") from None
         self._uses += 1
-        payload = json.loads(line)
+        payload = json.loads(answer)
         if "error" in payload:
-            self.close()  # a failed read may leave library state behind: start clean
-            raise InspectError(path, payload["error"]["reason"], payload["error"]["message"])
+            reason = payload["error"]["reason"]
+            if reason != "nothing_to_draw":  # not a fault, just a file without an image
+                self.close()  # a failed read may leave library state behind: start clean
+            raise InspectError(path, reason, payload["error"]["message"])
         if self._uses >= self.max_uses:
             self.close()
-        return SwathMetadata.from_dict(payload["metadata"])
+        return payload
 
     def close(self) -> int | None:
         """Stop the child; return its exit status."""
@@ -90,7 +128,7 @@ class Inspector:
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "ingest.inspector", str(self.memory_limit_bytes),
-             self.reader],
+             self.reader, self.renderer],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )
         self._uses = 0
@@ -111,16 +149,43 @@ class Inspector:
 _local = threading.local()
 
 
-def inspect_pooled(path: str | Path, timeout_s: float = 30.0,
-                   hints: dict | None = None) -> SwathMetadata:
-    """Inspect with this thread's reusable Inspector (created on first use)."""
+def pooled() -> Inspector:
+    """Return this thread's reusable Inspector (created on first use)."""
     inspector = getattr(_local, "inspector", None)
     if inspector is None:
         inspector = _local.inspector = Inspector()
-    return inspector.inspect(path, timeout_s, hints)
+    return inspector
 
 
-def _serve(memory_limit: int, reader_spec: str) -> int:
+def inspect_pooled(path: str | Path, timeout_s: float = 30.0,
+                   hints: dict | None = None) -> SwathMetadata:
+    """Inspect with this thread's reusable Inspector."""
+    return pooled().inspect(path, timeout_s, hints)
+
+
+def quicklook_pooled(path: str | Path, timeout_s: float = 30.0) -> Quicklook:
+    """Draw a quicklook with this thread's reusable Inspector."""
+    return pooled().quicklook(path, timeout_s)
+
+
+def _answer(request: dict[str, Any], reader: Any, renderer_spec: str) -> dict[str, Any]:
+    """Child side: the answer to one request (the caller catches what it raises)."""
+    if request.get("op", "metadata") == "metadata":
+        return {"metadata": reader(request["path"], request["hints"] or None).to_dict()}
+    from ingest.quicklook import NothingToDraw, QuicklookError
+
+    try:
+        look = _load(renderer_spec)(request["path"])
+    except NothingToDraw as e:
+        return {"error": {"reason": "nothing_to_draw", "message": str(e)}}
+    except QuicklookError as e:
+        return {"error": {"reason": "quicklook_error", "message": str(e)}}
+    return {"quicklook": {"png": base64.b64encode(look.png).decode("ascii"),
+                          "variable": look.variable, "units": look.units,
+                          "width": look.width, "height": look.height}}
+
+
+def _serve(memory_limit: int, reader_spec: str, renderer_spec: str = DEFAULT_RENDERER) -> int:
     """Child side: answer one JSON request per line until stdin closes."""
     import resource
 
@@ -130,10 +195,8 @@ def _serve(memory_limit: int, reader_spec: str) -> int:
     os.dup2(2, 1)
     reader = _load(reader_spec)
     for raw in sys.stdin.buffer:
-        request = json.loads(raw)
         try:
-            meta = reader(request["path"], request["hints"] or None)
-            payload: dict[str, Any] = {"metadata": meta.to_dict()}
+            payload = _answer(json.loads(raw), reader, renderer_spec)
         # Untrusted files make C libraries raise anything; every failure becomes a reason.
         except Exception as e:  # noqa: BLE001
             reason, message = _classify(e)
@@ -143,4 +206,4 @@ def _serve(memory_limit: int, reader_spec: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(int(sys.argv[1]), sys.argv[2]))
+    sys.exit(_serve(int(sys.argv[1]), *sys.argv[2:4]))

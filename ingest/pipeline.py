@@ -8,19 +8,15 @@ The quicklook comes after that commit, so it can neither fail nor delay the swat
 
 from __future__ import annotations
 
-import gc
 import io
 import logging
 import os
 import socket
 import stat
-import threading
 import time
-import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -36,9 +32,6 @@ from catalog import services
 from catalog.models import SwathState
 from ingest.scan import printable
 
-if TYPE_CHECKING:
-    from ingest.quicklook import Quicklook
-
 log = logging.getLogger(__name__)
 # One DEBUG line per file with the seconds of each step (benchmarks/ingest_bench.py reads
 # them); outside "ingest" so the CLI's quieting of library warnings leaves it alone.
@@ -48,10 +41,6 @@ timing_log = logging.getLogger("timings.ingest")
 RANGE_READABLE_FORMATS = {"netcdf4", "hdf5", "hdfeos5"}
 SUFFIX = {"netcdf3": ".nc", "netcdf4": ".nc", "hdf5": ".h5", "hdfeos5": ".he5"}
 CODEC_SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
-# netCDF-C and HDF5 are not thread-safe, and `ingest --workers N` runs files in threads
-# of one process: quicklooks (the only netCDF reads outside the inspection child) take
-# turns.
-_RENDER_LOCK = threading.Lock()
 
 
 @dataclass
@@ -344,41 +333,14 @@ def _record_failure(swath_id: int, path: Path, reason: str) -> None:
         log.warning("could not record why swath %s has no quicklook: %s", swath_id, e)
 
 
-def draw_quicklook_alone(path: Path) -> Quicklook:
-    """make_quicklook() under the render lock, leaving no netCDF object behind it.
-
-    netCDF4's datasets, groups and variables refer to each other, so they are freed by
-    the cyclic garbage collector, which runs in whichever thread allocates next: once
-    that was another worker thread while this one was inside netCDF-C, and HDF5
-    crashed the process (a segfault in the fresh-clone run of session 5). The frames of
-    a failed render are cleared and the collector run before the lock is let go.
-    """
-    from ingest.quicklook import make_quicklook
-
-    with _RENDER_LOCK:
-        try:
-            return make_quicklook(path)
-        except Exception as e:
-            _drop_frames(e)
-            raise
-        finally:
-            gc.collect()
-
-
-def _drop_frames(error: BaseException | None) -> None:
-    """Clear the locals of the frames behind ``error`` and its causes (they hold datasets)."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        traceback.clear_frames(error.__traceback__)
-        error = error.__cause__ or error.__context__
-
-
 def _store_quicklook(swath_id: int, swath_uuid: str, path: Path, source: services.SourceInfo,
                      store_name: str) -> None:
+    from ingest.inspector import quicklook_pooled
     from ingest.quicklook import QuicklookError
 
-    look = draw_quicklook_alone(path)
+    # Drawn in this thread's inspection child: netCDF-C never reads the untrusted file
+    # in this process, and a hang or crash there costs only the picture.
+    look = quicklook_pooled(path, timeout_s=settings.INGEST_INSPECT_TIMEOUT_S)
     changed = _changed(path, source)
     if changed:
         raise QuicklookError(f"{source.path} changed since it was archived ({changed})")

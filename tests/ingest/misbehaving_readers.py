@@ -28,3 +28,30 @@ def pid_reader(path: str, hints: dict | None = None) -> object:
     meta = read_metadata(path, hints)
     meta.granule_id = str(os.getpid())
     return meta
+
+
+def hang_render_on_marker(path: str) -> object:
+    """Draw normally, but hang for ever on files whose name contains 'hang'."""
+    from ingest.quicklook import make_quicklook
+
+    if "hang" in os.path.basename(path):
+        time.sleep(3600)
+    return make_quicklook(path)
+
+
+def crash_render_on_marker(path: str) -> object:
+    """Draw normally, but die with SIGSEGV on files whose name contains 'crash'."""
+    from ingest.quicklook import make_quicklook
+
+    if "crash" in os.path.basename(path):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return make_quicklook(path)
+
+
+def pid_renderer(path: str) -> object:
+    """Draw normally, naming the drawing process's pid as the variable."""
+    from dataclasses import replace
+
+    from ingest.quicklook import make_quicklook
+
+    return replace(make_quicklook(path), variable=str(os.getpid()))

@@ -14,6 +14,7 @@ from ingest.inspector import Inspector
 
 GOOD = "GPM_test_file.HDF5"
 OTHER = "ATL03_gt1l.h5"
+DRAWN = "SS_AMSR2-L2B_v08_r38622-v02.0-fv01.0.nc"  # a 2-D SST field: drawn
 
 
 @pytest.fixture
@@ -72,3 +73,68 @@ def test_an_unreadable_file_is_a_reason_not_an_exception_trace(tmp_path: Path) -
         inspector.close()
     assert err.value.reason in {"unreadable", "unsupported_format"}
     assert str(junk) in str(err.value)
+
+
+@pytest.fixture
+def drawable(tmp_path: Path, shared_swaths: Path) -> dict[str, Path]:
+    out = {}
+    for label in ("good", "hang", "crash"):
+        out[label] = tmp_path / f"{label}-{DRAWN}"
+        shutil.copy2(shared_swaths / DRAWN, out[label])
+    return out
+
+
+def test_the_child_draws_the_same_quicklook_as_the_renderer_in_process(
+        drawable: dict[str, Path]) -> None:
+    from ingest.quicklook import make_quicklook
+
+    inspector = Inspector()
+    try:
+        look = inspector.quicklook(drawable["good"], 60)
+    finally:
+        inspector.close()
+    assert look == make_quicklook(drawable["good"])
+    assert look.png.startswith(b"\x89PNG")
+
+
+def test_a_file_with_nothing_to_draw_says_so_and_keeps_its_child(shared_swaths: Path) -> None:
+    from ingest.quicklook import NothingToDraw
+
+    inspector = Inspector(reader="tests.ingest.misbehaving_readers:pid_reader")
+    try:
+        pid = inspector.inspect(shared_swaths / GOOD, 60).granule_id
+        with pytest.raises(NothingToDraw, match="no 2-D numeric variable"):
+            inspector.quicklook(shared_swaths / GOOD, 60)  # GPM: 1-D fields only
+        assert inspector.inspect(shared_swaths / GOOD, 60).granule_id == pid
+    finally:
+        inspector.close()
+
+
+def test_a_hanging_quicklook_times_out_and_the_next_one_is_drawn(
+        drawable: dict[str, Path]) -> None:
+    from ingest.quicklook import QuicklookError
+
+    inspector = Inspector(renderer="tests.ingest.misbehaving_readers:hang_render_on_marker")
+    try:
+        inspector.quicklook(drawable["good"], 60)  # warm: imports done
+        started = time.monotonic()
+        with pytest.raises(QuicklookError, match="inspect_timeout") as err:
+            inspector.quicklook(drawable["hang"], 3)
+        assert time.monotonic() - started < 10
+        assert drawable["hang"].name in str(err.value)
+        assert inspector.quicklook(drawable["good"], 60).png.startswith(b"\x89PNG")
+    finally:
+        inspector.close()
+
+
+def test_a_crashing_quicklook_is_a_quicklook_error_and_its_child_is_replaced(
+        drawable: dict[str, Path]) -> None:
+    from ingest.quicklook import QuicklookError
+
+    inspector = Inspector(renderer="tests.ingest.misbehaving_readers:crash_render_on_marker")
+    try:
+        with pytest.raises(QuicklookError, match="SIGSEGV"):
+            inspector.quicklook(drawable["crash"], 60)
+        assert inspector.quicklook(drawable["good"], 60).png.startswith(b"\x89PNG")
+    finally:
+        inspector.close()

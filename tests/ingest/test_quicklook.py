@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import io
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from PIL import Image
 import ingest.quicklook
 from ingest.quicklook import QuicklookError, render_quicklook
 from ingest.synth import write_swath
-from tests.conftest import SHARED_SWATHS
 
 
 @pytest.fixture(scope="module")
@@ -106,27 +104,3 @@ def test_a_file_netcdf_cannot_open_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notes.nc").write_text("not a NetCDF file")
     with pytest.raises(QuicklookError, match="cannot open"):
         render_quicklook(tmp_path / "notes.nc")
-
-
-def _netcdf_objects() -> int:
-    # type(), not isinstance(): the heap may hold a weakref proxy whose referent has
-    # died, and isinstance() asks it for __class__, which raises ReferenceError.
-    kinds = (netCDF4.Dataset, netCDF4.Group, netCDF4.Variable)
-    return sum(issubclass(type(o), kinds) for o in gc.get_objects())
-
-
-@pytest.mark.parametrize("name", ["SS_MODIS_A-JPL-L2P-v2014.0.nc",  # drawn
-                                  "GPM_test_file.HDF5",  # nothing to draw
-                                  "ATL03_gt1l.h5"])  # netCDF4 cannot open it
-def test_a_drawing_leaves_no_netcdf_object_for_another_threads_collector(name: str) -> None:
-    # netCDF4 objects refer to each other; freed later by the cyclic collector in some
-    # other worker thread, they called into HDF5 beside a render and crashed the process.
-    from ingest.pipeline import draw_quicklook_alone
-
-    gc.collect()
-    before = _netcdf_objects()
-    try:
-        draw_quicklook_alone(SHARED_SWATHS / name)
-    except QuicklookError as e:
-        assert e.__traceback__ is not None  # still raised as itself, minus inner frames
-    assert _netcdf_objects() == before

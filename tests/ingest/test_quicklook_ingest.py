@@ -8,17 +8,19 @@ import io
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 import archive.config
+import ingest.inspector
 from archive.stores import Store
 from catalog.apps import store_specs
 from catalog.models import Swath
 from catalog.services import get_or_create_collection
+from ingest.inspector import Inspector
 from ingest.pipeline import attach_quicklook, ingest_file, source_info
 from ingest.quicklook import MAX_SIZE
 
@@ -158,3 +160,41 @@ def test_on_an_s3_store_the_quicklook_is_an_image_png_object(
     assert info is not None and info.content_type == "image/png"
     assert (info.size, info.sha256) == (look["size"], look["sha256"])
     assert stored_bytes(s3_primary, look["key"]).startswith(b"\x89PNG")
+
+
+@pytest.fixture
+def renderer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Give this thread's pooled inspector a renderer of tests.ingest.misbehaving_readers."""
+    made: list[Inspector] = []
+
+    def use(name: str) -> None:
+        made.append(Inspector(renderer=f"tests.ingest.misbehaving_readers:{name}"))
+        monkeypatch.setattr(ingest.inspector._local, "inspector", made[-1], raising=False)
+
+    yield use
+    for inspector in made:
+        inspector.close()
+
+
+def test_the_quicklook_is_drawn_outside_the_ingesting_process(
+        store: Store, shared_swaths: Path, renderer: Callable[[str], None]) -> None:
+    renderer("pid_renderer")
+    swath = ingested(shared_swaths, AMSR2)
+    drawn_by = int(swath.attrs["quicklook"]["variable"])
+    assert drawn_by != os.getpid()
+
+
+def test_a_quicklook_that_crashes_its_child_leaves_the_swath_verified_with_the_reason(
+        store: Store, shared_swaths: Path, tmp_path: Path,
+        renderer: Callable[[str], None]) -> None:
+    renderer("crash_render_on_marker")
+    path = tmp_path / f"crash-{AMSR2}"
+    shutil.copy2(shared_swaths / AMSR2, path)
+    collection, _ = get_or_create_collection("quicklooks")
+    outcome = ingest_file(path, collection.pk)
+    assert outcome.status == "new", outcome.reason
+    swath = Swath.objects.get(pk=outcome.swath_id)
+    assert swath.state == "VERIFIED"
+    assert "SIGSEGV" in swath.attrs["quicklook_error"]
+    assert str(tmp_path) not in swath.attrs["quicklook_error"]
+    assert list(store.list("quicklooks/")) == []
