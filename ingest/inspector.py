@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import select
 import signal
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ingest.quicklook import Quicklook
 
 DEFAULT_RENDERER = "ingest.quicklook:make_quicklook"
+log = logging.getLogger(__name__)
 
 
 class Inspector:
@@ -73,6 +75,14 @@ class Inspector:
         look = payload["quicklook"]
         return Quicklook(base64.b64decode(look["png"]), look["variable"], look["units"],
                          look["width"], look["height"])
+
+    def __del__(self) -> None:
+        # A pooled inspector goes with its thread (an ingest pool's at shutdown): its child
+        # is stopped and reaped then, not left to notice its closed stdin on its own.
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing can be reported from a finaliser
+            log.debug("closing an inspection child failed", exc_info=True)
 
     def _ask(self, request: dict[str, Any], path: Path, timeout_s: float) -> dict[str, Any]:
         """Send one request, return the child's answer; InspectError for every failure."""
