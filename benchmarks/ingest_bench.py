@@ -17,7 +17,8 @@ repeat, alternating who goes first:
   s3://bench-ingest/ours-<n>: inspect in the child process, register, upload with the
   SHA-256, re-read and re-hash (I5), VERIFIED.
 Reports the wall times (medians), their ratio (target <= 1.2) and, from the pipeline's
-DEBUG timing lines, the per-file breakdown inspect / upload / verify / db / quicklook, and the CPU
+DEBUG timing lines, the per-file breakdown inspect / upload / verify / db / quicklook (wall
+seconds) and the CPU seconds of the worker thread and of its inspection child, and the CPU
 seconds of each contender and of the S3 server during its run.
 """
 
@@ -88,8 +89,9 @@ def fresh_database(server) -> None:
 
 
 TIMING = re.compile(r"timings\.ingest: .* total=([\d.]+) inspect=([\d.]+) upload=([\d.]+) "
-                    r"verify=([\d.]+) db=([\d.]+) quicklook=([\d.]+)")
-STEPS = ("total", "inspect", "upload", "verify", "db", "quicklook")
+                    r"verify=([\d.]+) db=([\d.]+) quicklook=([\d.]+) "
+                    r"thread_cpu=([\d.]+) child_cpu=([\d.]+)")
+STEPS = ("total", "inspect", "upload", "verify", "db", "quicklook", "thread_cpu", "child_cpu")
 TICK = os.sysconf("SC_CLK_TCK")
 
 

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ class Inspector:
         self.max_uses = max_uses
         self._proc: subprocess.Popen[bytes] | None = None
         self._uses = 0
+        self.child_cpu_s = 0.0  # CPU seconds the child spent answering, summed
 
     def inspect(self, path: str | Path, timeout_s: float = 30.0,
                 hints: dict | None = None) -> SwathMetadata:
@@ -107,6 +109,7 @@ class Inspector:
                                f"reader exited with status {code}") from None
         self._uses += 1
         payload = json.loads(answer)
+        self.child_cpu_s += float(payload.pop("cpu_s", 0.0))
         if "error" in payload:
             reason = payload["error"]["reason"]
             if reason != "nothing_to_draw":  # not a fault, just a file without an image
@@ -205,12 +208,14 @@ def _serve(memory_limit: int, reader_spec: str, renderer_spec: str = DEFAULT_REN
     os.dup2(2, 1)
     reader = _load(reader_spec)
     for raw in sys.stdin.buffer:
+        started = time.process_time()
         try:
             payload = _answer(json.loads(raw), reader, renderer_spec)
         # Untrusted files make C libraries raise anything; every failure becomes a reason.
         except Exception as e:  # noqa: BLE001
             reason, message = _classify(e)
             payload = {"error": {"reason": reason, "message": message}}
+        payload["cpu_s"] = time.process_time() - started  # for the ingest's timing lines
         channel.write(json.dumps(payload).encode() + b"\n")
     return 0
 

@@ -123,14 +123,25 @@ def ingest_file(
     timings: dict[str, float] = {"inspect": 0.0, "upload": 0.0, "verify": 0.0, "db": 0.0,
                                  "quicklook": 0.0}
     started = time.perf_counter()
+    cpu = (time.thread_time(), _child_cpu_s())
     try:
         outcome = _ingest_file(path, collection_id, codec, policy, ingest_run_id, timings)
     finally:
         if timing_log.isEnabledFor(logging.DEBUG):
+            # Wall seconds per step, then CPU seconds of this thread and of its inspection
+            # child (upload threads' hashing is not in this thread's figure).
+            timings["thread_cpu"] = time.thread_time() - cpu[0]
+            timings["child_cpu"] = _child_cpu_s() - cpu[1]
             total = time.perf_counter() - started
             timing_log.debug("%s total=%.3f %s", printable(path), total,
                              " ".join(f"{k}={v:.3f}" for k, v in timings.items()))
     return outcome
+
+
+def _child_cpu_s() -> float:
+    from ingest.inspector import pooled
+
+    return pooled().child_cpu_s
 
 
 def _ingest_file(
