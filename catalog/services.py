@@ -137,6 +137,13 @@ def claim_upload(swath_id: int, owner: str, lease_s: int) -> bool:
     return changed == 1
 
 
+def renew_lease(swath_id: int, owner: str, lease_s: int) -> bool:
+    """Extend a live upload lease by ``lease_s`` from now; False if ``owner`` no longer holds it."""
+    return Swath.objects.filter(
+        pk=swath_id, state=SwathState.UPLOADING, lease_owner=owner
+    ).update(lease_until=timezone.now() + timedelta(seconds=lease_s)) == 1
+
+
 def start_object(swath_id: int, store: str, key: str, codec: str) -> StoredObject:
     """Record an upload about to start, with the database's own start time (cleanup horizon)."""
     return StoredObject.objects.create(

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import stat
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -256,7 +257,8 @@ def upload_swath(
     try:
         try:
             mark = time.perf_counter()
-            result = store.put(key, path, size=source.size, codec=codec)
+            with LeaseKeeper(swath_id, owner, settings.UPLOAD_LEASE_S):
+                result = store.put(key, path, size=source.size, codec=codec)
             timings["upload"] += time.perf_counter() - mark
         finally:
             # S12: a file that changed while streaming is never archived, whatever
@@ -301,6 +303,48 @@ def upload_swath(
         attach_quicklook(swath_id, path, source, store_name)
         timings["quicklook"] = timings.get("quicklook", 0.0) + time.perf_counter() - mark
     return FileOutcome(source.path, "new", "", source.size, swath_id, result.seconds)
+
+
+class LeaseKeeper:
+    """Renew an upload lease every third of its length while the block runs.
+
+    Without it an upload longer than UPLOAD_LEASE_S (a 700 GB granule at 150 MB/s takes
+    78 minutes) would see its lease expire mid-way; reconcile or a redelivered task would
+    then start the same upload again, and again, each losing the lease before it ends.
+    A lease that another worker took anyway is not renewed: this upload then ends in
+    LeaseLost at mark_stored, and its object is discarded.
+    """
+
+    def __init__(self, swath_id: int, owner: str, lease_s: int) -> None:
+        self.swath_id, self.owner, self.lease_s = swath_id, owner, lease_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{swath_id}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(max(1.0, self.lease_s / 3)):
+                try:
+                    kept = services.renew_lease(self.swath_id, self.owner, self.lease_s)
+                except DatabaseError as e:  # the next beat may reach the database again
+                    log.warning("could not renew the upload lease of swath %s: %s",
+                                self.swath_id, e)
+                    continue
+                if not kept:
+                    log.warning("swath %s: upload lease of %s passed to another worker; "
+                                "this upload will be discarded", self.swath_id, self.owner)
+                    return
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def attach_quicklook(swath_id: int, path: Path, source: services.SourceInfo,

@@ -53,6 +53,24 @@ def test_a_worker_whose_lease_passed_on_cannot_fail_the_new_holders_upload() -> 
     assert Swath.objects.get(pk=swath.pk).state == "FAILED"
 
 
+def test_only_the_holder_of_a_live_lease_can_renew_it() -> None:
+    swath = registered()
+    assert services.claim_upload(swath.pk, "worker-a", 1)
+    before = Swath.objects.get(pk=swath.pk).lease_until
+    assert services.renew_lease(swath.pk, "worker-a", 600)
+    assert Swath.objects.get(pk=swath.pk).lease_until > before
+    assert not services.renew_lease(swath.pk, "worker-b", 600)
+    assert not services.claim_upload(swath.pk, "worker-b", 60)  # renewed: still a's
+
+
+def test_a_lease_cannot_be_renewed_once_the_upload_is_stored() -> None:
+    swath = registered()
+    assert services.claim_upload(swath.pk, "worker-a", 60)
+    obj = services.start_object(swath.pk, "primary", "swaths/x/1", "none")
+    services.mark_stored(swath.pk, "worker-a", obj.pk, size=10, sha256="b" * 64, stored_size=10)
+    assert not services.renew_lease(swath.pk, "worker-a", 60)
+
+
 def test_attempts_are_bounded() -> None:
     swath = registered()
     for _ in range(services.MAX_ATTEMPTS):

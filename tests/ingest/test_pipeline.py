@@ -226,3 +226,36 @@ def test_a_file_growing_during_upload_is_never_verified(tree: Path) -> None:
     assert not Swath.objects.filter(state="VERIFIED").exclude(sha256=final).exists()
     assert run.n_failed == 1
     assert "changed while it was being archived" in run.errors[0]["reason"]
+
+
+@pytest.mark.django_db(transaction=True)  # the lease keeper renews on its own connection
+def test_an_upload_longer_than_its_lease_keeps_the_lease_and_is_verified(
+        tree: Path, settings: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without renewal another worker could claim the swath mid-upload and start again."""
+    import time
+    import uuid
+
+    from catalog import services
+    from ingest.pipeline import ingest_file
+
+    settings.UPLOAD_LEASE_S = 2  # type: ignore[attr-defined]  # renewed every second
+    store = archive.config.get_store("primary")
+    seen: dict[str, object] = {}
+    real_put = store.put
+
+    def slow_put(key: str, *args: object, **kwargs: object) -> object:
+        swath = Swath.objects.get(uuid=uuid.UUID(key.split("/")[1]))
+        seen["lease_at_start"] = swath.lease_until
+        time.sleep(4.5)  # more than twice the lease
+        seen["lease_after"] = Swath.objects.get(pk=swath.pk).lease_until
+        seen["intruder_claimed"] = services.claim_upload(swath.pk, "intruder", 60)
+        return real_put(key, *args, **kwargs)
+
+    monkeypatch.setattr(store, "put", slow_put)
+    collection_id = start_run("leases", [], [], paths=[], options={}).collection_id
+    outcome = ingest_file(tree / "GPM_test_file.HDF5", collection_id)
+    assert outcome.status == "new", outcome.reason
+    assert seen["intruder_claimed"] is False
+    assert seen["lease_after"] > seen["lease_at_start"]
+    swath = Swath.objects.get(pk=outcome.swath_id)
+    assert (swath.state, swath.attempts) == ("VERIFIED", 1)
