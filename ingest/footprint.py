@@ -87,9 +87,13 @@ class Gnomonic:
         self.north = np.cross(self.center, self.east)
 
     @classmethod
-    def around(cls, points: np.ndarray) -> Gnomonic | None:
-        """Return a projection centred on the points, or None if they spread too far."""
-        mean = points.mean(axis=0)
+    def around(cls, points: np.ndarray, sample: np.ndarray | None = None) -> Gnomonic | None:
+        """Return a projection centred on the points, or None if they spread too far.
+
+        The centre is the mean of `sample` (default: the points), any central point will
+        do; every point must lie within MAX_PIECE_ANGLE of it.
+        """
+        mean = (points if sample is None else sample).mean(axis=0, dtype=np.float64)
         if np.linalg.norm(mean) < 1e-6:
             return None
         proj = cls(mean)
@@ -154,8 +158,12 @@ def _projected_to_lonlat(proj: Gnomonic, shape: BaseGeometry, near_pole: bool) -
     return out
 
 
-def _near_pole(points: np.ndarray, margin: float) -> bool:
-    return bool(np.max(np.abs(points[:, 2])) > np.cos(np.radians(15.0) + margin))
+def _near_pole(points: np.ndarray, margin: float, valid: np.ndarray | None = None) -> bool:
+    """Return True if a point (a valid pixel of a grid, if `valid` is given) is within 15
+    degrees (plus the margin) of a pole: its outline is then densified more finely."""
+    z = np.abs(points[..., 2])
+    z_max = np.max(z, where=True if valid is None else valid, initial=0.0)  # no masked copy
+    return bool(z_max > np.cos(np.radians(15.0) + margin))
 
 
 def _step_lengths(xy: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
@@ -207,23 +215,41 @@ def _swath_pieces(xyz: np.ndarray, valid: np.ndarray, margin: float, depth: int 
     """Return lon/lat polygons for one block of a swath, splitting it where needed."""
     if not valid.any():
         return []
-    pts = xyz[valid]
-    proj = Gnomonic.around(pts)
+    # The hull of a grid region is the hull of its outline: per-row and per-column
+    # extreme pixels hold every hull vertex, at a few thousand points instead of millions.
+    edge = xyz[_outline(valid)]
+    proj = Gnomonic.around(edge, _central_sample(xyz, valid))
     nrows, ncols = valid.shape
     can_split = depth < MAX_DEPTH and (nrows > 2 or ncols > 2)
     if proj is not None:
-        # The hull of a grid region is the hull of its outline: per-row and per-column
-        # extreme pixels hold every hull vertex, at a few thousand points instead of millions.
-        hull = MultiPoint(proj.forward(xyz[_outline(valid)])).convex_hull
+        hull = MultiPoint(proj.forward(edge)).convex_hull
         if not can_split or hull.area <= SPLIT_RATIO * _sampled_covered_area(proj, xyz, valid):
             return _projected_to_lonlat(proj, hull.buffer(margin, quad_segs=3),
-                                        _near_pole(pts, margin))
+                                        _near_pole(xyz, margin, valid))
     if not can_split:
         # Too spread for one projection and too small to split: one buffered point each.
-        return [p for q in pts for p in _swath_pieces(q[None, None, :], np.ones((1, 1), bool),
-                                                      margin, MAX_DEPTH)]
+        return [p for q in xyz[valid] for p in _swath_pieces(q[None, None, :],
+                                                             np.ones((1, 1), bool),
+                                                             margin, MAX_DEPTH)]
     halves = _split(xyz, valid)
     return [p for h in halves for p in _swath_pieces(xyz[h], valid[h], margin, depth + 1)]
+
+
+def _central_sample(xyz: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+    """Return the valid pixels of every s-th row and column (about 10k), None if there are none.
+
+    Their mean centres a piece's projection. Any central point will do: the hull is the
+    spherical convex hull whatever the centre (only the half-pixel buffer is in projected
+    units). Gnomonic.around then checks the outline pixels alone against MAX_PIECE_ANGLE,
+    which covers every pixel: the pixels lie in the outline's hull, and the angle from the
+    centre, arctan of the distance from the projection's origin (a convex function), is
+    largest at a hull vertex. Gathering every valid pixel to average them cost more than
+    the rest of a piece.
+    """
+    s = max(1, int(np.sqrt(valid.size / 10_000)))
+    window = (slice(s // 2, None, s), slice(s // 2, None, s))  # centred, not biased to row 0
+    sample = xyz[window][valid[window]]
+    return sample if len(sample) else None
 
 
 def _outline(valid: np.ndarray) -> np.ndarray:
