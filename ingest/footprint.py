@@ -102,9 +102,12 @@ class Gnomonic:
         return proj
 
     def forward(self, xyz: np.ndarray) -> np.ndarray:
-        """Return projected (x, y) for unit vectors on the near hemisphere."""
-        d = xyz @ self.center
-        return np.stack([(xyz @ self.east) / d, (xyz @ self.north) / d], axis=-1)
+        """Return projected (x, y) for unit vectors on the near hemisphere, in xyz's dtype."""
+        # Axes cast to float32 for float32 points: else numpy converts every point to float64.
+        center, east, north = (v.astype(xyz.dtype, copy=False)
+                               for v in (self.center, self.east, self.north))
+        d = xyz @ center
+        return np.stack([(xyz @ east) / d, (xyz @ north) / d], axis=-1)
 
     def inverse(self, xy: np.ndarray) -> np.ndarray:
         """Return unit vectors for projected (x, y)."""
@@ -170,29 +173,29 @@ def _step_lengths(xy: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
     """Return per-pixel distance to the nearer valid neighbour along an axis (NaN if none)."""
     a = np.moveaxis(xy, axis, 0)
     v = np.moveaxis(valid, axis, 0)
-    d = np.full(v.shape, np.nan)
+    # seg[i] is the step from i-1 to i, NaN-padded at both ends: pixel i's steps are i and i+1.
+    seg = np.full((v.shape[0] + 1,) + v.shape[1:], np.nan, dtype=xy.dtype)
     if a.shape[0] >= 2:
-        seg = np.linalg.norm(a[1:] - a[:-1], axis=-1)
-        seg[~(v[1:] & v[:-1])] = np.nan
-        fwd = np.concatenate([seg, np.full((1,) + seg.shape[1:], np.nan)])
-        bwd = np.concatenate([np.full((1,) + seg.shape[1:], np.nan), seg])
-        d = np.fmin(fwd, bwd)
-    return np.moveaxis(d, 0, axis)
+        d = a[1:] - a[:-1]
+        inner = seg[1:-1]
+        np.hypot(d[..., 0], d[..., 1], out=inner)
+        inner[~(v[1:] & v[:-1])] = np.nan
+    return np.moveaxis(np.fmin(seg[1:], seg[:-1]), 0, axis)
 
 
 def _covered_area(xy: np.ndarray, valid: np.ndarray) -> float:
     """Return the area the valid pixels cover, from their spacing to valid neighbours."""
     rows = _step_lengths(xy, valid, 0)[valid]
     cols = _step_lengths(xy, valid, 1)[valid]
-    known = np.concatenate([rows, cols])
-    known = known[np.isfinite(known)]
-    if known.size == 0:
+    known_rows, known_cols = rows[np.isfinite(rows)], cols[np.isfinite(cols)]
+    if known_rows.size + known_cols.size == 0:
         return 0.0
-    # A pixel with no valid neighbour along an axis is as long as its typical neighbours.
-    rows = np.where(np.isnan(rows), np.nanmedian(rows) if np.isfinite(rows).any()
-                    else np.median(known), rows)
-    cols = np.where(np.isnan(cols), np.nanmedian(cols) if np.isfinite(cols).any()
-                    else np.median(known), cols)
+    # A pixel with no valid neighbour along an axis is as long as its typical neighbours
+    # (along the other axis if this one has no steps at all).
+    typical_row = np.median(known_rows if known_rows.size else known_cols)
+    typical_col = np.median(known_cols if known_cols.size else known_rows)
+    rows = np.where(np.isnan(rows), typical_row, rows)
+    cols = np.where(np.isnan(cols), typical_col, cols)
     return float(np.sum(rows * cols))
 
 
@@ -208,7 +211,8 @@ def _sampled_covered_area(proj: Gnomonic, xyz: np.ndarray, valid: np.ndarray) ->
     if s > 1 and min(valid.shape) < 4 * s:
         s = 1
     sub_xyz, sub_valid = xyz[::s, ::s], valid[::s, ::s]
-    return _covered_area(np.where(sub_valid[..., None], proj.forward(sub_xyz), np.nan), sub_valid)
+    # Invalid pixels project to finite garbage; _covered_area ignores them.
+    return _covered_area(proj.forward(sub_xyz), sub_valid)
 
 
 def _swath_pieces(xyz: np.ndarray, valid: np.ndarray, margin: float, depth: int = 0) -> list:
@@ -255,13 +259,12 @@ def _central_sample(xyz: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
 def _outline(valid: np.ndarray) -> np.ndarray:
     """Return a mask of each row's and each column's first and last valid pixel."""
     out = np.zeros_like(valid)
-    for axis in (0, 1):
-        v = valid if axis == 0 else valid.T
-        o = out if axis == 0 else out.T  # a view: writes land in out
+    for v, o in ((valid, out), (valid.T, out.T)):  # out.T is a view: writes land in out
         rows = np.flatnonzero(v.any(axis=1))
         if rows.size:
-            o[rows, v[rows].argmax(axis=1)] = True
-            o[rows, v.shape[1] - 1 - v[rows][:, ::-1].argmax(axis=1)] = True
+            v_rows = v if rows.size == len(v) else v[rows]  # no copy when every row has data
+            o[rows, v_rows.argmax(axis=1)] = True
+            o[rows, v.shape[1] - 1 - v_rows[:, ::-1].argmax(axis=1)] = True
     return out
 
 
