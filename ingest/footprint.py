@@ -321,9 +321,11 @@ def _median_step(xyz: np.ndarray, valid: np.ndarray, axis: int) -> float:
     a, b = a[:, ::stride], b[:, ::stride]
     if a.shape[0] < 2:
         return float("nan")
-    ok = b[1:] & b[:-1]
-    steps = angle_between(a[1:], a[:-1])[ok]
-    return float(np.median(steps)) if steps.size else float("nan")
+    # The chord grows with the angle, so the median step is the median chord's angle:
+    # a subtraction per step instead of angle_between's cross product and arctangent.
+    d = a[1:] - a[:-1]
+    chords = np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)[b[1:] & b[:-1]]
+    return float(2.0 * np.arcsin(np.median(chords) / 2.0)) if chords.size else float("nan")
 
 
 def _is_track_like(xyz: np.ndarray, valid: np.ndarray, along: float) -> bool:
