@@ -53,13 +53,16 @@ def lonlat_to_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """
     both32 = np.asarray(lon).dtype == np.float32 and np.asarray(lat).dtype == np.float32
     dtype = np.float32 if both32 else np.float64
-    lam = np.radians(lon, dtype=dtype)
-    phi = np.radians(lat, dtype=dtype)
+    # A multiply by pi/180 in the working dtype: np.radians costs as much as a sine here.
+    lam = np.multiply(lon, dtype(np.pi / 180.0), dtype=dtype)
+    phi = np.multiply(lat, dtype(np.pi / 180.0), dtype=dtype)
     out = np.empty(np.shape(lam) + (3,), dtype)
-    cos_phi = np.cos(phi)
-    np.multiply(cos_phi, np.cos(lam), out=out[..., 0])
-    np.multiply(cos_phi, np.sin(lam), out=out[..., 1])
+    np.cos(lam, out=out[..., 0])
+    np.sin(lam, out=out[..., 1])
     np.sin(phi, out=out[..., 2])
+    cos_phi = np.cos(phi)
+    out[..., 0] *= cos_phi
+    out[..., 1] *= cos_phi
     return out
 
 
@@ -340,8 +343,13 @@ def _is_track_like(xyz: np.ndarray, valid: np.ndarray, along: float) -> bool:
 def swath_polygons(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray) -> tuple[list, float]:
     """Return (lon/lat polygons, margin in km) covering a 2-D swath's valid pixels."""
     # float32 is plenty for a footprint (see lonlat_to_xyz) and halves its main cost.
-    xyz = lonlat_to_xyz(np.where(valid, lon, 0.0).astype(np.float32),
-                        np.where(valid, lat, 0.0).astype(np.float32))
+    # Invalid pixels (NaN or fill, which may overflow float32) are put at (0, 0): every
+    # step below masks them out.
+    with np.errstate(over="ignore"):
+        lon32, lat32 = lon.astype(np.float32), lat.astype(np.float32)
+    np.copyto(lon32, 0.0, where=~valid)
+    np.copyto(lat32, 0.0, where=~valid)
+    xyz = lonlat_to_xyz(lon32, lat32)
     along = _median_step(xyz, valid, 0)
     if _is_track_like(xyz, valid, along):
         return track_polygons(lon[valid], lat[valid])
@@ -427,8 +435,9 @@ def footprint(arrays: Iterable[tuple[np.ndarray, np.ndarray, str]],
     n_valid = 0
     for lon, lat, kind in arrays:
         valid = ~(np.ma.getmaskarray(lon) | np.ma.getmaskarray(lat))
-        lon_d = np.ma.getdata(lon).astype(np.float64)
-        lat_d = np.ma.getdata(lat).astype(np.float64)
+        # No copy of float64 input: swaths are converted to float32 anyway.
+        lon_d = np.ma.getdata(lon).astype(np.float64, copy=False)
+        lat_d = np.ma.getdata(lat).astype(np.float64, copy=False)
         count = int(valid.sum())
         if count == 0:
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import shapely
 from shapely.geometry import Point
@@ -64,6 +66,17 @@ def test_rows_of_fill_are_skipped_and_not_bridged() -> None:
     assert len(fp.geometry.geoms) == 2
     assert not fp.geometry.covers(Point(20.0, 0.0))
     assert _covers_all(fp.geometry, lon[~mask], lat[~mask])
+
+
+def test_fill_values_beyond_float32_in_masked_pixels_change_nothing_and_do_not_warn() -> None:
+    lon, lat = swath_grid(20.0, -30.0, 30.0, rows=60)
+    mask = np.zeros(lat.shape, bool)
+    mask[20:40, 3:] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the float32 conversion must not overflow on fill
+        huge = _fp(np.where(mask, 1e300, lon), np.where(mask, -1e300, lat), mask=mask)
+    plain = _fp(lon, lat, mask=mask)
+    assert huge.geometry.equals(plain.geometry)
 
 
 def test_a_granule_without_valid_pixels_has_no_footprint() -> None:
