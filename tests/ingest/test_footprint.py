@@ -8,7 +8,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Point
 
-from ingest.footprint import footprint, ring_to_lonlat
+from ingest.footprint import Gnomonic, _near_pole, footprint, lonlat_to_xyz, ring_to_lonlat
 from tests.fixtures.builders import polar_swath, swath_grid
 
 
@@ -77,6 +77,25 @@ def test_fill_values_beyond_float32_in_masked_pixels_change_nothing_and_do_not_w
         huge = _fp(np.where(mask, 1e300, lon), np.where(mask, -1e300, lat), mask=mask)
     plain = _fp(lon, lat, mask=mask)
     assert huge.geometry.equals(plain.geometry)
+
+
+def test_only_valid_pixels_count_as_near_a_pole() -> None:
+    lon, lat = np.zeros((3, 3)), np.zeros((3, 3))
+    lat[1, 1] = 89.0
+    xyz = lonlat_to_xyz(lon, lat)
+    valid = np.ones((3, 3), bool)
+    assert _near_pole(xyz, 0.0, valid)
+    valid[1, 1] = False  # an interior pixel, the only one near the pole
+    assert not _near_pole(xyz, 0.0, valid)
+
+
+def test_a_projection_is_refused_when_any_point_is_far_from_the_sample_centre() -> None:
+    sample = lonlat_to_xyz(np.array([-1.0, 1.0]), np.array([0.0, 0.0]))
+    near = lonlat_to_xyz(np.array([-30.0, 30.0, 0.0]), np.array([0.0, 0.0, 30.0]))
+    far = lonlat_to_xyz(np.array([-30.0, 50.0]), np.array([0.0, 0.0]))
+    proj = Gnomonic.around(near, sample)
+    assert proj is not None and np.allclose(proj.center, [1.0, 0.0, 0.0])
+    assert Gnomonic.around(far, sample) is None
 
 
 def test_a_granule_without_valid_pixels_has_no_footprint() -> None:
