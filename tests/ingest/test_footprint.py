@@ -8,7 +8,13 @@ import numpy as np
 import shapely
 from shapely.geometry import Point
 
-from ingest.footprint import Gnomonic, _near_pole, footprint, lonlat_to_xyz, ring_to_lonlat
+from ingest.footprint import (
+    Gnomonic,
+    _near_pole,
+    footprint,
+    lonlat_to_xyz,
+    ring_to_lonlat,
+)
 from tests.fixtures.builders import polar_swath, swath_grid
 
 
@@ -120,3 +126,12 @@ def test_a_ring_around_a_pole_is_closed_along_the_pole_latitude() -> None:
     pieces = ring_to_lonlat(lon, lat)
     assert len(pieces) == 1
     assert pieces[0].bounds == (-180.0, 80.0, 180.0, 90.0)
+
+
+def test_a_ring_within_180_to_360_is_shifted_back_whole() -> None:
+    lon = np.array([190.0, 200.0, 200.0, 190.0, 190.0])
+    lat = np.array([10.0, 10.0, 20.0, 20.0, 10.0])
+    pieces = ring_to_lonlat(lon, lat)
+    assert len(pieces) == 1
+    assert pieces[0].bounds == (-170.0, 10.0, -160.0, 20.0)
+
