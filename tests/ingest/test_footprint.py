@@ -11,6 +11,7 @@ from shapely.geometry import Point
 from ingest.footprint import (
     Gnomonic,
     _near_pole,
+    _track_cuts,
     footprint,
     lonlat_to_xyz,
     ring_to_lonlat,
@@ -134,4 +135,12 @@ def test_a_ring_within_180_to_360_is_shifted_back_whole() -> None:
     pieces = ring_to_lonlat(lon, lat)
     assert len(pieces) == 1
     assert pieces[0].bounds == (-170.0, 10.0, -160.0, 20.0)
+
+
+def test_track_chunks_end_past_the_chunk_angle_and_restart_after_gaps() -> None:
+    steps = np.radians([1.5] * 20 + [30.0] + [1.5] * 5)
+    # Steps 1-7 make 10.5 degrees (past 10): the next chunk starts back at sample 6 (-7);
+    # step 21 is a gap: the chunk after it starts at sample 21; 26 steps, 27 samples.
+    assert _track_cuts(steps, gap=np.radians(5.0)) == [0, -7, -14, 21, 27]
+    assert _track_cuts(np.zeros(0), gap=1.0) == [0, 1]
 
