@@ -397,8 +397,11 @@ def track_polygons(lon: np.ndarray, lat: np.ndarray,
             continue
         xy = proj.forward(chunk)
         # Simplifying first keeps GEOS's buffer fast on dense photon tracks; every sample stays
-        # within width/10 of the simplified line, hence well inside the strip.
-        line = Point(xy[0]) if len(xy) == 1 else LineString(xy).simplify(width / 10.0)
+        # within width/10 of the simplified line, hence well inside the strip. Plain
+        # Douglas-Peucker: a line that crosses itself buffers just as well, and topology
+        # preservation cost more than the buffer.
+        line = (Point(xy[0]) if len(xy) == 1
+                else LineString(xy).simplify(width / 10.0, preserve_topology=False))
         pieces.extend(_projected_to_lonlat(proj, line.buffer(width, quad_segs=4),
                                            _near_pole(chunk, width)))
     return pieces, half_width_km
