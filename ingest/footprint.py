@@ -449,6 +449,13 @@ def finish(pieces: Iterable[Polygon], tolerance_deg: float) -> MultiPolygon | No
     return MultiPolygon([orient(p) for p in polys])
 
 
+def _same_points(a: tuple, b: tuple) -> bool:
+    """Return True if two (lon, lat, valid, kind, ...) tuples hold the same points alike."""
+    return (a[3] == b[3] and a[2].shape == b[2].shape and np.array_equal(a[2], b[2])
+            and np.array_equal(a[0], b[0], equal_nan=True)
+            and np.array_equal(a[1], b[1], equal_nan=True))
+
+
 def footprint(arrays: Iterable[tuple[np.ndarray, np.ndarray, str]],
               tolerance_deg: float = DEFAULT_TOLERANCE_DEG) -> Footprint:
     """Return the footprint of several (lon, lat, kind) arrays (masked; kind 'swath2d'/'track1d').
@@ -459,6 +466,7 @@ def footprint(arrays: Iterable[tuple[np.ndarray, np.ndarray, str]],
     pieces: list[Polygon] = []
     margins: list[float] = []
     kinds: list[str] = []
+    done: list[tuple[np.ndarray, np.ndarray, np.ndarray, str, float]] = []
     n_valid = 0
     for lon, lat, kind in arrays:
         valid = ~(np.ma.getmaskarray(lon) | np.ma.getmaskarray(lat))
@@ -470,6 +478,12 @@ def footprint(arrays: Iterable[tuple[np.ndarray, np.ndarray, str]],
             continue
         n_valid += count
         kinds.append(kind)
+        # Swaths may share their geolocation (MLS's CO and CO-APriori): the same pieces again
+        # would leave the union as it is, at twice its cost.
+        twin = next((d[4] for d in done if _same_points(d, (lon_d, lat_d, valid, kind))), None)
+        if twin is not None:
+            margins.append(twin)
+            continue
         if kind == "track1d" or lon_d.ndim == 1:
             got, margin = track_polygons(lon_d.ravel()[valid.ravel()], lat_d.ravel()[valid.ravel()])
         else:
@@ -478,6 +492,7 @@ def footprint(arrays: Iterable[tuple[np.ndarray, np.ndarray, str]],
             got, margin = swath_polygons(*flat)
         pieces.extend(got)
         margins.append(margin)
+        done.append((lon_d, lat_d, valid, kind, margin))
     if not pieces:
         return Footprint(None, n_valid, 0.0, tuple(kinds))
     margin_km = min(margins)

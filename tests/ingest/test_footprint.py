@@ -8,6 +8,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Point
 
+from ingest import footprint as footprint_module
 from ingest.footprint import (
     Gnomonic,
     _near_pole,
@@ -144,3 +145,16 @@ def test_track_chunks_end_past_the_chunk_angle_and_restart_after_gaps() -> None:
     assert _track_cuts(steps, gap=np.radians(5.0)) == [0, -7, -14, 21, 27]
     assert _track_cuts(np.zeros(0), gap=1.0) == [0, 1]
 
+
+def test_pairs_with_the_same_points_are_outlined_once(monkeypatch) -> None:
+    calls = []
+    real = footprint_module.track_polygons
+    monkeypatch.setattr(footprint_module, "track_polygons",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    lat = np.linspace(-5.0, 5.0, 50)
+    lon = np.linspace(10.0, 12.0, 50)
+    track = (np.ma.MaskedArray(lon), np.ma.MaskedArray(lat), "track1d")
+    twice = footprint([track, track])
+    assert len(calls) == 1
+    assert twice.n_valid == 100 and twice.kinds == ("track1d", "track1d")
+    assert twice.geometry.equals(footprint([track]).geometry)
