@@ -198,15 +198,18 @@ def _covered_area(xy: np.ndarray, valid: np.ndarray) -> float:
     """Return the area the valid pixels cover, from their spacing to valid neighbours."""
     rows = _step_lengths(xy, valid, 0)[valid]
     cols = _step_lengths(xy, valid, 1)[valid]
-    known_rows, known_cols = rows[np.isfinite(rows)], cols[np.isfinite(cols)]
-    if known_rows.size + known_cols.size == 0:
+    lone_rows, lone_cols = np.isnan(rows), np.isnan(cols)
+    if lone_rows.all() and lone_cols.all():
         return 0.0
     # A pixel with no valid neighbour along an axis is as long as its typical neighbours
-    # (along the other axis if this one has no steps at all).
-    typical_row = np.median(known_rows if known_rows.size else known_cols)
-    typical_col = np.median(known_cols if known_cols.size else known_rows)
-    rows = np.where(np.isnan(rows), typical_row, rows)
-    cols = np.where(np.isnan(cols), typical_col, cols)
+    # (along the other axis if this one has no steps at all). Most blocks have no such
+    # pixel, and then no median to take.
+    if lone_rows.any() or lone_cols.any():
+        known_rows, known_cols = rows[~lone_rows], cols[~lone_cols]
+        typical_row = np.median(known_rows if known_rows.size else known_cols)
+        typical_col = np.median(known_cols if known_cols.size else known_rows)
+        rows = np.where(lone_rows, typical_row, rows)
+        cols = np.where(lone_cols, typical_col, cols)
     return float(np.sum(rows * cols))
 
 
