@@ -172,12 +172,40 @@ def _projected_to_lonlat(proj: Gnomonic, shape: BaseGeometry, near_pole: bool) -
     return out
 
 
-def _near_pole(points: np.ndarray, margin: float, valid: np.ndarray | None = None) -> bool:
-    """Return True if a point (a valid pixel of a grid, if `valid` is given) is within 15
-    degrees (plus the margin) of a pole: its outline is then densified more finely."""
-    z = np.abs(points[..., 2])
-    z_max = np.max(z, where=True if valid is None else valid, initial=0.0)  # no masked copy
-    return bool(z_max > np.cos(np.radians(15.0) + margin))
+def _near_pole(abs_z_max: float, margin: float) -> bool:
+    """Return True if points whose largest |z| is abs_z_max come within 15 degrees (plus the
+    margin) of a pole: their outline is then densified more finely."""
+    return bool(abs_z_max > np.cos(np.radians(15.0) + margin))
+
+
+class _Grid:
+    """A block of a swath's float32 lon/lat; unit vectors are computed for the pixels asked for.
+
+    A block that is not split needs vectors only for its outline and a few strided samples:
+    computing them for every pixel (four float32 sines and cosines each) cost a third of a
+    large granule's footprint. A block that is split computes them all once, and its parts
+    share them.
+    """
+
+    def __init__(self, lon: np.ndarray, lat: np.ndarray, xyz: np.ndarray | None = None) -> None:
+        self.lon, self.lat, self._xyz = lon, lat, xyz
+
+    def __getitem__(self, window: tuple[slice, slice]) -> _Grid:
+        """Return the sub-block in a (rows, columns) window, sharing any vectors computed."""
+        xyz = None if self._xyz is None else self._xyz[window]
+        return _Grid(self.lon[window], self.lat[window], xyz)
+
+    def xyz(self, index: object = Ellipsis) -> np.ndarray:
+        """Return unit vectors for the pixels at an index (all of them, kept, by default)."""
+        if self._xyz is None and index is Ellipsis:
+            self._xyz = lonlat_to_xyz(self.lon, self.lat)
+        if self._xyz is not None:
+            return self._xyz[index]
+        return lonlat_to_xyz(self.lon[index], self.lat[index])
+
+    def abs_z_max(self, valid: np.ndarray) -> float:
+        """Return the largest |z| of the valid pixels, from their latitudes (no vectors)."""
+        return float(np.sin(np.radians(np.max(np.abs(self.lat), where=valid, initial=0.0))))
 
 
 def _step_lengths(xy: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
@@ -213,7 +241,7 @@ def _covered_area(xy: np.ndarray, valid: np.ndarray) -> float:
     return float(np.sum(rows * cols))
 
 
-def _sampled_covered_area(proj: Gnomonic, xyz: np.ndarray, valid: np.ndarray) -> float:
+def _sampled_covered_area(proj: Gnomonic, grid: _Grid, valid: np.ndarray) -> float:
     """Return _covered_area from every s-th row and column (about 200k pixels at most).
 
     It only decides whether a piece is split (hull area against SPLIT_RATIO x covered
@@ -224,36 +252,36 @@ def _sampled_covered_area(proj: Gnomonic, xyz: np.ndarray, valid: np.ndarray) ->
     s = max(1, int(np.sqrt(valid.size / 200_000)))
     if s > 1 and min(valid.shape) < 4 * s:
         s = 1
-    sub_xyz, sub_valid = xyz[::s, ::s], valid[::s, ::s]
+    sample = grid if s == 1 else grid[::s, ::s]  # s == 1: vectors kept should the block split
     # Invalid pixels project to finite garbage; _covered_area ignores them.
-    return _covered_area(proj.forward(sub_xyz), sub_valid)
+    return _covered_area(proj.forward(sample.xyz()), valid[::s, ::s])
 
 
-def _swath_pieces(xyz: np.ndarray, valid: np.ndarray, margin: float, depth: int = 0) -> list:
+def _swath_pieces(grid: _Grid, valid: np.ndarray, margin: float, depth: int = 0) -> list:
     """Return lon/lat polygons for one block of a swath, splitting it where needed."""
     if not valid.any():
         return []
     # The hull of a grid region is the hull of its outline: per-row and per-column
     # extreme pixels hold every hull vertex, at a few thousand points instead of millions.
-    edge = xyz[_outline(valid)]
-    proj = Gnomonic.around(edge, _central_sample(xyz, valid))
+    edge = grid.xyz(_outline(valid))
+    proj = Gnomonic.around(edge, _central_sample(grid, valid))
     nrows, ncols = valid.shape
     can_split = depth < MAX_DEPTH and (nrows > 2 or ncols > 2)
     if proj is not None:
         hull = MultiPoint(proj.forward(edge)).convex_hull
-        if not can_split or hull.area <= SPLIT_RATIO * _sampled_covered_area(proj, xyz, valid):
+        if not can_split or hull.area <= SPLIT_RATIO * _sampled_covered_area(proj, grid, valid):
             return _projected_to_lonlat(proj, hull.buffer(margin, quad_segs=3),
-                                        _near_pole(xyz, margin, valid))
+                                        _near_pole(grid.abs_z_max(valid), margin))
     if not can_split:
         # Too spread for one projection and too small to split: one buffered point each.
-        return [p for q in xyz[valid] for p in _swath_pieces(q[None, None, :],
-                                                             np.ones((1, 1), bool),
-                                                             margin, MAX_DEPTH)]
-    halves = _split(xyz, valid)
-    return [p for h in halves for p in _swath_pieces(xyz[h], valid[h], margin, depth + 1)]
+        one = np.ones((1, 1), bool)
+        return [p for i, j in zip(*np.nonzero(valid), strict=True)
+                for p in _swath_pieces(grid[i:i + 1, j:j + 1], one, margin, MAX_DEPTH)]
+    halves = _split(grid.xyz(), valid)
+    return [p for h in halves for p in _swath_pieces(grid[h], valid[h], margin, depth + 1)]
 
 
-def _central_sample(xyz: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+def _central_sample(grid: _Grid, valid: np.ndarray) -> np.ndarray | None:
     """Return the valid pixels of every s-th row and column (about 10k), None if there are none.
 
     Their mean centres a piece's projection. Any central point will do: the hull is the
@@ -266,7 +294,7 @@ def _central_sample(xyz: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
     """
     s = max(1, int(np.sqrt(valid.size / 10_000)))
     window = (slice(s // 2, None, s), slice(s // 2, None, s))  # centred, not biased to row 0
-    sample = xyz[window][valid[window]]
+    sample = grid[window].xyz(valid[window])
     return sample if len(sample) else None
 
 
@@ -328,11 +356,15 @@ def _row_runs(valid_rows: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), stops.tolist(), strict=True))
 
 
-def _median_step(xyz: np.ndarray, valid: np.ndarray, axis: int) -> float:
-    a, b = np.moveaxis(xyz, axis, 0), np.moveaxis(valid, axis, 0)
+def _median_step(grid: _Grid, valid: np.ndarray, axis: int) -> float:
     # A median needs a sample, not every pixel: thin the other axis to ~250k steps.
-    stride = max(1, int(a.shape[0] * a.shape[1] // 250_000)) if a.ndim == 3 else 1
-    a, b = a[:, ::stride], b[:, ::stride]
+    stride = max(1, valid.size // 250_000)
+    thin = slice(None, None, stride)
+    window = (slice(None), thin) if axis == 0 else (thin, slice(None))
+    if stride <= 2:
+        grid.xyz()  # two samples at stride 2 hold every pixel: compute all, kept for the blocks
+    a = np.moveaxis(grid[window].xyz(), axis, 0)
+    b = np.moveaxis(valid[window], axis, 0)
     if a.shape[0] < 2:
         return float("nan")
     # The chord grows with the angle, so the median step is the median chord's angle:
@@ -342,12 +374,12 @@ def _median_step(xyz: np.ndarray, valid: np.ndarray, axis: int) -> float:
     return float(2.0 * np.arcsin(np.median(chords) / 2.0)) if chords.size else float("nan")
 
 
-def _is_track_like(xyz: np.ndarray, valid: np.ndarray, along: float) -> bool:
+def _is_track_like(grid: _Grid, valid: np.ndarray, along: float) -> bool:
     """Return True when rows are short bursts along the track (Jason-1 20 Hz), not scans."""
     rows = np.flatnonzero(valid.any(axis=1))
     first = valid[rows].argmax(axis=1)
     last = valid.shape[1] - 1 - valid[rows][:, ::-1].argmax(axis=1)
-    width = np.median(angle_between(xyz[rows, first], xyz[rows, last]))
+    width = np.median(angle_between(grid.xyz((rows, first)), grid.xyz((rows, last))))
     return not np.isfinite(along) or width < 3.0 * along
 
 
@@ -360,11 +392,11 @@ def swath_polygons(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray) -> tuple
         lon32, lat32 = lon.astype(np.float32), lat.astype(np.float32)
     np.copyto(lon32, 0.0, where=~valid)
     np.copyto(lat32, 0.0, where=~valid)
-    xyz = lonlat_to_xyz(lon32, lat32)
-    along = _median_step(xyz, valid, 0)
-    if _is_track_like(xyz, valid, along):
+    grid = _Grid(lon32, lat32)
+    along = _median_step(grid, valid, 0)
+    if _is_track_like(grid, valid, along):
         return track_polygons(lon[valid], lat[valid])
-    across = _median_step(xyz, valid, 1)
+    across = _median_step(grid, valid, 1)
     spacing = np.nanmax([along, across])
     margin = float(np.clip(0.5 * spacing, MIN_MARGIN_KM * KM, MAX_MARGIN_KM * KM))
     rows_per_chunk = max(2, int(CHUNK_ANGLE / along)) if np.isfinite(along) and along > 0 else 64
@@ -372,7 +404,7 @@ def swath_polygons(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray) -> tuple
     for start, stop in _row_runs(valid.any(axis=1)):
         for r0 in range(start, stop, rows_per_chunk):
             r1 = min(stop, r0 + rows_per_chunk + 1)  # chunks share one row
-            pieces.extend(_swath_pieces(xyz[r0:r1], valid[r0:r1], margin))
+            pieces.extend(_swath_pieces(grid[r0:r1, :], valid[r0:r1], margin))
     return pieces, margin / KM
 
 
@@ -406,7 +438,7 @@ def track_polygons(lon: np.ndarray, lat: np.ndarray,
         line = (Point(xy[0]) if len(xy) == 1
                 else LineString(xy).simplify(width / 10.0, preserve_topology=False))
         pieces.extend(_projected_to_lonlat(proj, line.buffer(width, quad_segs=4),
-                                           _near_pole(chunk, width)))
+                                           _near_pole(np.max(np.abs(chunk[:, 2])), width)))
     return pieces, half_width_km
 
 

@@ -11,6 +11,7 @@ from shapely.geometry import Point
 from ingest import footprint as footprint_module
 from ingest.footprint import (
     Gnomonic,
+    _Grid,
     _near_pole,
     _track_cuts,
     footprint,
@@ -88,13 +89,35 @@ def test_fill_values_beyond_float32_in_masked_pixels_change_nothing_and_do_not_w
 
 
 def test_only_valid_pixels_count_as_near_a_pole() -> None:
-    lon, lat = np.zeros((3, 3)), np.zeros((3, 3))
+    lat = np.zeros((3, 3), np.float32)
     lat[1, 1] = 89.0
-    xyz = lonlat_to_xyz(lon, lat)
+    grid = _Grid(np.zeros((3, 3), np.float32), lat)
     valid = np.ones((3, 3), bool)
-    assert _near_pole(xyz, 0.0, valid)
+    assert _near_pole(grid.abs_z_max(valid), 0.0)
     valid[1, 1] = False  # an interior pixel, the only one near the pole
-    assert not _near_pole(xyz, 0.0, valid)
+    assert not _near_pole(grid.abs_z_max(valid), 0.0)
+
+
+def test_grid_vectors_are_computed_once_and_shared_by_its_blocks() -> None:
+    lon, lat = (a.astype(np.float32) for a in swath_grid(20.0, -10.0, 10.0, rows=8, cols=6))
+    grid = _Grid(lon, lat)
+    assert np.array_equal(grid.xyz((slice(2, 5), slice(1, 3))), lonlat_to_xyz(lon, lat)[2:5, 1:3])
+    every = grid.xyz()
+    block = grid[2:5, 1:3]
+    assert np.shares_memory(block.xyz(), every)
+
+
+def test_a_large_unsplit_swath_converts_a_fraction_of_its_pixels(monkeypatch) -> None:
+    converted = []
+    real = footprint_module.lonlat_to_xyz
+    monkeypatch.setattr(footprint_module, "lonlat_to_xyz",
+                        lambda lon, lat: converted.append(np.size(lon)) or real(lon, lat))
+    lon, lat = swath_grid(20.0, -2.0, 2.0, rows=1000, cols=2500, width_deg=8.0)
+    fp = _fp(lon, lat)
+    border = (slice(None), 0), (slice(None), -1), 0, -1  # first and last column and row
+    assert all(_covers_all(fp.geometry, lon[b], lat[b]) for b in border)
+    assert _covers_all(fp.geometry, lon[::25], lat[::25])  # covering all 2.5M points takes 5 s
+    assert sum(converted) < 0.6 * lon.size
 
 
 def test_a_projection_is_refused_when_any_point_is_far_from_the_sample_centre() -> None:
