@@ -75,8 +75,12 @@ def xyz_to_lonlat(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return the great-circle angle (radians) between unit vectors, elementwise."""
-    cross = np.linalg.norm(np.cross(a, b), axis=-1)
-    return np.arctan2(cross, np.sum(a * b, axis=-1))
+    # Written out per component: np.cross, np.linalg.norm and sums over a last axis of 3
+    # cost several times as much, in the same operations and order.
+    (a0, a1, a2), (b0, b1, b2) = np.moveaxis(a, -1, 0), np.moveaxis(b, -1, 0)
+    cross = np.sqrt((a1 * b2 - a2 * b1) ** 2 + (a2 * b0 - a0 * b2) ** 2
+                    + (a0 * b1 - a1 * b0) ** 2)
+    return np.arctan2(cross, a0 * b0 + a1 * b1 + a2 * b2)
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
