@@ -13,6 +13,7 @@ from ingest.footprint import (
     Gnomonic,
     _Grid,
     _near_pole,
+    _row_nanmedians,
     _track_cuts,
     footprint,
     lonlat_to_xyz,
@@ -181,3 +182,14 @@ def test_pairs_with_the_same_points_are_outlined_once(monkeypatch) -> None:
     assert len(calls) == 1
     assert twice.n_valid == 100 and twice.kinds == ("track1d", "track1d")
     assert twice.geometry.equals(footprint([track]).geometry)
+
+
+def test_row_medians_ignore_nans_as_numpy_does() -> None:
+    rng = np.random.default_rng(5)
+    d = rng.random((40, 7)).astype(np.float32)
+    d[rng.random(d.shape) < 0.4] = np.nan
+    d[3] = np.nan  # a row without values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy warns on the all-NaN row
+        expected = np.nanmedian(d, axis=1)
+    assert np.array_equal(_row_nanmedians(d), expected, equal_nan=True)
