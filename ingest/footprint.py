@@ -83,7 +83,7 @@ def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Return the cross product of two 3-vectors (np.cross costs ~50 us of overhead each)."""
+    """Return the cross product of two 3-vectors (np.cross's axis handling costs more)."""
     return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
                      a[0] * b[1] - a[1] * b[0]])
 
