@@ -11,14 +11,13 @@ along +-90, then cut at +-180 and shifted back. 1-D tracks are buffered into thi
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 import shapely.affinity
-from shapely.geometry import LineString, MultiPoint, MultiPolygon, Point, Polygon, box
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 
@@ -53,13 +52,16 @@ def lonlat_to_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """
     both32 = np.asarray(lon).dtype == np.float32 and np.asarray(lat).dtype == np.float32
     dtype = np.float32 if both32 else np.float64
-    lam = np.radians(lon, dtype=dtype)
-    phi = np.radians(lat, dtype=dtype)
+    # A multiply by pi/180 in the working dtype: np.radians costs as much as a sine here.
+    lam = np.multiply(lon, dtype(np.pi / 180.0), dtype=dtype)
+    phi = np.multiply(lat, dtype(np.pi / 180.0), dtype=dtype)
     out = np.empty(np.shape(lam) + (3,), dtype)
-    cos_phi = np.cos(phi)
-    np.multiply(cos_phi, np.cos(lam), out=out[..., 0])
-    np.multiply(cos_phi, np.sin(lam), out=out[..., 1])
+    np.cos(lam, out=out[..., 0])
+    np.sin(lam, out=out[..., 1])
     np.sin(phi, out=out[..., 2])
+    cos_phi = np.cos(phi)
+    out[..., 0] *= cos_phi
+    out[..., 1] *= cos_phi
     return out
 
 
@@ -72,8 +74,18 @@ def xyz_to_lonlat(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return the great-circle angle (radians) between unit vectors, elementwise."""
-    cross = np.linalg.norm(np.cross(a, b), axis=-1)
-    return np.arctan2(cross, np.sum(a * b, axis=-1))
+    # Written out per component: np.cross, np.linalg.norm and sums over a last axis of 3
+    # cost several times as much, in the same operations and order.
+    (a0, a1, a2), (b0, b1, b2) = np.moveaxis(a, -1, 0), np.moveaxis(b, -1, 0)
+    cross = np.sqrt((a1 * b2 - a2 * b1) ** 2 + (a2 * b0 - a0 * b2) ** 2
+                    + (a0 * b1 - a1 * b0) ** 2)
+    return np.arctan2(cross, a0 * b0 + a1 * b1 + a2 * b2)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return the cross product of two 3-vectors (np.cross's axis handling costs more)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+                     a[0] * b[1] - a[1] * b[0]])
 
 
 class Gnomonic:
@@ -82,14 +94,18 @@ class Gnomonic:
     def __init__(self, center: np.ndarray) -> None:
         self.center = center / np.linalg.norm(center)
         ref = np.array([0.0, 0.0, 1.0]) if abs(self.center[2]) < 0.9 else np.array([1.0, 0, 0])
-        east = np.cross(ref, self.center)
+        east = _cross(ref, self.center)
         self.east = east / np.linalg.norm(east)
-        self.north = np.cross(self.center, self.east)
+        self.north = _cross(self.center, self.east)
 
     @classmethod
-    def around(cls, points: np.ndarray) -> Gnomonic | None:
-        """Return a projection centred on the points, or None if they spread too far."""
-        mean = points.mean(axis=0)
+    def around(cls, points: np.ndarray, sample: np.ndarray | None = None) -> Gnomonic | None:
+        """Return a projection centred on the points, or None if they spread too far.
+
+        The centre is the mean of `sample` (default: the points), any central point will
+        do; every point must lie within MAX_PIECE_ANGLE of it.
+        """
+        mean = (points if sample is None else sample).mean(axis=0, dtype=np.float64)
         if np.linalg.norm(mean) < 1e-6:
             return None
         proj = cls(mean)
@@ -98,9 +114,12 @@ class Gnomonic:
         return proj
 
     def forward(self, xyz: np.ndarray) -> np.ndarray:
-        """Return projected (x, y) for unit vectors on the near hemisphere."""
-        d = xyz @ self.center
-        return np.stack([(xyz @ self.east) / d, (xyz @ self.north) / d], axis=-1)
+        """Return projected (x, y) for unit vectors on the near hemisphere, in xyz's dtype."""
+        # Axes cast to float32 for float32 points: else numpy converts every point to float64.
+        center, east, north = (v.astype(xyz.dtype, copy=False)
+                               for v in (self.center, self.east, self.north))
+        d = xyz @ center
+        return np.stack([(xyz @ east) / d, (xyz @ north) / d], axis=-1)
 
     def inverse(self, xy: np.ndarray) -> np.ndarray:
         """Return unit vectors for projected (x, y)."""
@@ -117,16 +136,18 @@ def ring_to_lonlat(lon: np.ndarray, lat: np.ndarray) -> list[Polygon]:
     steps = (np.diff(lon) + 180.0) % 360.0 - 180.0
     lon_u = np.concatenate([[lon[0]], lon[0] + np.cumsum(steps)])
     turn = lon_u[-1] - lon_u[0]
-    coords = list(zip(lon_u, lat, strict=True))
+    coords = np.column_stack([lon_u, lat])  # an array: a list of tuples is slow in shapely
     if abs(turn) > 180.0:
         pole = 90.0 if np.mean(lat) > 0 else -90.0
-        coords += [(lon_u[-1], pole), (lon_u[0], pole)]
+        coords = np.vstack([coords, [(lon_u[-1], pole), (lon_u[0], pole)]])
     poly = shapely.make_valid(Polygon(coords)) if len(coords) >= 4 else Polygon()
     if poly.is_empty:
         return []
     west, _, east, _ = poly.bounds
-    pieces: list[Polygon] = []
     first, last = (int(np.floor((x + 180.0) / 360.0)) for x in (west, east))
+    if first == last:  # within one 360-degree window (most pieces): no cut, at most a shift
+        return _polygons(shapely.affinity.translate(poly, xoff=-360.0 * first) if first else poly)
+    pieces: list[Polygon] = []
     for k in range(first, last + 1):
         window = box(-180.0 + 360.0 * k, -90.0, 180.0 + 360.0 * k, 90.0)
         part = poly.intersection(window)
@@ -154,41 +175,76 @@ def _projected_to_lonlat(proj: Gnomonic, shape: BaseGeometry, near_pole: bool) -
     return out
 
 
-def _near_pole(points: np.ndarray, margin: float) -> bool:
-    return bool(np.max(np.abs(points[:, 2])) > np.cos(np.radians(15.0) + margin))
+def _near_pole(abs_z_max: float, margin: float) -> bool:
+    """Return True if points whose largest |z| is abs_z_max come within 15 degrees (plus the
+    margin) of a pole: their outline is then densified more finely."""
+    return bool(abs_z_max > np.cos(np.radians(15.0) + margin))
+
+
+class _Grid:
+    """A block of a swath's float32 lon/lat; unit vectors are computed for the pixels asked for.
+
+    A block that is not split needs vectors only for its outline and a few strided samples:
+    computing them for every pixel (four float32 sines and cosines each) cost a third of a
+    large granule's footprint. A block that is split computes them all once, and its parts
+    share them.
+    """
+
+    def __init__(self, lon: np.ndarray, lat: np.ndarray, xyz: np.ndarray | None = None) -> None:
+        self.lon, self.lat, self._xyz = lon, lat, xyz
+
+    def __getitem__(self, window: tuple[slice, slice]) -> _Grid:
+        """Return the sub-block in a (rows, columns) window, sharing any vectors computed."""
+        xyz = None if self._xyz is None else self._xyz[window]
+        return _Grid(self.lon[window], self.lat[window], xyz)
+
+    def xyz(self, index: object = Ellipsis) -> np.ndarray:
+        """Return unit vectors for the pixels at an index (all of them, kept, by default)."""
+        if self._xyz is None and index is Ellipsis:
+            self._xyz = lonlat_to_xyz(self.lon, self.lat)
+        if self._xyz is not None:
+            return self._xyz[index]
+        return lonlat_to_xyz(self.lon[index], self.lat[index])
+
+    def abs_z_max(self, valid: np.ndarray) -> float:
+        """Return the largest |z| of the valid pixels, from their latitudes (no vectors)."""
+        return float(np.sin(np.radians(np.max(np.abs(self.lat), where=valid, initial=0.0))))
 
 
 def _step_lengths(xy: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
     """Return per-pixel distance to the nearer valid neighbour along an axis (NaN if none)."""
     a = np.moveaxis(xy, axis, 0)
     v = np.moveaxis(valid, axis, 0)
-    d = np.full(v.shape, np.nan)
+    # seg[i] is the step from i-1 to i, NaN-padded at both ends: pixel i's steps are i and i+1.
+    seg = np.full((v.shape[0] + 1,) + v.shape[1:], np.nan, dtype=xy.dtype)
     if a.shape[0] >= 2:
-        seg = np.linalg.norm(a[1:] - a[:-1], axis=-1)
-        seg[~(v[1:] & v[:-1])] = np.nan
-        fwd = np.concatenate([seg, np.full((1,) + seg.shape[1:], np.nan)])
-        bwd = np.concatenate([np.full((1,) + seg.shape[1:], np.nan), seg])
-        d = np.fmin(fwd, bwd)
-    return np.moveaxis(d, 0, axis)
+        d = a[1:] - a[:-1]
+        inner = seg[1:-1]
+        np.hypot(d[..., 0], d[..., 1], out=inner)
+        inner[~(v[1:] & v[:-1])] = np.nan
+    return np.moveaxis(np.fmin(seg[1:], seg[:-1]), 0, axis)
 
 
 def _covered_area(xy: np.ndarray, valid: np.ndarray) -> float:
     """Return the area the valid pixels cover, from their spacing to valid neighbours."""
     rows = _step_lengths(xy, valid, 0)[valid]
     cols = _step_lengths(xy, valid, 1)[valid]
-    known = np.concatenate([rows, cols])
-    known = known[np.isfinite(known)]
-    if known.size == 0:
+    lone_rows, lone_cols = np.isnan(rows), np.isnan(cols)
+    if lone_rows.all() and lone_cols.all():
         return 0.0
-    # A pixel with no valid neighbour along an axis is as long as its typical neighbours.
-    rows = np.where(np.isnan(rows), np.nanmedian(rows) if np.isfinite(rows).any()
-                    else np.median(known), rows)
-    cols = np.where(np.isnan(cols), np.nanmedian(cols) if np.isfinite(cols).any()
-                    else np.median(known), cols)
+    # A pixel with no valid neighbour along an axis is as long as its typical neighbours
+    # (along the other axis if this one has no steps at all). Most blocks have no such
+    # pixel, and then no median to take.
+    if lone_rows.any() or lone_cols.any():
+        known_rows, known_cols = rows[~lone_rows], cols[~lone_cols]
+        typical_row = np.median(known_rows if known_rows.size else known_cols)
+        typical_col = np.median(known_cols if known_cols.size else known_rows)
+        rows = np.where(lone_rows, typical_row, rows)
+        cols = np.where(lone_cols, typical_col, cols)
     return float(np.sum(rows * cols))
 
 
-def _sampled_covered_area(proj: Gnomonic, xyz: np.ndarray, valid: np.ndarray) -> float:
+def _sampled_covered_area(proj: Gnomonic, grid: _Grid, valid: np.ndarray) -> float:
     """Return _covered_area from every s-th row and column (about 200k pixels at most).
 
     It only decides whether a piece is split (hull area against SPLIT_RATIO x covered
@@ -199,43 +255,70 @@ def _sampled_covered_area(proj: Gnomonic, xyz: np.ndarray, valid: np.ndarray) ->
     s = max(1, int(np.sqrt(valid.size / 200_000)))
     if s > 1 and min(valid.shape) < 4 * s:
         s = 1
-    sub_xyz, sub_valid = xyz[::s, ::s], valid[::s, ::s]
-    return _covered_area(np.where(sub_valid[..., None], proj.forward(sub_xyz), np.nan), sub_valid)
+    sample = grid if s == 1 else grid[::s, ::s]  # s == 1: vectors kept should the block split
+    # Invalid pixels project to finite garbage; _covered_area ignores them.
+    return _covered_area(proj.forward(sample.xyz()), valid[::s, ::s])
 
 
-def _swath_pieces(xyz: np.ndarray, valid: np.ndarray, margin: float, depth: int = 0) -> list:
+def _swath_pieces(grid: _Grid, valid: np.ndarray, margin: float, depth: int = 0) -> list:
     """Return lon/lat polygons for one block of a swath, splitting it where needed."""
     if not valid.any():
         return []
-    pts = xyz[valid]
-    proj = Gnomonic.around(pts)
+    # The hull of a grid region is the hull of its outline: per-row and per-column
+    # extreme pixels hold every hull vertex, at a few thousand points instead of millions.
+    edge = grid.xyz(_outline(valid))
+    proj = Gnomonic.around(edge, _central_sample(grid, valid))
     nrows, ncols = valid.shape
     can_split = depth < MAX_DEPTH and (nrows > 2 or ncols > 2)
     if proj is not None:
-        # The hull of a grid region is the hull of its outline: per-row and per-column
-        # extreme pixels hold every hull vertex, at a few thousand points instead of millions.
-        hull = MultiPoint(proj.forward(xyz[_outline(valid)])).convex_hull
-        if not can_split or hull.area <= SPLIT_RATIO * _sampled_covered_area(proj, xyz, valid):
+        hull = _convex_hull(proj.forward(edge))
+        if not can_split or hull.area <= SPLIT_RATIO * _sampled_covered_area(proj, grid, valid):
             return _projected_to_lonlat(proj, hull.buffer(margin, quad_segs=3),
-                                        _near_pole(pts, margin))
+                                        _near_pole(grid.abs_z_max(valid), margin))
     if not can_split:
         # Too spread for one projection and too small to split: one buffered point each.
-        return [p for q in pts for p in _swath_pieces(q[None, None, :], np.ones((1, 1), bool),
-                                                      margin, MAX_DEPTH)]
-    halves = _split(xyz, valid)
-    return [p for h in halves for p in _swath_pieces(xyz[h], valid[h], margin, depth + 1)]
+        one = np.ones((1, 1), bool)
+        return [p for i, j in zip(*np.nonzero(valid), strict=True)
+                for p in _swath_pieces(grid[i:i + 1, j:j + 1], one, margin, MAX_DEPTH)]
+    halves = _split(grid.xyz(), valid)
+    return [p for h in halves for p in _swath_pieces(grid[h], valid[h], margin, depth + 1)]
+
+
+def _convex_hull(xy: np.ndarray) -> BaseGeometry:
+    """Return the convex hull of projected points (a line or a point if they are degenerate).
+
+    Taken of a line through the points: the same hull, without the MultiPoint's one GEOS
+    point per input, which cost seven times as much.
+    """
+    return (Point(xy[0]) if len(xy) == 1 else LineString(xy)).convex_hull
+
+
+def _central_sample(grid: _Grid, valid: np.ndarray) -> np.ndarray | None:
+    """Return the valid pixels of every s-th row and column (about 10k), None if there are none.
+
+    Their mean centres a piece's projection. Any central point will do: the hull is the
+    spherical convex hull whatever the centre (only the half-pixel buffer is in projected
+    units). Gnomonic.around then checks the outline pixels alone against MAX_PIECE_ANGLE,
+    which covers every pixel: the pixels lie in the outline's hull, and the angle from the
+    centre, arctan of the distance from the projection's origin (a convex function), is
+    largest at a hull vertex. Gathering every valid pixel to average them cost more than
+    the rest of a piece.
+    """
+    s = max(1, int(np.sqrt(valid.size / 10_000)))
+    window = (slice(s // 2, None, s), slice(s // 2, None, s))  # centred, not biased to row 0
+    sample = grid[window].xyz(valid[window])
+    return sample if len(sample) else None
 
 
 def _outline(valid: np.ndarray) -> np.ndarray:
     """Return a mask of each row's and each column's first and last valid pixel."""
     out = np.zeros_like(valid)
-    for axis in (0, 1):
-        v = valid if axis == 0 else valid.T
-        o = out if axis == 0 else out.T  # a view: writes land in out
+    for v, o in ((valid, out), (valid.T, out.T)):  # out.T is a view: writes land in out
         rows = np.flatnonzero(v.any(axis=1))
         if rows.size:
-            o[rows, v[rows].argmax(axis=1)] = True
-            o[rows, v.shape[1] - 1 - v[rows][:, ::-1].argmax(axis=1)] = True
+            v_rows = v if rows.size == len(v) else v[rows]  # no copy when every row has data
+            o[rows, v_rows.argmax(axis=1)] = True
+            o[rows, v.shape[1] - 1 - v_rows[:, ::-1].argmax(axis=1)] = True
     return out
 
 
@@ -245,9 +328,22 @@ def _gaps(xyz: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
     if a.shape[0] < 2:
         return np.zeros(0)
     d = np.where(b[1:] & b[:-1], angle_between(a[1:], a[:-1]), np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no valid neighbours
-        return np.nanmedian(d.reshape(d.shape[0], -1), axis=1)
+    return _row_nanmedians(d.reshape(d.shape[0], -1))
+
+
+def _row_nanmedians(d: np.ndarray) -> np.ndarray:
+    """Return each row's median ignoring NaNs (NaN for a row of NaNs), as np.nanmedian.
+
+    Sorting puts the NaNs last, so the middle of a row's n values is at (n - 1) // 2 and
+    n // 2. np.nanmedian(d, axis=1) goes through masked arrays for short rows and a Python
+    loop for long ones: ten times slower, and splitting calls it for every block.
+    """
+    s = np.sort(d, axis=1)
+    n = np.count_nonzero(~np.isnan(d), axis=1)
+    rows = np.arange(len(s))
+    low = s[rows, np.maximum(n - 1, 0) // 2]
+    high = s[rows, np.minimum(n // 2, s.shape[1] - 1)]
+    return (low + high) / 2
 
 
 def _split(xyz: np.ndarray, valid: np.ndarray) -> list[tuple[slice, slice]]:
@@ -285,36 +381,47 @@ def _row_runs(valid_rows: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), stops.tolist(), strict=True))
 
 
-def _median_step(xyz: np.ndarray, valid: np.ndarray, axis: int) -> float:
-    a, b = np.moveaxis(xyz, axis, 0), np.moveaxis(valid, axis, 0)
+def _median_step(grid: _Grid, valid: np.ndarray, axis: int) -> float:
     # A median needs a sample, not every pixel: thin the other axis to ~250k steps.
-    stride = max(1, int(a.shape[0] * a.shape[1] // 250_000)) if a.ndim == 3 else 1
-    a, b = a[:, ::stride], b[:, ::stride]
+    stride = max(1, valid.size // 250_000)
+    thin = slice(None, None, stride)
+    window = (slice(None), thin) if axis == 0 else (thin, slice(None))
+    if stride <= 2:
+        grid.xyz()  # two samples at stride 2 hold every pixel: compute all, kept for the blocks
+    a = np.moveaxis(grid[window].xyz(), axis, 0)
+    b = np.moveaxis(valid[window], axis, 0)
     if a.shape[0] < 2:
         return float("nan")
-    ok = b[1:] & b[:-1]
-    steps = angle_between(a[1:], a[:-1])[ok]
-    return float(np.median(steps)) if steps.size else float("nan")
+    # The chord grows with the angle, so the median step is the median chord's angle:
+    # a subtraction per step instead of angle_between's cross product and arctangent.
+    d = a[1:] - a[:-1]
+    chords = np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)[b[1:] & b[:-1]]
+    return float(2.0 * np.arcsin(np.median(chords) / 2.0)) if chords.size else float("nan")
 
 
-def _is_track_like(xyz: np.ndarray, valid: np.ndarray, along: float) -> bool:
+def _is_track_like(grid: _Grid, valid: np.ndarray, along: float) -> bool:
     """Return True when rows are short bursts along the track (Jason-1 20 Hz), not scans."""
     rows = np.flatnonzero(valid.any(axis=1))
     first = valid[rows].argmax(axis=1)
     last = valid.shape[1] - 1 - valid[rows][:, ::-1].argmax(axis=1)
-    width = np.median(angle_between(xyz[rows, first], xyz[rows, last]))
+    width = np.median(angle_between(grid.xyz((rows, first)), grid.xyz((rows, last))))
     return not np.isfinite(along) or width < 3.0 * along
 
 
 def swath_polygons(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray) -> tuple[list, float]:
     """Return (lon/lat polygons, margin in km) covering a 2-D swath's valid pixels."""
     # float32 is plenty for a footprint (see lonlat_to_xyz) and halves its main cost.
-    xyz = lonlat_to_xyz(np.where(valid, lon, 0.0).astype(np.float32),
-                        np.where(valid, lat, 0.0).astype(np.float32))
-    along = _median_step(xyz, valid, 0)
-    if _is_track_like(xyz, valid, along):
+    # Invalid pixels (NaN or fill, which may overflow float32) are put at (0, 0): every
+    # step below masks them out.
+    with np.errstate(over="ignore"):
+        lon32, lat32 = lon.astype(np.float32), lat.astype(np.float32)
+    np.copyto(lon32, 0.0, where=~valid)
+    np.copyto(lat32, 0.0, where=~valid)
+    grid = _Grid(lon32, lat32)
+    along = _median_step(grid, valid, 0)
+    if _is_track_like(grid, valid, along):
         return track_polygons(lon[valid], lat[valid])
-    across = _median_step(xyz, valid, 1)
+    across = _median_step(grid, valid, 1)
     spacing = np.nanmax([along, across])
     margin = float(np.clip(0.5 * spacing, MIN_MARGIN_KM * KM, MAX_MARGIN_KM * KM))
     rows_per_chunk = max(2, int(CHUNK_ANGLE / along)) if np.isfinite(along) and along > 0 else 64
@@ -322,7 +429,7 @@ def swath_polygons(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray) -> tuple
     for start, stop in _row_runs(valid.any(axis=1)):
         for r0 in range(start, stop, rows_per_chunk):
             r1 = min(stop, r0 + rows_per_chunk + 1)  # chunks share one row
-            pieces.extend(_swath_pieces(xyz[r0:r1], valid[r0:r1], margin))
+            pieces.extend(_swath_pieces(grid[r0:r1, :], valid[r0:r1], margin))
     return pieces, margin / KM
 
 
@@ -340,18 +447,7 @@ def track_polygons(lon: np.ndarray, lat: np.ndarray,
     if half_width_km is None:
         half_width_km = float(np.clip(0.5 * median / KM, MIN_HALF_WIDTH_KM, MAX_HALF_WIDTH_KM))
     width = half_width_km * KM
-    gap = max(10.0 * median, 4.0 * width)
-    cuts = [0]
-    travelled = 0.0
-    for i, step in enumerate(steps, start=1):
-        travelled += step
-        if step > gap:
-            cuts.append(i)
-            travelled = 0.0
-        elif travelled > CHUNK_ANGLE:
-            cuts.append(-i)  # negative: a chunk boundary that keeps continuity
-            travelled = 0.0
-    cuts.append(len(xyz))
+    cuts = _track_cuts(steps, gap=max(10.0 * median, 4.0 * width))
     pieces: list[Polygon] = []
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         start = abs(a) - 1 if a < 0 else abs(a)  # chunks share a point unless split at a gap
@@ -361,11 +457,41 @@ def track_polygons(lon: np.ndarray, lat: np.ndarray,
             continue
         xy = proj.forward(chunk)
         # Simplifying first keeps GEOS's buffer fast on dense photon tracks; every sample stays
-        # within width/10 of the simplified line, hence well inside the strip.
-        line = Point(xy[0]) if len(xy) == 1 else LineString(xy).simplify(width / 10.0)
+        # within width/10 of the simplified line, hence well inside the strip. Plain
+        # Douglas-Peucker: a line that crosses itself buffers just as well, and topology
+        # preservation cost more than the buffer.
+        line = (Point(xy[0]) if len(xy) == 1
+                else LineString(xy).simplify(width / 10.0, preserve_topology=False))
         pieces.extend(_projected_to_lonlat(proj, line.buffer(width, quad_segs=4),
-                                           _near_pole(chunk, width)))
+                                           _near_pole(np.max(np.abs(chunk[:, 2])), width)))
     return pieces, half_width_km
+
+
+def _track_cuts(steps: np.ndarray, gap: float) -> list[int]:
+    """Return the sample indices where a track's chunks start, then the track's length.
+
+    A step longer than `gap` starts a new chunk at its end (a positive index); otherwise a
+    chunk ends at the first step that takes it past CHUNK_ANGLE (a negative index: the next
+    chunk shares that step's first sample, keeping the strip continuous). Cumulative sums
+    find each cut in one search, instead of a Python loop over every step (Jason-1's 20 Hz
+    track has 45k).
+    """
+    travelled = np.cumsum(steps)
+    gaps = np.flatnonzero(steps > gap)
+    n = len(steps)  # step k joins samples k and k + 1
+    cuts = [0]
+    start = 0  # the current chunk's first step
+    while True:
+        before = travelled[start - 1] if start else 0.0
+        far = int(np.searchsorted(travelled, before + CHUNK_ANGLE, side="right"))
+        g = int(np.searchsorted(gaps, start))
+        jump = int(gaps[g]) if g < gaps.size else n
+        if min(far, jump) >= n:
+            break
+        cuts.append(jump + 1 if jump <= far else -(far + 1))  # a gap wins a tie
+        start = min(far, jump) + 1
+    cuts.append(n + 1)
+    return cuts
 
 
 def finish(pieces: Iterable[Polygon], tolerance_deg: float) -> MultiPolygon | None:
@@ -383,6 +509,13 @@ def finish(pieces: Iterable[Polygon], tolerance_deg: float) -> MultiPolygon | No
     return MultiPolygon([orient(p) for p in polys])
 
 
+def _same_points(a: tuple, b: tuple) -> bool:
+    """Return True if two (lon, lat, valid, kind, ...) tuples hold the same points alike."""
+    return (a[3] == b[3] and a[2].shape == b[2].shape and np.array_equal(a[2], b[2])
+            and np.array_equal(a[0], b[0], equal_nan=True)
+            and np.array_equal(a[1], b[1], equal_nan=True))
+
+
 def footprint(arrays: Iterable[tuple[np.ndarray, np.ndarray, str]],
               tolerance_deg: float = DEFAULT_TOLERANCE_DEG) -> Footprint:
     """Return the footprint of several (lon, lat, kind) arrays (masked; kind 'swath2d'/'track1d').
@@ -393,16 +526,24 @@ def footprint(arrays: Iterable[tuple[np.ndarray, np.ndarray, str]],
     pieces: list[Polygon] = []
     margins: list[float] = []
     kinds: list[str] = []
+    done: list[tuple[np.ndarray, np.ndarray, np.ndarray, str, float]] = []
     n_valid = 0
     for lon, lat, kind in arrays:
         valid = ~(np.ma.getmaskarray(lon) | np.ma.getmaskarray(lat))
-        lon_d = np.ma.getdata(lon).astype(np.float64)
-        lat_d = np.ma.getdata(lat).astype(np.float64)
+        # No copy of float64 input: swaths are converted to float32 anyway.
+        lon_d = np.ma.getdata(lon).astype(np.float64, copy=False)
+        lat_d = np.ma.getdata(lat).astype(np.float64, copy=False)
         count = int(valid.sum())
         if count == 0:
             continue
         n_valid += count
         kinds.append(kind)
+        # Swaths may share their geolocation (MLS's CO and CO-APriori): the same pieces again
+        # would leave the union as it is, at twice its cost.
+        twin = next((d[4] for d in done if _same_points(d, (lon_d, lat_d, valid, kind))), None)
+        if twin is not None:
+            margins.append(twin)
+            continue
         if kind == "track1d" or lon_d.ndim == 1:
             got, margin = track_polygons(lon_d.ravel()[valid.ravel()], lat_d.ravel()[valid.ravel()])
         else:
@@ -411,6 +552,7 @@ def footprint(arrays: Iterable[tuple[np.ndarray, np.ndarray, str]],
             got, margin = swath_polygons(*flat)
         pieces.extend(got)
         margins.append(margin)
+        done.append((lon_d, lat_d, valid, kind, margin))
     if not pieces:
         return Footprint(None, n_valid, 0.0, tuple(kinds))
     margin_km = min(margins)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import shapely
 from shapely.geometry import Point
 
-from ingest.footprint import footprint, ring_to_lonlat
+from ingest import footprint as footprint_module
+from ingest.footprint import (
+    Gnomonic,
+    _Grid,
+    _near_pole,
+    _row_nanmedians,
+    _track_cuts,
+    footprint,
+    lonlat_to_xyz,
+    ring_to_lonlat,
+)
 from tests.fixtures.builders import polar_swath, swath_grid
 
 
@@ -66,6 +78,58 @@ def test_rows_of_fill_are_skipped_and_not_bridged() -> None:
     assert _covers_all(fp.geometry, lon[~mask], lat[~mask])
 
 
+def test_fill_values_beyond_float32_in_masked_pixels_change_nothing_and_do_not_warn() -> None:
+    lon, lat = swath_grid(20.0, -30.0, 30.0, rows=60)
+    mask = np.zeros(lat.shape, bool)
+    mask[20:40, 3:] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the float32 conversion must not overflow on fill
+        huge = _fp(np.where(mask, 1e300, lon), np.where(mask, -1e300, lat), mask=mask)
+    plain = _fp(lon, lat, mask=mask)
+    assert huge.geometry.equals(plain.geometry)
+
+
+def test_only_valid_pixels_count_as_near_a_pole() -> None:
+    lat = np.zeros((3, 3), np.float32)
+    lat[1, 1] = 89.0
+    grid = _Grid(np.zeros((3, 3), np.float32), lat)
+    valid = np.ones((3, 3), bool)
+    assert _near_pole(grid.abs_z_max(valid), 0.0)
+    valid[1, 1] = False  # an interior pixel, the only one near the pole
+    assert not _near_pole(grid.abs_z_max(valid), 0.0)
+
+
+def test_grid_vectors_are_computed_once_and_shared_by_its_blocks() -> None:
+    lon, lat = (a.astype(np.float32) for a in swath_grid(20.0, -10.0, 10.0, rows=8, cols=6))
+    grid = _Grid(lon, lat)
+    assert np.array_equal(grid.xyz((slice(2, 5), slice(1, 3))), lonlat_to_xyz(lon, lat)[2:5, 1:3])
+    every = grid.xyz()
+    block = grid[2:5, 1:3]
+    assert np.shares_memory(block.xyz(), every)
+
+
+def test_a_large_unsplit_swath_converts_a_fraction_of_its_pixels(monkeypatch) -> None:
+    converted = []
+    real = footprint_module.lonlat_to_xyz
+    monkeypatch.setattr(footprint_module, "lonlat_to_xyz",
+                        lambda lon, lat: converted.append(np.size(lon)) or real(lon, lat))
+    lon, lat = swath_grid(20.0, -2.0, 2.0, rows=1000, cols=2500, width_deg=8.0)
+    fp = _fp(lon, lat)
+    border = (slice(None), 0), (slice(None), -1), 0, -1  # first and last column and row
+    assert all(_covers_all(fp.geometry, lon[b], lat[b]) for b in border)
+    assert _covers_all(fp.geometry, lon[::25], lat[::25])  # covering all 2.5M points takes 5 s
+    assert sum(converted) < 0.6 * lon.size
+
+
+def test_a_projection_is_refused_when_any_point_is_far_from_the_sample_centre() -> None:
+    sample = lonlat_to_xyz(np.array([-1.0, 1.0]), np.array([0.0, 0.0]))
+    near = lonlat_to_xyz(np.array([-30.0, 30.0, 0.0]), np.array([0.0, 0.0, 30.0]))
+    far = lonlat_to_xyz(np.array([-30.0, 50.0]), np.array([0.0, 0.0]))
+    proj = Gnomonic.around(near, sample)
+    assert proj is not None and np.allclose(proj.center, [1.0, 0.0, 0.0])
+    assert Gnomonic.around(far, sample) is None
+
+
 def test_a_granule_without_valid_pixels_has_no_footprint() -> None:
     lon, lat = swath_grid(0.0, 0.0, 1.0)
     fp = _fp(lon, lat, mask=np.ones(lat.shape, bool))
@@ -88,3 +152,44 @@ def test_a_ring_around_a_pole_is_closed_along_the_pole_latitude() -> None:
     pieces = ring_to_lonlat(lon, lat)
     assert len(pieces) == 1
     assert pieces[0].bounds == (-180.0, 80.0, 180.0, 90.0)
+
+
+def test_a_ring_within_180_to_360_is_shifted_back_whole() -> None:
+    lon = np.array([190.0, 200.0, 200.0, 190.0, 190.0])
+    lat = np.array([10.0, 10.0, 20.0, 20.0, 10.0])
+    pieces = ring_to_lonlat(lon, lat)
+    assert len(pieces) == 1
+    assert pieces[0].bounds == (-170.0, 10.0, -160.0, 20.0)
+
+
+def test_track_chunks_end_past_the_chunk_angle_and_restart_after_gaps() -> None:
+    steps = np.radians([1.5] * 20 + [30.0] + [1.5] * 5)
+    # Steps 1-7 make 10.5 degrees (past 10): the next chunk starts back at sample 6 (-7);
+    # step 21 is a gap: the chunk after it starts at sample 21; 26 steps, 27 samples.
+    assert _track_cuts(steps, gap=np.radians(5.0)) == [0, -7, -14, 21, 27]
+    assert _track_cuts(np.zeros(0), gap=1.0) == [0, 1]
+
+
+def test_pairs_with_the_same_points_are_outlined_once(monkeypatch) -> None:
+    calls = []
+    real = footprint_module.track_polygons
+    monkeypatch.setattr(footprint_module, "track_polygons",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    lat = np.linspace(-5.0, 5.0, 50)
+    lon = np.linspace(10.0, 12.0, 50)
+    track = (np.ma.MaskedArray(lon), np.ma.MaskedArray(lat), "track1d")
+    twice = footprint([track, track])
+    assert len(calls) == 1
+    assert twice.n_valid == 100 and twice.kinds == ("track1d", "track1d")
+    assert twice.geometry.equals(footprint([track]).geometry)
+
+
+def test_row_medians_ignore_nans_as_numpy_does() -> None:
+    rng = np.random.default_rng(5)
+    d = rng.random((40, 7)).astype(np.float32)
+    d[rng.random(d.shape) < 0.4] = np.nan
+    d[3] = np.nan  # a row without values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy warns on the all-NaN row
+        expected = np.nanmedian(d, axis=1)
+    assert np.array_equal(_row_nanmedians(d), expected, equal_nan=True)
