@@ -124,10 +124,16 @@ def test_failed_files_are_resumed_by_the_next_run(tree: Path) -> None:
     assert row.state == "VERIFIED" and row.version == 1
 
 
+@pytest.mark.django_db(transaction=True)  # by default files run in threads, own connections
 def test_ingest_command_prints_scan_summary_progress_and_table(tree: Path, capsys) -> None:
+    from ingest.management.commands.ingest import MAX_DEFAULT_WORKERS
+
     log = tree.parent / "ingest.log"
     call_command("ingest", str(tree), "--collection", "cli-test", "--log", str(log),
                  "--include", "SS_*")
+    # one file per core by default
+    workers = IngestRun.objects.get().options["workers"]
+    assert workers == max(1, min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1))
     out = capsys.readouterr().out
     assert "collection 'cli-test' does not exist: creating it with defaults" in out
     assert "scan: 3 files" in out
@@ -142,6 +148,7 @@ def test_dry_run_archives_nothing(tree: Path, capsys) -> None:
     assert not Swath.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)  # by default files run in threads, own connections
 def test_ingest_command_exits_nonzero_when_a_file_failed(tree: Path) -> None:
     (tree / "junk.nc").write_bytes(b"CDF\x01" + b"\x00" * 100)
     with pytest.raises(SystemExit) as exit_info:

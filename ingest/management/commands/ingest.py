@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,16 @@ from catalog.models import Collection
 from ingest.bulk import Progress, run_in_process, run_with_celery, start_run
 from ingest.pipeline import FileOutcome
 from ingest.scan import scan
+
+# Files in flight by default: one per core keeps the cores busy while another file waits
+# on the store (measured on 2 cores in docs/BENCHMARKS.md, Ingest); more only add
+# inspection children that compete for the same cores and memory.
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """Return the default --workers: the machine's cores, at most MAX_DEFAULT_WORKERS."""
+    return max(1, min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1))
 
 
 class Command(BaseCommand):
@@ -28,7 +39,10 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+", help="files or directories to ingest")
         parser.add_argument("--collection", required=True,
                             help="collection slug (created with defaults on first use)")
-        parser.add_argument("--workers", type=int, default=1, help="files in parallel")
+        parser.add_argument(
+            "--workers", type=int, default=default_workers(),
+            help="files in parallel, each with its own inspection child (default: the "
+                 f"machine's cores, at most {MAX_DEFAULT_WORKERS}: here {default_workers()})")
         parser.add_argument("--celery", action="store_true",
                             help="one task per file to the Celery workers; follow their progress")
         parser.add_argument("--policy", choices=["single", "replicate", "copy3"],
