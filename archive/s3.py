@@ -23,6 +23,7 @@ from archive.errors import (
     TransientArchiveError,
     UploadsUnlisted,
 )
+from archive.fileput import put_whole_file
 from archive.multipart import choose_part_size, content_md5, multipart_upload
 from archive.parallel_get import ParallelRangeReader
 from archive.probe import Capabilities, cached_probe
@@ -78,6 +79,7 @@ class S3Store(Store):
         session_token: str | None = None,
         checksum_mode: str | None = None,
         part_size: int = 8 * MiB,
+        multipart_threshold: int | None = None,
         concurrency: int = 2,
         get_part_size: int = 8 * MiB,
         max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
@@ -107,6 +109,10 @@ class S3Store(Store):
         self.region = region
         self.checksum_mode = mode
         self.part_size = part_size
+        # Files up to this size go up as one PutObject (archive/fileput.py); larger ones,
+        # and streams, in parts. None: the part size (every file larger than a part in parts).
+        self.multipart_threshold = part_size if multipart_threshold is None else max(
+            part_size, multipart_threshold)
         self.concurrency = concurrency
         # Downloads use their own, smaller parts: an API process serving several
         # downloads holds get_part_size x (concurrency + 1) per download. 0 = one stream.
@@ -289,6 +295,23 @@ class S3Store(Store):
             return digest
 
         fd = _regular_file_fd(stream)
+        if (codec == "none" and fd is not None and known is not None
+                and part_size < known <= self.multipart_threshold):
+            try:
+                digest, etag = put_whole_file(
+                    self.client, bucket=self.bucket, s3_key=s3_key, reader=reader, fd=fd,
+                    start=stream.tell(), size=known, content_type=content_type,
+                    metadata=lambda digest: user_metadata(
+                        sha256=digest, size=known, codec=codec, content_type=content_type,
+                        extra=extra),
+                    check_source=check_source, conditional=conditional, what=key,
+                )
+            except ArchiveError:
+                raise
+            except Exception as e:
+                raise self._fail(e, key, "put object") from e
+            return PutResult(key=key, size=known, stored_size=known, sha256=digest, codec=codec,
+                             etag=etag, seconds=time.monotonic() - started)
         if codec == "none" and fd is not None and known is not None and known > part_size:
             # A file: parts are ranges of it, re-read when sent, never held in memory.
             start = stream.tell()

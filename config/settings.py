@@ -158,6 +158,10 @@ _s3_options = {
     # A floor: larger files and unknown-size streams get larger parts (choose_part_size).
     # 16 MiB beat 64 MiB on 1 GiB uploads in three stage runs (docs/BENCHMARKS.md, Archive).
     "part_size": env_int("S3_PART_SIZE_MB", 16, minimum=5) * 2**20,
+    # Files up to this size: one PutObject streamed from the file (archive/fileput.py),
+    # as boto3's TransferConfig and s5cmd (50 MB) do; it costs no memory, since the body
+    # is re-read from the page cache. 64 MiB as RELIABILITY.md's recommended config.
+    "multipart_threshold": env_int("S3_MULTIPART_THRESHOLD_MB", 64, minimum=5) * 2**20,
     "concurrency": env_int("S3_CONCURRENCY", 4, minimum=1),
     "max_object_bytes": env_int("ARCHIVE_MAX_OBJECT_GB", 512, minimum=1) * 2**30,
     "presign_max_s": env_int("PRESIGN_MAX_SECONDS", 900, minimum=1),

@@ -86,6 +86,19 @@ def test_rclone_rejects_a_bit_flipped_in_flight_and_the_upload_is_retried(
     assert store.list_uploads() == []
 
 
+def test_rclone_rejects_a_bit_flipped_in_a_whole_file_put_and_the_put_is_retried(
+    rclone_s3: S3Server, proxied_store: Proxied, tmp_path: Path
+) -> None:
+    store, proxy = proxied_store(rclone_s3, multipart_threshold=4 * PART)
+    source = tmp_path / "whole.bin"
+    source.write_bytes(payload(2 * PART + 1, seed=10))
+    fault = proxy.flip_bit(3 * MiB + 7, times=1)
+    result = store.put("k/flipped-whole", source)
+    assert fault.fired == 1  # Content-MD5 caught the flip, the retry sent clean bytes
+    assert result.sha256 == sha(source.read_bytes())
+    store.verify("k/flipped-whole", sha(source.read_bytes()))
+
+
 class AbortsBehindOurBack(io.BytesIO):
     """A source that has the server forget the upload once the reader reaches part 3."""
 

@@ -67,6 +67,63 @@ def test_a_multipart_upload_without_a_given_digest_still_returns_the_streamed_sh
     assert (tmp_path / "back.bin").read_bytes() == source.read_bytes()
 
 
+@pytest.mark.parametrize("server", ["rclone_s3", "moto_s3"])
+def test_a_file_up_to_the_multipart_threshold_is_one_put_carrying_its_sha256(
+    server: str, s3_prefix: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    s3: S3Server = request.getfixturevalue(server)
+    store = s3.store(s3_prefix, part_size=PART, multipart_threshold=3 * PART)
+    store.capabilities()  # the probe's own requests are not counted below
+    calls: list[str] = []
+    for operation in ("PutObject", "CreateMultipartUpload", "UploadPart"):
+        store.client.meta.events.register(
+            f"before-call.s3.{operation}", lambda op=operation, **_: calls.append(op))
+    for name, size, sent in (("whole", 3 * PART, ["PutObject"]),
+                             ("in-parts", 3 * PART + 1,
+                              ["CreateMultipartUpload"] + ["UploadPart"] * 4)):
+        source = tmp_path / f"{name}.bin"
+        source.write_bytes(payload(size, seed=size))
+        calls.clear()
+        result = store.put(f"k/{name}", source)
+        assert calls == sent
+        assert result.sha256 == sha(source.read_bytes())
+        info = store.head(f"k/{name}")
+        assert info is not None and info.size == size
+        if name == "whole":  # known before the request: recorded with the object
+            assert info.sha256 == sha(source.read_bytes())
+        store.get(f"k/{name}", tmp_path / f"{name}.back")
+        assert (tmp_path / f"{name}.back").read_bytes() == source.read_bytes()
+    assert store.list_uploads() == []
+
+
+def test_a_file_that_changes_between_hashing_and_sending_is_refused_by_content_md5(
+    rclone_store: S3Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from archive import fileput
+
+    store = rclone_store
+    store.multipart_threshold = 3 * PART
+    source = tmp_path / "changing.bin"
+    source.write_bytes(payload(2 * PART, seed=5))
+    real = fileput.hash_md5
+
+    def hash_then_change(reader: object) -> str:
+        md5 = real(reader)  # type: ignore[arg-type]
+        with source.open("r+b") as f:  # same size, other bytes: only the content differs
+            f.seek(PART)
+            f.write(b"X" * 100)
+        return md5
+
+    monkeypatch.setattr(fileput, "hash_md5", hash_then_change)
+    result = store.put("k/changing", source)
+    # The first request sent other bytes than were hashed: rclone refused them. The retry
+    # hashed the file as it is now, and the object holds exactly what put reports.
+    assert "BadDigest" in caplog.text
+    assert result.sha256 == sha(source.read_bytes())
+    store.verify("k/changing", result.sha256)
+
+
 def test_an_unknown_size_stream_is_uploaded_in_parts(rclone_store: S3Store) -> None:
     data = payload(2 * PART + 5, seed=2)
     read_fd, write_fd = os.pipe()
