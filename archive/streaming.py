@@ -235,13 +235,15 @@ class FileSlice(io.RawIOBase):
 
     BLOCK = CHUNK
 
-    def __init__(self, fd: int, offset: int, length: int, *, what: str = "file") -> None:
+    def __init__(self, fd: int, offset: int, length: int, *, what: str = "file",
+                 md5: str | None = None) -> None:
         super().__init__()
         self._fd = fd
         self._offset = offset
         self._length = length
         self._pos = 0
         self._what = what
+        self._md5 = md5  # base64, of the bytes as they were hashed (iter_file_slices)
 
     def __len__(self) -> int:
         return self._length
@@ -286,7 +288,9 @@ class FileSlice(io.RawIOBase):
         return len(data)
 
     def content_md5(self) -> str:
-        """Return the base64 MD5 of the slice's bytes as they are now (read in 1 MiB blocks)."""
+        """Return the base64 MD5 given at creation, else of the slice's bytes as they are now."""
+        if self._md5 is not None:
+            return self._md5
         digest = hashlib.md5()
         self.seek(0)
         while block := self.read(self.BLOCK):
@@ -302,19 +306,25 @@ def iter_file_slices(
     blocks, and yield a FileSlice per ``part_size`` bytes read; each slice re-reads its
     range from the page cache when it is sent, so no part is held in memory.
 
-    The caller compares the bytes hashed with the size it expected; a range that changed
-    between the two reads fails the server's Content-MD5 check or the read-back (I5).
+    Each slice's Content-MD5 is computed in this same pass, beside the SHA-256: the file
+    is read twice, not three times, and a range that changed before it was sent no
+    longer matches its MD5, so the server refuses it (a MD5 taken at send time would
+    have vouched for the changed bytes, leaving them to the read-back, I5). The caller
+    compares the bytes hashed with the size it expected.
     """
     offset = start
     while True:
         got = 0
+        md5 = hashlib.md5()
         while got < part_size:
             block = reader.read(min(CHUNK, part_size - got))
             if not block:
                 break
+            md5.update(block)
             got += len(block)
         if got:
-            yield FileSlice(fd, offset, got, what=what)
+            yield FileSlice(fd, offset, got, what=what,
+                            md5=base64.b64encode(md5.digest()).decode("ascii"))
             offset += got
         if got < part_size:
             return

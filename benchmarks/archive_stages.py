@@ -42,7 +42,7 @@ S3Store(os.environ["BENCH_BUCKET"], "", endpoint_url=os.environ["S3_ENDPOINT_URL
         secret_key=os.environ["AWS_SECRET_ACCESS_KEY"], {cache}).capabilities()
 print(t1 - t0, time.perf_counter() - t1)
 """
-UPLOADS = [(64, 4), (16, 4), (16, 8), (8, 8), (32, 8)]  # part MiB, concurrency
+UPLOADS = [(64, 4), (16, 4), (16, 8), (8, 8), (32, 8), (64, 8), (128, 4)]  # part MiB, concurrency
 
 
 def timed(fn) -> float:

@@ -7,6 +7,7 @@ import json
 import os
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -122,6 +123,34 @@ def test_a_file_that_changes_between_hashing_and_sending_is_refused_by_content_m
     assert "BadDigest" in caplog.text
     assert result.sha256 == sha(source.read_bytes())
     store.verify("k/changing", result.sha256)
+
+
+def test_a_part_whose_file_range_changes_before_it_is_sent_is_refused_by_content_md5(
+    rclone_store: S3Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import archive.s3
+
+    source = tmp_path / "changing-parts.bin"
+    source.write_bytes(payload(3 * PART, seed=6))
+    real = archive.s3.iter_file_slices
+    changed: list[bool] = []
+
+    def slices_then_change(*args: object, **kwargs: object) -> Iterator[object]:
+        for piece in real(*args, **kwargs):  # type: ignore[arg-type]
+            if not changed:  # the first part, hashed, changes before it goes out
+                with source.open("r+b") as f:
+                    f.seek(100)
+                    f.write(b"Y" * 100)
+                changed.append(True)
+            yield piece
+
+    monkeypatch.setattr(archive.s3, "iter_file_slices", slices_then_change)
+    result = rclone_store.put("k/changing-parts", source)
+    assert "BadDigest" in caplog.text  # its MD5 was the hashed bytes', not the changed ones'
+    assert result.sha256 == sha(source.read_bytes())
+    rclone_store.verify("k/changing-parts", result.sha256)
+    assert rclone_store.list_uploads() == []
 
 
 def test_an_unknown_size_stream_is_uploaded_in_parts(rclone_store: S3Store) -> None:
