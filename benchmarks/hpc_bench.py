@@ -72,19 +72,28 @@ def run(manifest: Path, out: Path, env: dict[str, str], ranks: int | None, *extr
     return wall, report
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process (the S3 server), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(configs: dict[str, tuple], repeat: int, manifest: Path, tmp: Path,
-            env: dict[str, str]) -> dict[str, dict]:
+            env: dict[str, str], server_pid: int) -> dict[str, dict]:
     """Run every configuration ``repeat`` times, interleaved so that load from other work
     on the machine falls on all alike; return medians of wall time and load imbalance."""
     runs: dict[str, list[tuple[float, dict]]] = {name: [] for name in configs}
     for k in range(repeat):
         for name, (ranks, *extra) in configs.items():
+            server_cpu = process_cpu_s(server_pid)
             wall, report = run(manifest, tmp / f"{name}-{k}", env, ranks, *extra)
+            report["server_cpu_s"] = process_cpu_s(server_pid) - server_cpu
             runs[name].append((wall, report))
             cpu = sum(r["cpu_s"] for r in report["ranks"])
             print(f"  {name} run {k + 1}: {wall:.1f} s (job {report['wall_s']:.1f} s, "
-                  f"cpu {cpu:.1f} s, imbalance {report['load_imbalance']:.2f}, "
-                  f"load average {os.getloadavg()[0]:.1f})", flush=True)
+                  f"cpu {cpu:.1f} s + server {report['server_cpu_s']:.1f} s, imbalance "
+                  f"{report['load_imbalance']:.2f}, load average {os.getloadavg()[0]:.1f})",
+                  flush=True)
     out = {}
     for name, got in runs.items():
         out[name] = {"wall_s": statistics.median(w for w, _ in got),
@@ -92,6 +101,7 @@ def measure(configs: dict[str, tuple], repeat: int, manifest: Path, tmp: Path,
                      "job_s": statistics.median(r["wall_s"] for _, r in got),
                      "cpu_s": statistics.median(sum(x["cpu_s"] for x in r["ranks"])
                                                 for _, r in got),
+                     "server_cpu_s": statistics.median(r["server_cpu_s"] for _, r in got),
                      "load_imbalance": statistics.median(r["load_imbalance"] for _, r in got)}
     return out
 
@@ -148,7 +158,7 @@ def main() -> int:
             if args.dispatch:
                 configs.update({"n2_dispatch": (2, "--rank0", "dispatch"),
                                 "n3_dispatch": (3, "--rank0", "dispatch")})
-            scale = measure(configs, repeat, scaling, tmp, env)
+            scale = measure(configs, repeat, scaling, tmp, env, server.process.pid)
             n1, n2 = scale["n1"], scale["n2"]
             unmeasured = {"wall_s": float("nan")}
             n2d, n3d = scale.get("n2_dispatch", unmeasured), scale.get("n3_dispatch", unmeasured)
@@ -156,7 +166,8 @@ def main() -> int:
             results["n2_over_n1"] = round(n2["wall_s"] / n1["wall_s"], 3)
             print("skewed:", flush=True)
             sched = measure({"static": (2, "--schedule", "static"),
-                             "dynamic": (2, "--schedule", "dynamic")}, repeat, skewed, tmp, env)
+                             "dynamic": (2, "--schedule", "dynamic")}, repeat, skewed, tmp, env,
+                            server.process.pid)
             static, dynamic = sched["static"], sched["dynamic"]
             results.update(sched)
             results["dynamic_over_static"] = round(dynamic["wall_s"] / static["wall_s"], 3)
