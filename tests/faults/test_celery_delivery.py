@@ -85,7 +85,7 @@ def test_c1_ingests_survive_children_killed_mid_upload(private_redis, fault_work
     sources = make_sources(tmp_path / "src", n, size, seed=rng.randrange(1000))
     coll = collection()
     worker = fault_workers(private_redis.url, concurrency=2, UPLOAD_LEASE_S="10",
-                           S3_PART_SIZE_MB="5")
+                           S3_PART_SIZE_MB="5", S3_MULTIPART_THRESHOLD_MB="5")
     for path in sources:
         ingest_file_task.delay(str(path), coll.pk, "auto", None, "single")
     killed: dict[str, str] = {}  # granule -> state when killed
@@ -211,7 +211,7 @@ def test_c4_a_poison_ingest_stops_after_three_attempts(private_redis, fault_work
     (source,) = make_sources(tmp_path / "src", 1, 12 * MB, seed=rng.randrange(1000))
     coll = collection()
     fault_workers(private_redis.url, concurrency=1, ARCHIVE_FAULT="mid_parts:1.0",
-                  S3_PART_SIZE_MB="5", UPLOAD_LEASE_S="10")
+                  S3_PART_SIZE_MB="5", S3_MULTIPART_THRESHOLD_MB="5", UPLOAD_LEASE_S="10")
     ingest_file_task.delay(str(source), coll.pk, "auto", None, "single")
     deadline = time.monotonic() + sized(90, 150)
     settled = 0

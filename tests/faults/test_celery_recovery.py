@@ -183,7 +183,8 @@ def test_c8_a_stalled_upload_hits_the_soft_limit_and_leaves_no_upload(
     proxy = tcp_proxy(rclone_s3.endpoint_url)
     soft, hard = 8, 20
     worker = fault_workers(private_redis.url, concurrency=1, endpoint_url=proxy.endpoint_url,
-                           S3_PART_SIZE_MB="5", CELERY_TASK_TIME_LIMIT=str(hard),
+                           S3_PART_SIZE_MB="5", S3_MULTIPART_THRESHOLD_MB="5",
+                           CELERY_TASK_TIME_LIMIT=str(hard),
                            CELERY_TASK_SOFT_TIME_LIMIT=str(soft), CELERY_VISIBILITY_TIMEOUT="30",
                            UPLOAD_LEASE_S="10")
     # A first ingest makes the pool process probe the store before anything stalls, so

@@ -35,6 +35,7 @@ def test_d1_postgres_crash_mid_ingest_loses_nothing(private_postgres, rclone_s3,
            "S3_ENDPOINT_URL": rclone_s3.endpoint_url, "AWS_ACCESS_KEY_ID": rclone_s3.access_key,
            "AWS_SECRET_ACCESS_KEY": rclone_s3.secret_key, "S3_REGION": rclone_s3.region,
            "UPLOAD_LEASE_S": "10", "CELERY_BROKER_URL": "", "S3_PART_SIZE_MB": "5",
+           "S3_MULTIPART_THRESHOLD_MB": "5",
            "ARCHIVE_MAX_OBJECT_GB": "40"}
     env.pop("ARCHIVE_FAULT", None)
 

@@ -31,6 +31,9 @@ def generate_one(path: Path) -> None:
                 incompressible=True, compression=None)
 
 
+MULTIPART_POINTS = ("before_create_mpu", "mid_parts", "after_parts_before_complete")
+
+
 def crashing_ingest(tmp_path: Path, src: Path, point: str, database_url: str,
                     store_url: str, s3: object) -> int:
     """Run `manage.py ingest` in a child that dies (exit 137) at one fault point."""
@@ -38,8 +41,10 @@ def crashing_ingest(tmp_path: Path, src: Path, point: str, database_url: str,
            "STORE_URL": store_url, "UPLOAD_LEASE_S": "10", "VAR_DIR": str(tmp_path / "var"),
            "S3_ENDPOINT_URL": s3.endpoint_url, "AWS_ACCESS_KEY_ID": s3.access_key,
            "AWS_SECRET_ACCESS_KEY": s3.secret_key, "S3_REGION": s3.region,
-           # small parts, so the crash points inside a multipart upload are reached
-           "S3_PART_SIZE_MB": "5", "ARCHIVE_MAX_OBJECT_GB": "40"}
+           # small parts, so the crash points inside a multipart upload are reached;
+           # the other points run on a whole-file PutObject, as 14 MB files go by default
+           "S3_PART_SIZE_MB": "5", "ARCHIVE_MAX_OBJECT_GB": "40",
+           "S3_MULTIPART_THRESHOLD_MB": "5" if point in MULTIPART_POINTS else "64"}
     done = subprocess.run([sys.executable, "manage.py", "ingest", str(src), "--collection",
                            "crash"], cwd=REPO, env=env, capture_output=True, timeout=120)
     return done.returncode
@@ -57,9 +62,8 @@ def local_primary(settings, tmp_path: Path) -> str:
     archive.config.configure(original)
 
 
-@pytest.mark.parametrize("point", ["before_create_mpu", "mid_parts",
-                                   "after_parts_before_complete",
-                                   "after_complete_before_commit", "after_commit_before_verify"])
+@pytest.mark.parametrize("point", [*MULTIPART_POINTS, "after_complete_before_commit",
+                                   "after_commit_before_verify"])
 def test_reconcile_repairs_a_crash_at_each_point(point: str, tmp_path: Path, shared_swaths,
                                                  s3_primary, rclone_s3) -> None:
     from tests.conftest import _test_database_url
