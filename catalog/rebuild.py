@@ -180,7 +180,8 @@ def _inspect(path: Path) -> dict:
     from ingest.pipeline import metadata_fields
 
     try:
-        meta = inspect_pooled(path, timeout_s=settings.INGEST_INSPECT_TIMEOUT_S)
+        meta = inspect_pooled(path, timeout_s=settings.INGEST_INSPECT_TIMEOUT_S,
+                              max_unwrapped_bytes=settings.INGEST_UNWRAP_MAX_MB * 2**20)
     except InspectError as e:
         log.warning("rebuild: cannot inspect %s: %s", path.name, e.reason)
         return {}

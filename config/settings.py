@@ -198,6 +198,9 @@ INGEST_DEFAULT_CODEC = env_choice("INGEST_CODEC", "auto", ("auto", "none", "gzip
 INGEST_DEFAULT_POLICY = env_choice("INGEST_POLICY", "single", ("single", "replicate", "copy3"))
 INGEST_MIN_FILE_AGE_S = env_int("INGEST_MIN_FILE_AGE_S", 0, minimum=0)
 INGEST_INSPECT_TIMEOUT_S = env_int("INGEST_INSPECT_TIMEOUT_S", 60, minimum=1)
+# gzip/bzip2/zstd-wrapped granules are unwrapped to a temporary file to be read; a file
+# that grows past this is refused as a decompression bomb (raise it for huge granules).
+INGEST_UNWRAP_MAX_MB = env_int("INGEST_UNWRAP_MAX_MB", 64 * 1024, minimum=1)
 # A PNG of each new swath's main variable, stored beside it (a STAC "overview" asset).
 INGEST_QUICKLOOKS = env_bool("INGEST_QUICKLOOKS", True)
 UPLOAD_LEASE_S = env_int("UPLOAD_LEASE_S", 3600, minimum=10)

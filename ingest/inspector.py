@@ -51,10 +51,17 @@ class Inspector:
         self._uses = 0
         self.child_cpu_s = 0.0  # CPU seconds the child spent answering, summed
 
-    def inspect(self, path: str | Path, timeout_s: float = 30.0,
-                hints: dict | None = None) -> SwathMetadata:
-        """Return the file's metadata; raises InspectError like ingest.inspect.inspect_file."""
-        payload = self._ask({"path": str(path), "hints": hints or {}}, Path(path), timeout_s)
+    def inspect(self, path: str | Path, timeout_s: float = 30.0, hints: dict | None = None,
+                max_unwrapped_bytes: int | None = None) -> SwathMetadata:
+        """Return the file's metadata; raises InspectError like ingest.inspect.inspect_file.
+
+        ``max_unwrapped_bytes`` caps a wrapped file's unwrapped size (the reader's own
+        default when None); past it the reason is ``decompression_bomb``.
+        """
+        request: dict[str, Any] = {"path": str(path), "hints": hints or {}}
+        if max_unwrapped_bytes is not None:
+            request["max_unwrapped_bytes"] = int(max_unwrapped_bytes)
+        payload = self._ask(request, Path(path), timeout_s)
         return SwathMetadata.from_dict(payload["metadata"])
 
     def quicklook(self, path: str | Path, timeout_s: float = 30.0) -> Quicklook:
@@ -170,10 +177,10 @@ def pooled() -> Inspector:
     return inspector
 
 
-def inspect_pooled(path: str | Path, timeout_s: float = 30.0,
-                   hints: dict | None = None) -> SwathMetadata:
+def inspect_pooled(path: str | Path, timeout_s: float = 30.0, hints: dict | None = None,
+                   max_unwrapped_bytes: int | None = None) -> SwathMetadata:
     """Inspect with this thread's reusable Inspector."""
-    return pooled().inspect(path, timeout_s, hints)
+    return pooled().inspect(path, timeout_s, hints, max_unwrapped_bytes)
 
 
 def quicklook_pooled(path: str | Path, timeout_s: float = 30.0) -> Quicklook:
@@ -184,7 +191,10 @@ def quicklook_pooled(path: str | Path, timeout_s: float = 30.0) -> Quicklook:
 def _answer(request: dict[str, Any], reader: Any, renderer_spec: str) -> dict[str, Any]:
     """Child side: the answer to one request (the caller catches what it raises)."""
     if request.get("op", "metadata") == "metadata":
-        return {"metadata": reader(request["path"], request["hints"] or None).to_dict()}
+        # Only a cap the caller set is passed on: other readers take (path, hints) alone.
+        cap = request.get("max_unwrapped_bytes")
+        extra = {"max_unwrapped_bytes": cap} if cap is not None else {}
+        return {"metadata": reader(request["path"], request["hints"] or None, **extra).to_dict()}
     from ingest.quicklook import NothingToDraw, QuicklookError
 
     try:

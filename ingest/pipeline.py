@@ -171,7 +171,8 @@ def _ingest_file(
 
     mark = time.perf_counter()
     try:
-        meta = inspect_pooled(path, timeout_s=settings.INGEST_INSPECT_TIMEOUT_S)
+        meta = inspect_pooled(path, timeout_s=settings.INGEST_INSPECT_TIMEOUT_S,
+                              max_unwrapped_bytes=settings.INGEST_UNWRAP_MAX_MB * 2**20)
         fields = metadata_fields(meta)
     except InspectError as e:
         swath = services.register_swath(

@@ -214,6 +214,43 @@ def test_m3_a_decompression_bomb_ends_failed_with_nothing_uploaded(tmp_path: Pat
         else True
 
 
+@pytest.mark.django_db
+def test_m3_b_the_unwrap_cap_is_the_setting_ingest_honours(tmp_path: Path, settings) -> None:
+    """INGEST_UNWRAP_MAX_MB reaches the inspection child: a bomb past it ends FAILED as a
+    decompression bomb, and a wrapped real granule under it still goes in."""
+    import archive.config
+    from catalog.apps import store_specs
+    from ingest.pipeline import ingest_file
+    from tests.faults.helpers import collection
+
+    settings.ARCHIVE_STORES = {"primary": (tmp_path / "objects").as_uri()}
+    settings.INGEST_UNWRAP_MAX_MB = 8
+    settings.INGEST_QUICKLOOKS = False
+    original = store_specs()
+    archive.config.configure(store_specs())
+    bomb = tmp_path / "bomb.nc.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as out:
+        out.write(b"\x89HDF\r\n\x1a\n")
+        for _ in range(32):
+            out.write(bytes(2**20))
+    granule = SHARED_SWATHS / BASES[1]
+    wrapped = tmp_path / f"{granule.name}.gz"
+    wrapped.write_bytes(gzip.compress(granule.read_bytes()))
+    coll = collection("unwrap-cap").pk
+    try:
+        refused = ingest_file(bomb, coll)
+        kept = ingest_file(wrapped, coll)
+    finally:
+        archive.config.configure(original)
+    print(f"M3 setting: {refused.status}: {refused.reason}")
+    assert refused.status == "failed" and "decompression_bomb" in refused.reason
+    assert "bomb.nc.gz" in refused.reason
+    assert Swath.objects.get(pk=refused.swath_id).state == "FAILED"
+    assert kept.status == "new", kept.reason
+    assert Swath.objects.get(pk=kept.swath_id).state == "VERIFIED"
+    assert StoredObject.objects.filter(swath_id=refused.swath_id).count() == 0
+
+
 def test_m3_the_unwrap_cap_stops_a_bomb_in_the_inspector_quickly(tmp_path: Path) -> None:
     """The reader's cap: a reader spec with a 100 MiB cap ends a 1 GiB bomb in < 1 s."""
     bomb = tmp_path / "bomb.h5.gz"
