@@ -10,6 +10,8 @@ What it repairs (RELIABILITY I1-I6, S3, C5, D1):
   hash to the swath's source file, else deleted once older than the grace period.
 - VERIFIED rows whose copy has vanished: repaired from another verified copy, else
   the row is FAILED with the reason and re-ingested from its source if it exists.
+- Subset products (primary store only, subset.recovery): standing orders a crash kept
+  from firing, and QUEUED products older than the grace whose message was lost.
 Dry run by default; `apply=True` acts. Every finding is one line of the report.
 """
 
@@ -56,6 +58,10 @@ def reconcile(store_name: str = "primary", *, apply: bool = False,
     _adopt_orphans(store, store_name, report, apply, grace)
     _repair_missing(store, store_name, report, apply)
     _requeue_unfinished(report, apply)
+    if store_name == "primary":  # the store products are cut from and written to
+        from subset.recovery import recover_products
+
+        recover_products(report.lines, apply=apply, grace=grace)
     return report
 
 

@@ -213,12 +213,17 @@ def spec_from_params(params: dict[str, Any]) -> SubsetSpec:
     )
 
 
+def running_lease() -> timedelta:
+    """How long a RUNNING product is its worker's: past it, the worker is taken for dead."""
+    return timedelta(seconds=int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 3600)) + 60)
+
+
 def claim(product_id: int) -> bool:
     """QUEUED (or RUNNING past its lease) -> RUNNING; True if this worker got it."""
     now = timezone.now()
-    lease = timedelta(seconds=int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 3600)) + 60)
     changed = Product.objects.filter(
-        Q(state=Product.State.QUEUED) | Q(state=Product.State.RUNNING, started_at__lt=now - lease),
+        Q(state=Product.State.QUEUED)
+        | Q(state=Product.State.RUNNING, started_at__lt=now - running_lease()),
         pk=product_id, attempts__lt=MAX_ATTEMPTS,
     ).update(state=Product.State.RUNNING, started_at=now, attempts=F("attempts") + 1, error="")
     return changed == 1

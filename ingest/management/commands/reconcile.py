@@ -13,14 +13,17 @@ class Command(BaseCommand):
         "Compare catalog rows with a store and repair: verify STORED rows, adopt objects "
         "whose bytes match their swath's source (else delete orphans older than --grace), "
         "restore vanished copies from replicas or mark them for re-ingest, and re-enqueue "
-        "PENDING, FAILED (attempts left) and lease-expired rows. Dry run unless --apply."
+        "PENDING, FAILED (attempts left) and lease-expired rows. On the primary store also "
+        "make standing-order products a crash kept from firing and re-send QUEUED products "
+        "older than --grace (failing those out of attempts). Dry run unless --apply."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--store", default="primary")
         parser.add_argument("--apply", action="store_true", help="act; default is a dry run")
         parser.add_argument("--grace", type=parse_age, default=parse_age("1h"),
-                            help="orphans younger than this are left alone (default 1h)")
+                            help="orphans and QUEUED products younger than this are left alone "
+                                 "(default 1h)")
 
     def handle(self, *args: object, **opts: object) -> None:
         report = reconcile(opts["store"], apply=opts["apply"], grace=opts["grace"])

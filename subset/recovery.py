@@ -1,0 +1,78 @@
+"""Products that a crash or a lost broker message would otherwise leave behind.
+
+Both ways a product is started are fire-and-forget after a commit: a new product's
+task is published in ``on_commit``, and the standing-order hook runs in the
+``on_commit`` of a swath's VERIFIED transition (catalog.signals.swath_verified). A
+process that dies between the commit and those callbacks, or a broker that loses its
+queue (RELIABILITY C5, C6), would leave a product QUEUED for ever, or a standing order
+without the product it is owed. Reconcile calls :func:`recover_products` to find both
+in the database and start them again; a product can be sent twice safely, since only
+the worker whose ``claim`` moves it out of QUEUED cuts it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from catalog.models import Product, Region, Swath, SwathState
+from subset.services import MAX_ATTEMPTS, create_order_products, running_lease
+
+# Swaths verified this recently are checked for missed standing orders. Reconcile runs
+# every RECONCILE_EVERY_S (15 min by default), so two days covers a long outage without
+# rescanning the whole catalog each time.
+ORDER_LOOKBACK = timedelta(days=2)
+
+
+def recover_products(lines: list[str], *, apply: bool, grace: timedelta) -> None:
+    """Append a line per finding to ``lines``; with ``apply``, start what was lost.
+
+    ``grace``: a QUEUED product younger than this is left to the queue it is in.
+    """
+    _missed_orders(lines, apply)
+    _lost_products(lines, apply, grace)
+
+
+def _missed_orders(lines: list[str], apply: bool) -> None:
+    if not Region.objects.filter(order_active=True).exists():
+        return
+    owed = Region.objects.filter(
+        Q(order_collections__isnull=True) | Q(order_collections=OuterRef("collection_id")),
+        order_active=True, geometry__intersects=OuterRef("footprint"),
+    ).exclude(Exists(Product.objects.filter(swath=OuterRef(OuterRef("pk")), region=OuterRef("pk"))))
+    missed = Swath.objects.filter(
+        Exists(owed), state=SwathState.VERIFIED, footprint__isnull=False,
+        verified_at__gte=timezone.now() - ORDER_LOOKBACK,
+    )
+    for swath_id, uuid in missed.values_list("pk", "uuid"):
+        if not apply:
+            lines.append(f"ORDER swath {uuid}: a standing order has no product for it")
+            continue
+        made = create_order_products(swath_id)
+        lines.append(f"ORDER swath {uuid}: {len(made)} standing-order product(s) created")
+
+
+def _lost_products(lines: list[str], apply: bool, grace: timedelta) -> None:
+    from subset.tasks import cut_subset
+
+    now = timezone.now()
+    # QUEUED past the grace, or RUNNING past the lease of a worker that died.
+    lost = Product.objects.filter(
+        Q(state=Product.State.QUEUED, created_at__lt=now - grace)
+        | Q(state=Product.State.RUNNING, started_at__lt=now - running_lease()))
+    for pk, state, attempts in lost.values_list("pk", "state", "attempts"):
+        if attempts >= MAX_ATTEMPTS:
+            # No worker may claim it any more (transient errors every time, or a worker
+            # that died every time): fail it with the reason instead of leaving it waiting.
+            lines.append(f"GIVE-UP product {pk} ({state}) after {attempts} attempts")
+            if apply:
+                Product.objects.filter(pk=pk, state=state).update(
+                    state=Product.State.FAILED, finished_at=now,
+                    error=f"gave up after {attempts} attempts (transient store errors, or "
+                          "a worker that died each time; see the worker logs)")
+            continue
+        lines.append(f"REQUEUE product {pk} ({state})")
+        if apply:
+            cut_subset.delay(pk)

@@ -1,0 +1,82 @@
+"""Reconcile starts the products a crash or a lost broker message left behind."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.gis.geos import MultiPolygon, Polygon
+
+from catalog.models import Product, Region, Swath
+from ingest.reconcile import reconcile
+from subset.region import parse_bbox
+from subset.services import MAX_ATTEMPTS, SubsetSpec, create_product
+from tests.subset.test_jobs import MODIS, archived
+
+pytestmark = pytest.mark.django_db
+NOW = timedelta(0)
+
+
+@pytest.fixture
+def modis(shared_swaths: Path) -> Swath:
+    return archived(shared_swaths / MODIS)  # its on_commit hooks never run: a "crash"
+
+
+def order_over_modis() -> Region:
+    return Region.objects.create(
+        slug="aral", name="Aral", order_active=True, order_variables=["sea_surface_temperature"],
+        geometry=MultiPolygon(Polygon.from_bbox((70, 42, 80, 48)), srid=4326))
+
+
+def lost_product(swath: Swath) -> Product:
+    """A product whose task message never reached a worker (its on_commit never ran)."""
+    product, created = create_product(swath, SubsetSpec(parse_bbox("70,42,80,48"), None, []))
+    assert created and product.state == "QUEUED"
+    return product
+
+
+def test_a_standing_order_the_crash_kept_from_firing_is_made_by_reconcile(
+        modis: Swath, django_capture_on_commit_callbacks) -> None:
+    region = order_over_modis()
+    Region.objects.create(slug="away", name="y", order_active=True,
+                          geometry=MultiPolygon(Polygon.from_bbox((0, 0, 5, 5)), srid=4326))
+    dry = reconcile("primary").lines
+    assert f"ORDER swath {modis.uuid}: a standing order has no product for it" in dry
+    assert not Product.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        applied = reconcile("primary", apply=True).lines
+    assert f"ORDER swath {modis.uuid}: 1 standing-order product(s) created" in applied
+    (product,) = Product.objects.all()
+    assert product.region == region and product.state == "DONE", product.error
+    assert not [line for line in reconcile("primary").lines if line.startswith("ORDER")]
+
+
+def test_an_old_swath_is_not_rescanned_for_orders(modis: Swath) -> None:
+    order_over_modis()
+    Swath.objects.filter(pk=modis.pk).update(verified_at=modis.verified_at - timedelta(days=3))
+    assert not [line for line in reconcile("primary").lines if line.startswith("ORDER")]
+
+
+def test_a_queued_product_whose_message_was_lost_is_sent_again_after_the_grace(
+        modis: Swath, django_capture_on_commit_callbacks) -> None:
+    product = lost_product(modis)
+    young = reconcile("primary", apply=True, grace=timedelta(hours=1)).lines
+    assert not [line for line in young if "product" in line]
+    assert Product.objects.get(pk=product.pk).state == "QUEUED"
+    with django_capture_on_commit_callbacks(execute=True):
+        lines = reconcile("primary", apply=True, grace=NOW).lines
+    assert f"REQUEUE product {product.pk} (QUEUED)" in lines
+    product.refresh_from_db()
+    assert product.state == "DONE" and product.attempts == 1, product.error
+
+
+def test_a_product_no_worker_may_claim_any_more_is_failed_with_the_reason(
+        modis: Swath) -> None:
+    product = lost_product(modis)
+    Product.objects.filter(pk=product.pk).update(attempts=MAX_ATTEMPTS)
+    assert f"GIVE-UP product {product.pk} (QUEUED) after {MAX_ATTEMPTS} attempts" in \
+        reconcile("primary", apply=True, grace=NOW).lines
+    product.refresh_from_db()
+    assert product.state == "FAILED"
+    assert f"gave up after {MAX_ATTEMPTS} attempts" in product.error
