@@ -88,12 +88,21 @@ def find_resumable(collection_id: int, granule_id: str) -> Swath | None:
 def register_swath(
     collection_id: int, source: SourceInfo, fields: dict, ingest_run_id: int | None = None
 ) -> Swath:
-    """Create a PENDING swath (new version if the granule exists) or refresh a resumable one."""
+    """Create a PENDING swath (new version if the granule exists) or refresh a resumable one.
+
+    A FAILED row taken up by another ingest run than the one that failed it starts a
+    fresh attempt count: MAX_ATTEMPTS bounds the automatic retries (broker redeliveries,
+    reconcile; both keep the run or have none), not a data manager's re-run after, say,
+    an object-store outage that used up every attempt.
+    """
     with transaction.atomic():
         existing = find_resumable(collection_id, source.granule_id)
         if existing is not None:
+            fresh = (existing.state == SwathState.FAILED and ingest_run_id is not None
+                     and existing.ingest_run_id != ingest_run_id)
             Swath.objects.filter(pk=existing.pk).update(
-                source_path=source.path, ingest_run_id=ingest_run_id, **fields
+                source_path=source.path, ingest_run_id=ingest_run_id,
+                **({"attempts": 0} if fresh else {}), **fields
             )
             existing.refresh_from_db()
             return existing
@@ -219,9 +228,13 @@ def mark_verified(swath_id: int, obj_id: int) -> bool:
 
 
 def mark_failed(
-    swath_id: int, reason: str, obj_id: int | None = None, *, owner: str | None = None
+    swath_id: int, reason: str, obj_id: int | None = None, *, owner: str | None = None,
+    spend_attempt: bool = False,
 ) -> bool:
     """Any unfinished state -> FAILED with a reason a person understands; True if it was.
+
+    ``spend_attempt`` counts a failure that happened before any upload lease was taken
+    (claim_upload counts the others), so reconcile stops retrying an unreadable file.
 
     With ``owner`` (an upload's lease holder) the row changes only while that worker
     still holds it: a worker whose lease passed to another must not fail the other's
@@ -233,7 +246,7 @@ def mark_failed(
             rows = rows.filter(lease_owner=owner)
         changed = rows.update(
             state=SwathState.FAILED, failure_reason=reason[:2000], lease_owner="",
-            lease_until=None,
+            lease_until=None, **({"attempts": F("attempts") + 1} if spend_attempt else {}),
         )
         if obj_id is not None:
             StoredObject.objects.filter(pk=obj_id).exclude(

@@ -178,7 +178,7 @@ def _ingest_file(
         swath = services.register_swath(
             collection_id, source, {"filename": source.granule_id}, ingest_run_id
         )
-        services.mark_failed(swath.pk, str(e))
+        services.mark_failed(swath.pk, str(e), spend_attempt=True)
         return FileOutcome(source.path, "failed", str(e), source.size, swath.pk)
     timings["inspect"] += time.perf_counter() - mark
     mark = time.perf_counter()

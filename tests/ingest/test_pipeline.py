@@ -124,6 +124,45 @@ def test_failed_files_are_resumed_by_the_next_run(tree: Path) -> None:
     assert row.state == "VERIFIED" and row.version == 1
 
 
+def test_a_new_run_gives_a_file_out_of_attempts_a_fresh_count(tree: Path) -> None:
+    """Three failed attempts stop the automatic retries of the run that made them, not
+    the data manager's next run (after an outage that used every attempt up)."""
+    from catalog.services import MAX_ATTEMPTS
+    from ingest.pipeline import ingest_file
+
+    target = tree / "SS_MODIS_A-JPL-L2P-v2014.0.nc"
+    good = target.read_bytes()
+    target.write_bytes(good[:5000])
+    first = ingest([target])
+    (row,) = Swath.objects.all()
+    Swath.objects.filter(pk=row.pk).update(attempts=MAX_ATTEMPTS)
+    target.write_bytes(good)
+    redelivered = ingest_file(target, first.collection_id, ingest_run_id=first.pk)
+    assert redelivered.status == "failed" and "attempts exhausted" in redelivered.reason
+    second = ingest([target])
+    assert second.n_new == 1, second.errors
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.version) == ("VERIFIED", 1, 1)
+
+
+def test_reconcile_stops_retrying_an_unreadable_file_after_three_inspections(
+        tree: Path) -> None:
+    from catalog.services import MAX_ATTEMPTS
+    from ingest.reconcile import reconcile
+
+    target = tree / "SS_VIIRS_NPP-NAVO-L2P-v3.0.nc"
+    target.write_bytes(target.read_bytes()[:5000])
+    ingest([target])
+    sweeps = 0
+    while any(line.startswith("REQUEUE") for line in reconcile("primary", apply=True).lines):
+        sweeps += 1
+        assert sweeps < 10, "reconcile keeps re-reading an unreadable file"
+    (row,) = Swath.objects.all()
+    assert (row.state, row.attempts, sweeps) == ("FAILED", MAX_ATTEMPTS, MAX_ATTEMPTS - 1)
+    assert "unreadable" in row.failure_reason or "HDF5" in row.failure_reason, \
+        row.failure_reason
+
+
 @pytest.mark.django_db(transaction=True)  # by default files run in threads, own connections
 def test_ingest_command_prints_scan_summary_progress_and_table(tree: Path, capsys) -> None:
     from ingest.management.commands.ingest import MAX_DEFAULT_WORKERS
