@@ -8,6 +8,7 @@ import sys
 import textwrap
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,66 @@ def test_c6_a_crash_between_commit_and_publish_is_recovered_by_a_rerun(
     run_with_celery(start_run(coll.slug, found.files, [], paths=[], options={}), found.files,
                     timeout_s=90)
     assert verified() == len(sources)
+
+
+PRODUCT_DIES_BEFORE_PUBLISH = textwrap.dedent(
+    """
+    import os, sys
+    import django
+    django.setup()
+    from django.db import transaction
+    from catalog.models import Swath
+    from subset.region import parse_bbox
+    from subset.services import SubsetSpec, create_product
+    swath = Swath.objects.get(pk=int(sys.argv[1]))
+    with transaction.atomic():
+        transaction.on_commit(lambda: os._exit(137))  # dies between commit and publish
+        create_product(swath, SubsetSpec(parse_bbox("70,42,80,48"), None, []))
+    """
+)
+
+
+def test_c6_b_lost_products_and_a_missed_standing_order_are_cut_after_reconcile(
+    private_redis, fault_workers, shared_swaths: Path, tmp_path: Path
+) -> None:
+    """A product whose publisher died after its commit, and a standing order that no
+    hook fired for, are both cut by a real worker after one reconcile, each once."""
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+
+    from catalog.models import Product, Region
+    from tests.conftest import _test_database_url
+
+    source = tmp_path / "src" / "SS_MODIS_A-JPL-L2P-v2014.0.nc"
+    source.parent.mkdir()
+    source.write_bytes((shared_swaths / source.name).read_bytes())
+    coll = collection()
+    worker = fault_workers(private_redis.url, concurrency=1)
+    ingest_file_task.delay(str(source), coll.pk, "auto", None, "single")
+    wait_until(lambda: verified() == 1, 90, what="the granule VERIFIED")
+    swath = Swath.objects.get()
+    env = {**worker.env, "DJANGO_SETTINGS_MODULE": "config.settings",
+           "DATABASE_URL": _test_database_url(), "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", PRODUCT_DIES_BEFORE_PUBLISH, str(swath.pk)],
+                          cwd=REPO, env=env, capture_output=True, timeout=120)
+    assert done.returncode == 137, done.stderr.decode()[-2000:]
+    (lost,) = Product.objects.all()
+    # An order over the swath that its (already fired) hook never saw.
+    order = Region.objects.create(
+        slug="aral", name="Aral", order_active=True, order_variables=["sea_surface_temperature"],
+        geometry=MultiPolygon(Polygon.from_bbox((70, 42, 80, 48)), srid=4326))
+    time.sleep(3)
+    assert Product.objects.get(pk=lost.pk).state == "QUEUED"  # nothing will send it
+    lines = reconcile("primary", apply=True, grace=timedelta(seconds=1)).lines
+    print("C6 products:", [line for line in lines if "product" in line.lower()])
+    assert f"REQUEUE product {lost.pk} (QUEUED)" in lines
+    assert f"ORDER swath {swath.uuid}: 1 standing-order product(s) created" in lines
+    wait_until(lambda: Product.objects.filter(state="DONE").count() == 2, 120,
+               what="both products cut")
+    rows = list(Product.objects.values_list("region_id", "state", "attempts", "result_id"))
+    print(f"C6 products (region, state, attempts, result): {rows}")
+    assert sorted(r[0] or 0 for r in rows) == [0, order.pk]
+    assert all(state == "DONE" and attempts == 1 and result for _, state, attempts, result
+               in rows)
 
 
 def test_c7_s3_slowdown_is_retried_with_backoff_and_the_ingest_succeeds(
