@@ -229,12 +229,13 @@ def mark_verified(swath_id: int, obj_id: int) -> bool:
 
 def mark_failed(
     swath_id: int, reason: str, obj_id: int | None = None, *, owner: str | None = None,
-    spend_attempt: bool = False,
+    spend_attempt: bool = False, unless_leased: bool = False,
 ) -> bool:
     """Any unfinished state -> FAILED with a reason a person understands; True if it was.
 
     ``spend_attempt`` counts a failure that happened before any upload lease was taken
     (claim_upload counts the others), so reconcile stops retrying an unreadable file.
+    ``unless_leased`` leaves alone a row whose live lease another worker holds.
 
     With ``owner`` (an upload's lease holder) the row changes only while that worker
     still holds it: a worker whose lease passed to another must not fail the other's
@@ -244,6 +245,8 @@ def mark_failed(
         rows = Swath.objects.filter(pk=swath_id).exclude(state=SwathState.VERIFIED)
         if owner is not None:
             rows = rows.filter(lease_owner=owner)
+        if unless_leased:
+            rows = rows.exclude(state=SwathState.UPLOADING, lease_until__gt=timezone.now())
         changed = rows.update(
             state=SwathState.FAILED, failure_reason=reason[:2000], lease_owner="",
             lease_until=None, **({"attempts": F("attempts") + 1} if spend_attempt else {}),

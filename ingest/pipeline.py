@@ -178,7 +178,12 @@ def _ingest_file(
         swath = services.register_swath(
             collection_id, source, {"filename": source.granule_id}, ingest_run_id
         )
-        services.mark_failed(swath.pk, str(e), spend_attempt=True)
+        # Another delivery of this file may hold a live upload lease on the row (a broker
+        # redelivery): this inspection's failure, a timeout under load say, must not
+        # fail that upload, which would then be discarded at mark_stored.
+        if not services.mark_failed(swath.pk, str(e), spend_attempt=True, unless_leased=True):
+            return FileOutcome(source.path, "skipped", f"another worker is uploading it; "
+                               f"this inspection failed: {e}", source.size, swath.pk)
         return FileOutcome(source.path, "failed", str(e), source.size, swath.pk)
     timings["inspect"] += time.perf_counter() - mark
     mark = time.perf_counter()

@@ -163,6 +163,23 @@ def test_reconcile_stops_retrying_an_unreadable_file_after_three_inspections(
         row.failure_reason
 
 
+def test_a_failed_inspection_leaves_another_workers_live_upload_alone(tree: Path) -> None:
+    """A redelivered task whose inspection fails (a timeout under load, a file replaced
+    mid-way) while the first delivery uploads must not fail that upload."""
+    from catalog import services
+    from ingest.pipeline import ingest_file, source_info
+
+    target = tree / "SS_VIIRS_NPP-NAVO-L2P-v3.0.nc"
+    coll, _ = services.get_or_create_collection("leases")
+    row = services.register_swath(coll.pk, source_info(target), {"filename": target.name})
+    assert services.claim_upload(row.pk, "first-delivery", 600)
+    target.write_bytes(target.read_bytes()[:5000])  # this delivery's inspection fails
+    outcome = ingest_file(target, coll.pk)
+    row.refresh_from_db()
+    assert outcome.status == "skipped" and "another worker is uploading it" in outcome.reason
+    assert (row.state, row.lease_owner, row.attempts) == ("UPLOADING", "first-delivery", 1)
+
+
 @pytest.mark.django_db(transaction=True)  # by default files run in threads, own connections
 def test_ingest_command_prints_scan_summary_progress_and_table(tree: Path, capsys) -> None:
     from ingest.management.commands.ingest import MAX_DEFAULT_WORKERS
