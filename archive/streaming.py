@@ -235,8 +235,8 @@ class FileSlice(io.RawIOBase):
 
     BLOCK = CHUNK
 
-    def __init__(self, fd: int, offset: int, length: int, *, what: str = "file",
-                 md5: str | None = None) -> None:
+    def __init__(self, fd: int, offset: int, length: int, *, md5: str,
+                 what: str = "file") -> None:
         super().__init__()
         self._fd = fd
         self._offset = offset
@@ -288,15 +288,8 @@ class FileSlice(io.RawIOBase):
         return len(data)
 
     def content_md5(self) -> str:
-        """Return the base64 MD5 given at creation, else of the slice's bytes as they are now."""
-        if self._md5 is not None:
-            return self._md5
-        digest = hashlib.md5()
-        self.seek(0)
-        while block := self.read(self.BLOCK):
-            digest.update(block)
-        self.seek(0)
-        return base64.b64encode(digest.digest()).decode("ascii")
+        """Return the base64 MD5 of the slice's bytes as they were hashed, not as they are now."""
+        return self._md5
 
 
 def iter_file_slices(

@@ -107,16 +107,15 @@ def test_a_file_that_changes_between_hashing_and_sending_is_refused_by_content_m
     store.multipart_threshold = 3 * PART
     source = tmp_path / "changing.bin"
     source.write_bytes(payload(2 * PART, seed=5))
-    real = fileput.hash_md5
+    real = fileput.iter_file_slices
 
-    def hash_then_change(reader: object) -> str:
-        md5 = real(reader)  # type: ignore[arg-type]
+    def hash_then_change(*args: object, **kwargs: object) -> Iterator[object]:
+        yield from real(*args, **kwargs)  # type: ignore[arg-type]
         with source.open("r+b") as f:  # same size, other bytes: only the content differs
             f.seek(PART)
             f.write(b"X" * 100)
-        return md5
 
-    monkeypatch.setattr(fileput, "hash_md5", hash_then_change)
+    monkeypatch.setattr(fileput, "iter_file_slices", hash_then_change)
     result = store.put("k/changing", source)
     # The first request sent other bytes than were hashed: rclone refused them. The retry
     # hashed the file as it is now, and the object holds exactly what put reports.
