@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from catalog.models import Product, Region, Swath, SwathState
-from subset.services import MAX_ATTEMPTS, create_order_products, running_lease
+from subset.services import MAX_ATTEMPTS, active_orders, create_order_products, running_lease
 
 # Swaths verified this recently are checked for missed standing orders. Reconcile runs
 # every RECONCILE_EVERY_S (15 min by default), so two days covers a long outage without
@@ -38,10 +38,8 @@ def recover_products(lines: list[str], *, apply: bool, grace: timedelta) -> None
 def _missed_orders(lines: list[str], apply: bool) -> None:
     if not Region.objects.filter(order_active=True).exists():
         return
-    owed = Region.objects.filter(
-        Q(order_collections__isnull=True) | Q(order_collections=OuterRef("collection_id")),
-        order_active=True, geometry__intersects=OuterRef("footprint"),
-    ).exclude(Exists(Product.objects.filter(swath=OuterRef(OuterRef("pk")), region=OuterRef("pk"))))
+    owed = active_orders(OuterRef("footprint"), OuterRef("collection_id")).exclude(
+        Exists(Product.objects.filter(swath=OuterRef(OuterRef("pk")), region=OuterRef("pk"))))
     missed = Swath.objects.filter(
         Exists(owed), state=SwathState.VERIFIED, footprint__isnull=False,
         verified_at__gte=timezone.now() - ORDER_LOOKBACK,

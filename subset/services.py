@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 import archive.config
@@ -347,14 +347,24 @@ class _Counted(os.PathLike):
         return str(self.path)
 
 
+def active_orders(footprint: Any, collection_id: Any) -> QuerySet[Region]:
+    """Regions whose active standing order covers a swath of this footprint and collection.
+
+    The arguments are values, or OuterRefs when a query asks this of many swaths at once
+    (subset.recovery).
+    """
+    return Region.objects.filter(
+        Q(order_collections__isnull=True) | Q(order_collections=collection_id),
+        order_active=True, geometry__intersects=footprint,
+    )
+
+
 def create_order_products(swath_id: int) -> list[Product]:
     """Create and enqueue products for every active standing order over a swath."""
     swath = Swath.objects.select_related("collection").filter(pk=swath_id).first()
     if swath is None or swath.footprint is None or swath.state != SwathState.VERIFIED:
         return []
-    regions = Region.objects.filter(order_active=True, geometry__intersects=swath.footprint)
-    regions = regions.filter(Q(order_collections__isnull=True)
-                             | Q(order_collections=swath.collection_id)).distinct()
+    regions = active_orders(swath.footprint, swath.collection_id).distinct()
     made = []
     for row in regions:
         try:
