@@ -173,15 +173,11 @@ def _download(store: object, key: str, codec: str, dest: Path) -> tuple[str, int
 def _inspect(path: Path) -> dict:
     """Catalog fields read from the file, or {} if it cannot be read (rows stay findable by
     id). ingest's reading side is used lazily: catalog/ otherwise imports only archive/."""
-    from django.conf import settings
-
     from ingest.inspect import InspectError
-    from ingest.inspector import inspect_pooled
-    from ingest.pipeline import metadata_fields
+    from ingest.pipeline import inspect_granule, metadata_fields
 
     try:
-        meta = inspect_pooled(path, timeout_s=settings.INGEST_INSPECT_TIMEOUT_S,
-                              max_unwrapped_bytes=settings.INGEST_UNWRAP_MAX_MB * 2**20)
+        meta = inspect_granule(path)
     except InspectError as e:
         log.warning("rebuild: cannot inspect %s: %s", path.name, e.reason)
         return {}

@@ -31,6 +31,7 @@ from archive.keys import quicklook_key
 from archive.replication import replicate
 from catalog import services
 from catalog.models import SwathState
+from ingest.metadata import SwathMetadata
 from ingest.scan import printable
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,6 @@ def _ingest_file(
     timings: dict[str, float],
 ) -> FileOutcome:
     from ingest.inspect import InspectError
-    from ingest.inspector import inspect_pooled
 
     try:
         source = source_info(path)
@@ -171,9 +171,7 @@ def _ingest_file(
 
     mark = time.perf_counter()
     try:
-        meta = inspect_pooled(path, timeout_s=settings.INGEST_INSPECT_TIMEOUT_S,
-                              max_unwrapped_bytes=settings.INGEST_UNWRAP_MAX_MB * 2**20)
-        fields = metadata_fields(meta)
+        fields = metadata_fields(inspect_granule(path))
     except InspectError as e:
         swath = services.register_swath(
             collection_id, source, {"filename": source.granule_id}, ingest_run_id
@@ -198,6 +196,15 @@ def _ingest_file(
         if problem:
             return FileOutcome(source.path, "failed", problem, source.size, swath.pk)
     return outcome
+
+
+def inspect_granule(path: str | Path) -> SwathMetadata:
+    """The granule's metadata, read in this thread's inspection child under the ingest
+    settings' limits; raises ingest.inspect.InspectError."""
+    from ingest.inspector import inspect_pooled
+
+    return inspect_pooled(path, timeout_s=settings.INGEST_INSPECT_TIMEOUT_S,
+                          max_unwrapped_bytes=settings.INGEST_UNWRAP_MAX_MB * 2**20)
 
 
 def ensure_replicas(swath_id: int, policy: str) -> str:
