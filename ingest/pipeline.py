@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -31,8 +32,10 @@ from archive.keys import quicklook_key
 from archive.replication import replicate
 from catalog import services
 from catalog.models import SwathState
-from ingest.metadata import SwathMetadata
 from ingest.scan import printable
+
+if TYPE_CHECKING:  # numpy and shapely: not at import time for an annotation
+    from ingest.metadata import SwathMetadata
 
 log = logging.getLogger(__name__)
 # One DEBUG line per file with the seconds of each step (benchmarks/ingest_bench.py reads
