@@ -107,15 +107,6 @@ def timed(argv: list[str], env: dict[str, str]) -> dict:
             "cpu_s": cpu, "stdout": proc.stdout}
 
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a running process (the S3 server), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
 def start_bench_rclone(root: Path, bucket: str):
     """`rclone serve s3` with the test suite's flags (tests/support/s3servers.py) plus
     ``--etag-hash ""``: by default rclone's local backend computes an MD5 of the whole file
@@ -158,7 +149,7 @@ class Server:
 
     def cpu_s(self) -> float:
         """CPU seconds the server has used so far."""
-        return process_cpu_s(self.s3.process.pid)
+        return self.s3.cpu_s()
 
     def url(self, key: str) -> str:
         return f"s3://{self.s3.bucket}/{key}"

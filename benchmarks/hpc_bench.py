@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.hpc.helpers import MPI_ENV, stage, store_env, synth_swaths  # noqa: E402
-from tests.support.s3servers import start_rclone  # noqa: E402
+from tests.support.s3servers import S3Server, start_rclone  # noqa: E402
 
 OUT = REPO / "benchmarks" / "out"
 # (duration s, pixels): about 10 MB each. Real swaths are 100 MB and up; at 2 MB the
@@ -72,22 +72,16 @@ def run(manifest: Path, out: Path, env: dict[str, str], ranks: int | None, *extr
     return wall, report
 
 
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a running process (the S3 server), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(configs: dict[str, tuple], repeat: int, manifest: Path, tmp: Path,
-            env: dict[str, str], server_pid: int) -> dict[str, dict]:
+            env: dict[str, str], server: S3Server) -> dict[str, dict]:
     """Run every configuration ``repeat`` times, interleaved so that load from other work
     on the machine falls on all alike; return medians of wall time and load imbalance."""
     runs: dict[str, list[tuple[float, dict]]] = {name: [] for name in configs}
     for k in range(repeat):
         for name, (ranks, *extra) in configs.items():
-            server_cpu = process_cpu_s(server_pid)
+            server_cpu = server.cpu_s()
             wall, report = run(manifest, tmp / f"{name}-{k}", env, ranks, *extra)
-            report["server_cpu_s"] = process_cpu_s(server_pid) - server_cpu
+            report["server_cpu_s"] = server.cpu_s() - server_cpu
             runs[name].append((wall, report))
             cpu = sum(r["cpu_s"] for r in report["ranks"])
             print(f"  {name} run {k + 1}: {wall:.1f} s (job {report['wall_s']:.1f} s, "
@@ -158,7 +152,7 @@ def main() -> int:
             if args.dispatch:
                 configs.update({"n2_dispatch": (2, "--rank0", "dispatch"),
                                 "n3_dispatch": (3, "--rank0", "dispatch")})
-            scale = measure(configs, repeat, scaling, tmp, env, server.process.pid)
+            scale = measure(configs, repeat, scaling, tmp, env, server)
             n1, n2 = scale["n1"], scale["n2"]
             unmeasured = {"wall_s": float("nan")}
             n2d, n3d = scale.get("n2_dispatch", unmeasured), scale.get("n3_dispatch", unmeasured)
@@ -167,7 +161,7 @@ def main() -> int:
             print("skewed:", flush=True)
             sched = measure({"static": (2, "--schedule", "static"),
                              "dynamic": (2, "--schedule", "dynamic")}, repeat, skewed, tmp, env,
-                            server.process.pid)
+                            server)
             static, dynamic = sched["static"], sched["dynamic"]
             results.update(sched)
             results["dynamic_over_static"] = round(dynamic["wall_s"] / static["wall_s"], 3)

@@ -92,15 +92,6 @@ TIMING = re.compile(r"timings\.ingest: .* total=([\d.]+) inspect=([\d.]+) upload
                     r"verify=([\d.]+) db=([\d.]+) quicklook=([\d.]+) "
                     r"thread_cpu=([\d.]+) child_cpu=([\d.]+)")
 STEPS = ("total", "inspect", "upload", "verify", "db", "quicklook", "thread_cpu", "child_cpu")
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a running process (the S3 server), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
 def children_cpu_s() -> float:
     """User + system CPU seconds of this process's finished children (the contenders)."""
     import resource
@@ -136,7 +127,7 @@ def run_s5cmd(server, tree: Path, prefix: str) -> dict:
 
 def _cpu_since(cpu0: tuple[float, float], server) -> dict:
     return {"client_s": children_cpu_s() - cpu0[0],
-            "server_s": process_cpu_s(server.s3.process.pid) - cpu0[1]}
+            "server_s": server.cpu_s() - cpu0[1]}
 
 
 def _cpu_text(cpu: dict) -> str:
@@ -174,7 +165,7 @@ def main() -> None:
                 for who in order:
                     prefix = f"{who}-w{workers}-{rep}"
                     os.sync()  # nobody pays for the previous contender's writeback
-                    cpu0 = (children_cpu_s(), process_cpu_s(server.s3.process.pid))
+                    cpu0 = (children_cpu_s(), server.cpu_s())
                     if who == "ours":
                         r = run_ours(server, tree, prefix, workers)
                         ours.append(r["seconds"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import secrets
 import shutil
 import signal
@@ -77,6 +78,11 @@ class S3Server:
     def port(self) -> int:
         """Return the TCP port the server listens on."""
         return int(self.endpoint_url.rsplit(":", 1)[1])
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the server process has used so far (benchmarks)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def store(self, prefix: str = "", **options: Any) -> S3Store:
         """Return an S3Store on this server's bucket under ``prefix``."""
