@@ -1,6 +1,6 @@
 """Catalog models: the source of truth for what the archive holds.
 
-States follow ../shared/RELIABILITY.md: PENDING -> UPLOADING (lease) -> STORED ->
+States follow docs/RELIABILITY.md: PENDING -> UPLOADING (lease) -> STORED ->
 VERIFIED, with FAILED and QUARANTINED as side states. Every transition is a short
 conditional UPDATE in catalog.services; no transaction is held during I/O.
 """
