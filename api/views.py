@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -78,21 +79,23 @@ class RegionViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class IngestRunViewSet(viewsets.ReadOnlyModelViewSet):
-    """Bulk ingest runs, newest first."""
+    """Bulk ingest runs, newest first: staff only (they name server paths and OS errors)."""
 
     queryset = IngestRun.objects.select_related("collection")
     serializer_class = IngestRunSerializer
-    permission_classes = [PublicReads]
+    permission_classes = [IsAdminUser]
     pagination_class = NewestFirst
 
 
 class ProductViewSet(viewsets.ReadOnlyModelViewSet):
-    """Regional subsets (creation arrives with the subset issue)."""
+    """Regional subsets: the caller's own (all for staff); others' are 404 (POST /subsets/)."""
 
-    queryset = Product.objects.select_related("swath", "region")
     serializer_class = ProductSerializer
     permission_classes = [IsOwnerOrStaff]
     pagination_class = NewestFirst
+
+    def get_queryset(self) -> QuerySet[Product]:
+        return Product.objects.visible_to(self.request.user).select_related("swath", "region")
 
 
 class SwathViewSet(viewsets.ReadOnlyModelViewSet):

@@ -33,13 +33,13 @@ class SwathAdmin(GISModelAdmin):
 
 @admin.register(Region)
 class RegionAdmin(GISModelAdmin):
-    list_display = ["slug", "name", "order_active"]
+    list_display = ["slug", "name", "order_active", "order_owner"]
     filter_horizontal = ["order_collections"]
 
 
 @admin.register(Product)
 class ProductAdmin(GISModelAdmin):
-    list_display = ["id", "swath", "region", "state", "result_size", "created_at"]
+    list_display = ["id", "swath", "region", "owner", "state", "result_size", "created_at"]
     list_filter = ["state"]
 
 

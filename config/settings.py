@@ -211,12 +211,19 @@ DEMO_SWATHS = env_int("DEMO_SWATHS", 6, minimum=0)
 SUBSET_MAX_BYTES = env_int("SUBSET_MAX_MB", 2000, minimum=1) * 10**6
 # Most swaths one search request may turn into products.
 SUBSET_MAX_SWATHS = env_int("SUBSET_MAX_SWATHS", 100, minimum=1)
+# The largest sum of the estimates of one request's products (a search over many swaths).
+SUBSET_MAX_TOTAL_BYTES = env_int("SUBSET_MAX_TOTAL_MB", 10000, minimum=1) * 10**6
+# Without a broker each web process cuts in one thread of its own (subset/dispatch.py):
+# the most products waiting in it, and how often an idle one looks for lost products.
+SUBSET_LOCAL_QUEUE = env_int("SUBSET_LOCAL_QUEUE", 1000, minimum=1)
+SUBSET_LOCAL_SWEEP_S = env_int("SUBSET_LOCAL_SWEEP_S", 60, minimum=1)
 
 # --- Celery ----------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or None
 if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(("redis://", "amqp://", "rediss://")):
     raise ImproperlyConfigured("CELERY_BROKER_URL must be redis://, rediss:// or amqp://")
-# Without a broker, tasks run in-process (the embedded default).
+# Without a broker, tasks run in-process (the embedded default); subset cuts asked over
+# the API go to the web process's worker thread instead of the request (subset/dispatch.py).
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
