@@ -1,11 +1,18 @@
-"""Admin with map widgets for footprints and regions."""
+"""Admin with map widgets for footprints and regions (offline: catalog/widgets.py)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.gis.admin import GISModelAdmin
+from django.contrib.gis.admin import GISModelAdmin as DjangoGISModelAdmin
 
 from catalog.models import Collection, IngestRun, Product, Region, StoredObject, Swath
+from catalog.widgets import OfflineMapWidget
+
+
+class GISModelAdmin(DjangoGISModelAdmin):
+    """Geometries on the offline map widget, not Django's CDN one."""
+
+    gis_widget = OfflineMapWidget
 
 
 class StoredObjectInline(admin.TabularInline):

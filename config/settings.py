@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -71,6 +72,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise and CommonMiddleware, so static files and redirects carry them too.
+    "web.middleware.ContentSecurityPolicyMiddleware",
+    "api.cors.ReadOnlyCorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -289,6 +293,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Search, download and subset archived satellite swaths.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ loads Swagger UI from our own static files (web/build.sh vendors it from
+    # npm), never from a CDN: the page works offline and under the CSP below.
+    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
     # Product.state is in two components (api's products and subset jobs): one enum name.
     "ENUM_NAME_OVERRIDES": {"ProductStateEnum": "catalog.models.Product.State"},
 }
@@ -297,13 +305,29 @@ API_MAX_QUERY_VERTICES = env_int("API_MAX_QUERY_VERTICES", 10000, minimum=4)
 # Each search runs under SET LOCAL statement_timeout (RELIABILITY D7).
 API_STATEMENT_TIMEOUT_MS = env_int("API_STATEMENT_TIMEOUT_MS", 5000, minimum=100)
 
-# --- caches (throttling) ---------------------------------------------------------
+# --- caches (throttling, sign-in lockout) -----------------------------------------
 _redis_cache = env_str("CACHE_URL")
 CACHES = {
     "default": environ.Env.cache_url_config(_redis_cache)
     if _redis_cache
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Failed sign-ins must be counted across every web process: Redis when there is one,
+    # else files every process of this machine shares (web/lockout.py).
+    "login": {**environ.Env.cache_url_config(_redis_cache), "KEY_PREFIX": "login"}
+    if _redis_cache
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+          "LOCATION": str(VAR_DIR / "cache" / "login")},
 }
+
+# --- sign-in lockout (web/lockout.py) ---------------------------------------------
+# After this many failed sign-ins for one user name from one address (/login/,
+# /admin/login/), that pair is refused for LOGIN_LOCKOUT_S, whatever the password.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_S = env_int("LOGIN_LOCKOUT_S", 900, minimum=1)
+AUTHENTICATION_BACKENDS = [
+    "web.lockout.LockoutBackend",  # refuses a locked pair before any password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- i18n, static ----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -329,6 +353,12 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy of every response (web/middleware.py): scripts only from our
+# own static files (no inline script on any page); images also from the map's optional
+# tile server (WEB_TILE_URL), the one other origin a page loads anything from.
+_tile = urlsplit(WEB_TILE_URL)
+CSP_IMG_SOURCES = ["'self'", "data:", *([f"{_tile.scheme}://{_tile.netloc}"]
+                                        if _tile.scheme and _tile.netloc else [])]
 
 # --- logging ---------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
