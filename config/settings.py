@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -353,13 +352,6 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# Content-Security-Policy of every response (web/middleware.py): scripts only from our
-# own static files (no inline script on any page); images also from the map's optional
-# tile server (WEB_TILE_URL), the one other origin a page loads anything from.
-_tile = urlsplit(WEB_TILE_URL)
-CSP_IMG_SOURCES = ["'self'", "data:", *([f"{_tile.scheme}://{_tile.netloc}"]
-                                        if _tile.scheme and _tile.netloc else [])]
-
 # --- logging ---------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOGGING = {

@@ -55,12 +55,10 @@ def record_failure(request: HttpRequest | None, username: str | None) -> None:
     """Count one failed sign-in; the limit-th locks the pair for LOGIN_LOCKOUT_S."""
     cache = caches[CACHE]
     key = _key("failures", request, username)
-    cache.add(key, 0, lockout_seconds())
-    try:
-        failures = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, lockout_seconds())
-        failures = 1
+    # get + set, not incr: the file cache's incr would drop the timeout. Two failures
+    # ending within the same instant may count once; each costs a password hash anyway.
+    failures = int(cache.get(key) or 0) + 1
+    cache.set(key, failures, lockout_seconds())
     if failures >= limit():
         cache.set(_key("locked", request, username), True, lockout_seconds())
 
