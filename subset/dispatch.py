@@ -64,6 +64,7 @@ class LocalWorker:
         self.thread = threading.Thread(target=self._run, name="subset-worker", daemon=True)
 
     def start(self) -> None:
+        """Start the thread; at process exit, a cut in progress goes back to QUEUED."""
         self.thread.start()
         atexit.register(self.requeue_current)
 
@@ -84,6 +85,7 @@ class LocalWorker:
                         self.jobs.maxsize, product_id)
 
     def _run(self) -> None:
+        """Cut queued products one at a time; sweep after SUBSET_LOCAL_SWEEP_S idle."""
         try:
             self._sweep()
             idle = 0.0
@@ -103,6 +105,7 @@ class LocalWorker:
             connections.close_all()  # this thread's own connections
 
     def _cut(self, product_id: int) -> None:
+        """Cut one product (claimed by run_product, so one sent twice is cut once)."""
         from archive.errors import TransientArchiveError
         from subset.services import run_product
 
@@ -121,6 +124,7 @@ class LocalWorker:
             close_old_connections()
 
     def _sweep(self) -> None:
+        """Re-send products left QUEUED (or RUNNING past their lease), as reconcile does."""
         from subset.recovery import recover_products
 
         close_old_connections()
@@ -170,6 +174,7 @@ def serve_in_process() -> None:
 
 
 def _on_request(**kwargs: object) -> None:
+    """request_started receiver: this process's worker runs from its first request on."""
     if _worker is None or _worker.pid != os.getpid():
         local_worker()
 
