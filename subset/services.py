@@ -173,8 +173,10 @@ def submit_subset(spec: SubsetSpec, *, swath_uuid: str | None = None,
         total += estimate
     if total > max_total_bytes():
         raise SubsetTotalTooLarge(total, max_total_bytes(), len(swaths))
-    return [create_product(swath, spec, owner_id=owner_id, region_id=region_id)
-            for swath in swaths]
+    # One commit for all (a short transaction: rows only); the cuts start after it.
+    with transaction.atomic():
+        return [create_product(swath, spec, owner_id=owner_id, region_id=region_id)
+                for swath in swaths]
 
 
 def search_swaths(spec: SubsetSpec, search: dict[str, Any]) -> list[Swath]:
