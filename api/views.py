@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -78,6 +83,14 @@ class RegionViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = None
 
 
+_STAFF_ONLY = {401: OpenApiResponse(description="not signed in"),
+               403: OpenApiResponse(description="signed in, but not staff")}
+
+
+@extend_schema_view(list=extend_schema(responses={200: IngestRunSerializer(many=True),
+                                                  **_STAFF_ONLY}),
+                    retrieve=extend_schema(responses={200: IngestRunSerializer,
+                                                      **_STAFF_ONLY}))
 class IngestRunViewSet(viewsets.ReadOnlyModelViewSet):
     """Bulk ingest runs, newest first: staff only (they name server paths and OS errors)."""
 
