@@ -8,6 +8,7 @@ COPY scripts/ scripts/
 COPY requirements.txt requirements-dev.txt ./
 RUN bash scripts/setup-system.sh && PYTHON=python3 bash scripts/setup-venv.sh
 COPY . .
-RUN .venv/bin/python manage.py collectstatic --no-input -v0
+# The pages' front-end packages (Leaflet, Swagger UI, OpenLayers) from npm, then static files.
+RUN bash web/build.sh && .venv/bin/python manage.py collectstatic --no-input -v0
 EXPOSE 8000
 CMD [".venv/bin/gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]

@@ -4,7 +4,8 @@ Only VERIFIED swaths are served. The copy is looked up in the store first, so a
 missing object answers 410 with the reason, never a link to nothing (S7). Full
 downloads stream through a SHA-256 check (a corrupt object is cut off, not served
 whole, S6). Range requests are answered from a ranged reader (uncompressed
-objects) or by decoding and skipping (compressed ones).
+objects) or by decoding and skipping (compressed ones), unless an If-Range names
+another version (ETag or Last-Modified): then the whole file, 200.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import BinaryIO
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.utils.http import http_date, parse_http_date_safe
 from rest_framework.request import Request
 
 from api.exceptions import Gone, NotDownloadable
@@ -50,6 +53,23 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
     if start >= size or stop <= start:
         return "bad"
     return start, stop
+
+
+def if_range_holds(header: str | None, etag: str, last_modified: datetime | None) -> bool:
+    """True when a Range may be served: no If-Range, or one naming the current version.
+
+    If-Range carries an entity tag (compared strongly: a weak tag never matches) or an
+    HTTP date (exactly the Last-Modified); anything else is stale, and RFC 9110 13.1.5
+    says to ignore the Range and send the whole representation.
+    """
+    if header is None:
+        return True
+    value = header.strip()
+    if value.startswith(('"', "W/")):
+        return value == etag
+    when = parse_http_date_safe(value)
+    return when is not None and last_modified is not None and \
+        when == int(last_modified.timestamp())
 
 
 def _copies(swath: Swath) -> list[StoredObject]:
@@ -107,6 +127,8 @@ def download_response(request: Request, uuid: str) -> HttpResponse | StreamingHt
     digest = base64.b64encode(bytes.fromhex(swath.sha256 or "")).decode()
     headers = {"ETag": etag, "Accept-Ranges": "bytes",
                "Content-Disposition": f'attachment; filename="{swath.filename}"'}
+    if swath.verified_at is not None:  # a verified swath's bytes never change
+        headers["Last-Modified"] = http_date(swath.verified_at.timestamp())
     if swath.sha256:
         headers["Repr-Digest"] = f"sha-256=:{digest}:"
         headers["Digest"] = f"SHA-256={digest}"
@@ -120,6 +142,9 @@ def download_response(request: Request, uuid: str) -> HttpResponse | StreamingHt
             return HttpResponseRedirect(url, headers={"Cache-Control": "no-store"})
 
     rng = parse_range(request.headers.get("Range"), size) if size is not None else None
+    if rng is not None and not if_range_holds(request.headers.get("If-Range"), etag,
+                                              swath.verified_at):
+        rng = None  # a stale If-Range: the whole file, 200
     if rng == "bad":
         return HttpResponse(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
     if request.method == "HEAD":

@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -77,22 +83,32 @@ class RegionViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = None
 
 
+_STAFF_ONLY = {401: OpenApiResponse(description="not signed in"),
+               403: OpenApiResponse(description="signed in, but not staff")}
+
+
+@extend_schema_view(list=extend_schema(responses={200: IngestRunSerializer(many=True),
+                                                  **_STAFF_ONLY}),
+                    retrieve=extend_schema(responses={200: IngestRunSerializer,
+                                                      **_STAFF_ONLY}))
 class IngestRunViewSet(viewsets.ReadOnlyModelViewSet):
-    """Bulk ingest runs, newest first."""
+    """Bulk ingest runs, newest first: staff only (they name server paths and OS errors)."""
 
     queryset = IngestRun.objects.select_related("collection")
     serializer_class = IngestRunSerializer
-    permission_classes = [PublicReads]
+    permission_classes = [IsAdminUser]
     pagination_class = NewestFirst
 
 
 class ProductViewSet(viewsets.ReadOnlyModelViewSet):
-    """Regional subsets (creation arrives with the subset issue)."""
+    """Regional subsets: the caller's own (all for staff); others' are 404 (POST /subsets/)."""
 
-    queryset = Product.objects.select_related("swath", "region")
     serializer_class = ProductSerializer
     permission_classes = [IsOwnerOrStaff]
     pagination_class = NewestFirst
+
+    def get_queryset(self) -> QuerySet[Product]:
+        return Product.objects.visible_to(self.request.user).select_related("swath", "region")
 
 
 class SwathViewSet(viewsets.ReadOnlyModelViewSet):

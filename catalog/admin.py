@@ -1,11 +1,18 @@
-"""Admin with map widgets for footprints and regions."""
+"""Admin with map widgets for footprints and regions (offline: catalog/widgets.py)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.gis.admin import GISModelAdmin
+from django.contrib.gis.admin import GISModelAdmin as DjangoGISModelAdmin
 
 from catalog.models import Collection, IngestRun, Product, Region, StoredObject, Swath
+from catalog.widgets import OfflineMapWidget
+
+
+class GISModelAdmin(DjangoGISModelAdmin):
+    """Geometries on the offline map widget, not Django's CDN one."""
+
+    gis_widget = OfflineMapWidget
 
 
 class StoredObjectInline(admin.TabularInline):
@@ -33,13 +40,13 @@ class SwathAdmin(GISModelAdmin):
 
 @admin.register(Region)
 class RegionAdmin(GISModelAdmin):
-    list_display = ["slug", "name", "order_active"]
+    list_display = ["slug", "name", "order_active", "order_owner"]
     filter_horizontal = ["order_collections"]
 
 
 @admin.register(Product)
 class ProductAdmin(GISModelAdmin):
-    list_display = ["id", "swath", "region", "state", "result_size", "created_at"]
+    list_display = ["id", "swath", "region", "owner", "state", "result_size", "created_at"]
     list_filter = ["state"]
 
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import Q
 
-from catalog.querysets import SwathQuerySet
+from catalog.querysets import ProductQuerySet, SwathQuerySet
 
 
 class Codec(models.TextChoices):
@@ -244,6 +244,12 @@ class Region(models.Model):
     order_active = models.BooleanField(default=False)
     order_collections = models.ManyToManyField(Collection, blank=True, related_name="orders")
     order_variables = models.JSONField(default=list, blank=True)
+    # Who the standing order's products belong to (products are private: their owner
+    # and staff read them); an order without one makes products only staff can read.
+    order_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="standing_orders",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -254,7 +260,7 @@ class Region(models.Model):
 
 
 class Product(models.Model):
-    """A regional subset cut from one swath."""
+    """A regional subset cut from one swath, private to its owner (and staff)."""
 
     class State(models.TextChoices):
         QUEUED = "QUEUED"
@@ -270,7 +276,8 @@ class Product(models.Model):
     geometry = models.MultiPolygonField(srid=4326)
     variables = models.JSONField(default=list, blank=True)
     params = models.JSONField(default=dict, blank=True)
-    # sha256 of the canonical parameters: the same request twice is the same product.
+    # sha256 of the canonical parameters and the owner: the same request twice by one
+    # user is the same product; another user asking the same gets a product of their own.
     params_hash = models.CharField(max_length=64, unique=True)
     state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
     error = models.TextField(blank=True)
@@ -286,6 +293,8 @@ class Product(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProductQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -44,3 +44,15 @@ class SwathQuerySet(models.QuerySet):
         if start is not None:
             q &= Q(end_time__gte=start)
         return self.filter(q)
+
+
+class ProductQuerySet(models.QuerySet):
+    """Products are private: `Product.objects.visible_to(request.user)`."""
+
+    def visible_to(self, user: object) -> ProductQuerySet:
+        """The user's own products; every product for staff; none for anonymous callers."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return self.none()
+        if getattr(user, "is_staff", False):
+            return self
+        return self.filter(owner_id=user.pk)  # type: ignore[attr-defined]

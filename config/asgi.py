@@ -8,3 +8,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_asgi_application()
+
+# Without a broker, subset cuts go to a worker thread of each web process, never the request.
+from subset.dispatch import serve_in_process  # noqa: E402 - needs the app set up first
+
+serve_in_process()

@@ -71,6 +71,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise and CommonMiddleware, so static files and redirects carry them too.
+    "web.middleware.ContentSecurityPolicyMiddleware",
+    "api.cors.ReadOnlyCorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -211,12 +214,19 @@ DEMO_SWATHS = env_int("DEMO_SWATHS", 6, minimum=0)
 SUBSET_MAX_BYTES = env_int("SUBSET_MAX_MB", 2000, minimum=1) * 10**6
 # Most swaths one search request may turn into products.
 SUBSET_MAX_SWATHS = env_int("SUBSET_MAX_SWATHS", 100, minimum=1)
+# The largest sum of the estimates of one request's products (a search over many swaths).
+SUBSET_MAX_TOTAL_BYTES = env_int("SUBSET_MAX_TOTAL_MB", 10000, minimum=1) * 10**6
+# Without a broker each web process cuts in one thread of its own (subset/dispatch.py):
+# the most products waiting in it, and how often an idle one looks for lost products.
+SUBSET_LOCAL_QUEUE = env_int("SUBSET_LOCAL_QUEUE", 1000, minimum=1)
+SUBSET_LOCAL_SWEEP_S = env_int("SUBSET_LOCAL_SWEEP_S", 60, minimum=1)
 
 # --- Celery ----------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or None
 if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(("redis://", "amqp://", "rediss://")):
     raise ImproperlyConfigured("CELERY_BROKER_URL must be redis://, rediss:// or amqp://")
-# Without a broker, tasks run in-process (the embedded default).
+# Without a broker, tasks run in-process (the embedded default); subset cuts asked over
+# the API go to the web process's worker thread instead of the request (subset/dispatch.py).
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -282,6 +292,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Search, download and subset archived satellite swaths.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ loads Swagger UI from our own static files (web/build.sh vendors it from
+    # npm), never from a CDN: the page works offline and under the CSP below.
+    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
     # Product.state is in two components (api's products and subset jobs): one enum name.
     "ENUM_NAME_OVERRIDES": {"ProductStateEnum": "catalog.models.Product.State"},
 }
@@ -290,13 +304,29 @@ API_MAX_QUERY_VERTICES = env_int("API_MAX_QUERY_VERTICES", 10000, minimum=4)
 # Each search runs under SET LOCAL statement_timeout (RELIABILITY D7).
 API_STATEMENT_TIMEOUT_MS = env_int("API_STATEMENT_TIMEOUT_MS", 5000, minimum=100)
 
-# --- caches (throttling) ---------------------------------------------------------
+# --- caches (throttling, sign-in lockout) -----------------------------------------
 _redis_cache = env_str("CACHE_URL")
 CACHES = {
     "default": environ.Env.cache_url_config(_redis_cache)
     if _redis_cache
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Failed sign-ins must be counted across every web process: Redis when there is one,
+    # else files every process of this machine shares (web/lockout.py).
+    "login": {**environ.Env.cache_url_config(_redis_cache), "KEY_PREFIX": "login"}
+    if _redis_cache
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+          "LOCATION": str(VAR_DIR / "cache" / "login")},
 }
+
+# --- sign-in lockout (web/lockout.py) ---------------------------------------------
+# After this many failed sign-ins for one user name from one address (/login/,
+# /admin/login/), that pair is refused for LOGIN_LOCKOUT_S, whatever the password.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_S = env_int("LOGIN_LOCKOUT_S", 900, minimum=1)
+AUTHENTICATION_BACKENDS = [
+    "web.lockout.LockoutBackend",  # refuses a locked pair before any password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- i18n, static ----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -322,7 +352,6 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-
 # --- logging ---------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOGGING = {

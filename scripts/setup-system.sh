@@ -20,7 +20,7 @@ if [[ "${WITH_BROWSER:-1}" == "1" ]]; then
   PACKAGES+=(chromium chromium-driver)
 fi
 
-# The map page vendors Leaflet and world-atlas from the npm registry at build time.
+# web/build.sh vendors the pages' front-end packages from the npm registry at build time.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()

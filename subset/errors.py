@@ -33,3 +33,17 @@ class SubsetTooLarge(SubsetError):
         )
         self.estimated_bytes = estimated_bytes
         self.limit_bytes = limit_bytes
+
+
+class SubsetTotalTooLarge(SubsetTooLarge):
+    """The estimates of every swath of one request add up to more than the total limit."""
+
+    def __init__(self, estimated_bytes: int, limit_bytes: int, swaths: int) -> None:
+        SubsetError.__init__(
+            self,
+            f"the {swaths} subsets of this request would be about {estimated_bytes / 1e6:.1f} "
+            f"MB in all, over the limit of {limit_bytes / 1e6:.1f} MB per request: narrow "
+            "the search (area, time, collections) or choose fewer variables")
+        self.estimated_bytes = estimated_bytes
+        self.limit_bytes = limit_bytes
+        self.swaths = swaths

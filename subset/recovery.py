@@ -6,8 +6,10 @@ task is published in ``on_commit``, and the standing-order hook runs in the
 process that dies between the commit and those callbacks, or a broker that loses its
 queue (RELIABILITY C5, C6), would leave a product QUEUED for ever, or a standing order
 without the product it is owed. Reconcile calls :func:`recover_products` to find both
-in the database and start them again; a product can be sent twice safely, since only
-the worker whose ``claim`` moves it out of QUEUED cuts it.
+in the database and start them again (subset.dispatch: the broker, the web process's
+worker thread, or inline in a command); a product can be sent twice safely, since only
+the worker whose ``claim`` moves it out of QUEUED cuts it. The embedded default's
+worker thread runs this itself when idle, so it needs no periodic reconcile.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _missed_orders(lines: list[str], apply: bool) -> None:
 
 
 def _lost_products(lines: list[str], apply: bool, grace: timedelta) -> None:
-    from subset.tasks import cut_subset
+    from subset.dispatch import enqueue
 
     now = timezone.now()
     # QUEUED past the grace, or RUNNING past the lease of a worker that died.
@@ -73,4 +75,4 @@ def _lost_products(lines: list[str], apply: bool, grace: timedelta) -> None:
             continue
         lines.append(f"REQUEUE product {pk} ({state})")
         if apply:
-            cut_subset.delay(pk)
+            enqueue(pk)

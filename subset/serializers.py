@@ -128,8 +128,12 @@ class SubsetProductListSerializer(serializers.Serializer):
 
 
 class SubsetErrorSerializer(serializers.Serializer):
-    """Why a request was refused; a subset over the size limit also gives its estimate."""
+    """Why a request was refused; a subset over a size limit also gives its estimate."""
 
     error = serializers.CharField()
-    estimated_bytes = serializers.IntegerField(required=False)
-    limit_bytes = serializers.IntegerField(required=False)
+    estimated_bytes = serializers.IntegerField(
+        required=False, help_text="the estimate of the product, or of all of the request's")
+    limit_bytes = serializers.IntegerField(
+        required=False, help_text="SUBSET_MAX_MB per product, or SUBSET_MAX_TOTAL_MB in all")
+    swaths = serializers.IntegerField(
+        required=False, help_text="how many swaths the refused request would cut (total limit)")

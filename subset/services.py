@@ -1,10 +1,11 @@
-"""Subset jobs: one Product per (swath, region, variables, time window), cut by a task.
+"""Subset jobs: one Product per (swath, region, variables, time window, owner), cut by a task.
 
-submit_subset() validates and creates QUEUED products (the same parameters twice give the
-same product, by ``params_hash``) and enqueues them after commit; run_product() claims one
-with a conditional UPDATE, reads the archived object by range requests, runs the kernel,
-stores the result and marks the product DONE, EMPTY or FAILED. No transaction is open
-while bytes move (STYLE 7).
+submit_subset() validates and creates QUEUED products (the same parameters twice by the
+same owner give the same product, by ``params_hash``) and hands them to subset.dispatch
+after commit (a broker's workers, or the web process's own worker: never the request);
+run_product() claims one with a conditional UPDATE, reads the archived object by range
+requests, runs the kernel, stores the result and marks the product DONE, EMPTY or FAILED.
+No transaction is open while bytes move (STYLE 7).
 """
 
 from __future__ import annotations
@@ -32,13 +33,20 @@ from archive.errors import ArchiveError, ChecksumMismatch, TransientArchiveError
 from archive.keys import product_key
 from catalog.models import Product, Region, StoredObject, Swath, SwathState
 from subset import kernel
-from subset.errors import NoDataInRegion, RegionError, SubsetError, SubsetTooLarge
+from subset.errors import (
+    NoDataInRegion,
+    RegionError,
+    SubsetError,
+    SubsetTooLarge,
+    SubsetTotalTooLarge,
+)
 from subset.region import Region as KernelRegion
 from subset.region import parse_geometry
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 2 * 10**9
+DEFAULT_MAX_TOTAL_BYTES = 10 * 10**9
 DEFAULT_MAX_SWATHS = 100
 MAX_ATTEMPTS = 3
 PARAMS_VERSION = 1
@@ -47,6 +55,11 @@ PARAMS_VERSION = 1
 def max_bytes() -> int:
     """Return the largest subset allowed (settings.SUBSET_MAX_BYTES, default 2 GB)."""
     return int(getattr(settings, "SUBSET_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+def max_total_bytes() -> int:
+    """Return the largest sum of estimates one request may ask for (SUBSET_MAX_TOTAL_BYTES)."""
+    return int(getattr(settings, "SUBSET_MAX_TOTAL_BYTES", DEFAULT_MAX_TOTAL_BYTES))
 
 
 @dataclass
@@ -75,9 +88,15 @@ class SubsetSpec:
         }
 
 
-def params_hash(params: dict[str, Any]) -> str:
-    """Return the SHA-256 of canonical JSON parameters (the product's identity)."""
-    text = json.dumps(params, sort_keys=True, separators=(",", ":"))
+def params_hash(params: dict[str, Any], owner_id: int | None = None) -> str:
+    """Return the SHA-256 of canonical JSON parameters and owner (the product's identity).
+
+    Products are private, so two users asking the same get two products; an owner-less
+    product (a standing order without an owner, an HPC registration) hashes its
+    parameters alone.
+    """
+    keyed = params if owner_id is None else {**params, "owner": owner_id}
+    text = json.dumps(keyed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -132,7 +151,9 @@ def submit_subset(spec: SubsetSpec, *, swath_uuid: str | None = None,
     """Create (or find) one QUEUED product per swath and enqueue new ones after commit.
 
     Raises SubsetError for a swath that is not VERIFIED, an unknown variable, a search
-    matching nothing or too much, or a subset over the size limit (estimated up front).
+    matching nothing or too much, a subset over the size limit, or a request whose
+    estimates add up to more than the total limit; every swath is checked before any
+    product is made, so a refused request leaves nothing behind.
     """
     if swath_uuid is not None:
         swaths = [Swath.objects.select_related("collection").get(uuid=swath_uuid)]
@@ -140,7 +161,7 @@ def submit_subset(spec: SubsetSpec, *, swath_uuid: str | None = None,
         swaths = list(search_swaths(spec, search or {}))
         if not swaths:
             raise NoDataInRegion("no VERIFIED swath matches the search")
-    out = []
+    total = 0
     for swath in swaths:
         if swath.state != SwathState.VERIFIED:
             raise SubsetError(f"swath {swath.uuid} is {swath.state}, not VERIFIED: "
@@ -149,8 +170,13 @@ def submit_subset(spec: SubsetSpec, *, swath_uuid: str | None = None,
         estimate = estimate_bytes(swath, spec)
         if estimate > max_bytes():
             raise SubsetTooLarge(estimate, max_bytes())
-        out.append(create_product(swath, spec, owner_id=owner_id, region_id=region_id))
-    return out
+        total += estimate
+    if total > max_total_bytes():
+        raise SubsetTotalTooLarge(total, max_total_bytes(), len(swaths))
+    # One commit for all (a short transaction: rows only); the cuts start after it.
+    with transaction.atomic():
+        return [create_product(swath, spec, owner_id=owner_id, region_id=region_id)
+                for swath in swaths]
 
 
 def search_swaths(spec: SubsetSpec, search: dict[str, Any]) -> list[Swath]:
@@ -174,10 +200,10 @@ def search_swaths(spec: SubsetSpec, search: dict[str, Any]) -> list[Swath]:
 def create_product(swath: Swath, spec: SubsetSpec, *, owner_id: int | None = None,
                    region_id: int | None = None) -> tuple[Product, bool]:
     """Return (product, created); a new product is enqueued once the transaction commits."""
-    from subset.tasks import cut_subset
+    from subset.dispatch import enqueue
 
     params = spec.params(swath)
-    digest = params_hash(params)
+    digest = params_hash(params, owner_id)
     existing = Product.objects.filter(params_hash=digest).first()
     if existing is not None:
         return existing, False
@@ -189,7 +215,7 @@ def create_product(swath: Swath, spec: SubsetSpec, *, owner_id: int | None = Non
                 owner_id=owner_id, state=Product.State.QUEUED,
             )
             pk = product.pk
-            transaction.on_commit(lambda: cut_subset.delay(pk))
+            transaction.on_commit(lambda: enqueue(pk))
     except IntegrityError:
         return Product.objects.get(params_hash=digest), False
     return product, True
@@ -370,7 +396,8 @@ def create_order_products(swath_id: int) -> list[Product]:
         try:
             spec = SubsetSpec(parse_geometry(row.geometry.wkt), row.slug,
                               list(row.order_variables or []))
-            product, created = create_product(swath, spec, region_id=row.pk)
+            product, created = create_product(swath, spec, owner_id=row.order_owner_id,
+                                              region_id=row.pk)
         except (RegionError, SubsetError) as e:
             log.warning("standing order %s skipped for swath %s: %s", row.slug, swath.uuid, e)
             continue

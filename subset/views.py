@@ -25,7 +25,7 @@ from archive.config import get_store
 from archive.errors import ArchiveError
 from archive.stores import MAX_PRESIGN_SECONDS
 from catalog.models import Product, Region
-from subset.errors import SubsetError, SubsetTooLarge
+from subset.errors import SubsetError, SubsetTooLarge, SubsetTotalTooLarge
 from subset.region import parse_bbox, parse_geometry
 from subset.serializers import (
     SubsetErrorSerializer,
@@ -44,7 +44,7 @@ def _error(description: str) -> OpenApiResponse:
 
 UNAUTHENTICATED = {401: _error("not signed in (writes, or reads when API_PUBLIC_READS=0)"),
                    403: _error("signed in, but not allowed")}
-NO_PRODUCT = {404: _error("no such product")}
+NO_PRODUCT = {404: _error("no such product, or not the caller's (products are private)")}
 
 
 class SubsetErrorsMixin:
@@ -52,8 +52,11 @@ class SubsetErrorsMixin:
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, SubsetTooLarge):
-            return Response({"error": str(exc), "estimated_bytes": exc.estimated_bytes,
-                             "limit_bytes": exc.limit_bytes}, status=status.HTTP_400_BAD_REQUEST)
+            body = {"error": str(exc), "estimated_bytes": exc.estimated_bytes,
+                    "limit_bytes": exc.limit_bytes}
+            if isinstance(exc, SubsetTotalTooLarge):
+                body["swaths"] = exc.swaths
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         if isinstance(exc, SubsetError):
             return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return super().handle_exception(exc)  # type: ignore[misc]
@@ -107,7 +110,11 @@ def parse_search(body: Any) -> dict[str, Any]:
 
 
 class SubsetListView(SubsetErrorsMixin, APIView):
-    """POST: create one product per swath (same request twice: the same products)."""
+    """POST: queue one product per swath (the same request twice: the same products).
+
+    The answer is 202 with the products QUEUED: they are cut by a worker (a broker's, or
+    the web process's own thread without one), never in the request; poll their `url`.
+    """
 
     permission_classes = [PublicReads]
 
@@ -127,11 +134,14 @@ class SubsetListView(SubsetErrorsMixin, APIView):
         operation_id="api_v1_subsets_create",
         request={"application/json": SubsetRequestSerializer},
         responses={
-            201: OpenApiResponse(SubsetProductListSerializer,
-                                 description="at least one product is new (QUEUED)"),
+            202: OpenApiResponse(SubsetProductListSerializer,
+                                 description="at least one product is new: QUEUED, to be cut "
+                                             "by a worker; poll each product's url"),
             200: OpenApiResponse(SubsetProductListSerializer,
-                                 description="the same request was made before: its products"),
-            400: _error("a bad body, or a subset over the size limit (with its estimate)"),
+                                 description="the caller made the same request before: its "
+                                             "products"),
+            400: _error("a bad body, or a subset over the size limit per product or in all "
+                        "(with the estimate and the limit)"),
             404: _error("no such swath"),
             413: _error("the body is over DATA_UPLOAD_MAX_MEMORY_SIZE"),
             **UNAUTHENTICATED,
@@ -153,7 +163,7 @@ class SubsetListView(SubsetErrorsMixin, APIView):
                                        context={"request": request}).data
         created = any(c for _, c in made)
         return Response({"products": data, "count": len(data)},
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+                        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
 # A POST to /api/v1/subsets must not be redirected to the slash (the body would be lost),
@@ -173,7 +183,7 @@ def _uuid(value: Any) -> str:
 
 
 class SubsetDetailView(SubsetErrorsMixin, APIView):
-    """GET: state, timings, bytes read, result size and the download link."""
+    """GET: state, timings, bytes read, result size and the download link (owner or staff)."""
 
     permission_classes = [PublicReads]
 
@@ -182,12 +192,15 @@ class SubsetDetailView(SubsetErrorsMixin, APIView):
         responses={200: SubsetProductSerializer, **NO_PRODUCT, **UNAUTHENTICATED},
     )
     def get(self, request: Request, pk: int) -> Response:
-        product = Product.objects.select_related("swath", "region").get(pk=pk)
+        # Another user's product is answered as a missing one: 404, not 403.
+        product = Product.objects.visible_to(request.user).select_related(
+            "swath", "region").get(pk=pk)
         return Response(SubsetProductSerializer(product, context={"request": request}).data)
 
 
 class SubsetDownloadView(SubsetErrorsMixin, APIView):
-    """GET: the result file, streamed through a SHA-256 check (or a presigned redirect)."""
+    """GET: the result file, streamed through a SHA-256 check (or a presigned redirect);
+    owner or staff."""
 
     permission_classes = [PublicReads]
 
@@ -205,7 +218,7 @@ class SubsetDownloadView(SubsetErrorsMixin, APIView):
         },
     )
     def get(self, request: Request, pk: int) -> Any:
-        product = Product.objects.select_related("result").get(pk=pk)
+        product = Product.objects.visible_to(request.user).select_related("result").get(pk=pk)
         if product.state != Product.State.DONE or product.result is None:
             raise NotDownloadable(f"subset {pk} is {product.state}: nothing to download")
         obj = product.result

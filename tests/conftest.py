@@ -72,6 +72,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     db.setdefault("TEST", {})["NAME"] = f"test_{db['NAME']}_{tag}"
 
 
+@pytest.fixture(autouse=True)
+def _forget_failed_sign_ins() -> None:
+    """Failed sign-ins one test makes (web.lockout, kept in files under VAR_DIR) never
+    lock another test, or a later run, out."""
+    from django.core.cache import caches
+
+    caches["login"].clear()
+
+
 @pytest.fixture(scope="session")
 def shared_swaths() -> Path:
     """The 13 real granules shipped in ../shared/data/swaths."""

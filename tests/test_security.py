@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
@@ -194,3 +195,151 @@ def test_x1_x2_no_secret_in_logs_or_broker_payloads(private_redis, fault_workers
                               if s.encode() in blob] for s in sentinels}
     print(f"X1/X2: sentinel hits {found}; worker log {len(logs)} bytes")
     assert all(not hits for hits in found.values()), found
+
+
+# -- response headers, the docs page, sign-in lockout (issue 25) -------------------------
+
+PAGES = ["/", "/login/", "/api/docs/", "/admin/login/", "/api/v1/", "/api/v1/swaths/"]
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", re.I)
+
+
+def csp(response: object) -> dict[str, str]:
+    """The Content-Security-Policy header as {directive: sources}."""
+    header = response["Content-Security-Policy"]  # type: ignore[index]
+    return dict((part.strip().split(" ", 1) + [""])[:2] for part in header.split(";"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_has_a_csp_that_runs_only_our_own_scripts(path: str) -> None:
+    response = APIClient().get(path, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200, path
+    policy = csp(response)
+    assert policy["script-src"] == "'self'" and policy["object-src"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'" and policy["default-src"] == "'self'"
+    html = response.content.decode()
+    assert INLINE_SCRIPT.findall(html) == [], path  # no script but our files
+    assert "cdn." not in html and "@latest" not in html
+
+
+@pytest.mark.django_db
+def test_the_map_and_sign_in_pages_allow_no_inline_style_and_images_from_the_tile_server(
+        settings) -> None:  # type: ignore[no-untyped-def]
+    settings.WEB_TILE_URL = "https://{s}.tiles.example.org/{z}/{x}/{y}.png"
+    for path in ("/", "/login/", "/admin/login/"):
+        policy = csp(APIClient().get(path))
+        assert policy["style-src"] == "'self'", path
+        assert policy["img-src"] == "'self' data: https://*.tiles.example.org", path
+
+
+@pytest.mark.django_db
+def test_api_docs_load_swagger_ui_from_our_own_static_files() -> None:
+    from django.contrib.staticfiles import finders
+
+    client = APIClient()
+    html = client.get("/api/docs/").content.decode()
+    srcs = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in srcs
+    assert "/static/vendor/swagger-ui/swagger-ui.css" in srcs
+    assert all(s.startswith("/") and not s.startswith("//") for s in srcs), srcs
+    for name in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
+        assert finders.find(f"vendor/swagger-ui/{name}"), f"{name}: run web/build.sh"
+    (init,) = [s for s in srcs if "script" in s]
+    script = client.get(init)
+    assert script.status_code == 200 and script["Content-Type"].startswith(
+        "application/javascript")
+    assert "SwaggerUIBundle(" in script.content.decode()
+
+
+# CORS: reads from anywhere, writes from nowhere, never credentials.
+ORIGIN = "https://stac-browser.example.org"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method, path", [("get", "/stac/search"), ("post", "/stac/search"),
+                                          ("get", "/api/v1/swaths/"),
+                                          ("get", "/api/v1/collections/"),
+                                          ("head", "/stac/"), ("get", "/api/v1/subsets/1")])
+def test_reads_are_readable_from_any_origin_without_credentials(method: str, path: str) -> None:
+    response = getattr(APIClient(), method)(path, HTTP_ORIGIN=ORIGIN, format="json")
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in response
+    assert "ETag" in response["Access-Control-Expose-Headers"]
+    assert "Content-Range" in response["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method, path", [("GET", "/api/v1/swaths/"), ("POST", "/stac/search"),
+                                          ("HEAD", "/stac/collections")])
+def test_a_preflight_for_a_read_is_allowed(method: str, path: str) -> None:
+    response = APIClient().options(path, HTTP_ORIGIN=ORIGIN,
+                                   HTTP_ACCESS_CONTROL_REQUEST_METHOD=method,
+                                   HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type")
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert method in response["Access-Control-Allow-Methods"]
+    assert "Content-Type" in response["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Credentials" not in response
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method, path", [("POST", "/api/v1/subsets/"),
+                                          ("DELETE", "/api/v1/swaths/x/"),
+                                          ("PUT", "/api/v1/collections/x/"),
+                                          ("PATCH", "/stac/search")])
+def test_writes_are_allowed_from_no_origin(method: str, path: str) -> None:
+    preflight = APIClient().options(path, HTTP_ORIGIN=ORIGIN,
+                                    HTTP_ACCESS_CONTROL_REQUEST_METHOD=method)
+    assert "Access-Control-Allow-Origin" not in preflight
+    assert "Access-Control-Allow-Methods" not in preflight
+    user = APIClient()
+    user.force_authenticate(User.objects.create_user("writer"))
+    sent = getattr(user, method.lower())(path, {}, HTTP_ORIGIN=ORIGIN, format="json")
+    assert "Access-Control-Allow-Origin" not in sent  # its answer is unreadable there too
+
+
+# Sign-in lockout: guessing passwords stops working after LOGIN_FAILURE_LIMIT tries.
+FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # tests only
+
+
+def sign_in(path: str, password: str, address: str = "192.0.2.10") -> object:
+    from django.test import Client
+
+    client = Client(REMOTE_ADDR=address)
+    response = client.post(path, {"username": "scientist", "password": password})
+    response.signed_in = "_auth_user_id" in client.session  # type: ignore[attr-defined]
+    return response
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/login/", "/admin/login/"])
+def test_twelve_wrong_passwords_then_the_right_one_does_not_sign_in(path: str,
+                                                                   settings) -> None:  # type: ignore[no-untyped-def]
+    settings.PASSWORD_HASHERS = FAST_HASHER
+    User.objects.create_user("scientist", password="correct horse", is_staff=True)
+    for _ in range(12):
+        assert not sign_in(path, "wrong").signed_in  # type: ignore[attr-defined]
+    locked = sign_in(path, "correct horse")
+    assert not locked.signed_in  # type: ignore[attr-defined]
+    assert "Too many failed sign-ins" in locked.content.decode()
+    if path == "/login/":
+        assert locked.status_code == 429
+    # The lockout is per user name and address: the user still signs in from elsewhere.
+    assert sign_in(path, "correct horse", address="198.51.100.7").signed_in  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db
+def test_the_lockout_ends_and_a_success_forgets_earlier_failures(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.PASSWORD_HASHERS = FAST_HASHER
+    settings.LOGIN_LOCKOUT_S = 1
+    User.objects.create_user("scientist", password="correct horse")
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        sign_in("/login/", "wrong")
+    assert not sign_in("/login/", "correct horse").signed_in  # type: ignore[attr-defined]
+    time.sleep(1.1)
+    for _ in range(settings.LOGIN_FAILURE_LIMIT - 1):
+        sign_in("/login/", "wrong")
+    assert sign_in("/login/", "correct horse").signed_in  # type: ignore[attr-defined]
+    for _ in range(settings.LOGIN_FAILURE_LIMIT - 1):  # counted afresh after the success
+        sign_in("/login/", "wrong")
+    assert sign_in("/login/", "correct horse").signed_in  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
 """The embedded default from an empty var/: SpatiaLite, a directory store, tasks
 in-process. Migrate, make demo swaths, ingest them, serve them over HTTP: the REST
-list and the STAC search and items the map page uses, all on SpatiaLite."""
+list and the STAC search and items the map page uses, all on SpatiaLite; a subset of
+every swath is accepted (202) and cut afterwards by the server's own worker thread."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,9 @@ from api.stac.items import bbox_of
 from tests.conftest import REPO, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
+MAKE_TOKEN = ("from django.contrib.auth.models import User; "
+              "from rest_framework.authtoken.models import Token; "
+              "print(Token.objects.create(user=User.objects.create_user('smoke')).key)")
 
 
 def test_embedded_default_ingests_and_serves_swaths(tmp_path: Path) -> None:
@@ -61,6 +67,8 @@ def test_embedded_default_ingests_and_serves_swaths(tmp_path: Path) -> None:
             searches_find_the_swath(get, feature)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
             assert "/stac/" in r.read().decode()  # the map page, which searches through STAC
+        token = manage("shell", "-c", MAKE_TOKEN).strip().splitlines()[-1]
+        subsets_are_queued_then_cut_for_their_owner_only(f"http://127.0.0.1:{port}", token)
     finally:
         server.terminate()
         server.wait(10)
@@ -108,3 +116,30 @@ def box_around(lon: float, lat: float, half: float = 0.5) -> str:
 
 def ids(collection: dict[str, Any]) -> set[str]:
     return {f["id"] for f in collection["features"]}
+
+
+def subsets_are_queued_then_cut_for_their_owner_only(base: str, token: str) -> None:
+    """A global subset of every swath: 202 at once, each product DONE afterwards, its
+    file downloadable by its owner and 404 to anyone else."""
+    auth = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    body = json.dumps({"search": {"bbox": "-180,-90,180,90"}, "bbox": "-180,-90,180,90"})
+    request = urllib.request.Request(f"{base}/api/v1/subsets/", data=body.encode(),
+                                     headers=auth, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert r.status == 202
+        products = json.load(r)["products"]
+    assert len(products) == 3 and {p["state"] for p in products} == {"QUEUED"}
+    deadline = time.monotonic() + 120
+    for product in products:
+        while product["state"] in ("QUEUED", "RUNNING") and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with urllib.request.urlopen(urllib.request.Request(product["url"], headers=auth),
+                                        timeout=30) as r:
+                product = json.load(r)
+        assert product["state"] == "DONE", product
+        with urllib.request.urlopen(urllib.request.Request(product["download"], headers=auth),
+                                    timeout=30) as r:
+            assert r.read(4) == b"\x89HDF"
+        with pytest.raises(urllib.error.HTTPError) as anonymous:
+            urllib.request.urlopen(product["download"], timeout=30)
+        assert anonymous.value.code == 404

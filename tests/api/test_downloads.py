@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
+from django.utils.http import http_date, parse_http_date
 from rest_framework.test import APIClient
 
 import archive.config
@@ -40,7 +42,8 @@ def archived(store: archive.config.Store, data: bytes = DATA, codec: str = "none
     """A swath row whose bytes sit in the store under a fresh key."""
     digest = hashlib.sha256(data).hexdigest()
     s = swath(box(0, 0, 1, 1), state=state, sha256=digest)
-    Swath.objects.filter(pk=s.pk).update(size=len(data))
+    Swath.objects.filter(pk=s.pk).update(
+        size=len(data), verified_at=timezone.now() if state == "VERIFIED" else None)
     key = f"swaths/{s.uuid}/a{codec}.nc"
     result = store.put(key, io.BytesIO(data), size=len(data), codec=codec, sha256=digest)
     StoredObject.objects.create(swath=s, store="primary", key=key, codec=codec, size=len(data),
@@ -79,6 +82,30 @@ def test_range_requests_get_206_and_exactly_those_bytes(client: APIClient, local
     assert response["Content-Range"] == f"bytes 1000-1999/{len(DATA)}"
     assert body(client.get(url, HTTP_RANGE="bytes=-4")) == b"tail"
     assert client.get(url, HTTP_RANGE=f"bytes={len(DATA)}-").status_code == 416
+
+
+@pytest.mark.parametrize("codec", ["none", "zstd"])
+def test_if_range_with_a_stale_validator_gets_200_and_the_whole_file(
+        client: APIClient, local_primary, codec: str) -> None:
+    s = archived(local_primary, codec=codec)
+    url = f"/api/v1/swaths/{s.uuid}/download"
+    fresh = client.get(url)
+    last_modified = fresh["Last-Modified"]
+    assert parse_http_date(last_modified) == int(s.verified_at.timestamp())
+    an_hour_earlier = http_date(s.verified_at.timestamp() - 3600)
+    for stale in ('"0000000000000000000000000000000000000000000000000000000000000000"',
+                  f'W/"{s.sha256}"', an_hour_earlier, "not a validator"):
+        response = client.get(url, HTTP_RANGE="bytes=1000-1999", HTTP_IF_RANGE=stale)
+        assert response.status_code == 200, stale
+        assert body(response) == DATA and "Content-Range" not in response
+        assert response["Content-Length"] == str(len(DATA))
+    # An unsatisfiable range under a stale If-Range is ignored too: the whole file.
+    response = client.get(url, HTTP_RANGE=f"bytes={len(DATA)}-", HTTP_IF_RANGE=an_hour_earlier)
+    assert response.status_code == 200 and body(response) == DATA
+    for current in (f'"{s.sha256}"', last_modified):
+        response = client.get(url, HTTP_RANGE="bytes=1000-1999", HTTP_IF_RANGE=current)
+        assert response.status_code == 206, current
+        assert body(response) == DATA[1000:2000]
 
 
 def test_matching_etag_gets_304(client: APIClient, local_primary) -> None:

@@ -1,7 +1,10 @@
-"""Fixtures for subset tests: small synthetic swaths, rechunked copies, brute-force masks."""
+"""Fixtures for subset tests: small synthetic swaths, rechunked copies, brute-force masks,
+and the web process's own subset worker."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import netCDF4
@@ -65,3 +68,31 @@ def brute_window(mask: np.ndarray) -> tuple[slice, ...]:
     idx = [np.nonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != k)))[0]
            for k in range(mask.ndim)]
     return tuple(slice(int(i[0]), int(i[-1]) + 1) for i in idx)
+
+
+@pytest.fixture
+def local_worker(transactional_db: None, settings: object) -> Iterator[object]:
+    """This process serves subsets as a web process of the embedded default does: cuts go
+    to its worker thread (subset.dispatch), which sees committed rows only."""
+    from subset.dispatch import local_worker as start
+    from subset.dispatch import serve_in_process, stop_serving_in_process
+
+    settings.SUBSET_LOCAL_SWEEP_S = 2  # type: ignore[attr-defined]
+    serve_in_process()
+    worker = start()
+    try:
+        yield worker
+    finally:
+        stop_serving_in_process()
+
+
+def wait_for_product(pk: int, timeout: float = 90.0) -> object:
+    """Poll the database until product `pk` has left QUEUED and RUNNING; return it."""
+    from catalog.models import Product
+
+    deadline = time.monotonic() + timeout
+    while True:
+        product = Product.objects.get(pk=pk)
+        if product.state not in ("QUEUED", "RUNNING") or time.monotonic() > deadline:
+            return product
+        time.sleep(0.1)

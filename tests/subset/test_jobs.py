@@ -19,6 +19,7 @@ from catalog.models import Product, Region, StoredObject, Swath
 from catalog.signals import swath_verified
 from ingest.bulk import run_in_process, start_run
 from ingest.scan import scan
+from tests.subset.conftest import wait_for_product
 
 pytestmark = pytest.mark.django_db
 
@@ -46,18 +47,26 @@ def modis(shared_swaths: Path) -> Swath:
 
 
 def post(client: APIClient, body: dict, capture) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    """POST a subset request; refusals and the command-line path (cut inline on commit)."""
     with capture(execute=True):
         response = client.post("/api/v1/subsets/", body, format="json")
     return response.status_code, response.json()
 
 
-def test_a_subset_request_is_cut_stored_and_downloadable(
-        client: APIClient, modis: Swath, django_capture_on_commit_callbacks) -> None:
-    code, body = post(client, {"swath": str(modis.uuid), "bbox": BBOX,
-                               "variables": ["sea_surface_temperature"]},
-                      django_capture_on_commit_callbacks)
-    assert code == 201, body
+def ask(client: APIClient, body: dict) -> tuple[int, dict]:
+    """POST a subset request to a process serving as the web does (the local_worker fixture)."""
+    response = client.post("/api/v1/subsets/", body, format="json")
+    return response.status_code, response.json()
+
+
+def test_a_subset_request_is_queued_then_cut_stored_and_downloadable(
+        client: APIClient, modis: Swath, local_worker: object) -> None:
+    code, body = ask(client, {"swath": str(modis.uuid), "bbox": BBOX,
+                              "variables": ["sea_surface_temperature"]})
+    assert code == 202, body
     (item,) = body["products"]
+    assert item["state"] == "QUEUED" and item["download"] is None  # accepted, not cut yet
+    assert wait_for_product(item["id"]).state == "DONE"
     detail = client.get(f"/api/v1/subsets/{item['id']}").json()
     assert detail["state"] == "DONE", detail["error"]
     assert detail["bytes_read"] > 0 and detail["result_size"] > 0
@@ -80,7 +89,7 @@ def test_the_same_request_twice_is_the_same_product(
     body = {"swath": str(modis.uuid), "bbox": BBOX}
     first = post(client, body, django_capture_on_commit_callbacks)
     second = post(client, body, django_capture_on_commit_callbacks)
-    assert (first[0], second[0]) == (201, 200)
+    assert (first[0], second[0]) == (202, 200)
     assert first[1]["products"][0]["id"] == second[1]["products"][0]["id"]
     assert Product.objects.count() == 1
 
@@ -126,27 +135,58 @@ def test_a_subset_over_the_limit_answers_its_estimate_up_front(
 
 
 def test_a_region_without_data_gives_an_empty_product(
-        client: APIClient, modis: Swath, django_capture_on_commit_callbacks) -> None:
+        client: APIClient, modis: Swath, local_worker: object) -> None:
     # Inside the footprint's outline but where every lat/lon is fill.
-    code, body = post(client, {"swath": str(modis.uuid), "bbox": "66,49.9,66.5,50.1"},
-                      django_capture_on_commit_callbacks)
-    product = Product.objects.get(pk=body["products"][0]["id"])
+    code, body = ask(client, {"swath": str(modis.uuid), "bbox": "66,49.9,66.5,50.1"})
+    assert code == 202, body
+    product = wait_for_product(body["products"][0]["id"])
     assert product.state == "EMPTY" and "no valid pixel" in product.error
     assert product.result is None
 
 
 def test_a_search_makes_one_product_per_swath(
-        client: APIClient, modis: Swath, shared_swaths: Path,
-        django_capture_on_commit_callbacks) -> None:
+        client: APIClient, modis: Swath, shared_swaths: Path, local_worker: object) -> None:
     archived(shared_swaths / "SS_VIIRS_NPP-NAVO-L2P-v3.0.nc")
-    code, body = post(client, {"search": {"bbox": "60,30,90,60"}, "bbox": BBOX},
-                      django_capture_on_commit_callbacks)
-    assert code == 201 and body["count"] == 1
+    code, body = ask(client, {"search": {"bbox": "60,30,90,60"}, "bbox": BBOX})
+    assert code == 202 and body["count"] == 1
     assert body["products"][0]["swath"] == str(modis.uuid)
+    assert wait_for_product(body["products"][0]["id"]).state == "DONE"
+
+
+def test_a_search_over_the_total_limit_is_refused_with_the_total_and_makes_nothing(
+        client: APIClient, modis: Swath, shared_swaths: Path,
+        django_capture_on_commit_callbacks, settings) -> None:
+    viirs = archived(shared_swaths / "SS_VIIRS_NPP-NAVO-L2P-v3.0.nc")
+    body = {"search": {"bbox": "-180,-90,180,90"}, "bbox": "-180,-90,180,90"}
+    # Each swath alone is under the per-product limit; the two together are not.
+    settings.SUBSET_MAX_BYTES = max(modis.size, viirs.size)
+    settings.SUBSET_MAX_TOTAL_BYTES = modis.size + viirs.size - 1
+    code, answer = post(client, body, django_capture_on_commit_callbacks)
+    assert code == 400, answer
+    assert answer["estimated_bytes"] == modis.size + viirs.size
+    assert answer["limit_bytes"] == modis.size + viirs.size - 1 and answer["swaths"] == 2
+    assert "in all" in answer["error"] and "per request" in answer["error"]
+    assert Product.objects.count() == 0
+    settings.SUBSET_MAX_TOTAL_BYTES = modis.size + viirs.size
+    with django_capture_on_commit_callbacks() as queued:  # accepted; not cut here
+        response = client.post("/api/v1/subsets/", body, format="json")
+    assert response.status_code == 202 and response.json()["count"] == 2
+    assert len(queued) == 2
+
+
+def test_a_search_with_one_swath_over_the_limit_makes_no_product_at_all(
+        client: APIClient, modis: Swath, shared_swaths: Path,
+        django_capture_on_commit_callbacks, settings) -> None:
+    viirs = archived(shared_swaths / "SS_VIIRS_NPP-NAVO-L2P-v3.0.nc")
+    settings.SUBSET_MAX_BYTES = min(modis.size, viirs.size)
+    code, answer = post(client, {"search": {"bbox": "-180,-90,180,90"},
+                                 "bbox": "-180,-90,180,90"}, django_capture_on_commit_callbacks)
+    assert code == 400 and answer["estimated_bytes"] == max(modis.size, viirs.size), answer
+    assert Product.objects.count() == 0
 
 
 def test_an_object_failing_its_checksum_fails_the_product_and_registers_nothing(
-        client: APIClient, shared_swaths: Path, django_capture_on_commit_callbacks) -> None:
+        client: APIClient, shared_swaths: Path, local_worker: object) -> None:
     ascat = archived(shared_swaths / ASCAT)  # NetCDF3: fetched whole, hashed as it streams
     copy = ascat.copies.get()
     store = archive.config.get_store(copy.store)
@@ -158,9 +198,9 @@ def test_an_object_failing_its_checksum_fails_the_product_and_registers_nothing(
     store.put(copy.key, io.BytesIO(bytes(data)), codec="none", overwrite=True,
               metadata={"codec": copy.codec, "sha256": ascat.sha256, "size": str(ascat.size)})
     objects = StoredObject.objects.count()
-    code, body = post(client, {"swath": str(ascat.uuid), "bbox": "-10,-30,10,10"},
-                      django_capture_on_commit_callbacks)
-    product = Product.objects.get(pk=body["products"][0]["id"])
+    code, body = ask(client, {"swath": str(ascat.uuid), "bbox": "-10,-30,10,10"})
+    assert code == 202, body
+    product = wait_for_product(body["products"][0]["id"])
     assert product.state == "FAILED" and "ChecksumMismatch" in product.error, product.error
     assert product.result is None and StoredObject.objects.count() == objects
 

@@ -23,7 +23,7 @@ def test_a_worker_cuts_the_product_from_the_object_store(celery_worker: dict,
     response = client.post("/api/v1/subsets/", {"swath": str(swath.uuid), "bbox": BBOX,
                                                 "variables": ["sea_surface_temperature"]},
                            format="json")
-    assert response.status_code == 201, response.json()
+    assert response.status_code == 202, response.json()
     pk = response.json()["products"][0]["id"]
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

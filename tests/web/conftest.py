@@ -37,8 +37,9 @@ N_GRANULES = 600  # 50 hours of 5-minute granules: more than one 500-swath page
 
 def _vendored() -> None:
     """Make sure web/build.sh has vendored Leaflet and the base map (idempotent, fast)."""
-    if (VENDOR / "world" / "land-50m.geojson").is_file() and (
-            VENDOR / "leaflet" / "leaflet.js").is_file():
+    if all((VENDOR / name).is_file() for name in (
+            "world/land-50m.geojson", "leaflet/leaflet.js", "swagger-ui/swagger-ui-bundle.js",
+            "ol/ol.js")):
         return
     done = subprocess.run(["bash", str(REPO / "web" / "build.sh")], capture_output=True,
                           text=True, timeout=300)
@@ -82,7 +83,8 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser: object, transactional_db: None) -> Iterator[object]:
-    """A fresh page at 1280x800; the test fails if the page throws a JavaScript error.
+    """A fresh page at 1280x800; the test fails if the page throws a JavaScript error or
+    the Content-Security-Policy blocks anything (Chromium reports it on the console).
 
     It asks for `transactional_db` so that it is closed, and the server has finished the
     page's requests, before pytest-django empties the tables (see wait_until_idle).
@@ -92,11 +94,13 @@ def page(browser: object, transactional_db: None) -> Iterator[object]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text
+            else None)
     page.set_default_timeout(15_000)
     yield page
     context.close()
     wait_until_idle()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"
 
 
 @pytest.fixture
