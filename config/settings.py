@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "api",
     "hpc",
     "web",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -213,17 +214,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic maintenance (celery beat): repair, check and clean the archive.
-CELERY_IMPORTS = ("ingest.periodic",)
+CELERY_IMPORTS = ("ops.periodic",)
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {
-        "task": "ingest.periodic.reconcile_task",
+        "task": "ops.periodic.reconcile_task",
         "schedule": env_int("RECONCILE_EVERY_S", 900, minimum=60),
         "options": {"expires": 900},
     },
-    "fsck": {"task": "ingest.periodic.fsck_task", "schedule": 86400},
-    "fsck-full": {"task": "ingest.periodic.fsck_task", "schedule": 7 * 86400,
+    "fsck": {"task": "ops.periodic.fsck_task", "schedule": 86400},
+    "fsck-full": {"task": "ops.periodic.fsck_task", "schedule": 7 * 86400,
                   "kwargs": {"full": True}},
-    "cleanup": {"task": "ingest.periodic.cleanup_task", "schedule": 3600,
+    "cleanup": {"task": "ops.periodic.cleanup_task", "schedule": 3600,
                 "kwargs": {"older_than_s": 86400}},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -8,7 +8,9 @@ class SubsetConfig(AppConfig):
 
     def ready(self) -> None:
         from catalog.signals import swath_verified
+        from subset import services, tasks
         from subset.services import on_swath_verified
 
+        services.sender = tasks.cut_subset.delay
         # Standing regional orders: products for every new verified swath over a region.
         swath_verified.connect(on_swath_verified, dispatch_uid="subset.standing_orders")

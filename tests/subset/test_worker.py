@@ -39,7 +39,7 @@ def test_a_worker_cuts_the_product_from_the_object_store(celery_worker: dict,
     assert b"".join(download.streaming_content)[:4] == b"\x89HDF"
 
 
-RUN = "import django; django.setup(); from subset.services import run_product; " \
+RUN = "import django; django.setup(); from subset.products import run_product; " \
       "print(run_product({pk}))"
 
 
