@@ -46,7 +46,7 @@ class Env:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
 
-    def str(self, name: str, default: str | None = None) -> str | None:
+    def text(self, name: str, default: str | None = None) -> str | None:
         """Return the variable's value, or the default when unset."""
         value = self.environ.get(name)
         return default if value is None else value
@@ -59,9 +59,9 @@ class Env:
                 return Path(path).read_text().strip()
             except OSError as e:
                 raise ConfigError(f"{name}_FILE={path!r} cannot be read: {e}") from e
-        return self.str(name, default)
+        return self.text(name, default)
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         """Return a boolean from 1/0, true/false, yes/no, on/off."""
         raw = self.environ.get(name)
         if raw is None:
@@ -72,7 +72,7 @@ class Env:
             return False
         raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
         """Return an integer, refusing junk and values under the minimum."""
         raw = self.environ.get(name)
         if raw is None or raw == "":
@@ -85,7 +85,7 @@ class Env:
             raise ConfigError(f"{name}={value} is below the minimum {minimum}")
         return value
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def items(self, name: str, default: list[str]) -> list[str]:
         """Return a comma-separated list, stripped, empty items dropped."""
         raw = self.environ.get(name)
         if raw is None:
@@ -144,10 +144,10 @@ def read_store_config(environ: Mapping[str, str], *, default_url: str | None,
     env = Env(environ)
     options = _shared_options(env, probe_cache_dir)
     urls: dict[str, str] = {}
-    primary = env.str("STORE_URL") or default_url
+    primary = env.text("STORE_URL") or default_url
     if primary:
         urls["primary"] = primary
-    for item in env.list("STORES", []):
+    for item in env.items("STORES", []):
         name, _, url = (part.strip() for part in item.partition("="))
         if not name or not url:
             raise ConfigError(f"STORES item {item!r} is not NAME=URL")
@@ -164,24 +164,24 @@ def read_store_config(environ: Mapping[str, str], *, default_url: str | None,
 def _shared_options(env: Env, probe_cache_dir: str) -> dict[str, Any]:
     """Return the options every S3 store shares (a local store takes only its own)."""
     return {
-        "endpoint_url": env.str("S3_ENDPOINT_URL") or None,
-        "region": env.str("S3_REGION") or env.str("AWS_DEFAULT_REGION") or "us-east-1",
+        "endpoint_url": env.text("S3_ENDPOINT_URL") or None,
+        "region": env.text("S3_REGION") or env.text("AWS_DEFAULT_REGION") or "us-east-1",
         "access_key": env.secret("AWS_ACCESS_KEY_ID") or None,
         "secret_key": env.secret("AWS_SECRET_ACCESS_KEY") or None,
         "checksum_mode": env.choice("S3_CHECKSUM_MODE", "when_required", CHECKSUM_MODES),
         # A floor: larger files and unknown-size streams get larger parts (choose_part_size).
         # 16 MiB beat 64 MiB on 1 GiB uploads in three stage runs (docs/BENCHMARKS.md).
-        "part_size": env.int("S3_PART_SIZE_MB", 16, minimum=5) * MiB,
+        "part_size": env.integer("S3_PART_SIZE_MB", 16, minimum=5) * MiB,
         # Files up to this size: one PutObject streamed from the file (archive/fileput.py),
         # as boto3's TransferConfig and s5cmd (50 MB) do; the body is re-read from the
         # page cache, so it costs no memory.
-        "multipart_threshold": env.int("S3_MULTIPART_THRESHOLD_MB", 64, minimum=5) * MiB,
-        "concurrency": env.int("S3_CONCURRENCY", 4, minimum=1),
-        "max_object_bytes": env.int("ARCHIVE_MAX_OBJECT_GB", 512, minimum=1) * GiB,
-        "presign_max_s": env.int("PRESIGN_MAX_SECONDS", 900, minimum=1),
+        "multipart_threshold": env.integer("S3_MULTIPART_THRESHOLD_MB", 64, minimum=5) * MiB,
+        "concurrency": env.integer("S3_CONCURRENCY", 4, minimum=1),
+        "max_object_bytes": env.integer("ARCHIVE_MAX_OBJECT_GB", 512, minimum=1) * GiB,
+        "presign_max_s": env.integer("PRESIGN_MAX_SECONDS", 900, minimum=1),
         # A passing endpoint probe is kept this long for the next process (archive/probe.py).
-        "probe_ttl_s": env.int("S3_PROBE_CACHE_SECONDS", 600, minimum=0),
-        "probe_cache_dir": env.str("S3_PROBE_CACHE_DIR") or probe_cache_dir,
+        "probe_ttl_s": env.integer("S3_PROBE_CACHE_SECONDS", 600, minimum=0),
+        "probe_cache_dir": env.text("S3_PROBE_CACHE_DIR") or probe_cache_dir,
     }
 
 
@@ -211,7 +211,7 @@ def _per_store(env: Env, urls: dict[str, str]) -> dict[str, dict[str, Any]]:
         elif suffix == "CHECKSUM_MODE":
             value = env.choice(var, "when_required", CHECKSUM_MODES)
         else:
-            value = env.str(var)
+            value = env.text(var)
         if value:
             found.setdefault(name, {})[PER_STORE[suffix]] = value
     return found

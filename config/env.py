@@ -29,7 +29,7 @@ def _improperly_configured() -> Iterator[None]:
 
 def env_str(name: str, default: str | None = None) -> str | None:
     """Return the variable's value, or the default when unset."""
-    return _env.str(name, default)
+    return _env.text(name, default)
 
 
 def env_secret(name: str, default: str | None = None) -> str | None:
@@ -41,18 +41,18 @@ def env_secret(name: str, default: str | None = None) -> str | None:
 def env_bool(name: str, default: bool) -> bool:
     """Return a boolean from 1/0, true/false, yes/no, on/off."""
     with _improperly_configured():
-        return _env.bool(name, default)
+        return _env.flag(name, default)
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     """Return an integer, refusing junk and values under the minimum."""
     with _improperly_configured():
-        return _env.int(name, default, minimum=minimum)
+        return _env.integer(name, default, minimum=minimum)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
     """Return a comma-separated list, stripped, empty items dropped."""
-    return _env.list(name, default)
+    return _env.items(name, default)
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -66,7 +66,7 @@ def reset_stores() -> None:
     archive.config.forget_opened()
 
 
-class Counted(os.PathLike):
+class Counted(os.PathLike[str]):
     """A local copy of the source that reports how many bytes came over the network."""
 
     def __init__(self, path: Path, size: int) -> None:
@@ -211,7 +211,7 @@ class HttpRanges:
         if response.status != 200:
             response.read()
             raise _http_error("GET", self.url, response.status)
-        return _copy_to(response, path, sha256)  # type: ignore[arg-type]
+        return _copy_to(response, path, sha256)
 
     def close(self) -> None:
         """Close the connection."""

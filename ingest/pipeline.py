@@ -30,6 +30,7 @@ from archive.errors import ArchiveError
 from archive.faults import fault_point
 from archive.keys import quicklook_key
 from archive.replication import replicate
+from archive.stores import Store
 from catalog import services
 from catalog.models import IngestItem, SwathState
 from ingest.scan import printable
@@ -463,7 +464,7 @@ def _changed(path: Path, before: services.SourceInfo) -> str:
     return ""
 
 
-def _discard(store: object, key: str) -> None:
+def _discard(store: Store, key: str) -> None:
     try:
         store.delete(key)
     except ArchiveError as e:  # fsck reports it as ORPHAN later

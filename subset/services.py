@@ -26,6 +26,7 @@ from django.db.models import Q, QuerySet
 
 import archive.config
 from archive.errors import ArchiveError, ChecksumMismatch
+from archive.stores import Store
 from catalog.models import Product, Region, StoredObject, Swath, SwathState
 from subset import kernel
 from subset.errors import NoDataInRegion, RegionError, SubsetError, SubsetTooLarge
@@ -218,7 +219,7 @@ def spec_from_params(params: dict[str, Any]) -> SubsetSpec:
 
 
 @contextlib.contextmanager
-def open_swath(store: Any, copy: StoredObject, swath: Swath, tmp: Path) -> Any:
+def open_swath(store: Store, copy: StoredObject, swath: Swath, tmp: Path) -> Any:
     """Yield a readable source: a RangedFile for plain HDF5 objects, else a verified local copy.
 
     Ranged reads cannot re-hash the whole object, so the object's recorded SHA-256 and size
