@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from archive.envconfig import ConfigError, Env, StoreConfig, read_store_config
 
@@ -24,12 +23,6 @@ def store_config() -> StoreConfig:
     # As config/settings.py: a passing endpoint probe kept for the next rank or job.
     return read_store_config(os.environ, default_url=None,
                              probe_cache_dir=str(cache / "swathstore" / "probes"))
-
-
-def store_options(url: str) -> dict[str, Any]:
-    """Return the constructor options for the store at ``url`` in this node's environment."""
-    config = store_config()
-    return config.options_for(url, config.name_of(url))
 
 
 def api_token() -> str | None:
