@@ -1,6 +1,6 @@
 # swathstore: two commands set up a fresh Debian/Ubuntu machine.
 #   make run    set up, migrate, load demo swaths, serve http://127.0.0.1:$(PORT)
-#   make test   set up, start test services on loopback, lint, run the whole suite
+#   make test   set up, start test services on loopback, lint (ruff, import-linter, mypy), run the whole suite
 SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
@@ -27,13 +27,15 @@ run: setup  ## migrate, demo data on an empty archive, serve on 127.0.0.1:$(PORT
 	@echo "swathstore: http://127.0.0.1:$(PORT)/"
 	.venv/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile -
 
-test: setup  ## test services on loopback, ruff, the whole pytest suite
+test: setup  ## test services on loopback, the whole lint, the whole pytest suite
 	@bash scripts/test-services.sh
-	.venv/bin/ruff check .
+	@$(MAKE) --no-print-directory lint
 	$(TEST_ENV) $(PY) -m pytest
 
-lint:  ## ruff over the whole tree
+lint:  ## ruff; import-linter's layer contracts (pyproject.toml); mypy over archive/, hpc/, the subset kernel
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports --no-logo
+	.venv/bin/mypy
 
 test-faults: setup  ## the fault and fuzz tiers at their large sizes (-rA: each test's figures)
 	@bash scripts/test-services.sh

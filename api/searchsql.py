@@ -12,12 +12,41 @@ rows, counts and tokens.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from catalog.geometry import bbox_pieces
 
-if TYPE_CHECKING:
-    from api.search import SwathSearch
+
+class SwathSearch(Protocol):
+    """The conditions of a search read here (api.search.SwathSearch; no import, no cycle)."""
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float] | None: ...
+    @property
+    def area(self) -> object | None: ...
+    @property
+    def start(self) -> datetime | None: ...
+    @property
+    def end(self) -> datetime | None: ...
+    @property
+    def collections(self) -> list[str] | None: ...
+    @property
+    def ids(self) -> list[str] | None: ...
+    @property
+    def platform(self) -> str | None: ...
+    @property
+    def orbit(self) -> tuple[int | None, int | None] | None: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def states(self) -> list[str]: ...
+    @property
+    def filter_q(self) -> object | None: ...
+    @property
+    def order(self) -> tuple[tuple[str, bool], ...]: ...
+    @property
+    def token(self) -> str | None: ...
 
 # The earliest start_time of a swath overlapping [%s, ...): see api.search._earliest_start.
 EARLIEST_START = ("(%s::timestamptz - (SELECT coalesce(max(end_time - start_time), interval '0')"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import errno
 import json
@@ -302,7 +303,7 @@ class LocalStore(Store):
                 if key.startswith(prefix):
                     yield key
 
-    def list_uploads(self) -> list[UploadInfo]:
+    def list_uploads(self) -> builtins.list[UploadInfo]:
         """Return leftover temporary files: uploads that never completed."""
         uploads = []
         for dirpath, _dirnames, filenames in os.walk(self.root):

@@ -18,6 +18,7 @@ from archive.errors import SizeLimitExceeded, UploadDropped
 from archive.faults import fault_point
 from archive.s3client import cancel_retries_on
 from archive.s3errors import error_code, translate
+from archive.streaming import FileSlice
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,13 @@ def multipart_upload(
     s3_key: str,
     key: str,
     store: str,
-    parts: Iterable[bytes],
+    parts: Iterable[bytes | FileSlice],
     content_type: str,
     metadata: dict[str, str],
     concurrency: int,
     max_object_bytes: int,
     conditional: bool,
-    before_complete: Callable[[], None],
+    before_complete: Callable[[], object],
     abort_client: Callable[[], Any] | None = None,
 ) -> tuple[str | None, int]:
     """Upload ``parts`` as one multipart upload; return (ETag, stored bytes).
@@ -184,7 +185,7 @@ def _upload_part(
     s3_key: str,
     upload_id: str,
     number: int,
-    holder: list[bytes],
+    holder: list[bytes | FileSlice],
     key: str,
     store: str,
     slots: threading.BoundedSemaphore,
@@ -193,7 +194,7 @@ def _upload_part(
     """Upload one part with an explicit Content-MD5; return its CompleteMultipartUpload entry."""
     body = holder.pop()
     try:
-        md5 = body.content_md5() if hasattr(body, "content_md5") else content_md5(body)
+        md5 = body.content_md5() if isinstance(body, FileSlice) else content_md5(body)
         with cancel_retries_on(abandoned):
             response = client.upload_part(
                 Bucket=bucket,

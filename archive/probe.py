@@ -205,7 +205,7 @@ def _single_roundtrip(client: Any, bucket: str, key: str, created: list[str]) ->
     body = os.urandom(64 * 1024 + 17)
     created.append(key)
     client.put_object(Bucket=bucket, Key=key, Body=body, ContentMD5=content_md5(body))
-    return client.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+    return bool(client.get_object(Bucket=bucket, Key=key)["Body"].read() == body)
 
 
 def _multipart_roundtrip(
@@ -236,7 +236,7 @@ def _multipart_roundtrip(
             log.warning("probe: could not abort %s of %s: %s", upload_id, key, e)
         raise
     created.append(key)
-    return client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"".join(parts)
+    return bool(client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"".join(parts))
 
 
 def _conditional_write(client: Any, bucket: str, existing_key: str) -> bool:

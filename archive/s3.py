@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import io
 import logging
 import os
@@ -315,7 +316,7 @@ class S3Store(Store):
         if codec == "none" and fd is not None and known is not None and known > part_size:
             # A file: parts are ranges of it, re-read when sent, never held in memory.
             start = stream.tell()
-            slices = iter_file_slices(reader, fd, start, part_size, what=key)  # type: ignore[arg-type]
+            slices = iter_file_slices(reader, fd, start, part_size, what=key)
             meta = user_metadata(
                 sha256=sha256, size=known, codec=codec, content_type=content_type, extra=extra
             )
@@ -474,13 +475,13 @@ class S3Store(Store):
                 self._range_fetch(key, info), info.stored_size, part_size=self.get_part_size,
                 concurrency=self.concurrency, name=key, store=self.name,
             )
-            return io.BufferedReader(reader, buffer_size=MiB), info  # type: ignore[return-value]
+            return io.BufferedReader(reader, buffer_size=MiB), info
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._s3_key(key))
         except Exception as e:
             raise self._fail(e, key, "get") from e
         body = ResponseBody(response["Body"], key=key, store=self.name)
-        return io.BufferedReader(body, buffer_size=MiB), self._info(key, response)  # type: ignore[return-value]
+        return io.BufferedReader(body, buffer_size=MiB), self._info(key, response)
 
     def _range_fetch(self, key: str, info: ObjectInfo) -> Callable[[int, int], bytes]:
         """Return fetch(start, stop) -> bytes for ``key``, failing if the object changes."""
@@ -492,7 +493,7 @@ class S3Store(Store):
                 response = self.client.get_object(
                     Bucket=self.bucket, Key=s3_key, Range=f"bytes={start}-{stop - 1}", **extra
                 )
-                data = response["Body"].read()
+                data: bytes = response["Body"].read()
             except Exception as e:
                 raise self._fail(e, key, f"ranged get {start}-{stop}") from e
             # Some servers ignore If-Match, so compare the ETag as well.
@@ -531,11 +532,12 @@ class S3Store(Store):
         if expires_s <= 0:
             raise ValueError(f"{self.name}: presign expiry must be positive, got {expires_s}")
         expires = min(int(expires_s), self.presign_max_s)
-        return self.client.generate_presigned_url(
+        url: str = self.client.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": self._s3_key(key)},
             ExpiresIn=expires,
         )
+        return url
 
     # -- deleting and listing ------------------------------------------------------------
 
@@ -583,7 +585,7 @@ class S3Store(Store):
         except Exception as e:
             raise self._fail(e, prefix or "/", "list") from e
 
-    def list_uploads(self) -> list[UploadInfo]:
+    def list_uploads(self) -> builtins.list[UploadInfo]:
         """Return the multipart uploads in progress under this store's prefix.
 
         Raises UploadsUnlisted when the endpoint answers the listing itself with

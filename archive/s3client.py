@@ -104,7 +104,7 @@ def refuse_pointless_retries(caught_exception: BaseException | None = None, **_:
     made for an upload that was since cancelled (see ``cancel_retries_on``) is not retried.
     """
     if type(caught_exception) is HTTPClientError:
-        cause = caught_exception.kwargs.get("error")
+        cause = getattr(caught_exception, "kwargs", {}).get("error")
         if isinstance(cause, Exception) and not isinstance(cause, _NETWORK_ERRORS):
             raise cause
     cancelled: threading.Event | None = getattr(_cancel, "event", None)

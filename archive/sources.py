@@ -19,7 +19,8 @@ def open_source(source: Source) -> Iterator[BinaryIO]:
         with open(source, "rb") as handle:
             yield handle
     else:
-        if isinstance(source, io.TextIOBase):
+        given: object = source  # a caller may pass a text stream despite the annotation
+        if isinstance(given, io.TextIOBase):
             raise TypeError("put() needs a binary stream, got a text stream")
         yield source
 

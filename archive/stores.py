@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import io
@@ -163,7 +164,7 @@ class Store(ABC):
         """Yield the objects whose keys start with ``prefix``, in key order."""
 
     @abstractmethod
-    def list_uploads(self) -> list[UploadInfo]:
+    def list_uploads(self) -> builtins.list[UploadInfo]:
         """Return the unfinished uploads this store can see."""
 
     @abstractmethod
@@ -203,7 +204,7 @@ class Store(ABC):
                 what=key,
                 store=self.name,
             )
-            return io.BufferedReader(checking, buffer_size=CHUNK)  # type: ignore[return-value]
+            return io.BufferedReader(checking, buffer_size=CHUNK)
         except BaseException:
             raw.close()
             raise

@@ -293,7 +293,7 @@ class FileSlice(io.RawIOBase):
 
 
 def iter_file_slices(
-    reader: BinaryIO, fd: int, start: int, part_size: int, *, what: str = "file"
+    reader: io.RawIOBase | BinaryIO, fd: int, start: int, part_size: int, *, what: str = "file"
 ) -> Iterator[FileSlice]:
     """Read ``reader`` (a hashing view of the file from offset ``start``) once, in 1 MiB
     blocks, and yield a FileSlice per ``part_size`` bytes read; each slice re-reads its

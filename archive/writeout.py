@@ -53,11 +53,12 @@ def writeback_hint(out: Any) -> Callable[[int, int], bool]:
         fd = out.fileno()
     except (AttributeError, OSError, ValueError):
         fd = -1
-    enabled = _sync_file_range is not None and fd >= 0
+    call = _sync_file_range
+    enabled = call is not None and fd >= 0
 
     def hint(offset: int, length: int) -> bool:
         nonlocal enabled
-        if enabled and _sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE) != 0:
+        if enabled and call is not None and call(fd, offset, length, SYNC_FILE_RANGE_WRITE) != 0:
             enabled = False  # EINVAL, ESPIPE: this file does not take it; stop asking
         return enabled
 

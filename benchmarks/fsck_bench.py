@@ -10,7 +10,7 @@ archive_bench.start_bench_rclone) as the primary store, then:
 * R1, metadata fsck: `--rows` catalog rows registered by `catalog.bulkload.register_manifest`
   (as tests/faults/test_database_and_fsck.py does): three point at real objects, the rest
   at keys that do not exist, so fsck HEADs every row and reports all but three MISSING.
-  Timed: `catalog.fsck.fsck("primary")`, median of `--repeat`. Target < 60 s. Peer: the
+  Timed: `ops.fsck.fsck("primary")`, median of `--repeat`. Target < 60 s. Peer: the
   same HEADs from a bare boto3 client in 8 threads (fsck's default), no catalog at all.
 * R2, `fsck --full`: `--objects` random files of `--object-mb` MiB (2.1 GB in all) put
   with the store, their rows registered with the sha256 and size `put` returned. Timed:
@@ -156,8 +156,8 @@ def bench_r1(rows: int, repeat: int, server, results: dict) -> None:
 
     import archive.config
     from catalog.bulkload import register_manifest
-    from catalog.fsck import fsck
     from catalog.models import Collection
+    from ops.fsck import fsck
 
     store = archive.config.get_store("primary")
     real = []
@@ -246,8 +246,8 @@ def bench_r2(count: int, size: int, repeat: int, parallel: list[int], server,
              results: dict) -> None:
     import archive.config
     from catalog.bulkload import register_manifest
-    from catalog.fsck import fsck
     from catalog.models import Collection
+    from ops.fsck import fsck
 
     store = archive.config.get_store("primary")
     sources = [random_file(i, size) for i in range(count)]

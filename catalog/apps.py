@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 
-# Options a local directory store understands; the rest are for S3 endpoints.
-LOCAL_OPTIONS = ("max_object_bytes",)
+from archive.envconfig import StoreConfig
 
 
-def store_specs() -> dict[str, tuple[str, dict]]:
-    """Return settings.ARCHIVE_STORES as archive.config specs, options per store kind."""
+def store_config() -> StoreConfig:
+    """Return the store configuration settings hold (read by archive.envconfig at start)."""
     from django.conf import settings
 
-    specs = {}
-    for name, url in settings.ARCHIVE_STORES.items():
-        options = dict(settings.ARCHIVE_STORE_OPTIONS)
-        if not url.startswith("s3://"):
-            options = {k: v for k, v in options.items() if k in LOCAL_OPTIONS}
-        specs[name] = (url, options)
-    return specs
+    return StoreConfig(urls=dict(settings.ARCHIVE_STORES),
+                       options=dict(settings.ARCHIVE_STORE_OPTIONS),
+                       per_store=dict(getattr(settings, "ARCHIVE_STORE_OVERRIDES", {})))
+
+
+def store_specs() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Return settings' stores as archive.config specs, options per store kind."""
+    return store_config().specs()
 
 
 class CatalogConfig(AppConfig):
@@ -30,4 +32,4 @@ class CatalogConfig(AppConfig):
 
         # Only the description of each store is registered here; clients are made
         # lazily on first use, never at import (STYLE 15).
-        archive.config.configure(store_specs())
+        archive.config.configure(store_config())

@@ -102,12 +102,21 @@ def check_celery_timeouts(app_configs: object, **kwargs: object) -> list[Error]:
 
 @register()
 def check_policies(app_configs: object, **kwargs: object) -> list[Error]:
-    """The default replication policy needs as many stores as it copies to."""
+    """Every policy names configured stores; the default one as many as it copies to."""
+    errors = []
+    for policy, names in settings.ARCHIVE_POLICIES.items():
+        missing = [n for n in names if n not in settings.ARCHIVE_STORES]
+        if missing:
+            errors.append(Error(
+                f"replication policy {policy!r} names stores {missing} that neither STORE_URL "
+                f"nor STORES configures (configured: {sorted(settings.ARCHIVE_STORES)})",
+                id="swathstore.E010",
+            ))
     need = {"single": 1, "replicate": 2, "copy3": 3}[settings.INGEST_DEFAULT_POLICY]
     if len(settings.ARCHIVE_STORES) < need:
-        return [Error(
+        errors.append(Error(
             f"INGEST_POLICY={settings.INGEST_DEFAULT_POLICY} needs {need} stores; "
             f"STORES configures {len(settings.ARCHIVE_STORES) - 1} besides STORE_URL",
             id="swathstore.E009",
-        )]
-    return []
+        ))
+    return errors

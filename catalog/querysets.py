@@ -31,9 +31,9 @@ class SwathQuerySet(models.QuerySet):
 
     def in_region(self, slug: str) -> SwathQuerySet:
         """Swaths over a named Region."""
-        from catalog.models import Region
-
-        region = Region.objects.only("geometry").get(slug=slug)
+        # By name, not by import: catalog.models imports this module.
+        region_model = self.model._meta.apps.get_model("catalog", "Region")
+        region = region_model.objects.only("geometry").get(slug=slug)
         return self.filter(footprint__intersects=region.geometry)
 
     def between(self, start: datetime | None, end: datetime | None) -> SwathQuerySet:

@@ -14,7 +14,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+from config.env import env_bool, env_choice, env_int, env_list, env_secret, env_stores, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "api",
     "hpc",
     "web",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -150,51 +151,28 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- object stores ---------------------------------------------------------------
-_s3_options = {
-    "endpoint_url": env_str("S3_ENDPOINT_URL") or None,
-    "region": env_str("S3_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1")),
-    "access_key": env_secret("AWS_ACCESS_KEY_ID"),
-    "secret_key": env_secret("AWS_SECRET_ACCESS_KEY"),
-    "checksum_mode": env_choice(
-        "S3_CHECKSUM_MODE", "when_required", ("when_required", "when_supported")
-    ),
-    # A floor: larger files and unknown-size streams get larger parts (choose_part_size).
-    # 16 MiB beat 64 MiB on 1 GiB uploads in three stage runs (docs/BENCHMARKS.md, Archive).
-    "part_size": env_int("S3_PART_SIZE_MB", 16, minimum=5) * 2**20,
-    # Files up to this size: one PutObject streamed from the file (archive/fileput.py),
-    # as boto3's TransferConfig and s5cmd (50 MB) do; it costs no memory, since the body
-    # is re-read from the page cache. 64 MiB as RELIABILITY.md's recommended config.
-    "multipart_threshold": env_int("S3_MULTIPART_THRESHOLD_MB", 64, minimum=5) * 2**20,
-    "concurrency": env_int("S3_CONCURRENCY", 4, minimum=1),
-    "max_object_bytes": env_int("ARCHIVE_MAX_OBJECT_GB", 512, minimum=1) * 2**30,
-    "presign_max_s": env_int("PRESIGN_MAX_SECONDS", 900, minimum=1),
-    # A passing endpoint probe is kept this long for the next process (archive/probe.py).
-    "probe_ttl_s": env_int("S3_PROBE_CACHE_SECONDS", 600, minimum=0),
-    "probe_cache_dir": env_str("S3_PROBE_CACHE_DIR") or str(VAR_DIR / "cache" / "probes"),
-}
-STORE_URL = env_str("STORE_URL") or ""
-if PRODUCTION and not STORE_URL.startswith("s3://"):
+# One reader (archive/envconfig.py), shared with compute nodes (hpc/env.py): STORE_URL,
+# STORES, the S3_* options and each store's STORE_<NAME>_* endpoint and keys.
+_stores = env_stores(VAR_DIR)
+if PRODUCTION and not (env_str("STORE_URL") or "").startswith("s3://"):
     raise ImproperlyConfigured("STORE_URL must be an s3:// URL when SWATHSTORE_PRODUCTION=1")
-if STORE_URL.startswith("s3://") and PRODUCTION:
-    _require("AWS_ACCESS_KEY_ID", _s3_options["access_key"])
-    _require("AWS_SECRET_ACCESS_KEY", _s3_options["secret_key"])
-if not STORE_URL:
-    STORE_URL = (VAR_DIR / "objects").as_uri()
+if PRODUCTION:
+    _primary = _stores.options_for(_stores.urls["primary"], "primary")
+    _require("AWS_ACCESS_KEY_ID (or STORE_PRIMARY_ACCESS_KEY_ID)", _primary["access_key"])
+    _require("AWS_SECRET_ACCESS_KEY (or STORE_PRIMARY_SECRET_ACCESS_KEY)", _primary["secret_key"])
+STORE_URL = _stores.urls["primary"]
 # Named stores for replication policies: STORES="offsite=s3://other-bucket,third=file:///x"
-ARCHIVE_STORES = {"primary": STORE_URL}
-for _item in env_list("STORES", []):
-    _name, _, _url = _item.partition("=")
-    if not _name or not _url:
-        raise ImproperlyConfigured(f"STORES item {_item!r} is not NAME=URL")
-    ARCHIVE_STORES[_name.strip()] = _url.strip()
-ARCHIVE_STORE_OPTIONS = _s3_options
+ARCHIVE_STORES = _stores.urls
+# Options every S3 store shares, and each store's own (catalog.apps.store_specs joins them).
+ARCHIVE_STORE_OPTIONS = _stores.options
+ARCHIVE_STORE_OVERRIDES = _stores.per_store
 ARCHIVE_POLICIES = {
     "single": ["primary"],
     "replicate": [n for n in ARCHIVE_STORES][:2],
     "copy3": [n for n in ARCHIVE_STORES][:3],
 }
 PRESIGN_DOWNLOADS = env_bool("PRESIGN_DOWNLOADS", False)
-PRESIGN_MAX_SECONDS = _s3_options["presign_max_s"]
+PRESIGN_MAX_SECONDS = ARCHIVE_STORE_OPTIONS["presign_max_s"]
 
 # --- ingest ----------------------------------------------------------------------
 INGEST_DEFAULT_CODEC = env_choice("INGEST_CODEC", "auto", ("auto", "none", "gzip", "zstd"))
@@ -246,17 +224,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic maintenance (celery beat): repair, check and clean the archive.
-CELERY_IMPORTS = ("ingest.periodic",)
+CELERY_IMPORTS = ("ops.periodic",)
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {
-        "task": "ingest.periodic.reconcile_task",
+        "task": "ops.periodic.reconcile_task",
         "schedule": env_int("RECONCILE_EVERY_S", 900, minimum=60),
         "options": {"expires": 900},
     },
-    "fsck": {"task": "ingest.periodic.fsck_task", "schedule": 86400},
-    "fsck-full": {"task": "ingest.periodic.fsck_task", "schedule": 7 * 86400,
+    "fsck": {"task": "ops.periodic.fsck_task", "schedule": 86400},
+    "fsck-full": {"task": "ops.periodic.fsck_task", "schedule": 7 * 86400,
                   "kwargs": {"full": True}},
-    "cleanup": {"task": "ingest.periodic.cleanup_task", "schedule": 3600,
+    "cleanup": {"task": "ops.periodic.cleanup_task", "schedule": 3600,
                 "kwargs": {"older_than_s": 86400}},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -6,13 +6,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from subset.views import SubsetListNoSlashView
+from api.subsets.views import SubsetListNoSlashView
 
 urlpatterns = [
     path("", include("web.urls")),
     # POST /api/v1/subsets (no slash) must reach the view: a redirect would drop the body.
     path("api/v1/subsets", SubsetListNoSlashView.as_view(), name="subsets-noslash"),
-    path("api/v1/subsets/", include("subset.urls")),
+    path("api/v1/subsets/", include("api.subsets.urls")),
     path("api/v1/", include("api.urls")),
     path("stac/", include("api.stac.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

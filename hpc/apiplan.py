@@ -75,7 +75,8 @@ def region_spec(root: str, *, bbox: str | None, region: str | None,
     return {"slug": region, "wkt": shape(feature["geometry"]).wkt}
 
 
-def iter_features(root: str, params: dict[str, str], token: str | None) -> Iterator[dict]:
+def iter_features(root: str, params: dict[str, str], token: str | None
+                  ) -> Iterator[dict[str, Any]]:
     """Yield every feature of a swath search, following ``next`` tokens page by page."""
     query = {k: v for k, v in params.items() if v}
     query.setdefault("limit", str(PAGE))

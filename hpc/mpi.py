@@ -176,8 +176,8 @@ def run_mpi(comm: Any, items: list[dict[str, Any]] | None, work: Work, job: dict
                                   daemon=True)
         server.start()
     mine = []
-    while works and (item := coord.next_item()) is not None:
-        result = _run(work, item, job, 0, log)
+    while works and (mine_next := coord.next_item()) is not None:
+        result = _run(work, mine_next, job, 0, log)
         mine.append(result)
         coord.record(result)
     if server is not None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import ArchiveError
+from archive.stores import Store
 from hpc.sources import store_for
 
 PARTIAL = ".partial"
@@ -126,7 +127,7 @@ def publish(out: str, name: str, local: Path | None, marker: dict[str, Any]) -> 
     _fsync_dir(root)
 
 
-def _put_bytes(store: Any, key: str, body: bytes) -> None:
+def _put_bytes(store: Store, key: str, body: bytes) -> None:
     import io
 
     store.put(key, io.BytesIO(body), size=len(body), content_type="application/json",

@@ -19,37 +19,54 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from archive.config import open_store
+import archive.config
+from archive.envconfig import StoreConfig
 from archive.errors import ArchiveError, ChecksumMismatch, TransientArchiveError
 from archive.ranged import RangedFile
 from archive.stores import Store
-from hpc.env import api_token, store_options
+from hpc.env import api_token, store_config
 from subset.source import sniff
 
 RANGED_BLOCK = 1 << 20
 RANGED_CACHE_BLOCKS = 64
 HTTP_TIMEOUT_S = 120
 
-_stores: dict[str, Store] = {}
+_config: StoreConfig | None = None
 _lock = threading.Lock()
 
 
-def store_for(url: str) -> Store:
-    """Return this process's store for ``url`` (one boto3 client per endpoint, made lazily)."""
+def node_config() -> StoreConfig:
+    """Return this process's store configuration, read from its environment once."""
+    global _config
     with _lock:
-        store = _stores.get(url)
-        if store is None:
-            store = _stores[url] = open_store(url, **store_options(url))
-        return store
+        if _config is None:
+            _config = store_config()
+        return _config
+
+
+def store_for(url: str) -> Store:
+    """Return this process's store for ``url`` from the one registry (archive.config).
+
+    On a compute node the registry is configured here, from the environment; where Django
+    configured it (rank 0 with --register, manage.py), the same reader already did. A URL
+    of a named store gets that store; any other, the environment's options for its kind
+    (part size, concurrency, endpoint, keys), never a constructor's defaults.
+    """
+    config = node_config()
+    if not archive.config.is_configured():
+        archive.config.configure(config)
+    return archive.config.store_for_url(url, config.options_for)
 
 
 def reset_stores() -> None:
-    """Forget the stores opened by this process (tests; after a fork)."""
+    """Re-read the environment and forget the stores opened by this process (tests; fork)."""
+    global _config
     with _lock:
-        _stores.clear()
+        _config = None
+    archive.config.forget_opened()
 
 
-class Counted(os.PathLike):
+class Counted(os.PathLike[str]):
     """A local copy of the source that reports how many bytes came over the network."""
 
     def __init__(self, path: Path, size: int) -> None:
@@ -194,7 +211,7 @@ class HttpRanges:
         if response.status != 200:
             response.read()
             raise _http_error("GET", self.url, response.status)
-        return _copy_to(response, path, sha256)  # type: ignore[arg-type]
+        return _copy_to(response, path, sha256)
 
     def close(self) -> None:
         """Close the connection."""

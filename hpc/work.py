@@ -86,11 +86,12 @@ def extract_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
               "source_sha256": item.get("sha256"), "region": job["region"],
               "variables": job.get("variables")}
     with outputs.scratch(out) as tmp:
-        local: Path | None = tmp / name
+        target = tmp / name
+        local: Path | None = target
         try:
             with open_item(item, tmp) as src:
                 try:
-                    sub = kernel.subset(src, region, local, variables=job.get("variables"),
+                    sub = kernel.subset(src, region, target, variables=job.get("variables"),
                                         provenance=provenance(item),
                                         max_bytes=job.get("max_bytes"),
                                         threads=job.get("codec_threads"))

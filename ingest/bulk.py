@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from catalog import services
 from catalog.models import IngestItem, IngestRun
-from ingest.pipeline import FileOutcome, ingest_file
+from ingest.pipeline import FileOutcome, ingest_file, record_outcome
 from ingest.scan import printable
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,6 @@ class Progress:
     started: float = 0.0
 
 
-def record(run_id: int, outcome: FileOutcome) -> None:
-    """Write one file's outcome to its run."""
-    IngestItem.objects.create(
-        run_id=run_id, path=outcome.path, status=outcome.status, reason=outcome.reason[:4000],
-        size=outcome.size, seconds=outcome.seconds, swath_id=outcome.swath_id,
-    )
-
-
 def start_run(collection_slug: str, files: list, refused: list, *, paths: list[str],
               options: dict) -> IngestRun:
     """Create the run and record the files the scanner refused."""
@@ -51,7 +43,7 @@ def start_run(collection_slug: str, files: list, refused: list, *, paths: list[s
         n_files=len(files) + len(refused), bytes_total=sum(size for _, size in files),
     )
     for path, reason in refused:
-        record(run.pk, FileOutcome(path, "failed", reason))
+        record_outcome(run.pk, FileOutcome(path, "failed", reason))
     return run
 
 
@@ -65,7 +57,7 @@ def run_in_process(
     def one(path: str) -> FileOutcome:
         outcome = ingest_file(path, run.collection_id, codec=codec, policy=policy,
                               ingest_run_id=run.pk)
-        record(run.pk, outcome)
+        record_outcome(run.pk, outcome)
         return outcome
 
     def pooled(path: str) -> FileOutcome:

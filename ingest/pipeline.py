@@ -30,8 +30,9 @@ from archive.errors import ArchiveError
 from archive.faults import fault_point
 from archive.keys import quicklook_key
 from archive.replication import replicate
+from archive.stores import Store
 from catalog import services
-from catalog.models import SwathState
+from catalog.models import IngestItem, SwathState
 from ingest.scan import printable
 
 if TYPE_CHECKING:  # numpy and shapely: not at import time for an annotation
@@ -58,6 +59,14 @@ class FileOutcome:
     size: int = 0
     swath_id: int | None = None
     seconds: float = 0.0
+
+
+def record_outcome(run_id: int, outcome: FileOutcome) -> None:
+    """Write one file's outcome to its ingest run (an IngestItem row)."""
+    IngestItem.objects.create(
+        run_id=run_id, path=outcome.path, status=outcome.status, reason=outcome.reason[:4000],
+        size=outcome.size, seconds=outcome.seconds, swath_id=outcome.swath_id,
+    )
 
 
 def worker_id() -> str:
@@ -455,7 +464,7 @@ def _changed(path: Path, before: services.SourceInfo) -> str:
     return ""
 
 
-def _discard(store: object, key: str) -> None:
+def _discard(store: Store, key: str) -> None:
     try:
         store.delete(key)
     except ArchiveError as e:  # fsck reports it as ORPHAN later

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from ingest.pipeline import ingest_file
+from ingest.pipeline import ingest_file, record_outcome
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -13,10 +13,8 @@ def ingest_file_task(
     policy: str = "single",
 ) -> str:
     """Archive one file and record its outcome in the run; idempotent on redelivery."""
-    from ingest.bulk import record
-
     outcome = ingest_file(path, collection_id, codec=codec, policy=policy,
                           ingest_run_id=ingest_run_id)
     if ingest_run_id is not None:
-        record(ingest_run_id, outcome)
+        record_outcome(ingest_run_id, outcome)
     return outcome.status

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def encode(tile: np.ndarray, level: int) -> bytes:
     if raw.dtype.itemsize > 1:
         # Shuffle: byte j of every element together, for j = 0..itemsize-1.
         raw = np.ascontiguousarray(raw.view(np.uint8).reshape(-1, raw.dtype.itemsize).T)
-    return zlib.compress(memoryview(raw).cast("B"), level)
+    return zlib.compress(raw.data.cast("B"), level)
 
 
 def tiles(sel: tuple[slice, ...], data: np.ndarray,
@@ -102,11 +103,11 @@ def write_deferred(path: str, deferred: list[Deferred], threads: int | None = No
                 _store(dset, *pending.popleft())
 
 
-def _store(dset: object, offset: tuple[int, ...], done: Future[bytes]) -> None:
+def _store(dset: Any, offset: tuple[int, ...], done: Future[bytes]) -> None:
     dset.id.write_direct_chunk(offset, done.result(), filter_mask=0)
 
 
-def _filters(dset: object) -> list[tuple[int, tuple[int, ...]]]:
+def _filters(dset: Any) -> list[tuple[int, tuple[int, ...]]]:
     """Return the dataset's filter pipeline as (filter id, parameters), in order."""
     plist = dset.id.get_create_plist()
     return [plist.get_filter(i)[::2] for i in range(plist.get_nfilters())]

@@ -35,9 +35,9 @@ _WAKE = -1  # not a product: wakes the thread so that stop() is prompt
 
 def uses_broker() -> bool:
     """True when tasks go to a broker (not run eagerly in this process)."""
-    from config.celery import app
+    from celery import current_app  # the project's app (config.celery), set when loaded
 
-    return not app.conf.task_always_eager
+    return not current_app.conf.task_always_eager
 
 
 def enqueue(product_id: int) -> None:
@@ -107,7 +107,7 @@ class LocalWorker:
     def _cut(self, product_id: int) -> None:
         """Cut one product (claimed by run_product, so one sent twice is cut once)."""
         from archive.errors import TransientArchiveError
-        from subset.services import run_product
+        from subset.products import run_product
 
         close_old_connections()
         self.current = product_id
@@ -141,7 +141,7 @@ class LocalWorker:
     def requeue_current(self) -> None:
         """At process exit: the product being cut goes back to QUEUED for the next sweep."""
         from catalog.models import Product
-        from subset.services import finish
+        from subset.products import finish
 
         product_id = self.current
         if product_id is None:

@@ -25,7 +25,7 @@ from ingest.geoloc import find_pairs
 from subset import timefilter
 from subset.errors import NoDataInRegion, SourceError, SubsetTooLarge, VariableNotFound
 from subset.region import Region
-from subset.source import Source, Var, open_source
+from subset.source import Dim, Source, Var, open_source
 from subset.window import Geo, Window, find_window
 from subset.writer import OutVar, write_netcdf
 
@@ -138,6 +138,7 @@ def geolocations(source: Source, hints: Mapping[str, Any] | None = None) -> list
         if pair.size <= 1:
             continue
         lat, lon = source.var(pair.lat.path), source.var(pair.lon.path)
+        dims: tuple[Dim, ...]
         if pair.kind == "grid":
             axes: tuple[int, ...] = (0,)
             dims = (lat.dims[0], lon.dims[0])

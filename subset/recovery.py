@@ -20,7 +20,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from catalog.models import Product, Region, Swath, SwathState
-from subset.services import MAX_ATTEMPTS, active_orders, create_order_products, running_lease
+from subset.products import running_lease
+from subset.services import MAX_ATTEMPTS, active_orders, create_order_products, enqueue
 
 # Swaths verified this recently are checked for missed standing orders. Reconcile runs
 # every RECONCILE_EVERY_S (15 min by default), so two days covers a long outage without
@@ -55,8 +56,6 @@ def _missed_orders(lines: list[str], apply: bool) -> None:
 
 
 def _lost_products(lines: list[str], apply: bool, grace: timedelta) -> None:
-    from subset.dispatch import enqueue
-
     now = timezone.now()
     # QUEUED past the grace, or RUNNING past the lease of a worker that died.
     lost = Product.objects.filter(

@@ -11,6 +11,7 @@ datasets without scales get per-group phony dimensions, one per length, like net
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -146,12 +147,12 @@ def prefetch(reads: Iterable[tuple[Var, tuple[slice, ...]]]) -> int:
     return ranged.prefetch(ranges) if ranged is not None and ranges else 0
 
 
-def sniff(fileobj: BinaryIO) -> str:
+def sniff(fileobj: BinaryIO | io.RawIOBase) -> str:
     """Return 'hdf5', 'netcdf3' or 'unknown' from a file's first bytes (position restored)."""
     pos = fileobj.tell()
     try:
         fileobj.seek(0)
-        head = fileobj.read(8)
+        head = fileobj.read(8) or b""
     finally:
         fileobj.seek(pos)
     if head.startswith(HDF5_MAGIC):
@@ -302,7 +303,8 @@ def _h5_reader(ds: Any, kind: str) -> Callable[[tuple[slice, ...]], np.ndarray]:
     def read(sel: tuple[slice, ...]) -> np.ndarray:
         if kind == "string":
             return np.asarray(ds.asstr()[sel], dtype=object)
-        return ds[sel]
+        data: np.ndarray = ds[sel]
+        return data
 
     return read
 

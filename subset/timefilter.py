@@ -83,7 +83,7 @@ def _to_number(when: datetime, encoding: str, units: str, var: Var, source: Sour
     if len(paths) == 2:  # reference time + offset
         ref = source.var(paths[0])
         ref_units = ref.ref().attr_str("units", "Units")
-        base = decode_cf(mask_and_scale(ref.read(), ref.ref().attrs).compressed()[:1],
+        base = decode_cf(mask_and_scale(ref.read(), ref.ref().attrs).compressed()[:1].tolist(),
                          ref_units, ref.ref().attr_str("calendar") or "standard")[0]
         return (when - base).total_seconds() / scale
     if SINCE.match(units):

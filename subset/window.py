@@ -174,6 +174,8 @@ def find_window(geo: Geo, region: Region, time_mask: TimeMask | None = None,
         geo.kept.clear()
         return None
     core = tuple(slice(lo, hi) for lo, hi in box)
+    lat_raw: np.ndarray | None
+    lon_raw: np.ndarray | None
     lat_raw, lon_raw = (a[core] for a in whole) if whole is not None else geo.read_raw(core)
     geo.kept.clear()
     pair = GeoPair(_ref(geo.lat, lat_raw), _ref(geo.lon, lon_raw), geo.pair.kind)
@@ -248,7 +250,7 @@ def _core_chunks(geo: Geo) -> tuple[int, ...]:
 def _mask(lon: np.ma.MaskedArray, lat: np.ma.MaskedArray, region: Region, core: Sel,
           time_mask: TimeMask | None) -> np.ndarray:
     valid = ~np.ma.getmaskarray(lon) & ~np.ma.getmaskarray(lat)
-    inside = valid & region.contains(lon.filled(np.nan), lat.filled(np.nan))
+    inside: np.ndarray = valid & region.contains(lon.filled(np.nan), lat.filled(np.nan))
     if time_mask is not None and inside.any():
         inside &= np.broadcast_to(time_mask(core), inside.shape)
     return inside

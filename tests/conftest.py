@@ -14,8 +14,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from archive.stores import Store
+    from tests.support.s3servers import S3Server
 
 pytest_plugins = ["tests.support.fixtures_s3"]
 
@@ -137,7 +142,7 @@ def celery_worker_process(
     django_db_setup: None,
     django_db_blocker: object,
     redis_url: str,
-    rclone_s3: object,
+    rclone_s3: S3Server,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict]:
     """A real Celery worker (prefork, 2 processes) on the test database, Redis and rclone."""
@@ -180,7 +185,7 @@ def celery_worker_process(
 
 
 @pytest.fixture
-def celery_worker(celery_worker_process: dict, rclone_s3: object, settings: object
+def celery_worker(celery_worker_process: dict, rclone_s3: S3Server, settings: object
                   ) -> Iterator[dict]:
     """Point this test's process at the worker's broker and store, and back afterwards.
 
@@ -213,7 +218,7 @@ def celery_worker(celery_worker_process: dict, rclone_s3: object, settings: obje
 
 
 @pytest.fixture
-def s3_primary(settings: object, rclone_s3: object, s3_prefix: str) -> Iterator[object]:
+def s3_primary(settings: object, rclone_s3: S3Server, s3_prefix: str) -> Iterator[Store]:
     """Make rclone's S3 server (under this test's own prefix) the primary store."""
     import archive.config
     from catalog.apps import store_specs

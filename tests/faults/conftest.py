@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, _drop_broker_pools, free_port, wait_for_port
+from tests.support.s3servers import S3Server
 
 TIER = os.environ.get("SWATHSTORE_FAULT_TIER", "small")
 LARGE = TIER == "large"
@@ -175,7 +176,7 @@ WorkerFactory = Callable[..., FaultWorker]
 
 @pytest.fixture
 def fault_workers(
-    django_db_setup: None, rclone_s3: object, s3_prefix: str, settings: object,
+    django_db_setup: None, rclone_s3: S3Server, s3_prefix: str, settings: object,
     tmp_path: Path,
 ) -> Iterator[WorkerFactory]:
     """A factory ``start(broker_url, concurrency=2, **env) -> FaultWorker``.

@@ -109,6 +109,6 @@ def audit(sources: dict[str, Path] | None = None, store_name: str = "primary") -
 
 def cleanup_all(store_name: str = "primary") -> int:
     """What the periodic cleanup does, with a zero horizon: abort every stale upload."""
-    from catalog.fsck import cleanup
+    from ops.fsck import cleanup
 
     return len(cleanup(store_name, timedelta(0)).aborted)

@@ -15,8 +15,8 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import StoredObject, Swath
-from ingest.reconcile import reconcile
 from ingest.tasks import ingest_file_task
+from ops.reconcile import reconcile
 from tests.faults import tasks
 from tests.faults.conftest import sized
 from tests.faults.helpers import audit, cleanup_all, collection, make_sources, wait_until

@@ -16,9 +16,9 @@ from django.db import transaction
 
 from catalog.models import IngestRun, Swath
 from ingest.bulk import run_with_celery, start_run
-from ingest.reconcile import reconcile
 from ingest.scan import scan
 from ingest.tasks import ingest_file_task
+from ops.reconcile import reconcile
 from tests.conftest import REPO
 from tests.faults.conftest import sized
 from tests.faults.helpers import audit, cleanup_all, collection, make_sources, wait_until

@@ -18,8 +18,8 @@ import pytest
 from django.core.management import call_command
 
 from catalog.bulkload import register_manifest
-from catalog.fsck import fsck
 from ingest.pipeline import ingest_file
+from ops.fsck import fsck
 from tests.faults.conftest import sized
 from tests.faults.helpers import collection, make_sources
 

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from archive.errors import UploadsUnlisted
+from archive.stores import Store
 from catalog.models import StoredObject
 from ingest.pipeline import ingest_file
 from tests.faults.helpers import collection, make_sources
@@ -31,7 +32,7 @@ def private_rclone(tmp_path: Path) -> Iterator[S3Server]:
 
 
 @pytest.fixture
-def primary_on(settings: object, private_rclone: S3Server) -> Iterator[object]:
+def primary_on(settings: object, private_rclone: S3Server) -> Iterator[Store]:
     """Make the private rclone server the primary store."""
     import archive.config
     from catalog.apps import store_specs

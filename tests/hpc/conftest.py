@@ -10,6 +10,7 @@ import pytest
 
 from hpc import faults, sources
 from tests.hpc.helpers import stage, store_env, synth_swaths
+from tests.support.s3servers import S3Server
 
 # Four swaths of 0.5-1.6 MB along one orbit (duration s, pixels).
 SHAPES = [(60, 300), (40, 200), (90, 300), (30, 250)]
@@ -29,14 +30,14 @@ def synth_paths(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def staged(rclone_s3: object, synth_paths: list[Path]) -> list[dict]:
+def staged(rclone_s3: S3Server, synth_paths: list[Path]) -> list[dict]:
     """Manifest items of the synthetic swaths, stored under rclone's ``hpc-src/`` prefix."""
-    url = f"s3://{rclone_s3.bucket}/hpc-src"  # type: ignore[attr-defined]
-    return stage(rclone_s3.store("hpc-src"), url, synth_paths)  # type: ignore[attr-defined]
+    url = f"s3://{rclone_s3.bucket}/hpc-src"
+    return stage(rclone_s3.store("hpc-src"), url, synth_paths)
 
 
 @pytest.fixture
-def node_env(rclone_s3: object, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def node_env(rclone_s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A compute node's environment (store credentials), also set in this process."""
     env = store_env(rclone_s3)
     for name, value in env.items():

@@ -13,6 +13,7 @@ import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.core.management import CommandError, call_command
 
+from archive.stores import Store
 from catalog.models import Product, Region, Swath
 from hpc.apiplan import plan_from_api
 from hpc.extract import main
@@ -22,6 +23,7 @@ from ingest.scan import scan
 from tests.conftest import _test_database_url, free_port, wait_for_port
 from tests.hpc.conftest import outputs_of, report_of
 from tests.hpc.helpers import REPO
+from tests.support.s3servers import S3Server
 
 WHEN = "2024-03-01/2024-03-02"
 BBOX = "30,0,70,30"
@@ -43,7 +45,7 @@ def extract(manifest: Path, out: Path, *extra: str) -> int:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_catalog_plan_runs_and_its_outputs_become_products_once(
-        s3_primary: object, node_env: dict, synth_paths: list[Path], tmp_path: Path) -> None:
+        s3_primary: Store, node_env: dict, synth_paths: list[Path], tmp_path: Path) -> None:
     swaths = ingest(synth_paths[:3])
     assert len(swaths) == 3
     manifest = tmp_path / "manifest.jsonl"
@@ -69,7 +71,7 @@ def test_a_catalog_plan_runs_and_its_outputs_become_products_once(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_named_region_travels_in_the_manifest_and_a_failed_job_is_never_registered(
-        s3_primary: object, node_env: dict, synth_paths: list[Path], tmp_path: Path,
+        s3_primary: Store, node_env: dict, synth_paths: list[Path], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     ingest(synth_paths[:2])
     Region.objects.create(slug="arabian-sea", name="Arabian Sea", geometry=MultiPolygon(
@@ -92,7 +94,7 @@ def test_a_named_region_travels_in_the_manifest_and_a_failed_job_is_never_regist
 
 
 @pytest.fixture
-def live_api(rclone_s3: object, s3_primary: object, tmp_path: Path) -> Iterator[str]:
+def live_api(rclone_s3: S3Server, s3_primary: Store, tmp_path: Path) -> Iterator[str]:
     """gunicorn on the test database with the test's rclone prefix as its primary store."""
     from django.conf import settings
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from archive.stores import Store
 from catalog.models import Swath
 from hpc.stage import main
 from tests.hpc.helpers import MPI_ENV, REPO
@@ -52,7 +53,7 @@ def test_two_ranks_copy_a_tree_identically_and_a_rerun_copies_nothing(
 
 @pytest.mark.django_db(transaction=True)
 def test_ingest_staging_stores_verified_objects_and_a_manifest_the_catalog_loads(
-        tree: Path, tmp_path: Path, s3_primary: object, node_env: dict) -> None:
+        tree: Path, tmp_path: Path, s3_primary: Store, node_env: dict) -> None:
     from django.conf import settings
 
     logs = tmp_path / "logs"

@@ -113,7 +113,10 @@ def test_only_errors_a_retry_may_cure_are_retried() -> None:
 
 
 def test_a_compute_nodes_probe_cache_follows_the_environment(monkeypatch, tmp_path) -> None:
-    from hpc.env import EnvError, store_options
+    from hpc.env import EnvError, store_config
+
+    def store_options(url: str) -> dict:
+        return store_config().options_for(url)
 
     monkeypatch.setenv("S3_PROBE_CACHE_SECONDS", "0")
     monkeypatch.setenv("S3_PROBE_CACHE_DIR", str(tmp_path))

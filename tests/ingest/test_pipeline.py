@@ -148,7 +148,7 @@ def test_a_new_run_gives_a_file_out_of_attempts_a_fresh_count(tree: Path) -> Non
 def test_reconcile_stops_retrying_an_unreadable_file_after_three_inspections(
         tree: Path) -> None:
     from catalog.services import MAX_ATTEMPTS
-    from ingest.reconcile import reconcile
+    from ops.reconcile import reconcile
 
     target = tree / "SS_VIIRS_NPP-NAVO-L2P-v3.0.nc"
     target.write_bytes(target.read_bytes()[:5000])

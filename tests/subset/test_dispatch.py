@@ -17,12 +17,13 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-import subset.services
+import subset.products
 from catalog.models import Product, Swath
 from subset.dispatch import LocalWorker
 from subset.dispatch import local_worker as worker_of_this_process
+from subset.products import claim
 from subset.region import parse_bbox
-from subset.services import SubsetSpec, claim, geos, params_hash
+from subset.services import SubsetSpec, geos, params_hash
 from tests.subset.conftest import wait_for_product
 from tests.subset.test_jobs import BBOX, MODIS, archived
 
@@ -50,14 +51,14 @@ def test_the_request_answers_202_before_the_cut_which_runs_in_the_worker_thread(
         client: APIClient, modis: Swath, local_worker: object,
         monkeypatch: pytest.MonkeyPatch) -> None:
     release, ran_in = threading.Event(), []
-    real = subset.services.run_product
+    real = subset.products.run_product
 
     def held(product_id: int, *args: object) -> str:
         ran_in.append(threading.current_thread().name)
         release.wait(30)  # a cut in the request would hold the answer back this long
         return real(product_id, *args)
 
-    monkeypatch.setattr(subset.services, "run_product", held)
+    monkeypatch.setattr(subset.products, "run_product", held)
     response = client.post("/api/v1/subsets/", {"swath": str(modis.uuid), "bbox": BBOX},
                            format="json")
     assert response.status_code == 202, response.json()

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
 
 from catalog.models import Product, Region, Swath
-from ingest.reconcile import reconcile
+from ops.reconcile import reconcile
 from subset.region import parse_bbox
 from subset.services import MAX_ATTEMPTS, SubsetSpec, create_product
 from tests.subset.test_jobs import MODIS, archived

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from catalog.models import Product
 from tests.subset.test_jobs import BBOX, MODIS, archived
+from tests.support.s3servers import S3Server
 
 
 @pytest.mark.django_db(transaction=True)
@@ -39,13 +40,13 @@ def test_a_worker_cuts_the_product_from_the_object_store(celery_worker: dict,
     assert b"".join(download.streaming_content)[:4] == b"\x89HDF"
 
 
-RUN = "import django; django.setup(); from subset.services import run_product; " \
+RUN = "import django; django.setup(); from subset.products import run_product; " \
       "print(run_product({pk}))"
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_full_disk_fails_the_product_and_leaves_nothing(
-        celery_worker: dict, rclone_s3: object, shared_swaths: Path, tmp_path: Path) -> None:
+        celery_worker: dict, rclone_s3: S3Server, shared_swaths: Path, tmp_path: Path) -> None:
     """RELIABILITY S11: the worker runs under a file-size limit smaller than the subset."""
     import os
     import subprocess

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -31,13 +32,13 @@ class Command(BaseCommand):
         parser.add_argument("--store", default="primary", help="which store's copies to read")
         parser.add_argument("-o", "--output", required=True, help="manifest file to write")
 
-    def handle(self, *args: object, **opts: object) -> None:
+    def handle(self, *args: Any, **opts: Any) -> None:
         try:
             start, end = parse_interval(str(opts["datetime"]))
         except ValueError as e:
             raise CommandError(str(e)) from e
         collections = [c.strip() for arg in opts["collection"] for c in str(arg).split(",")
-                       if c.strip()]  # type: ignore[attr-defined]
+                       if c.strip()]
         try:
             plan = plan_from_catalog(bbox=opts["bbox"], region=opts["region"], start=start,
                                      end=end, collections=collections or None,

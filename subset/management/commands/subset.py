@@ -8,7 +8,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from api.exceptions import QueryError
 from api.params import parse_interval
 from catalog.models import Swath
 from subset import kernel
@@ -50,7 +49,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
             spec = self.spec(opts)
-        except (SubsetError, QueryError, OSError) as e:
+        except (ValueError, OSError) as e:  # SubsetError and api's QueryError included
             raise CommandError(str(e)) from e
         out: Path = opts["out"]
         out.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 
 from catalog.models import StoredObject, Swath
-from catalog.rebuild import rebuild_catalog
 from ingest.bulk import run_in_process, start_run
 from ingest.scan import scan
+from ops.rebuild import rebuild_catalog
 
 pytestmark = pytest.mark.django_db
 

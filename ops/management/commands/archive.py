@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import archive.config
 from archive.errors import ArchiveError, ChecksumMismatch
-from catalog.fsck import cleanup, fsck, parse_age
 from catalog.models import StoredObject
+from ops.fsck import cleanup, fsck, parse_age
 
 
 class Command(BaseCommand):
@@ -125,7 +125,7 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def do_rebuild_catalog(self, store_name: str, opts: dict) -> None:
-        from catalog.rebuild import rebuild_catalog
+        from ops.rebuild import rebuild_catalog
 
         started = time.perf_counter()
         result = rebuild_catalog(opts["collection"], store_name, verify=opts["verify"],

@@ -21,18 +21,18 @@ from rest_framework.views import APIView
 from api.exceptions import Gone, NotDownloadable, QueryError
 from api.params import parse_interval
 from api.permissions import PublicReads
+from api.subsets.serializers import (
+    SubsetErrorSerializer,
+    SubsetProductListSerializer,
+    SubsetProductSerializer,
+    SubsetRequestSerializer,
+)
 from archive.config import get_store
 from archive.errors import ArchiveError
 from archive.stores import MAX_PRESIGN_SECONDS
 from catalog.models import Product, Region
 from subset.errors import SubsetError, SubsetTooLarge, SubsetTotalTooLarge
 from subset.region import parse_bbox, parse_geometry
-from subset.serializers import (
-    SubsetErrorSerializer,
-    SubsetProductListSerializer,
-    SubsetProductSerializer,
-    SubsetRequestSerializer,
-)
 from subset.services import SubsetSpec, region_spec, submit_subset
 
 CHUNK = 1 << 20

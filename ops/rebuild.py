@@ -26,6 +26,7 @@ from django.utils import timezone
 
 import archive.config
 from archive.errors import ArchiveError
+from archive.stores import Store
 from catalog.models import Collection, StoredObject, Swath, SwathState
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def rebuild_catalog(collection_slug: str, store_name: str = "primary", *,
     return result
 
 
-def _rebuild_one(store: object, store_name: str, coll: Collection, key: str,
+def _rebuild_one(store: Store, store_name: str, coll: Collection, key: str,
                  swath_uuid: str, verify: bool, inspect: bool, tmp_dir: str | None,
                  result: RebuildResult) -> str:
     info = store.head(key)
@@ -158,7 +159,7 @@ def _suffix(key: str) -> str:
     return Path(name).suffix
 
 
-def _download(store: object, key: str, codec: str, dest: Path) -> tuple[str, int]:
+def _download(store: Store, key: str, codec: str, dest: Path) -> tuple[str, int]:
     """Copy the object's original bytes to dest; return their sha256 and size."""
     digest = hashlib.sha256()
     size = 0

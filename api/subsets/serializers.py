@@ -1,6 +1,6 @@
 """Serializers of /api/v1/subsets/: products rendered, and the request body described.
 
-The views parse request bodies with subset.views.parse_spec and parse_search, whose
+The views parse request bodies with api.subsets.views.parse_spec and parse_search, whose
 errors name the field at fault; the request serializers here only describe those bodies
 in the OpenAPI schema (which schemathesis fuzzes), so they must follow the parsers.
 """
@@ -99,7 +99,7 @@ class SubsetProductSerializer(serializers.ModelSerializer):
         fields = ["id", "url", "state", "swath", "region", "variables", "params", "error",
                   "attempts", "created_at", "started_at", "finished_at", "queued_seconds",
                   "run_seconds", "bytes_read", "result_size", "download"]
-        read_only_fields = fields  # output only: requests are parsed by subset.views
+        read_only_fields = fields  # output only: requests are parsed by api.subsets.views
 
     def get_queued_seconds(self, obj: Product) -> float | None:
         if obj.started_at is None:

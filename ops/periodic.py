@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 @shared_task(ignore_result=True)
 def reconcile_task(store: str = "primary", grace_s: int = 3600) -> str:
     """Repair rows and objects of one store (`manage.py reconcile --apply`)."""
-    from ingest.reconcile import reconcile
+    from ops.reconcile import reconcile
 
     report = reconcile(store, apply=True, grace=timedelta(seconds=grace_s))
     for line in report.lines:
@@ -30,7 +30,7 @@ def reconcile_task(store: str = "primary", grace_s: int = 3600) -> str:
 @shared_task(ignore_result=True)
 def fsck_task(store: str = "primary", full: bool = False) -> str:
     """Compare the catalog with one store (`manage.py archive fsck [--full]`); read-only."""
-    from catalog.fsck import fsck
+    from ops.fsck import fsck
 
     report = fsck(store, full=full)
     for problem in report.problems:
@@ -46,7 +46,7 @@ def fsck_task(store: str = "primary", full: bool = False) -> str:
 @shared_task(ignore_result=True)
 def cleanup_task(store: str = "primary", older_than_s: int = 86400) -> str:
     """Abort multipart uploads older than the horizon (`manage.py archive cleanup`)."""
-    from catalog.fsck import cleanup
+    from ops.fsck import cleanup
 
     report = cleanup(store, timedelta(seconds=older_than_s))
     for problem in report.aborted:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from subset import views
+from api.subsets import views
 
 app_name = "subset"
 urlpatterns = [

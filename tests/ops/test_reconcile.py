@@ -15,8 +15,8 @@ from django.core.management import call_command
 import archive.config
 from catalog.models import StoredObject, Swath
 from ingest.bulk import run_in_process, start_run
-from ingest.reconcile import reconcile
 from ingest.scan import scan
+from ops.reconcile import reconcile
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the crashing ingest is another process
@@ -86,7 +86,7 @@ def test_reconcile_repairs_a_crash_at_each_point(point: str, tmp_path: Path, sha
     swath.refresh_from_db()
     assert swath.state == "VERIFIED", report.lines
     store = archive.config.get_store("primary")
-    from catalog.fsck import cleanup
+    from ops.fsck import cleanup
 
     cleanup("primary", timedelta(0))  # the crash's abandoned multipart upload, if any
     assert store.list_uploads() == []

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 import archive.config
 from archive.errors import ArchiveError, ChecksumMismatch
+from archive.stores import ObjectInfo, Store
 from catalog import services
 from catalog.models import StoredObject, Swath, SwathState
 
@@ -65,7 +66,7 @@ def reconcile(store_name: str = "primary", *, apply: bool = False,
     return report
 
 
-def _finish_stored(store: object, name: str, report: ReconcileReport, apply: bool) -> None:
+def _finish_stored(store: Store, name: str, report: ReconcileReport, apply: bool) -> None:
     for copy in StoredObject.objects.filter(
         store=name, state=StoredObject.State.STORED, swath__state=SwathState.STORED
     ).select_related("swath"):
@@ -81,7 +82,7 @@ def _finish_stored(store: object, name: str, report: ReconcileReport, apply: boo
         services.mark_verified(copy.swath_id, copy.pk)
 
 
-def _adopt_orphans(store: object, name: str, report: ReconcileReport, apply: bool,
+def _adopt_orphans(store: Store, name: str, report: ReconcileReport, apply: bool,
                    grace: timedelta) -> None:
     rows = {o.key: o for o in StoredObject.objects.filter(store=name).select_related("swath")}
     now = timezone.now()
@@ -118,7 +119,7 @@ def _in_flight(row: StoredObject, now: object) -> bool:
             and swath.lease_until > now)
 
 
-def _same_bytes(store: object, key: str, swath: Swath) -> str | None:
+def _same_bytes(store: Store, key: str, swath: Swath) -> str | None:
     """Return the sha256 when the object holds exactly the swath's source file, else None."""
     if not Path(swath.source_path).is_file():
         return None
@@ -130,7 +131,7 @@ def _same_bytes(store: object, key: str, swath: Swath) -> str | None:
     return sha
 
 
-def _adopt(store: object, name: str, info: object, swath: Swath, sha: str) -> None:
+def _adopt(store: Store, name: str, info: ObjectInfo, swath: Swath, sha: str) -> None:
     from ingest.pipeline import worker_id
 
     checked = store.head(info.key)
@@ -159,7 +160,7 @@ def _sha_of(path: str) -> str:
     return digest.hexdigest()
 
 
-def _repair_missing(store: object, name: str, report: ReconcileReport, apply: bool) -> None:
+def _repair_missing(store: Store, name: str, report: ReconcileReport, apply: bool) -> None:
     for copy in StoredObject.objects.filter(
         store=name, state=StoredObject.State.VERIFIED, swath__isnull=False
     ).select_related("swath"):
@@ -179,7 +180,7 @@ def _repair_missing(store: object, name: str, report: ReconcileReport, apply: bo
             )
 
 
-def _restore_from_replica(copy: StoredObject, store: object) -> bool:
+def _restore_from_replica(copy: StoredObject, store: Store) -> bool:
     from archive.replication import replicate
 
     for other in copy.swath.copies.filter(state=StoredObject.State.VERIFIED).exclude(pk=copy.pk):

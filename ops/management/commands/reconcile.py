@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from catalog.fsck import parse_age
-from ingest.reconcile import reconcile
+from ops.fsck import parse_age
+from ops.reconcile import reconcile
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""The subsets API (/api/v1/subsets/): HTTP over subset.services, in api's layer above it."""

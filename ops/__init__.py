@@ -1,0 +1,1 @@
+"""ops/: archive maintenance that spans the layers below (reconcile, fsck, cleanup, rebuild)."""
