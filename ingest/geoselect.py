@@ -207,30 +207,33 @@ class _Usage:
             lons = [r for r in refs if _coordinate_role(r) == "lon"]
             if not lats or not lons:
                 continue
-            pair = self._pair_of(lats, lons, by_members, extra)
-            if pair is None or not _fits(pair, var):
+            pair = self._pair_of(lats, lons, by_members, var)
+            if pair is None:
                 self._note(f"coordinates of {var.path} name latitude/longitude that cannot "
                            f"be its geolocation (shape {list(var.shape)}): ignored")
                 continue
+            if (pair.lat.path, pair.lon.path) not in by_members:
+                by_members[(pair.lat.path, pair.lon.path)] = pair
+                extra.append(pair)
             self.named.add(id(pair))
         return extra
 
-    def _pair_of(self, lats: list[VarRef], lons: list[VarRef],
-                 by_members: dict[tuple[str, str], GeoPair],
-                 extra: list[GeoPair]) -> GeoPair | None:
+    @staticmethod
+    def _pair_of(lats: list[VarRef], lons: list[VarRef],
+                 by_members: dict[tuple[str, str], GeoPair], var: VarRef) -> GeoPair | None:
+        """Return the pair the named lat/lon make that can geolocate ``var``, or None."""
         for lat in lats:
             ranked = sorted(lons, key=lambda lon: name_key(lon.name, "lon")
                             != name_key(lat.name, "lat"))
             for lon in ranked:
-                known = by_members.get((lat.path, lon.path))
-                if known is not None:
-                    return known
-                kind = pair_kind(lat, lon)
-                if kind and kind != "grid" or kind == "grid" and lat.dim_keys != lon.dim_keys:
-                    made = GeoPair(lat, lon, kind)
-                    by_members[(lat.path, lon.path)] = made
-                    extra.append(made)
-                    return made
+                pair = by_members.get((lat.path, lon.path))
+                if pair is None:
+                    kind = pair_kind(lat, lon)
+                    if not kind or kind == "grid" and lat.dim_keys == lon.dim_keys:
+                        continue
+                    pair = GeoPair(lat, lon, kind)
+                if _fits(pair, var):
+                    return pair
         return None
 
     def by_dimensions(self) -> set[int]:
