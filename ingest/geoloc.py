@@ -149,14 +149,21 @@ def h5_dimensions(datasets: list[tuple[str, Any]]) -> tuple[dict[str, Any],
     them: an axis is the scale attached to it (DIMENSION_LIST) when its length fits, else a
     phony dimension of its group and length, ``<group>/phony_dim_<n>``.
 
-    The subset kernel (subset.source) and the readers both call this, so a variable's
-    dimensions, and the geolocation chosen from them, are the same in both.
+    Phony dimensions are numbered as netCDF-C numbers them, so both readings of a file
+    name them alike: after the scales, each group's subgroups before its own datasets,
+    by name. The subset kernel (subset.source) and the readers both call this, so a
+    variable's dimensions, and the geolocation chosen from them, are the same in both.
     """
     scales = {path: ds for path, ds in datasets
               if ds.attrs.get("CLASS") == b"DIMENSION_SCALE" and ds.ndim == 1}
     phony: dict[tuple[str, int], str] = {}
     keys: dict[str, tuple[str, ...]] = {}
-    for path, ds in datasets:
+
+    def netcdf_order(item: tuple[str, Any]) -> tuple:
+        parts = item[0].strip("/").split("/")
+        return (*((0, part) for part in parts[:-1]), (1, parts[-1]))
+
+    for path, ds in sorted(datasets, key=netcdf_order):
         group = path.rsplit("/", 1)[0] or "/"
         axes = []
         for axis, size in enumerate(ds.shape):
@@ -169,8 +176,8 @@ def h5_dimensions(datasets: list[tuple[str, Any]]) -> tuple[dict[str, Any],
                 key = next((a for a in attached if a in scales), None)
             if key is None or scales[key].shape[0] != size:
                 if (group, int(size)) not in phony:
-                    n = sum(1 for g, _ in phony if g == group)
-                    phony[(group, int(size))] = f"{group.rstrip('/')}/phony_dim_{n}"
+                    number = len(scales) + len(phony)
+                    phony[(group, int(size))] = f"{group.rstrip('/')}/phony_dim_{number}"
                 key = phony[(group, int(size))]
             axes.append(key)
         keys[path] = tuple(axes)
@@ -178,6 +185,8 @@ def h5_dimensions(datasets: list[tuple[str, Any]]) -> tuple[dict[str, Any],
 
 
 def _iter_h5py(handle: Any) -> Iterator[VarRef]:
+    import h5py
+
     datasets = h5_datasets(handle)
     _, dim_keys = h5_dimensions(datasets)
     found: list[VarRef] = []
@@ -193,7 +202,11 @@ def _iter_h5py(handle: Any) -> Iterator[VarRef]:
             except (OSError, TypeError, ValueError):
                 continue  # attributes of exotic HDF5 types are not needed for metadata
         keys = dim_keys[path]
-        found.append(VarRef(path, tuple(obj.shape), str(obj.dtype), attrs,
+        # As netCDF shows them: HDF5 strings are NC_STRING ('str'), save NC_CHAR's '|S1'.
+        dtype = str(obj.dtype)
+        if obj.dtype.kind in "OS" and dtype != "|S1" and h5py.check_string_dtype(obj.dtype):
+            dtype = "str"
+        found.append(VarRef(path, tuple(obj.shape), dtype, attrs,
                             tuple(k.rsplit("/", 1)[-1] for k in keys), _reader_for(obj), keys))
     yield from found
 
