@@ -365,7 +365,7 @@ def hinted_pairs(variables: list[VarRef], hints: Mapping[str, Any] | None) -> li
     for lat_path, lon_path in zip(lats, lons, strict=False):
         lat, lon = by_path.get(lat_path), by_path.get(lon_path)
         kind = pair_kind(lat, lon) if lat and lon else None
-        if kind:
+        if kind and lat and lon:
             pairs.append(GeoPair(lat, lon, kind))
     return sorted(pairs, key=lambda p: -p.size)
 
