@@ -30,12 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db.models import QuerySet
 
 import archive.config
 from archive.errors import ArchiveError, ChecksumMismatch
 from catalog import services
+from catalog.geometry import EARTH_RADIUS_KM
 from catalog.models import StoredObject, Swath, SwathState
 from ingest.pipeline import metadata_fields
 
@@ -258,26 +260,20 @@ def _changed_names(changes: dict[str, tuple[Any, Any]]) -> list[str]:
 
 
 def area_km2(geom: Any) -> float | None:
-    """Return a footprint's geodesic area in km2 (None without a footprint).
+    """Return a footprint's area on the sphere in km2 (None without a footprint).
 
-    Footprints are split at +-180 and closed over the poles: wide or polar ones are summed
-    over 30-degree tiles, so that no ring handed to the geodesic formula spans the globe.
+    Edges run straight in longitude/latitude, as the footprint is stored and searched
+    (split at +-180, caps closed through the poles), so the area of each ring is
+    R^2/2 * |sum((lon[i+1] - lon[i]) * (2 + sin lat[i] + sin lat[i+1]))|, exact for
+    areas bounded by meridians and parallels. (Not pyproj: its PROJ beside GDAL's in one
+    Django process crashes the interpreter at exit.)
     """
     if geom is None:
         return None
-    import shapely
-    from pyproj import Geod
-    from shapely.geometry import box
-
-    shape = shapely.from_wkb(bytes(geom.wkb))
-    geod = Geod(ellps="WGS84")
-    west, south, east, north = shape.bounds
-    if east - west <= 90 and south > -89 and north < 89:
-        return abs(geod.geometry_area_perimeter(shape)[0]) / 1e6
     total = 0.0
-    for x in range(-180, 180, 30):
-        for y in range(-90, 90, 30):
-            part = shape.intersection(box(x, y, x + 30, y + 30))
-            if not part.is_empty:
-                total += abs(geod.geometry_area_perimeter(part)[0])
-    return total / 1e6
+    for polygon in geom:
+        for i, ring in enumerate(polygon):
+            lon, lat = np.radians(np.asarray(ring.coords, dtype=np.float64)).T
+            ring_area = abs(np.sum(np.diff(lon) * (2 + np.sin(lat[:-1]) + np.sin(lat[1:]))))
+            total += ring_area if i == 0 else -ring_area
+    return total / 2 * EARTH_RADIUS_KM**2

@@ -279,3 +279,19 @@ def test_a_store_error_during_a_ranged_read_is_raised_as_the_stores(shared_swath
         assert whole.footprint is not None and np.isfinite(whole.footprint.area)
     finally:
         inspector.close()
+
+
+def test_the_reported_area_is_the_spheres_for_boxes_and_polar_caps() -> None:
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+
+    from catalog.geometry import EARTH_RADIUS_KM
+    from ingest.reinspect import area_km2
+
+    cap = MultiPolygon(Polygon(((-180, 80), (180, 80), (180, 90), (-180, 90), (-180, 80))))
+    band = 2 * np.pi * EARTH_RADIUS_KM**2 * (1 - np.sin(np.radians(80)))
+    assert area_km2(cap) == pytest.approx(band, rel=1e-9)
+    holed = MultiPolygon(Polygon(((0, 0), (10, 0), (10, 10), (0, 10), (0, 0)),
+                                 ((2, 2), (3, 2), (3, 3), (2, 3), (2, 2))))
+    whole = MultiPolygon(Polygon(((0, 0), (10, 0), (10, 10), (0, 10), (0, 0))))
+    assert 0 < area_km2(holed) < area_km2(whole) == pytest.approx(1.23e6, rel=0.01)
+    assert area_km2(None) is None
