@@ -168,7 +168,8 @@ def make_plan(source: Source, region: Region, *, variables: Sequence[str] | None
     wanted = resolve_variables(source, variables) if variables else None
     windows: list[Window] = []
     dropped: list[str] = []
-    for geo in geolocations(source, hints):
+    geos = geolocations(source, hints)
+    for geo in geos:
         tmask = None
         if time_range and (time_range[0] or time_range[1]):
             tmask = timefilter.build(source, geo, time_range[0], time_range[1], time_epoch)
@@ -184,7 +185,7 @@ def make_plan(source: Source, region: Region, *, variables: Sequence[str] | None
     slices: dict[str, slice] = {}
     for w in windows:
         slices.update(w.dim_slices())
-    dead = {d.key for geo_path in dropped for d in _geo_dims(source, geo_path, hints)}
+    dead = {d.key for geo in geos if geo.lat.path in dropped for d in geo.dims}
     chosen = _closure(source, wanted, windows) if wanted is not None else source.variables
     out = []
     for var in chosen:
@@ -207,13 +208,6 @@ def make_plan(source: Source, region: Region, *, variables: Sequence[str] | None
         out.append(ov)
     estimate = sum(_estimate(ov) for ov in out)
     return Plan(windows, out, estimate, dropped)
-
-
-def _geo_dims(source: Source, lat_path: str, hints: Mapping[str, Any] | None) -> list[Any]:
-    for geo in geolocations(source, hints):
-        if geo.lat.path == lat_path:
-            return list(geo.dims)
-    return []
 
 
 def resolve_variables(source: Source, names: Sequence[str]) -> list[Var]:
