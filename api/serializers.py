@@ -39,13 +39,58 @@ class StoredCopySerializer(serializers.ModelSerializer):
                   "verified_at"]
 
 
+class GeoPairSerializer(serializers.Serializer):
+    lat = serializers.CharField(help_text="path of the latitude variable")
+    lon = serializers.CharField(help_text="path of the longitude variable")
+    kind = serializers.CharField(help_text="swath2d, track1d or grid")
+    shape = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class SetAsideSerializer(GeoPairSerializer):
+    reason = serializers.CharField(help_text="why the footprint leaves this pair out")
+
+
+class FootprintSourceSerializer(serializers.Serializer):
+    """Which geolocation the footprint was made from, for a data manager to audit."""
+
+    rule = serializers.CharField(
+        allow_null=True,
+        help_text="hints, science (used by the science variables), densest, auxiliary "
+                  "(summary geolocation only), gdal geolocation; null for rows catalogued "
+                  "before it was recorded")
+    pairs = GeoPairSerializer(many=True, help_text="the latitude/longitude the footprint is "
+                                                   "made from")
+    set_aside = SetAsideSerializer(many=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+    notes = serializers.ListField(child=serializers.CharField(),
+                                  help_text="coordinates attributes that were ignored")
+
+
+def footprint_source(swath: Swath) -> dict:
+    """The footprint's geolocation account from the swath's attrs (older rows: pairs only)."""
+    geo = (swath.attrs or {}).get("geolocation") or {}
+    pairs = geo.get("pairs")
+    if pairs is None and geo.get("lat"):
+        pairs = [{"lat": geo["lat"], "lon": geo.get("lon"), "kind": geo.get("kind"),
+                  "shape": geo.get("shape") or []}]
+    return {"rule": geo.get("rule"), "pairs": pairs or [], "set_aside": geo.get("set_aside") or [],
+            "warnings": geo.get("warnings") or [], "notes": geo.get("notes") or []}
+
+
 class SwathDetailSerializer(SwathFeatureSerializer):
-    """One swath with its stored copies (search pages leave them out: one query per page)."""
+    """One swath with its stored copies (search pages leave them out: one query per page)
+    and the geolocation its footprint was made from."""
 
     copies = serializers.SerializerMethodField()
+    footprint_source = serializers.SerializerMethodField()
 
     class Meta(SwathFeatureSerializer.Meta):
-        fields = [*SwathFeatureSerializer.Meta.fields, "copies"]
+        fields = [*SwathFeatureSerializer.Meta.fields, "footprint_warning", "footprint_source",
+                  "copies"]
+
+    @extend_schema_field(FootprintSourceSerializer)
+    def get_footprint_source(self, swath: Swath) -> dict:
+        return footprint_source(swath)
 
     @extend_schema_field(StoredCopySerializer(many=True))
     def get_copies(self, swath: Swath) -> list[dict]:

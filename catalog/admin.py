@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin as DjangoGISModelAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from catalog.models import Collection, IngestRun, Product, Region, StoredObject, Swath
 from catalog.widgets import OfflineMapWidget
@@ -28,14 +31,52 @@ class CollectionAdmin(admin.ModelAdmin):
     search_fields = ["slug", "title"]
 
 
+class FootprintWarningFilter(admin.SimpleListFilter):
+    """Swaths whose footprint carries a warning (e.g. made from summary geolocation only)."""
+
+    title = "footprint warning"
+    parameter_name = "footprint_warning"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("yes", "with a warning"), ("no", "without")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.exclude(footprint_warning="")
+        if self.value() == "no":
+            return queryset.filter(footprint_warning="")
+        return queryset
+
+
 @admin.register(Swath)
 class SwathAdmin(GISModelAdmin):
-    list_display = ["granule_id", "collection", "state", "start_time", "orbit", "size"]
-    list_filter = ["state", "collection", "platform"]
+    list_display = ["granule_id", "collection", "state", "start_time", "orbit", "size",
+                    "footprint_warned"]
+    list_filter = ["state", "collection", "platform", FootprintWarningFilter]
     search_fields = ["granule_id", "sha256", "uuid"]
     date_hierarchy = "start_time"
-    readonly_fields = ["uuid", "sha256", "size", "created_at", "updated_at", "verified_at"]
+    readonly_fields = ["uuid", "sha256", "size", "created_at", "updated_at", "verified_at",
+                       "footprint_warning", "footprint_made_from"]
     inlines = [StoredObjectInline]
+
+    @admin.display(boolean=True, description="footprint warning")
+    def footprint_warned(self, swath: Swath) -> bool:
+        return bool(swath.footprint_warning)
+
+    @admin.display(description="footprint made from")
+    def footprint_made_from(self, swath: Swath) -> str:
+        """The latitude/longitude pairs of the footprint, the rule, and the pairs left out."""
+        geo = (swath.attrs or {}).get("geolocation") or {}
+        pairs = geo.get("pairs") or ([{"lat": geo["lat"], "lon": geo.get("lon")}]
+                                     if geo.get("lat") else [])
+        used = [format_html("{} / {}", p.get("lat"), p.get("lon")) for p in pairs]
+        aside = [format_html("{} / {}: {}", p.get("lat"), p.get("lon"), p.get("reason"))
+                 for p in geo.get("set_aside") or []]
+        rule = geo.get("rule") or "not recorded"
+        return format_html(
+            "rule: {}<br>used: {}<br>set aside: {}", rule,
+            format_html_join(", ", "{}", ((u,) for u in used)) or "none",
+            format_html_join("; ", "{}", ((a,) for a in aside)) or "none")
 
 
 @admin.register(Region)

@@ -142,6 +142,10 @@ class Swath(models.Model):
     # SRID 4326 are exact (and 2-4x faster than geography: ENVIRONMENT.md).
     footprint = models.MultiPolygonField(srid=4326, null=True, blank=True)
     is_empty = models.BooleanField(default=False)  # no valid pixel: searchable by time only
+    # Why the footprint may not be the science data's (e.g. made from summary geolocation
+    # only); attrs["geolocation"] names the variables it was made from. A database
+    # default too: the bulk COPY of catalog/bulkload.py names its columns.
+    footprint_warning = models.TextField(blank=True, default="", db_default="")
     size = models.BigIntegerField(null=True, blank=True)  # original bytes
     sha256 = models.CharField(max_length=64, null=True, blank=True)  # of the original bytes
     state = models.CharField(max_length=12, choices=SwathState.choices, default=SwathState.PENDING)

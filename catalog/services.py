@@ -7,10 +7,13 @@ function here does slow I/O while a transaction is open (RELIABILITY D2).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.contrib.gis.geos import GEOSGeometry
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -261,6 +264,51 @@ def mark_failed(
         log.info("swath %s left as it is (another worker holds it, or it is VERIFIED): %s",
                  swath_id, reason)
     return bool(changed)
+
+
+def refresh_swath_metadata(swath_id: int, fields: dict, *, apply: bool = True
+                           ) -> dict[str, tuple[Any, Any]] | None:
+    """Bring a VERIFIED swath's catalog fields up to metadata read again from its object.
+
+    ``fields`` is what register_swath takes at ingest (ingest.pipeline.metadata_fields), so
+    a field that mapping gains later is refreshed too. Returns {field: (before, after)} for
+    the fields that differ, written (with the row's updated_at) only when ``apply``; None
+    when the row is gone or no longer VERIFIED. Entries of ``attrs`` the file does not give
+    (quicklook records) are kept. Nothing changes when nothing differs, so a re-run of the
+    same metadata writes nothing (and stored STAC items are not rewritten).
+    """
+    with transaction.atomic():
+        row = (Swath.objects.select_for_update()
+               .filter(pk=swath_id, state=SwathState.VERIFIED).first())
+        if row is None:
+            return None
+        changes: dict[str, tuple[Any, Any]] = {}
+        for name, value in fields.items():
+            if name == "attrs":
+                value = {**(row.attrs or {}), **value}
+            before = getattr(row, name)
+            if not _same_value(before, value):
+                changes[name] = (before, value)
+        if apply and changes:
+            Swath.objects.filter(pk=swath_id).update(
+                updated_at=timezone.now(), **{name: new for name, (_, new) in changes.items()})
+    return changes
+
+
+def _same_value(before: Any, after: Any) -> bool:
+    """Return True if a stored field value equals a freshly read one (geometries vertex for
+    vertex, JSON documents after a JSON round trip)."""
+    if isinstance(before, GEOSGeometry) or isinstance(after, GEOSGeometry):
+        if before is None or after is None:
+            return before is after
+        return before.equals_exact(after, 1e-9)
+    if isinstance(before, dict | list) or isinstance(after, dict | list):
+        return _json_form(before) == _json_form(after)
+    return before == after
+
+
+def _json_form(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
 def record_quicklook(swath_id: int, quicklook: dict) -> dict | None:

@@ -24,9 +24,21 @@ EXCLUDED_SUFFIX = re.compile(r"_(bnds|bounds|corners?|err|error|sigma|std|uncert
 MAX_ATTR_ARRAY = 64
 
 
+# HDF5 attributes netCDF-C keeps for itself; netCDF4-python never shows them.
+INTERNAL_ATTRS = frozenset({"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid",
+                            "_Netcdf4Coordinates", "_nc3_strict", "_NCProperties",
+                            "_IsNetcdf4", "_IsNetcdf4Coordinate", "_SuperblockVersion"})
+PURE_DIM = "This is a netCDF dimension but not a netCDF variable"
+
+
 @dataclass
 class VarRef:
-    """A variable in an open file: its group path, name, shape, attributes and a reader."""
+    """A variable in an open file: its group path, name, shape, attributes and a reader.
+
+    ``dims`` are the dimension names as netCDF shows them; ``dim_keys`` identify each
+    dimension in the whole file (its group path and name, an HDF5 dimension scale's path,
+    or a per-group phony dimension), so two variables share a dimension when they share a key.
+    """
 
     path: str
     shape: tuple[int, ...]
@@ -34,6 +46,11 @@ class VarRef:
     attrs: dict[str, Any]
     dims: tuple[str, ...]
     _read: Callable[[], np.ndarray] = field(repr=False)
+    dim_keys: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.dim_keys:
+            self.dim_keys = tuple(self.dims)
 
     @property
     def name(self) -> str:
@@ -65,6 +82,8 @@ class VarRef:
 
 def plain_attr(value: Any) -> Any:
     """Return an attribute value as a plain Python/numpy value (bytes decoded)."""
+    if type(value).__name__ == "Empty":  # h5py's null-dataspace attribute: netCDF shows ''
+        return ""
     if isinstance(value, bytes | np.bytes_):
         return value.decode("utf-8", "replace").rstrip("\x00")
     if isinstance(value, np.ndarray):
@@ -93,8 +112,9 @@ def _iter_netcdf4(group: Any) -> Iterator[VarRef]:
         var.set_auto_maskandscale(False)
         attrs = {a: plain_attr(var.getncattr(a)) for a in var.ncattrs()}
         dtype = str(var.dtype) if not isinstance(var.dtype, type) else "str"
+        keys = tuple(f"{d.group().path.rstrip('/')}/{d.name}" for d in var.get_dims())
         yield VarRef(f"{prefix}/{name}", tuple(var.shape), dtype, attrs,
-                     tuple(var.dimensions), _reader_for(var))
+                     tuple(var.dimensions), _reader_for(var), keys)
     for sub in group.groups.values():
         yield from _iter_netcdf4(sub)
 
@@ -103,32 +123,91 @@ def _reader_for(obj: Any) -> Callable[[], np.ndarray]:
     return lambda: obj[...]
 
 
+def h5_datasets(handle: Any) -> list[tuple[str, Any]]:
+    """Return (path, dataset) for every dataset of an open h5py.File, in visiting order."""
+    import h5py
+
+    found: list[tuple[str, Any]] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset):
+            found.append(("/" + name, obj))
+
+    handle.visititems(visit)
+    return found
+
+
+def is_pure_dimension(ds: Any) -> bool:
+    """Return True for a netCDF-4 dimension scale that holds no variable's data."""
+    return ds.attrs.get("CLASS") == b"DIMENSION_SCALE" and str(
+        plain_attr(ds.attrs.get("NAME", ""))).startswith(PURE_DIM)
+
+
+def h5_dimensions(datasets: list[tuple[str, Any]]) -> tuple[dict[str, Any],
+                                                            dict[str, tuple[str, ...]]]:
+    """Return (1-D dimension scales by path, dimension keys by dataset path) as netCDF-C sees
+    them: an axis is the scale attached to it (DIMENSION_LIST) when its length fits, else a
+    phony dimension of its group and length, ``<group>/phony_dim_<n>``.
+
+    Phony dimensions are numbered as netCDF-C numbers them, so both readings of a file
+    name them alike: after the scales, each group's subgroups before its own datasets,
+    by name. The subset kernel (subset.source) and the readers both call this, so a
+    variable's dimensions, and the geolocation chosen from them, are the same in both.
+    """
+    scales = {path: ds for path, ds in datasets
+              if ds.attrs.get("CLASS") == b"DIMENSION_SCALE" and ds.ndim == 1}
+    phony: dict[tuple[str, int], str] = {}
+    keys: dict[str, tuple[str, ...]] = {}
+
+    def netcdf_order(item: tuple[str, Any]) -> tuple:
+        parts = item[0].strip("/").split("/")
+        return (*((0, part) for part in parts[:-1]), (1, parts[-1]))
+
+    for path, ds in sorted(datasets, key=netcdf_order):
+        group = path.rsplit("/", 1)[0] or "/"
+        axes = []
+        for axis, size in enumerate(ds.shape):
+            key = path if path in scales and axis == 0 else None
+            if key is None:
+                try:
+                    attached = [s.name for s in ds.dims[axis].values()]
+                except (RuntimeError, OSError, KeyError, ValueError, TypeError):
+                    attached = []  # broken references: the axis gets a phony dimension
+                key = next((a for a in attached if a in scales), None)
+            if key is None or scales[key].shape[0] != size:
+                if (group, int(size)) not in phony:
+                    number = len(scales) + len(phony)
+                    phony[(group, int(size))] = f"{group.rstrip('/')}/phony_dim_{number}"
+                key = phony[(group, int(size))]
+            axes.append(key)
+        keys[path] = tuple(axes)
+    return scales, keys
+
+
 def _iter_h5py(handle: Any) -> Iterator[VarRef]:
     import h5py
 
+    datasets = h5_datasets(handle)
+    _, dim_keys = h5_dimensions(datasets)
     found: list[VarRef] = []
-
-    def visit(name: str, obj: Any) -> None:
-        if not isinstance(obj, h5py.Dataset) or obj.dtype.kind == "V" and obj.dtype.names:
-            return
-        # Dimension scales without data ("This is a netCDF dimension but not a variable").
-        if obj.attrs.get("CLASS") == b"DIMENSION_SCALE" and "NAME" in obj.attrs and str(
-            plain_attr(obj.attrs["NAME"])
-        ).startswith("This is a netCDF dimension"):
-            return
+    for path, obj in datasets:
+        if obj.dtype.kind == "V" and obj.dtype.names or is_pure_dimension(obj):
+            continue
         attrs = {}
         for key in obj.attrs:
-            if key in ("DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid"):
+            if key in INTERNAL_ATTRS:
                 continue
             try:
                 attrs[key] = plain_attr(obj.attrs[key])
             except (OSError, TypeError, ValueError):
                 continue  # attributes of exotic HDF5 types are not needed for metadata
-        dims = tuple(f"dim{i}_{n}" for i, n in enumerate(obj.shape))
-        found.append(VarRef(f"/{name}", tuple(obj.shape), str(obj.dtype), attrs, dims,
-                            _reader_for(obj)))
-
-    handle.visititems(visit)
+        keys = dim_keys[path]
+        # As netCDF shows them: HDF5 strings are NC_STRING ('str'), save NC_CHAR's '|S1'.
+        dtype = str(obj.dtype)
+        if obj.dtype.kind in "OS" and dtype != "|S1" and h5py.check_string_dtype(obj.dtype):
+            dtype = "str"
+        found.append(VarRef(path, tuple(obj.shape), dtype, attrs,
+                            tuple(k.rsplit("/", 1)[-1] for k in keys), _reader_for(obj), keys))
     yield from found
 
 
@@ -138,6 +217,8 @@ def global_attrs(handle: Any) -> dict[str, Any]:
         return {a: plain_attr(handle.getncattr(a)) for a in handle.ncattrs()}
     out = {}
     for key in handle.attrs:
+        if key in INTERNAL_ATTRS:
+            continue
         try:
             out[key] = plain_attr(handle.attrs[key])
         except (OSError, TypeError, ValueError):
@@ -228,7 +309,7 @@ def _units(var: VarRef) -> str:
     return var.attr_str("units", "Units").lower().replace(" ", "_")
 
 
-def _role(var: VarRef) -> str | None:
+def role(var: VarRef) -> str | None:
     """Return 'lat', 'lon' or None for a variable, by CF standard_name, units, then name."""
     if var.dtype.startswith(("str", "|S", "object", "<U")) or EXCLUDED_SUFFIX.search(var.name):
         return None
@@ -253,13 +334,14 @@ def _role(var: VarRef) -> str | None:
     return None
 
 
-def _name_key(name: str, role: str) -> str:
+def name_key(name: str, role: str) -> str:
     """Return a name with the lat/lon word replaced, so lat_20hz matches lon_20hz."""
     pattern = r"lat(itude)?" if role == "lat" else r"lon(gitude)?"
     return re.sub(pattern, "@", name.lower(), count=1)
 
 
-def _kind(lat: VarRef, lon: VarRef) -> str | None:
+def pair_kind(lat: VarRef, lon: VarRef) -> str | None:
+    """Return the GeoPair kind of a latitude and a longitude variable, None if they do not fit."""
     ls, os_ = core_shape(lat), core_shape(lon)
     if lat.shape == lon.shape:
         return "swath2d" if len(ls) >= 2 else "track1d"
@@ -270,35 +352,44 @@ def _kind(lat: VarRef, lon: VarRef) -> str | None:
     return None
 
 
+def hinted_pairs(variables: list[VarRef], hints: Mapping[str, Any] | None) -> list[GeoPair]:
+    """Return the pairs a collection's hints ``{"lat": [paths], "lon": [paths]}`` name, largest
+    first; empty when there are no hints or none of them is in the file."""
+    if not (hints and hints.get("lat") and hints.get("lon")):
+        return []
+    by_path = {v.path: v for v in variables}
+    lats, lons = hints["lat"], hints["lon"]
+    lats = [lats] if isinstance(lats, str) else lats
+    lons = [lons] if isinstance(lons, str) else lons
+    pairs = []
+    for lat_path, lon_path in zip(lats, lons, strict=False):
+        lat, lon = by_path.get(lat_path), by_path.get(lon_path)
+        kind = pair_kind(lat, lon) if lat and lon else None
+        if kind and lat and lon:
+            pairs.append(GeoPair(lat, lon, kind))
+    return sorted(pairs, key=lambda p: -p.size)
+
+
 def find_pairs(variables: list[VarRef], hints: Mapping[str, Any] | None = None) -> list[GeoPair]:
-    """Return every lat/lon pair found, largest first.
+    """Return every lat/lon pair found, largest first (a lat and a lon of one group).
 
     ``hints`` (from a collection) may give ``{"lat": [paths], "lon": [paths]}``; hinted paths
-    are tried first and, when they match, are the only pairs returned.
+    are tried first and, when they match, are the only pairs returned. Which of the pairs
+    make a footprint is :func:`ingest.geoselect.select_geolocation`'s decision.
     """
-    by_path = {v.path: v for v in variables}
-    if hints and hints.get("lat") and hints.get("lon"):
-        lats, lons = hints["lat"], hints["lon"]
-        lats = [lats] if isinstance(lats, str) else lats
-        lons = [lons] if isinstance(lons, str) else lons
-        pairs = []
-        for lat_path, lon_path in zip(lats, lons, strict=False):
-            lat, lon = by_path.get(lat_path), by_path.get(lon_path)
-            kind = _kind(lat, lon) if lat and lon else None
-            if kind:
-                pairs.append(GeoPair(lat, lon, kind))
-        if pairs:
-            return sorted(pairs, key=lambda p: -p.size)
-    lats = [v for v in variables if _role(v) == "lat"]
-    lons = [v for v in variables if _role(v) == "lon"]
+    hinted = hinted_pairs(variables, hints)
+    if hinted:
+        return hinted
+    lats = [v for v in variables if role(v) == "lat"]
+    lons = [v for v in variables if role(v) == "lon"]
     pairs = []
     used: set[str] = set()
     for lat in lats:
         candidates = [lon for lon in lons if lon.group == lat.group and lon.path not in used]
         named = [lon for lon in candidates
-                 if _name_key(lon.name, "lon") == _name_key(lat.name, "lat")]
+                 if name_key(lon.name, "lon") == name_key(lat.name, "lat")]
         for lon in named + [c for c in candidates if c not in named]:
-            kind = _kind(lat, lon)
+            kind = pair_kind(lat, lon)
             if kind:
                 pairs.append(GeoPair(lat, lon, kind))
                 used.add(lon.path)

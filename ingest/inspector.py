@@ -8,6 +8,11 @@ waits with a wall-clock timeout. A timeout, crash or error kills the child and t
 next file gets a fresh one, and every child is retired after `max_uses` requests, so
 state a corrupt file may leave in the C libraries never outlives it.
 
+An archived object can be inspected where it lies (``inspect_ranged``): the child reads
+it with h5py through a file whose byte ranges it asks this process for over the same
+pipes, so the untrusted bytes are parsed in the child, and neither store credentials nor
+a whole copy are needed there.
+
 The same child draws quicklooks (ingest.quicklook): an untrusted file is then never
 opened by netCDF-C in the ingesting process, whose other threads it could crash or
 hang, and the threads of `ingest --workers N` draw side by side, each in its own child.
@@ -25,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +41,14 @@ if TYPE_CHECKING:
     from ingest.quicklook import Quicklook
 
 DEFAULT_RENDERER = "ingest.quicklook:make_quicklook"
+RANGED_READER = "ingest.readers:read_metadata_from"
+# The child's view of a ranged object: 1 MiB blocks (HDF5 metadata and chunks are small and
+# scattered), at most 64 of them cached; no fetch asked of the parent may exceed MAX_FETCH.
+RANGED_BLOCK = 1 << 20
+RANGED_CACHE_BLOCKS = 64
+MAX_FETCH = 64 << 20
 log = logging.getLogger(__name__)
+Serve = Callable[[int, int], bytes]
 
 
 class Inspector:
@@ -62,6 +75,20 @@ class Inspector:
         if max_unwrapped_bytes is not None:
             request["max_unwrapped_bytes"] = int(max_unwrapped_bytes)
         payload = self._ask(request, Path(path), timeout_s)
+        return SwathMetadata.from_dict(payload["metadata"])
+
+    def inspect_ranged(self, serve: Serve, size: int, name: str, timeout_s: float = 30.0,
+                       hints: dict | None = None) -> SwathMetadata:
+        """Return the metadata of an HDF5-based object of ``size`` bytes read in the child by
+        byte ranges, each fetched here with ``serve(start, stop)`` (e.g. a store's ranged
+        file); ``name`` is the granule's file name.
+
+        Raises InspectError as inspect does; an error of ``serve`` itself (the store's) is
+        raised as it is, once the child has answered.
+        """
+        request = {"op": "metadata_ranged", "name": name, "size": int(size),
+                   "hints": hints or {}}
+        payload = self._ask(request, Path(name), timeout_s, serve=serve, size=int(size))
         return SwathMetadata.from_dict(payload["metadata"])
 
     def quicklook(self, path: str | Path, timeout_s: float = 30.0) -> Quicklook:
@@ -93,16 +120,27 @@ class Inspector:
         except Exception:  # noqa: BLE001 - nothing can be reported from a finaliser
             log.debug("closing an inspection child failed", exc_info=True)
 
-    def _ask(self, request: dict[str, Any], path: Path, timeout_s: float) -> dict[str, Any]:
-        """Send one request, return the child's answer; InspectError for every failure."""
-        if not path.is_file():
+    def _ask(self, request: dict[str, Any], path: Path, timeout_s: float,
+             serve: Serve | None = None, size: int = 0) -> dict[str, Any]:
+        """Send one request, return the child's answer; InspectError for every failure.
+
+        With ``serve``, the child's byte-range requests are answered until its answer comes.
+        """
+        if serve is None and not path.is_file():
             raise InspectError(path, "not_found", "no such file")
         proc = self._child()
         line = (json.dumps(request) + "\n").encode()
+        deadline = time.monotonic() + timeout_s
+        store_error: BaseException | None = None
         try:
             proc.stdin.write(line)
             proc.stdin.flush()
-            answer = self._read_line(proc, timeout_s)
+            while True:
+                payload = json.loads(self._read_line(proc, deadline - time.monotonic()))
+                if "fetch" not in payload:
+                    break
+                failed = _serve_range(proc, serve, size, payload["fetch"])
+                store_error = store_error or failed
         except TimeoutError:
             self.close()
             raise InspectError(path, "inspect_timeout",
@@ -115,8 +153,10 @@ class Inspector:
             raise InspectError(path, "inspect_crashed",
                                f"reader exited with status {code}") from None
         self._uses += 1
-        payload = json.loads(answer)
         self.child_cpu_s += float(payload.pop("cpu_s", 0.0))
+        if store_error is not None:
+            self.close()  # the reader saw a failed read: start clean
+            raise store_error
         if "error" in payload:
             reason = payload["error"]["reason"]
             if reason != "nothing_to_draw":  # not a fault, just a file without an image
@@ -157,13 +197,39 @@ class Inspector:
     @staticmethod
     def _read_line(proc: subprocess.Popen[bytes], timeout_s: float) -> bytes:
         fd = proc.stdout.fileno()
-        ready, _, _ = select.select([fd], [], [], timeout_s)
+        ready, _, _ = select.select([fd], [], [], max(0.0, timeout_s))
         if not ready:
             raise TimeoutError
         line = proc.stdout.readline()
         if not line:
             raise EOFError
         return line
+
+
+def _serve_range(proc: subprocess.Popen[bytes], serve: Serve | None, size: int,
+                 asked: Any) -> BaseException | None:
+    """Answer one byte-range request of the child; return the store's error, if any.
+
+    The answer is a JSON line, ``{"bytes": n}`` followed by the n bytes or ``{"error": ...}``.
+    """
+    failed: BaseException | None = None
+    data = b""
+    try:
+        start, stop = (int(v) for v in asked)
+        if serve is None or not 0 <= start < stop <= size or stop - start > MAX_FETCH:
+            head: dict[str, Any] = {"error": f"refused byte range {start}-{stop} of {size}"}
+        else:
+            data = serve(start, stop)
+            head = {"bytes": len(data)}
+    except (TypeError, ValueError) as e:
+        head = {"error": f"malformed byte range request ({e})"}
+    # A store may fail in many ways (ArchiveError, OSError, botocore's): the reader is told,
+    # and the caller gets the store's own error once the child has answered.
+    except Exception as e:  # noqa: BLE001
+        failed, head = e, {"error": f"the object could not be read: {e}"}
+    proc.stdin.write(json.dumps(head).encode() + b"\n" + data)
+    proc.stdin.flush()
+    return failed
 
 
 _local = threading.local()
@@ -188,8 +254,31 @@ def quicklook_pooled(path: str | Path, timeout_s: float = 30.0) -> Quicklook:
     return pooled().quicklook(path, timeout_s)
 
 
-def _answer(request: dict[str, Any], reader: Any, renderer_spec: str) -> dict[str, Any]:
+def _fetch_through(channel: Any, replies: Any) -> Serve:
+    """Child side: a fetch(start, stop) that asks the parent for the bytes."""
+    def fetch(start: int, stop: int) -> bytes:
+        channel.write(json.dumps({"fetch": [start, stop]}).encode() + b"\n")
+        head = json.loads(replies.readline() or b"{}")
+        if "bytes" not in head:
+            raise OSError(head.get("error", "the parent sent no bytes"))
+        data = replies.read(int(head["bytes"]))
+        if len(data) != int(head["bytes"]):
+            raise OSError(f"short read of range {start}-{stop} from the parent")
+        return data
+
+    return fetch
+
+
+def _answer(request: dict[str, Any], reader: Any, renderer_spec: str,
+            fetch: Serve | None = None) -> dict[str, Any]:
     """Child side: the answer to one request (the caller catches what it raises)."""
+    if request.get("op") == "metadata_ranged" and fetch is not None:
+        from archive.ranged import RangedFile
+
+        with RangedFile(fetch, int(request["size"]), name=request["name"],
+                        block_size=RANGED_BLOCK, cache_blocks=RANGED_CACHE_BLOCKS) as f:
+            meta = _load(RANGED_READER)(f, request["name"], request["hints"] or None)
+        return {"metadata": meta.to_dict()}
     if request.get("op", "metadata") == "metadata":
         # Only a cap the caller set is passed on: other readers take (path, hints) alone.
         cap = request.get("max_unwrapped_bytes")
@@ -217,10 +306,11 @@ def _serve(memory_limit: int, reader_spec: str, renderer_spec: str = DEFAULT_REN
     channel = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     reader = _load(reader_spec)
+    fetch = _fetch_through(channel, sys.stdin.buffer)
     for raw in sys.stdin.buffer:
         started = time.process_time()
         try:
-            payload = _answer(json.loads(raw), reader, renderer_spec)
+            payload = _answer(json.loads(raw), reader, renderer_spec, fetch)
         # Untrusted files make C libraries raise anything; every failure becomes a reason.
         except Exception as e:  # noqa: BLE001
             reason, message = _classify(e)

@@ -94,7 +94,8 @@ def choose_codec(requested: str, fmt: str) -> str:
 
 
 def metadata_fields(meta: object) -> dict:
-    """Catalog fields from a SwathMetadata."""
+    """Catalog fields from a SwathMetadata: the one mapping ingest, rebuild-catalog and
+    reinspect apply (catalog.services.register_swath / refresh_swath_metadata write it)."""
     footprint = getattr(meta, "footprint", None)
     geom = None
     if footprint is not None and not footprint.is_empty:
@@ -103,10 +104,11 @@ def metadata_fields(meta: object) -> dict:
             from django.contrib.gis.geos import MultiPolygon
 
             geom = MultiPolygon(geom, srid=4326)
+    geolocation = getattr(meta, "geolocation", None) or {}
     attrs = {
         "global_attrs": getattr(meta, "global_attrs", {}),
         "variables": getattr(meta, "variables", {}),
-        "geolocation": getattr(meta, "geolocation", {}),
+        "geolocation": geolocation,
         "time_source": getattr(meta, "time_source", ""),
         "n_valid_points": getattr(meta, "n_valid_points", None),
     }
@@ -119,6 +121,7 @@ def metadata_fields(meta: object) -> dict:
         "orbit_direction": getattr(meta, "orbit_direction", None) or "",
         "footprint": geom,
         "is_empty": bool(getattr(meta, "is_empty", False)),
+        "footprint_warning": "; ".join(geolocation.get("warnings") or []),
         "attrs": attrs,
         **services.time_range(meta.start_time, meta.end_time),
     }

@@ -3,10 +3,11 @@
     with open("granule.nc", "rb") as f:               # or store.open_ranged(key)
         result = subset(f, parse_bbox("10,-30,20,-20"), "out.nc", variables=["sst"])
 
-Geolocation is found with ``ingest.geoloc`` (the ingest readers' code), the pixel mask
-and its minimal window with ``subset.window``; then only that window of each variable is
-read and written by ``subset.writer``. Raises NoDataInRegion when no valid pixel is in
-the region, SubsetTooLarge before writing when the estimate exceeds ``max_bytes``.
+Geolocation is found with ``ingest.geoloc`` and chosen with ``ingest.geoselect`` (the
+ingest readers' code), the pixel mask and its minimal window with ``subset.window``; then
+only that window of each variable is read and written by ``subset.writer``. Raises
+NoDataInRegion when no valid pixel of the geolocation the footprint is made of is in the
+region, SubsetTooLarge before writing when the estimate exceeds ``max_bytes``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ingest.geoloc import find_pairs
+from ingest.geoselect import select_geolocation
 from subset import timefilter
 from subset.errors import NoDataInRegion, SourceError, SubsetTooLarge, VariableNotFound
 from subset.region import Region
@@ -130,11 +131,14 @@ def prefetch_windows(source: Source, plan: Plan) -> None:
 
 
 def geolocations(source: Source, hints: Mapping[str, Any] | None = None) -> list[Geo]:
-    """Return the swath's geolocation pairs, largest first, no two sharing a dimension."""
-    pairs = find_pairs(source.refs(), hints)
+    """Return the swath's geolocation pairs, no two sharing a dimension: first those its
+    footprint is made of (``primary``, chosen as ingest chooses them), then the others
+    (summaries, coarser twins), whose variables are cut to the region too."""
+    selection = select_geolocation(source.refs(), hints)
+    primary = {id(p) for p in selection.pairs}
     out: list[Geo] = []
     used: set[str] = set()
-    for pair in pairs:
+    for pair in selection.ordered():
         if pair.size <= 1:
             continue
         lat, lon = source.var(pair.lat.path), source.var(pair.lon.path)
@@ -148,9 +152,12 @@ def geolocations(source: Source, hints: Mapping[str, Any] | None = None) -> list
         if used & {d.key for d in dims}:
             continue
         used |= {d.key for d in dims}
-        out.append(Geo(pair, lat, lon, axes, dims))
+        out.append(Geo(pair, lat, lon, axes, dims, primary=id(pair) in primary))
     if not out:
         raise SourceError("no latitude/longitude variables found: the swath cannot be subset")
+    if not any(g.primary for g in out):  # the footprint's pairs are single points
+        for g in out:
+            g.primary = True
     return out
 
 
@@ -162,7 +169,8 @@ def make_plan(source: Source, region: Region, *, variables: Sequence[str] | None
     wanted = resolve_variables(source, variables) if variables else None
     windows: list[Window] = []
     dropped: list[str] = []
-    for geo in geolocations(source, hints):
+    geos = geolocations(source, hints)
+    for geo in geos:
         tmask = None
         if time_range and (time_range[0] or time_range[1]):
             tmask = timefilter.build(source, geo, time_range[0], time_range[1], time_epoch)
@@ -171,12 +179,14 @@ def make_plan(source: Source, region: Region, *, variables: Sequence[str] | None
             dropped.append(geo.lat.path)
         else:
             windows.append(window)
-    if not windows:
+    if not any(w.geo.primary for w in windows):
+        # Summary geolocation (a whole-granule quality group) may reach a region the
+        # science data do not: the catalog does not find the swath there, nor does this.
         raise NoDataInRegion(f"no valid pixel of the swath is in the region ({region.label})")
     slices: dict[str, slice] = {}
     for w in windows:
         slices.update(w.dim_slices())
-    dead = {d.key for geo_path in dropped for d in _geo_dims(source, geo_path, hints)}
+    dead = {d.key for geo in geos if geo.lat.path in dropped for d in geo.dims}
     chosen = _closure(source, wanted, windows) if wanted is not None else source.variables
     out = []
     for var in chosen:
@@ -199,13 +209,6 @@ def make_plan(source: Source, region: Region, *, variables: Sequence[str] | None
         out.append(ov)
     estimate = sum(_estimate(ov) for ov in out)
     return Plan(windows, out, estimate, dropped)
-
-
-def _geo_dims(source: Source, lat_path: str, hints: Mapping[str, Any] | None) -> list[Any]:
-    for geo in geolocations(source, hints):
-        if geo.lat.path == lat_path:
-            return list(geo.dims)
-    return []
 
 
 def resolve_variables(source: Source, names: Sequence[str]) -> list[Var]:

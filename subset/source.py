@@ -20,17 +20,24 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from archive.ranged import RangedFile
-from ingest.geoloc import VarRef, plain_attr
+from ingest.geoloc import (
+    INTERNAL_ATTRS as NETCDF_INTERNAL,
+)
+from ingest.geoloc import (
+    VarRef,
+    h5_datasets,
+    h5_dimensions,
+    is_pure_dimension,
+    plain_attr,
+)
 from subset.errors import SourceError
 from subset.prefetch import ChunkIndex
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 NC3_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
-# HDF5/netCDF bookkeeping attributes, never copied as user attributes.
-INTERNAL_ATTRS = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid",
-                  "_Netcdf4Coordinates", "_nc3_strict", "_NCProperties", "_IsNetcdf4Coordinate",
-                  "_FillValue", "_SuperblockVersion", "_IsNetcdf4"}
-PURE_DIM = "This is a netCDF dimension but not a netCDF variable"
+# Never copied as user attributes: netCDF-C's bookkeeping, and the fill (Var.fill has it).
+INTERNAL_ATTRS = NETCDF_INTERNAL | {"_FillValue"}
+
 
 
 @dataclass
@@ -98,8 +105,8 @@ class Var:
         if self.fill is not None:
             attrs["_FillValue"] = self.fill
         dtype = "str" if self.kind != "numeric" else str(self.dtype)
-        return VarRef(self.path, self.shape, dtype, attrs, tuple(d.key for d in self.dims),
-                      lambda: self.read())
+        return VarRef(self.path, self.shape, dtype, attrs, tuple(d.name for d in self.dims),
+                      lambda: self.read(), tuple(d.key for d in self.dims))
 
 
 @dataclass
@@ -224,53 +231,34 @@ def _h5_source(handle: Any, ranged: RangedFile | None = None) -> Source:
     import h5py
 
     groups: dict[str, dict[str, Any]] = {"/": _attr_dict(handle.attrs)}
-    dims: dict[str, Dim] = {}
-    datasets: list[tuple[str, Any]] = []
 
     def visit(name: str, obj: Any) -> None:
-        path = "/" + name
         if isinstance(obj, h5py.Group):
-            groups[path] = _attr_dict(obj.attrs)
-        elif isinstance(obj, h5py.Dataset):
-            datasets.append((path, obj))
+            groups["/" + name] = _attr_dict(obj.attrs)
 
     handle.visititems(visit)
-    scales: set[str] = set()
-    for path, ds in datasets:
-        if ds.attrs.get("CLASS") == b"DIMENSION_SCALE" and ds.ndim == 1:
-            scales.add(path)
-            grp = path.rsplit("/", 1)[0] or "/"
-            dims[path] = Dim(path, path.rsplit("/", 1)[-1], grp, int(ds.shape[0]),
-                             ds.maxshape[0] is None)
-    phony: dict[tuple[str, int], Dim] = {}
+    datasets = h5_datasets(handle)
+    # The readers' own dimension rule (ingest.geoloc), so both choose the same geolocation.
+    scales, dim_keys = h5_dimensions(datasets)
+    dims: dict[str, Dim] = {}
+    for path, ds in scales.items():
+        dims[path] = Dim(path, path.rsplit("/", 1)[-1], path.rsplit("/", 1)[0] or "/",
+                         int(ds.shape[0]), ds.maxshape[0] is None)
     variables: list[Var] = []
     skipped: list[str] = []
     for path, ds in datasets:
-        if path in scales and str(plain_attr(ds.attrs.get("NAME", ""))).startswith(PURE_DIM):
+        if path in scales and is_pure_dimension(ds):
             continue
         kind = _h5_kind(ds.dtype)
         if kind is None:
             skipped.append(path)
             continue
-        grp = path.rsplit("/", 1)[0] or "/"
         vdims = []
-        for axis, size in enumerate(ds.shape):
-            dim = dims.get(path) if path in scales and axis == 0 else None
-            if dim is None:
-                try:
-                    attached = [s.name for s in ds.dims[axis].values()]
-                except (RuntimeError, OSError, KeyError, ValueError):
-                    attached = []
-                dim = next((dims[a] for a in attached if a in dims), None)
-            if dim is None or dim.size != size:
-                key = (grp, int(size))
-                if key not in phony:
-                    n = sum(1 for g, _ in phony if g == grp)
-                    phony[key] = Dim(f"{grp.rstrip('/')}/phony_dim_{n}", f"phony_dim_{n}",
-                                     grp, int(size))
-                    dims[phony[key].key] = phony[key]
-                dim = phony[key]
-            vdims.append(dim)
+        for key, size in zip(dim_keys[path], ds.shape, strict=True):
+            if key not in dims:
+                dims[key] = Dim(key, key.rsplit("/", 1)[-1], key.rsplit("/", 1)[0] or "/",
+                                int(size))
+            vdims.append(dims[key])
         fill = ds.attrs.get("_FillValue") if "_FillValue" in ds.attrs else None
         if fill is not None:
             fill = np.asarray(fill).reshape(-1)[0] if kind == "numeric" else None

@@ -39,6 +39,9 @@ class Geo:
     lon: Var
     axes: tuple[int, ...]  # axes of lat that are not length 1
     dims: tuple[Dim, ...]  # the swath dimensions (grid: lat dim, lon dim)
+    # One of the pairs the footprint is made of (ingest.geoselect), not a summary or a
+    # coarser twin: only these decide whether the swath has data in a region.
+    primary: bool = True
     chunks: tuple[int, ...] | None = None  # core chunk shape while chunks are kept
     # Stored lat/lon of chunks read by the search, so the window is not read twice.
     kept: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict,
@@ -115,7 +118,8 @@ class Geo:
 
 def _ref(var: Var, data: np.ndarray) -> VarRef:
     ref = var.ref()
-    return VarRef(ref.path, data.shape, ref.dtype, ref.attrs, ref.dims, lambda: data)
+    return VarRef(ref.path, data.shape, ref.dtype, ref.attrs, ref.dims, lambda: data,
+                  ref.dim_keys)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from ingest.metadata import SwathMetadata
 from ingest.readers.base import (
@@ -14,13 +15,13 @@ from ingest.readers.base import (
 )
 from ingest.readers.build import granule_stem
 from ingest.readers.gdal_reader import GDALReader
-from ingest.readers.hdfeos import HDFEOS5Reader
-from ingest.readers.netcdf import HDF5Reader, NetCDF3Reader
+from ingest.readers.hdfeos import HDFEOS5Reader, read_hdfeos5_handle
+from ingest.readers.netcdf import HDF5Reader, NetCDF3Reader, read_hdf5_handle
 from ingest.unwrap import DEFAULT_MAX_BYTES, detect_wrapper, unwrapped
 
 __all__ = [
     "NoGeolocationError", "ReadError", "Reader", "UnsupportedFormatError", "read_metadata",
-    "reader_for", "readers", "sniff",
+    "read_metadata_from", "reader_for", "readers", "sniff",
 ]
 
 
@@ -52,3 +53,26 @@ def read_metadata(path: str | Path, hints: dict | None = None,
         meta.granule_id = granule_stem(path)
     meta.path = str(path)
     return meta
+
+
+def read_metadata_from(fileobj: BinaryIO, name: str, hints: dict | None = None) -> SwathMetadata:
+    """Return the metadata of an HDF5-based granule (NetCDF4, HDF5, HDF-EOS5) read with h5py
+    through a seekable file object, such as an archived object read by range requests.
+
+    ``name`` is the granule's file name (format label, granule id). The result is what
+    read_metadata gives for the file. Raises ReadError.
+    """
+    import h5py
+    import netCDF4  # noqa: F401  (registers the HDF5 filter plugins before h5py reads)
+
+    try:
+        fh = h5py.File(fileobj, "r")
+    except OSError as e:
+        raise ReadError(name, f"HDF5 library cannot read the object ({e})") from e
+    try:
+        with fh:
+            if "HDFEOS" in fh or "HDFEOS INFORMATION" in fh:
+                return read_hdfeos5_handle(fh, name, hints)
+            return read_hdf5_handle(fh, name, hints)
+    except OSError as e:
+        raise ReadError(name, f"HDF5 library cannot read the object ({e})") from e

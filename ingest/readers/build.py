@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from ingest.footprint import footprint
-from ingest.geoloc import GeoPair, VarRef, choose_pairs, find_pairs, read_lonlat, read_masked
+from ingest.geoloc import GeoPair, VarRef, read_lonlat, read_masked
+from ingest.geoselect import select_geolocation
 from ingest.metadata import SwathMetadata, json_safe
 from ingest.readers.base import NoGeolocationError
 from ingest.timeparse import attribute_time_range, data_time_range, parse_pvl
@@ -124,12 +125,16 @@ def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
                    epoch: str | None = None) -> SwathMetadata:
     """Return SwathMetadata from an open file's variables and global attributes.
 
-    ``hints`` may carry collection geolocation hints (see :func:`ingest.geoloc.find_pairs`)
-    and ``epoch`` ('gps'/'tai93') for bare-seconds time variables. Raises NoGeolocationError.
+    The footprint, times and direction come from the geolocation the science variables
+    use (:func:`ingest.geoselect.select_geolocation`); ``geolocation`` records which pairs
+    that was, which were set aside and why, and any warning. ``hints`` may carry collection
+    geolocation hints and ``epoch`` ('gps'/'tai93') for bare-seconds time variables.
+    Raises NoGeolocationError.
     """
     hints = dict(hints or {})
     epoch = hints.get("time_epoch", epoch)
-    pairs: list[GeoPair] = choose_pairs(find_pairs(list(variables), hints))
+    selection = select_geolocation(variables, hints)
+    pairs: list[GeoPair] = selection.pairs
     if not pairs:
         raise NoGeolocationError(path, "no latitude/longitude variables found")
     arrays = []
@@ -146,7 +151,7 @@ def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
         "time": times.variable if times else None,
         "time_encoding": times.encoding if times else None,
         "shape": list(primary.describe()["shape"]), "kind": primary.kind,
-        "pairs": [p.describe() for p in pairs],
+        **selection.describe(),
         "margin_km": round(fp.margin_km, 3),
     }
     return SwathMetadata(

@@ -47,20 +47,24 @@ class HDFEOS5Reader(Reader):
 
         try:
             with h5py.File(path, "r") as fh:
-                attrs: dict[str, Any] = global_attrs(fh)
-                if FILE_ATTRIBUTES in fh:
-                    group = fh[FILE_ATTRIBUTES]
-                    for key in group.attrs:
-                        attrs.setdefault(key, plain_attr(group.attrs[key]))
-                core = fh.get("HDFEOS INFORMATION/coremetadata.0")
-                if core is not None:
-                    text = str(plain_attr(core[()]))
-                    for key, pattern in ECS_FIELDS.items():
-                        match = pattern.search(text)
-                        if match:
-                            attrs.setdefault(key, match.group(1))
-                variables = [v for v in iter_variables(fh)
-                             if not v.path.startswith("/HDFEOS INFORMATION/")]
-                return build_metadata(path, "hdfeos5", variables, attrs, hints, epoch="tai93")
+                return read_hdfeos5_handle(fh, path, hints)
         except OSError as e:
             raise ReadError(path, f"HDF5 library cannot read the file ({e})") from e
+
+
+def read_hdfeos5_handle(fh: Any, path: str | Path, hints: dict | None = None) -> SwathMetadata:
+    """Return the metadata of an open HDF-EOS5 h5py.File (``path`` names it)."""
+    attrs: dict[str, Any] = global_attrs(fh)
+    if FILE_ATTRIBUTES in fh:
+        group = fh[FILE_ATTRIBUTES]
+        for key in group.attrs:
+            attrs.setdefault(key, plain_attr(group.attrs[key]))
+    core = fh.get("HDFEOS INFORMATION/coremetadata.0")
+    if core is not None:
+        text = str(plain_attr(core[()]))
+        for key, pattern in ECS_FIELDS.items():
+            match = pattern.search(text)
+            if match:
+                attrs.setdefault(key, match.group(1))
+    variables = [v for v in iter_variables(fh) if not v.path.startswith("/HDFEOS INFORMATION/")]
+    return build_metadata(path, "hdfeos5", variables, attrs, hints, epoch="tai93")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ingest.geoloc import global_attrs, iter_variables
 from ingest.metadata import SwathMetadata
@@ -18,6 +19,19 @@ def _is_hdfeos(path: str | Path) -> bool:
             return "HDFEOS" in fh or "HDFEOS INFORMATION" in fh
     except OSError:
         return False
+
+
+def _netcdf_name(path: str | Path) -> bool:
+    # netCDF-4 files from old libraries (CryoSat-2 Baseline E) lack _NCProperties: then
+    # the extension decides the label (the magic bytes already decided the reader).
+    return Path(path).suffix.lower() in (".nc", ".nc4", ".netcdf", ".cdf")
+
+
+def read_hdf5_handle(fh: Any, path: str | Path, hints: dict | None = None) -> SwathMetadata:
+    """Return the metadata of an open h5py.File of a NetCDF4 or plain HDF5 granule, with the
+    format label ingest gives it (``path`` names it)."""
+    fmt = "netcdf4" if _netcdf_name(path) or "_NCProperties" in fh.attrs else "hdf5"
+    return build_metadata(path, fmt, list(iter_variables(fh)), global_attrs(fh), hints)
 
 
 class NetCDF3Reader(Reader):
@@ -54,10 +68,7 @@ class HDF5Reader(Reader):
         """Return metadata read with netCDF4, or h5py if netCDF4 cannot open the file."""
         import netCDF4  # before h5py: registers the HDF5 filter plugins (zstd) for both
 
-        # netCDF-4 files from old libraries (CryoSat-2 Baseline E) lack _NCProperties: then
-        # the extension decides the label (the magic bytes already decided the reader).
-        netcdf_ext = Path(path).suffix.lower() in (".nc", ".nc4", ".netcdf", ".cdf")
-        fmt = "netcdf4" if netcdf_ext or self._has_netcdf_marker(path) else "hdf5"
+        fmt = "netcdf4" if _netcdf_name(path) or self._has_netcdf_marker(path) else "hdf5"
         try:
             ds = netCDF4.Dataset(path, "r")
         except (OSError, AttributeError, KeyError, RuntimeError, ValueError):
