@@ -18,6 +18,7 @@ STAC_VERSION = "1.0.0"
 SAT_EXT = "https://stac-extensions.github.io/sat/v1.0.0/schema.json"
 FILE_EXT = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 EO_EXT = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
+PROCESSING_EXT = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
 MEDIA_TYPES = {
     "netcdf4": "application/x-netcdf", "netcdf3": "application/x-netcdf",
     "netcdf": "application/x-netcdf", "nc": "application/x-netcdf",
