@@ -18,11 +18,10 @@ from ingest.metadata import SwathMetadata, json_safe
 from ingest.readers.base import NoGeolocationError, Reader, ReadError
 from ingest.readers.build import (
     GRANULE_KEYS,
-    INSTRUMENT_KEYS,
-    PLATFORM_KEYS,
     first_text,
     flatten_attrs,
     granule_stem,
+    identity_fields,
 )
 from ingest.timeparse import attribute_time_range
 
@@ -115,6 +114,7 @@ class GDALReader(Reader):
         fp = footprint([(lon, lat, kind)])
         flat = flatten_attrs(attrs)
         times = attribute_time_range(flat)
+        granule_id = first_text(flat, GRANULE_KEYS) or granule_stem(path)
         return SwathMetadata(
             path=str(path), format="gdal",
             start_time=times.start if times else None, end_time=times.end if times else None,
@@ -123,9 +123,8 @@ class GDALReader(Reader):
             geolocation={"lat": sources[2], "lon": sources[0],
                          "time": times.variable if times else None, "shape": list(lat.shape),
                          "kind": kind, "margin_km": round(fp.margin_km, 3)},
-            platform=first_text(flat, PLATFORM_KEYS),
-            instrument=first_text(flat, INSTRUMENT_KEYS),
-            granule_id=first_text(flat, GRANULE_KEYS) or granule_stem(path),
+            granule_id=granule_id,
+            **identity_fields(path, flat, [], granule_id),
             variables={name: {"shape": None, "dtype": None, "units": None, "long_name": desc}
                        for name, desc in _subdatasets(ds)},
             global_attrs=json_safe(attrs),
