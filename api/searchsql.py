@@ -15,9 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from catalog.geometry import bbox_pieces
+from ingest.identify import platform_names
 
 if TYPE_CHECKING:
     from api.search import SwathSearch
+
 
 # The earliest start_time of a swath overlapping [%s, ...): see api.search._earliest_start.
 EARLIEST_START = ("(%s::timestamptz - (SELECT coalesce(max(end_time - start_time), interval '0')"
@@ -49,6 +51,8 @@ def bbox_sql(west: float, south: float, east: float, north: float, params: list[
     The bbox was checked by api.params.
     """
     pieces = bbox_pieces(west, south, east, north)
+    if not pieces:  # wholly outside the world
+        return "NULL::geometry"
     for piece in pieces:
         params.extend(piece)
     envelopes = ", ".join(["ST_MakeEnvelope(%s, %s, %s, %s, 4326)"] * len(pieces))
@@ -84,9 +88,11 @@ def page_ids(search: SwathSearch, limit: int, uuids: list[str] | None) -> tuple[
     if uuids is not None:
         where.append(_in("s.uuid", uuids, params) if uuids else "false")
     if search.platform is not None:
-        # Django's iexact on PostgreSQL, so the same index (if any) and collation apply.
-        where.append("UPPER(s.platform::text) = UPPER(%s)")
-        params.append(search.platform)
+        # api.search.platform_q: Django's iexact on PostgreSQL, for each name.
+        names = platform_names(search.platform)
+        where.append("(" + " OR ".join(["UPPER(s.platform::text) = UPPER(%s)"] * len(names))
+                     + ")")
+        params.extend(names)
     if search.orbit is not None:
         lo, hi = search.orbit
         if lo is not None:

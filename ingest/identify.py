@@ -97,6 +97,18 @@ def canonical_platform(text: str) -> str | None:
     return found.name if found else None
 
 
+def platform_names(value: str) -> list[str]:
+    """What a platform filter matches (case-insensitively): the value as given (a
+    platform no table knows, or a row stored before identification), and the STAC name
+    it stands for ("MetOp-B", "metopb", "M01" all find "metop-b").
+
+    >>> platform_names("MetOp-B"), platform_names("foo")
+    (['MetOp-B', 'metop-b'], ['foo'])
+    """
+    canonical = canonical_platform(value)
+    return [value] if canonical is None or canonical == value.lower() else [value, canonical]
+
+
 def slug(text: str) -> str:
     """A name no table knows, as a STAC value: lowercase, hyphens for separators.
 
@@ -126,7 +138,9 @@ def _known(text: str, table: Mapping[str, Any], min_len: int = 1) -> Any:
 def _texts(attrs: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
     out = []
     for key in keys:
-        value = attrs.get(key)
+        if key not in attrs:
+            continue
+        value = attrs[key]
         if isinstance(value, list | tuple):
             value = value[0] if value else None
         if isinstance(value, bytes):
@@ -142,6 +156,8 @@ def _texts(attrs: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
 def _positive(value: Any) -> int | None:
     if isinstance(value, list | tuple):
         value = value[0] if value else None
+    if value is None or isinstance(value, bool):
+        return None
     try:
         number = int(float(str(value).strip()))
     except (TypeError, ValueError, OverflowError):
@@ -215,7 +231,9 @@ def identify(attrs: Mapping[str, Any], names: Sequence[str]) -> Identity:
     ICESat-2's /orbit_info/rgt may be added under their names), `names` its file name
     and granule id.
     """
-    by_name = _from_names([n for n in names if n])
+    # A granule id is often the file name without its extension: read such a name once.
+    unique = [n for n in names if n and not any(n != o and n in o for o in names)]
+    by_name = _from_names(list(dict.fromkeys(unique)))
     platform_texts = _texts(attrs, PLATFORM_KEYS)
     instrument_texts = _texts(attrs, INSTRUMENT_KEYS)
     free = _texts(attrs, TEXT_KEYS)
