@@ -23,6 +23,7 @@ Orbit numbers must be >= 1 (the STAC sat extension's bound); others are left out
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,11 +103,24 @@ def platform_names(value: str) -> list[str]:
     platform no table knows, or a row stored before identification), and the STAC name
     it stands for ("MetOp-B", "metopb", "M01" all find "metop-b").
 
-    >>> platform_names("MetOp-B"), platform_names("foo")
-    (['MetOp-B', 'metop-b'], ['foo'])
+    >>> platform_names("METOPB"), platform_names("MetOp-B"), platform_names("foo")
+    (['METOPB', 'metop-b'], ['MetOp-B'], ['foo'])
     """
     canonical = canonical_platform(value)
     return [value] if canonical is None or canonical == value.lower() else [value, canonical]
+
+
+@functools.lru_cache(maxsize=4096)
+def stac_names(platform: str, instrument: str) -> tuple[str, str, str]:
+    """(platform, constellation, instrument) in STAC form for values given as text, as a
+    registration manifest gives them; "" where there is none. Cached: a manifest repeats
+    a handful of values over millions of lines.
+
+    >>> stac_names("Aqua", "MODIS"), stac_names("", "")
+    (('aqua', '', 'modis'), ('', '', ''))
+    """
+    found = identify({"platform": platform, "instrument": instrument}, [])
+    return found.platform or "", found.constellation or "", found.instrument or ""
 
 
 def slug(text: str) -> str:
