@@ -23,7 +23,7 @@ from tests.support.stacschemas import API_VALIDATOR_LAUNCHER, SCHEMAS, schema_ma
 
 # The tests only read, over HTTP; the mark makes pytest-django create the test database
 # (a transactional mark would empty it after the first test).
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # about 70 s: 13 ingests, 2 validators
 COLLECTION = "shared-granules"
 
 
