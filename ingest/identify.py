@@ -196,7 +196,7 @@ def normalise_level(text: str) -> str | None:
 
 @dataclass
 class _Found:
-    platform: Platform | str | None = None
+    platform: Platform | None = None
     instrument: str | None = None
     level: str | None = None
     product: str | None = None
@@ -252,19 +252,20 @@ def identify(attrs: Mapping[str, Any], names: Sequence[str]) -> Identity:
     instrument_texts = _texts(attrs, INSTRUMENT_KEYS)
     free = _texts(attrs, TEXT_KEYS)
 
+    # An attribute naming a platform no table knows is still the file's own statement:
+    # it comes before a guess from the title.
     platform = next((p for t in platform_texts if (p := _known(t, PLATFORM_ALIASES))), None)
-    if platform is None and isinstance(by_name.platform, Platform):
-        platform = by_name.platform
-    if platform is None:
+    platform = platform or by_name.platform
+    unknown = next((name for t in platform_texts if (name := slug(t))), None)
+    if platform is None and unknown is None:
         platform = next((p for t in free if (p := _known(t, PLATFORM_ALIASES, 3))), None)
-    platform_name = platform.name if platform else (
-        slug(platform_texts[0]) or None if platform_texts else None)
+    platform_name = platform.name if platform else unknown
 
     instrument = next((i for t in instrument_texts if (i := _known(t, INSTRUMENT_ALIASES))), None)
-    instrument = instrument or by_name.instrument or next(
-        (i for t in free if (i := _known(t, INSTRUMENT_ALIASES, 4))), None)
-    instrument = instrument or (platform.instrument if platform else None) or (
-        slug(instrument_texts[0]) or None if instrument_texts else None)
+    instrument = (instrument or by_name.instrument
+                  or next((name for t in instrument_texts if (name := slug(t))), None)
+                  or next((i for t in free if (i := _known(t, INSTRUMENT_ALIASES, 4))), None)
+                  or (platform.instrument if platform else None) or None)
 
     product = next((t.upper() for t in _texts(attrs, PRODUCT_KEYS)
                     if t.upper() in ICESAT2_LEVELS), None) or by_name.product

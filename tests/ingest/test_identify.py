@@ -120,6 +120,11 @@ def test_an_unknown_platform_is_kept_lowercased_and_hyphenated() -> None:
                       "sensor": "Wide Imager"}, ["x.nc"])
     assert (found.platform, found.constellation, found.instrument) == (
         "foo-sat-1", None, "wide-imager")
+    # the file's own word comes before a guess from the title or the platform's main one
+    found = identify({"platform": "Bar-2", "mission": "CryoSat", "sensor": "Radar X",
+                      "title": "Aqua MODIS"}, ["y.nc"])
+    assert (found.platform, found.instrument) == ("cryosat-2", "radar-x")
+    assert identify({"platform": "Bar-2", "title": "Aqua MODIS"}, ["y.nc"]).platform == "bar-2"
 
 
 def test_the_icesat2_product_sets_the_level_over_the_files_own_attribute() -> None:
