@@ -63,6 +63,7 @@ class SwathDetailSerializer(SwathFeatureSerializer):
 
 
 class RegionSerializer(GeoFeatureModelSerializer):
+    geometry = GeometryField(precision=COORD_DECIMALS, read_only=True)
     order_collections = serializers.SlugRelatedField(slug_field="slug", many=True,
                                                      read_only=True)
 

@@ -106,8 +106,12 @@ def decimals(value: Any) -> int:
 
 def test_every_geojson_answer_rounds_coordinates_to_seven_decimals(client: APIClient,
                                                                    granules: dict) -> None:
+    from catalog.models import Region
+
+    Region.objects.create(slug="fine", name="fine", geometry=fine_box())
     s6 = granules["s6"]
     answers = {
+        "regions": client.get("/api/v1/regions/").json()["features"][0]["geometry"],
         "stac search": item(client, s6)["geometry"],
         "stac item": item(client, s6, python=True)["geometry"],
         "stac bbox": item(client, s6)["bbox"],
