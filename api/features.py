@@ -17,6 +17,7 @@ import orjson
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.db.models import QuerySet
 
+from api.renderers import COORD_DECIMALS
 from api.serializers import SwathFeatureSerializer
 
 # The serializer's own field list, so both renderers keep the same properties in the
@@ -29,13 +30,11 @@ _TIMES = frozenset({"start_time", "end_time", "created_at", "verified_at"})
 # sort columns, see api.paging.encode) and the footprint as GeoJSON text.
 FEATURE_COLUMNS = tuple(dict.fromkeys(
     ["id", _ID, *(_COLUMN.get(f, f) for f in PROPERTIES), "updated_at", "fp_geojson"]))
-# 15 decimals: PostGIS then writes the shortest text that reads back as the same double.
-_PRECISION = 15
 
 
 def page_rows(qs: QuerySet) -> QuerySet:
     """The queryset a search page's value rows come from (footprint as GeoJSON text)."""
-    return qs.annotate(fp_geojson=AsGeoJSON("footprint", precision=_PRECISION))
+    return qs.annotate(fp_geojson=AsGeoJSON("footprint", precision=COORD_DECIMALS))
 
 
 def _time(value: datetime | None) -> str | None:

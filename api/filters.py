@@ -33,8 +33,9 @@ SWATH_PARAMS = {
 BODY_PARAMS = SWATH_PARAMS - {"format"}
 FEATURE_FIELDS = {
     "uuid", "collection", "granule_id", "version", "filename", "format", "platform",
-    "instrument", "orbit", "orbit_direction", "start_time", "end_time", "is_empty", "size",
-    "sha256", "state", "created_at", "verified_at",
+    "constellation", "instrument", "processing_level", "orbit", "orbit_direction",
+    "relative_orbit", "orbit_cycle", "pass_number", "start_time", "end_time", "is_empty",
+    "size", "sha256", "state", "created_at", "verified_at",
 }
 
 

@@ -47,6 +47,9 @@ def parse_float(raw: str, name: str) -> float:
 def check_bbox(values: list[float], name: str = "bbox") -> tuple[float, float, float, float]:
     """Check a 4- or 6-number bbox (heights are ignored); return (W, S, E, N).
 
+    Numbers beyond +-180/+-90 are accepted: the box covers only the part of the world
+    it overlaps (catalog.geometry.bbox_pieces), so one wholly outside matches nothing.
+
     >>> check_bbox([170, -10, -170, 10])
     (170.0, -10.0, -170.0, 10.0)
     >>> check_bbox([0, 0, -5, 10, 10, 5])
@@ -60,10 +63,9 @@ def check_bbox(values: list[float], name: str = "bbox") -> tuple[float, float, f
         west, south, east, north = (float(v) for v in values)
     except (TypeError, ValueError) as e:
         raise QueryError(f"{name} must be four numbers W,S,E,N") from e
-    for label, value, limit in (("west", west, 180), ("east", east, 180),
-                                ("south", south, 90), ("north", north, 90)):
-        if not math.isfinite(value) or abs(value) > limit:
-            raise QueryError(f"{name} {label}={value} is outside -{limit}..{limit}")
+    for label, value in (("west", west), ("east", east), ("south", south), ("north", north)):
+        if not math.isfinite(value):
+            raise QueryError(f"{name} {label}={value} must be a finite number")
     if south > north:
         raise QueryError(
             f"{name} south={south} is greater than north={north}: the order is W,S,E,N"

@@ -10,6 +10,11 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
+# Coordinates in every GeoJSON answer (STAC items and bboxes, REST features, swath
+# detail) have at most 7 decimals, about 1 cm on the ground: footprints are drawn
+# kilometres wide, and more digits only cost bytes.
+COORD_DECIMALS = 7
+
 
 class GeoJSONRenderer(JSONRenderer):
     media_type = "application/geo+json"

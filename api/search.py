@@ -24,6 +24,7 @@ from api.exceptions import QueryError
 from api.geometry import QueryGeometry
 from catalog.geometry import bbox_geometry
 from catalog.models import Swath, SwathState
+from eo.identify import platform_names
 
 # Matches are counted exactly up to this many; beyond it the planner's estimate is
 # returned, labelled as one (counting a million rows costs more than the page).
@@ -96,7 +97,7 @@ def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
     if search.ids is not None:
         qs = qs.filter(uuid__in=_uuids(search.ids))
     if search.platform is not None:
-        qs = qs.filter(platform__iexact=search.platform)
+        qs = qs.filter(platform_q(search.platform))
     if search.orbit is not None:
         lo, hi = search.orbit
         if lo is not None:
@@ -112,6 +113,15 @@ def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
     if search.filter_q is not None:
         qs = qs.filter(search.filter_q)
     return qs
+
+
+def platform_q(value: str) -> Q:
+    """The REST `platform` filter and CQL2 `platform` equality, case-insensitive over
+    eo.identify.platform_names()."""
+    q = Q()
+    for name in platform_names(value):
+        q |= Q(platform__iexact=name)
+    return q
 
 
 def _uuids(ids: list[str]) -> list[str]:

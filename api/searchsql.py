@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from catalog.geometry import bbox_pieces
+from eo.identify import platform_names
 
 
 class SwathSearch(Protocol):
@@ -48,6 +49,7 @@ class SwathSearch(Protocol):
     @property
     def token(self) -> str | None: ...
 
+
 # The earliest start_time of a swath overlapping [%s, ...): see api.search._earliest_start.
 EARLIEST_START = ("(%s::timestamptz - (SELECT coalesce(max(end_time - start_time), interval '0')"
                   " FROM catalog_swath))")
@@ -78,6 +80,8 @@ def bbox_sql(west: float, south: float, east: float, north: float, params: list[
     The bbox was checked by api.params.
     """
     pieces = bbox_pieces(west, south, east, north)
+    if not pieces:  # wholly outside the world
+        return "NULL::geometry"
     for piece in pieces:
         params.extend(piece)
     envelopes = ", ".join(["ST_MakeEnvelope(%s, %s, %s, %s, 4326)"] * len(pieces))
@@ -113,9 +117,11 @@ def page_ids(search: SwathSearch, limit: int, uuids: list[str] | None) -> tuple[
     if uuids is not None:
         where.append(_in("s.uuid", uuids, params) if uuids else "false")
     if search.platform is not None:
-        # Django's iexact on PostgreSQL, so the same index (if any) and collation apply.
-        where.append("UPPER(s.platform::text) = UPPER(%s)")
-        params.append(search.platform)
+        # api.search.platform_q: Django's iexact on PostgreSQL, for each name.
+        names = platform_names(search.platform)
+        where.append("(" + " OR ".join(["UPPER(s.platform::text) = UPPER(%s)"] * len(names))
+                     + ")")
+        params.extend(names)
     if search.orbit is not None:
         lo, hi = search.orbit
         if lo is not None:

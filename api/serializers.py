@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from api.renderers import COORD_DECIMALS
 from catalog.models import Collection, IngestRun, Product, Region, StoredObject, Swath
 
 
@@ -20,15 +22,20 @@ class CollectionSerializer(serializers.ModelSerializer):
 
 class SwathFeatureSerializer(GeoFeatureModelSerializer):
     collection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    footprint = GeometryField(precision=COORD_DECIMALS, read_only=True)
 
     class Meta:
         model = Swath
         geo_field = "footprint"
         id_field = "uuid"
+        # platform...pass_number: the values STAC items show as platform, constellation,
+        # instruments, processing:level, sat:* and swathstore:pass.
         fields = [
             "uuid", "collection", "granule_id", "version", "filename", "format",
-            "platform", "instrument", "orbit", "orbit_direction", "start_time", "end_time",
-            "is_empty", "size", "sha256", "state", "created_at", "verified_at",
+            "platform", "constellation", "instrument", "processing_level", "orbit",
+            "orbit_direction", "relative_orbit", "orbit_cycle", "pass_number",
+            "start_time", "end_time", "is_empty", "size", "sha256", "state", "created_at",
+            "verified_at",
         ]
 
 
@@ -101,6 +108,7 @@ class SwathDetailSerializer(SwathFeatureSerializer):
 
 
 class RegionSerializer(GeoFeatureModelSerializer):
+    geometry = GeometryField(precision=COORD_DECIMALS, read_only=True)
     order_collections = serializers.SlugRelatedField(slug_field="slug", many=True,
                                                      read_only=True)
 

@@ -78,6 +78,12 @@ def parse_line(n: int, raw: bytes | str, result: LoadResult) -> Record | None:
     if not isinstance(doc["size"], int) or doc["size"] < 0:
         result.rejected.append((n, f"line {n}: size {doc['size']!r} is not a byte count"))
         return None
+    if doc.get("platform") or doc.get("instrument"):
+        # The names STAC items show, as ingest gives them (lowercase short names).
+        from eo.identify import stac_names
+
+        doc["platform"], doc["constellation"], doc["instrument"] = stac_names(
+            str(doc.get("platform") or ""), str(doc.get("instrument") or ""))
     return Record(n, doc, sha)
 
 
@@ -269,9 +275,9 @@ def _known_orm(shas: list[str], names: list[str], coll: Collection) -> tuple[set
 
 _SWATH_COLUMNS = (
     "id", "uuid", "collection_id", "granule_id", "version", "filename", "source_path",
-    "format", "platform", "instrument", "orbit", "orbit_direction", "start_time", "end_time",
-    "footprint", "is_empty", "size", "sha256", "state", "lease_owner", "attempts",
-    "failure_reason", "attrs", "created_at", "updated_at", "verified_at",
+    "format", "platform", "constellation", "instrument", "orbit", "orbit_direction",
+    "start_time", "end_time", "footprint", "is_empty", "size", "sha256", "state", "lease_owner",
+    "attempts", "failure_reason", "attrs", "created_at", "updated_at", "verified_at",
 )
 _OBJECT_COLUMNS = (
     "swath_id", "store", "key", "codec", "size", "sha256", "etag", "upload_id", "state",
@@ -372,7 +378,7 @@ def _copy_text(
     swath_lines = [
         "\t".join(fields) for fields in zip(
             pks, uuids, [coll_pk] * n, names, ["1"] * n, names, [""] * n,
-            column("format"), column("platform"), column("instrument"),
+            column("format"), column("platform"), column("constellation"), column("instrument"),
             column("orbit", null=True), column("orbit_direction"),
             column("start_time", null=True), column("end_time", null=True),
             fps, empty, sizes, shas, [fixed_tail] * n, strict=True,
@@ -432,6 +438,7 @@ def _insert_orm(rows: list[Record], coll: Collection, state: str) -> int:
         swaths.append(Swath(
             collection=coll, granule_id=d["granule_id"], filename=d["granule_id"],
             format=d.get("format") or "", platform=d.get("platform") or "",
+            constellation=d.get("constellation") or "",
             instrument=d.get("instrument") or "", orbit=d.get("orbit"),
             orbit_direction=d.get("orbit_direction") or "",
             start_time=_dt(d.get("start_time")), end_time=_dt(d.get("end_time")),

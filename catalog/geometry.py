@@ -20,19 +20,19 @@ class QueryGeometryError(ValueError):
 def bbox_geometry(west: float, south: float, east: float, north: float) -> MultiPolygon:
     """Return a bbox as a MultiPolygon; west > east means it crosses the antimeridian.
 
+    The box is the part of the world it covers (bbox_pieces): a box wholly beyond
+    +-180/+-90 is an empty MultiPolygon, which intersects nothing.
+
     >>> bbox_geometry(170, -10, -170, 10).num_geom
     2
     >>> bbox_geometry(-10, -5, 10, 5).extent
     (-10.0, -5.0, 10.0, 5.0)
+    >>> bbox_geometry(181, 91, 182, 92).empty
+    True
     """
-    for name, value, limit in (
-        ("west", west, 180),
-        ("east", east, 180),
-        ("south", south, 90),
-        ("north", north, 90),
-    ):
-        if not math.isfinite(value) or abs(value) > limit:
-            raise QueryGeometryError(f"bbox {name}={value} is outside -{limit}..{limit}")
+    for name, value in (("west", west), ("east", east), ("south", south), ("north", north)):
+        if not math.isfinite(value):
+            raise QueryGeometryError(f"bbox {name}={value} is not a finite number")
     if south > north:
         raise QueryGeometryError(f"bbox south={south} is north of north={north}")
     return MultiPolygon(*(Polygon.from_bbox(piece) for piece in
@@ -41,14 +41,28 @@ def bbox_geometry(west: float, south: float, east: float, north: float) -> Multi
 
 def bbox_pieces(west: float, south: float, east: float,
                 north: float) -> list[tuple[float, float, float, float]]:
-    """The rectangles of a bbox split at +-180 (one, or two when west > east).
+    """The rectangles of a bbox split at +-180 (one, or two when west > east), each cut to
+    the world: longitudes beyond +-180 and latitudes beyond +-90 cover nothing (they are
+    not wrapped), so a box wholly outside has no pieces. Search boxes follow this rule
+    in the REST and STAC APIs alike (docs/API.md).
 
     >>> bbox_pieces(170, -10, -170, 10)
     [(170, -10, 180.0, 10), (-180.0, -10, -170, 10)]
+    >>> bbox_pieces(170, 80, 190, 95)
+    [(170, 80, 180.0, 90.0)]
+    >>> bbox_pieces(181, 91, 182, 92)
+    []
     """
-    if west <= east:
-        return [(west, south, east, north)]
-    return [(west, south, 180.0, north), (-180.0, south, east, north)]
+    south, north = max(south, -90.0), min(north, 90.0)
+    if south > north:
+        return []
+    spans = [(west, east)] if west <= east else [(west, 180.0), (-180.0, east)]
+    pieces = []
+    for w, e in spans:
+        w, e = max(w, -180.0), min(e, 180.0)
+        if w <= e:
+            pieces.append((w, south, e, north))
+    return pieces
 
 
 def circle_geometry(lon: float, lat: float, radius_km: float, segments: int = 64) -> MultiPolygon:

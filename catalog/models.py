@@ -132,10 +132,16 @@ class Swath(models.Model):
     # one indexed lookup, without reading it again.
     source_mtime_ns = models.BigIntegerField(null=True, blank=True)
     format = models.CharField(max_length=16, blank=True)
+    # STAC values from eo.identify: lowercase short names ("sentinel-6a", "ascat").
     platform = models.CharField(max_length=100, blank=True)
+    constellation = models.CharField(max_length=50, blank=True, default="", db_default="")
     instrument = models.CharField(max_length=100, blank=True)
-    orbit = models.IntegerField(null=True, blank=True)
+    processing_level = models.CharField(max_length=16, blank=True, default="", db_default="")
+    orbit = models.IntegerField(null=True, blank=True)  # absolute orbit
     orbit_direction = models.CharField(max_length=12, blank=True)
+    relative_orbit = models.IntegerField(null=True, blank=True)
+    orbit_cycle = models.IntegerField(null=True, blank=True)  # repeat cycle (altimeters)
+    pass_number = models.IntegerField(null=True, blank=True)  # pass within the cycle
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
     # Split at the antimeridian and closed over the poles, so planar predicates on

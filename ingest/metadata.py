@@ -55,6 +55,12 @@ class SwathMetadata:
     instrument: str | None = None
     orbit: int | None = None
     orbit_direction: str | None = None  # "ascending", "descending" or None (mixed/unknown)
+    # What eo.identify found (STAC names: lowercase platform, constellation...).
+    constellation: str | None = None
+    processing_level: str | None = None  # "L1B", "L2", "L2P"...
+    relative_orbit: int | None = None
+    orbit_cycle: int | None = None
+    pass_number: int | None = None
     granule_id: str | None = None
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     global_attrs: dict[str, Any] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from eo.attributes import parse_pvl
 from ingest.geoloc import GeoPair, VarRef, core_shape, read_masked
 
 GPS_EPOCH = datetime(1980, 1, 6, tzinfo=UTC)
@@ -301,15 +302,6 @@ def data_time_range(variables: Sequence[VarRef], pairs: Iterable[GeoPair],
     return TimeRange(min(r.start for r in ranges), max(r.end for r in ranges), "data",
                      ", ".join(labels), ranges[0].encoding)
 
-
-def parse_pvl(text: str) -> dict[str, str]:
-    """Return key=value items of a GPM-style 'Key=Value;' text attribute."""
-    items = {}
-    for line in re.split(r"[;\n]", str(text)):
-        if "=" in line:
-            key, _, value = line.partition("=")
-            items[key.strip()] = value.strip()
-    return items
 
 
 def attribute_time_range(attrs: Mapping[str, Any]) -> TimeRange | None:

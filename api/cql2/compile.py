@@ -7,7 +7,9 @@ a QueryError naming it, so no user string ever becomes a lookup name (M5).
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +20,7 @@ from django.db.models import Q
 from api.exceptions import QueryError
 from api.geometry import QueryGeometry, parse_geojson, parse_wkt
 from api.params import MAX_LIST_ITEMS, check_bbox, clean_text, parse_instant
+from api.search import platform_q
 from catalog.geometry import bbox_geometry
 
 MAX_NODES = 1000
@@ -50,9 +53,16 @@ QUERYABLES: dict[str, Queryable] = {
     "created": Queryable("created_at", "timestamp", "When the row was created"),
     "updated": Queryable("updated_at", "timestamp", "When the row last changed"),
     "geometry": Queryable("footprint", "geometry", "Footprint"),
-    "platform": Queryable("platform", "string", "Platform, e.g. aqua"),
+    "platform": Queryable("platform", "string",
+                          "Platform, e.g. aqua or metop-b; = and in ignore case and accept "
+                          "other spellings (MetOp-B, metopb)"),
+    "constellation": Queryable("constellation", "string", "Constellation, e.g. sentinel-6"),
+    "processing:level": Queryable("processing_level", "string", "Processing level, e.g. L2"),
     "sat:absolute_orbit": Queryable("orbit", "integer", "Absolute orbit number"),
+    "sat:relative_orbit": Queryable("relative_orbit", "integer", "Relative orbit number"),
+    "sat:orbit_cycle": Queryable("orbit_cycle", "integer", "Repeat cycle number"),
     "sat:orbit_state": Queryable("orbit_direction", "string", "ascending or descending"),
+    "swathstore:pass": Queryable("pass_number", "integer", "Pass number within the cycle"),
     "file:size": Queryable("size", "integer", "Size of the original file in bytes"),
     "eo:cloud_cover": Queryable("attrs__cloud_cover", "number",
                                 "Cloud cover in percent, when the granule states it"),
@@ -151,6 +161,8 @@ class _Compiler:
                 value = UUID(value)
             except ValueError:
                 return Q(pk__in=[]) if op == "=" else Q()
+        if q.column == "platform" and op in ("=", "<>"):
+            return platform_q(value) if op == "=" else ~platform_q(value)
         if op == "<>":
             return ~Q(**{q.column: value}) & Q(**{f"{q.column}__isnull": False})
         return Q(**{f"{q.column}__{COMPARISONS[op]}": value})
@@ -192,6 +204,8 @@ class _Compiler:
                 except ValueError:
                     continue
             values = ok
+        if q.column == "platform":
+            return functools.reduce(operator.or_, map(platform_q, values), Q(pk__in=[]))
         return Q(**{f"{q.column}__in": values})
 
     def s_intersects(self, args: list) -> Q:

@@ -15,9 +15,11 @@ from typing import Any
 from catalog.models import Collection
 
 STAC_VERSION = "1.0.0"
-SAT_EXT = "https://stac-extensions.github.io/sat/v1.0.0/schema.json"
+# sat v1.1.0 is the first with sat:orbit_cycle.
+SAT_EXT = "https://stac-extensions.github.io/sat/v1.1.0/schema.json"
 FILE_EXT = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 EO_EXT = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
+PROCESSING_EXT = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
 MEDIA_TYPES = {
     "netcdf4": "application/x-netcdf", "netcdf3": "application/x-netcdf",
     "netcdf": "application/x-netcdf", "nc": "application/x-netcdf",
@@ -78,7 +80,8 @@ def dumps(body: Any) -> str:
 
 
 def bbox_from_box2d(box2d: str | None, geojson: str | None) -> list[float] | None:
-    """STAC bbox from PostGIS Box2D text; footprints touching both +-180 are looked at
+    """STAC bbox from FootprintBox's text (Box2D's form, numbers already rounded to
+    api.renderers.COORD_DECIMALS by the database); footprints touching both +-180 are looked at
     part by part, since they may cross the antimeridian.
 
     >>> bbox_from_box2d("BOX(10 -5,20.5 5)", None)
@@ -127,9 +130,15 @@ def bbox_of(geometry: dict | None) -> list[float] | None:
 # The columns a page of items is rendered from (run_search(columns=...) returns dicts).
 ITEM_COLUMNS = (
     "id", "uuid", "collection__slug", "granule_id", "version", "filename", "format",
-    "platform", "instrument", "orbit", "orbit_direction", "start_time", "end_time", "size",
+    "platform", "constellation", "instrument", "processing_level", "orbit", "orbit_direction",
+    "relative_orbit", "orbit_cycle", "pass_number", "start_time", "end_time", "size",
     "sha256", "created_at", "updated_at", "fp_geojson", "fp_box", "cloud_cover", "quicklook",
 )
+
+
+def _count(value: int | None) -> bool:
+    """An orbit, cycle or pass number STAC takes (the sat extension wants >= 1)."""
+    return value is not None and value >= 1
 
 
 def item(row: dict[str, Any], url: Url) -> dict[str, Any]:
@@ -148,15 +157,27 @@ def item(row: dict[str, Any], url: Url) -> dict[str, Any]:
     }
     if row["platform"]:
         props["platform"] = row["platform"]
+    if row["constellation"]:
+        props["constellation"] = row["constellation"]
     if row["instrument"]:
         props["instruments"] = [row["instrument"]]
+    if row["processing_level"]:
+        props["processing:level"] = row["processing_level"]
     extensions = [FILE_EXT]
-    if row["orbit"] is not None and row["orbit"] >= 1:
+    if _count(row["orbit"]):
         props["sat:absolute_orbit"] = row["orbit"]
+    if _count(row["relative_orbit"]):
+        props["sat:relative_orbit"] = row["relative_orbit"]
+    if _count(row["orbit_cycle"]):
+        props["sat:orbit_cycle"] = row["orbit_cycle"]
     direction = (row["orbit_direction"] or "").lower()
     if direction in ORBIT_STATES:
         props["sat:orbit_state"] = direction
-    if "sat:absolute_orbit" in props or "sat:orbit_state" in props:
+    if _count(row["pass_number"]):
+        props["swathstore:pass"] = row["pass_number"]  # the sat extension has no pass
+    if "processing:level" in props:
+        extensions.insert(0, PROCESSING_EXT)
+    if any(key.startswith("sat:") for key in props):
         extensions.insert(0, SAT_EXT)
     cloud = row.get("cloud_cover")
     if isinstance(cloud, int | float) and not isinstance(cloud, bool) and 0 <= cloud <= 100:
@@ -164,6 +185,7 @@ def item(row: dict[str, Any], url: Url) -> dict[str, Any]:
         extensions.append(EO_EXT)
     props["swathstore:version"] = row["version"]
     item_path = f"collections/{slug}/items/{uid}"
+    bbox = bbox_from_box2d(row["fp_box"], geojson)
     data: dict[str, Any] = {
         "href": url(f"/api/v1/swaths/{uid}/download"),
         "type": MEDIA_TYPES.get((row["format"] or "").lower(), "application/octet-stream"),
@@ -181,7 +203,8 @@ def item(row: dict[str, Any], url: Url) -> dict[str, Any]:
         "id": uid,
         "collection": slug,
         "geometry": Raw(geojson) if geojson else None,
-        "bbox": bbox_from_box2d(row["fp_box"], geojson),
+        # No footprint, no bbox: the item schema allows it absent, never null.
+        **({"bbox": bbox} if bbox is not None else {}),
         "properties": props,
         "links": [
             {"rel": "self", "type": GEOJSON, "href": url(f"/stac/{item_path}")},

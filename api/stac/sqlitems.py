@@ -20,12 +20,15 @@ from typing import Any
 
 import orjson
 
+from api.renderers import COORD_DECIMALS
+from api.stac.boxes import rounded_box_sql
 from api.stac.items import (
     EO_EXT,
     FILE_EXT,
     GEOJSON,
     MEDIA_TYPES,
     ORBIT_STATES,
+    PROCESSING_EXT,
     SAT_EXT,
     STAC_VERSION,
     bbox_of,
@@ -93,7 +96,7 @@ _MEDIA = "CASE lower(s.format) " + " ".join(
 _ORBIT_STATES = "(" + ", ".join(_lit(s) for s in sorted(ORBIT_STATES)) + ")"
 _CLOUD = "s.attrs -> 'cloud_cover'"
 _LOOK = "s.attrs -> 'quicklook'"
-_GEOJSON = "ST_AsGeoJSON(s.footprint, 6, 0)"
+_GEOJSON = f"ST_AsGeoJSON(s.footprint, {COORD_DECIMALS}, 0)"
 
 
 def _quoted(expr: str) -> str:
@@ -111,12 +114,13 @@ def _href(path: str) -> str:
     return f"concat('\"', u.base, substr(to_json(({path})::text)::text, 2))"
 
 
-# items.bbox_from_box2d(): the Box2D numbers as PostGIS prints them ("BOX(w s,e n)"),
-# which are the text Python's float() reads. Footprints whose box touches both +-180
-# get null here and their bbox from items.bbox_of() in finish(): done in SQL, that
-# walk over the GeoJSON coordinates cost more than the rest of the item together.
-_BBOX = """CASE WHEN v.box IS NULL OR v.wraps THEN 'null'
-  ELSE '[' || translate(substr(v.box::text, 5, length(v.box::text) - 5), ' ', ',') || ']' END"""
+# items.bbox_from_box2d(): the Box2D numbers rounded as boxes.FootprintBox rounds them
+# for the Python renderer. An item without a footprint has no bbox at all (a null one
+# fails the item schema). Footprints whose box touches both +-180 get null here and
+# their bbox from items.bbox_of() in finish(): done in SQL, that walk over the GeoJSON
+# coordinates cost more than the rest of the item together.
+_BBOX = ("CASE WHEN v.wraps THEN 'null' ELSE concat('[', "
+         + ", ',', ".join(rounded_box_sql("v.box")) + ", ']') END")
 
 _PROPS = _obj([
     ("datetime", _quoted("v.t0"), None),
@@ -126,15 +130,22 @@ _PROPS = _obj([
     ("created", _quoted("v.tc"), None),
     ("updated", _quoted("v.tu"), None),
     ("platform", _text("s.platform"), "s.platform <> ''"),
+    ("constellation", _text("s.constellation"), "s.constellation <> ''"),
     ("instruments", _array([_text("s.instrument")]), "s.instrument <> ''"),
+    ("processing:level", _text("s.processing_level"), "v.has_level"),
     ("sat:absolute_orbit", "s.orbit::text", "v.has_orbit"),
+    ("sat:relative_orbit", "s.relative_orbit::text", "s.relative_orbit >= 1"),
+    ("sat:orbit_cycle", "s.orbit_cycle::text", "s.orbit_cycle >= 1"),
     ("sat:orbit_state", _text("lower(s.orbit_direction)"), "v.has_state"),
+    ("swathstore:pass", "s.pass_number::text", "s.pass_number >= 1"),
     ("eo:cloud_cover", f"({_CLOUD})::text", "v.has_cloud"),
     ("swathstore:version", "s.version::text", None),
 ])
 
-_EXTENSIONS = ("concat('[', CASE WHEN v.has_orbit OR v.has_state"
-               f" THEN {_lit(json.dumps(SAT_EXT) + ',')} ELSE '' END, {_json(FILE_EXT)},"
+_EXTENSIONS = ("concat('[', CASE WHEN v.has_sat"
+               f" THEN {_lit(json.dumps(SAT_EXT) + ',')} ELSE '' END,"
+               f" CASE WHEN v.has_level THEN {_lit(json.dumps(PROCESSING_EXT) + ',')} ELSE '' END,"
+               f" {_json(FILE_EXT)},"
                f" CASE WHEN v.has_cloud THEN {_lit(',' + json.dumps(EO_EXT))} ELSE '' END,"
                " ']')")
 
@@ -171,7 +182,7 @@ ITEM = _obj([
     ("id", _quoted("v.uid"), None),
     ("collection", _text("c.slug"), None),
     ("geometry", "COALESCE(v.gj, 'null')", None),
-    ("bbox", _BBOX, None),
+    ("bbox", _BBOX, "v.box IS NOT NULL"),
     ("properties", _PROPS, None),
     ("links", _array([
         _link("self", GEOJSON, _href("'/stac/collections/' || c.slug || '/items/' || v.uid")),
@@ -195,6 +206,9 @@ VALUES = f"""LATERAL (SELECT
     {_iso("s.start_time")} AS t0, {_iso("s.end_time")} AS t1,
     {_iso("s.created_at")} AS tc, {_iso("s.updated_at")} AS tu,
     s.orbit >= 1 AS has_orbit, lower(s.orbit_direction) IN {_ORBIT_STATES} AS has_state,
+    COALESCE(s.orbit >= 1 OR lower(s.orbit_direction) IN {_ORBIT_STATES}
+             OR s.relative_orbit >= 1 OR s.orbit_cycle >= 1, false) AS has_sat,
+    s.processing_level <> '' AS has_level,
     CASE WHEN jsonb_typeof({_CLOUD}) = 'number'
          THEN ({_CLOUD})::text::numeric BETWEEN 0 AND 100 ELSE false END AS has_cloud,
     jsonb_typeof({_LOOK}) = 'object' AND {_truthy(_LOOK + " -> 'key'")} AS has_look

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from api.limits import check_body_size
 from api.permissions import PublicReads
-from api.renderers import FirstRenderer, GeoJSONRenderer, SchemaJSONRenderer
+from api.renderers import COORD_DECIMALS, FirstRenderer, GeoJSONRenderer, SchemaJSONRenderer
 from api.search import SearchPage, SwathSearch, run_search
 from api.stac import fields as stac_fields
 from api.stac import items, sqlitems, storeditems
@@ -60,7 +60,7 @@ class StacView(APIView):
 
 def _page_rows(base: QuerySet | None = None) -> QuerySet:
     qs = base if base is not None else Swath.objects.all()
-    return qs.annotate(fp_geojson=AsGeoJSON("footprint", precision=6),
+    return qs.annotate(fp_geojson=AsGeoJSON("footprint", precision=COORD_DECIMALS),
                        fp_box=FootprintBox("footprint"),
                        cloud_cover=KeyTransform("cloud_cover", "attrs"),
                        quicklook=KeyTransform("quicklook", "attrs"))

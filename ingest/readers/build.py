@@ -8,17 +8,15 @@ from typing import Any
 
 import numpy as np
 
+from eo.attributes import flatten_attrs
+from eo.identify import identify
 from ingest.footprint import footprint
 from ingest.geoloc import GeoPair, VarRef, read_lonlat, read_masked
 from ingest.geoselect import select_geolocation
 from ingest.metadata import SwathMetadata, json_safe
 from ingest.readers.base import NoGeolocationError
-from ingest.timeparse import attribute_time_range, data_time_range, parse_pvl
+from ingest.timeparse import attribute_time_range, data_time_range
 
-PLATFORM_KEYS = ("platform", "Platform", "mission_name", "mission", "SatelliteName", "satellite",
-                 "platform_name", "ShortName")
-INSTRUMENT_KEYS = ("instrument", "Instrument", "sensor", "altimeter_sensor_name", "InstrumentName",
-                   "instrument_name", "sensor_name")
 ORBIT_KEYS = ("orbit_number", "orbit", "abs_orbit_number", "absolute_orbit_number",
               "absolute_rev_number", "orbit_num", "OrbitNumber", "StartOrbitNumber",
               "GranuleNumber", "abs_orbit_start", "start_orbit_number")
@@ -28,18 +26,10 @@ DIRECTION_KEYS = ("orbit_direction", "pass_direction", "ascending_flag", "OrbitD
                   "ORBITDIRECTION")
 DATA_EXTENSIONS = {"nc", "nc4", "h5", "he5", "hdf", "hdf5", "gz", "bz2", "zst", "cdf", "n1"}
 ORBIT_VARIABLES = ("orbit_number", "orbit", "abs_orbit_number")
+# Small variables numbering the track (ICESat-2's /orbit_info, /ancillary_data), which
+# identify() reads beside the attributes.
+TRACK_VARIABLES = ("rgt", "cycle_number", "start_rgt", "start_cycle")
 
-
-def flatten_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """Return attrs plus the key=value items of PVL text blocks (GPM FileHeader)."""
-    flat = dict(attrs)
-    for key, value in attrs.items():
-        if isinstance(value, str) and value.count("=") >= 2 and ";" in value:
-            for sub, item in parse_pvl(value).items():
-                flat.setdefault(sub, item)
-        elif key == "FileHeader" and isinstance(value, str):
-            flat.update(parse_pvl(value))
-    return flat
 
 
 def first_text(attrs: Mapping[str, Any], keys: Sequence[str]) -> str | None:
@@ -100,6 +90,28 @@ def _direction_from_attrs(attrs: Mapping[str, Any]) -> str | None:
     return None
 
 
+def identity_fields(path: str | Path, flat: Mapping[str, Any], variables: Sequence[VarRef],
+                    granule_id: str) -> dict[str, Any]:
+    """SwathMetadata's platform, instrument, orbit numbers and level (eo.identify)."""
+    values: dict[str, Any] = {}
+    for var in variables:
+        if var.name in TRACK_VARIABLES and var.name not in values and 0 < var.size <= 16:
+            try:
+                data = read_masked(var).compressed()
+            except (TypeError, ValueError, OSError):
+                continue
+            if data.size:
+                values[var.name] = data[0].item()
+    ident = identify({**values, **flat}, [Path(path).name, granule_id])
+    return {
+        "platform": ident.platform, "constellation": ident.constellation,
+        "instrument": ident.instrument, "processing_level": ident.processing_level,
+        "orbit": _orbit(flat, variables) or ident.absolute_orbit,
+        "relative_orbit": ident.relative_orbit, "orbit_cycle": ident.orbit_cycle,
+        "pass_number": ident.pass_number,
+    }
+
+
 def granule_stem(path: str | Path) -> str:
     """Return the file name without data/compression extensions."""
     name = Path(path).name
@@ -145,6 +157,7 @@ def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
     flat = flatten_attrs(attrs)
     times = data_time_range(variables, pairs, epoch) or attribute_time_range(flat)
     primary = pairs[0]
+    granule_id = first_text(flat, GRANULE_KEYS) or granule_stem(path)
     direction = _direction_from_data(arrays[0][1]) if fp.n_valid else None
     geolocation = {
         "lat": primary.lat.path, "lon": primary.lon.path,
@@ -160,11 +173,9 @@ def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
         time_source=times.source if times else None,
         footprint=fp.geometry, is_empty=fp.geometry is None, n_valid_points=fp.n_valid,
         geolocation=geolocation,
-        platform=first_text(flat, PLATFORM_KEYS),
-        instrument=first_text(flat, INSTRUMENT_KEYS),
-        orbit=_orbit(flat, variables),
         orbit_direction=direction or _direction_from_attrs(flat),
-        granule_id=first_text(flat, GRANULE_KEYS) or granule_stem(path),
+        granule_id=granule_id,
+        **identity_fields(path, flat, variables, granule_id),
         variables=describe_variables(variables),
         global_attrs=json_safe(dict(attrs)),
     )

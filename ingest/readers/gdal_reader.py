@@ -13,16 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from eo.attributes import flatten_attrs
 from ingest.footprint import footprint
 from ingest.metadata import SwathMetadata, json_safe
 from ingest.readers.base import NoGeolocationError, Reader, ReadError
 from ingest.readers.build import (
     GRANULE_KEYS,
-    INSTRUMENT_KEYS,
-    PLATFORM_KEYS,
     first_text,
-    flatten_attrs,
     granule_stem,
+    identity_fields,
 )
 from ingest.timeparse import attribute_time_range
 
@@ -115,6 +114,7 @@ class GDALReader(Reader):
         fp = footprint([(lon, lat, kind)])
         flat = flatten_attrs(attrs)
         times = attribute_time_range(flat)
+        granule_id = first_text(flat, GRANULE_KEYS) or granule_stem(path)
         return SwathMetadata(
             path=str(path), format="gdal",
             start_time=times.start if times else None, end_time=times.end if times else None,
@@ -127,9 +127,8 @@ class GDALReader(Reader):
                          "pairs": [{"lat": sources[2], "lon": sources[0],
                                     "shape": list(lat.shape), "kind": kind}],
                          "set_aside": [], "warnings": [], "notes": []},
-            platform=first_text(flat, PLATFORM_KEYS),
-            instrument=first_text(flat, INSTRUMENT_KEYS),
-            granule_id=first_text(flat, GRANULE_KEYS) or granule_stem(path),
+            granule_id=granule_id,
+            **identity_fields(path, flat, [], granule_id),
             variables={name: {"shape": None, "dtype": None, "units": None, "long_name": desc}
                        for name, desc in _subdatasets(ds)},
             global_attrs=json_safe(attrs),

@@ -19,10 +19,10 @@ from django.db import connection
 from catalog.models import StoredObject, Swath
 from tests.api.live import LiveServer
 from tests.catalog.factories import box, collection, swath
+from tests.support.stacschemas import API_VALIDATOR_LAUNCHER, SCHEMAS, schema_map
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
-VALIDATORS = Path(__file__).resolve().parents[3] / "shared" / "validators"
 
 
 def test_pystac_client_gets_every_item_once_while_an_ingest_runs(
@@ -82,59 +82,12 @@ def _archived(live: LiveServer, n: int) -> list[Swath]:
     return rows
 
 
-# Our own minimal stand-ins for the sat and file extension schemas (there is no network
-# here to fetch the published ones): they check the fields and types we emit.
-EXTENSION_SCHEMAS = {
-    "https://stac-extensions.github.io/sat/v1.0.0/schema.json": {
-        "$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
-        "properties": {"properties": {"type": "object", "properties": {
-            "sat:absolute_orbit": {"type": "integer", "minimum": 1},
-            "sat:orbit_state": {"enum": ["ascending", "descending", "geostationary"]}}}}},
-    "https://stac-extensions.github.io/eo/v1.1.0/schema.json": {
-        "$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
-        "properties": {"properties": {"type": "object", "properties": {
-            "eo:cloud_cover": {"type": "number", "minimum": 0, "maximum": 100}}}}},
-    "https://stac-extensions.github.io/file/v2.1.0/schema.json": {
-        "$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
-        "properties": {"assets": {"type": "object", "additionalProperties": {
-            "type": "object", "properties": {
-                "file:size": {"type": "integer", "minimum": 0},
-                "file:checksum": {"type": "string", "pattern": "^[a-f0-9]+$"}}}}}},
-}
-LAUNCHER = """
-import json, os, sys
-import stac_validator.validate as v
-root = os.environ["STAC_SCHEMA_DIR"]
-m = {}
-for d, _, fs in os.walk(os.path.join(root, "v1.0.0")):
-    for f in fs:
-        p = os.path.join(d, f)
-        rel = os.path.relpath(p, os.path.join(root, "v1.0.0"))
-        m["https://schemas.stacspec.org/v1.0.0/" + rel] = os.path.abspath(p)
-for f in os.listdir(os.path.join(root, "geojson")):
-    m["https://geojson.org/schema/" + f] = os.path.abspath(os.path.join(root, "geojson", f))
-m.update(json.loads(os.environ["EXTRA_SCHEMAS"]))
-_init = v.StacValidate.__init__
-def init(self, *a, **k):
-    k["schema_map"] = {**m, **(k.get("schema_map") or {})}
-    _init(self, *a, **k)
-v.StacValidate.__init__ = init
-from stac_api_validator.__main__ import main
-sys.exit(main())
-"""
-
-
 def test_stac_api_validator_passes_with_zero_errors(api_server: LiveServer,
                                                     tmp_path: Path) -> None:
-    if not (VALIDATORS / "stac-schemas").is_dir():
-        pytest.skip(f"{VALIDATORS} is missing: CI puts shared/ beside the repo")
+    if not SCHEMAS.is_dir():
+        pytest.skip(f"{SCHEMAS} is missing: CI puts shared/ beside the repo")
     _archived(api_server, 12)
-    extra = {}
-    for url, schema in EXTENSION_SCHEMAS.items():
-        path = tmp_path / (url.split("/")[3] + ".json")
-        path.write_text(json.dumps(schema))
-        extra[url] = str(path)
-    (tmp_path / "run_sav.py").write_text(LAUNCHER)
+    (tmp_path / "run_sav.py").write_text(API_VALIDATOR_LAUNCHER)
     geometry = {"type": "Polygon", "coordinates": [[[-20, -5], [0, -5], [0, 5], [-20, 5],
                                                     [-20, -5]]]}
     cmd = [sys.executable, str(tmp_path / "run_sav.py"), "--root-url",
@@ -143,8 +96,7 @@ def test_stac_api_validator_passes_with_zero_errors(api_server: LiveServer,
     for cc in ("core", "collections", "features", "item-search", "item-search#fields",
                "item-search#sort", "filter"):
         cmd += ["--conformance", cc]
-    env = {**os.environ, "STAC_SCHEMA_DIR": str(VALIDATORS / "stac-schemas"),
-           "EXTRA_SCHEMAS": json.dumps(extra)}
+    env = {**os.environ, "SCHEMA_MAP": json.dumps(schema_map(tmp_path))}
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-6000:]

@@ -79,6 +79,9 @@ SEARCHES = [
     {"collections": ["modis-terra-l2", "modis-aqua-l2", "no-such"]},
     {"collections": ["no-such"]},
     {"platform": "AQUA"},
+    {"platform": "EOS-Aqua"},  # another spelling of aqua
+    {"bbox": (170.0, -10.0, 200.0, 10.0)},  # partly beyond +-180: only the part inside
+    {"bbox": (181.0, 91.0, 182.0, 92.0)},  # wholly outside: nothing
     {"orbit": (1005, None)},
     {"orbit": (None, 1010)},
     {"orbit": (1003, 1012)},

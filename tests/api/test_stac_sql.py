@@ -52,12 +52,14 @@ def varied() -> list[Swath]:
     rows = [
         swath(box(10, 10, 20, 20), start=T0, coll=aqua, platform="aqua", instrument="modis",
               orbit=100, orbit_direction="ascending", format="netcdf4",
-              attrs={"cloud_cover": 12.5, "quicklook": look}),
+              processing_level="L2", attrs={"cloud_cover": 12.5, "quicklook": look}),
         swath(box(172, -5, -178, 5), start=T0 + timedelta(days=1), coll=aqua,
-              platform="aqua", orbit=115, orbit_direction="DESCENDING", format="HDF5",
+              platform="sentinel-6a", constellation="sentinel-6", orbit=115,
+              orbit_direction="DESCENDING", format="HDF5", orbit_cycle=14, pass_number=191,
               attrs={"cloud_cover": 0, "quicklook": {"key": "quicklooks/x.png"}}),
         swath(split_pieces(), start=T0 + timedelta(days=2, microseconds=1500), coll=other,
-              orbit=0, orbit_direction="unknown", format="zarr",
+              orbit=0, orbit_direction="unknown", format="zarr", relative_orbit=0,
+              orbit_cycle=0, pass_number=0,
               attrs={"cloud_cover": 150, "quicklook": {"key": ""}}),
         swath(polar_cap(), start=T0 + timedelta(days=3), orbit=None, format="",
               granule_id='G "quoted" \\ back\\slash é ✓.nc', sha256=None,
@@ -65,7 +67,8 @@ def varied() -> list[Swath]:
         swath(None, start=T0 + timedelta(days=4), instrument="viirs",
               attrs={"cloud_cover": "5", "quicklook": "not an object"}),
         swath(box(-10.5, -80.25, 30.75, -60), start=T0 + timedelta(days=5), platform="x",
-              orbit_direction="Ascending", attrs={"cloud_cover": 100.0}),
+              orbit_direction="Ascending", relative_orbit=3832, processing_level="L3A",
+              attrs={"cloud_cover": 100.0}),
     ]
     Swath.objects.filter(pk=rows[4].pk).update(end_time=None)
     Swath.objects.filter(pk=rows[3].pk).update(size=None)
@@ -110,9 +113,9 @@ def test_the_branches_the_rows_were_made_for_are_taken(varied: list[Swath]) -> N
     sql = sql_items()
     first, crossing, pieces, polar, empty, south = (sql[str(s.uuid)] for s in varied)
     assert crossing["bbox"] == [172, -5, -178, 5]
-    assert pieces["bbox"] == [170.123457, -3, -177, 4.333333]
+    assert pieces["bbox"] == [170.1234567, -3, -176.9999999, 4.3333333]
     assert polar["bbox"] == [-180, 70, 180, 90]
-    assert empty["geometry"] is None and empty["bbox"] is None
+    assert empty["geometry"] is None and "bbox" not in empty
     assert empty["properties"]["end_datetime"] == empty["properties"]["datetime"]
     assert pieces["properties"]["datetime"].endswith(".001500Z")
     assert first["properties"]["eo:cloud_cover"] == 12.5
@@ -124,6 +127,16 @@ def test_the_branches_the_rows_were_made_for_are_taken(varied: list[Swath]) -> N
     assert crossing["properties"]["sat:orbit_state"] == "descending"
     assert south["properties"]["sat:orbit_state"] == "ascending"
     assert "file:size" not in polar["assets"]["data"]
+    assert first["properties"]["processing:level"] == "L2"
+    assert first["stac_extensions"] == [items.SAT_EXT, items.PROCESSING_EXT, items.FILE_EXT,
+                                        items.EO_EXT]
+    assert (crossing["properties"]["constellation"], crossing["properties"]["sat:orbit_cycle"],
+            crossing["properties"]["swathstore:pass"]) == ("sentinel-6", 14, 191)
+    assert not {"sat:relative_orbit", "sat:orbit_cycle", "swathstore:pass",
+                "sat:absolute_orbit"} & set(pieces["properties"])
+    assert items.SAT_EXT not in pieces["stac_extensions"]
+    assert south["properties"]["sat:relative_orbit"] == 3832
+    assert items.SAT_EXT not in empty["stac_extensions"]
 
 
 def test_search_pages_are_the_same_whichever_renders_them(

@@ -65,7 +65,7 @@ def test_keyset_pages_return_every_swath_once(client: APIClient) -> None:
     [
         ({"bbox": "1,2,3"}, "four numbers"),
         ({"bbox": "0,50,10,40"}, "south=50.0 is greater than north=40.0"),
-        ({"bbox": "0,-95,10,40"}, "south=-95.0 is outside"),
+        ({"bbox": "0,nan,10,40"}, "must be a finite number"),
         ({"datetime": "2024-01-01T00:00:00"}, "no time zone"),
         ({"datetime": "yesterday"}, "not an RFC 3339"),
         ({"datetime": "2024-02-01T00:00:00Z/2024-01-01T00:00:00Z"}, "ends before it starts"),

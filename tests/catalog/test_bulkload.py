@@ -73,11 +73,20 @@ def test_wkt_footprints_pass_through_and_bad_wkt_is_rejected_alone() -> None:
 
 
 def test_text_fields_with_tabs_and_backslashes_round_trip() -> None:
-    register_manifest([manifest_line(1, granule_id="odd\\name\twith tab.nc", platform="A\nB")],
-                      collection())
+    register_manifest([manifest_line(1, granule_id="odd\\name\twith tab\n.nc",
+                                     format="net\tcdf\\4")], collection())
     swath = Swath.objects.get()
-    assert (swath.granule_id, swath.platform) == ("odd\\name\twith tab.nc", "A\nB")
+    assert (swath.granule_id, swath.format) == ("odd\\name\twith tab\n.nc", "net\tcdf\\4")
     assert len(str(swath.uuid)) == 36 and str(swath.uuid)[14] == "4"
+
+
+def test_platforms_and_instruments_are_stored_as_stac_names() -> None:
+    register_manifest([manifest_line(1, platform="MetOp-B", instrument="ASCAT"),
+                       manifest_line(2, platform="Foo Sat", instrument="")], collection())
+    rows = dict(Swath.objects.values_list("granule_id", "platform"))
+    assert rows == {"G00001.nc": "metop-b", "G00002.nc": "foo-sat"}
+    first = Swath.objects.get(granule_id="G00001.nc")
+    assert (first.constellation, first.instrument) == ("metop", "ascat")
 
 
 def test_batches_parsed_ahead_keep_every_row_and_reject_in_line_order() -> None:

@@ -91,11 +91,28 @@ def test_deleted_swath_frees_its_checksum_for_a_new_copy() -> None:
 
 @pytest.mark.parametrize(
     ("bbox", "message"),
-    [((0, 10, 1, 5), "south=10"), ((0, -95, 1, 5), "south=-95"), ((190, 0, 1, 1), "west=190")],
+    [((0, 10, 1, 5), "south=10"), ((0, float("nan"), 1, 5), "south=nan"),
+     ((float("inf"), 0, 1, 1), "west=inf")],
 )
 def test_invalid_boxes_are_refused_with_the_reason(bbox: tuple, message: str) -> None:
     with pytest.raises(QueryGeometryError, match=message):
         bbox_geometry(*bbox)
+
+
+def test_a_box_reaching_beyond_the_world_searches_only_the_part_inside_it() -> None:
+    north, edge = swath(box(0, 80, 10, 90)), swath(box(175, 0, 179.5, 5))
+    swath(box(-179.5, 0, -175, 5))  # 181..185 does not wrap round to here
+    assert list(Swath.objects.in_bbox(5, 85, 15, 95)) == [north]
+    assert list(Swath.objects.in_bbox(170, -5, 185, 10)) == [edge]
+    assert bbox_geometry(0, -95, 1, 5).extent == (0, -90, 1, 5)
+
+
+@pytest.mark.parametrize("bbox", [(181, 91, 182, 92), (181, 0, 185, 5), (0, 91, 10, 95),
+                                  (-200, 0, -181, 5)])
+def test_a_box_wholly_beyond_the_world_matches_nothing(bbox: tuple) -> None:
+    swath(box(-180, -90, 180, 90))
+    assert bbox_geometry(*bbox).empty
+    assert not Swath.objects.in_bbox(*bbox).exists()
 
 
 def test_footprint_index_is_used_for_bbox_queries() -> None:

@@ -48,7 +48,7 @@ def test_a_netcdf3_swath_in_0_360_is_read_from_the_data(tmp_path: Path) -> None:
     assert meta.format == "netcdf3" and meta.time_source == "data"
     assert meta.start_time == T0 + timedelta(seconds=lat.shape[1])
     assert meta.end_time == T0 + timedelta(seconds=lat.size - 1)
-    assert meta.platform == "TestSat-1" and meta.orbit == 1234
+    assert meta.platform == "testsat-1" and meta.orbit == 1234  # STAC form of "TestSat-1"
     assert meta.orbit_direction == "ascending"
     assert len(meta.footprint.geoms) == 2  # crosses the antimeridian
     assert shapely.covers(meta.footprint, shapely.points(lon.ravel(), lat.ravel())).all()

@@ -86,7 +86,8 @@ export class Details {
     const rows = [
       ["Collection", p.collection],
       ["Platform", [p.platform, p.instrument].filter(Boolean).join(" / ") || "unknown"],
-      ["Orbit", p.orbit != null ? `${p.orbit}${p.orbit_direction ? ` (${p.orbit_direction.toLowerCase()})` : ""}` : "unknown"],
+      ["Orbit", orbitText(p)],
+      ["Level", p.processing_level || "unknown"],
       ["Start", `${formatTime(p.start_time)} UTC`],
       ["End", `${formatTime(p.end_time)} UTC`],
       ["Duration", duration(p.start_time, p.end_time)],
@@ -208,4 +209,14 @@ export class Details {
       product = await getJSON(product.url);
     }
   }
+}
+
+// "1696 (ascending) · cycle 14 · pass 191": the numbers the mission uses, where it has them.
+function orbitText(p) {
+  const parts = [];
+  if (p.orbit != null) parts.push(`${p.orbit}${p.orbit_direction ? ` (${p.orbit_direction.toLowerCase()})` : ""}`);
+  if (p.relative_orbit != null) parts.push(`relative ${p.relative_orbit}`);
+  if (p.orbit_cycle != null) parts.push(`cycle ${p.orbit_cycle}`);
+  if (p.pass_number != null) parts.push(`pass ${p.pass_number}`);
+  return parts.join(" · ") || "unknown";
 }
