@@ -15,7 +15,12 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from rest_framework.request import Request
 
 from api.exceptions import Gone, NotDownloadable
@@ -33,23 +38,35 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
 
     >>> parse_range("bytes=0-9", 100), parse_range("bytes=-10", 100), parse_range("bytes=200-", 100)
     ((0, 10), (90, 100), 'bad')
+    >>> parse_range("bytes=" + "9" * 5000 + "-", 100), parse_range("bytes=0-" + "9" * 5000, 100)
+    ('bad', (0, 100))
     """
     if not header:
         return None
     m = _RANGE.match(header.strip())
     if m is None:
         return None  # multiple ranges or another unit: serve the whole object (RFC 9110)
-    first, last = m.groups()
-    if first == "" and last == "":
+    first, last = (_position(g) for g in m.groups())
+    if first is None and last is None:
         return None
-    if first == "":
-        n = int(last)
+    if first is None:
+        n = last
         return (max(size - n, 0), size) if n > 0 else "bad"
-    start = int(first)
-    stop = min(int(last) + 1, size) if last else size
-    if start >= size or stop <= start:
+    stop = min(last + 1, size) if last is not None else size
+    if first >= size or stop <= first:
         return "bad"
-    return start, stop
+    return first, stop
+
+
+def _position(digits: str) -> int | None:
+    """A byte position of a Range header; past any object's size when over 18 digits.
+
+    int() of a very long string raises ValueError (sys.int_max_str_digits), and no
+    object is 10**18 bytes long, so the value is capped before it is converted.
+    """
+    if digits == "":
+        return None
+    return int(digits) if len(digits) <= 18 else 10**18
 
 
 def _copies(swath: Swath) -> list[StoredObject]:
@@ -121,7 +138,11 @@ def download_response(request: Request, uuid: str) -> HttpResponse | StreamingHt
 
     rng = parse_range(request.headers.get("Range"), size) if size is not None else None
     if rng == "bad":
-        return HttpResponse(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+        return JsonResponse(
+            {"error": f"Range {request.headers.get('Range')[:80]!r} is outside the "
+                      f"{size} bytes of swath {swath.uuid}"},
+            status=416, headers={"ETag": etag, "Accept-Ranges": "bytes",
+                                 "Content-Range": f"bytes */{size}"})
     if request.method == "HEAD":
         return HttpResponse(status=200, headers={**headers, "Content-Length": str(size)},
                             content_type="application/octet-stream")

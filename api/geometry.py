@@ -17,6 +17,7 @@ from django.contrib.gis.geos import GeometryCollection, GEOSException, GEOSGeome
 
 from api.exceptions import QueryError
 from catalog.geometry import QueryGeometryError, as_multipolygon
+from catalog.nesting import check_wkt_depth
 
 GEOMETRY_TYPES = {
     "Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2,
@@ -112,7 +113,7 @@ def _single(obj: dict, where: str, counter: list[int]) -> QueryGeometry:
             f"{where}: type {gtype!r} is not one of {', '.join(GEOMETRY_TYPES)}"
         )
     coords = obj.get("coordinates")
-    if not isinstance(coords, list):
+    if not isinstance(coords, list | tuple):
         raise QueryError(f"{where}: coordinates must be an array")
     _walk(coords, GEOMETRY_TYPES[gtype], where, counter)
     _check_rings(gtype, coords, where)
@@ -131,6 +132,7 @@ def parse_wkt(raw: str, where: str = "intersects") -> QueryGeometry:
     # GEOSGeometry would also take JSON, WKB hex or SRID prefixes: allow WKT only.
     if not text[:1].isalpha() or text.upper().startswith("SRID"):
         raise QueryError(f"{where}={raw[:80]!r} is not WKT such as POLYGON((lon lat, ...))")
+    check_wkt_depth(text, where)
     try:
         geom = GEOSGeometry(text, srid=4326)
     except (GEOSException, GDALException, ValueError, TypeError) as e:
@@ -139,8 +141,10 @@ def parse_wkt(raw: str, where: str = "intersects") -> QueryGeometry:
 
 
 def _to_geojson_obj(geom: GEOSGeometry, where: str) -> dict:
-    import json
-
+    """The parsed WKT as a GeoJSON object, for the checks every GeoJSON area gets."""
+    if geom.empty:
+        # GEOS reads POINT(nan nan) as an empty point: neither has a position to check.
+        raise QueryError(f"{where}: the geometry is empty or its coordinates are not numbers")
     if geom.hasz:
         raise QueryError(f"{where}: 3-D positions are not supported; send lon lat")
     if geom.geom_type not in GEOMETRY_TYPES:
@@ -149,8 +153,13 @@ def _to_geojson_obj(geom: GEOSGeometry, where: str) -> dict:
         raise QueryError(
             f"{where}: more than {settings.API_MAX_QUERY_VERTICES} vertices; simplify the geometry"
         )
-    text = geom.json.replace("NaN", "null").replace("Infinity", "null")
-    return json.loads(text)
+    try:
+        # GEOS nests .coords as GeoJSON nests "coordinates"; NaN stays a float here, for
+        # _check_position to refuse by name (geom.json would give no text at all).
+        coords = geom.coords
+    except (GEOSException, ValueError, TypeError) as e:
+        raise QueryError(f"{where}: the geometry has an empty part") from e
+    return {"type": geom.geom_type, "coordinates": coords}
 
 
 def _geojson_text(gtype: str, coords: list) -> str:

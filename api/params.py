@@ -110,7 +110,14 @@ def parse_instant(raw: str, name: str = "datetime") -> datetime:
         )
     except ValueError as e:
         raise QueryError(f"{name}={raw!r} is not a valid date-time: {e}") from e
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as e:
+        # 9999-12-31T23:59:59-01:00 is a valid local time whose UTC instant is past
+        # the calendar Python (and the catalog) can hold.
+        raise QueryError(
+            f"{name}={raw!r} is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z"
+        ) from e
 
 
 def parse_interval(raw: str, name: str = "datetime") -> tuple[datetime | None, datetime | None]:

@@ -8,7 +8,6 @@ from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +16,7 @@ from api import features
 from api.downloads import download_response
 from api.filters import parse_feature_fields, search_from_params
 from api.limits import check_body_size
+from api.paging import IdCursorPagination
 from api.permissions import IsOwnerOrStaff, PublicReads
 from api.quicklooks import quicklook_response
 from api.renderers import FirstRenderer
@@ -49,10 +49,9 @@ SWATH_PARAMETERS = [
 ]
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(IdCursorPagination):
     """Keyset pages (an opaque cursor), newest first: never OFFSET."""
 
-    ordering = "-id"
     page_size = 100
     max_page_size = 1000
     page_size_query_param = "limit"

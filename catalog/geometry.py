@@ -115,7 +115,11 @@ def split_ring(ring: list[tuple[float, float]]) -> MultiPolygon:
 def _polygons(geom: GEOSGeometry) -> list[Polygon]:
     if geom.geom_type == "Polygon":
         return [geom] if geom.area > 0 else []
-    return [p for g in geom for p in _polygons(g)] if hasattr(geom, "__iter__") else []
+    # Only collections hold geometries: a LineString (what MakeValid makes of a polygon
+    # with no area) is iterable too, over its coordinate tuples.
+    if geom.geom_type in ("MultiPolygon", "GeometryCollection"):
+        return [p for g in geom for p in _polygons(g)]
+    return []
 
 
 def as_multipolygon(geom: GEOSGeometry) -> MultiPolygon:

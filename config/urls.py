@@ -19,3 +19,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
+
+# JSON errors on /api/ and /stac/ for what no DRF view answers (api/exceptions.py).
+handler400 = "api.exceptions.bad_request"
+handler404 = "api.exceptions.page_not_found"
+handler500 = "api.exceptions.server_error"

@@ -8,25 +8,34 @@ a QueryError naming it, so no user string ever becomes a lookup name (M5).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Q
+from django.db.models import F, Q
 
+from api.cql2.like import Cql2Like, normalize
 from api.exceptions import QueryError
 from api.geometry import QueryGeometry, parse_geojson, parse_wkt
 from api.params import MAX_LIST_ITEMS, check_bbox, clean_text, parse_instant
 from catalog.geometry import bbox_geometry
+from catalog.models import Collection
 
-MAX_NODES = 1000
+# Terms (operators, comparisons, IN-list values) in one filter. Each becomes at most
+# three SQL conditions, and SQLite refuses a WHERE clause nested more than 1,000
+# deep ("Expression tree is too large"): an OR of 999 terms failed there.
+MAX_NODES = 250
+# Operators nested in one another (NOT NOT ..., or inside and): the compiler recurses.
+MAX_DEPTH = 40
 COMPARISONS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 TEMPORAL = {
     "t_after", "t_before", "t_contains", "t_disjoint", "t_during", "t_equals",
     "t_finishedby", "t_finishes", "t_intersects", "t_meets", "t_metby",
     "t_overlappedby", "t_overlaps", "t_startedby", "t_starts",
 }
+COLLECTION_COLUMN = "collection__slug"
 FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
 
@@ -42,7 +51,7 @@ class Queryable:
 
 QUERYABLES: dict[str, Queryable] = {
     "id": Queryable("uuid", "uuid", "Item id (the swath's uuid)"),
-    "collection": Queryable("collection__slug", "string", "Collection id"),
+    "collection": Queryable(COLLECTION_COLUMN, "string", "Collection id"),
     "datetime": Queryable("start_time", "timestamp",
                           "Start of the swath; temporal functions use [start, end]"),
     "start_datetime": Queryable("start_time", "timestamp", "Start of the swath"),
@@ -64,10 +73,15 @@ class _Compiler:
         self.nodes = 0
         self.repairs: list[str] = []
 
-    def node(self, n: Any) -> Q:
-        self.nodes += 1
+    def count(self, n: int = 1) -> None:
+        self.nodes += n
         if self.nodes > MAX_NODES:
             raise QueryError(f"filter has more than {MAX_NODES} terms")
+
+    def node(self, n: Any, depth: int = 1) -> Q:
+        self.count()
+        if depth > MAX_DEPTH:
+            raise QueryError(f"filter nests deeper than {MAX_DEPTH} levels")
         if isinstance(n, bool):
             return Q() if n else Q(pk__in=[])
         if not isinstance(n, dict) or not isinstance(n.get("op"), str):
@@ -78,7 +92,7 @@ class _Compiler:
         if op in ("and", "or"):
             if len(args) < 2:
                 raise QueryError(f"filter: {op} needs at least two arguments")
-            parts = [self.node(a) for a in args]
+            parts = [self.node(a, depth + 1) for a in args]
             out = parts[0]
             for p in parts[1:]:
                 out = (out & p) if op == "and" else (out | p)
@@ -86,7 +100,7 @@ class _Compiler:
         if op == "not":
             if len(args) != 1:
                 raise QueryError("filter: not takes one argument")
-            return ~self.node(args[0])
+            return ~self.node(args[0], depth + 1)
         if op in COMPARISONS or op == "<>":
             return self.compare(op, args)
         if op == "isnull":
@@ -127,11 +141,12 @@ class _Compiler:
                 return parse_instant(raw, "filter timestamp")
             raise QueryError(f"filter: {op} on a timestamp needs {{\"timestamp\": ...}}")
         if q.kind in ("number", "integer"):
-            if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(
-                    raw):
-                raise QueryError(f"filter: {op} on {q.column} needs a number, not {raw!r}")
-            if q.kind == "integer" and abs(raw) >= 2**62:
-                raise QueryError(f"filter: {raw!r} is out of range")
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or (
+                    isinstance(raw, float) and not math.isfinite(raw)):
+                raise QueryError(f"filter: {op} on {q.column} needs a number, not {raw!r:.40}")
+            # Compared as Python numbers (an int of 400 digits would overflow a float).
+            if abs(raw) >= (2**62 if q.kind == "integer" else 1e300):
+                raise QueryError(f"filter: {raw!r:.40} is out of range for {op}")
             return raw
         if q.kind in ("string", "uuid"):
             if not isinstance(raw, str):
@@ -152,8 +167,8 @@ class _Compiler:
             except ValueError:
                 return Q(pk__in=[]) if op == "=" else Q()
         if op == "<>":
-            return ~Q(**{q.column: value}) & Q(**{f"{q.column}__isnull": False})
-        return Q(**{f"{q.column}__{COMPARISONS[op]}": value})
+            return self.text(q, lambda c: ~Q(**{c: value}) & Q(**{f"{c}__isnull": False}))
+        return self.text(q, lambda c: Q(**{f"{c}__{COMPARISONS[op]}": value}))
 
     def like(self, args: list) -> Q:
         if len(args) != 2:
@@ -162,12 +177,20 @@ class _Compiler:
         pattern = self.value(q, args[1], "like")
         if q.kind != "string":
             raise QueryError("filter: like applies to string properties")
-        # Translate the SQL pattern to a regex: % is any run, _ any one character.
-        import re
+        pattern = normalize(pattern)
+        return self.text(q, lambda column: Q(Cql2Like(F(column), pattern)))
 
-        regex = "^" + "".join(
-            ".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern) + "$"
-        return Q(**{f"{q.column}__regex": regex})
+    def text(self, q: Queryable, condition: Callable[[str], Q]) -> Q:
+        """`condition` on a string queryable's column; collections are looked up first.
+
+        A condition on `collection` is answered by the collections table (a few rows)
+        and the swaths are then selected by collection id through an index, so a
+        pattern that names no collection costs no scan of the swaths at all.
+        """
+        if q.column != COLLECTION_COLUMN:
+            return condition(q.column)
+        ids = _collection_ids(condition("slug"))
+        return Q(collection_id__in=ids) if ids is not None else condition(q.column)
 
     def between(self, args: list) -> Q:
         bounds = args[1] if len(args) == 2 and isinstance(args[1], list) else args[1:]
@@ -183,6 +206,7 @@ class _Compiler:
         if len(args[1]) > MAX_LIST_ITEMS:
             raise QueryError(f"filter: in lists are limited to {MAX_LIST_ITEMS} values")
         q = self.prop(args[0], "in")
+        self.count(len(args[1]))
         values = [self.value(q, v, "in") for v in args[1]]
         if q.kind == "uuid":
             ok = []
@@ -192,7 +216,7 @@ class _Compiler:
                 except ValueError:
                     continue
             values = ok
-        return Q(**{f"{q.column}__in": values})
+        return self.text(q, lambda c: Q(**{f"{c}__in": values}))
 
     def s_intersects(self, args: list) -> Q:
         if len(args) != 2:
@@ -259,6 +283,13 @@ class _Compiler:
             "t_starts": Q(**{s: a, f"{e}__lt": b}),
         }
         return rel[op]
+
+
+def _collection_ids(condition: Q) -> list[int] | None:
+    """Ids of the collections meeting `condition` (on their slug); None when too many."""
+    ids = list(Collection.objects.filter(condition).values_list("id", flat=True)
+               [:MAX_LIST_ITEMS + 1])
+    return ids if len(ids) <= MAX_LIST_ITEMS else None
 
 
 def compile_filter(node: Any) -> tuple[Q, list[str]]:

@@ -12,6 +12,7 @@ from api.geometry import parse_geojson
 from api.params import check_bbox, parse_bbox, parse_interval, parse_list, parse_token
 from api.search import SwathSearch
 from api.stac.fields import FieldSpec, parse_fields_get, parse_fields_post
+from catalog import nesting
 
 GET_PARAMS = {"bbox", "intersects", "datetime", "ids", "collections", "limit", "token",
               "sortby", "fields", "filter", "filter-lang", "filter-crs"}
@@ -43,7 +44,7 @@ def _filter(search: SwathSearch, raw: Any, lang: Any, crs: Any, from_get: bool) 
     elif lang == "cql2-json":
         if isinstance(raw, str):
             try:
-                node = json.loads(raw)
+                node = nesting.loads(raw, "filter")
             except ValueError as e:
                 raise QueryError("filter is not valid CQL2-JSON (not JSON)") from e
         else:
@@ -67,7 +68,7 @@ def search_from_get(params: dict[str, str], collection: str | None = None,
         s.bbox = parse_bbox(params["bbox"])
     if params.get("intersects"):
         try:
-            geometry = json.loads(params["intersects"])
+            geometry = nesting.loads(params["intersects"], "intersects")
         except ValueError as e:
             raise QueryError("intersects must be a GeoJSON geometry (JSON)") from e
         s.area = parse_geojson(geometry)
