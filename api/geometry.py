@@ -42,7 +42,8 @@ def _check_position(pos: object, where: str) -> None:
     for label, v, limit in (("longitude", lon, 180), ("latitude", lat, 90)):
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise QueryError(f"{where}: {label} {v!r} is not a number")
-        if not math.isfinite(v) or abs(v) > limit:
+        # abs() first: math.isfinite() of an integer of 400 digits raises OverflowError.
+        if abs(v) > limit or not math.isfinite(v):
             raise QueryError(f"{where}: {label} {v} is outside -{limit}..{limit}")
 
 

@@ -64,7 +64,7 @@ def parse_limit(raw: object, default: int = 100) -> int:
         raise QueryError(f"limit={raw!r} is not an integer")
     try:
         value = int(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:  # OverflowError: int(1e400)
         raise QueryError(f"limit={raw!r} is not an integer") from e
     if isinstance(raw, float) and raw != value:
         raise QueryError(f"limit={raw!r} is not an integer")

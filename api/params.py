@@ -37,7 +37,7 @@ def parse_float(raw: str, name: str) -> float:
     """Parse a finite number."""
     try:
         value = float(raw)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise QueryError(f"{name}={raw!r} is not a number") from e
     if not math.isfinite(value):
         raise QueryError(f"{name}={raw!r} must be a finite number")
@@ -58,7 +58,7 @@ def check_bbox(values: list[float], name: str = "bbox") -> tuple[float, float, f
         raise QueryError(f"{name} must be four numbers W,S,E,N (or six with heights)")
     try:
         west, south, east, north = (float(v) for v in values)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:  # OverflowError: a 400-digit int
         raise QueryError(f"{name} must be four numbers W,S,E,N") from e
     for label, value, limit in (("west", west, 180), ("east", east, 180),
                                 ("south", south, 90), ("north", north, 90)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 # Deep enough for any search body: a CQL2 filter of 40 nested operators is 80 levels
@@ -18,20 +19,22 @@ MAX_JSON_DEPTH = 100
 # A GeometryCollection of MultiPolygons is 4 levels of parentheses in WKT.
 MAX_WKT_DEPTH = 8
 _PARENS = re.compile(r"[()]")
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
 class NestingError(Exception):
     """The input nests deeper than its limit; the message says where."""
 
 
-def check_json_depth(value: Any, name: str, limit: int = MAX_JSON_DEPTH) -> None:
+def check_json_depth(value: Any, name: str, limit: int = MAX_JSON_DEPTH,
+                     keyed: bool = False) -> None:
     """Raise NestingError when arrays and objects in `value` nest deeper than `limit`.
 
-    The message names `name` and, for an object at the top, the key under which the
-    limit was passed.
+    The message names `name` and, when `keyed` (a request body: its keys are the
+    parameters), the top-level key under which the limit was passed.
 
     >>> check_json_depth({"a": [[1]]}, "body", limit=3)
-    >>> check_json_depth({"a": [[[1]]]}, "body", limit=3)
+    >>> check_json_depth({"a": [[[1]]]}, "body", limit=3, keyed=True)
     Traceback (most recent call last):
     ...
     catalog.nesting.NestingError: body nests deeper than 3 levels (in 'a')
@@ -40,7 +43,7 @@ def check_json_depth(value: Any, name: str, limit: int = MAX_JSON_DEPTH) -> None
     while stack:
         item, depth, top = stack.pop()
         if depth > limit:
-            where = f" (in {top!r})" if top is not None else ""
+            where = f" (in {top!r})" if keyed and top is not None else ""
             raise NestingError(f"{name} nests deeper than {limit} levels{where}")
         if isinstance(item, dict):
             for key, child in item.items():
@@ -51,7 +54,8 @@ def check_json_depth(value: Any, name: str, limit: int = MAX_JSON_DEPTH) -> None
                          if isinstance(child, dict | list))
 
 
-def loads(text: str | bytes, name: str, limit: int = MAX_JSON_DEPTH) -> Any:
+def loads(text: str | bytes, name: str, limit: int = MAX_JSON_DEPTH,
+          parse_constant: Callable[[str], Any] | None = None, keyed: bool = False) -> Any:
     """json.loads, with NestingError for input nested deeper than `limit`.
 
     ValueError (not JSON) passes through for the caller to name; NestingError is no
@@ -59,13 +63,48 @@ def loads(text: str | bytes, name: str, limit: int = MAX_JSON_DEPTH) -> Any:
     up on deep input with RecursionError at about the interpreter's recursion limit,
     before any Python code walks the result; the depth walk then holds whatever it
     accepted to `limit`.
+
+    >>> loads('{"filter": ' + '[' * 5000 + ']' * 5000 + '}', "body", keyed=True)
+    Traceback (most recent call last):
+    ...
+    catalog.nesting.NestingError: body nests deeper than 100 levels (in 'filter')
     """
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=parse_constant)
     except RecursionError as e:
-        raise NestingError(f"{name} nests deeper than {limit} levels") from e
-    check_json_depth(value, name, limit)
+        key = _deep_key(text.decode() if isinstance(text, bytes) else text) if keyed else None
+        where = f" (in {key!r})" if key is not None else ""
+        raise NestingError(f"{name} nests deeper than {limit} levels{where}") from e
+    check_json_depth(value, name, limit, keyed)
     return value
+
+
+def _deep_key(text: str) -> str | None:
+    """The key of the top-level object whose value the decoder could not nest into."""
+    decoder, i = json.JSONDecoder(), _space(text, 0)
+    if text[i:i + 1] != "{":
+        return None
+    i += 1
+    while True:
+        try:
+            key, i = decoder.raw_decode(text, _space(text, i))
+            i = _space(text, i)
+            if not isinstance(key, str) or text[i:i + 1] != ":":
+                return None
+            try:
+                _, i = decoder.raw_decode(text, _space(text, i + 1))
+            except RecursionError:
+                return key
+            i = _space(text, i)
+        except ValueError:
+            return None
+        if text[i:i + 1] != ",":
+            return None
+        i += 1
+
+
+def _space(text: str, i: int) -> int:
+    return _WHITESPACE.match(text, i).end()  # type: ignore[union-attr]
 
 
 def check_wkt_depth(text: str, name: str, limit: int = MAX_WKT_DEPTH) -> None:

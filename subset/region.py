@@ -159,7 +159,7 @@ def bbox_region(west: float, south: float, east: float, north: float) -> Region:
     """
     try:
         west, south, east, north = (float(v) for v in (west, south, east, north))
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:  # OverflowError: a 400-digit int
         raise RegionError("bbox must be four numbers W,S,E,N") from e
     for name, value, limit in (("west", west, 180), ("east", east, 180),
                                ("south", south, 90), ("north", north, 90)):
@@ -178,6 +178,8 @@ def bbox_region(west: float, south: float, east: float, north: float) -> Region:
 
 def parse_bbox(text: str | Sequence[float]) -> Region:
     """Return a Region from 'W,S,E,N' or a 4-sequence. Raises RegionError."""
+    if not isinstance(text, str | list | tuple):
+        raise RegionError(f"bbox {text!r:.40} must be four numbers W,S,E,N")
     parts = text.split(",") if isinstance(text, str) else list(text)
     if len(parts) != 4:
         raise RegionError(f"bbox {text!r} must be four numbers W,S,E,N")
@@ -267,7 +269,7 @@ def _load_mapping(value: object) -> BaseGeometry:
         return shapely.union_all([_load_mapping(f) for f in features])
     try:
         return shape(value)
-    except (KeyError, ValueError, TypeError, AttributeError, IndexError,
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError,
             shapely.errors.ShapelyError) as e:
         raise RegionError(f"the GeoJSON geometry cannot be read: {e}") from e
 

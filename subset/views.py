@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.exceptions import Gone, NotDownloadable, QueryError
-from api.params import parse_interval
+from api.params import parse_interval, parse_list
 from api.permissions import PublicReads
 from archive.config import get_store
 from archive.errors import ArchiveError
@@ -100,9 +100,7 @@ def parse_search(body: Any) -> dict[str, Any]:
     if body.get("datetime"):
         out["start"], out["end"] = parse_interval(str(body["datetime"]))
     collections = body.get("collections") or []
-    if isinstance(collections, str):
-        collections = collections.split(",")
-    out["collections"] = list(collections)
+    out["collections"] = parse_list(collections, "search.collections")
     return out
 
 
