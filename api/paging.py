@@ -237,13 +237,24 @@ def page_after(qs: QuerySet, order: tuple[tuple[str, bool], ...],
 
 
 class IdCursorPagination(CursorPagination):
-    """DRF's cursor pages over the primary key, with an edited cursor a 400, not a 500.
+    """DRF's cursor pages over the primary key (newest first), edited cursors a 400.
 
     DRF checks a cursor's offset but passes its position to the query as it is, so
     `?cursor=cD1hYmM=` (p=abc) reached the database as `id < 'abc'`.
     """
 
     ordering = "-id"
+    page_size = 100
+    max_page_size = MAX_LIMIT
+    page_size_query_param = "limit"
+
+    def get_page_size(self, request: Request) -> int:
+        """`limit` as the swath searches read it: a 400 when it is no integer >= 1.
+
+        DRF falls back to the default page size for limit=null or limit=0 instead.
+        """
+        return parse_limit(request.query_params.get(self.page_size_query_param),
+                           default=self.page_size)
 
     def decode_cursor(self, request: Request) -> DrfCursor | None:
         """The cursor of the request, None on page 1; QueryError if it was edited."""

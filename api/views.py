@@ -52,10 +52,6 @@ SWATH_PARAMETERS = [
 class NewestFirst(IdCursorPagination):
     """Keyset pages (an opaque cursor), newest first: never OFFSET."""
 
-    page_size = 100
-    max_page_size = 1000
-    page_size_query_param = "limit"
-
 
 class CollectionViewSet(viewsets.ReadOnlyModelViewSet):
     """Product lines held by the archive."""

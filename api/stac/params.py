@@ -31,17 +31,21 @@ def _check_keys(keys: set[str], allowed: set[str]) -> None:
 
 
 def _filter(search: SwathSearch, raw: Any, lang: Any, crs: Any, from_get: bool) -> None:
-    if raw in (None, ""):
-        return
+    # filter-lang and filter-crs are checked even without a filter: a client that sends
+    # a language we do not speak should hear so, not get every item unfiltered.
     if crs not in (None, "") and crs not in CRS84:
         raise QueryError("filter-crs must be CRS84 (lon/lat); other CRSs are not supported")
+    if lang not in (None, "", "cql2-text", "cql2-json"):
+        raise QueryError(f"filter-lang={lang!r:.40} must be cql2-text or cql2-json")
+    if raw in (None, ""):
+        return
     if lang in (None, ""):
         lang = "cql2-text" if from_get else "cql2-json"
     if lang == "cql2-text":
         if not isinstance(raw, str):
             raise QueryError("filter with filter-lang=cql2-text must be a string")
         node = parse_text(raw)
-    elif lang == "cql2-json":
+    else:  # cql2-json
         if isinstance(raw, str):
             try:
                 node = nesting.loads(raw, "filter")
@@ -49,8 +53,6 @@ def _filter(search: SwathSearch, raw: Any, lang: Any, crs: Any, from_get: bool) 
                 raise QueryError("filter is not valid CQL2-JSON (not JSON)") from e
         else:
             node = raw
-    else:
-        raise QueryError(f"filter-lang={lang!r} must be cql2-text or cql2-json")
     q, repairs = compile_filter(node)
     search.filter_q = q
     search.filter_key = json.dumps(node, sort_keys=True, default=str)
