@@ -126,6 +126,8 @@ def cases() -> list[Case]:
         Case("rest body of 50,000 [", "POST", "/api/v1/swaths/search/", "body", b"[" * 50_000),
         Case("subset body of 50,000 [", "POST", "/api/v1/subsets/", "body", b"[" * 50_000,
              auth=True),
+        Case("subset body of 3 MB", "POST", "/api/v1/subsets/", "body",
+             post({"search": {}, "geometry": "x" * 3_000_000}), auth=True),
         Case("subset geometry collection nested 3,000 deep", "POST", "/api/v1/subsets/",
              "geometry", ('{"search": {}, "geometry": ' + nested(
                  '{"type": "GeometryCollection", "geometries": [', SQUARE, "]}", 3000)
