@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
+from api.schemaview import SchemaView
 from subset.views import SubsetListNoSlashView
 
 urlpatterns = [
@@ -15,7 +16,7 @@ urlpatterns = [
     path("api/v1/subsets/", include("subset.urls")),
     path("api/v1/", include("api.urls")),
     path("stac/", include("api.stac.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]

@@ -10,7 +10,9 @@ import base64
 import hashlib
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -23,6 +25,7 @@ from catalog.models import StoredObject, Swath
 from tests.api import hostile
 from tests.api.live import LiveServer
 from tests.catalog.factories import box, collection, swath
+from tests.support.liveserver import live_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -155,6 +158,16 @@ def test_a_like_pattern_over_200_characters_is_refused_by_name(api_server: LiveS
     answer = hostile.send(api_server.url, "POST", "/stac/search",
                           hostile.text_filter("collection LIKE '" + "a_" * 101 + "'"))
     assert_refused(answer, "LIKE pattern")
+
+
+def test_concurrent_first_requests_for_the_schema_all_get_it(tmp_path: Path) -> None:
+    # drf-spectacular loads its extensions lazily and not thread-safely: on a fresh
+    # server, eight first requests at once used to earn several 500s.
+    with live_server(tmp_path) as fresh, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: hostile.send(
+            fresh.url, "GET", "/api/schema/?format=json"), range(8)))
+    assert [a.status for a in answers] == [200] * 8
+    assert all("openapi" in a.body for a in answers)
 
 
 def _boom(request: object) -> None:
