@@ -47,11 +47,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
     if m is None:
         return None  # multiple ranges or another unit: serve the whole object (RFC 9110)
     first, last = (_position(g) for g in m.groups())
-    if first is None and last is None:
-        return None
     if first is None:
-        n = last
-        return (max(size - n, 0), size) if n > 0 else "bad"
+        if last is None:
+            return None
+        return (max(size - last, 0), size) if last > 0 else "bad"
     stop = min(last + 1, size) if last is not None else size
     if first >= size or stop <= first:
         return "bad"
@@ -136,10 +135,11 @@ def download_response(request: Request, uuid: str) -> HttpResponse | StreamingHt
         if url:
             return HttpResponseRedirect(url, headers={"Cache-Control": "no-store"})
 
-    rng = parse_range(request.headers.get("Range"), size) if size is not None else None
+    asked = request.headers.get("Range") or ""
+    rng = parse_range(asked, size) if size is not None else None
     if rng == "bad":
         return JsonResponse(
-            {"error": f"Range {request.headers.get('Range')[:80]!r} is outside the "
+            {"error": f"Range {asked[:80]!r} is outside the "
                       f"{size} bytes of swath {swath.uuid}"},
             status=416, headers={"ETag": etag, "Accept-Ranges": "bytes",
                                  "Content-Range": f"bytes */{size}"})

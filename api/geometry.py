@@ -9,6 +9,7 @@ with the repair reported back to the caller (RELIABILITY D5-D7).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -64,7 +65,7 @@ def _walk(coords: object, depth: int, where: str, counter: list[int]) -> None:
         _walk(item, depth - 1, where, counter)
 
 
-def _check_rings(gtype: str, coords: list, where: str) -> None:
+def _check_rings(gtype: str, coords: Sequence, where: str) -> None:
     polygons = [coords] if gtype == "Polygon" else coords if gtype == "MultiPolygon" else []
     for poly in polygons:
         if not poly:
@@ -157,13 +158,13 @@ def _to_geojson_obj(geom: GEOSGeometry, where: str) -> dict:
     try:
         # GEOS nests .coords as GeoJSON nests "coordinates"; NaN stays a float here, for
         # _check_position to refuse by name (geom.json would give no text at all).
-        coords = geom.coords
+        coords = geom.coords  # type: ignore[attr-defined]  # every GEOMETRY_TYPES has it
     except (GEOSException, ValueError, TypeError) as e:
         raise QueryError(f"{where}: the geometry has an empty part") from e
     return {"type": geom.geom_type, "coordinates": coords}
 
 
-def _geojson_text(gtype: str, coords: list) -> str:
+def _geojson_text(gtype: str, coords: Sequence) -> str:
     import json
 
     return json.dumps({"type": gtype, "coordinates": coords})

@@ -264,7 +264,7 @@ class IdCursorPagination(CursorPagination):
         except NotFound as e:
             raise invalid from e
         if cursor is not None and cursor.position is not None:
-            text = cursor.position
+            text = str(cursor.position)  # the text after p= (typed int in DRF's stubs)
             if not (text.isascii() and text.isdigit() and len(text) < 19):
                 raise invalid
         return cursor

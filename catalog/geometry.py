@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
+from django.contrib.gis.geos import GeometryCollection, GEOSGeometry, MultiPolygon, Polygon
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -117,7 +117,7 @@ def _polygons(geom: GEOSGeometry) -> list[Polygon]:
         return [geom] if geom.area > 0 else []
     # Only collections hold geometries: a LineString (what MakeValid makes of a polygon
     # with no area) is iterable too, over its coordinate tuples.
-    if geom.geom_type in ("MultiPolygon", "GeometryCollection"):
+    if isinstance(geom, GeometryCollection):  # MultiPolygon and the other Multi* too
         return [p for g in geom for p in _polygons(g)]
     return []
 

@@ -84,14 +84,14 @@ class Cql2Like(Lookup):
     prepare_rhs = False
     can_use_none_as_rhs = False
 
-    def get_db_prep_lookup(self, value: Any, connection: Any) -> tuple[str, list[Any]]:
+    def get_db_prep_lookup(self, value: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         parts = parse_pattern(value)
         pattern = sqlite_glob(parts) if connection.vendor == "sqlite" else sql_like(parts)
-        return "%s", [pattern]
+        return "%s", (pattern,)
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.get_db_prep_lookup(self.rhs, connection)
         if connection.vendor == "sqlite":
-            return f"{lhs} GLOB {rhs}", [*lhs_params, *rhs_params]
-        return f"{lhs} LIKE {rhs} ESCAPE '\\'", [*lhs_params, *rhs_params]
+            return f"{lhs} GLOB {rhs}", (*lhs_params, *rhs_params)
+        return f"{lhs} LIKE {rhs} ESCAPE '\\'", (*lhs_params, *rhs_params)
