@@ -30,6 +30,7 @@ from urllib.request import urlopen
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+_ENTRY = re.compile(r"^(\d{3}) (\d+\.\d+) ([A-Z]+ .*)$")
 CHECKS = "not_a_server_error,negative_data_rejection,use_after_free,ensure_resource_availability"
 
 
@@ -112,24 +113,30 @@ def figures(report: Path, access: Path | None) -> str:
     start = text.rfind("SUMMARY")
     lines = [text[start:].strip() if start >= 0 else text[-3000:]]
     if access is not None and access.exists():
-        codes = Counter(line.split(" ", 1)[0] for line in access.read_text().splitlines())
-        total = sum(codes.values())
-        lines.append(f"gunicorn answered {total} requests: " + ", ".join(
+        entries = _entries(access)
+        codes = Counter(status for status, _, _ in entries)
+        lines.append(f"gunicorn answered {len(entries)} requests: " + ", ".join(
             f"{code}: {n}" for code, n in sorted(codes.items())))
         lines.append(f"responses of 500: {codes.get('500', 0)}")
-        slow = [line for line in access.read_text().splitlines()
-                if _seconds(line) > 5]
+        slow = [e for e in entries if e[1] > 5]
         lines.append(f"responses slower than 5 s: {len(slow)}")
-        lines += [f"  {s}" for s in slow[:10]]
+        lines += [f"  {status} {seconds:.1f} s {request[:120]}" for status, seconds, request
+                  in slow[:10]]
     return "\n".join(lines)
 
 
-def _seconds(line: str) -> float:
-    """The request time of an access log line (status, seconds, method, path)."""
-    try:
-        return float(line.split(" ", 2)[1])
-    except (IndexError, ValueError):
-        return 0.0
+def _entries(access: Path) -> list[tuple[str, float, str]]:
+    """(status, seconds, "METHOD path") of each request in gunicorn's access log.
+
+    A path may hold a newline (schemathesis sends control characters), so an entry
+    is a line that starts as the format does; the rest of a broken path is skipped.
+    """
+    out = []
+    for line in access.read_text(errors="replace").splitlines():
+        m = _ENTRY.match(line)
+        if m:
+            out.append((m.group(1), float(m.group(2)), m.group(3)))
+    return out
 
 
 def main() -> None:
@@ -159,7 +166,7 @@ def main() -> None:
             print(figures(args.report, access))
             print(f"schemathesis exit code {code} after {time.monotonic() - started:.0f} s; "
                   f"report in {args.report}")
-            server_errors = re.findall(r"^500 ", access.read_text(), re.M) if access else []
+            server_errors = [e for e in _entries(access) if e[0] == "500"] if access else []
         finally:
             if proc is not None:
                 proc.terminate()
