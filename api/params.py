@@ -146,6 +146,8 @@ def parse_list(raw: str | list, name: str, max_items: int = MAX_LIST_ITEMS) -> l
     items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise QueryError(f"{name} must be a list of strings")
+    if isinstance(raw, list) and len(raw) > max_items:  # as sent: its schema's maxItems
+        raise QueryError(f"{name} has {len(raw)} values; at most {max_items} are allowed")
     items = [i.strip() for i in items if i.strip()]
     if len(items) > max_items:
         raise QueryError(f"{name} has {len(items)} values; at most {max_items} are allowed")
