@@ -110,7 +110,7 @@ def _collection(obj: dict, where: str) -> QueryGeometry:
 
 def _single(obj: dict, where: str, counter: list[int]) -> QueryGeometry:
     gtype = obj.get("type")
-    if gtype not in GEOMETRY_TYPES:
+    if not isinstance(gtype, str) or gtype not in GEOMETRY_TYPES:  # a list is unhashable
         raise QueryError(
             f"{where}: type {gtype!r} is not one of {', '.join(GEOMETRY_TYPES)}"
         )

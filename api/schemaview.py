@@ -12,9 +12,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.request import Request
-from rest_framework.response import Response
 
 _GENERATING = threading.Lock()
 
@@ -22,7 +22,9 @@ _GENERATING = threading.Lock()
 class SchemaView(SpectacularAPIView):
     """SpectacularAPIView with schema generation under a process-wide lock."""
 
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """The OpenAPI schema, as SpectacularAPIView renders it."""
+    # dispatch, not get: SpectacularAPIView.get carries the schema of this endpoint
+    # itself (@extend_schema), which an override of get would lose.
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """The OpenAPI schema, as SpectacularAPIView answers it."""
         with _GENERATING:
-            return super().get(request, *args, **kwargs)
+            return super().dispatch(request, *args, **kwargs)

@@ -33,7 +33,7 @@ def _check_keys(keys: set[str], allowed: set[str]) -> None:
 def _filter(search: SwathSearch, raw: Any, lang: Any, crs: Any, from_get: bool) -> None:
     # filter-lang and filter-crs are checked even without a filter: a client that sends
     # a language we do not speak should hear so, not get every item unfiltered.
-    if crs not in (None, "") and crs not in CRS84:
+    if crs not in (None, "") and (not isinstance(crs, str) or crs not in CRS84):
         raise QueryError("filter-crs must be CRS84 (lon/lat); other CRSs are not supported")
     if lang not in (None, "", "cql2-text", "cql2-json"):
         raise QueryError(f"filter-lang={lang!r:.40} must be cql2-text or cql2-json")

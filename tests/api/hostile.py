@@ -148,6 +148,12 @@ def cases() -> list[Case]:
              post({"filter": {"op": "or", "args": [
                  {"op": "=", "args": [{"property": "platform"}, f"p{i}"]}
                  for i in range(1001)]}})),
+        Case("stac filter-crs an array", "POST", "/stac/search", "filter-crs",
+             post({"filter-crs": [None, {"a": 1}]})),
+        Case("stac filter-lang an object", "POST", "/stac/search", "filter-lang",
+             post({"filter-lang": {"a": 1}, "filter": {"op": "=", "args": [1, 1]}})),
+        Case("stac intersects type an array", "POST", "/stac/search", "intersects",
+             post({"intersects": {"type": ["Polygon"], "coordinates": []}})),
         Case("products cursor p=abc", "GET", "/api/v1/products/?cursor=cD1hYmM=", "cursor",
              auth=True),
         Case("ingest-runs cursor p=abc", "GET", "/api/v1/ingest-runs/?cursor=cD1hYmM=",
