@@ -37,7 +37,9 @@ def _run(server: LiveServer, tmp_path: Path, examples: int, seconds: int) -> Non
     token = Token.objects.create(user=User.objects.create_user("schemathesis")).key
     cmd = [str(Path(sys.executable).parent / "schemathesis"), "run",
            f"{server.url}/api/schema/?format=json", "--checks", CHECKS,
-           "--max-examples", str(examples), "--max-time", str(seconds), "--workers", "2",
+           # One worker: with two threads, CPython 3.11's ast module now and then fails
+           # inside schemathesis (SystemError: AST constructor recursion depth mismatch).
+           "--max-examples", str(examples), "--max-time", str(seconds), "--workers", "1",
            "--phases", "examples,coverage,fuzzing,stateful", "--mode", "all", "--seed", "5",
            "--suppress-health-check", "all", "--request-timeout", "30",
            "-H", f"Authorization: Token {token}",
