@@ -17,7 +17,12 @@ from datetime import datetime
 from typing import BinaryIO
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.utils.http import http_date, parse_http_date_safe
 from rest_framework.request import Request
 
@@ -36,23 +41,34 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
 
     >>> parse_range("bytes=0-9", 100), parse_range("bytes=-10", 100), parse_range("bytes=200-", 100)
     ((0, 10), (90, 100), 'bad')
+    >>> parse_range("bytes=" + "9" * 5000 + "-", 100), parse_range("bytes=0-" + "9" * 5000, 100)
+    ('bad', (0, 100))
     """
     if not header:
         return None
     m = _RANGE.match(header.strip())
     if m is None:
         return None  # multiple ranges or another unit: serve the whole object (RFC 9110)
-    first, last = m.groups()
-    if first == "" and last == "":
-        return None
-    if first == "":
-        n = int(last)
-        return (max(size - n, 0), size) if n > 0 else "bad"
-    start = int(first)
-    stop = min(int(last) + 1, size) if last else size
-    if start >= size or stop <= start:
+    first, last = (_position(g) for g in m.groups())
+    if first is None:
+        if last is None:
+            return None
+        return (max(size - last, 0), size) if last > 0 else "bad"
+    stop = min(last + 1, size) if last is not None else size
+    if first >= size or stop <= first:
         return "bad"
-    return start, stop
+    return first, stop
+
+
+def _position(digits: str) -> int | None:
+    """A byte position of a Range header; past any object's size when over 18 digits.
+
+    int() of a very long string raises ValueError (sys.int_max_str_digits), and no
+    object is 10**18 bytes long, so the value is capped before it is converted.
+    """
+    if digits == "":
+        return None
+    return int(digits) if len(digits) <= 18 else 10**18
 
 
 def if_range_holds(header: str | None, etag: str, last_modified: datetime | None) -> bool:
@@ -141,12 +157,17 @@ def download_response(request: Request, uuid: str) -> HttpResponse | StreamingHt
         if url:
             return HttpResponseRedirect(url, headers={"Cache-Control": "no-store"})
 
-    rng = parse_range(request.headers.get("Range"), size) if size is not None else None
+    asked = request.headers.get("Range") or ""
+    rng = parse_range(asked, size) if size is not None else None
     if rng is not None and not if_range_holds(request.headers.get("If-Range"), etag,
                                               swath.verified_at):
         rng = None  # a stale If-Range: the whole file, 200
     if rng == "bad":
-        return HttpResponse(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+        return JsonResponse(
+            {"error": f"Range {asked[:80]!r} is outside the "
+                      f"{size} bytes of swath {swath.uuid}"},
+            status=416, headers={"ETag": etag, "Accept-Ranges": "bytes",
+                                 "Content-Range": f"bytes */{size}"})
     if request.method == "HEAD":
         return HttpResponse(status=200, headers={**headers, "Content-Length": str(size)},
                             content_type="application/octet-stream")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from catalog.geometry import QueryGeometryError
+from eo.nesting import NestingError
+
+# Paths whose every answer is JSON, errors Django itself answers included.
+API_PREFIXES = ("/api/", "/stac/")
 
 
 class QueryError(ValueError):
@@ -30,6 +36,7 @@ class NotDownloadable(Exception):
 STATUS_FOR: dict[type[BaseException], int] = {
     QueryError: status.HTTP_400_BAD_REQUEST,
     QueryGeometryError: status.HTTP_400_BAD_REQUEST,
+    NestingError: status.HTTP_400_BAD_REQUEST,
     PayloadTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     RequestDataTooBig: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     ObjectDoesNotExist: status.HTTP_404_NOT_FOUND,
@@ -50,3 +57,31 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"error": str(response.data["detail"])}
     return response
+
+
+# Django's handlers (config/urls.py) for what never reaches a DRF view, or escapes
+# one: JSON on the API's paths, Django's own pages elsewhere. Django has logged a
+# 500 (with its traceback) before server_error is called.
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: {"error": ...} on API paths, so a client never parses an HTML page."""
+    if _is_api(request):
+        return JsonResponse({"error": "internal server error; it has been logged"}, status=500)
+    return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400 (SuspiciousOperation and the like): JSON on API paths."""
+    if _is_api(request):
+        return JsonResponse({"error": "bad request"}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404 for URLs no route matches: JSON on API paths."""
+    if _is_api(request):
+        return JsonResponse({"error": f"no such URL: {request.path[:200]}"}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -9,6 +9,7 @@ with the repair reported back to the caller (RELIABILITY D5-D7).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.contrib.gis.geos import GeometryCollection, GEOSException, GEOSGeome
 
 from api.exceptions import QueryError
 from catalog.geometry import QueryGeometryError, as_multipolygon
+from eo.nesting import check_wkt_depth
 
 GEOMETRY_TYPES = {
     "Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2,
@@ -41,7 +43,8 @@ def _check_position(pos: object, where: str) -> None:
     for label, v, limit in (("longitude", lon, 180), ("latitude", lat, 90)):
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise QueryError(f"{where}: {label} {v!r} is not a number")
-        if not math.isfinite(v) or abs(v) > limit:
+        # abs() first: math.isfinite() of an integer of 400 digits raises OverflowError.
+        if abs(v) > limit or not math.isfinite(v):
             raise QueryError(f"{where}: {label} {v} is outside -{limit}..{limit}")
 
 
@@ -62,7 +65,7 @@ def _walk(coords: object, depth: int, where: str, counter: list[int]) -> None:
         _walk(item, depth - 1, where, counter)
 
 
-def _check_rings(gtype: str, coords: list, where: str) -> None:
+def _check_rings(gtype: str, coords: Sequence, where: str) -> None:
     polygons = [coords] if gtype == "Polygon" else coords if gtype == "MultiPolygon" else []
     for poly in polygons:
         if not poly:
@@ -107,12 +110,12 @@ def _collection(obj: dict, where: str) -> QueryGeometry:
 
 def _single(obj: dict, where: str, counter: list[int]) -> QueryGeometry:
     gtype = obj.get("type")
-    if gtype not in GEOMETRY_TYPES:
+    if not isinstance(gtype, str) or gtype not in GEOMETRY_TYPES:  # a list is unhashable
         raise QueryError(
             f"{where}: type {gtype!r} is not one of {', '.join(GEOMETRY_TYPES)}"
         )
     coords = obj.get("coordinates")
-    if not isinstance(coords, list):
+    if not isinstance(coords, list | tuple):
         raise QueryError(f"{where}: coordinates must be an array")
     _walk(coords, GEOMETRY_TYPES[gtype], where, counter)
     _check_rings(gtype, coords, where)
@@ -131,6 +134,7 @@ def parse_wkt(raw: str, where: str = "intersects") -> QueryGeometry:
     # GEOSGeometry would also take JSON, WKB hex or SRID prefixes: allow WKT only.
     if not text[:1].isalpha() or text.upper().startswith("SRID"):
         raise QueryError(f"{where}={raw[:80]!r} is not WKT such as POLYGON((lon lat, ...))")
+    check_wkt_depth(text, where)
     try:
         geom = GEOSGeometry(text, srid=4326)
     except (GEOSException, GDALException, ValueError, TypeError) as e:
@@ -139,8 +143,10 @@ def parse_wkt(raw: str, where: str = "intersects") -> QueryGeometry:
 
 
 def _to_geojson_obj(geom: GEOSGeometry, where: str) -> dict:
-    import json
-
+    """The parsed WKT as a GeoJSON object, for the checks every GeoJSON area gets."""
+    if geom.empty:
+        # GEOS reads POINT(nan nan) as an empty point: neither has a position to check.
+        raise QueryError(f"{where}: the geometry is empty or its coordinates are not numbers")
     if geom.hasz:
         raise QueryError(f"{where}: 3-D positions are not supported; send lon lat")
     if geom.geom_type not in GEOMETRY_TYPES:
@@ -149,11 +155,16 @@ def _to_geojson_obj(geom: GEOSGeometry, where: str) -> dict:
         raise QueryError(
             f"{where}: more than {settings.API_MAX_QUERY_VERTICES} vertices; simplify the geometry"
         )
-    text = geom.json.replace("NaN", "null").replace("Infinity", "null")
-    return json.loads(text)
+    try:
+        # GEOS nests .coords as GeoJSON nests "coordinates"; NaN stays a float here, for
+        # _check_position to refuse by name (geom.json would give no text at all).
+        coords = geom.coords  # type: ignore[attr-defined]  # every GEOMETRY_TYPES has it
+    except (GEOSException, ValueError, TypeError) as e:
+        raise QueryError(f"{where}: the geometry has an empty part") from e
+    return {"type": geom.geom_type, "coordinates": coords}
 
 
-def _geojson_text(gtype: str, coords: list) -> str:
+def _geojson_text(gtype: str, coords: Sequence) -> str:
     import json
 
     return json.dumps({"type": gtype, "coordinates": coords})

@@ -20,8 +20,13 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import F, OrderBy, Q, QuerySet
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import Cursor as DrfCursor
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
 
 from api.exceptions import QueryError
+from api.params import parse_instant
 
 MAX_LIMIT = 1000
 MAX_SORT_KEYS = 3
@@ -59,7 +64,7 @@ def parse_limit(raw: object, default: int = 100) -> int:
         raise QueryError(f"limit={raw!r} is not an integer")
     try:
         value = int(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:  # OverflowError: int(1e400)
         raise QueryError(f"limit={raw!r} is not an integer") from e
     if isinstance(raw, float) and raw != value:
         raise QueryError(f"limit={raw!r} is not an integer")
@@ -178,34 +183,49 @@ def encode(order: tuple[tuple[str, bool], ...], row: Any, cursor: Cursor, query:
 
 
 def decode(token: str, order: tuple[tuple[str, bool], ...], query: str) -> Cursor:
-    """Read a token made by encode(); QueryError if it is not one."""
+    """Read a token made by encode(); QueryError if it is not one.
+
+    A token is only base64 JSON, so anyone can edit one: every value is checked as a
+    request parameter would be (an instant through api.params, ids and integers
+    within the columns' range), never trusted to be what encode() wrote.
+    """
     try:
         padded = token + "=" * (-len(token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        if payload["q"] != query:
-            raise QueryError("next token belongs to another query: start again from page 1")
-        values = []
-        for (col, _), raw in zip(order, payload["v"], strict=True):
-            if raw is None:
-                values.append(None)
-            elif col in DATETIME_COLUMNS:
-                values.append(datetime.fromisoformat(raw))
-            elif col == "uuid":
-                values.append(UUID(raw))
-            elif isinstance(raw, int) and not isinstance(raw, bool):
-                values.append(raw)
-            else:
-                raise ValueError(col)
-        snapshot = datetime.fromisoformat(payload["s"]) if payload["s"] else None
-        matched = payload["n"]
-        if matched is not None and (not isinstance(matched, int) or matched < 0):
-            raise ValueError("n")
-        return Cursor(values=values, pk=int(payload["id"]), snapshot=snapshot,
-                      matched=matched, exact=bool(payload["e"]))
-    except QueryError:
-        raise
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeError) as e:
+        same_query = payload["q"] == query
+        cursor = _cursor(payload, order) if same_query else None
+    except (QueryError, ValueError, KeyError, TypeError, AttributeError, UnicodeError,
+            RecursionError) as e:
         raise QueryError("next token is not valid: start again from the first page") from e
+    if cursor is None:
+        raise QueryError("next token belongs to another query: start again from page 1")
+    return cursor
+
+
+def _cursor(payload: dict[str, Any], order: tuple[tuple[str, bool], ...]) -> Cursor:
+    values: list[Any] = []
+    for (col, _), raw in zip(order, payload["v"], strict=True):
+        if raw is None:
+            values.append(None)
+        elif col in DATETIME_COLUMNS:
+            values.append(parse_instant(raw, "next token"))
+        elif col == "uuid":
+            values.append(UUID(raw))
+        else:
+            values.append(_bigint(raw))
+    snapshot = parse_instant(payload["s"], "next token") if payload["s"] else None
+    matched = payload["n"]
+    if matched is not None and _bigint(matched) < 0:
+        raise ValueError("n")
+    return Cursor(values=values, pk=_bigint(payload["id"]), snapshot=snapshot,
+                  matched=matched, exact=bool(payload["e"]))
+
+
+def _bigint(raw: object) -> int:
+    """An integer a bigint column can hold; ValueError for anything else (bool, 1e400)."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or not -(2**63) <= raw < 2**63:
+        raise ValueError(f"{raw!r} is not a 64-bit integer")
+    return raw
 
 
 def page_after(qs: QuerySet, order: tuple[tuple[str, bool], ...],
@@ -214,3 +234,37 @@ def page_after(qs: QuerySet, order: tuple[tuple[str, bool], ...],
     if cursor is not None:
         qs = qs.filter(after(order, cursor))
     return qs.order_by(*order_by(order))
+
+
+class IdCursorPagination(CursorPagination):
+    """DRF's cursor pages over the primary key (newest first), edited cursors a 400.
+
+    DRF checks a cursor's offset but passes its position to the query as it is, so
+    `?cursor=cD1hYmM=` (p=abc) reached the database as `id < 'abc'`.
+    """
+
+    ordering = "-id"
+    page_size = 100
+    max_page_size = MAX_LIMIT
+    page_size_query_param = "limit"
+
+    def get_page_size(self, request: Request) -> int:
+        """`limit` as the swath searches read it: a 400 when it is no integer >= 1.
+
+        DRF falls back to the default page size for limit=null or limit=0 instead.
+        """
+        return parse_limit(request.query_params.get(self.page_size_query_param),
+                           default=self.page_size)
+
+    def decode_cursor(self, request: Request) -> DrfCursor | None:
+        """The cursor of the request, None on page 1; QueryError if it was edited."""
+        invalid = QueryError("cursor is not valid: start again from the first page")
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound as e:
+            raise invalid from e
+        if cursor is not None and cursor.position is not None:
+            text = str(cursor.position)  # the text after p= (typed int in DRF's stubs)
+            if not (text.isascii() and text.isdigit() and len(text) < 19):
+                raise invalid
+        return cursor

@@ -37,7 +37,7 @@ def parse_float(raw: str, name: str) -> float:
     """Parse a finite number."""
     try:
         value = float(raw)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise QueryError(f"{name}={raw!r} is not a number") from e
     if not math.isfinite(value):
         raise QueryError(f"{name}={raw!r} must be a finite number")
@@ -61,7 +61,7 @@ def check_bbox(values: list[float], name: str = "bbox") -> tuple[float, float, f
         raise QueryError(f"{name} must be four numbers W,S,E,N (or six with heights)")
     try:
         west, south, east, north = (float(v) for v in values)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:  # OverflowError: a 400-digit int
         raise QueryError(f"{name} must be four numbers W,S,E,N") from e
     for label, value in (("west", west), ("east", east), ("south", south), ("north", north)):
         if not math.isfinite(value):
@@ -112,7 +112,14 @@ def parse_instant(raw: str, name: str = "datetime") -> datetime:
         )
     except ValueError as e:
         raise QueryError(f"{name}={raw!r} is not a valid date-time: {e}") from e
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as e:
+        # 9999-12-31T23:59:59-01:00 is a valid local time whose UTC instant is past
+        # the calendar Python (and the catalog) can hold.
+        raise QueryError(
+            f"{name}={raw!r} is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z"
+        ) from e
 
 
 def parse_interval(raw: str, name: str = "datetime") -> tuple[datetime | None, datetime | None]:
@@ -141,6 +148,8 @@ def parse_list(raw: str | list, name: str, max_items: int = MAX_LIST_ITEMS) -> l
     items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise QueryError(f"{name} must be a list of strings")
+    if isinstance(raw, list) and len(raw) > max_items:  # as sent: its schema's maxItems
+        raise QueryError(f"{name} has {len(raw)} values; at most {max_items} are allowed")
     items = [i.strip() for i in items if i.strip()]
     if len(items) > max_items:
         raise QueryError(f"{name} has {len(items)} values; at most {max_items} are allowed")

@@ -22,6 +22,7 @@ from django.utils import timezone
 from api import paging, searchsql
 from api.exceptions import QueryError
 from api.geometry import QueryGeometry
+from api.timelimit import sqlite_time_limit, timed_out
 from catalog.geometry import bbox_geometry
 from catalog.models import Swath, SwathState
 from eo.identify import platform_names
@@ -188,13 +189,13 @@ def run_search(search: SwathSearch, base: QuerySet | None = None,
     try:
         if render is not None:
             return _run_rendered(search, base, render)
-        with transaction.atomic():
+        with transaction.atomic(), sqlite_time_limit(STATEMENT_TIMEOUT_MS):
             if connection.vendor == "postgresql":
                 with connection.cursor() as cur:
                     cur.execute("SET LOCAL statement_timeout = %s", [STATEMENT_TIMEOUT_MS])
             return _run(search, base, columns)
     except DatabaseError as e:
-        if "statement timeout" in str(e) or "canceling statement" in str(e):
+        if timed_out(e):
             raise QueryError(
                 f"the search took longer than {STATEMENT_TIMEOUT_MS / 1000:g} s: "
                 "narrow the area, the time window or the collections"

@@ -13,7 +13,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -23,6 +22,7 @@ from api import features
 from api.downloads import download_response
 from api.filters import parse_feature_fields, search_from_params
 from api.limits import check_body_size
+from api.paging import IdCursorPagination
 from api.permissions import IsOwnerOrStaff, PublicReads
 from api.quicklooks import quicklook_response
 from api.renderers import FirstRenderer
@@ -55,13 +55,8 @@ SWATH_PARAMETERS = [
 ]
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(IdCursorPagination):
     """Keyset pages (an opaque cursor), newest first: never OFFSET."""
-
-    ordering = "-id"
-    page_size = 100
-    max_page_size = 1000
-    page_size_query_param = "limit"
 
 
 class CollectionViewSet(viewsets.ReadOnlyModelViewSet):

@@ -8,7 +8,6 @@ stored in -180..180 or 0..360: they are wrapped before testing. No Django here.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from shapely.geometry import MultiPolygon, Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
+from eo import nesting
 from ingest.geoloc import normalize_lon
 from subset.errors import RegionError
 
@@ -159,7 +159,7 @@ def bbox_region(west: float, south: float, east: float, north: float) -> Region:
     """
     try:
         west, south, east, north = (float(v) for v in (west, south, east, north))
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:  # OverflowError: a 400-digit int
         raise RegionError("bbox must be four numbers W,S,E,N") from e
     for name, value, limit in (("west", west, 180), ("east", east, 180),
                                ("south", south, 90), ("north", north, 90)):
@@ -178,6 +178,8 @@ def bbox_region(west: float, south: float, east: float, north: float) -> Region:
 
 def parse_bbox(text: str | Sequence[float]) -> Region:
     """Return a Region from 'W,S,E,N' or a 4-sequence. Raises RegionError."""
+    if not isinstance(text, str | list | tuple):
+        raise RegionError(f"bbox {text!r:.40} must be four numbers W,S,E,N")
     parts = text.split(",") if isinstance(text, str) else list(text)
     if len(parts) != 4:
         raise RegionError(f"bbox {text!r} must be four numbers W,S,E,N")
@@ -231,28 +233,43 @@ def region_from(bbox: str | Sequence[float] | None = None,
 def _load(value: str | Mapping[str, Any] | BaseGeometry) -> BaseGeometry:
     if isinstance(value, BaseGeometry):
         return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("{"):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise RegionError(f"the geometry is not valid GeoJSON: {e}") from e
+    try:
+        # Depth first: json, shapely's WKT and GeoJSON readers and _polygons all
+        # recurse, and a collection nested 3,000 deep made one of them a 500.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                try:
+                    value = nesting.loads(text, "the geometry")
+                except ValueError as e:
+                    raise RegionError(f"the geometry is not valid GeoJSON: {e}") from e
+            else:
+                nesting.check_wkt_depth(text, "the geometry")
+                try:
+                    return shapely_wkt.loads(text)
+                except shapely.errors.ShapelyError as e:
+                    raise RegionError("the geometry is neither GeoJSON nor WKT") from e
         else:
-            try:
-                return shapely_wkt.loads(text)
-            except shapely.errors.ShapelyError as e:
-                raise RegionError("the geometry is neither GeoJSON nor WKT") from e
+            nesting.check_json_depth(value, "the geometry")
+    except nesting.NestingError as e:
+        raise RegionError(str(e)) from e
+    return _load_mapping(value)
+
+
+def _load_mapping(value: object) -> BaseGeometry:
     if not isinstance(value, Mapping):
         raise RegionError("the geometry must be GeoJSON, WKT or a shapely geometry")
     kind = value.get("type")
     if kind == "Feature":
-        return _load(value.get("geometry") or {})
+        return _load_mapping(value.get("geometry") or {})
     if kind == "FeatureCollection":
-        return shapely.union_all([_load(f) for f in value.get("features", [])])
+        features = value.get("features", [])
+        if not isinstance(features, list):
+            raise RegionError("a FeatureCollection's features must be an array")
+        return shapely.union_all([_load_mapping(f) for f in features])
     try:
         return shape(value)
-    except (KeyError, ValueError, TypeError, AttributeError, IndexError,
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError,
             shapely.errors.ShapelyError) as e:
         raise RegionError(f"the GeoJSON geometry cannot be read: {e}") from e
 

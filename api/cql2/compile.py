@@ -10,26 +10,35 @@ from __future__ import annotations
 import functools
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Q
+from django.db.models import F, Q
 
+from api.cql2.like import Cql2Like, normalize
 from api.exceptions import QueryError
 from api.geometry import QueryGeometry, parse_geojson, parse_wkt
 from api.params import MAX_LIST_ITEMS, check_bbox, clean_text, parse_instant
 from api.search import platform_q
 from catalog.geometry import bbox_geometry
+from catalog.models import Collection
 
-MAX_NODES = 1000
+# Terms (operators, comparisons, IN-list values) in one filter. Each becomes at most
+# three SQL conditions, and SQLite refuses a WHERE clause nested more than 1,000
+# deep ("Expression tree is too large"): an OR of 999 terms failed there.
+MAX_NODES = 250
+# Operators nested in one another (NOT NOT ..., or inside and): the compiler recurses.
+MAX_DEPTH = 40
 COMPARISONS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 TEMPORAL = {
     "t_after", "t_before", "t_contains", "t_disjoint", "t_during", "t_equals",
     "t_finishedby", "t_finishes", "t_intersects", "t_meets", "t_metby",
     "t_overlappedby", "t_overlaps", "t_startedby", "t_starts",
 }
+COLLECTION_COLUMN = "collection__slug"
 FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
 
@@ -45,7 +54,7 @@ class Queryable:
 
 QUERYABLES: dict[str, Queryable] = {
     "id": Queryable("uuid", "uuid", "Item id (the swath's uuid)"),
-    "collection": Queryable("collection__slug", "string", "Collection id"),
+    "collection": Queryable(COLLECTION_COLUMN, "string", "Collection id"),
     "datetime": Queryable("start_time", "timestamp",
                           "Start of the swath; temporal functions use [start, end]"),
     "start_datetime": Queryable("start_time", "timestamp", "Start of the swath"),
@@ -55,13 +64,14 @@ QUERYABLES: dict[str, Queryable] = {
     "geometry": Queryable("footprint", "geometry", "Footprint"),
     "platform": Queryable("platform", "string",
                           "Platform, e.g. aqua or metop-b; = and in ignore case and accept "
-                          "other spellings (MetOp-B, metopb)"),
+                          "other spellings (MetOp-B, metopb); no index serves LIKE"),
     "constellation": Queryable("constellation", "string", "Constellation, e.g. sentinel-6"),
     "processing:level": Queryable("processing_level", "string", "Processing level, e.g. L2"),
     "sat:absolute_orbit": Queryable("orbit", "integer", "Absolute orbit number"),
     "sat:relative_orbit": Queryable("relative_orbit", "integer", "Relative orbit number"),
     "sat:orbit_cycle": Queryable("orbit_cycle", "integer", "Repeat cycle number"),
-    "sat:orbit_state": Queryable("orbit_direction", "string", "ascending or descending"),
+    "sat:orbit_state": Queryable("orbit_direction", "string",
+                                 "ascending or descending (=, <> or IN: no LIKE)"),
     "swathstore:pass": Queryable("pass_number", "integer", "Pass number within the cycle"),
     "file:size": Queryable("size", "integer", "Size of the original file in bytes"),
     "eo:cloud_cover": Queryable("attrs__cloud_cover", "number",
@@ -69,15 +79,33 @@ QUERYABLES: dict[str, Queryable] = {
 }
 
 
+def check_size(node: Any) -> None:
+    """QueryError when a CQL2-JSON expression has too many terms or nests too deep.
+
+    Measured before anything is compiled (without recursion), so an oversized filter
+    costs no work, not even the collection lookups of its first terms.
+    """
+    terms, stack = 0, [(node, 1)]
+    while stack:
+        n, depth = stack.pop()
+        if not (isinstance(n, dict) and isinstance(n.get("op"), str)):
+            continue
+        if depth > MAX_DEPTH:
+            raise QueryError(f"filter nests deeper than {MAX_DEPTH} levels")
+        args = n.get("args")
+        args = args if isinstance(args, list) else []
+        # An operator, and each value of a list argument (IN, BETWEEN) counts.
+        terms += 1 + sum(len(a) for a in args if isinstance(a, list))
+        if terms > MAX_NODES:
+            raise QueryError(f"filter has more than {MAX_NODES} terms")
+        stack.extend((a, depth + 1) for a in args)
+
+
 class _Compiler:
     def __init__(self) -> None:
-        self.nodes = 0
         self.repairs: list[str] = []
 
     def node(self, n: Any) -> Q:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise QueryError(f"filter has more than {MAX_NODES} terms")
         if isinstance(n, bool):
             return Q() if n else Q(pk__in=[])
         if not isinstance(n, dict) or not isinstance(n.get("op"), str):
@@ -137,11 +165,12 @@ class _Compiler:
                 return parse_instant(raw, "filter timestamp")
             raise QueryError(f"filter: {op} on a timestamp needs {{\"timestamp\": ...}}")
         if q.kind in ("number", "integer"):
-            if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(
-                    raw):
-                raise QueryError(f"filter: {op} on {q.column} needs a number, not {raw!r}")
-            if q.kind == "integer" and abs(raw) >= 2**62:
-                raise QueryError(f"filter: {raw!r} is out of range")
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or (
+                    isinstance(raw, float) and not math.isfinite(raw)):
+                raise QueryError(f"filter: {op} on {q.column} needs a number, not {raw!r:.40}")
+            # Compared as Python numbers (an int of 400 digits would overflow a float).
+            if abs(raw) >= (2**62 if q.kind == "integer" else 1e300):
+                raise QueryError(f"filter: {raw!r:.40} is out of range for {op}")
             return raw
         if q.kind in ("string", "uuid"):
             if not isinstance(raw, str):
@@ -164,8 +193,8 @@ class _Compiler:
         if q.column == "platform" and op in ("=", "<>"):
             return platform_q(value) if op == "=" else ~platform_q(value)
         if op == "<>":
-            return ~Q(**{q.column: value}) & Q(**{f"{q.column}__isnull": False})
-        return Q(**{f"{q.column}__{COMPARISONS[op]}": value})
+            return self.text(q, lambda c: ~Q(**{c: value}) & Q(**{f"{c}__isnull": False}))
+        return self.text(q, lambda c: Q(**{f"{c}__{COMPARISONS[op]}": value}))
 
     def like(self, args: list) -> Q:
         if len(args) != 2:
@@ -174,12 +203,26 @@ class _Compiler:
         pattern = self.value(q, args[1], "like")
         if q.kind != "string":
             raise QueryError("filter: like applies to string properties")
-        # Translate the SQL pattern to a regex: % is any run, _ any one character.
-        import re
+        if q.column != COLLECTION_COLUMN:
+            # No index answers a pattern on the swaths' own text columns: each such
+            # filter would be a scan of every swath (1.6 s on 1,000,000), so it is refused.
+            raise QueryError(
+                f"filter: LIKE is served on collection only; {args[0]['property']!r} has no "
+                "index to answer a pattern: use = or IN")
+        pattern = normalize(pattern)
+        return self.text(q, lambda column: Q(Cql2Like(F(column), pattern)))
 
-        regex = "^" + "".join(
-            ".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern) + "$"
-        return Q(**{f"{q.column}__regex": regex})
+    def text(self, q: Queryable, condition: Callable[[str], Q]) -> Q:
+        """`condition` on a string queryable's column; collections are looked up first.
+
+        A condition on `collection` is answered by the collections table (a few rows)
+        and the swaths are then selected by collection id through an index, so a
+        pattern that names no collection costs no scan of the swaths at all.
+        """
+        if q.column != COLLECTION_COLUMN:
+            return condition(q.column)
+        ids = _collection_ids(condition("slug"))
+        return Q(collection_id__in=ids) if ids is not None else condition(q.column)
 
     def between(self, args: list) -> Q:
         bounds = args[1] if len(args) == 2 and isinstance(args[1], list) else args[1:]
@@ -206,7 +249,7 @@ class _Compiler:
             values = ok
         if q.column == "platform":
             return functools.reduce(operator.or_, map(platform_q, values), Q(pk__in=[]))
-        return Q(**{f"{q.column}__in": values})
+        return self.text(q, lambda c: Q(**{f"{c}__in": values}))
 
     def s_intersects(self, args: list) -> Q:
         if len(args) != 2:
@@ -275,7 +318,15 @@ class _Compiler:
         return rel[op]
 
 
+def _collection_ids(condition: Q) -> list[int] | None:
+    """Ids of the collections meeting `condition` (on their slug); None when too many."""
+    ids = list(Collection.objects.filter(condition).values_list("id", flat=True)
+               [:MAX_LIST_ITEMS + 1])
+    return ids if len(ids) <= MAX_LIST_ITEMS else None
+
+
 def compile_filter(node: Any) -> tuple[Q, list[str]]:
     """Compile a CQL2-JSON expression to (Q, repairs made to its geometries)."""
+    check_size(node)
     c = _Compiler()
     return c.node(node), c.repairs

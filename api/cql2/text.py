@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from api.cql2.compile import MAX_DEPTH
 from api.exceptions import QueryError
 
 MAX_TEXT = 100_000
-MAX_DEPTH = 40
+# Digits and signs of one number: more than any queryable holds (int() of a literal
+# of 5,000 digits raises ValueError past sys.int_max_str_digits).
+MAX_NUMBER = 40
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -72,6 +75,12 @@ class _Parser:
         self.i += 1
         return t
 
+    def enter(self) -> None:
+        """One level deeper (a parenthesis, a NOT, a function call): each recurses."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(f"filter nests deeper than {MAX_DEPTH} levels")
+
     def fail(self, what: str) -> QueryError:
         t = self.peek()
         where = f"character {t[2]} ({t[1]!r})" if t else "the end"
@@ -85,9 +94,7 @@ class _Parser:
         return node
 
     def expr(self) -> dict[str, Any]:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise QueryError(f"filter nests deeper than {MAX_DEPTH} levels")
+        self.enter()
         args = [self.conj()]
         while self.word() == "OR":
             self.take()
@@ -105,7 +112,10 @@ class _Parser:
     def neg(self) -> dict[str, Any]:
         if self.word() == "NOT":
             self.take()
-            return {"op": "not", "args": [self.neg()]}
+            self.enter()
+            node = {"op": "not", "args": [self.neg()]}
+            self.depth -= 1
+            return node
         return self.predicate()
 
     def predicate(self) -> dict[str, Any]:
@@ -165,6 +175,9 @@ class _Parser:
             raise self.fail("a value")
         kind, value, _ = t
         if kind == "num":
+            if len(value) > MAX_NUMBER:
+                raise QueryError(f"filter: the number at character {t[2]} is longer than "
+                                 f"{MAX_NUMBER} characters")
             self.take()
             return float(value) if any(c in value for c in ".eE") else int(value)
         if kind == "str":
@@ -206,6 +219,7 @@ class _Parser:
     def call(self, name: str) -> dict[str, Any]:
         self.take()
         self.take("(")
+        self.enter()
         args: list[Any] = []
         if self.peek() and self.peek()[1] != ")":
             args.append(self.scalar())
@@ -213,6 +227,7 @@ class _Parser:
                 self.take(",")
                 args.append(self.scalar())
         self.take(")")
+        self.depth -= 1
         upper = name.upper()
         if upper == "TIMESTAMP" and len(args) == 1:
             return {"timestamp": args[0]}

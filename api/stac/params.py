@@ -12,6 +12,7 @@ from api.geometry import parse_geojson
 from api.params import check_bbox, parse_bbox, parse_interval, parse_list, parse_token
 from api.search import SwathSearch
 from api.stac.fields import FieldSpec, parse_fields_get, parse_fields_post
+from eo import nesting
 
 GET_PARAMS = {"bbox", "intersects", "datetime", "ids", "collections", "limit", "token",
               "sortby", "fields", "filter", "filter-lang", "filter-crs"}
@@ -30,26 +31,28 @@ def _check_keys(keys: set[str], allowed: set[str]) -> None:
 
 
 def _filter(search: SwathSearch, raw: Any, lang: Any, crs: Any, from_get: bool) -> None:
+    # filter-lang and filter-crs are checked even without a filter: a client that sends
+    # a language we do not speak should hear so, not get every item unfiltered.
+    if crs not in (None, "") and (not isinstance(crs, str) or crs not in CRS84):
+        raise QueryError("filter-crs must be CRS84 (lon/lat); other CRSs are not supported")
+    if lang not in (None, "", "cql2-text", "cql2-json"):
+        raise QueryError(f"filter-lang={lang!r:.40} must be cql2-text or cql2-json")
     if raw in (None, ""):
         return
-    if crs not in (None, "") and crs not in CRS84:
-        raise QueryError("filter-crs must be CRS84 (lon/lat); other CRSs are not supported")
     if lang in (None, ""):
         lang = "cql2-text" if from_get else "cql2-json"
     if lang == "cql2-text":
         if not isinstance(raw, str):
             raise QueryError("filter with filter-lang=cql2-text must be a string")
         node = parse_text(raw)
-    elif lang == "cql2-json":
+    else:  # cql2-json
         if isinstance(raw, str):
             try:
-                node = json.loads(raw)
+                node = nesting.loads(raw, "filter")
             except ValueError as e:
                 raise QueryError("filter is not valid CQL2-JSON (not JSON)") from e
         else:
             node = raw
-    else:
-        raise QueryError(f"filter-lang={lang!r} must be cql2-text or cql2-json")
     q, repairs = compile_filter(node)
     search.filter_q = q
     search.filter_key = json.dumps(node, sort_keys=True, default=str)
@@ -67,7 +70,7 @@ def search_from_get(params: dict[str, str], collection: str | None = None,
         s.bbox = parse_bbox(params["bbox"])
     if params.get("intersects"):
         try:
-            geometry = json.loads(params["intersects"])
+            geometry = nesting.loads(params["intersects"], "intersects")
         except ValueError as e:
             raise QueryError("intersects must be a GeoJSON geometry (JSON)") from e
         s.area = parse_geojson(geometry)

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.exceptions import Gone, NotDownloadable, QueryError
-from api.params import parse_interval
+from api.params import MAX_LIST_ITEMS, clean_text, parse_interval, parse_list
 from api.permissions import PublicReads
 from api.subsets.serializers import (
     SubsetErrorSerializer,
@@ -74,7 +74,8 @@ def parse_spec(body: dict[str, Any]) -> SubsetSpec:
         region = parse_geometry(body["geometry"])
     else:
         try:
-            region, slug = region_spec(str(body["region"]))
+            # clean_text: PostgreSQL refuses a NUL in a query (a 500 until refused here).
+            region, slug = region_spec(clean_text(body["region"], "region", 100))
         except Region.DoesNotExist as e:
             raise QueryError(f"no region named {body['region']!r}") from e
     variables = body.get("variables") or []
@@ -82,6 +83,9 @@ def parse_spec(body: dict[str, Any]) -> SubsetSpec:
         variables = [v for v in variables.split(",") if v.strip()]
     if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
         raise QueryError("variables must be a list of variable names")
+    if len(variables) > MAX_LIST_ITEMS:
+        raise QueryError(f"variables: at most {MAX_LIST_ITEMS} names")
+    variables = [clean_text(v, "variables", 255) for v in variables]
     start = end = None
     if body.get("datetime"):
         start, end = parse_interval(str(body["datetime"]))
@@ -103,9 +107,7 @@ def parse_search(body: Any) -> dict[str, Any]:
     if body.get("datetime"):
         out["start"], out["end"] = parse_interval(str(body["datetime"]))
     collections = body.get("collections") or []
-    if isinstance(collections, str):
-        collections = collections.split(",")
-    out["collections"] = list(collections)
+    out["collections"] = parse_list(collections, "search.collections")
     return out
 
 
