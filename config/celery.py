@@ -16,14 +16,23 @@ app.autodiscover_tasks()
 
 @worker_ready.connect
 def probe_primary_store(**kwargs: object) -> None:
-    """Probe the primary store once at worker start: an endpoint that corrupts a
-    round-trip stops the worker here instead of archiving bad bytes (RELIABILITY S9)."""
+    """Probe the primary store once at worker start and log what it honours.
+
+    An endpoint that corrupts a round trip is logged as CRITICAL here, at start, where an
+    operator looks; the worker keeps running (Celery only logs a signal handler's error)
+    but the store refuses every upload, so no bad bytes are archived (RELIABILITY S9)."""
     import logging
 
     import archive.config
+    from archive.errors import EndpointRefused
 
+    log = logging.getLogger("swathstore.worker")
     store = archive.config.get_store("primary")
     capabilities = getattr(store, "capabilities", None)
-    if capabilities is not None:
-        logging.getLogger("swathstore.worker").info("primary store %s: %s", store.name,
-                                                     capabilities())
+    if capabilities is None:
+        return
+    try:
+        log.info("primary store %s: %s", store.name, capabilities())
+    except EndpointRefused as e:
+        log.critical("primary store %s refused: %s; every upload will fail until the "
+                     "endpoint is fixed", store.name, e)

@@ -89,6 +89,7 @@ def test_c1_ingests_survive_children_killed_mid_upload(private_redis, fault_work
     for path in sources:
         ingest_file_task.delay(str(path), coll.pk, "auto", None, "single")
     killed: dict[str, str] = {}  # granule -> state when killed
+    moved_on: set[str] = set()  # uploads that ended before the kill came
     stop = threading.Event()
 
     def killer() -> None:
@@ -99,33 +100,46 @@ def test_c1_ingests_survive_children_killed_mid_upload(private_redis, fault_work
                 if pid is None:
                     continue
                 time.sleep(rng.uniform(0.0, sized(0.3, 3.5)))
-                state = Swath.objects.filter(pk=s.pk).values_list("state", flat=True).get()
+                # Kill only if that child still holds this upload: one that has moved on
+                # may be between tasks, holding the prefork pool's shared pipe lock, and
+                # a SIGKILL there wedges the whole pool (billiard#104), a Celery hazard
+                # this test is not about.
+                if not Swath.objects.filter(pk=s.pk, state="UPLOADING",
+                                            lease_owner=s.lease_owner).exists():
+                    moved_on.add(s.granule_id)
+                    continue
                 worker.kill_child(pid)
-                killed[s.granule_id] = state
+                killed[s.granule_id] = "UPLOADING"
                 break
             time.sleep(0.02)
 
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     last_sweep = [time.monotonic()]
+    swept: list[str] = []  # what each sweep found: shown when the test fails
 
     def all_verified() -> bool:
         # A redelivered task finds the dead child's lease still live and leaves the row
         # to the periodic reconcile (beat, RECONCILE_EVERY_S), which re-enqueues rows
         # whose lease expired: sweep as beat would, every few seconds here.
         if time.monotonic() - last_sweep[0] > 5:
-            reconcile("primary", apply=True)
+            swept.extend(reconcile("primary", apply=True).lines)
             last_sweep[0] = time.monotonic()
         return Swath.objects.filter(state="VERIFIED").values(
             "granule_id").distinct().count() == n
 
     try:
         wait_until(all_verified, sized(150, 900), poll=0.5, what="every granule VERIFIED")
+    except AssertionError:
+        rows = Swath.objects.values_list("granule_id", "version", "state", "attempts",
+                                         "lease_until", "failure_reason")
+        raise AssertionError(f"killed {killed}; rows {list(rows)}; sweeps {swept}; worker log "
+                             f"{worker.log_text()[-4000:]}") from None
     finally:
         stop.set()
         thread.join(5)
-    print(f"killed {len(killed)} children: {killed}")
-    assert len(killed) >= n - 1
+    print(f"killed {len(killed)} children: {killed}; uploads that ended first: {moved_on}")
+    assert len(killed) >= n // 2
     time.sleep(11)  # every lease of a killed child has expired
     reconcile("primary", apply=True)
     wait_until(lambda: not Swath.objects.filter(state__in=["PENDING", "UPLOADING"]).exists(),
@@ -139,7 +153,8 @@ def test_c1_ingests_survive_children_killed_mid_upload(private_redis, fault_work
     assert Swath.objects.filter(state="VERIFIED").count() == n
     kills_recorded = sum(Swath.objects.filter(state="VERIFIED").values_list(
         "attempts", flat=True))
-    print(f"attempts of the VERIFIED rows: {kills_recorded} for {len(killed)} kills")
+    print(f"attempts of the VERIFIED rows: {kills_recorded} for {len(killed)} kills "
+          f"{list(Swath.objects.values_list('granule_id', 'attempts'))}; sweeps {swept}")
 
 
 # -- C2 ----------------------------------------------------------------------------------
