@@ -39,6 +39,10 @@ KEYWORDS = BINARY | {"NOT"}
 _WHERE = re.compile(r"--> (\d+):(\d+)")
 
 
+class Expression(dict):
+    """CQL2-JSON as cql2 read it from text: parse_json does not read it again (220 us)."""
+
+
 def check_text(text: str) -> None:
     """QueryError when CQL2-text is too long, too deep or too costly for the parser."""
     if not text.strip():
@@ -120,11 +124,13 @@ def parse_text(text: str) -> Any:
         raise QueryError(f"filter is not valid CQL2-text at line {line}, column {column} "
                          f"({near!r}): {expected}") from e
     check_size(node)
-    return node
+    return Expression(node) if isinstance(node, dict) else node
 
 
 def parse_json(node: Any) -> Any:
     """A CQL2-JSON expression as cql2 reads it (a QueryError naming what is wrong)."""
+    if isinstance(node, Expression):
+        return node
     check_size(node)
     try:
         text = json.dumps(node, allow_nan=False)
