@@ -3,10 +3,11 @@
 `cql2` (pgSTAC's parser, Rust) knows the whole grammar; api.cql2.compile serves the
 part our queryables can answer. Its parser recurses without a limit and backtracks:
 3,000 nested parentheses, or 20,000 chained comparisons, crash the process
-(SIGSEGV), and text that fails to parse is read again twice per level of bare
-parentheses around the failure (20 levels took 5 s; a failure inside 8 levels of a
-16,000-character filter 1.1 s). So every filter is measured here first, in one pass
-without recursion, and what could hurt never reaches it.
+(SIGSEGV; 1,000 in a thread of 2 MB of stack), and text that fails to parse is read
+again twice per level of bare parentheses around the failure (20 levels took 5 s; a
+failure inside 8 levels of a 16,000-character filter 1.1 s). So every filter is
+measured here first, in one pass without recursion, and what could hurt never reaches
+it.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def check_text(text: str) -> None:
     if len(text) > MAX_TEXT:
         raise QueryError(f"filter is longer than {MAX_TEXT} characters")
     stack: list[str] = []  # per open parenthesis: "bare", "call" or "geometry"
-    nots = ops = bare = deepest = 0
+    nots = chain = ops = bare = deepest = 0
     prev = ""
     for token in _TOKEN.findall(text):
         word = token.upper()
@@ -61,13 +62,17 @@ def check_text(text: str) -> None:
                     "call" if prev[:1].isalpha() and prev not in KEYWORDS else "bare")
             stack.append(kind)
             bare += kind == "bare"
+            chain = 0
             deepest = max(deepest, bare)
         elif token == ")" and stack:
             bare -= stack.pop() == "bare"
         elif stack[-1:] != ["geometry"]:
             ops += word in BINARY
             nots = nots + 1 if word in ("NOT", "-") else 0
-        if len(stack) + nots > MAX_DEPTH:
+            # Operators other than AND and OR nest when chained (a = b = c, 1 + 2 + 3):
+            # the parser recurses for each (~2 KB of stack; 1,000 crashed in 2 MB).
+            chain = 0 if word in ("AND", "OR", ",") else chain + (word in BINARY)
+        if len(stack) + nots + chain > MAX_DEPTH:
             raise QueryError(f"filter nests deeper than {MAX_DEPTH} levels")
         if ops > 2 * MAX_NODES:  # "a = 1 AND b = 2": two terms here, one in the JSON
             raise QueryError(f"filter has more than {MAX_NODES} terms")

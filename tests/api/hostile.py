@@ -121,6 +121,8 @@ def cases() -> list[Case]:
              text_filter('"file:size" > ' + "+".join(["1"] * 30_000))),
         Case("cql2 text = chained x 20,000", "POST", "/stac/search", "filter",
              text_filter("collection" + " = 'a'" * 20_000)),
+        Case("cql2 text = chained x 300 (1,000 crash a thread of 2 MB of stack)", "POST",
+             "/stac/search", "filter", text_filter("collection" + " = 'a'" * 300)),
         # ... and reads these again twice per level of parentheses (minutes).
         Case("cql2 text failing inside 30 parentheses", "POST", "/stac/search", "filter",
              text_filter("(" * 30 + "collection = " + ")" * 30)),
