@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -11,6 +14,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from catalog.geometry import QueryGeometryError
 from eo.nesting import NestingError
+from subset.errors import SubsetError, SubsetTooLarge, SubsetTotalTooLarge
 
 # Paths whose every answer is JSON, errors Django itself answers included.
 API_PREFIXES = ("/api/", "/stac/")
@@ -32,27 +36,49 @@ class NotDownloadable(Exception):
     """The swath exists but is not VERIFIED (yet), so its bytes are not served."""
 
 
-# domain exception -> HTTP status
-STATUS_FOR: dict[type[BaseException], int] = {
-    QueryError: status.HTTP_400_BAD_REQUEST,
-    QueryGeometryError: status.HTTP_400_BAD_REQUEST,
-    NestingError: status.HTTP_400_BAD_REQUEST,
-    PayloadTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    RequestDataTooBig: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    ObjectDoesNotExist: status.HTTP_404_NOT_FOUND,
+def _message(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, ValidationError):
+        return {"error": "; ".join(exc.messages)}
+    return {"error": str(exc)}
+
+
+def _estimate(exc: SubsetTooLarge) -> dict[str, Any]:
+    """A subset over a size limit says how big it would be, so the client can shrink it."""
+    body = {**_message(exc), "estimated_bytes": exc.estimated_bytes,
+            "limit_bytes": exc.limit_bytes}
+    if isinstance(exc, SubsetTotalTooLarge):
+        body["swaths"] = exc.swaths
+    return body
+
+
+# Every error class a view may raise -> (HTTP status, its JSON body). Looked up along
+# the raised class's MRO, so the most specific class listed wins (SubsetTooLarge
+# before SubsetError). DRF's own exceptions (authentication, throttling, parsing)
+# keep their statuses and take the same {"error": ...} shape.
+ERRORS: dict[type[Exception], tuple[int, Callable[[Any], dict[str, Any]]]] = {
+    QueryError: (status.HTTP_400_BAD_REQUEST, _message),
+    QueryGeometryError: (status.HTTP_400_BAD_REQUEST, _message),
+    NestingError: (status.HTTP_400_BAD_REQUEST, _message),
     # A lookup value the model field refuses (e.g. a malformed uuid in a URL).
-    ValidationError: status.HTTP_400_BAD_REQUEST,
-    Gone: status.HTTP_410_GONE,
-    NotDownloadable: status.HTTP_409_CONFLICT,
+    ValidationError: (status.HTTP_400_BAD_REQUEST, _message),
+    # A subset that cannot be made as asked: a bad region, variable or time, a swath
+    # not VERIFIED, a search matching nothing or too much.
+    SubsetError: (status.HTTP_400_BAD_REQUEST, _message),
+    SubsetTooLarge: (status.HTTP_400_BAD_REQUEST, _estimate),
+    ObjectDoesNotExist: (status.HTTP_404_NOT_FOUND, _message),
+    NotDownloadable: (status.HTTP_409_CONFLICT, _message),
+    Gone: (status.HTTP_410_GONE, _message),
+    PayloadTooLarge: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, _message),
+    RequestDataTooBig: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, _message),
 }
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF hook: our errors become {"error": message} with the mapped status."""
-    for exc_type, code in STATUS_FOR.items():
-        if isinstance(exc, exc_type):
-            message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-            return Response({"error": message}, status=code)
+    """DRF hook (every DRF and STAC view): the answer ERRORS gives for `exc`."""
+    for cls in type(exc).__mro__:
+        if cls in ERRORS:
+            code, body = ERRORS[cls]
+            return Response(body(exc), status=code)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"error": str(response.data["detail"])}

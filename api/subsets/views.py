@@ -1,7 +1,7 @@
 """/api/v1/subsets/: ask for regional subsets, follow them, download the results.
 
-Thin views: parse the body, call subset.services, serialize. Subset errors become
-{"error": ...} 400s here (api/exceptions.py maps the catalog's and api's own).
+Thin views: parse the body, call subset.services, serialize. Errors, subset ones
+included, answer through api/exceptions.py's one table.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from archive.config import get_store
 from archive.errors import ArchiveError
 from archive.stores import MAX_PRESIGN_SECONDS
 from catalog.models import Product, Region
-from subset.errors import SubsetError, SubsetTooLarge, SubsetTotalTooLarge
 from subset.region import parse_bbox, parse_geometry
 from subset.services import SubsetSpec, region_spec, submit_subset
 
@@ -45,21 +44,6 @@ def _error(description: str) -> OpenApiResponse:
 UNAUTHENTICATED = {401: _error("not signed in (writes, or reads when API_PUBLIC_READS=0)"),
                    403: _error("signed in, but not allowed")}
 NO_PRODUCT = {404: _error("no such product, or not the caller's (products are private)")}
-
-
-class SubsetErrorsMixin:
-    """Map subset domain errors to {"error": ...} 400s (and the estimate for a too-large one)."""
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, SubsetTooLarge):
-            body = {"error": str(exc), "estimated_bytes": exc.estimated_bytes,
-                    "limit_bytes": exc.limit_bytes}
-            if isinstance(exc, SubsetTotalTooLarge):
-                body["swaths"] = exc.swaths
-            return Response(body, status=status.HTTP_400_BAD_REQUEST)
-        if isinstance(exc, SubsetError):
-            return Response({"error": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return super().handle_exception(exc)  # type: ignore[misc]
 
 
 def parse_spec(body: dict[str, Any]) -> SubsetSpec:
@@ -111,7 +95,7 @@ def parse_search(body: Any) -> dict[str, Any]:
     return out
 
 
-class SubsetListView(SubsetErrorsMixin, APIView):
+class SubsetListView(APIView):
     """POST: queue one product per swath (the same request twice: the same products).
 
     The answer is 202 with the products QUEUED: they are cut by a worker (a broker's, or
@@ -184,7 +168,7 @@ def _uuid(value: Any) -> str:
         raise QueryError(f"swath={value!r} is not a uuid") from e
 
 
-class SubsetDetailView(SubsetErrorsMixin, APIView):
+class SubsetDetailView(APIView):
     """GET: state, timings, bytes read, result size and the download link (owner or staff)."""
 
     permission_classes = [PublicReads]
@@ -200,7 +184,7 @@ class SubsetDetailView(SubsetErrorsMixin, APIView):
         return Response(SubsetProductSerializer(product, context={"request": request}).data)
 
 
-class SubsetDownloadView(SubsetErrorsMixin, APIView):
+class SubsetDownloadView(APIView):
     """GET: the result file, streamed through a SHA-256 check (or a presigned redirect);
     owner or staff."""
 
