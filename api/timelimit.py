@@ -17,8 +17,10 @@ from typing import Any
 
 from django.db import DatabaseError, connection
 
-# About 0.1 ms of work between two calls: the check costs well under 1% of a query.
-PROGRESS_STEPS = 10_000
+# About 10-50 µs of work between two calls, so a statement whose rows each cost
+# milliseconds (a geometry test against a large polygon) still stops close to its limit;
+# the check is a Python call, about 1% of a query.
+PROGRESS_STEPS = 1_000
 
 
 @contextmanager

@@ -81,7 +81,7 @@ def test_c1_ingests_survive_children_killed_mid_upload(private_redis, fault_work
     """SIGKILL of the pool child during each upload (S2 through Celery): every granule
     ends VERIFIED once, and after lease expiry, reconcile and cleanup nothing is left."""
     n = sized(4, 20)
-    size = sized(8, 300) * MB
+    size = sized(24, 300) * MB  # an upload of ~1 s at least: the kill lands inside it
     sources = make_sources(tmp_path / "src", n, size, seed=rng.randrange(1000))
     coll = collection()
     worker = fault_workers(private_redis.url, concurrency=2, UPLOAD_LEASE_S="10",
@@ -139,7 +139,7 @@ def test_c1_ingests_survive_children_killed_mid_upload(private_redis, fault_work
         stop.set()
         thread.join(5)
     print(f"killed {len(killed)} children: {killed}; uploads that ended first: {moved_on}")
-    assert len(killed) >= n // 2
+    assert len(killed) >= n - 1
     time.sleep(11)  # every lease of a killed child has expired
     reconcile("primary", apply=True)
     wait_until(lambda: not Swath.objects.filter(state__in=["PENDING", "UPLOADING"]).exists(),
