@@ -10,13 +10,14 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from catalog.geometry import QueryGeometryError
+from eo.errors import InputError
 from eo.nesting import NestingError
 
 # Paths whose every answer is JSON, errors Django itself answers included.
 API_PREFIXES = ("/api/", "/stac/")
 
 
-class QueryError(ValueError):
+class QueryError(InputError):
     """A request parameter that cannot be used; the message names it."""
 
 
@@ -34,7 +35,7 @@ class NotDownloadable(Exception):
 
 # domain exception -> HTTP status
 STATUS_FOR: dict[type[BaseException], int] = {
-    QueryError: status.HTTP_400_BAD_REQUEST,
+    InputError: status.HTTP_400_BAD_REQUEST,  # QueryError and every eo parser's
     QueryGeometryError: status.HTTP_400_BAD_REQUEST,
     NestingError: status.HTTP_400_BAD_REQUEST,
     PayloadTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,

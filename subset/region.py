@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from eo import nesting
+from eo.boxes import parse_box, world_pieces
 from ingest.geoloc import normalize_lon
 from subset.errors import RegionError
 
@@ -149,41 +150,27 @@ def _perimeter(geom: BaseGeometry) -> float:
     return float(sum(p.exterior.length + sum(r.length for r in p.interiors) for p in geom.geoms))
 
 
-def bbox_region(west: float, south: float, east: float, north: float) -> Region:
-    """Return a Region for a bbox; west > east crosses the antimeridian. Raises RegionError.
+def parse_bbox(raw: object, name: str = "bbox") -> Region:
+    """Return a Region for a box as eo.boxes reads it (W > E crosses the antimeridian),
+    cut to the world. Raises InputError, or RegionError when the box covers no land or sea.
 
-    >>> bbox_region(170, -10, -170, 10).bounds()
+    >>> parse_bbox("170,-10,-170,10").bounds()
     (170.0, -10.0, -170.0, 10.0)
-    >>> len(bbox_region(170, -10, -170, 10).geometry.geoms)
+    >>> len(parse_bbox([170, -10, -170, 10]).geometry.geoms)
     2
     """
-    try:
-        west, south, east, north = (float(v) for v in (west, south, east, north))
-    except (TypeError, ValueError, OverflowError) as e:  # OverflowError: a 400-digit int
-        raise RegionError("bbox must be four numbers W,S,E,N") from e
-    for name, value, limit in (("west", west, 180), ("east", east, 180),
-                               ("south", south, 90), ("north", north, 90)):
-        if not math.isfinite(value) or abs(value) > limit:
-            raise RegionError(f"bbox {name}={value:g} is outside -{limit}..{limit}")
-    if south >= north:
-        raise RegionError(f"bbox south={south:g} must be less than north={north:g}")
-    if west == east:
-        raise RegionError(f"bbox west={west:g} equals east: the box has no width")
-    if west < east:
-        geom = MultiPolygon([box(west, south, east, north)])
-    else:
-        geom = MultiPolygon([box(west, south, 180.0, north), box(-180.0, south, east, north)])
-    return Region(geom, (west, south, east, north))
+    pieces = world_pieces(*parse_box(raw, name))
+    if not pieces:
+        raise RegionError(f"{name}={raw!s:.80} covers no part of the world "
+                          "(lon -180..180, lat -90..90): there is nothing to cut")
+    geom = MultiPolygon([box(*piece) for piece in pieces])
+    west, south, _, north = pieces[0]
+    return Region(geom, (float(west), float(south), float(pieces[-1][2]), float(north)))
 
 
-def parse_bbox(text: str | Sequence[float]) -> Region:
-    """Return a Region from 'W,S,E,N' or a 4-sequence. Raises RegionError."""
-    if not isinstance(text, str | list | tuple):
-        raise RegionError(f"bbox {text!r:.40} must be four numbers W,S,E,N")
-    parts = text.split(",") if isinstance(text, str) else list(text)
-    if len(parts) != 4:
-        raise RegionError(f"bbox {text!r} must be four numbers W,S,E,N")
-    return bbox_region(*parts)
+def bbox_region(west: float, south: float, east: float, north: float) -> Region:
+    """Return the Region of a box given as four numbers (see parse_bbox)."""
+    return parse_bbox([west, south, east, north])
 
 
 def parse_geometry(value: str | Mapping[str, Any] | BaseGeometry) -> Region:
