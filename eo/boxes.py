@@ -29,20 +29,23 @@ def _number(value: object, name: str) -> float:
     return number
 
 
-def parse_box(raw: object, name: str = "bbox") -> Box:
+def parse_box(raw: object, name: str = "bbox", text: bool = True) -> Box:
     """Return (W, S, E, N) from 'W,S,E,N' text or a list of 4 (or 6, with heights) numbers.
+
+    ``text=False`` refuses the text form: a STAC POST body's bbox is a JSON array.
 
     >>> parse_box("170,-10,-170,10")
     (170.0, -10.0, -170.0, 10.0)
     >>> parse_box([0, 0, -5, 10, 10, 5])
     (0.0, 0.0, 10.0, 10.0)
     """
-    if isinstance(raw, str):
+    if isinstance(raw, str) and text:
         parts: Sequence[object] = raw.split(",")
     elif isinstance(raw, list | tuple):
         parts = raw
     else:
-        raise InputError(f"{name} must be four numbers W,S,E,N (or six with heights)")
+        kind = "" if text else "an array of "
+        raise InputError(f"{name} must be {kind}four numbers W,S,E,N (or six with heights)")
     if len(parts) == 6:  # W,S,zmin,E,N,zmax
         parts = [parts[0], parts[1], parts[3], parts[4]]
     if len(parts) != 4:

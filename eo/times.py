@@ -1,10 +1,12 @@
 """Time instants and intervals as users write them, one rule for the API and every command.
 
-An instant is RFC 3339 with a zone (``2024-01-31T12:00:00Z``, ``...+02:00``); a bare
-date (``2024-01-31``) stands for that whole UTC day. An interval is one instant or date,
-or ``START/END`` where ``..`` or nothing is an open end; a date as END reaches the last
-microsecond of that day, so ``2024-01-01/2024-01-31`` is all of January. A date-time
-without a zone is refused rather than guessed.
+An instant is RFC 3339 with a zone (``2024-01-31T12:00:00Z``, ``...+02:00``); a date-time
+without a zone is refused rather than guessed. An interval is one instant, or
+``START/END`` where ``..`` or nothing is an open end. Either end of ``START/END`` may
+be a bare date: as START it is that day's first instant (00:00Z), as END its last
+(23:59:59.999999Z), so ``2024-01-01/2024-01-31`` is all of January. A bare date alone
+is refused: STAC API's conformance tests require a 400 for ``datetime=1985-04-12``
+(a single value is an instant), so the whole day is written ``2024-01-31/2024-01-31``.
 """
 
 from __future__ import annotations
@@ -89,9 +91,11 @@ def parse_interval(raw: object, name: str = "datetime") -> tuple[datetime | None
     if not isinstance(raw, str):
         raise InputError(f"{name} must be a string such as 2024-01-01T00:00:00Z/..")
     if "/" not in raw:
-        if raw.strip() in ("", ".."):
-            raise InputError(f"{name}={raw!r:.80} is open at both ends")
-        return _start(raw, name), _end(raw, name)
+        if _DATE.match(raw.strip()):
+            raise InputError(f"{name}={raw!r:.80} is a date, not an instant: write "
+                             f"{raw.strip()}/{raw.strip()} for that whole day")
+        instant = parse_instant(raw, name)
+        return instant, instant
     first, _, last = raw.partition("/")
     start = None if first.strip() in ("", "..") else _start(first, name)
     end = None if last.strip() in ("", "..") else _end(last, name)

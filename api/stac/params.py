@@ -99,7 +99,7 @@ def search_from_post(body: Any) -> tuple[SwathSearch, FieldSpec]:
     if body.get("bbox") is not None and body.get("intersects") is not None:
         raise QueryError("bbox and intersects cannot be used together; send one of them")
     if body.get("bbox") is not None:
-        s.bbox = parse_box(body["bbox"])
+        s.bbox = parse_box(body["bbox"], text=False)
     if body.get("intersects") is not None:
         s.area = parse_geojson(body["intersects"])
     if body.get("datetime") not in (None, ""):
