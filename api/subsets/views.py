@@ -104,7 +104,7 @@ def parse_search(body: Any) -> dict[str, Any]:
     if body.get("bbox"):
         out["region"] = parse_bbox(body["bbox"])
     elif body.get("intersects"):
-        out["region"] = parse_geometry(body["intersects"])
+        out["region"] = parse_geometry(body["intersects"], "intersects")
     if body.get("datetime"):
         out["start"], out["end"] = parse_interval(body["datetime"])
     collections = body.get("collections") or []

@@ -12,7 +12,6 @@ from eo.argv import accept_negative_values
 from eo.times import parse_interval
 from hpc.manifest import write_manifest
 from hpc.plan import plan_from_catalog
-from subset.errors import RegionError
 
 
 class Command(BaseCommand):
@@ -51,7 +50,7 @@ class Command(BaseCommand):
                                      store=str(opts["store"]))
         except Region.DoesNotExist as e:
             raise CommandError(f"no region named {opts['region']!r}") from e
-        except RegionError as e:
+        except ValueError as e:  # eo's InputError and RegionError: the message names it
             raise CommandError(str(e)) from e
         except KeyError as e:
             raise CommandError(f"no store named {opts['store']!r} is configured") from e
