@@ -156,8 +156,8 @@ def _single(obj: Mapping[str, Any], name: str, max_vertices: int, counter: list[
             reason = explain_validity(geom)
             fixed = GeometryCollection(polygons(shapely.make_valid(
                 geom, method="structure", keep_collapsed=False)))
-            if fixed.is_empty:
-                raise InputError(f"{name}: invalid polygon ({reason}) and not repairable")
+            if fixed.is_empty:  # a collinear "polygon" is invalid and repairs to nothing
+                raise InputError(f"{name}: the polygon has no area")
             repairs.append(f"{name}: invalid polygon ({reason}) was repaired with MakeValid")
             geom = shapely.union_all(fixed.geoms)
         elif geom.area == 0:
@@ -186,7 +186,8 @@ def _position(pos: object, name: str) -> tuple[float, float]:
             raise InputError(f"{name}: {label} {v!r:.40} is not a number")
         # abs() first: math.isfinite() of an integer of 400 digits raises OverflowError.
         if abs(v) > limit or not math.isfinite(v):
-            raise InputError(f"{name}: {label} {v} is outside -{limit}..{limit}")
+            shown = f"{v:g}" if isinstance(v, float) else str(v)[:40]  # 95 from JSON or WKT
+            raise InputError(f"{name}: {label} {shown} is outside -{limit}..{limit}")
     return float(pos[0]), float(pos[1])
 
 
