@@ -150,7 +150,7 @@ def _perimeter(geom: BaseGeometry) -> float:
 
 def parse_bbox(raw: object, name: str = "bbox") -> Region:
     """Return a Region for a box as eo.boxes reads it (W > E crosses the antimeridian),
-    cut to the world. Raises InputError, or RegionError when the box covers no land or sea.
+    cut to the world. Raises InputError, or RegionError when no part of it is in the world.
 
     >>> parse_bbox("170,-10,-170,10").bounds()
     (170.0, -10.0, -170.0, 10.0)
