@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from catalog.geometry import QueryGeometryError
+from eo.errors import InputError
 from eo.nesting import NestingError
 from subset.errors import SubsetError, SubsetTooLarge, SubsetTotalTooLarge
 
@@ -20,7 +21,7 @@ from subset.errors import SubsetError, SubsetTooLarge, SubsetTotalTooLarge
 API_PREFIXES = ("/api/", "/stac/")
 
 
-class QueryError(ValueError):
+class QueryError(InputError):
     """A request parameter that cannot be used; the message names it."""
 
 
@@ -56,7 +57,7 @@ def _estimate(exc: SubsetTooLarge) -> dict[str, Any]:
 # before SubsetError). DRF's own exceptions (authentication, throttling, parsing)
 # keep their statuses and take the same {"error": ...} shape.
 ERRORS: dict[type[Exception], tuple[int, Callable[[Any], dict[str, Any]]]] = {
-    QueryError: (status.HTTP_400_BAD_REQUEST, _message),
+    InputError: (status.HTTP_400_BAD_REQUEST, _message),  # QueryError and every eo parser's
     QueryGeometryError: (status.HTTP_400_BAD_REQUEST, _message),
     NestingError: (status.HTTP_400_BAD_REQUEST, _message),
     # A lookup value the model field refuses (e.g. a malformed uuid in a URL).

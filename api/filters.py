@@ -12,19 +12,12 @@ from typing import Any
 from api import paging
 from api.exceptions import QueryError
 from api.geometry import parse_geojson, parse_wkt
-from api.params import (
-    clean_text,
-    parse_bbox,
-    parse_float,
-    parse_interval,
-    parse_list,
-    parse_orbit,
-    parse_point,
-    parse_token,
-)
+from api.params import clean_text, parse_float, parse_list, parse_orbit, parse_point, parse_token
 from api.search import SwathSearch
 from catalog.geometry import circle_geometry
 from catalog.models import SwathState
+from eo.boxes import parse_box
+from eo.times import parse_interval
 
 SWATH_PARAMS = {
     "bbox", "intersects", "point", "radius_km", "region", "datetime", "collection",
@@ -53,7 +46,7 @@ def search_from_params(params: dict[str, Any], body: bool = False) -> SwathSearc
     if len(areas) > 1:
         raise QueryError(f"use one of bbox, intersects, point; got {', '.join(areas)}")
     if params.get("bbox") not in (None, ""):
-        s.bbox = parse_bbox(_text(params["bbox"], "bbox"))
+        s.bbox = parse_box(_text(params["bbox"], "bbox"))
     if params.get("intersects") not in (None, ""):
         raw = params["intersects"]
         s.area = parse_geojson(raw) if isinstance(raw, dict) else parse_wkt(

@@ -26,7 +26,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 
 from api.exceptions import QueryError
-from api.params import parse_instant
+from eo.times import parse_instant
 
 MAX_LIMIT = 1000
 MAX_SORT_KEYS = 3

@@ -44,7 +44,8 @@ SWATH_PARAMETERS = [
     P("point", str, description="lon,lat; with radius_km"),
     P("radius_km", float, description="radius around point, km (default 1, at most 5000)"),
     P("region", str, description="slug of a named region"),
-    P("datetime", str, description="RFC 3339 instant or start/end; '..' is open"),
+    P("datetime", str, description="RFC 3339 instant or start/end; '..' is open; a date "
+                                     "as an end covers its whole day"),
     P("collection", str, description="collection slug(s), comma-separated"),
     P("platform", str), P("orbit", str, description="orbit number N or range A..B"),
     P("state", str, description="default VERIFIED; comma-separated states"),

@@ -10,6 +10,10 @@ import math
 
 from django.contrib.gis.geos import GeometryCollection, GEOSGeometry, MultiPolygon, Polygon
 
+# The box rule and its cut to the world are eo's; the search SQL reads this name here.
+from eo.boxes import world_pieces as bbox_pieces
+from eo.geometry import ring_lists
+
 EARTH_RADIUS_KM = 6371.0088
 
 
@@ -37,32 +41,6 @@ def bbox_geometry(west: float, south: float, east: float, north: float) -> Multi
         raise QueryGeometryError(f"bbox south={south} is north of north={north}")
     return MultiPolygon(*(Polygon.from_bbox(piece) for piece in
                           bbox_pieces(west, south, east, north)), srid=4326)
-
-
-def bbox_pieces(west: float, south: float, east: float,
-                north: float) -> list[tuple[float, float, float, float]]:
-    """The rectangles of a bbox split at +-180 (one, or two when west > east), each cut to
-    the world: longitudes beyond +-180 and latitudes beyond +-90 cover nothing (they are
-    not wrapped), so a box wholly outside has no pieces. Search boxes follow this rule
-    in the REST and STAC APIs alike (docs/API.md).
-
-    >>> bbox_pieces(170, -10, -170, 10)
-    [(170, -10, 180.0, 10), (-180.0, -10, -170, 10)]
-    >>> bbox_pieces(170, 80, 190, 95)
-    [(170, 80, 180.0, 90.0)]
-    >>> bbox_pieces(181, 91, 182, 92)
-    []
-    """
-    south, north = max(south, -90.0), min(north, 90.0)
-    if south > north:
-        return []
-    spans = [(west, east)] if west <= east else [(west, 180.0), (-180.0, east)]
-    pieces = []
-    for w, e in spans:
-        w, e = max(w, -180.0), min(e, 180.0)
-        if w <= e:
-            pieces.append((w, south, e, north))
-    return pieces
 
 
 def circle_geometry(lon: float, lat: float, radius_km: float, segments: int = 64) -> MultiPolygon:
@@ -100,30 +78,13 @@ def circle_geometry(lon: float, lat: float, radius_km: float, segments: int = 64
 
 
 def split_ring(ring: list[tuple[float, float]]) -> MultiPolygon:
-    """Return a lon/lat ring (no pole inside) as a MultiPolygon cut at +-180.
+    """Return a lon/lat ring (no pole inside) as a MultiPolygon cut at +-180 (eo.geometry).
 
-    >>> split_ring([(175, 0), (-175, 0), (-175, 5), (175, 5)]).num_geom
+    >>> split_ring([(175, 0), (-175, 0), (-175, 5), (175, 5), (175, 0)]).num_geom
     2
     """
-    from shapely import affinity, box
-    from shapely.geometry import Polygon as ShapelyPolygon
-
-    # Unwrap so consecutive vertices never jump by more than 180 degrees, then cut
-    # the continuous polygon into the -180..180 windows and shift each piece home.
-    unwrapped = [ring[0]]
-    for lon, lat in ring[1:]:
-        prev = unwrapped[-1][0]
-        unwrapped.append((lon + 360 * round((prev - lon) / 360), lat))
-    poly = ShapelyPolygon(unwrapped)
-    if not poly.is_valid:
-        poly = poly.buffer(0)
-    pieces = []
-    for shift in (-360, 0, 360):
-        part = poly.intersection(box(-180 - shift, -90, 180 - shift, 90))
-        if not part.is_empty:
-            part = affinity.translate(part, xoff=shift)
-            pieces.extend(_polygons(GEOSGeometry(part.wkb_hex, srid=4326)))
-    return MultiPolygon(*pieces, srid=4326)
+    pieces = ring_lists(ring)
+    return MultiPolygon(*(GEOSGeometry(memoryview(p.wkb), srid=4326) for p in pieces), srid=4326)
 
 
 def _polygons(geom: GEOSGeometry) -> list[Polygon]:

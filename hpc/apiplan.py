@@ -20,8 +20,10 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+from eo.argv import accept_negative_values
+from eo.times import parse_interval
 from hpc.env import api_token
-from hpc.manifest import now_iso, parse_interval, write_manifest
+from hpc.manifest import now_iso, write_manifest
 
 PAGE = 1000
 TIMEOUT_S = 60
@@ -111,19 +113,17 @@ def item_from_feature(root: str, feature: dict[str, Any], region: dict[str, Any]
     }
 
 
-def rfc3339(interval: str | None) -> str:
-    """Return ``START/END`` as the API wants it (RFC 3339), read as plan-extract reads it.
+def checked_interval(interval: str | None) -> str:
+    """Return ``START/END`` checked here, before any request: the API reads it by the
+    same rule (eo.times), so it is sent as given.
 
-    >>> rfc3339("2024-03-01/2024-03-01"), rfc3339("../2024-01-01T06:00:00Z"), rfc3339(None)
-    ('2024-03-01T00:00:00Z/2024-03-02T00:00:00Z', '../2024-01-01T06:00:00Z', '')
+    >>> checked_interval("2024-03-01/2024-03-01"), checked_interval(None)
+    ('2024-03-01/2024-03-01', '')
     """
     if not interval:
         return ""
-    start, end = parse_interval(interval)
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
-    if "/" not in interval:
-        return start.strftime(fmt) if start else ""
-    return "/".join(t.strftime(fmt) if t else ".." for t in (start, end))
+    parse_interval(interval)
+    return interval.strip()
 
 
 def plan_from_api(api: str, *, bbox: str | None = None, region: str | None = None,
@@ -134,7 +134,7 @@ def plan_from_api(api: str, *, bbox: str | None = None, region: str | None = Non
     token = token or api_token()
     spec = region_spec(root, bbox=bbox, region=region, token=token, wkt=wkt)
     params = {"bbox": bbox or "", "region": region or "", "intersects": wkt or "",
-              "datetime": rfc3339(datetime),
+              "datetime": checked_interval(datetime),
               "collection": collection or "", "state": "VERIFIED"}
     planned = now_iso()
     items = [item_from_feature(root, f, spec, planned)
@@ -146,8 +146,9 @@ def plan_from_api(api: str, *, bbox: str | None = None, region: str | None = Non
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: write a manifest planned through the API."""
-    parser = argparse.ArgumentParser(prog="python -m hpc.apiplan", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = accept_negative_values(argparse.ArgumentParser(
+        prog="python -m hpc.apiplan", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter))
     parser.add_argument("--api", required=True, help="site root, e.g. http://archive:8000")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--bbox", help="W,S,E,N in degrees")

@@ -21,9 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eo.argv import accept_negative_values
+from eo.times import parse_interval
 from hpc import outputs
 from hpc.driver import execute, finish, setup, world
-from hpc.manifest import ManifestError, parse_time, read_manifest, region_from_spec
+from hpc.manifest import ManifestError, read_manifest, region_from_spec
 from hpc.policy import parse_policy
 from hpc.report import summarize, table, write_json
 from hpc.scheduler import Outcome
@@ -35,8 +37,9 @@ EPOCH = "1970-01-01T00:00:00Z"
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
-    p = argparse.ArgumentParser(prog="python -m mpi4py -m hpc.extract", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = accept_negative_values(argparse.ArgumentParser(
+        prog="python -m mpi4py -m hpc.extract", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter))
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--manifest", help="JSON-lines manifest (manage.py plan-extract)")
     source.add_argument("--api", help="plan from this API instead (site root URL)")
@@ -112,7 +115,7 @@ def plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]
     else:
         items = read_manifest(args.manifest)
     created = args.created or next((i["planned"] for i in items if i.get("planned")), EPOCH)
-    when = parse_time(created)
+    when = parse_interval(created, "created")[0]
     if when is None:
         raise ManifestError(f"--created {created!r} is not a time")
     job_id = args.job_id or time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"

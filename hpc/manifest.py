@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,44 +37,6 @@ class ManifestError(ValueError):
 def now_iso() -> str:
     """Return the current UTC time as ``YYYY-MM-DDTHH:MM:SSZ`` (the manifest's ``planned``)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime | None:
-    """Return an aware UTC datetime from RFC 3339 or a bare date; ``..`` or "" is open (None).
-
-    >>> parse_time("2024-01-02"), parse_time(".."), parse_time("2024-01-02T03:04:05Z").hour
-    (datetime.datetime(2024, 1, 2, 0, 0, tzinfo=datetime.timezone.utc), None, 3)
-    """
-    text = text.strip()
-    if text in ("", ".."):
-        return None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as e:
-        raise ValueError(f"not an RFC 3339 time or date: {text!r}") from e
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def parse_interval(text: str) -> tuple[datetime | None, datetime | None]:
-    """Return (start, end) from ``START/END`` (``..`` open) or one instant.
-
-    A bare date as END means the whole day (up to the next midnight).
-
-    >>> parse_interval("2024-01-01/2024-01-31")[1].isoformat()
-    '2024-02-01T00:00:00+00:00'
-    >>> parse_interval("../2024-01-01T00:00:00Z")[0] is None
-    True
-    """
-    if "/" not in text:
-        t = parse_time(text)
-        return t, t
-    first, _, last = text.partition("/")
-    start, end = parse_time(first), parse_time(last)
-    if end is not None and re.fullmatch(r"\s*\d{4}-\d\d-\d\d\s*", last):
-        end += timedelta(days=1)
-    if start is not None and end is not None and end < start:
-        raise ValueError(f"interval {text!r} ends before it starts")
-    return start, end
 
 
 def region_from_spec(spec: dict[str, Any]) -> Region:

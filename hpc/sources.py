@@ -24,8 +24,8 @@ from archive.envconfig import StoreConfig
 from archive.errors import ArchiveError, ChecksumMismatch, TransientArchiveError
 from archive.ranged import RangedFile
 from archive.stores import Store
+from eo.formats import recognise
 from hpc.env import api_token, store_config
-from subset.source import sniff
 
 RANGED_BLOCK = 1 << 20
 RANGED_CACHE_BLOCKS = 64
@@ -103,7 +103,7 @@ def _open_from_store(item: dict[str, Any], scratch: Path) -> Iterator[Any]:
         ranged = store.open_ranged(key, block_size=RANGED_BLOCK,
                                    cache_blocks=RANGED_CACHE_BLOCKS)
         try:
-            if sniff(ranged) == "hdf5":
+            if recognise(ranged) == "hdf5":
                 yield ranged
                 return
         finally:
@@ -126,7 +126,7 @@ def _open_from_http(item: dict[str, Any], scratch: Path) -> Iterator[Any]:
         ranged = RangedFile(reader.fetch, size, name=item["url"], block_size=RANGED_BLOCK,
                             cache_blocks=RANGED_CACHE_BLOCKS)
         try:
-            if sniff(ranged) == "hdf5":
+            if recognise(ranged) == "hdf5":
                 yield ranged
                 return
         finally:

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-import shapely.affinity
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
+
+from eo.geometry import polygons as _polygons
+from eo.geometry import ring_to_lonlat
 
 EARTH_RADIUS_KM = 6371.0088
 KM = 1.0 / EARTH_RADIUS_KM  # one kilometre as an angle in radians
@@ -125,43 +127,6 @@ class Gnomonic:
         """Return unit vectors for projected (x, y)."""
         v = (self.center + xy[..., :1] * self.east + xy[..., 1:2] * self.north)
         return v / np.linalg.norm(v, axis=-1, keepdims=True)
-
-
-def ring_to_lonlat(lon: np.ndarray, lat: np.ndarray) -> list[Polygon]:
-    """Return lon/lat polygons in [-180, 180] for a closed, densified ring on the sphere.
-
-    A ring whose unwrapped longitude turns by 360 degrees encloses a pole and is closed
-    along that pole's latitude; the result is cut at +-180 and the pieces shifted back.
-    """
-    steps = (np.diff(lon) + 180.0) % 360.0 - 180.0
-    lon_u = np.concatenate([[lon[0]], lon[0] + np.cumsum(steps)])
-    turn = lon_u[-1] - lon_u[0]
-    coords = np.column_stack([lon_u, lat])  # an array: a list of tuples is slow in shapely
-    if abs(turn) > 180.0:
-        pole = 90.0 if np.mean(lat) > 0 else -90.0
-        coords = np.vstack([coords, [(lon_u[-1], pole), (lon_u[0], pole)]])
-    poly = shapely.make_valid(Polygon(coords)) if len(coords) >= 4 else Polygon()
-    if poly.is_empty:
-        return []
-    west, _, east, _ = poly.bounds
-    first, last = (int(np.floor((x + 180.0) / 360.0)) for x in (west, east))
-    if first == last:  # within one 360-degree window (most pieces): no cut, at most a shift
-        return _polygons(shapely.affinity.translate(poly, xoff=-360.0 * first) if first else poly)
-    pieces: list[Polygon] = []
-    for k in range(first, last + 1):
-        window = box(-180.0 + 360.0 * k, -90.0, 180.0 + 360.0 * k, 90.0)
-        part = poly.intersection(window)
-        if not part.is_empty:
-            pieces.extend(_polygons(shapely.affinity.translate(part, xoff=-360.0 * k)))
-    return pieces
-
-
-def _polygons(geom: BaseGeometry) -> list[Polygon]:
-    if isinstance(geom, Polygon):
-        return [geom] if geom.area > 0 else []
-    if hasattr(geom, "geoms"):
-        return [p for g in geom.geoms for p in _polygons(g)]
-    return []
 
 
 def _projected_to_lonlat(proj: Gnomonic, shape: BaseGeometry, near_pole: bool) -> list[Polygon]:

@@ -39,10 +39,10 @@ from archive.errors import ArchiveError, ChecksumMismatch
 from catalog import services
 from catalog.geometry import EARTH_RADIUS_KM
 from catalog.models import StoredObject, Swath, SwathState
+from eo.formats import recognise
 from ingest.pipeline import metadata_fields
 
 log = logging.getLogger(__name__)
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 RANGED_BLOCK = 1 << 20  # the inspection child asks for runs of its own 1 MiB blocks
 COPY_CHUNK = 1 << 20
 
@@ -209,7 +209,7 @@ def _read(swath: Swath, copy: StoredObject, store: Any, inspector: Any, timeout_
     if (copy.codec or "none") == "none" and (info.codec or "none") == "none":
         ranged = store.open_ranged(copy.key, block_size=RANGED_BLOCK, cache_blocks=8)
         try:
-            if ranged.read(len(HDF5_MAGIC)) == HDF5_MAGIC:
+            if recognise(ranged) == "hdf5":
 
                 def serve(start: int, stop: int) -> bytes:
                     ranged.seek(start)

@@ -14,7 +14,8 @@ from typing import BinaryIO
 
 import zstandard
 
-WRAPPERS = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\x28\xb5\x2f\xfd": "zstd"}
+from eo.formats import WRAPPERS, recognise_path
+
 DEFAULT_MAX_BYTES = 64 * 2**30  # larger than any real granule; bombs stop here
 CHUNK = 2**20
 
@@ -30,12 +31,8 @@ class UnwrapError(Exception):
 
 def detect_wrapper(path: str | Path) -> str | None:
     """Return 'gzip', 'bzip2' or 'zstd' from the magic bytes, or None if not wrapped."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    for magic, name in WRAPPERS.items():
-        if head.startswith(magic):
-            return name
-    return None
+    kind = recognise_path(path)
+    return kind if kind in WRAPPERS.values() else None
 
 
 def _open_stream(kind: str, src: BinaryIO) -> BinaryIO:

@@ -9,23 +9,21 @@ stored in -180..180 or 0..360: they are wrapped before testing. No Django here.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import shapely
-import shapely.affinity
-from shapely import wkt as shapely_wkt
-from shapely.geometry import MultiPolygon, Polygon, box, shape
+from shapely.geometry import MultiPolygon, box
 from shapely.geometry.base import BaseGeometry
-from shapely.validation import explain_validity
 
 from eo import nesting
+from eo.boxes import parse_box, world_pieces
+from eo.geometry import parse_geometry as parse_area
 from ingest.geoloc import normalize_lon
 from subset.errors import RegionError
 
-MAX_VERTICES = 10_000
 BOUNDARY_STEP_DEG = 0.05  # boundary sample spacing for distance lower bounds
 
 
@@ -35,6 +33,7 @@ class Region:
 
     geometry: MultiPolygon
     bbox: tuple[float, float, float, float] | None = None
+    repairs: tuple[str, ...] = ()  # what eo.geometry repaired in the geometry given
     _boundary: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     @property
@@ -149,151 +148,40 @@ def _perimeter(geom: BaseGeometry) -> float:
     return float(sum(p.exterior.length + sum(r.length for r in p.interiors) for p in geom.geoms))
 
 
-def bbox_region(west: float, south: float, east: float, north: float) -> Region:
-    """Return a Region for a bbox; west > east crosses the antimeridian. Raises RegionError.
+def parse_bbox(raw: object, name: str = "bbox") -> Region:
+    """Return a Region for a box as eo.boxes reads it (W > E crosses the antimeridian),
+    cut to the world. Raises InputError, or RegionError when no part of it is in the world.
 
-    >>> bbox_region(170, -10, -170, 10).bounds()
+    >>> parse_bbox("170,-10,-170,10").bounds()
     (170.0, -10.0, -170.0, 10.0)
-    >>> len(bbox_region(170, -10, -170, 10).geometry.geoms)
+    >>> len(parse_bbox([170, -10, -170, 10]).geometry.geoms)
     2
     """
-    try:
-        west, south, east, north = (float(v) for v in (west, south, east, north))
-    except (TypeError, ValueError, OverflowError) as e:  # OverflowError: a 400-digit int
-        raise RegionError("bbox must be four numbers W,S,E,N") from e
-    for name, value, limit in (("west", west, 180), ("east", east, 180),
-                               ("south", south, 90), ("north", north, 90)):
-        if not math.isfinite(value) or abs(value) > limit:
-            raise RegionError(f"bbox {name}={value:g} is outside -{limit}..{limit}")
-    if south >= north:
-        raise RegionError(f"bbox south={south:g} must be less than north={north:g}")
-    if west == east:
-        raise RegionError(f"bbox west={west:g} equals east: the box has no width")
-    if west < east:
-        geom = MultiPolygon([box(west, south, east, north)])
-    else:
-        geom = MultiPolygon([box(west, south, 180.0, north), box(-180.0, south, east, north)])
-    return Region(geom, (west, south, east, north))
-
-
-def parse_bbox(text: str | Sequence[float]) -> Region:
-    """Return a Region from 'W,S,E,N' or a 4-sequence. Raises RegionError."""
-    if not isinstance(text, str | list | tuple):
-        raise RegionError(f"bbox {text!r:.40} must be four numbers W,S,E,N")
-    parts = text.split(",") if isinstance(text, str) else list(text)
-    if len(parts) != 4:
-        raise RegionError(f"bbox {text!r} must be four numbers W,S,E,N")
-    return bbox_region(*parts)
-
-
-def parse_geometry(value: str | Mapping[str, Any] | BaseGeometry) -> Region:
-    """Return a Region from GeoJSON (text or mapping, Feature(Collection) too), WKT or shapely.
-
-    Raises RegionError for non-areal, self-intersecting, empty or out-of-range geometries.
-    """
-    geom = _load(value)
-    polys = list(_polygons(geom))
-    if not polys:
-        raise RegionError(f"a {geom.geom_type} has no area: give a Polygon or MultiPolygon")
-    nverts = sum(len(p.exterior.coords) + sum(len(r.coords) for r in p.interiors) for p in polys)
-    if nverts > MAX_VERTICES:
-        raise RegionError(f"the region has {nverts} vertices; the limit is {MAX_VERTICES}")
-    for poly in polys:
-        coords = np.concatenate([np.asarray(poly.exterior.coords)[:, :2]]
-                                + [np.asarray(r.coords)[:, :2] for r in poly.interiors])
-        if not np.isfinite(coords).all():
-            raise RegionError("the region has a non-finite coordinate")
-        if np.abs(coords[:, 1]).max() > 90:
-            raise RegionError(f"latitude {coords[np.abs(coords[:, 1]).argmax(), 1]:g} is "
-                              "outside -90..90")
-        if np.abs(coords[:, 0]).max() > 360:
-            raise RegionError(f"longitude {coords[np.abs(coords[:, 0]).argmax(), 0]:g} is "
-                              "outside -360..360")
-        if not poly.is_valid:
-            raise RegionError(f"the polygon is invalid ({explain_validity(poly)}): "
-                              "self-intersecting rings must be fixed first")
-        if poly.area <= 0:
-            raise RegionError("a polygon of the region has no area")
-    pieces: list[Polygon] = []
-    for poly in polys:
-        pieces.extend(_split_at_antimeridian(poly))
+    pieces = world_pieces(*parse_box(raw, name))
     if not pieces:
-        raise RegionError("the region has no area inside -180..180")
-    return Region(MultiPolygon(pieces))
+        raise RegionError(f"{name}={raw!s:.80} covers no part of the world "
+                          "(lon -180..180, lat -90..90): there is nothing to cut")
+    geom = MultiPolygon([box(*piece) for piece in pieces])
+    west, south, _, north = pieces[0]
+    return Region(geom, (float(west), float(south), float(pieces[-1][2]), float(north)))
 
 
-def region_from(bbox: str | Sequence[float] | None = None,
-                geometry: str | Mapping[str, Any] | BaseGeometry | None = None) -> Region:
-    """Return a Region from exactly one of bbox or geometry. Raises RegionError."""
-    if (bbox is None) == (geometry is None):
-        raise RegionError("give exactly one of a bbox or a geometry")
-    return parse_bbox(bbox) if bbox is not None else parse_geometry(geometry)  # type: ignore[arg-type]
+def bbox_region(west: float, south: float, east: float, north: float) -> Region:
+    """Return the Region of a box given as four numbers (see parse_bbox)."""
+    return parse_bbox([west, south, east, north])
 
 
-def _load(value: str | Mapping[str, Any] | BaseGeometry) -> BaseGeometry:
-    if isinstance(value, BaseGeometry):
-        return value
+def parse_geometry(value: str | Mapping[str, Any] | BaseGeometry, name: str = "geometry") -> Region:
+    """Return a Region from GeoJSON (text or mapping), WKT or shapely, read by eo.geometry.
+
+    Raises InputError for a geometry eo.geometry refuses, RegionError for one with no area.
+    """
     try:
-        # Depth first: json, shapely's WKT and GeoJSON readers and _polygons all
-        # recurse, and a collection nested 3,000 deep made one of them a 500.
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("{"):
-                try:
-                    value = nesting.loads(text, "the geometry")
-                except ValueError as e:
-                    raise RegionError(f"the geometry is not valid GeoJSON: {e}") from e
-            else:
-                nesting.check_wkt_depth(text, "the geometry")
-                try:
-                    return shapely_wkt.loads(text)
-                except shapely.errors.ShapelyError as e:
-                    raise RegionError("the geometry is neither GeoJSON nor WKT") from e
-        else:
-            nesting.check_json_depth(value, "the geometry")
+        area = parse_area(value, name)
     except nesting.NestingError as e:
         raise RegionError(str(e)) from e
-    return _load_mapping(value)
-
-
-def _load_mapping(value: object) -> BaseGeometry:
-    if not isinstance(value, Mapping):
-        raise RegionError("the geometry must be GeoJSON, WKT or a shapely geometry")
-    kind = value.get("type")
-    if kind == "Feature":
-        return _load_mapping(value.get("geometry") or {})
-    if kind == "FeatureCollection":
-        features = value.get("features", [])
-        if not isinstance(features, list):
-            raise RegionError("a FeatureCollection's features must be an array")
-        return shapely.union_all([_load_mapping(f) for f in features])
-    try:
-        return shape(value)
-    except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError,
-            shapely.errors.ShapelyError) as e:
-        raise RegionError(f"the GeoJSON geometry cannot be read: {e}") from e
-
-
-def _polygons(geom: BaseGeometry) -> Iterable[Polygon]:
-    if isinstance(geom, Polygon):
-        if not geom.is_empty:
-            yield geom
-    elif hasattr(geom, "geoms"):
-        for g in geom.geoms:
-            yield from _polygons(g)
-
-
-def _split_at_antimeridian(poly: Polygon) -> list[Polygon]:
-    """Return the polygon cut into -180..180 windows, each piece shifted home.
-
-    Longitudes beyond +-180 mean the polygon continues across the antimeridian (an
-    unwrapped ring); within -180..180 edges are taken literally, as GeoJSON says.
-    """
-    pieces: list[Polygon] = []
-    for shift in (-360.0, 0.0, 360.0):
-        part = poly.intersection(box(-180.0 - shift, -90.0, 180.0 - shift, 90.0))
-        if part.is_empty:
-            continue
-        part = shapely.affinity.translate(part, xoff=shift)
-        pieces.extend(p for p in _polygons(part) if p.area > 0)
-    return pieces
+    polys = area.polygons()
+    if not polys:
+        raise RegionError(f"{name}: a {area.geometry.geom_type} has no area to cut: "
+                          "give a Polygon or MultiPolygon")
+    return Region(MultiPolygon(polys), repairs=tuple(area.repairs))

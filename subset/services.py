@@ -30,6 +30,7 @@ import archive.config
 from archive.errors import ArchiveError, ChecksumMismatch
 from archive.stores import Store
 from catalog.models import Product, Region, StoredObject, Swath, SwathState
+from eo.formats import recognise
 from subset import kernel
 from subset.errors import (
     NoDataInRegion,
@@ -265,9 +266,7 @@ def open_swath(store: Store, copy: StoredObject, swath: Swath, tmp: Path) -> Any
         ranged = store.open_ranged(copy.key, block_size=kernel.RANGED_BLOCK,
                                    cache_blocks=kernel.RANGED_CACHE_BLOCKS)
         try:
-            from subset.source import sniff
-
-            if sniff(ranged) == "hdf5":
+            if recognise(ranged) == "hdf5":
                 yield ranged
                 return
         finally:

@@ -11,7 +11,6 @@ datasets without scales get per-group phony dimensions, one per length, like net
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from archive.ranged import RangedFile
+from eo.formats import recognise
 from ingest.geoloc import (
     INTERNAL_ATTRS as NETCDF_INTERNAL,
 )
@@ -33,8 +33,6 @@ from ingest.geoloc import (
 from subset.errors import SourceError
 from subset.prefetch import ChunkIndex
 
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-NC3_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
 # Never copied as user attributes: netCDF-C's bookkeeping, and the fill (Var.fill has it).
 INTERNAL_ATTRS = NETCDF_INTERNAL | {"_FillValue"}
 
@@ -154,30 +152,15 @@ def prefetch(reads: Iterable[tuple[Var, tuple[slice, ...]]]) -> int:
     return ranged.prefetch(ranges) if ranged is not None and ranges else 0
 
 
-def sniff(fileobj: BinaryIO | io.RawIOBase) -> str:
-    """Return 'hdf5', 'netcdf3' or 'unknown' from a file's first bytes (position restored)."""
-    pos = fileobj.tell()
-    try:
-        fileobj.seek(0)
-        head = fileobj.read(8) or b""
-    finally:
-        fileobj.seek(pos)
-    if head.startswith(HDF5_MAGIC):
-        return "hdf5"
-    if head[:4] in NC3_MAGICS:
-        return "netcdf3"
-    return "unknown"
-
-
 @contextlib.contextmanager
 def open_source(src: str | os.PathLike[str] | BinaryIO) -> Iterator[Source]:
     """Open a path or seekable binary file and yield its Source; raises SourceError."""
     if isinstance(src, str | os.PathLike):
         src = os.fspath(src)
         with open(src, "rb") as f:
-            kind = sniff(f)
+            kind = recognise(f)
     else:
-        kind = sniff(src)
+        kind = recognise(src)
     if kind == "netcdf3":
         if not isinstance(src, str | os.PathLike):
             raise SourceError("a NetCDF3 file must be read from a local path")

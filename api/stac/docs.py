@@ -25,7 +25,8 @@ GEOMETRY = {"type": "object", "required": ["type", "coordinates"], "properties":
 P = OpenApiParameter
 COMMON = [
     P("bbox", str, description="W,S,E,N in degrees; W>E crosses the antimeridian"),
-    P("datetime", str, description="RFC 3339 instant or interval start/end; '..' is open"),
+    P("datetime", str, description="RFC 3339 instant or interval start/end; '..' is open; "
+                                     "a date as an end covers its whole day"),
     P("limit", int, description=f"page size, 1..{MAX_LIMIT} (default 10)"),
     P("token", str, description="paging token from a next link"),
     P("sortby", str, description="e.g. -datetime,+id (datetime, end_datetime, "

@@ -9,10 +9,12 @@ from api import paging
 from api.cql2 import compile_filter, parse_text
 from api.exceptions import QueryError
 from api.geometry import parse_geojson
-from api.params import check_bbox, parse_bbox, parse_interval, parse_list, parse_token
+from api.params import parse_list, parse_token
 from api.search import SwathSearch
 from api.stac.fields import FieldSpec, parse_fields_get, parse_fields_post
 from eo import nesting
+from eo.boxes import parse_box
+from eo.times import parse_interval
 
 GET_PARAMS = {"bbox", "intersects", "datetime", "ids", "collections", "limit", "token",
               "sortby", "fields", "filter", "filter-lang", "filter-crs"}
@@ -67,7 +69,7 @@ def search_from_get(params: dict[str, str], collection: str | None = None,
     if "bbox" in params and "intersects" in params:
         raise QueryError("bbox and intersects cannot be used together; send one of them")
     if params.get("bbox"):
-        s.bbox = parse_bbox(params["bbox"])
+        s.bbox = parse_box(params["bbox"])
     if params.get("intersects"):
         try:
             geometry = nesting.loads(params["intersects"], "intersects")
@@ -97,11 +99,7 @@ def search_from_post(body: Any) -> tuple[SwathSearch, FieldSpec]:
     if body.get("bbox") is not None and body.get("intersects") is not None:
         raise QueryError("bbox and intersects cannot be used together; send one of them")
     if body.get("bbox") is not None:
-        bbox = body["bbox"]
-        if isinstance(bbox, list):
-            s.bbox = check_bbox(bbox)
-        else:
-            raise QueryError("bbox must be an array of four numbers W,S,E,N")
+        s.bbox = parse_box(body["bbox"], text=False)
     if body.get("intersects") is not None:
         s.area = parse_geojson(body["intersects"])
     if body.get("datetime") not in (None, ""):

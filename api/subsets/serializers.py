@@ -15,11 +15,11 @@ from catalog.models import Product
 
 _BBOX = {
     "oneOf": [
-        {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+        {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 6},
         {"type": "string", "description": "W,S,E,N"},
     ],
-    "description": "W,S,E,N in degrees, as 4 numbers or one string; W>E crosses the "
-                   "antimeridian",
+    "description": "W,S,E,N in degrees, as 4 numbers (or 6 with heights, ignored) or one "
+                   "string; W>E crosses the antimeridian (eo/boxes.py)",
 }
 _GEOMETRY = {
     "oneOf": [

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.exceptions import Gone, NotDownloadable, QueryError
-from api.params import MAX_LIST_ITEMS, clean_text, parse_interval, parse_list
+from api.params import MAX_LIST_ITEMS, clean_text, parse_list
 from api.permissions import PublicReads
 from api.subsets.serializers import (
     SubsetErrorSerializer,
@@ -31,6 +31,7 @@ from archive.config import get_store
 from archive.errors import ArchiveError
 from archive.stores import MAX_PRESIGN_SECONDS
 from catalog.models import Product, Region
+from eo.times import parse_interval
 from subset.region import parse_bbox, parse_geometry
 from subset.services import SubsetSpec, region_spec, submit_subset
 
@@ -72,7 +73,7 @@ def parse_spec(body: dict[str, Any]) -> SubsetSpec:
     variables = [clean_text(v, "variables", 255) for v in variables]
     start = end = None
     if body.get("datetime"):
-        start, end = parse_interval(str(body["datetime"]))
+        start, end = parse_interval(body["datetime"])
     fill = body.get("fill_outside", False)
     if not isinstance(fill, bool):
         raise QueryError("fill_outside must be true or false")
@@ -87,9 +88,9 @@ def parse_search(body: Any) -> dict[str, Any]:
     if body.get("bbox"):
         out["region"] = parse_bbox(body["bbox"])
     elif body.get("intersects"):
-        out["region"] = parse_geometry(body["intersects"])
+        out["region"] = parse_geometry(body["intersects"], "intersects")
     if body.get("datetime"):
-        out["start"], out["end"] = parse_interval(str(body["datetime"]))
+        out["start"], out["end"] = parse_interval(body["datetime"])
     collections = body.get("collections") or []
     out["collections"] = parse_list(collections, "search.collections")
     return out

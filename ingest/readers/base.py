@@ -5,13 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from eo.formats import recognise_path
 from ingest.metadata import SwathMetadata
-
-NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-HDF4_MAGIC = b"\x0e\x03\x13\x01"
-# HDF5 allows a user block: the superblock sits at 0, 512, 1024, 2048, ... bytes.
-HDF5_OFFSETS = (0, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
 
 
 class ReadError(Exception):
@@ -37,18 +32,9 @@ class NoGeolocationError(ReadError):
 
 
 def sniff(path: str | Path) -> str | None:
-    """Return 'netcdf3', 'hdf5' or 'hdf4' from the file's magic bytes, or None."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-        if head in NETCDF3_MAGIC:
-            return "netcdf3"
-        if head == HDF4_MAGIC:
-            return "hdf4"
-        for offset in HDF5_OFFSETS:
-            fh.seek(offset)
-            if fh.read(8) == HDF5_MAGIC:
-                return "hdf5"
-    return None
+    """Return 'netcdf3', 'hdf5' or 'hdf4' from the file's magic bytes (eo.formats), or None."""
+    kind = recognise_path(path)
+    return kind if kind in ("netcdf3", "hdf5", "hdf4") else None
 
 
 class Reader(ABC):

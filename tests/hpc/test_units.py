@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hpc.manifest import ManifestError, parse_interval, read_manifest, write_manifest
+from hpc.manifest import ManifestError, read_manifest, write_manifest
 from hpc.policy import parse_policy, run_item
 from hpc.scheduler import block, largest_first
 from tests.hpc.helpers import REPO
@@ -42,14 +42,6 @@ def test_a_manifest_refuses_credentials_repeated_ids_and_sourceless_items(
         path.write_text("".join(json.dumps(i) + "\n" for i in bad))
         with pytest.raises(ManifestError, match=words):
             read_manifest(path)
-
-
-def test_an_interval_with_a_bare_end_date_covers_that_whole_day() -> None:
-    start, end = parse_interval("2024-01-01/2024-01-31")
-    assert (start.isoformat(), end.isoformat()) == ("2024-01-01T00:00:00+00:00",
-                                                    "2024-02-01T00:00:00+00:00")
-    with pytest.raises(ValueError, match="ends before"):
-        parse_interval("2024-02-01/2024-01-01")
 
 
 def test_policies_parse_and_bad_ones_are_refused() -> None:

@@ -95,8 +95,9 @@ def test_the_same_request_twice_is_the_same_product(
 
 
 @pytest.mark.parametrize("extra, reason", [
-    ({"bbox": "70,42,80,95"}, "north=95 is outside"),
-    ({"geometry": "POLYGON ((0 0, 10 10, 10 0, 0 10, 0 0))"}, "Self-intersection"),
+    ({"bbox": "70,48,80,42"}, "south=48 is greater than north=42"),
+    ({"bbox": "181,0,190,10"}, "covers no part of the world"),
+    ({"geometry": "POLYGON ((0 0, 1 1, 2 2, 0 0))"}, "geometry: the polygon has no area"),
     ({"bbox": BBOX, "variables": ["sea_ice"]}, "no variable sea_ice"),
     ({"bbox": BBOX, "region": "nowhere"}, "exactly one of bbox, geometry or region"),
     ({"region": "nowhere"}, "no region named 'nowhere'"),

@@ -5,21 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from subset.errors import RegionError
 from subset.region import parse_bbox, parse_geometry
 
 
 @pytest.mark.parametrize("bbox, reason", [
-    ("10,-95,20,0", "south=-95 is outside -90..90"),
-    ("190,0,200,10", "west=190 is outside -180..180"),
-    ("10,20,20,10", "south=20 must be less than north=10"),
-    ("10,0,10,5", "no width"),
-    ("nan,0,10,5", "outside"),
+    ("190,0,200,10", "covers no part of the world"),
+    ("10,20,20,10", "south=20 is greater than north=10"),
+    ("nan,0,10,5", "must be a finite number"),
     ("1,2,3", "four numbers"),
 ])
 def test_it_rejects_bad_bboxes_with_the_reason(bbox: str, reason: str) -> None:
-    with pytest.raises(RegionError, match=reason):
+    with pytest.raises(ValueError, match=reason):  # eo's InputError, or RegionError
         parse_bbox(bbox)
+
+
+def test_a_bbox_beyond_the_world_cuts_the_part_inside_it() -> None:
+    assert parse_bbox("10,-95,20,0").bounds() == (10, -90, 20, 0)
+    assert parse_bbox("170,0,200,10").bounds() == (170, 0, 180, 10)
 
 
 def test_a_bbox_west_of_east_crosses_the_antimeridian() -> None:
@@ -64,15 +66,21 @@ def test_geojson_features_and_wkt_give_the_same_region() -> None:
 
 
 @pytest.mark.parametrize("geometry, reason", [
-    ("POLYGON ((0 0, 10 10, 10 0, 0 10, 0 0))", "Self-intersection"),
     ("POLYGON ((0 0, 10 0, 10 95, 0 0))", "latitude 95 is outside"),
     ("LINESTRING (0 0, 1 1)", "has no area"),
-    ("not a geometry", "neither GeoJSON nor WKT"),
-    ('{"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}', "cannot be read"),
+    ("not a geometry", "is not valid WKT"),
+    ("42", "neither GeoJSON nor WKT"),
+    ('{"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}', "at least 4 positions"),
 ])
 def test_it_rejects_bad_geometries_with_the_reason(geometry: str, reason: str) -> None:
-    with pytest.raises(RegionError, match=reason):
+    with pytest.raises(ValueError, match=reason):  # eo's InputError, or RegionError
         parse_geometry(geometry)
+
+
+def test_a_self_intersecting_polygon_is_repaired_and_the_repair_kept() -> None:
+    region = parse_geometry("POLYGON ((0 0, 10 10, 10 0, 0 10, 0 0))")
+    assert region.geometry.area == pytest.approx(50)
+    assert region.repairs[0].startswith("geometry: invalid polygon (Self-intersection")
 
 
 def test_distance_lower_bound_never_exceeds_the_true_distance() -> None:

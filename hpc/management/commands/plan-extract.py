@@ -8,9 +8,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import Region
-from hpc.manifest import parse_interval, write_manifest
+from eo.argv import accept_negative_values
+from eo.times import parse_interval
+from hpc.manifest import write_manifest
 from hpc.plan import plan_from_catalog
-from subset.errors import RegionError
 
 
 class Command(BaseCommand):
@@ -20,6 +21,10 @@ class Command(BaseCommand):
         "`mpirun -n N python -m mpi4py -m hpc.extract --manifest FILE ...`. Compute "
         "nodes then need no database. Credentials are never written."
     )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # --bbox -10,40,10,50 (a negative west edge) is a value, not an option.
+        return accept_negative_values(super().create_parser(prog_name, subcommand, **kwargs))
 
     def add_arguments(self, parser: CommandParser) -> None:
         where = parser.add_mutually_exclusive_group(required=True)
@@ -34,7 +39,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
-            start, end = parse_interval(str(opts["datetime"]))
+            start, end = parse_interval(opts["datetime"])
         except ValueError as e:
             raise CommandError(str(e)) from e
         collections = [c.strip() for arg in opts["collection"] for c in str(arg).split(",")
@@ -45,7 +50,7 @@ class Command(BaseCommand):
                                      store=str(opts["store"]))
         except Region.DoesNotExist as e:
             raise CommandError(f"no region named {opts['region']!r}") from e
-        except RegionError as e:
+        except ValueError as e:  # eo's InputError and RegionError: the message names it
             raise CommandError(str(e)) from e
         except KeyError as e:
             raise CommandError(f"no store named {opts['store']!r} is configured") from e

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from api.params import parse_interval
 from catalog.models import Swath
+from eo.argv import accept_negative_values
+from eo.times import parse_interval
 from subset import kernel
 from subset.errors import NoDataInRegion, SubsetError
 from subset.region import parse_bbox, parse_geometry
@@ -23,6 +24,10 @@ class Command(BaseCommand):
         "--datetime and --collection). The region is --bbox W,S,E,N, --region SLUG or "
         "--geometry FILE (GeoJSON or WKT). Exits 1 if any subset failed."
     )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # --bbox -10,40,10,50 (a negative west edge) is a value, not an option.
+        return accept_negative_values(super().create_parser(prog_name, subcommand, **kwargs))
 
     def add_arguments(self, parser: CommandParser) -> None:
         src = parser.add_mutually_exclusive_group(required=True)
@@ -49,7 +54,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
             spec = self.spec(opts)
-        except (ValueError, OSError) as e:  # SubsetError and api's QueryError included
+        except (ValueError, OSError) as e:  # SubsetError and eo's InputError included
             raise CommandError(str(e)) from e
         out: Path = opts["out"]
         out.mkdir(parents=True, exist_ok=True)
