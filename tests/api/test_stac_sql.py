@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 import api.stac.views
 from api.search import RenderSQL, SwathSearch, run_search
-from api.stac import items, sqlitems, storeditems
+from api.stac import itemdef, items, storeditems
 from api.stac.views import _page_rows
 from catalog.models import Swath
 from tests.catalog.factories import box, collection, swath
@@ -88,7 +88,7 @@ def live(base: str) -> RenderSQL:
 
 def sql_items(render: RenderSQL | None = None) -> dict[str, Any]:
     page = run_search(SwathSearch(limit=100), render=render or storeditems.render(BASE))
-    return {(it := json.loads(sqlitems.finish(r)))["id"]: it for r in page.rows}
+    return {(it := json.loads(storeditems.finish(r)))["id"]: it for r in page.rows}
 
 
 def keys_in_order(value: Any) -> Any:
@@ -119,7 +119,7 @@ def test_the_branches_the_rows_were_made_for_are_taken(varied: list[Swath]) -> N
     assert empty["properties"]["end_datetime"] == empty["properties"]["datetime"]
     assert pieces["properties"]["datetime"].endswith(".001500Z")
     assert first["properties"]["eo:cloud_cover"] == 12.5
-    assert items.EO_EXT in first["stac_extensions"]
+    assert itemdef.EO_EXT in first["stac_extensions"]
     assert "eo:cloud_cover" not in pieces["properties"]
     assert first["assets"]["quicklook"]["title"] == "Quicklook of /geophysical_data/sst"
     assert crossing["assets"]["quicklook"]["title"] == "Quicklook"
@@ -128,15 +128,15 @@ def test_the_branches_the_rows_were_made_for_are_taken(varied: list[Swath]) -> N
     assert south["properties"]["sat:orbit_state"] == "ascending"
     assert "file:size" not in polar["assets"]["data"]
     assert first["properties"]["processing:level"] == "L2"
-    assert first["stac_extensions"] == [items.SAT_EXT, items.PROCESSING_EXT, items.FILE_EXT,
-                                        items.EO_EXT]
+    assert first["stac_extensions"] == [itemdef.SAT_EXT, itemdef.PROCESSING_EXT, itemdef.FILE_EXT,
+                                        itemdef.EO_EXT]
     assert (crossing["properties"]["constellation"], crossing["properties"]["sat:orbit_cycle"],
             crossing["properties"]["swathstore:pass"]) == ("sentinel-6", 14, 191)
     assert not {"sat:relative_orbit", "sat:orbit_cycle", "swathstore:pass",
                 "sat:absolute_orbit"} & set(pieces["properties"])
-    assert items.SAT_EXT not in pieces["stac_extensions"]
+    assert itemdef.SAT_EXT not in pieces["stac_extensions"]
     assert south["properties"]["sat:relative_orbit"] == 3832
-    assert items.SAT_EXT not in empty["stac_extensions"]
+    assert itemdef.SAT_EXT not in empty["stac_extensions"]
 
 
 def test_search_pages_are_the_same_whichever_renders_them(
