@@ -25,6 +25,12 @@ pytestmark = [
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
 
+@pytest.fixture(scope="module")
+def item_path() -> str:
+    """These tests are about the stored items themselves: the SQL path only."""
+    return "sql-items"
+
+
 def stored(pk: int) -> tuple[str | None, int | None]:
     """(text, revision) of the swath's stored item, (None, None) when it has none."""
     with connection.cursor() as cur:
