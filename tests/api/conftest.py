@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
-
 from pytest_django.fixtures import Settings
 
 from tests.api.live import _server_idle_before_flush, api_server, item_path
