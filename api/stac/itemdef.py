@@ -1,10 +1,15 @@
 """The STAC Item of a swath, declared once: each field, its value and when it is there.
 
-ITEM is a tree of small nodes. Each node renders two ways, side by side in its class:
-`py(row, url)` gives the Python value from a row of items.ITEM_COLUMNS (SpatiaLite,
-single items, the fields extension, API_SQL_ITEMS off), and `sql()` gives PostgreSQL
-text building the same JSON (the item api.stac.storeditems stores and serves). A
-field is added, renamed or made optional here, in one place, for both.
+ITEM is a tree of small nodes. Each node compiles two ways, side by side in its class:
+`py(ns)` gives a Python expression over `row` (a dict of items.ITEM_COLUMNS) and `url`,
+from which python_renderer() makes one function (SpatiaLite, single items, the fields
+extension, API_SQL_ITEMS off), and `sql()` gives PostgreSQL text building the same
+JSON (the item api.stac.storeditems stores and serves). A field is added, renamed or
+made optional here, in one place, for both.
+
+Python is generated as source and compiled once, rather than walking the tree per
+item: the walk cost ten times the hand-written renderer it replaced (140 against
+14 us an item), the generated function about what that one did.
 
 In SQL the row is `s` (catalog_swath), its collection `c`, and `u.base` this server's
 base URL already escaped for JSON (or the stored items' placeholder). JSON is built as
@@ -14,7 +19,6 @@ parses again, and an optional field is a CASE that adds it or not.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +59,15 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+class Namespace(dict):
+    """The globals of the generated Python: helpers and constants, each under a new name."""
+
+    def name(self, value: object) -> str:
+        key = f"_{len(self)}"
+        self[key] = value
+        return key
+
+
 # ---- values read from the row ------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -65,9 +78,9 @@ class Col:
     expr: str
     fn: Callable[[Any], Any] | None = None
 
-    def get(self, row: Row) -> Any:
-        value = row[self.key]
-        return self.fn(value) if self.fn else value
+    def py(self, ns: Namespace) -> str:
+        value = f"row[{self.key!r}]"
+        return f"{ns.name(self.fn)}({value})" if self.fn else value
 
 
 def _col(name: str) -> Col:
@@ -76,6 +89,10 @@ def _col(name: str) -> Col:
 
 def _lower(value: str | None) -> str:
     return (value or "").lower()
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _variable(look: object) -> object:
@@ -93,7 +110,8 @@ FOOTPRINT = Col("fp_box", "s.footprint")
 # ---- conditions: when an optional field is there -----------------------------------
 
 class Cond:
-    def py(self, row: Row) -> bool:
+    def py(self, ns: Namespace) -> str:
+        """A Python expression, true when the condition holds."""
         raise NotImplementedError
 
     def sql(self) -> str:
@@ -106,8 +124,8 @@ class Filled(Cond):
 
     col: Col
 
-    def py(self, row: Row) -> bool:
-        return bool(self.col.get(row))
+    def py(self, ns: Namespace) -> str:
+        return f"bool({self.col.py(ns)})"
 
     def sql(self) -> str:
         return f"{self.col.expr} <> ''"
@@ -117,8 +135,8 @@ class Filled(Cond):
 class NotNull(Cond):
     col: Col
 
-    def py(self, row: Row) -> bool:
-        return self.col.get(row) is not None
+    def py(self, ns: Namespace) -> str:
+        return f"({self.col.py(ns)} is not None)"
 
     def sql(self) -> str:
         return f"{self.col.expr} IS NOT NULL"
@@ -130,9 +148,8 @@ class Counted(Cond):
 
     col: Col
 
-    def py(self, row: Row) -> bool:
-        value = self.col.get(row)
-        return value is not None and value >= 1
+    def py(self, ns: Namespace) -> str:
+        return f"(({self.col.py(ns)} or 0) >= 1)"
 
     def sql(self) -> str:
         return f"{self.col.expr} >= 1"
@@ -143,8 +160,8 @@ class OneOf(Cond):
     col: Col
     values: tuple[str, ...]
 
-    def py(self, row: Row) -> bool:
-        return self.col.get(row) in self.values
+    def py(self, ns: Namespace) -> str:
+        return f"({self.col.py(ns)} in {self.values!r})"
 
     def sql(self) -> str:
         return f"{self.col.expr} IN ({', '.join(_lit(v) for v in self.values)})"
@@ -154,8 +171,8 @@ class OneOf(Cond):
 class AnyOf(Cond):
     conds: tuple[Cond, ...]
 
-    def py(self, row: Row) -> bool:
-        return any(c.py(row) for c in self.conds)
+    def py(self, ns: Namespace) -> str:
+        return "(" + " or ".join(c.py(ns) for c in self.conds) + ")"
 
     def sql(self) -> str:
         return "COALESCE(" + " OR ".join(f"({c.sql()})" for c in self.conds) + ", false)"
@@ -167,9 +184,12 @@ class Percent(Cond):
 
     col: Col
 
-    def py(self, row: Row) -> bool:
-        v = self.col.get(row)
+    @staticmethod
+    def holds(v: object) -> bool:
         return isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 100
+
+    def py(self, ns: Namespace) -> str:
+        return f"{ns.name(self.holds)}({self.col.py(ns)})"
 
     def sql(self) -> str:
         e = self.col.expr
@@ -192,9 +212,9 @@ class HasKey(Cond):
     col: Col
     key: str
 
-    def py(self, row: Row) -> bool:
-        v = self.col.get(row)
-        return isinstance(v, dict) and bool(v.get(self.key))
+    def py(self, ns: Namespace) -> str:
+        v = self.col.py(ns)
+        return f"(isinstance({v}, dict) and bool({v}.get({self.key!r})))"
 
     def sql(self) -> str:
         value = f"({self.col.expr} -> {_lit(self.key)})"
@@ -204,7 +224,8 @@ class HasKey(Cond):
 # ---- values: JSON in SQL, Python values in py() --------------------------------------
 
 class Node:
-    def py(self, row: Row, url: Url) -> Any:
+    def py(self, ns: Namespace) -> str:
+        """A Python expression giving the value, over `row` and `url`."""
         raise NotImplementedError
 
     def sql(self) -> str:
@@ -216,8 +237,8 @@ class Node:
 class Const(Node):
     value: Any
 
-    def py(self, row: Row, url: Url) -> Any:
-        return copy.deepcopy(self.value) if isinstance(self.value, list | dict) else self.value
+    def py(self, ns: Namespace) -> str:
+        return repr(self.value)  # a literal: a new list or dict for each item
 
     def sql(self) -> str:
         return _lit(json.dumps(self.value))
@@ -227,9 +248,8 @@ class Const(Node):
 class Text(Node):
     col: Col
 
-    def py(self, row: Row, url: Url) -> Any:
-        value = self.col.get(row)
-        return None if value is None else str(value)
+    def py(self, ns: Namespace) -> str:
+        return f"{ns.name(_text)}({self.col.py(ns)})"
 
     def sql(self) -> str:
         return f"COALESCE(to_json(({self.col.expr})::text)::text, 'null')"
@@ -241,8 +261,8 @@ class Num(Node):
 
     col: Col
 
-    def py(self, row: Row, url: Url) -> Any:
-        return self.col.get(row)
+    def py(self, ns: Namespace) -> str:
+        return self.col.py(ns)
 
     def sql(self) -> str:
         return f"COALESCE(({self.col.expr})::text, 'null')"
@@ -254,8 +274,11 @@ class Time(Node):
 
     cols: tuple[Col, ...]
 
-    def py(self, row: Row, url: Url) -> Any:
-        return next((iso(v) for c in self.cols if (v := c.get(row)) is not None), None)
+    def py(self, ns: Namespace) -> str:
+        value = self.cols[-1].py(ns)
+        for c in reversed(self.cols[:-1]):
+            value = f"({c.py(ns)} if {c.py(ns)} is not None else {value})"
+        return f"{ns.name(iso)}({value})"
 
     def sql(self) -> str:
         e = ", ".join(c.expr for c in self.cols)
@@ -272,8 +295,9 @@ class Link(Node):
 
     parts: tuple[str | Col, ...]
 
-    def py(self, row: Row, url: Url) -> Any:
-        return url("".join(p if isinstance(p, str) else str(p.get(row)) for p in self.parts))
+    def py(self, ns: Namespace) -> str:
+        return "url(" + " + ".join(repr(p) if isinstance(p, str) else f"str({p.py(ns)})"
+                                   for p in self.parts) + ")"
 
     def sql(self) -> str:
         path = ", ".join(_lit(p) if isinstance(p, str) else f"({p.expr})::text"
@@ -290,8 +314,8 @@ class Lookup(Node):
     table: dict[str, str]
     default: str
 
-    def py(self, row: Row, url: Url) -> Any:
-        return self.table.get(_lower(self.col.get(row)), self.default)
+    def py(self, ns: Namespace) -> str:
+        return f"{ns.name(self.table)}.get({ns.name(_lower)}({self.col.py(ns)}), {self.default!r})"
 
     def sql(self) -> str:
         whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(json.dumps(v))}"
@@ -307,9 +331,11 @@ class Prefixed(Node):
     prefix: str
     default: str
 
-    def py(self, row: Row, url: Url) -> Any:
-        value = self.col.get(row)
+    def text(self, value: object) -> str:
         return f"{self.prefix}{value}" if value else self.default
+
+    def py(self, ns: Namespace) -> str:
+        return f"{ns.name(self.text)}({self.col.py(ns)})"
 
     def sql(self) -> str:
         e = self.col.expr
@@ -333,9 +359,8 @@ GEOMETRY_SQL = f"ST_AsGeoJSON(s.footprint, {COORD_DECIMALS}, 0)"
 class Geometry(Node):
     """The footprint as GeoJSON, rounded to COORD_DECIMALS (Python: row["fp_geojson"])."""
 
-    def py(self, row: Row, url: Url) -> Any:
-        text = row["fp_geojson"]
-        return Raw(text) if text else None
+    def py(self, ns: Namespace) -> str:
+        return f"({ns.name(Raw)}(row['fp_geojson']) if row['fp_geojson'] else None)"
 
     def sql(self) -> str:
         return f"COALESCE({GEOMETRY_SQL}, 'null')"
@@ -353,8 +378,11 @@ class BBox(Node):
     null there and storeditems.finish() fills it in.
     """
 
-    def py(self, row: Row, url: Url) -> Any:
-        box2d, geojson = row["fp_box"], row["fp_geojson"]
+    def py(self, ns: Namespace) -> str:
+        return f"{ns.name(self.bbox)}(row['fp_box'], row['fp_geojson'])"
+
+    @staticmethod
+    def bbox(box2d: str, geojson: str | None) -> list[float]:
         lo, hi = box2d[4:-1].split(",")
         west, south = (float(v) for v in lo.split())
         east, north = (float(v) for v in hi.split())
@@ -404,8 +432,12 @@ class Obj(Node):
 
     entries: tuple[Entry, ...]
 
-    def py(self, row: Row, url: Url) -> Any:
-        return {e[0]: e[1].py(row, url) for e in self.entries if len(e) == 2 or e[2].py(row)}
+    def py(self, ns: Namespace) -> str:
+        # An optional entry is a dict unpacked in place, so the order of keys holds.
+        return "{" + ", ".join(
+            f"{e[0]!r}: {e[1].py(ns)}" if len(e) == 2
+            else f"**({{{e[0]!r}: {e[1].py(ns)}}} if {e[2].py(ns)} else {{}})"  # type: ignore[misc]
+            for e in self.entries) + "}"
 
     def sql(self) -> str:
         # concat() appends all its arguments to one buffer, where a chain of || copies the
@@ -426,9 +458,9 @@ class Arr(Node):
 
     items: tuple[Node | tuple[Node, Cond], ...]
 
-    def py(self, row: Row, url: Url) -> Any:
-        return [i[0].py(row, url) if isinstance(i, tuple) else i.py(row, url)
-                for i in self.items if not isinstance(i, tuple) or i[1].py(row)]
+    def py(self, ns: Namespace) -> str:
+        return "[" + ", ".join(f"*([{i[0].py(ns)}] if {i[1].py(ns)} else [])"
+                               if isinstance(i, tuple) else i.py(ns) for i in self.items) + "]"
 
     def sql(self) -> str:
         # Every element with a leading comma; the first comma is cut off.
@@ -512,3 +544,12 @@ ITEM = Obj((
         )), HasKey(LOOK, "key")),
     ))),
 ))
+
+
+def python_renderer(node: Node) -> Callable[[Row, Url], Any]:
+    """The Python rendering of `node`: one function of (row, url), compiled once."""
+    ns = Namespace()
+    source = f"def render(row, url):\n    return {node.py(ns)}\n"
+    names = dict(ns)  # a plain dict: globals of a dict subclass are looked up slowly
+    exec(compile(source, f"<itemdef {type(node).__name__}>", "exec"), names)  # our text only
+    return names["render"]  # type: ignore[no-any-return]
