@@ -1,20 +1,19 @@
 """The STAC Item of a swath, declared once: each field, its value and when it is there.
 
-ITEM is a tree of small nodes. Each node compiles two ways, side by side in its class:
-`py(ns)` gives a Python expression over `row` (a dict of items.ITEM_COLUMNS) and `url`,
-from which python_renderer() makes one function (SpatiaLite, single items, the fields
-extension, API_SQL_ITEMS off), and `sql()` gives PostgreSQL text building the same
-JSON (the item api.stac.storeditems stores and serves). A field is added, renamed or
-made optional here, in one place, for both.
+ITEM is a tree of nodes, and every node is written in both languages side by side: a
+Python expression over `row` (a dict of items.ITEM_COLUMNS) and `url`, and PostgreSQL
+over `s` (the catalog_swath row), `c` (its collection) and `u.base` (this server's
+base URL, already escaped for JSON, or the stored items' placeholder). From the tree
+python_renderer() makes one Python function (SpatiaLite, single items, the fields
+extension, API_SQL_ITEMS off) and `ITEM.sql()` the SQL building the same JSON text
+(the item api.stac.storeditems stores and serves). A field is added, renamed or made
+optional here, once, for both; tests/api runs whole over both paths.
 
-Python is generated as source and compiled once, rather than walking the tree per
-item: the walk cost ten times the hand-written renderer it replaced (140 against
-14 us an item), the generated function about what that one did.
-
-In SQL the row is `s` (catalog_swath), its collection `c`, and `u.base` this server's
-base URL already escaped for JSON (or the stored items' placeholder). JSON is built as
-text with concat(): cheaper than json_build_object, whose json arguments PostgreSQL
-parses again, and an optional field is a CASE that adds it or not.
+The Python is generated as source and compiled once: walking the tree for each item
+cost ten times the hand-written renderer this replaced, the compiled function about
+what that one did. The SQL builds each item as text with concat(): cheaper than
+json_build_object, whose json arguments PostgreSQL parses again, and an optional
+field is a CASE that adds it or not.
 """
 
 from __future__ import annotations
@@ -54,298 +53,8 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _lit(text: str) -> str:
-    """A SQL string literal for a constant of ours (never for request input)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-class Namespace(dict):
-    """The globals of the generated Python: helpers and constants, each under a new name."""
-
-    def name(self, value: object) -> str:
-        key = f"_{len(self)}"
-        self[key] = value
-        return key
-
-
-# ---- values read from the row ------------------------------------------------------
-
-@dataclass(frozen=True)
-class Col:
-    """A value of the row: `key` in the Python row, `expr` in SQL, `fn` to derive it in Python."""
-
-    key: str
-    expr: str
-    fn: Callable[[Any], Any] | None = None
-
-    def py(self, ns: Namespace) -> str:
-        value = f"row[{self.key!r}]"
-        return f"{ns.name(self.fn)}({value})" if self.fn else value
-
-
-def _col(name: str) -> Col:
-    return Col(name, f"s.{name}")
-
-
-def _lower(value: str | None) -> str:
-    return (value or "").lower()
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _variable(look: object) -> object:
-    return look.get("variable") if isinstance(look, dict) else None
-
-
-UUID, SLUG = Col("uuid", "s.uuid::text", str), Col("collection__slug", "c.slug")
-DIRECTION = Col("orbit_direction", "lower(s.orbit_direction)", _lower)
-CLOUD = Col("cloud_cover", "(s.attrs -> 'cloud_cover')")
-LOOK = Col("quicklook", "(s.attrs -> 'quicklook')")
-LOOK_VARIABLE = Col("quicklook", "(s.attrs -> 'quicklook' -> 'variable')", _variable)
-FOOTPRINT = Col("fp_box", "s.footprint")
-
-
-# ---- conditions: when an optional field is there -----------------------------------
-
-class Cond:
-    def py(self, ns: Namespace) -> str:
-        """A Python expression, true when the condition holds."""
-        raise NotImplementedError
-
-    def sql(self) -> str:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class Filled(Cond):
-    """A text that is neither NULL nor empty."""
-
-    col: Col
-
-    def py(self, ns: Namespace) -> str:
-        return f"bool({self.col.py(ns)})"
-
-    def sql(self) -> str:
-        return f"{self.col.expr} <> ''"
-
-
-@dataclass(frozen=True)
-class NotNull(Cond):
-    col: Col
-
-    def py(self, ns: Namespace) -> str:
-        return f"({self.col.py(ns)} is not None)"
-
-    def sql(self) -> str:
-        return f"{self.col.expr} IS NOT NULL"
-
-
-@dataclass(frozen=True)
-class Counted(Cond):
-    """An orbit, cycle or pass number STAC takes (the sat extension wants >= 1)."""
-
-    col: Col
-
-    def py(self, ns: Namespace) -> str:
-        return f"(({self.col.py(ns)} or 0) >= 1)"
-
-    def sql(self) -> str:
-        return f"{self.col.expr} >= 1"
-
-
-@dataclass(frozen=True)
-class OneOf(Cond):
-    col: Col
-    values: tuple[str, ...]
-
-    def py(self, ns: Namespace) -> str:
-        return f"({self.col.py(ns)} in {self.values!r})"
-
-    def sql(self) -> str:
-        return f"{self.col.expr} IN ({', '.join(_lit(v) for v in self.values)})"
-
-
-@dataclass(frozen=True)
-class AnyOf(Cond):
-    conds: tuple[Cond, ...]
-
-    def py(self, ns: Namespace) -> str:
-        return "(" + " or ".join(c.py(ns) for c in self.conds) + ")"
-
-    def sql(self) -> str:
-        return "COALESCE(" + " OR ".join(f"({c.sql()})" for c in self.conds) + ", false)"
-
-
-@dataclass(frozen=True)
-class Percent(Cond):
-    """A JSON number from 0 to 100 (booleans and strings are not)."""
-
-    col: Col
-
-    @staticmethod
-    def holds(v: object) -> bool:
-        return isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 100
-
-    def py(self, ns: Namespace) -> str:
-        return f"{ns.name(self.holds)}({self.col.py(ns)})"
-
-    def sql(self) -> str:
-        e = self.col.expr
-        return (f"CASE WHEN jsonb_typeof({e}) = 'number'"
-                f" THEN {e}::text::numeric BETWEEN 0 AND 100 ELSE false END")
-
-
-# JSON values Python reads as false (compared as jsonb, where 0.0 = 0).
-_FALSY = "('null', '\"\"', '0', 'false', '[]', '{}')"
-
-
-def _truthy(jsonb: str) -> str:
-    return f"({jsonb} IS NOT NULL AND {jsonb} NOT IN {_FALSY})"
-
-
-@dataclass(frozen=True)
-class HasKey(Cond):
-    """A JSON object whose `key` holds a value Python reads as true."""
-
-    col: Col
-    key: str
-
-    def py(self, ns: Namespace) -> str:
-        v = self.col.py(ns)
-        return f"(isinstance({v}, dict) and bool({v}.get({self.key!r})))"
-
-    def sql(self) -> str:
-        value = f"({self.col.expr} -> {_lit(self.key)})"
-        return f"(jsonb_typeof({self.col.expr}) = 'object' AND {_truthy(value)})"
-
-
-# ---- values: JSON in SQL, Python values in py() --------------------------------------
-
-class Node:
-    def py(self, ns: Namespace) -> str:
-        """A Python expression giving the value, over `row` and `url`."""
-        raise NotImplementedError
-
-    def sql(self) -> str:
-        """SQL giving the value's JSON text (never NULL)."""
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class Const(Node):
-    value: Any
-
-    def py(self, ns: Namespace) -> str:
-        return repr(self.value)  # a literal: a new list or dict for each item
-
-    def sql(self) -> str:
-        return _lit(json.dumps(self.value))
-
-
-@dataclass(frozen=True)
-class Text(Node):
-    col: Col
-
-    def py(self, ns: Namespace) -> str:
-        return f"{ns.name(_text)}({self.col.py(ns)})"
-
-    def sql(self) -> str:
-        return f"COALESCE(to_json(({self.col.expr})::text)::text, 'null')"
-
-
-@dataclass(frozen=True)
-class Num(Node):
-    """A number as it is: an integer column, or a JSON number in attrs."""
-
-    col: Col
-
-    def py(self, ns: Namespace) -> str:
-        return self.col.py(ns)
-
-    def sql(self) -> str:
-        return f"COALESCE(({self.col.expr})::text, 'null')"
-
-
-@dataclass(frozen=True)
-class Time(Node):
-    """The first of `cols` that is not NULL, as iso() writes it."""
-
-    cols: tuple[Col, ...]
-
-    def py(self, ns: Namespace) -> str:
-        value = self.cols[-1].py(ns)
-        for c in reversed(self.cols[:-1]):
-            value = f"({c.py(ns)} if {c.py(ns)} is not None else {value})"
-        return f"{ns.name(iso)}({value})"
-
-    def sql(self) -> str:
-        e = ", ".join(c.expr for c in self.cols)
-        e = f"COALESCE({e})" if len(self.cols) > 1 else e
-        # Microseconds only when not zero, as datetime.isoformat().
-        return (f"COALESCE('\"' || to_char({e} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-                f" || CASE WHEN date_trunc('second', {e}) = {e} THEN ''"
-                f" ELSE to_char({e} AT TIME ZONE 'UTC', '.US') END || 'Z\"', 'null')")
-
-
-@dataclass(frozen=True)
-class Link(Node):
-    """This server's URL of a path made of constants and row values."""
-
-    parts: tuple[str | Col, ...]
-
-    def py(self, ns: Namespace) -> str:
-        return "url(" + " + ".join(repr(p) if isinstance(p, str) else f"str({p.py(ns)})"
-                                   for p in self.parts) + ")"
-
-    def sql(self) -> str:
-        path = ", ".join(_lit(p) if isinstance(p, str) else f"({p.expr})::text"
-                         for p in self.parts)
-        # to_json escapes the path; its opening quote is cut off to follow the base.
-        return f"concat('\"', u.base, substr(to_json(concat({path}))::text, 2))"
-
-
-@dataclass(frozen=True)
-class Lookup(Node):
-    """A text column (case-insensitive) looked up in a table, else `default`."""
-
-    col: Col
-    table: dict[str, str]
-    default: str
-
-    def py(self, ns: Namespace) -> str:
-        return f"{ns.name(self.table)}.get({ns.name(_lower)}({self.col.py(ns)}), {self.default!r})"
-
-    def sql(self) -> str:
-        whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(json.dumps(v))}"
-                         for k, v in self.table.items())
-        return f"CASE lower({self.col.expr}) {whens} ELSE {_lit(json.dumps(self.default))} END"
-
-
-@dataclass(frozen=True)
-class Prefixed(Node):
-    """`prefix` + the value when Python reads it as true, else `default`."""
-
-    col: Col
-    prefix: str
-    default: str
-
-    def text(self, value: object) -> str:
-        return f"{self.prefix}{value}" if value else self.default
-
-    def py(self, ns: Namespace) -> str:
-        return f"{ns.name(self.text)}({self.col.py(ns)})"
-
-    def sql(self) -> str:
-        e = self.col.expr
-        text = f"({e} #>> '{{}}')"  # a JSON value as text, strings unquoted
-        return (f"CASE WHEN {_truthy(e)} THEN to_json({_lit(self.prefix)} || {text})::text"
-                f" ELSE {_lit(json.dumps(self.default))} END")
-
-
 class Raw:
-    """JSON text from the database, spliced into the response as it is (items.dumps)."""
+    """GeoJSON text from the database, spliced into the response as it is (items.dumps)."""
 
     __slots__ = ("text",)
 
@@ -353,46 +62,19 @@ class Raw:
         self.text = text
 
 
-GEOMETRY_SQL = f"ST_AsGeoJSON(s.footprint, {COORD_DECIMALS}, 0)"
+def bbox(box2d: str, geojson: str | None) -> list[float]:
+    """The bbox from FootprintBox's text (Box2D's form, numbers rounded by the database);
+    a footprint touching both +-180 is looked at part by part (bbox_of).
 
-
-class Geometry(Node):
-    """The footprint as GeoJSON, rounded to COORD_DECIMALS (Python: row["fp_geojson"])."""
-
-    def py(self, ns: Namespace) -> str:
-        return f"({ns.name(Raw)}(row['fp_geojson']) if row['fp_geojson'] else None)"
-
-    def sql(self) -> str:
-        return f"COALESCE({GEOMETRY_SQL}, 'null')"
-
-
-# The footprint's box touches both +-180: it may cross the antimeridian.
-WRAPS = "(ST_XMin(Box2D(s.footprint)) <= -180 AND ST_XMax(Box2D(s.footprint)) >= 180)"
-
-
-class BBox(Node):
-    """The footprint's box, numbers rounded to COORD_DECIMALS (boxes.FootprintBox).
-
-    A footprint touching both +-180 gets its box from bbox_of(), part by part; in SQL
-    that walk over the coordinates cost more than the rest of the item, so SQL writes
-    null there and storeditems.finish() fills it in.
+    >>> bbox("BOX(10 -5,20.5 5)", None)
+    [10.0, -5.0, 20.5, 5.0]
     """
-
-    def py(self, ns: Namespace) -> str:
-        return f"{ns.name(self.bbox)}(row['fp_box'], row['fp_geojson'])"
-
-    @staticmethod
-    def bbox(box2d: str, geojson: str | None) -> list[float]:
-        lo, hi = box2d[4:-1].split(",")
-        west, south = (float(v) for v in lo.split())
-        east, north = (float(v) for v in hi.split())
-        if west <= -180 and east >= 180 and geojson:
-            return bbox_of(json.loads(geojson))
-        return [west, south, east, north]
-
-    def sql(self) -> str:
-        numbers = ", ',', ".join(rounded_box_sql("Box2D(s.footprint)"))
-        return f"CASE WHEN {WRAPS} THEN 'null' ELSE concat('[', {numbers}, ']') END"
+    lo, hi = box2d[4:-1].split(",")
+    west, south = (float(v) for v in lo.split())
+    east, north = (float(v) for v in hi.split())
+    if west <= -180 and east >= 180 and geojson:
+        return bbox_of(json.loads(geojson))
+    return [west, south, east, north]
 
 
 def bbox_of(geometry: dict) -> list[float]:
@@ -423,133 +105,232 @@ def bbox_of(geometry: dict) -> list[float]:
     return [min(b[0] for b in boxes), south, max(b[2] for b in boxes), north]
 
 
-Entry = tuple[str, Node] | tuple[str, Node, Cond]
+def _lit(text: str) -> str:
+    """A SQL string literal for a constant of ours (never for request input)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json(value: object) -> str:
+    """A constant as a SQL literal of its JSON text."""
+    return _lit(json.dumps(value))
+
+
+# What the generated Python may call, besides the builtins.
+_HELPERS: dict[str, Any] = {
+    "iso": iso, "Raw": Raw, "bbox": bbox, "MEDIA_TYPES": MEDIA_TYPES,
+    "text": lambda v: None if v is None else str(v),
+    "lower": lambda v: (v or "").lower(),
+    "get": lambda v, key: v.get(key) if isinstance(v, dict) else None,
+}
 
 
 @dataclass(frozen=True)
-class Obj(Node):
-    """A JSON object; an entry with a condition is there only when it holds."""
+class Expr:
+    """One value in both languages: `py` over row and url, `sql` over s, c and u.
 
-    entries: tuple[Entry, ...]
+    A node's templates put the value of its `of` where "$" stands.
+    """
 
-    def py(self, ns: Namespace) -> str:
-        # An optional entry is a dict unpacked in place, so the order of keys holds.
-        return "{" + ", ".join(
-            f"{e[0]!r}: {e[1].py(ns)}" if len(e) == 2
-            else f"**({{{e[0]!r}: {e[1].py(ns)}}} if {e[2].py(ns)} else {{}})"  # type: ignore[misc]
-            for e in self.entries) + "}"
+    py: str
+    sql: str
 
-    def sql(self) -> str:
-        # concat() appends all its arguments to one buffer, where a chain of || copies the
-        # growing text once per piece. The first entry has no condition, so each later
-        # one can start with its comma.
-        assert len(self.entries[0]) == 2, "an object's first entry is unconditional"
-        parts = []
-        for i, e in enumerate(self.entries):
-            label = _lit(("{" if i == 0 else ",") + json.dumps(e[0]) + ":")
-            parts.append(f"CASE WHEN {e[2].sql()} THEN concat({label}, {e[1].sql()}) ELSE '' END"
-                         if len(e) == 3 else f"{label}, {e[1].sql()}")
-        return "concat(" + ", ".join(parts) + ", '}')"
+    def __call__(self, of: Expr) -> Expr:
+        return Expr(self.py.replace("$", of.py), self.sql.replace("$", of.sql))
 
 
-@dataclass(frozen=True)
-class Arr(Node):
-    """A JSON array; an element given with a condition is there only when it holds."""
-
-    items: tuple[Node | tuple[Node, Cond], ...]
-
-    def py(self, ns: Namespace) -> str:
-        return "[" + ", ".join(f"*([{i[0].py(ns)}] if {i[1].py(ns)} else [])"
-                               if isinstance(i, tuple) else i.py(ns) for i in self.items) + "]"
-
-    def sql(self) -> str:
-        # Every element with a leading comma; the first comma is cut off.
-        parts = [f"CASE WHEN {i[1].sql()} THEN concat(',', {i[0].sql()}) ELSE '' END"
-                 if isinstance(i, tuple) else f"',', {i.sql()}" for i in self.items]
-        return f"concat('[', substr(concat({', '.join(parts)}), 2), ']')"
+def col(name: str) -> Expr:
+    return Expr(f"row[{name!r}]", f"s.{name}")
 
 
-# ---- the item -----------------------------------------------------------------------
+# ---- conditions (SQL: NULL counts as false) and values (SQL: JSON text, never NULL) ----
 
-START, END = _col("start_time"), _col("end_time")
-LEVEL, ORBIT = _col("processing_level"), _col("orbit")
-HAS_LEVEL, HAS_CLOUD = Filled(LEVEL), Percent(CLOUD)
-HAS_STATE = OneOf(DIRECTION, ORBIT_STATES)
-HAS_SAT = AnyOf((Counted(ORBIT), HAS_STATE, Counted(_col("relative_orbit")),
-                 Counted(_col("orbit_cycle"))))
-COLLECTION_LINK = Link(("/stac/collections/", SLUG))
-
-
-def _prop(key: str, name: str, node: Callable[[Col], Node] = Text,
-          cond: Callable[[Col], Cond] = Filled) -> Entry:
-    col = _col(name)
-    return (key, node(col), cond(col))
+FILLED = Expr("bool($)", "$ <> ''")
+NOT_NULL = Expr("($ is not None)", "$ IS NOT NULL")
+COUNTED = Expr("(($ or 0) >= 1)", "$ >= 1")  # an orbit, cycle or pass number STAC takes
+ORBIT_STATE = Expr(f"($ in {ORBIT_STATES!r})",
+                   "$ IN (" + ", ".join(_lit(v) for v in ORBIT_STATES) + ")")
+# A JSON number from 0 to 100 (booleans and strings are not).
+PERCENT = Expr("(isinstance($, int | float) and not isinstance($, bool) and 0 <= $ <= 100)",
+               "CASE WHEN jsonb_typeof($) = 'number'"
+               " THEN $::text::numeric BETWEEN 0 AND 100 ELSE false END")
+# A JSON value Python reads as true (compared as jsonb, where 0.0 = 0).
+TRUTHY = Expr("bool($)", "($ IS NOT NULL AND $ NOT IN ('null', '\"\"', '0', 'false', '[]', '{}'))")
 
 
-ITEM = Obj((
-    ("type", Const("Feature")),
-    ("stac_version", Const(STAC_VERSION)),
-    ("stac_extensions", Arr(((Const(SAT_EXT), HAS_SAT), (Const(PROCESSING_EXT), HAS_LEVEL),
-                             Const(FILE_EXT), (Const(EO_EXT), HAS_CLOUD)))),
-    ("id", Text(UUID)),
-    ("collection", Text(SLUG)),
-    ("geometry", Geometry()),
+def any_of(*conds: Expr) -> Expr:
+    return Expr("(" + " or ".join(c.py for c in conds) + ")",
+                "COALESCE(" + " OR ".join(f"({c.sql})" for c in conds) + ", false)")
+
+
+TEXT = Expr("text($)", "COALESCE(to_json(($)::text)::text, 'null')")
+NUMBER = Expr("$", "COALESCE(($)::text, 'null')")  # an integer column or a JSON number
+# Microseconds only when not zero, as datetime.isoformat() writes them.
+TIME = Expr("iso($)", "COALESCE('\"' || to_char($ AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+            " || CASE WHEN date_trunc('second', $) = $ THEN ''"
+            " ELSE to_char($ AT TIME ZONE 'UTC', '.US') END || 'Z\"', 'null')")
+
+
+def const(value: object) -> Expr:
+    return Expr(repr(value), _json(value))  # a literal: a new list or dict for each item
+
+
+def link(*parts: str | Expr) -> Expr:
+    """This server's URL of a path made of constants and text values."""
+    return Expr(
+        "url(" + " + ".join(repr(p) if isinstance(p, str) else f"str({p.py})" for p in parts)
+        + ")",
+        # to_json escapes the path; its opening quote is cut off to follow the base.
+        "concat('\"', u.base, substr(to_json(concat("
+        + ", ".join(_lit(p) if isinstance(p, str) else f"({p.sql})::text" for p in parts)
+        + "))::text, 2))")
+
+
+Entry = tuple[str, Expr] | tuple[str, Expr, Expr]
+
+
+def obj(*entries: Entry) -> Expr:
+    """A JSON object; an entry with a third element, a condition, is there when it holds.
+
+    Python unpacks an optional entry in place, so the keys keep their order. SQL
+    concatenates: concat() appends all its arguments to one buffer, where a chain of
+    || copies the growing text once per piece; the first entry has no condition, so
+    each later one can start with its comma.
+    """
+    assert len(entries[0]) == 2, "an object's first entry is unconditional"
+    py, sql = [], []
+    for i, (key, value, *cond) in enumerate(entries):
+        label = _lit(("{" if i == 0 else ",") + json.dumps(key) + ":")
+        if cond:
+            py.append(f"**({{{key!r}: {value.py}}} if {cond[0].py} else {{}})")
+            sql.append(f"CASE WHEN {cond[0].sql} THEN concat({label}, {value.sql}) ELSE '' END")
+        else:
+            py.append(f"{key!r}: {value.py}")
+            sql.append(f"{label}, {value.sql}")
+    return Expr("{" + ", ".join(py) + "}", "concat(" + ", ".join(sql) + ", '}')")
+
+
+def arr(*items: Expr | tuple[Expr, Expr]) -> Expr:
+    """A JSON array; an element given as (value, condition) is there when it holds."""
+    py, sql = [], []
+    for item in items:
+        if isinstance(item, tuple):
+            py.append(f"*([{item[0].py}] if {item[1].py} else [])")
+            sql.append(f"CASE WHEN {item[1].sql} THEN concat(',', {item[0].sql}) ELSE '' END")
+        else:
+            py.append(item.py)
+            sql.append(f"',', {item.sql}")
+    # SQL: every element with a leading comma, the first comma cut off.
+    return Expr("[" + ", ".join(py) + "]",
+                f"concat('[', substr(concat({', '.join(sql)}), 2), ']')")
+
+
+# ---- the item ------------------------------------------------------------------------
+
+UUID = Expr("str(row['uuid'])", "s.uuid::text")
+SLUG = Expr("row['collection__slug']", "c.slug")
+DIRECTION = Expr("lower(row['orbit_direction'])", "lower(s.orbit_direction)")
+CLOUD = Expr("row['cloud_cover']", "(s.attrs -> 'cloud_cover')")
+START = col("start_time")
+HAS_LEVEL, HAS_CLOUD = FILLED(col("processing_level")), PERCENT(CLOUD)
+HAS_STATE = ORBIT_STATE(DIRECTION)
+HAS_SAT = any_of(COUNTED(col("orbit")), HAS_STATE, COUNTED(col("relative_orbit")),
+                 COUNTED(col("orbit_cycle")))
+GEOMETRY_SQL = f"ST_AsGeoJSON(s.footprint, {COORD_DECIMALS}, 0)"
+# The footprint's box touches both +-180: it may cross the antimeridian. Python takes
+# the bbox of such a footprint part by part (bbox_of); in SQL that walk over the
+# coordinates cost more than the rest of the item, so SQL writes null and
+# storeditems.finish() fills it in.
+WRAPS = "(ST_XMin(Box2D(s.footprint)) <= -180 AND ST_XMax(Box2D(s.footprint)) >= 180)"
+BBOX = Expr("bbox(row['fp_box'], row['fp_geojson'])",
+            f"CASE WHEN {WRAPS} THEN 'null' ELSE concat('[', "
+            + ", ',', ".join(rounded_box_sql("Box2D(s.footprint)")) + ", ']') END")
+MEDIA_TYPE = Expr(
+    "MEDIA_TYPES.get(lower(row['format']), 'application/octet-stream')",
+    "CASE lower(s.format) " + " ".join(f"WHEN {_lit(k)} THEN {_json(v)}"
+                                       for k, v in MEDIA_TYPES.items())
+    + f" ELSE {_json('application/octet-stream')} END")
+LOOK_KEY = Expr("get(row['quicklook'], 'key')", "(s.attrs -> 'quicklook' -> 'key')")
+HAS_LOOK = Expr(TRUTHY(LOOK_KEY).py, "(jsonb_typeof(s.attrs -> 'quicklook') = 'object'"
+                f" AND {TRUTHY(LOOK_KEY).sql})")
+LOOK_VARIABLE = Expr("get(row['quicklook'], 'variable')", "(s.attrs -> 'quicklook' -> 'variable')")
+LOOK_TITLE = Expr(f"('Quicklook of ' + str({LOOK_VARIABLE.py}) if {LOOK_VARIABLE.py}"
+                  " else 'Quicklook')",
+                  f"CASE WHEN {TRUTHY(LOOK_VARIABLE).sql}"
+                  f" THEN to_json('Quicklook of ' || ({LOOK_VARIABLE.sql} #>> '{{}}'))::text"
+                  f" ELSE {_json('Quicklook')} END")
+COLLECTION_LINK = link("/stac/collections/", SLUG)
+
+
+def _optional(key: str, name: str, value: Expr = TEXT, cond: Expr = FILLED) -> Entry:
+    return (key, value(col(name)), cond(col(name)))
+
+
+ITEM = obj(
+    ("type", const("Feature")),
+    ("stac_version", const(STAC_VERSION)),
+    ("stac_extensions", arr((const(SAT_EXT), HAS_SAT), (const(PROCESSING_EXT), HAS_LEVEL),
+                            const(FILE_EXT), (const(EO_EXT), HAS_CLOUD))),
+    ("id", TEXT(UUID)),
+    ("collection", TEXT(SLUG)),
+    ("geometry", Expr("(Raw(row['fp_geojson']) if row['fp_geojson'] else None)",
+                      f"COALESCE({GEOMETRY_SQL}, 'null')")),
     # No footprint, no bbox: the item schema allows it absent, never null.
-    ("bbox", BBox(), NotNull(FOOTPRINT)),
-    ("properties", Obj((
-        ("datetime", Time((START,))),
-        ("start_datetime", Time((START,))),
-        ("end_datetime", Time((END, START))),
-        ("title", Text(_col("granule_id"))),
-        ("created", Time((_col("created_at"),))),
-        ("updated", Time((_col("updated_at"),))),
-        _prop("platform", "platform"),
-        _prop("constellation", "constellation"),
-        ("instruments", Arr((Text(_col("instrument")),)), Filled(_col("instrument"))),
-        ("processing:level", Text(LEVEL), HAS_LEVEL),
-        _prop("sat:absolute_orbit", "orbit", Num, Counted),
-        _prop("sat:relative_orbit", "relative_orbit", Num, Counted),
-        _prop("sat:orbit_cycle", "orbit_cycle", Num, Counted),
-        ("sat:orbit_state", Text(DIRECTION), HAS_STATE),
-        _prop("swathstore:pass", "pass_number", Num, Counted),  # the sat extension has none
-        ("eo:cloud_cover", Num(CLOUD), HAS_CLOUD),
-        ("swathstore:version", Num(_col("version"))),
-    ))),
-    ("links", Arr((
-        Obj((("rel", Const("self")), ("type", Const(GEOJSON)),
-             ("href", Link(("/stac/collections/", SLUG, "/items/", UUID))))),
-        Obj((("rel", Const("parent")), ("type", Const("application/json")),
-             ("href", COLLECTION_LINK))),
-        Obj((("rel", Const("collection")), ("type", Const("application/json")),
-             ("href", COLLECTION_LINK))),
-        Obj((("rel", Const("root")), ("type", Const("application/json")),
-             ("href", Link(("/stac/",))))),
-    ))),
-    ("assets", Obj((
-        ("data", Obj((
-            ("href", Link(("/api/v1/swaths/", UUID, "/download"))),
-            ("type", Lookup(_col("format"), MEDIA_TYPES, "application/octet-stream")),
-            ("title", Text(_col("filename"))),
-            ("roles", Const(["data"])),
-            _prop("file:size", "size", Num, NotNull),
+    ("bbox", BBOX, Expr("(row['fp_box'] is not None)", "s.footprint IS NOT NULL")),
+    ("properties", obj(
+        ("datetime", TIME(START)),
+        ("start_datetime", TIME(START)),
+        ("end_datetime", TIME(Expr(
+            "(row['end_time'] if row['end_time'] is not None else row['start_time'])",
+            "COALESCE(s.end_time, s.start_time)"))),
+        ("title", TEXT(col("granule_id"))),
+        ("created", TIME(col("created_at"))),
+        ("updated", TIME(col("updated_at"))),
+        _optional("platform", "platform"),
+        _optional("constellation", "constellation"),
+        ("instruments", arr(TEXT(col("instrument"))), FILLED(col("instrument"))),
+        ("processing:level", TEXT(col("processing_level")), HAS_LEVEL),
+        _optional("sat:absolute_orbit", "orbit", NUMBER, COUNTED),
+        _optional("sat:relative_orbit", "relative_orbit", NUMBER, COUNTED),
+        _optional("sat:orbit_cycle", "orbit_cycle", NUMBER, COUNTED),
+        ("sat:orbit_state", TEXT(DIRECTION), HAS_STATE),
+        _optional("swathstore:pass", "pass_number", NUMBER, COUNTED),  # sat has no pass
+        ("eo:cloud_cover", NUMBER(CLOUD), HAS_CLOUD),
+        ("swathstore:version", NUMBER(col("version"))),
+    )),
+    ("links", arr(
+        obj(("rel", const("self")), ("type", const(GEOJSON)),
+            ("href", link("/stac/collections/", SLUG, "/items/", UUID))),
+        obj(("rel", const("parent")), ("type", const("application/json")),
+            ("href", COLLECTION_LINK)),
+        obj(("rel", const("collection")), ("type", const("application/json")),
+            ("href", COLLECTION_LINK)),
+        obj(("rel", const("root")), ("type", const("application/json")),
+            ("href", link("/stac/"))),
+    )),
+    ("assets", obj(
+        ("data", obj(
+            ("href", link("/api/v1/swaths/", UUID, "/download")),
+            ("type", MEDIA_TYPE),
+            ("title", TEXT(col("filename"))),
+            ("roles", const(["data"])),
+            _optional("file:size", "size", NUMBER, NOT_NULL),
             # multihash: sha2-256, 32 bytes
-            ("file:checksum", Text(Col("sha256", "'1220' || s.sha256", lambda v: "1220" + v)),
-             Filled(_col("sha256"))),
-        ))),
-        ("quicklook", Obj((
-            ("href", Link(("/api/v1/swaths/", UUID, "/quicklook.png"))),
-            ("type", Const("image/png")),
-            ("roles", Const(["overview"])),
-            ("title", Prefixed(LOOK_VARIABLE, "Quicklook of ", "Quicklook")),
-        )), HasKey(LOOK, "key")),
-    ))),
-))
+            ("file:checksum", TEXT(Expr("'1220' + row['sha256']", "'1220' || s.sha256")),
+             FILLED(col("sha256"))),
+        )),
+        ("quicklook", obj(
+            ("href", link("/api/v1/swaths/", UUID, "/quicklook.png")),
+            ("type", const("image/png")),
+            ("roles", const(["overview"])),
+            ("title", LOOK_TITLE),
+        ), HAS_LOOK),
+    )),
+)
 
 
-def python_renderer(node: Node) -> Callable[[Row, Url], Any]:
-    """The Python rendering of `node`: one function of (row, url), compiled once."""
-    ns = Namespace()
-    source = f"def render(row, url):\n    return {node.py(ns)}\n"
-    names = dict(ns)  # a plain dict: globals of a dict subclass are looked up slowly
-    exec(compile(source, f"<itemdef {type(node).__name__}>", "exec"), names)  # our text only
+def python_renderer(expr: Expr) -> Callable[[Row, Url], Any]:
+    """The Python rendering of `expr`: one function of (row, url), compiled once."""
+    names = dict(_HELPERS)
+    source = f"def render(row, url):\n    return {expr.py}\n"
+    exec(compile(source, "<api.stac.itemdef>", "exec"), names)  # our own text only
     return names["render"]  # type: ignore[no-any-return]

@@ -53,7 +53,7 @@ LANGUAGE plpgsql STABLE AS $fn$
 DECLARE
   item text;
 BEGIN
-  SELECT {ITEM.sql()} INTO item
+  SELECT {ITEM.sql} INTO item
   FROM catalog_collection c CROSS JOIN (SELECT base_url AS base) AS u
   WHERE c.id = s.collection_id;
   RETURN item;
@@ -75,7 +75,7 @@ BEGIN
       WHERE s.id = i.swath_id AND s.state = 'VERIFIED');
   END IF;
   INSERT INTO api_stacitem (swath_id, uuid, row_xmin, rev, wraps, text)
-  SELECT s.id, s.uuid, {_XMIN}, %(rev)d, COALESCE({WRAPS}, false), {ITEM.sql()}
+  SELECT s.id, s.uuid, {_XMIN}, %(rev)d, COALESCE({WRAPS}, false), {ITEM.sql}
   FROM catalog_swath s
   JOIN catalog_collection c ON c.id = s.collection_id
   CROSS JOIN (SELECT {STORED_BASE} AS base) AS u
