@@ -211,7 +211,7 @@ def finish(row: dict[str, Any]) -> str:
     """The item's JSON text; footprints touching both +-180 get their bbox here.
 
     Their row says so ("wrapping"), the bbox is worked out from the item's own
-    geometry (itemdef.BBox), and it replaces the first '"bbox":null', which is the
+    geometry (itemdef.bbox_of), and it replaces the first '"bbox":null', which is the
     bbox: only numbers and fixed keys precede it.
     """
     if not row["wrapping"]:
