@@ -196,7 +196,8 @@ def obj(*entries: Entry) -> Expr:
     || copies the growing text once per piece; the first entry has no condition, so
     each later one can start with its comma.
     """
-    assert len(entries[0]) == 2, "an object's first entry is unconditional"
+    if len(entries[0]) != 2:
+        raise ValueError(f"the first entry of an object, {entries[0][0]!r}, has a condition")
     py, sql = [], []
     for i, (key, value, *cond) in enumerate(entries):
         label = _lit(("{" if i == 0 else ",") + json.dumps(key) + ":")
