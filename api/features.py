@@ -1,29 +1,31 @@
-"""Pages of REST swath search results as GeoJSON Features, built from value rows.
+"""Swaths as GeoJSON Features, the REST API's one renderer: search pages and single swaths.
 
-`SwathFeatureSerializer` stays the schema and renders single swaths; a search page is
-built here instead, from `.values()` rows whose footprint PostGIS has already turned
-into GeoJSON text. The serializer's per-row GEOS -> OGR -> JSON conversion and DRF's
-per-field machinery were about four fifths of a page's time, which capped the REST
-list at about 13 requests a second on two cores (docs/BENCHMARKS.md, "Load").
-tests/api/test_features.py checks that both give equal features.
+Built from `.values()` rows whose footprint PostGIS (or SpatiaLite) has already turned
+into GeoJSON text. The serializers in api.serializers are the schema only: their
+per-row GEOS -> OGR -> JSON conversion and DRF's per-field machinery were about four
+fifths of a page's time, which capped the REST list at about 13 requests a second on
+two cores (docs/BENCHMARKS.md, "Load").
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.db.models import QuerySet
 
 from api.renderers import COORD_DECIMALS
-from api.serializers import SwathFeatureSerializer
+from api.serializers import StoredCopySerializer, SwathDetailSerializer, SwathFeatureSerializer
+from catalog.models import StoredObject, Swath
 
-# The serializer's own field list, so both renderers keep the same properties in the
-# same order; "collection" is the related slug, the id field is the Feature's id.
+# The serializer's field list, so the schema and the output keep the same properties in
+# the same order; "collection" is the related slug, the id field is the Feature's id.
 _ID = SwathFeatureSerializer.Meta.id_field
 PROPERTIES = tuple(f for f in SwathFeatureSerializer.Meta.fields if f != _ID)
+_DETAIL = tuple(f for f in SwathDetailSerializer.Meta.fields if f not in PROPERTIES + (_ID,))
 _COLUMN = {"collection": "collection__slug"}
 _TIMES = frozenset({"start_time", "end_time", "created_at", "verified_at"})
 # What a page's value rows hold: the properties, plus what paging needs ("id" and the
@@ -46,7 +48,7 @@ def _time(value: datetime | None) -> str | None:
 
 
 def feature(row: dict[str, Any]) -> dict[str, Any]:
-    """One value row as the Feature SwathFeatureSerializer would give."""
+    """One value row (FEATURE_COLUMNS) as a GeoJSON Feature."""
     geojson = row["fp_geojson"]
     return {
         "id": str(row[_ID]),
@@ -59,5 +61,41 @@ def feature(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def feature_collection(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """A FeatureCollection of value rows, as SwathFeatureSerializer(many=True).data."""
+    """A FeatureCollection of value rows."""
     return {"type": "FeatureCollection", "features": [feature(r) for r in rows]}
+
+
+def detail(uuid: str) -> dict[str, Any]:
+    """The Feature of one swath, any state, with SwathDetailSerializer's extra properties.
+
+    Raises Swath.DoesNotExist (a 404) for an unknown or malformed uuid.
+    """
+    try:
+        uid = UUID(uuid)
+    except ValueError as e:
+        raise Swath.DoesNotExist(f"no swath {uuid!r}") from e
+    row = page_rows(Swath.objects.filter(uuid=uid)).values(
+        *FEATURE_COLUMNS, "footprint_warning", "attrs").first()
+    if row is None:
+        raise Swath.DoesNotExist(f"no swath {uuid!r}")
+    out = feature(row)
+    # Failed and abandoned attempts are history, not copies; the primary store first.
+    copies = [c for c in StoredObject.objects.filter(swath_id=row["id"])
+              if c.state != StoredObject.State.FAILED]
+    copies.sort(key=lambda c: (c.store != "primary", c.store, c.pk))
+    extra = {"footprint_warning": row["footprint_warning"],
+             "footprint_source": footprint_source(row["attrs"]),
+             "copies": StoredCopySerializer(copies, many=True).data}
+    out["properties"].update((f, extra[f]) for f in _DETAIL)
+    return out
+
+
+def footprint_source(attrs: dict[str, Any] | None) -> dict[str, Any]:
+    """The footprint's geolocation account from a swath's attrs (older rows: pairs only)."""
+    geo = (attrs or {}).get("geolocation") or {}
+    pairs = geo.get("pairs")
+    if pairs is None and geo.get("lat"):
+        pairs = [{"lat": geo["lat"], "lon": geo.get("lon"), "kind": geo.get("kind"),
+                  "shape": geo.get("shape") or []}]
+    return {"rule": geo.get("rule"), "pairs": pairs or [], "set_aside": geo.get("set_aside") or [],
+            "warnings": geo.get("warnings") or [], "notes": geo.get("notes") or []}

@@ -19,7 +19,7 @@ from django.db.models import DateTimeField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from api import paging, searchsql
+from api import paging
 from api.exceptions import QueryError
 from api.geometry import QueryGeometry
 from api.timelimit import sqlite_time_limit, timed_out
@@ -148,7 +148,8 @@ def _earliest_start(start: datetime) -> RawSQL:
     or read in a round trip of its own, which cost as much as the rest of the search's
     SQL.
     """
-    return RawSQL(searchsql.EARLIEST_START, [start], output_field=DateTimeField())
+    return RawSQL("(%s::timestamptz - (SELECT coalesce(max(end_time - start_time),"
+                  " interval '0') FROM catalog_swath))", [start], output_field=DateTimeField())
 
 
 def _estimate(qs: QuerySet) -> int:
@@ -246,48 +247,44 @@ def _count(qs: QuerySet) -> tuple[int, bool]:
     return (max(estimate, n) if estimate >= 0 else n), False
 
 
+def _order_sql(order: tuple[tuple[str, bool], ...], alias: str) -> str:
+    """paging.order_by() as SQL over `alias`'s columns, for the statement around the ids'."""
+    terms = [f"{alias}.{col} DESC NULLS FIRST" if desc else f"{alias}.{col} ASC NULLS LAST"
+             for col, desc in order]
+    terms.append(f"{alias}.id DESC" if (order[-1][1] if order else True) else f"{alias}.id ASC")
+    return ", ".join(terms)
+
+
 def _run_rendered(search: SwathSearch, base: QuerySet | None, render: RenderSQL) -> SearchPage:
     """_run() in one statement: the page's ids, page 1's count, each row rendered.
 
-    The filter and keyset condition come from the same querysets as _run(); only the
-    ids and sort columns of the page are selected through them, and the rendering
-    joins back by primary key, so it runs for the rows of the page alone. On page 1
-    the count rides along as a window over the matches (capped like _count), instead
-    of a second scan of the same index. Page 1 of a plain search (searchsql.covers)
-    has its ids' statement written by api.searchsql instead, the querysets being built
-    only should the count need the planner's estimate.
+    The ids come from _page_query()'s queryset, compiled by Django
+    (sql_with_params): the same filter and keyset condition as _run(), with only the
+    ids and sort columns selected; the rendering joins back by primary key, so it runs
+    for the rows of the page alone. On page 1 the count rides along as a window over
+    the matches (capped like _count), instead of a second scan of the same index.
     """
     sort_cols = [col for col, _ in search.order]
-    if base is None and searchsql.covers(search):
-        query, first_page = search.fingerprint(), True
-        cursor = paging.Cursor(values=[], pk=0, snapshot=timezone.now())
-        counting = search.count
-        uuids = _uuids(search.ids) if search.ids is not None else None
-        inner, inner_params = searchsql.page_ids(
-            search, (COUNT_CAP + 1) if counting else (search.limit + 1), uuids)
-        qs = None
-    else:
-        query, cursor, qs, first_page, page_qs = _page_query(search, base)
-        counting = first_page and search.count
-        ids = page_qs.values("id", *sort_cols)
-        try:
-            inner, inner_params = ids[: (COUNT_CAP + 1) if counting else (search.limit + 1)] \
-                .query.sql_with_params()
-        except EmptyResultSet:
-            # Django proves some filters empty without asking the database (an empty
-            # `ids` list, an empty datetime range); the ORM path answers those with no
-            # rows too.
-            return SearchPage(rows=[], next_token=None,
-                              matched=0 if counting else cursor.matched,
-                              exact=True if counting else cursor.exact)
+    query, cursor, qs, first_page, page_qs = _page_query(search, base)
+    counting = first_page and search.count
+    ids = page_qs.values("id", *sort_cols)
+    try:
+        inner, inner_params = ids[: (COUNT_CAP + 1) if counting else (search.limit + 1)] \
+            .query.sql_with_params()
+    except EmptyResultSet:
+        # Django proves some filters empty without asking the database (an empty
+        # `ids` list, an empty datetime range); the ORM path answers those with no
+        # rows too.
+        return SearchPage(rows=[], next_token=None, matched=0 if counting else cursor.matched,
+                          exact=True if counting else cursor.exact)
     cols = ", ".join(f"p.{c}" for c in ["id", *sort_cols])
     if counting:
         page_sql = (f"SELECT m.*, count(*) OVER () AS n FROM ({inner}) AS m "
-                    f"ORDER BY {searchsql.order_sql(search.order, 'm')} LIMIT {search.limit + 1}")
+                    f"ORDER BY {_order_sql(search.order, 'm')} LIMIT {search.limit + 1}")
     else:
         page_sql = f"SELECT m.*, NULL::int AS n FROM ({inner}) AS m"
     sql = (f"SELECT {cols}, p.n, {render.select} FROM ({page_sql}) AS p {render.joins} "
-           f"ORDER BY {searchsql.order_sql(search.order, 'p')}")
+           f"ORDER BY {_order_sql(search.order, 'p')}")
     # One round trip: statements sent together run as one (implicit) transaction, so
     # SET LOCAL holds for the page's statement alone, without a BEGIN and a COMMIT
     # of their own (each round trip costs as much as rendering 30 items).
@@ -303,7 +300,7 @@ def _run_rendered(search: SwathSearch, base: QuerySet | None, render: RenderSQL)
         if n <= COUNT_CAP:
             matched, exact = n, True
         else:
-            estimate = _estimate(qs if qs is not None else filtered(search, base))
+            estimate = _estimate(qs)
             matched, exact = max(estimate, n), False
         cursor = paging.Cursor(values=[], pk=0, snapshot=cursor.snapshot, matched=matched,
                                exact=exact)

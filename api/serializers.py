@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
@@ -21,6 +20,8 @@ class CollectionSerializer(serializers.ModelSerializer):
 
 
 class SwathFeatureSerializer(GeoFeatureModelSerializer):
+    """The schema of a swath Feature; api.features renders them, from value rows."""
+
     collection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     footprint = GeometryField(precision=COORD_DECIMALS, read_only=True)
 
@@ -73,38 +74,17 @@ class FootprintSourceSerializer(serializers.Serializer):
                                   help_text="coordinates attributes that were ignored")
 
 
-def footprint_source(swath: Swath) -> dict:
-    """The footprint's geolocation account from the swath's attrs (older rows: pairs only)."""
-    geo = (swath.attrs or {}).get("geolocation") or {}
-    pairs = geo.get("pairs")
-    if pairs is None and geo.get("lat"):
-        pairs = [{"lat": geo["lat"], "lon": geo.get("lon"), "kind": geo.get("kind"),
-                  "shape": geo.get("shape") or []}]
-    return {"rule": geo.get("rule"), "pairs": pairs or [], "set_aside": geo.get("set_aside") or [],
-            "warnings": geo.get("warnings") or [], "notes": geo.get("notes") or []}
-
-
 class SwathDetailSerializer(SwathFeatureSerializer):
-    """One swath with its stored copies (search pages leave them out: one query per page)
-    and the geolocation its footprint was made from."""
+    """The schema of one swath (api.features.detail renders it): search pages' properties,
+    its stored copies (pages leave them out: one query per page) and the geolocation its
+    footprint was made from."""
 
-    copies = serializers.SerializerMethodField()
-    footprint_source = serializers.SerializerMethodField()
+    copies = StoredCopySerializer(many=True, read_only=True)
+    footprint_source = FootprintSourceSerializer(read_only=True)
 
     class Meta(SwathFeatureSerializer.Meta):
         fields = [*SwathFeatureSerializer.Meta.fields, "footprint_warning", "footprint_source",
                   "copies"]
-
-    @extend_schema_field(FootprintSourceSerializer)
-    def get_footprint_source(self, swath: Swath) -> dict:
-        return footprint_source(swath)
-
-    @extend_schema_field(StoredCopySerializer(many=True))
-    def get_copies(self, swath: Swath) -> list[dict]:
-        # Failed and abandoned attempts are history, not copies; the primary store first.
-        copies = [c for c in swath.copies.all() if c.state != StoredObject.State.FAILED]
-        copies.sort(key=lambda c: (c.store != "primary", c.store, c.pk))
-        return StoredCopySerializer(copies, many=True).data
 
 
 class RegionSerializer(GeoFeatureModelSerializer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -35,7 +35,7 @@ from api.serializers import (
     SwathDetailSerializer,
     SwathFeatureSerializer,
 )
-from catalog.models import Collection, IngestRun, Product, Region, StoredObject, Swath
+from catalog.models import Collection, IngestRun, Product, Region, Swath
 
 P = OpenApiParameter
 SWATH_PARAMETERS = [
@@ -124,10 +124,7 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
         super().initial(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Swath]:
-        qs = Swath.objects.select_related("collection")
-        if getattr(self, "action", None) == "retrieve":
-            qs = qs.prefetch_related(Prefetch("copies", queryset=StoredObject.objects.all()))
-        return qs
+        return Swath.objects.select_related("collection")
 
     def get_serializer_class(self) -> type[SwathFeatureSerializer]:
         if getattr(self, "action", None) == "retrieve":
@@ -155,6 +152,10 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
         if repairs:
             body["repairs"] = repairs
         return Response(body)
+
+    def retrieve(self, request: Request, uuid: str) -> Response:
+        """One swath of any state, with its stored copies and its footprint's geolocation."""
+        return Response(features.detail(uuid))
 
     @extend_schema(parameters=SWATH_PARAMETERS)
     def list(self, request: Request) -> Response:

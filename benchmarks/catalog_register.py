@@ -67,15 +67,15 @@ def psql(sql: str, db: str = "postgres") -> str:
                           check=True, capture_output=True, text=True).stdout
 
 
-def fresh_database() -> None:
-    psql(f"DROP DATABASE IF EXISTS {DB}")
-    psql(f"CREATE DATABASE {DB}")
-    env = {**os.environ, "DATABASE_URL": f"{PG}/{DB}", "VAR_DIR": str(OUT / "var")}
+def fresh_database(db: str) -> None:
+    psql(f"DROP DATABASE IF EXISTS {db}")
+    psql(f"CREATE DATABASE {db}")
+    env = {**os.environ, "DATABASE_URL": f"{PG}/{db}", "VAR_DIR": str(OUT / "var")}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env,
                    check=True)
 
 
-def run_register(manifest: Path) -> tuple[float, int]:
+def run_register(manifest: Path, db: str) -> tuple[float, int]:
     """Run register_manifest in a child (fresh Django) and return (seconds, rows)."""
     code = (
         "import django, sys; django.setup();"
@@ -87,7 +87,7 @@ def run_register(manifest: Path) -> tuple[float, int]:
         "cur.execute('SELECT count(*) FROM api_stacitem');"
         "print(r.seconds, r.loaded, len(r.rejected), cur.fetchone()[0])"
     )
-    env = {**os.environ, "DATABASE_URL": f"{PG}/{DB}", "VAR_DIR": str(OUT / "var"),
+    env = {**os.environ, "DATABASE_URL": f"{PG}/{db}", "VAR_DIR": str(OUT / "var"),
            "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True,
                          capture_output=True, text=True).stdout.split()
@@ -140,10 +140,10 @@ def raw_copy_text(manifest: Path) -> str:
     return buf.getvalue()
 
 
-def run_raw_copy(text: str) -> float:
+def run_raw_copy(text: str, db: str) -> float:
     import psycopg2
 
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=DB)
+    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=db)
     with conn, conn.cursor() as cur:
         cur.execute(RAW_TABLE)
         for definition in equal_indexes(cur):
@@ -163,6 +163,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--db", default=DB,
+                        help="database to drop and recreate (one per concurrent run)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     manifest = OUT / f"manifest-{args.rows}.jsonl"
@@ -172,10 +174,10 @@ def main() -> None:
     text = raw_copy_text(manifest)
     ours, raw = [], []
     for i in range(args.repeat):
-        fresh_database()
-        seconds, loaded = run_register(manifest)
+        fresh_database(args.db)
+        seconds, loaded = run_register(manifest, args.db)
         ours.append(loaded / seconds)
-        raw.append(args.rows / run_raw_copy(text))
+        raw.append(args.rows / run_raw_copy(text, args.db))
         print(f"run {i + 1}: register {ours[-1]:,.0f} rows/s, raw COPY {raw[-1]:,.0f} rows/s",
               flush=True)
     o, r = statistics.median(ours), statistics.median(raw)

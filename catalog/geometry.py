@@ -10,8 +10,7 @@ import math
 
 from django.contrib.gis.geos import GeometryCollection, GEOSGeometry, MultiPolygon, Polygon
 
-# The box rule and its cut to the world are eo's; the search SQL reads this name here.
-from eo.boxes import world_pieces as bbox_pieces
+from eo.boxes import world_pieces
 from eo.geometry import ring_lists
 
 EARTH_RADIUS_KM = 6371.0088
@@ -24,7 +23,7 @@ class QueryGeometryError(ValueError):
 def bbox_geometry(west: float, south: float, east: float, north: float) -> MultiPolygon:
     """Return a bbox as a MultiPolygon; west > east means it crosses the antimeridian.
 
-    The box is the part of the world it covers (bbox_pieces): a box wholly beyond
+    The box is the part of the world it covers (eo.boxes.world_pieces): a box wholly beyond
     +-180/+-90 is an empty MultiPolygon, which intersects nothing.
 
     >>> bbox_geometry(170, -10, -170, 10).num_geom
@@ -40,7 +39,7 @@ def bbox_geometry(west: float, south: float, east: float, north: float) -> Multi
     if south > north:
         raise QueryGeometryError(f"bbox south={south} is north of north={north}")
     return MultiPolygon(*(Polygon.from_bbox(piece) for piece in
-                          bbox_pieces(west, south, east, north)), srid=4326)
+                          world_pieces(west, south, east, north)), srid=4326)
 
 
 def circle_geometry(lon: float, lat: float, radius_km: float, segments: int = 64) -> MultiPolygon:

@@ -287,6 +287,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 2**20, 
 API_MAX_QUERY_VERTICES = env_int("API_MAX_QUERY_VERTICES", 10000, minimum=4)
 # Each search runs under SET LOCAL statement_timeout (RELIABILITY D7).
 API_STATEMENT_TIMEOUT_MS = env_int("API_STATEMENT_TIMEOUT_MS", 5000, minimum=100)
+# STAC search pages on PostgreSQL serve each item's JSON stored by the database
+# (api.stac.storeditems), rendered from the same declaration as the Python renderer
+# (api.stac.itemdef); off, PostgreSQL pages are rendered in Python as on SpatiaLite.
+API_SQL_ITEMS = env_bool("API_SQL_ITEMS", True)
 
 # --- caches (throttling, sign-in lockout) -----------------------------------------
 _redis_cache = env_str("CACHE_URL")

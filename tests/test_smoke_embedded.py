@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from api.stac.items import bbox_of
+from api.stac.itemdef import bbox_of
 from tests.conftest import REPO, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ def rounded_box_sql(box: str) -> tuple[str, str, str, str]:
 
 
 class FootprintBox(Func):
-    """`Box2D(column)` as the text "BOX(w s,e n)" that items.bbox_from_box2d reads, its
+    """`Box2D(column)` as the text "BOX(w s,e n)" that itemdef.bbox() reads, its
     numbers rounded to COORD_DECIMALS; NULL for a NULL geometry. Takes a column name
     only (see as_sqlite)."""
 

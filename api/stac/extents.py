@@ -8,7 +8,7 @@ from django.contrib.gis.db.models import Extent
 from django.core.cache import cache
 from django.db.models import Max, Min
 
-from api.stac.items import iso
+from api.stac.itemdef import iso
 from catalog.models import Collection, Swath, SwathState
 
 TTL_S = 300

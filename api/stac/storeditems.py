@@ -1,10 +1,12 @@
 """STAC Items stored ahead of searches (api.models.StacItem), kept by triggers.
 
-Rendering the 100 items of a search page (api.stac.sqlitems) cost PostgreSQL about
-as much again as finding the rows. pgSTAC keeps each item's JSON; so does this
-module: statement-level triggers on catalog_swath store the item of every VERIFIED
-row written, with sqlitems' own SQL and chr(1) where the base URL goes, and a page
-replaces that placeholder in the stored text.
+Rendering the 100 items of a search page in SQL cost PostgreSQL about as much again
+as finding the rows. pgSTAC keeps each item's JSON; so does this module:
+statement-level triggers on catalog_swath store the item of every VERIFIED row
+written, rendered by the SQL of the one item declaration (api.stac.itemdef.ITEM)
+with chr(1) where the base URL goes, and a page replaces that placeholder in the
+stored text. This is the fast path settings.API_SQL_ITEMS chooses; the whole API
+suite runs over both paths (tests/api/conftest.py).
 
 - Triggers, not save(): rows change through queryset updates, the bulk COPY of
   catalog/bulkload.py and raw SQL, none of which call Python. Statement-level, with
@@ -25,12 +27,19 @@ database runs this module's revision.
 
 from __future__ import annotations
 
+import json
 import zlib
 from functools import cache
 from typing import Any
 
+import orjson
+
 from api.search import RenderSQL
-from api.stac import sqlitems
+from api.stac.itemdef import ITEM, WRAPS, bbox_of
+
+# What stands for the base URL in a stored item: chr(1), a character to_json always
+# escapes, so it can be nowhere else in an item's text.
+STORED_BASE = "chr(1)"
 
 # The row version's xmin as a number (the xid type has no order or cast to bigint).
 _XMIN = "s.xmin::text::bigint"
@@ -44,10 +53,8 @@ LANGUAGE plpgsql STABLE AS $fn$
 DECLARE
   item text;
 BEGIN
-  SELECT {sqlitems.ITEM} INTO item
-  FROM catalog_collection c
-  CROSS JOIN {sqlitems.base_values("base_url")}
-  CROSS JOIN {sqlitems.VALUES}
+  SELECT {ITEM.sql} INTO item
+  FROM catalog_collection c CROSS JOIN (SELECT base_url AS base) AS u
   WHERE c.id = s.collection_id;
   RETURN item;
 END $fn$"""
@@ -68,11 +75,10 @@ BEGIN
       WHERE s.id = i.swath_id AND s.state = 'VERIFIED');
   END IF;
   INSERT INTO api_stacitem (swath_id, uuid, row_xmin, rev, wraps, text)
-  SELECT s.id, s.uuid, {_XMIN}, %(rev)d, COALESCE(v.wraps, false), {sqlitems.ITEM}
+  SELECT s.id, s.uuid, {_XMIN}, %(rev)d, COALESCE({WRAPS}, false), {ITEM.sql}
   FROM catalog_swath s
   JOIN catalog_collection c ON c.id = s.collection_id
-  CROSS JOIN {sqlitems.base_values(sqlitems.STORED_BASE)}
-  CROSS JOIN {sqlitems.VALUES}
+  CROSS JOIN (SELECT {STORED_BASE} AS base) AS u
   WHERE s.id = ANY(ids) AND s.state = 'VERIFIED'
   ON CONFLICT (swath_id) DO UPDATE SET uuid = EXCLUDED.uuid, row_xmin = EXCLUDED.row_xmin,
                                        rev = EXCLUDED.rev, wraps = EXCLUDED.wraps,
@@ -177,17 +183,17 @@ _MISSING = (f"SELECT s.id FROM catalog_swath s LEFT JOIN api_stacitem i ON {_CUR
 
 @cache
 def _page_render(rev: int) -> tuple[str, str]:
-    """(select list, FROM items) of a page's "rendered" and "wrapping" (sqlitems.finish).
+    """(select list, FROM items) of a page's "rendered" and "wrapping" (finish).
 
     The item stored for the row when it is of revision `rev`, its placeholder
     replaced by the request's base; otherwise the item rendered now. CASE evaluates
     only the branch it takes, so a stored item costs no rendering. The FROM items
-    fill one %s: sqlitems.base_param() of the base URL.
+    fill one %s: the base URL as JSON string content.
     """
     select = ("CASE WHEN i.text IS NOT NULL"
-              f" THEN replace(i.text, {sqlitems.STORED_BASE}, u.base)"
+              f" THEN replace(i.text, {STORED_BASE}, u.base)"
               " ELSE swathstore_item(s, u.base) END AS rendered,"
-              f" CASE WHEN i.text IS NOT NULL THEN i.wraps ELSE {sqlitems.WRAPS} END AS wrapping")
+              f" CASE WHEN i.text IS NOT NULL THEN i.wraps ELSE {WRAPS} END AS wrapping")
     joins = ("JOIN catalog_swath s ON s.id = p.id CROSS JOIN (SELECT %s::text AS base) AS u"
              f" LEFT JOIN api_stacitem i ON {_CURRENT % int(rev)}")
     return select, joins
@@ -196,7 +202,27 @@ def _page_render(rev: int) -> tuple[str, str]:
 def render(base: str, rev: int = REV) -> RenderSQL:
     """How run_search renders a page's items for a server whose base URL is `base`."""
     select, joins = _page_render(rev)  # the same text for every request: made once
-    return RenderSQL(select, sqlitems.NAMES, joins, [sqlitems.base_param(base)])
+    # The base as the text between a JSON string's quotes.
+    return RenderSQL(select, ("rendered", "wrapping"), joins,
+                     [json.dumps(base, ensure_ascii=False)[1:-1]])
+
+
+def finish(row: dict[str, Any]) -> str:
+    """The item's JSON text; footprints touching both +-180 get their bbox here.
+
+    Their row says so ("wrapping"), the bbox is worked out from the item's own
+    geometry (itemdef.bbox_of), and it replaces the first '"bbox":null', which is the
+    bbox: only numbers and fixed keys precede it.
+    """
+    if not row["wrapping"]:
+        return row["rendered"]
+    text = row["rendered"]
+    # The geometry is what lies between its key and the bbox's: GeoJSON of numbers
+    # and type names only, so neither marker can occur inside it.
+    start = text.index('"geometry":') + len('"geometry":')
+    end = text.index(',"bbox":null', start)
+    bbox = orjson.dumps(bbox_of(orjson.loads(text[start:end]))).decode()
+    return text[:end] + ',"bbox":' + bbox + text[end + len(',"bbox":null'):]
 
 
 def _id_range(cur: Any) -> tuple[int, int] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.db import connection
 from django.db.models import QuerySet
@@ -18,7 +19,7 @@ from api.permissions import PublicReads
 from api.renderers import COORD_DECIMALS, FirstRenderer, GeoJSONRenderer, SchemaJSONRenderer
 from api.search import SearchPage, SwathSearch, run_search
 from api.stac import fields as stac_fields
-from api.stac import items, sqlitems, storeditems
+from api.stac import items, storeditems
 from api.stac.boxes import FootprintBox
 from api.stac.conformance import CONFORMS_TO
 from api.stac.docs import (
@@ -68,13 +69,14 @@ def _page_rows(base: QuerySet | None = None) -> QuerySet:
 
 def search_page(view: StacView, search: SwathSearch,
                 spec: stac_fields.FieldSpec) -> SearchPage:
-    """One page of items: from PostgreSQL when it can, else rows for items.item().
+    """One page of items: their text from PostgreSQL, or rows for items.item().
 
-    PostgreSQL gives each item's text, stored at write time or rendered there
-    (api.stac.storeditems). The fields extension reshapes items in Python, so such a
-    search takes the rows.
+    With settings.API_SQL_ITEMS, PostgreSQL gives each item's text, stored at write
+    time or rendered there (api.stac.storeditems); both renderings come from the one
+    declaration in api.stac.itemdef. The fields extension reshapes items in Python,
+    so such a search takes the rows.
     """
-    if connection.vendor == "postgresql" and not spec.active:
+    if connection.vendor == "postgresql" and settings.API_SQL_ITEMS and not spec.active:
         return run_search(search, render=storeditems.render(view.url("")))
     return run_search(search, _page_rows(), items.ITEM_COLUMNS)
 
@@ -82,7 +84,7 @@ def search_page(view: StacView, search: SwathSearch,
 def page_body(view: StacView, search: SwathSearch, spec: stac_fields.FieldSpec, page: SearchPage,
               self_href: str, next_link: dict[str, Any] | None) -> dict[str, Any]:
     if page.rows and "rendered" in page.rows[0]:
-        feats: Any = (items.Raw(sqlitems.finish(r)) for r in page.rows)
+        feats: Any = (items.Raw(storeditems.finish(r)) for r in page.rows)
     else:
         feats = (stac_fields.apply(items.item(r, view.url), spec) for r in page.rows)
     links = [

@@ -8,14 +8,22 @@ import pytest
 
 from tests.support.liveserver import LiveServer, live_server, wait_until_idle
 
-__all__ = ["LiveServer", "api_server"]
+__all__ = ["LiveServer", "api_server", "item_path"]
+
+
+@pytest.fixture(scope="session", params=["sql-items", "python-items"])
+def item_path(request: pytest.FixtureRequest) -> str:
+    """Which path renders STAC search pages (settings.API_SQL_ITEMS): every API test
+    runs over both, so the two renderings of api.stac.itemdef cannot drift apart."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def api_server(django_db_setup: None, django_db_blocker: object,
+def api_server(django_db_setup: None, django_db_blocker: object, item_path: str,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """gunicorn serving config.wsgi on a free loopback port against the test database."""
-    with live_server(tmp_path_factory.mktemp("live-api")) as server:
+    env = {"API_SQL_ITEMS": "1" if item_path == "sql-items" else "0"}
+    with live_server(tmp_path_factory.mktemp("live-api"), extra_env=env) as server:
         yield server
 
 

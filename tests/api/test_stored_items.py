@@ -12,7 +12,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from api.search import SwathSearch, run_search
-from api.stac import items, sqlitems, storeditems
+from api.stac import items, storeditems
 from api.stac.views import _page_rows
 from catalog.bulkload import register_manifest
 from catalog.models import Collection, Swath, SwathState
@@ -23,6 +23,12 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL trigger"),
 ]
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def item_path() -> str:
+    """These tests are about the stored items themselves: the SQL path only."""
+    return "sql-items"
 
 
 def stored(pk: int) -> tuple[str | None, int | None]:
@@ -151,7 +157,7 @@ def test_the_base_url_is_spliced_in_escaped() -> None:
     s = swath(box(1, 2, 3, 4), start=T0)
     base = 'http://h\\"q'
     page = run_search(SwathSearch(ids=[str(s.uuid)]), render=storeditems.render(base))
-    item = json.loads(sqlitems.finish(page.rows[0]))
+    item = json.loads(storeditems.finish(page.rows[0]))
     assert item["assets"]["data"]["href"] == f"{base}/api/v1/swaths/{s.uuid}/download"
     assert item["links"][-1]["href"] == f"{base}/stac/"
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from api.stac.items import EO_EXT, FILE_EXT, PROCESSING_EXT, SAT_EXT
+from api.stac.itemdef import EO_EXT, FILE_EXT, PROCESSING_EXT, SAT_EXT
 from tests.conftest import REPO
 
 VALIDATORS = REPO.parent / "shared" / "validators"
