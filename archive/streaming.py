@@ -191,6 +191,15 @@ class CheckingReader(io.RawIOBase):
                 super().close()
 
 
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Return the hex SHA-256 of the file at ``path``, read in CHUNK pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while piece := f.read(CHUNK):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
 def check_digest(
     actual: str, size: int, *, expected_sha256: str, expected_size: int | None, what: str,
     store: str | None,

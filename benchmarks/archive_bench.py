@@ -250,11 +250,13 @@ NO_FSYNC = "swathstore --no-fsync"
 
 def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict,
                     big_tools: tuple[str, ...] = TOOLS) -> None:
+    from archive.streaming import sha256_file
+
     dl_dir = WORK / "dl"
     dl_dir.mkdir(parents=True, exist_ok=True)
     for size in sizes:
         path = random_file(size)
-        expected = sha256_of(path)
+        expected = sha256_file(path)
         tools = TOOLS if size < 4 else big_tools
         runs: dict[str, dict[str, list]] = {t: {"up": [], "down": [], "up_rss": [],
                                                  "down_rss": [], "up_inner": [],
@@ -296,7 +298,7 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
                     runs[tool]["down_inner"].append(inner["inner_seconds"])
                 assert dest.stat().st_size == path.stat().st_size, (tool, "download size")
                 if rep == 0:  # the peers' downloads are checked once (hashing costs time)
-                    assert sha256_of(dest) == expected, (tool, "download differs")
+                    assert sha256_file(dest) == expected, (tool, "download differs")
                 dest.unlink()
                 print(f"  {size} GiB down {tool:22s} {r['seconds']:6.2f} s "
                       f"{size * GiB / 1e6 / r['seconds']:7.1f} MB/s  RSS {r['rss_mib']:6.0f} MiB"
@@ -344,14 +346,6 @@ def print_transfer(size: int, s: dict) -> None:
         r = s[f"ratio_vs_{tool}"]
         print(f"swathstore / {tool}: upload {r['upload']:.2f}x, download {r['download']:.2f}x"
               f" (--no-fsync {r['download_no_fsync']:.2f}x)")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(4 * MiB):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def bench_codecs(repeat: int, results: dict) -> None:

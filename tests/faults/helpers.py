@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from archive.streaming import sha256_file
 from catalog.models import Collection, StoredObject, Swath
 
 
@@ -24,14 +24,6 @@ def make_sources(directory: Path, count: int, size: int, seed: int) -> list[Path
                     target_bytes=size, incompressible=True, compression=None)
         paths.append(path)
     return paths
-
-
-def sha_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, poll: float = 0.2,
@@ -89,7 +81,7 @@ def audit(sources: dict[str, Path] | None = None, store_name: str = "primary") -
         if swath.state != "VERIFIED":
             continue
         result.verified += 1
-        expected = (sha_file(sources[swath.granule_id])
+        expected = (sha256_file(sources[swath.granule_id])
                     if sources and swath.granule_id in sources else swath.sha256)
         try:
             store.verify(copy.key, expected, codec=copy.codec)
