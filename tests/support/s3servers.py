@@ -84,13 +84,14 @@ class S3Server:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def store_options(self) -> dict[str, str]:
+        """Return the S3 store options that reach this server (endpoint, region, keys)."""
+        return {"endpoint_url": self.endpoint_url, "region": self.region,
+                "access_key": self.access_key, "secret_key": self.secret_key}
+
     def store(self, prefix: str = "", **options: Any) -> S3Store:
         """Return an S3Store on this server's bucket under ``prefix``."""
-        options.setdefault("endpoint_url", self.endpoint_url)
-        options.setdefault("region", self.region)
-        options.setdefault("access_key", self.access_key)
-        options.setdefault("secret_key", self.secret_key)
-        return S3Store(self.bucket, prefix, **options)
+        return S3Store(self.bucket, prefix, **{**self.store_options(), **options})
 
     def client(self) -> Any:
         """Return a plain boto3 client for this server (for raw access behind the store's back)."""
