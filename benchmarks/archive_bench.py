@@ -108,26 +108,12 @@ def timed(argv: list[str], env: dict[str, str]) -> dict:
 
 
 def start_bench_rclone(root: Path, bucket: str):
-    """`rclone serve s3` with the test suite's flags (tests/support/s3servers.py) plus
-    ``--etag-hash ""``: by default rclone's local backend computes an MD5 of the whole file
-    for every HEAD and every GET with If-Match (at 1 GiB that is seconds per request,
-    and `aws s3 cp` sends If-Match with each of its 8 MiB ranged GETs: 128 full-file MD5s
-    per download). Real S3 stores its ETag at write time, so this is a server artefact."""
-    import tests.support.s3servers as s3s
+    """`rclone serve s3` over a fresh ``root`` without whole-file MD5 ETags (start_rclone
+    in tests/support/s3servers.py says why)."""
+    from tests.support.s3servers import start_rclone
 
     shutil.rmtree(root, ignore_errors=True)
-    data = root / "data"
-    (data / bucket).mkdir(parents=True)
-    access, secret = s3s.realistic_keys()
-    port = s3s.free_port()
-    argv = [str(VENV / "rclone"), "serve", "s3", "--addr", f"127.0.0.1:{port}",
-            "--auth-key", f"{access},{secret}", "--dir-cache-time", "1s", "--poll-interval",
-            "0", "--etag-hash", "", "--config", "/dev/null", str(data)]
-    log_path = root / "rclone-serve-s3.log"
-    process = s3s._launch(argv, log_path, port)
-    return s3s.S3Server(endpoint_url=f"http://127.0.0.1:{port}", access_key=access,
-                        secret_key=secret, bucket=bucket, region=s3s.REGION, data_dir=data,
-                        process=process, kind="rclone", log_path=log_path, argv=argv)
+    return start_rclone(root, bucket=bucket, etag_hash=False)
 
 
 class Server:

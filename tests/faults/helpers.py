@@ -1,11 +1,13 @@
-"""Helpers of the fault suite: seeded source files, waiting, and the invariant audit."""
+"""Helpers of the fault suite: seeded source files, bulk-load manifests, waiting, and the
+invariant audit."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from archive.streaming import sha256_file
@@ -24,6 +26,24 @@ def make_sources(directory: Path, count: int, size: int, seed: int) -> list[Path
                     target_bytes=size, incompressible=True, compression=None)
         paths.append(path)
     return paths
+
+
+def catalog_manifest(rows: int, real: list[tuple[str, str, int]], prefix: str) -> list[bytes]:
+    """``rows`` bulk-load manifest lines; the first len(real) (key, sha256, size) point at
+    real objects, the rest at none. Granule ids are ``prefix`` and the row number."""
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    lines = []
+    for i in range(rows):
+        key, sha, size = real[i] if i < len(real) else (
+            f"swaths/{i:032x}/{i:032x}.nc", f"{i:064x}", 1000)
+        start = t0 + timedelta(minutes=5 * i)
+        lines.append(json.dumps({
+            "granule_id": f"{prefix}{i:06d}.nc", "key": key, "sha256": sha, "size": size,
+            "start_time": start.isoformat(),
+            "end_time": (start + timedelta(minutes=5)).isoformat(),
+            "footprint": "POLYGON((0 0,1 0,1 1,0 1,0 0))",
+        }).encode())
+    return lines
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, poll: float = 0.2,

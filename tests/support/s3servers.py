@@ -179,8 +179,15 @@ def _launch(argv: list[str], log_path: Path | None, port: int, timeout: float = 
     )
 
 
-def start_rclone(data_dir: Path, *, bucket: str = BUCKET) -> S3Server:
-    """Start ``rclone serve s3`` over ``data_dir`` with one bucket (a subdirectory)."""
+def start_rclone(data_dir: Path, *, bucket: str = BUCKET, etag_hash: bool = True) -> S3Server:
+    """Start ``rclone serve s3`` over ``data_dir`` with one bucket (a subdirectory).
+
+    ``etag_hash=False`` (benchmarks): by default rclone's local backend computes an MD5 of
+    the whole file for every HEAD and every GET with If-Match (at 1 GiB that is seconds per
+    request, and `aws s3 cp` sends If-Match with each of its 8 MiB ranged GETs: 128
+    full-file MD5s per download). Real S3 stores its ETag at write time, so that cost is a
+    server artefact a benchmark should not measure.
+    """
     access, secret = realistic_keys()
     port = free_port()
     root = data_dir / "data"
@@ -200,6 +207,7 @@ def start_rclone(data_dir: Path, *, bucket: str = BUCKET) -> S3Server:
         "1s",
         "--poll-interval",
         "0",
+        *([] if etag_hash else ["--etag-hash", ""]),
         "--config",
         "/dev/null",
         str(root),
