@@ -30,6 +30,15 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def flip_bit(path: Path, offset: int, mask: int = 1) -> None:
+    """Corrupt one byte of the file in place (same inode, same size), as bit rot would."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)[0]
+        f.seek(offset)
+        f.write(bytes([byte ^ mask]))
+
+
 @pytest.fixture
 def rclone_store(rclone_s3: S3Server, s3_prefix: str) -> S3Store:
     """An S3Store on the rclone server under this test's prefix, 5 MiB parts."""

@@ -11,7 +11,7 @@ import pytest
 from archive import codecs
 from archive.errors import ArchiveError, ChecksumMismatch, ObjectExists, ObjectNotFound
 from archive.local import LocalStore
-from tests.archive.conftest import MiB, payload, sha
+from tests.archive.conftest import MiB, flip_bit, payload, sha
 
 
 @pytest.mark.parametrize("codec", codecs.CODECS)
@@ -124,11 +124,7 @@ def test_verify_catches_bit_rot_and_deletion_behind_its_back(local_store: LocalS
     data = payload(MiB, seed=7)
     local_store.put("k/rot", io.BytesIO(data))
     path = local_store.root / "k" / "rot"
-    with open(path, "r+b") as f:  # flip one bit in place: same inode, same size
-        f.seek(1234)
-        byte = f.read(1)
-        f.seek(1234)
-        f.write(bytes([byte[0] ^ 1]))
+    flip_bit(path, 1234)
     with pytest.raises(ChecksumMismatch, match="k/rot"):
         local_store.verify("k/rot", sha(data))
     os.remove(path)

@@ -179,6 +179,15 @@ def _launch(argv: list[str], log_path: Path | None, port: int, timeout: float = 
     )
 
 
+def _start(kind: str, argv: list[str], port: int, keys: tuple[str, str], bucket: str,
+           log_path: Path, *, data_dir: Path | None) -> S3Server:
+    """Launch ``argv`` (a server listening on ``port``) and describe it as an S3Server."""
+    return S3Server(endpoint_url=f"http://127.0.0.1:{port}", access_key=keys[0],
+                    secret_key=keys[1], bucket=bucket, region=REGION, data_dir=data_dir,
+                    process=_launch(argv, log_path, port), kind=kind, log_path=log_path,
+                    argv=argv)
+
+
 def start_rclone(data_dir: Path, *, bucket: str = BUCKET, etag_hash: bool = True) -> S3Server:
     """Start ``rclone serve s3`` over ``data_dir`` with one bucket (a subdirectory).
 
@@ -212,19 +221,7 @@ def start_rclone(data_dir: Path, *, bucket: str = BUCKET, etag_hash: bool = True
         "/dev/null",
         str(root),
     ]
-    process = _launch(argv, log_path, port)
-    return S3Server(
-        endpoint_url=f"http://127.0.0.1:{port}",
-        access_key=access,
-        secret_key=secret,
-        bucket=bucket,
-        region=REGION,
-        data_dir=root,
-        process=process,
-        kind="rclone",
-        log_path=log_path,
-        argv=argv,
-    )
+    return _start("rclone", argv, port, (access, secret), bucket, log_path, data_dir=root)
 
 
 def start_moto(log_dir: Path, *, bucket: str = BUCKET) -> S3Server:
@@ -233,19 +230,7 @@ def start_moto(log_dir: Path, *, bucket: str = BUCKET) -> S3Server:
     port = free_port()
     log_path = log_dir / "moto-server.log"
     argv = [tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    process = _launch(argv, log_path, port)
-    server = S3Server(
-        endpoint_url=f"http://127.0.0.1:{port}",
-        access_key=access,
-        secret_key=secret,
-        bucket=bucket,
-        region=REGION,
-        data_dir=None,
-        process=process,
-        kind="moto",
-        log_path=log_path,
-        argv=argv,
-    )
+    server = _start("moto", argv, port, (access, secret), bucket, log_path, data_dir=None)
     try:
         _create_bucket(server)
     except Exception:
