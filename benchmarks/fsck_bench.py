@@ -49,6 +49,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchdb import fresh_database
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -67,12 +69,6 @@ _HEX = re.compile(r"[0-9a-f]{64}")
 # -- setup (before any clock) ----------------------------------------------------------
 
 
-def psql(sql: str, db: str = "postgres") -> str:
-    return subprocess.run(["psql", "-qAt", "-h", "127.0.0.1", "-U", "postgres", "-d", db,
-                           "-v", "ON_ERROR_STOP=1", "-c", sql],
-                          check=True, capture_output=True, text=True).stdout
-
-
 def django_env(server) -> dict[str, str]:
     """The environment settings.py reads: this database, rclone as the primary store."""
     return {
@@ -84,13 +80,6 @@ def django_env(server) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
         "AWS_REGION": server.region, "AWS_DEFAULT_REGION": server.region,
     }
-
-
-def fresh_database(env: dict[str, str]) -> None:
-    psql(f"DROP DATABASE IF EXISTS {DB}")
-    psql(f"CREATE DATABASE {DB}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env,
-                   check=True)
 
 
 def start_server():
@@ -356,7 +345,7 @@ def main() -> None:
     server = start_server()
     try:
         env = django_env(server)
-        fresh_database(env)
+        fresh_database(DB, env)
         # settings.py is the only reader of the environment; give it this run's values
         # before Django starts in this process.
         os.environ.update(env)
