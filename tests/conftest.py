@@ -66,6 +66,23 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
     raise TimeoutError(f"nothing answers on 127.0.0.1:{port} after {timeout} s")
 
 
+def embedded_env(var_dir: Path, **env: str) -> dict[str, str]:
+    """Return an environment of only PATH, HOME, VAR_DIR and ``env``: the embedded default."""
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
+            "VAR_DIR": str(var_dir), **env}
+
+
+def manage_py(env: dict[str, str], *args: str, timeout: float = 300) -> str:
+    """Run ``manage.py ARGS`` in a subprocess with exactly ``env``; return its stdout.
+
+    Fails the test with the command's output when it exits non-zero.
+    """
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
 def stop_process(proc: subprocess.Popen, grace_s: float) -> None:
     """SIGTERM ``proc``; SIGKILL it if it has not exited after ``grace_s`` seconds."""
     proc.terminate()
