@@ -13,6 +13,7 @@ from archive.config import get_store
 from archive.errors import ObjectExists, ObjectNotFound
 from archive.replication import replicate, stores_for
 from archive.stores import PutResult, Store
+from archive.streaming import OwningReader
 
 SPOOL_BYTES = 64 * 1024 * 1024
 
@@ -163,8 +164,10 @@ class ObjectWriter:
             self.discard()
 
 
-class ObjectReader(io.RawIOBase):
+class ObjectReader(OwningReader):
     """A read-only file over an OID's object; seekable when the object is uncompressed."""
+
+    _inner: BinaryIO
 
     def __init__(self, oid: str) -> None:
         super().__init__()
@@ -175,40 +178,29 @@ class ObjectReader(io.RawIOBase):
             if info is None:
                 continue
             if (info.codec or "none") == "none":
-                self._file: BinaryIO = store.open_ranged(key)  # type: ignore[assignment]
+                self._inner = store.open_ranged(key)  # type: ignore[assignment]
             else:
-                self._file = store.open(key, expected_sha256=info.sha256)
+                self._inner = store.open(key, expected_sha256=info.sha256)
             return
         raise ObjectNotFound(f"OID {oid}: no copy in any store of its policy", key=key)
 
-    def readable(self) -> bool:
-        """Return True: this file is read."""
-        return True
-
     def seekable(self) -> bool:
         """Return True when the object is uncompressed (ranged reads)."""
-        return self._file.seekable()
+        return self._inner.seekable()
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         """Read the next bytes into ``buffer``."""
-        data = self._file.read(len(buffer))
+        data = self._inner.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         """Move to ``offset``; only uncompressed objects can seek."""
-        if not self._file.seekable():
+        if not self._inner.seekable():
             raise io.UnsupportedOperation(f"OID {self.oid} is compressed and cannot seek")
-        return self._file.seek(offset, whence)
+        return self._inner.seek(offset, whence)
 
     def tell(self) -> int:
         """Return the current position."""
-        return self._file.tell()
+        return self._inner.tell()
 
-    def close(self) -> None:
-        """Close the underlying stream."""
-        if not self.closed:
-            try:
-                self._file.close()
-            finally:
-                super().close()

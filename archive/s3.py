@@ -10,7 +10,7 @@ import random
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from botocore.exceptions import ClientError
@@ -43,6 +43,7 @@ from archive.stores import (
     user_metadata,
 )
 from archive.streaming import (
+    FileSlice,
     HashingReader,
     iter_file_slices,
     iter_parts,
@@ -147,13 +148,7 @@ class S3Store(Store):
         """Return this store's boto3 client, created on first use (never at import)."""
         with self._client_lock:
             if self._client is None:
-                self._client = make_client(
-                    endpoint_url=self.endpoint_url,
-                    region=self.region,
-                    credentials=self._credentials,
-                    checksum_mode=self.checksum_mode,
-                    **self._client_options,
-                )
+                self._client = make_client(**self._endpoint(), **self._client_options)
             return self._client
 
     def cleanup_client(self) -> Any:
@@ -164,13 +159,13 @@ class S3Store(Store):
         """
         with self._client_lock:
             if self._cleanup_client is None:
-                self._cleanup_client = make_cleanup_client(
-                    endpoint_url=self.endpoint_url,
-                    region=self.region,
-                    credentials=self._credentials,
-                    checksum_mode=self.checksum_mode,
-                )
+                self._cleanup_client = make_cleanup_client(**self._endpoint())
             return self._cleanup_client
+
+    def _endpoint(self) -> dict[str, Any]:
+        """Return where and as whom both clients connect, and how they checksum."""
+        return {"endpoint_url": self.endpoint_url, "region": self.region,
+                "credentials": self._credentials, "checksum_mode": self.checksum_mode}
 
     def capabilities(self) -> Capabilities:
         """Return the endpoint's probed capabilities (probed once per endpoint and mode)."""
@@ -295,6 +290,30 @@ class S3Store(Store):
                 )
             return digest
 
+        def upload_parts(pieces: Iterable[bytes | FileSlice]) -> PutResult:
+            """Send ``pieces`` as one multipart upload, checking the source before completing."""
+            meta = user_metadata(
+                sha256=sha256, size=known, codec=codec, content_type=content_type, extra=extra
+            )
+            etag, stored = multipart_upload(
+                self.client,
+                bucket=self.bucket,
+                s3_key=s3_key,
+                key=key,
+                store=self.name,
+                parts=pieces,
+                content_type=content_type,
+                metadata=meta,
+                concurrency=self.concurrency,
+                max_object_bytes=self.max_object_bytes,
+                conditional=conditional,
+                before_complete=check_source,
+                abort_client=self.cleanup_client,
+            )
+            return PutResult(key=key, size=reader.bytes_read, stored_size=stored,
+                             sha256=reader.hexdigest(), codec=codec, etag=etag,
+                             seconds=time.monotonic() - started)
+
         fd = _regular_file_fd(stream)
         if (codec == "none" and fd is not None and known is not None
                 and part_size < known <= self.multipart_threshold):
@@ -315,35 +334,7 @@ class S3Store(Store):
                              etag=etag, seconds=time.monotonic() - started)
         if codec == "none" and fd is not None and known is not None and known > part_size:
             # A file: parts are ranges of it, re-read when sent, never held in memory.
-            start = stream.tell()
-            slices = iter_file_slices(reader, fd, start, part_size, what=key)
-            meta = user_metadata(
-                sha256=sha256, size=known, codec=codec, content_type=content_type, extra=extra
-            )
-            etag, stored = multipart_upload(
-                self.client,
-                bucket=self.bucket,
-                s3_key=s3_key,
-                key=key,
-                store=self.name,
-                parts=slices,
-                content_type=content_type,
-                metadata=meta,
-                concurrency=self.concurrency,
-                max_object_bytes=self.max_object_bytes,
-                conditional=conditional,
-                before_complete=check_source,
-                abort_client=self.cleanup_client,
-            )
-            return PutResult(
-                key=key,
-                size=reader.bytes_read,
-                stored_size=stored,
-                sha256=reader.hexdigest(),
-                codec=codec,
-                etag=etag,
-                seconds=time.monotonic() - started,
-            )
+            return upload_parts(iter_file_slices(reader, fd, stream.tell(), part_size, what=key))
         if codec == "none":
             parts = iter_reads(reader, part_size)  # type: ignore[arg-type]
         else:
@@ -352,62 +343,36 @@ class S3Store(Store):
         first = next(parts)
         second = next(parts, None)
 
-        if second is None:
-            digest = check_source()
-            meta = user_metadata(
-                sha256=digest,
-                size=reader.bytes_read,
-                codec=codec,
-                content_type=content_type,
-                extra=extra,
-            )
-            extra_args = {"IfNoneMatch": "*"} if conditional else {}
-            try:
-                response = self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=s3_key,
-                    Body=first,
-                    ContentMD5=content_md5(first),
-                    ContentType=content_type,
-                    Metadata=meta,
-                    **extra_args,
-                )
-            except Exception as e:
-                raise self._fail(e, key, "put object") from e
-            etag, stored = response.get("ETag"), len(first)
-        else:
-            meta = user_metadata(
-                sha256=sha256, size=known, codec=codec, content_type=content_type, extra=extra
-            )
+        if second is not None:
             # Hand the first two parts over without keeping names for them here, so each
             # can be freed once uploaded: memory stays at part size x (concurrency + 1).
             head = [first, second]
             del first, second
-            etag, stored = multipart_upload(
-                self.client,
-                bucket=self.bucket,
-                s3_key=s3_key,
-                key=key,
-                store=self.name,
-                parts=release_first(head, parts),
-                content_type=content_type,
-                metadata=meta,
-                concurrency=self.concurrency,
-                max_object_bytes=self.max_object_bytes,
-                conditional=conditional,
-                before_complete=check_source,
-                abort_client=self.cleanup_client,
-            )
-            digest = reader.hexdigest()
-        return PutResult(
-            key=key,
-            size=reader.bytes_read,
-            stored_size=stored,
+            return upload_parts(release_first(head, parts))
+        digest = check_source()
+        meta = user_metadata(
             sha256=digest,
+            size=reader.bytes_read,
             codec=codec,
-            etag=etag,
-            seconds=time.monotonic() - started,
+            content_type=content_type,
+            extra=extra,
         )
+        extra_args = {"IfNoneMatch": "*"} if conditional else {}
+        try:
+            response = self.client.put_object(
+                Bucket=self.bucket,
+                Key=s3_key,
+                Body=first,
+                ContentMD5=content_md5(first),
+                ContentType=content_type,
+                Metadata=meta,
+                **extra_args,
+            )
+        except Exception as e:
+            raise self._fail(e, key, "put object") from e
+        return PutResult(key=key, size=reader.bytes_read, stored_size=len(first), sha256=digest,
+                         codec=codec, etag=response.get("ETag"),
+                         seconds=time.monotonic() - started)
 
     def _identical(
         self,

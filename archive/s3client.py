@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
-import io
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import HTTPClientError
 
 from archive.s3errors import translate
+from archive.streaming import OwningReader
 
 # A client for the clean-up after a failure (aborting an upload, deleting probe objects):
 # the endpoint may be the very thing that stalled, and the caller may be a task between
@@ -140,33 +140,22 @@ def add_content_md5(request: Any, **_: Any) -> None:
     request.headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode("ascii")
 
 
-class ResponseBody(io.RawIOBase):
+class ResponseBody(OwningReader):
     """Raw stream over a botocore StreamingBody that reports dropped connections as ours."""
 
     def __init__(self, body: Any, *, key: str, store: str) -> None:
         super().__init__()
-        self._body = body
+        self._inner = body
         self._key = key
         self._store = store
-
-    def readable(self) -> bool:
-        """Return True: this is a read-only stream."""
-        return True
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         """Read the next bytes of the response body into ``buffer``."""
         try:
-            data = self._body.read(len(buffer))
+            data = self._inner.read(len(buffer))
         except Exception as e:
             raise translate(e, key=self._key, store=self._store, action="read body") from e
         n = len(data)
         buffer[:n] = data
         return n
 
-    def close(self) -> None:
-        """Close the HTTP response."""
-        if not self.closed:
-            try:
-                self._body.close()
-            finally:
-                super().close()

@@ -7,7 +7,7 @@ import hashlib
 import io
 import os
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from archive.errors import ArchiveError, ChecksumMismatch
 
@@ -138,8 +138,28 @@ class IterStream(io.RawIOBase):
         return n
 
 
-class CheckingReader(io.RawIOBase):
+class OwningReader(io.RawIOBase):
+    """A read-only stream over ``self._inner``, which it owns: closing it closes that too."""
+
+    _inner: Any
+
+    def readable(self) -> bool:
+        """Return True: this is a read-only stream."""
+        return True
+
+    def close(self) -> None:
+        """Close the stream read from, then this one."""
+        if not self.closed:
+            try:
+                self._inner.close()
+            finally:
+                super().close()
+
+
+class CheckingReader(OwningReader):
     """Pass bytes through and raise ChecksumMismatch at EOF if their SHA-256 or size is wrong."""
+
+    _inner: BinaryIO
 
     def __init__(
         self,
@@ -151,7 +171,7 @@ class CheckingReader(io.RawIOBase):
         store: str | None = None,
     ) -> None:
         super().__init__()
-        self._source = source
+        self._inner = source
         self._hash = hashlib.sha256()
         self._size = 0
         self._expected_sha256 = expected_sha256
@@ -160,13 +180,9 @@ class CheckingReader(io.RawIOBase):
         self._store = store
         self._checked = False
 
-    def readable(self) -> bool:
-        """Return True: this is a read-only stream."""
-        return True
-
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         """Read into ``buffer``; at EOF compare the digest with the expected one."""
-        data = self._source.read(len(buffer))
+        data = self._inner.read(len(buffer))
         n = len(data)
         if n:
             buffer[:n] = data
@@ -182,13 +198,14 @@ class CheckingReader(io.RawIOBase):
         check_digest(self._hash.hexdigest(), self._size, expected_sha256=self._expected_sha256,
                      expected_size=self._expected_size, what=self._what, store=self._store)
 
-    def close(self) -> None:
-        """Close this reader and the source."""
-        if not self.closed:
-            try:
-                self._source.close()
-            finally:
-                super().close()
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Return the hex SHA-256 of the file at ``path``, read in CHUNK pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while piece := f.read(CHUNK):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 def check_digest(

@@ -108,26 +108,12 @@ def timed(argv: list[str], env: dict[str, str]) -> dict:
 
 
 def start_bench_rclone(root: Path, bucket: str):
-    """`rclone serve s3` with the test suite's flags (tests/support/s3servers.py) plus
-    ``--etag-hash ""``: by default rclone's local backend computes an MD5 of the whole file
-    for every HEAD and every GET with If-Match (at 1 GiB that is seconds per request,
-    and `aws s3 cp` sends If-Match with each of its 8 MiB ranged GETs: 128 full-file MD5s
-    per download). Real S3 stores its ETag at write time, so this is a server artefact."""
-    import tests.support.s3servers as s3s
+    """`rclone serve s3` over a fresh ``root`` without whole-file MD5 ETags (start_rclone
+    in tests/support/s3servers.py says why)."""
+    from tests.support.s3servers import start_rclone
 
     shutil.rmtree(root, ignore_errors=True)
-    data = root / "data"
-    (data / bucket).mkdir(parents=True)
-    access, secret = s3s.realistic_keys()
-    port = s3s.free_port()
-    argv = [str(VENV / "rclone"), "serve", "s3", "--addr", f"127.0.0.1:{port}",
-            "--auth-key", f"{access},{secret}", "--dir-cache-time", "1s", "--poll-interval",
-            "0", "--etag-hash", "", "--config", "/dev/null", str(data)]
-    log_path = root / "rclone-serve-s3.log"
-    process = s3s._launch(argv, log_path, port)
-    return s3s.S3Server(endpoint_url=f"http://127.0.0.1:{port}", access_key=access,
-                        secret_key=secret, bucket=bucket, region=s3s.REGION, data_dir=data,
-                        process=process, kind="rclone", log_path=log_path, argv=argv)
+    return start_rclone(root, bucket=bucket, etag_hash=False)
 
 
 class Server:
@@ -250,11 +236,13 @@ NO_FSYNC = "swathstore --no-fsync"
 
 def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict,
                     big_tools: tuple[str, ...] = TOOLS) -> None:
+    from archive.streaming import sha256_file
+
     dl_dir = WORK / "dl"
     dl_dir.mkdir(parents=True, exist_ok=True)
     for size in sizes:
         path = random_file(size)
-        expected = sha256_of(path)
+        expected = sha256_file(path)
         tools = TOOLS if size < 4 else big_tools
         runs: dict[str, dict[str, list]] = {t: {"up": [], "down": [], "up_rss": [],
                                                  "down_rss": [], "up_inner": [],
@@ -296,7 +284,7 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
                     runs[tool]["down_inner"].append(inner["inner_seconds"])
                 assert dest.stat().st_size == path.stat().st_size, (tool, "download size")
                 if rep == 0:  # the peers' downloads are checked once (hashing costs time)
-                    assert sha256_of(dest) == expected, (tool, "download differs")
+                    assert sha256_file(dest) == expected, (tool, "download differs")
                 dest.unlink()
                 print(f"  {size} GiB down {tool:22s} {r['seconds']:6.2f} s "
                       f"{size * GiB / 1e6 / r['seconds']:7.1f} MB/s  RSS {r['rss_mib']:6.0f} MiB"
@@ -344,14 +332,6 @@ def print_transfer(size: int, s: dict) -> None:
         r = s[f"ratio_vs_{tool}"]
         print(f"swathstore / {tool}: upload {r['upload']:.2f}x, download {r['download']:.2f}x"
               f" (--no-fsync {r['download_no_fsync']:.2f}x)")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(4 * MiB):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def bench_codecs(repeat: int, results: dict) -> None:

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchdb import fresh_database
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "out"
@@ -59,20 +60,6 @@ def make_manifest(path: Path, rows: int, seed: int = 42) -> None:
                 "footprint": wkt, "platform": "Aqua", "instrument": "MODIS",
                 "orbit": 10_000 + i // 15, "format": "netcdf4",
             }) + "\n")
-
-
-def psql(sql: str, db: str = "postgres") -> str:
-    return subprocess.run(["psql", "-qAt", "-h", "127.0.0.1", "-U", "postgres", "-d", db,
-                           "-v", "ON_ERROR_STOP=1", "-c", sql],
-                          check=True, capture_output=True, text=True).stdout
-
-
-def fresh_database(db: str) -> None:
-    psql(f"DROP DATABASE IF EXISTS {db}")
-    psql(f"CREATE DATABASE {db}")
-    env = {**os.environ, "DATABASE_URL": f"{PG}/{db}", "VAR_DIR": str(OUT / "var")}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env,
-                   check=True)
 
 
 def run_register(manifest: Path, db: str) -> tuple[float, int]:
@@ -174,7 +161,8 @@ def main() -> None:
     text = raw_copy_text(manifest)
     ours, raw = [], []
     for i in range(args.repeat):
-        fresh_database(args.db)
+        fresh_database(args.db, {**os.environ, "DATABASE_URL": f"{PG}/{args.db}",
+                                 "VAR_DIR": str(OUT / "var")})
         seconds, loaded = run_register(manifest, args.db)
         ours.append(loaded / seconds)
         raw.append(args.rows / run_raw_copy(text, args.db))

@@ -47,8 +47,9 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from benchdb import fresh_database
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -68,12 +69,6 @@ _HEX = re.compile(r"[0-9a-f]{64}")
 # -- setup (before any clock) ----------------------------------------------------------
 
 
-def psql(sql: str, db: str = "postgres") -> str:
-    return subprocess.run(["psql", "-qAt", "-h", "127.0.0.1", "-U", "postgres", "-d", db,
-                           "-v", "ON_ERROR_STOP=1", "-c", sql],
-                          check=True, capture_output=True, text=True).stdout
-
-
 def django_env(server) -> dict[str, str]:
     """The environment settings.py reads: this database, rclone as the primary store."""
     return {
@@ -85,13 +80,6 @@ def django_env(server) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
         "AWS_REGION": server.region, "AWS_DEFAULT_REGION": server.region,
     }
-
-
-def fresh_database(env: dict[str, str]) -> None:
-    psql(f"DROP DATABASE IF EXISTS {DB}")
-    psql(f"CREATE DATABASE {DB}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env,
-                   check=True)
 
 
 def start_server():
@@ -123,23 +111,6 @@ def random_file(i: int, size: int) -> Path:
     return path
 
 
-def manifest(rows: int, real: list[tuple[str, str, int]], prefix: str) -> list[bytes]:
-    """``rows`` manifest lines; the first len(real) point at real objects, the rest at none."""
-    t0 = datetime(2024, 1, 1, tzinfo=UTC)
-    lines = []
-    for i in range(rows):
-        key, sha, size = real[i] if i < len(real) else (
-            f"swaths/{i:032x}/{i:032x}.nc", f"{i:064x}", 1000)
-        start = t0 + timedelta(minutes=5 * i)
-        lines.append(json.dumps({
-            "granule_id": f"{prefix}{i:06d}.nc", "key": key, "sha256": sha, "size": size,
-            "start_time": start.isoformat(),
-            "end_time": (start + timedelta(minutes=5)).isoformat(),
-            "footprint": "POLYGON((0 0,1 0,1 1,0 1,0 0))",
-        }).encode())
-    return lines
-
-
 def empty_catalog() -> None:
     """Drop R1's rows so R2's fsck checks only its own objects."""
     from django.db import connection
@@ -158,6 +129,7 @@ def bench_r1(rows: int, repeat: int, server, results: dict) -> None:
     from catalog.bulkload import register_manifest
     from catalog.models import Collection
     from ops.fsck import fsck
+    from tests.faults.helpers import catalog_manifest
 
     store = archive.config.get_store("primary")
     real = []
@@ -166,7 +138,7 @@ def bench_r1(rows: int, repeat: int, server, results: dict) -> None:
         put = store.put(key, io.BytesIO(bytes([i]) * (1000 + i)))
         real.append((key, put.sha256, put.size))
     coll = Collection.objects.get_or_create(slug="bench-r1", defaults={"title": "bench r1"})[0]
-    lines = manifest(rows, real, "R1-")
+    lines = catalog_manifest(rows, real, "R1-")
     loaded = register_manifest(lines, coll)
     assert loaded.loaded == rows, loaded.rejected[:5]
     keys = [json.loads(line)["key"] for line in lines]
@@ -248,6 +220,7 @@ def bench_r2(count: int, size: int, repeat: int, parallel: list[int], server,
     from catalog.bulkload import register_manifest
     from catalog.models import Collection
     from ops.fsck import fsck
+    from tests.faults.helpers import catalog_manifest
 
     store = archive.config.get_store("primary")
     sources = [random_file(i, size) for i in range(count)]
@@ -258,7 +231,7 @@ def bench_r2(count: int, size: int, repeat: int, parallel: list[int], server,
         put = store.put(key, path, size=path.stat().st_size)
         real.append((key, put.sha256, put.size))
     coll = Collection.objects.get_or_create(slug="bench-r2", defaults={"title": "bench r2"})[0]
-    loaded = register_manifest(manifest(count, real, "R2-"), coll)
+    loaded = register_manifest(catalog_manifest(count, real, "R2-"), coll)
     assert loaded.loaded == count, loaded.rejected[:5]
     by_key = {key: sha for key, sha, _ in real}
     by_file = {p.name: sha for p, (_, sha, _) in zip(sources, real, strict=True)}
@@ -372,7 +345,7 @@ def main() -> None:
     server = start_server()
     try:
         env = django_env(server)
-        fresh_database(env)
+        fresh_database(DB, env)
         # settings.py is the only reader of the environment; give it this run's values
         # before Django starts in this process.
         os.environ.update(env)

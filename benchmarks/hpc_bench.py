@@ -131,10 +131,7 @@ def main() -> int:
                                   "load_average_at_start": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(dir=OUT, prefix="hpc-run-") as tmp_s:
         tmp = Path(tmp_s)
-        server = start_rclone(tmp / "s3")
-        server.stop()
-        server.argv[-1:-1] = ["--etag-hash", ""]
-        server.restart()
+        server = start_rclone(tmp / "s3", etag_hash=False)
         try:
             url = f"s3://{server.bucket}/bench"
             store = server.store("bench")

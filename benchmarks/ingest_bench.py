@@ -36,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchdb import fresh_database
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 OUT = REPO / "benchmarks" / "out"
@@ -66,12 +68,6 @@ def make_tree(count: int) -> Path:
     return out
 
 
-def psql(sql: str, db: str = "postgres") -> str:
-    return subprocess.run(["psql", "-qAt", "-h", "127.0.0.1", "-U", "postgres", "-d", db,
-                           "-v", "ON_ERROR_STOP=1", "-c", sql],
-                          check=True, capture_output=True, text=True).stdout
-
-
 def django_env(server, prefix: str) -> dict[str, str]:
     return {
         **server.env,
@@ -79,13 +75,6 @@ def django_env(server, prefix: str) -> dict[str, str]:
         "STORE_URL": f"s3://{BUCKET}/{prefix}", "CELERY_BROKER_URL": "",
         "LOG_LEVEL": "DEBUG",
     }
-
-
-def fresh_database(server) -> None:
-    psql(f"DROP DATABASE IF EXISTS {DB}")
-    psql(f"CREATE DATABASE {DB}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO,
-                   env=django_env(server, "none"), check=True)
 
 
 TIMING = re.compile(r"timings\.ingest: .* total=([\d.]+) inspect=([\d.]+) upload=([\d.]+) "
@@ -161,7 +150,7 @@ def main() -> None:
             peer_cpu: list[dict] = []
             for rep in range(args.repeat):
                 order = ("ours", "s5cmd") if rep % 2 == 0 else ("s5cmd", "ours")
-                fresh_database(server)
+                fresh_database(DB, django_env(server, "none"))
                 for who in order:
                     prefix = f"{who}-w{workers}-{rep}"
                     os.sync()  # nobody pays for the previous contender's writeback

@@ -34,6 +34,7 @@ from typing import Any
 
 from archive.errors import ChecksumMismatch
 from archive.keys import swath_key
+from archive.streaming import sha256_file
 from hpc import outputs
 from hpc.driver import execute, finish, setup, world
 from hpc.policy import parse_policy
@@ -42,15 +43,6 @@ from hpc.sources import store_for
 from ingest.scan import scan
 
 CHUNK = 1 << 20
-
-
-def sha256_of(path: Path) -> str:
-    """Return the hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while piece := f.read(CHUNK):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 def _copy_file(src: Path, dest: Path) -> str:
@@ -86,7 +78,7 @@ def stage_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
         store = store_for(dest)
         key = item["rel"]
         info = store.head(key)
-        source_sha = sha256_of(src)
+        source_sha = sha256_file(src)
         result["bytes_read"] = size
         if info is not None and info.sha256 == source_sha and (info.size or 0) == size:
             return {**result, "status": "resumed", "sha256": source_sha,
@@ -98,12 +90,12 @@ def stage_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
     else:
         target = Path(dest) / item["rel"]
         if target.is_file() and target.stat().st_size == size:
-            source_sha = sha256_of(src)
-            if sha256_of(target) == source_sha:
+            source_sha = sha256_file(src)
+            if sha256_file(target) == source_sha:
                 return {**result, "status": "resumed", "sha256": source_sha,
                         "bytes_read": 2 * size, "seconds": time.monotonic() - t0}
         source_sha = _copy_file(src, target)
-        copied = sha256_of(target)
+        copied = sha256_file(target)
         if copied != source_sha:
             target.unlink(missing_ok=True)
             raise ChecksumMismatch(f"{item['rel']}: the copy hashes to {copied}, the source "
@@ -121,7 +113,7 @@ def _ingest(item: dict[str, Any], job: dict[str, Any], result: dict[str, Any],
 
     src, size = Path(item["path"]), int(item["size"])
     meta = read_metadata(src).to_dict()
-    source_sha = sha256_of(src)
+    source_sha = sha256_file(src)
     store = store_for(job["dest"])
     # A stable object id per content: a re-run finds and reuses the same key.
     object_id = uuid.uuid5(uuid.NAMESPACE_URL, f"swathstore:{source_sha}").hex

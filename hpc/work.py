@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from archive.streaming import sha256_file
 from hpc import faults, outputs
 from hpc.manifest import region_from_spec
 from hpc.sources import open_item
@@ -52,15 +53,6 @@ def stamp(path: Path, created: str) -> None:
             lines[-1] = created + lines[-1][len(created):]
             ds.setncattr("history", "\n".join(lines))
         ds.setncattr("subset_created", created)
-
-
-def sha256_file(path: Path) -> str:
-    """Return the hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while piece := f.read(1 << 20):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 def extract_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:

@@ -193,14 +193,7 @@ def _iter_h5py(handle: Any) -> Iterator[VarRef]:
     for path, obj in datasets:
         if obj.dtype.kind == "V" and obj.dtype.names or is_pure_dimension(obj):
             continue
-        attrs = {}
-        for key in obj.attrs:
-            if key in INTERNAL_ATTRS:
-                continue
-            try:
-                attrs[key] = plain_attr(obj.attrs[key])
-            except (OSError, TypeError, ValueError):
-                continue  # attributes of exotic HDF5 types are not needed for metadata
+        attrs = _h5_attrs(obj)
         keys = dim_keys[path]
         # As netCDF shows them: HDF5 strings are NC_STRING ('str'), save NC_CHAR's '|S1'.
         dtype = str(obj.dtype)
@@ -215,14 +208,19 @@ def global_attrs(handle: Any) -> dict[str, Any]:
     """Return the root attributes of an open netCDF4.Dataset or h5py.File as plain values."""
     if _is_netcdf4(handle):
         return {a: plain_attr(handle.getncattr(a)) for a in handle.ncattrs()}
+    return _h5_attrs(handle)
+
+
+def _h5_attrs(obj: Any) -> dict[str, Any]:
+    """Return an h5py object's attributes as plain values, without HDF5's internal ones."""
     out = {}
-    for key in handle.attrs:
+    for key in obj.attrs:
         if key in INTERNAL_ATTRS:
             continue
         try:
-            out[key] = plain_attr(handle.attrs[key])
+            out[key] = plain_attr(obj.attrs[key])
         except (OSError, TypeError, ValueError):
-            continue
+            continue  # attributes of exotic HDF5 types are not needed for metadata
     return out
 
 

@@ -8,7 +8,6 @@ whatever the file size. Pure Python and numpy: no Django here.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -23,6 +22,7 @@ from statistics import NormalDist
 import netCDF4
 import numpy as np
 
+from archive.streaming import sha256_file
 from ingest.orbit import MEAN_RADIUS_KM, Orbit, WaveField, coverage, pixel_xyz, xyz_to_latlon
 
 UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -298,17 +298,8 @@ def _write_atomic(path: Path, layout: _Layout, checksum: bool) -> SynthInfo:
         os.replace(part, path)
     finally:
         part.unlink(missing_ok=True)
-    digest = _sha256(path) if checksum else None
+    digest = sha256_file(path) if checksum else None
     return replace(info, path=path, size=path.stat().st_size, sha256=digest)
-
-
-def _sha256(path: Path) -> str:
-    """Return the hex sha256 of a file, read in 1 MiB pieces."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while piece := f.read(1 << 20):
-            h.update(piece)
-    return h.hexdigest()
 
 
 def _write(path: Path, layout: _Layout) -> SynthInfo:

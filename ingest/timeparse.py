@@ -140,7 +140,12 @@ def decode_cf(values: Sequence[float], units: str, calendar: str = "standard") -
     return [_to_datetime(d) for d in np.atleast_1d(dates)]
 
 
-def _extremes(values: np.ma.MaskedArray) -> tuple[float, float] | None:
+def _extremes(var: VarRef) -> tuple[float, float] | None:
+    """Return the least and greatest finite values of ``var``; None if none or unreadable."""
+    try:
+        values = read_masked(var)
+    except (TypeError, ValueError, OSError):
+        return None
     data = values.compressed() if np.ma.isMaskedArray(values) else np.asarray(values).ravel()
     data = data[np.isfinite(data)]
     if data.size == 0:
@@ -201,10 +206,7 @@ def _is_tai_scale(var: VarRef) -> bool:
 
 def _decode_var(var: VarRef, epoch: str | None) -> tuple[datetime, datetime, str] | None:
     """Return (start, end, encoding) of one time variable, or None if it cannot be decoded."""
-    try:
-        ext = _extremes(read_masked(var))
-    except (TypeError, ValueError, OSError):
-        return None
+    ext = _extremes(var)
     if ext is None:
         return None
     units = _units(var)
@@ -238,10 +240,7 @@ def _decode_offset(offset: VarRef, reference: VarRef) -> tuple[datetime, datetim
     scale = _duration(offset)
     if ref is None or scale is None:
         return None
-    try:
-        ext = _extremes(read_masked(offset))
-    except (TypeError, ValueError, OSError):
-        return None
+    ext = _extremes(offset)
     if ext is None:
         return None
     base = ref[0]

@@ -17,7 +17,6 @@ Dry run by default; `apply=True` acts. Every finding is one line of the report.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -32,6 +31,7 @@ from django.utils import timezone
 import archive.config
 from archive.errors import ArchiveError, ChecksumMismatch
 from archive.stores import ObjectInfo, Store
+from archive.streaming import sha256_file
 from catalog import services
 from catalog.models import StoredObject, Swath, SwathState
 
@@ -123,7 +123,7 @@ def _same_bytes(store: Store, key: str, swath: Swath) -> str | None:
     """Return the sha256 when the object holds exactly the swath's source file, else None."""
     if not Path(swath.source_path).is_file():
         return None
-    sha = _sha_of(swath.source_path)
+    sha = sha256_file(swath.source_path)
     try:
         store.verify(key, sha)
     except ArchiveError:
@@ -150,14 +150,6 @@ def _adopt(store: Store, name: str, info: ObjectInfo, swath: Swath, sha: str) ->
         StoredObject.objects.filter(pk=obj.pk).delete()
         return
     services.mark_verified(swath.pk, obj.pk)
-
-
-def _sha_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _repair_missing(store: Store, name: str, report: ReconcileReport, apply: bool) -> None:

@@ -66,6 +66,33 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
     raise TimeoutError(f"nothing answers on 127.0.0.1:{port} after {timeout} s")
 
 
+def embedded_env(var_dir: Path, **env: str) -> dict[str, str]:
+    """Return an environment of only PATH, HOME, VAR_DIR and ``env``: the embedded default."""
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
+            "VAR_DIR": str(var_dir), **env}
+
+
+def manage_py(env: dict[str, str], *args: str, timeout: float = 300) -> str:
+    """Run ``manage.py ARGS`` in a subprocess with exactly ``env``; return its stdout.
+
+    Fails the test with the command's output when it exits non-zero.
+    """
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def stop_process(proc: subprocess.Popen, grace_s: float) -> None:
+    """SIGTERM ``proc``; SIGKILL it if it has not exited after ``grace_s`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
     """Name the test database after VAR_DIR, so parallel runs (var/test, var/test-api...)
@@ -177,11 +204,7 @@ def celery_worker_process(
     try:
         yield {"process": proc, "log": log, "store_url": store_url, "broker": redis_url}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 20)
 
 
 @pytest.fixture
@@ -192,44 +215,27 @@ def celery_worker(celery_worker_process: dict, rclone_s3: S3Server, settings: ob
     `.delay()` in the test reaches the worker; use `transactional_db` so the worker
     sees committed rows.
     """
-    import archive.config
-    from catalog.apps import store_specs
     from config.celery import app
+    from tests.support.stores import stores_on
 
-    original = store_specs()
     saved = (app.conf.broker_url, app.conf.task_always_eager)
     app.conf.broker_url = celery_worker_process["broker"]
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
     _drop_broker_pools(app)  # pools made earlier point at another broker
-    settings.ARCHIVE_STORES = {"primary": celery_worker_process["store_url"]}
-    settings.ARCHIVE_STORE_OPTIONS = {
-        **settings.ARCHIVE_STORE_OPTIONS, "endpoint_url": rclone_s3.endpoint_url,
-        "access_key": rclone_s3.access_key, "secret_key": rclone_s3.secret_key,
-        "region": rclone_s3.region,
-    }
-    archive.config.configure(store_specs())
     try:
-        yield celery_worker_process
+        with stores_on(settings, {"primary": celery_worker_process["store_url"]}, rclone_s3):
+            yield celery_worker_process
     finally:
         app.conf.broker_url, app.conf.task_always_eager = saved
         _drop_broker_pools(app)
-        archive.config.configure(original)
 
 
 @pytest.fixture
 def s3_primary(settings: object, rclone_s3: S3Server, s3_prefix: str) -> Iterator[Store]:
     """Make rclone's S3 server (under this test's own prefix) the primary store."""
     import archive.config
-    from catalog.apps import store_specs
+    from tests.support.stores import stores_on
 
-    original = store_specs()
-    settings.ARCHIVE_STORES = {"primary": f"s3://{rclone_s3.bucket}/{s3_prefix}"}
-    settings.ARCHIVE_STORE_OPTIONS = {
-        **settings.ARCHIVE_STORE_OPTIONS, "endpoint_url": rclone_s3.endpoint_url,
-        "access_key": rclone_s3.access_key, "secret_key": rclone_s3.secret_key,
-        "region": rclone_s3.region,
-    }
-    archive.config.configure(store_specs())
-    yield archive.config.get_store("primary")
-    archive.config.configure(original)
+    with stores_on(settings, {"primary": f"s3://{rclone_s3.bucket}/{s3_prefix}"}, rclone_s3):
+        yield archive.config.get_store("primary")

@@ -3,7 +3,6 @@ a message that names the variable."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,18 +12,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list
 from config.logfilters import redact
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO, embedded_env
 
 
 def run_manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """Run manage.py in a clean environment (only PATH, HOME and what the test sets)."""
-    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
-            "VAR_DIR": str(tmp_path / "var")}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO, env={**base, **env},
-        capture_output=True, text=True, timeout=120,
-    )
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO,
+                          env=embedded_env(tmp_path / "var", **env),
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_env_bool_refuses_junk_and_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.api import fuzz, hostile
-from tests.conftest import REPO, free_port, wait_for_port
+from tests.conftest import REPO, embedded_env, free_port, manage_py, stop_process, wait_for_port
 
 pytestmark = pytest.mark.slow
 ROWS = 1500
@@ -57,18 +56,10 @@ class Embedded:
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
     """gunicorn on the embedded default, with ROWS swaths in seven collections."""
     var = tmp_path_factory.mktemp("embedded-hostile")
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
-           "VAR_DIR": str(var), "API_STATEMENT_TIMEOUT_MS": "100",
-           "API_THROTTLE_ANON": "1000000/minute", "API_THROTTLE_USER": "1000000/minute"}
-
-    def manage(*args: str) -> str:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
-        return done.stdout
-
-    manage("migrate", "--no-input", "-v0")
-    token = manage("shell", "-c", SETUP).strip().splitlines()[-1]
+    env = embedded_env(var, API_STATEMENT_TIMEOUT_MS="100",
+                       API_THROTTLE_ANON="1000000/minute", API_THROTTLE_USER="1000000/minute")
+    manage_py(env, "migrate", "--no-input", "-v0", timeout=600)
+    token = manage_py(env, "shell", "-c", SETUP, timeout=600).strip().splitlines()[-1]
     port = free_port()
     log = open(var / "gunicorn.log", "wb")  # noqa: SIM115 - closed after the server
     server = subprocess.Popen(
@@ -81,8 +72,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
         hostile.warm_up(url, rounds=1, threads=4)
         yield Embedded(url, token)
     finally:
-        server.terminate()
-        server.wait(15)
+        stop_process(server, 15)
         log.close()
 
 

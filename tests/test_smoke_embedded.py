@@ -6,7 +6,6 @@ every swath is accepted (202) and cut afterwards by the server's own worker thre
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 from api.stac.itemdef import bbox_of
-from tests.conftest import REPO, free_port, wait_for_port
+from tests.conftest import REPO, embedded_env, free_port, manage_py, stop_process, wait_for_port
 
 pytestmark = pytest.mark.slow
 MAKE_TOKEN = ("from django.contrib.auth.models import User; "
@@ -28,19 +27,11 @@ MAKE_TOKEN = ("from django.contrib.auth.models import User; "
 
 
 def test_embedded_default_ingests_and_serves_swaths(tmp_path: Path) -> None:
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
-           "VAR_DIR": str(tmp_path / "var")}
-
-    def manage(*args: str) -> str:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
-        return done.stdout
-
-    manage("migrate", "--no-input", "-v0")
-    first = manage("demo", "--count", "3", "--size", "1MB")
+    env = embedded_env(tmp_path / "var")
+    manage_py(env, "migrate", "--no-input", "-v0")
+    first = manage_py(env, "demo", "--count", "3", "--size", "1MB")
     assert "ingested 3 (0 failed)" in first
-    assert "nothing to do" in manage("demo")  # idempotent on a non-empty archive
+    assert "nothing to do" in manage_py(env, "demo")  # idempotent on a non-empty archive
     assert (tmp_path / "var" / "swathstore.sqlite3").is_file()
     objects = [p for p in (tmp_path / "var" / "objects").rglob("*") if p.is_file()
                and p.suffix != ".json"]
@@ -67,11 +58,10 @@ def test_embedded_default_ingests_and_serves_swaths(tmp_path: Path) -> None:
             searches_find_the_swath(get, feature)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
             assert "/stac/" in r.read().decode()  # the map page, which searches through STAC
-        token = manage("shell", "-c", MAKE_TOKEN).strip().splitlines()[-1]
+        token = manage_py(env, "shell", "-c", MAKE_TOKEN).strip().splitlines()[-1]
         subsets_are_queued_then_cut_for_their_owner_only(f"http://127.0.0.1:{port}", token)
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_process(server, 10)
 
 
 def searches_find_the_swath(get: Any, feature: dict[str, Any]) -> None:

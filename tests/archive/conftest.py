@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,36 @@ def payload(size: int, seed: int = 0) -> bytes:
 def sha(data: bytes) -> str:
     """Return the SHA-256 hex digest of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+class Zeros(io.RawIOBase):
+    """An unseekable stream of ``size`` zero bytes that never exists in memory as a whole;
+    with ``then``, raised once they are all read instead of ending (a source that fails)."""
+
+    def __init__(self, size: int, then: BaseException | None = None) -> None:
+        super().__init__()
+        self.left = size
+        self.then = then
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self.left == 0 and self.then is not None:
+            raise self.then
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def flip_bit(path: Path, offset: int, mask: int = 1) -> None:
+    """Corrupt one byte of the file in place (same inode, same size), as bit rot would."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)[0]
+        f.seek(offset)
+        f.write(bytes([byte ^ mask]))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from archive import codecs
 from archive.errors import ArchiveError, ChecksumMismatch, ObjectExists, ObjectNotFound
 from archive.local import LocalStore
-from tests.archive.conftest import MiB, payload, sha
+from tests.archive.conftest import MiB, Zeros, flip_bit, payload, sha
 
 
 @pytest.mark.parametrize("codec", codecs.CODECS)
@@ -49,22 +49,8 @@ def test_it_puts_from_a_path_and_gets_to_a_path(local_store: LocalStore, tmp_pat
 def test_a_failed_write_leaves_no_partial_file_visible(
     local_store: LocalStore, tmp_path: Path
 ) -> None:
-    class Exploding(io.RawIOBase):
-        def __init__(self) -> None:
-            self.sent = 0
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-            if self.sent > 2 * MiB:
-                raise OSError("disk on fire")
-            buffer[:] = bytes(len(buffer))
-            self.sent += len(buffer)
-            return len(buffer)
-
     with pytest.raises(ArchiveError, match="swaths/9/x.nc"):
-        local_store.put("swaths/9/x.nc", io.BufferedReader(Exploding()))
+        local_store.put("swaths/9/x.nc", io.BufferedReader(Zeros(2 * MiB, OSError("disk on fire"))))
     assert local_store.head("swaths/9/x.nc") is None
     assert list(local_store.list()) == []
     assert local_store.list_uploads() == []
@@ -75,18 +61,8 @@ def test_a_failed_write_leaves_no_partial_file_visible(
 def test_an_interrupted_write_is_cleaned_up_even_on_keyboard_interrupt(
     local_store: LocalStore,
 ) -> None:
-    def chunks() -> io.RawIOBase:
-        class Interrupting(io.RawIOBase):
-            def readable(self) -> bool:
-                return True
-
-            def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-                raise KeyboardInterrupt
-
-        return Interrupting()
-
     with pytest.raises(KeyboardInterrupt):
-        local_store.put("k/interrupted", chunks())  # type: ignore[arg-type]
+        local_store.put("k/interrupted", Zeros(0, KeyboardInterrupt()))  # type: ignore[arg-type]
     assert local_store.list_uploads() == [] and local_store.head("k/interrupted") is None
 
 
@@ -124,11 +100,7 @@ def test_verify_catches_bit_rot_and_deletion_behind_its_back(local_store: LocalS
     data = payload(MiB, seed=7)
     local_store.put("k/rot", io.BytesIO(data))
     path = local_store.root / "k" / "rot"
-    with open(path, "r+b") as f:  # flip one bit in place: same inode, same size
-        f.seek(1234)
-        byte = f.read(1)
-        f.seek(1234)
-        f.write(bytes([byte[0] ^ 1]))
+    flip_bit(path, 1234)
     with pytest.raises(ChecksumMismatch, match="k/rot"):
         local_store.verify("k/rot", sha(data))
     os.remove(path)

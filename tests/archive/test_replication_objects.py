@@ -13,7 +13,7 @@ from archive.errors import ChecksumMismatch, ObjectExists, ObjectNotFound
 from archive.local import LocalStore
 from archive.replication import replicate, stores_for
 from archive.s3 import S3Store
-from tests.archive.conftest import PART, payload, sha
+from tests.archive.conftest import PART, flip_bit, payload, sha
 from tests.support.s3servers import S3Server
 
 
@@ -50,10 +50,7 @@ def test_replicate_refuses_to_copy_a_corrupt_source(
 ) -> None:
     data = payload(PART + 5, seed=22)
     rclone_store.put("swaths/4/g.nc", io.BytesIO(data), sha256=sha(data))
-    path = rclone_s3.object_path(rclone_store.prefix + "swaths/4/g.nc")
-    with open(path, "r+b") as f:
-        f.seek(100)
-        f.write(b"\xff")
+    flip_bit(rclone_s3.object_path(rclone_store.prefix + "swaths/4/g.nc"), 100)
     rclone_s3.forget()
     with pytest.raises(ChecksumMismatch, match="swaths/4/g.nc"):
         replicate("swaths/4/g.nc", rclone_store, [local_store], expected_sha256=sha(data))

@@ -24,7 +24,7 @@ from archive.errors import (
 )
 from archive.probe import reset_cache
 from archive.s3 import S3Store
-from tests.archive.conftest import PART, MiB, payload, sha
+from tests.archive.conftest import PART, MiB, Zeros, payload, sha
 from tests.support.s3servers import S3Server
 from tests.support.tcpproxy import TcpProxy
 
@@ -179,23 +179,9 @@ def test_a_stalled_server_times_out_and_the_upload_is_aborted(
 def test_keyboard_interrupt_mid_upload_aborts_the_multipart_upload(
     rclone_s3: S3Server, rclone_store: S3Store
 ) -> None:
-    class Interrupted(io.RawIOBase):
-        def __init__(self) -> None:
-            self.sent = 0
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-            if self.sent >= 2 * PART:
-                raise KeyboardInterrupt
-            n = min(len(buffer), 2 * PART - self.sent)
-            buffer[:n] = bytes(n)
-            self.sent += n
-            return n
-
+    source = io.BufferedReader(Zeros(2 * PART, KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
-        rclone_store.put("k/interrupted", io.BufferedReader(Interrupted()))  # type: ignore[arg-type]
+        rclone_store.put("k/interrupted", source)  # type: ignore[arg-type]
     assert_nothing_left(rclone_s3, rclone_store, "k/interrupted")
 
 

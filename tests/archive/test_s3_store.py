@@ -17,7 +17,7 @@ from archive import codecs
 from archive.errors import ArchiveError, ChecksumMismatch, ObjectExists, ObjectNotFound
 from archive.probe import probe, reset_cache
 from archive.s3 import S3Store
-from tests.archive.conftest import PART, MiB, payload, sha
+from tests.archive.conftest import PART, MiB, Zeros, flip_bit, payload, sha
 from tests.support.s3servers import S3Server
 
 SIZES = {"empty": 0, "tiny": 10, "exactly_one_part": PART, "three_parts": 2 * PART + 12345}
@@ -201,12 +201,7 @@ def test_verify_catches_an_object_edited_in_rclones_data_dir(
 ) -> None:
     data = payload(PART + 99, seed=5)
     rclone_store.put("k/rot", io.BytesIO(data), sha256=sha(data))
-    path = rclone_s3.object_path(rclone_store.prefix + "k/rot")
-    with open(path, "r+b") as f:
-        f.seek(PART + 10)
-        byte = f.read(1)
-        f.seek(PART + 10)
-        f.write(bytes([byte[0] ^ 0x10]))
+    flip_bit(rclone_s3.object_path(rclone_store.prefix + "k/rot"), PART + 10, 0x10)
     rclone_s3.forget()
     with pytest.raises(ChecksumMismatch, match="k/rot"):
         rclone_store.verify("k/rot", sha(data))
@@ -350,23 +345,6 @@ def test_after_rclone_forgets_metadata_compressed_objects_need_their_codec_named
         server.stop()
 
 
-class _Zeros(io.RawIOBase):
-    """An unseekable stream of ``size`` zero bytes that never exists in memory as a whole."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        n = min(len(buffer), self.left)
-        buffer[:n] = bytes(n)
-        self.left -= n
-        return n
-
-
 def test_a_streamed_upload_holds_only_a_few_parts_in_memory(
     rclone_s3: S3Server, s3_prefix: str
 ) -> None:
@@ -379,7 +357,7 @@ def test_a_streamed_upload_holds_only_a_few_parts_in_memory(
     assert store.client is not None  # load botocore's models before measuring
     tracemalloc.start()
     try:
-        result = store.put("k/zeros", io.BufferedReader(_Zeros(size)))  # type: ignore[arg-type]
+        result = store.put("k/zeros", io.BufferedReader(Zeros(size)))  # type: ignore[arg-type]
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

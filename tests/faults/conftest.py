@@ -196,9 +196,7 @@ def fault_workers(
     original = store_specs()
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    options = {**settings.ARCHIVE_STORE_OPTIONS, "endpoint_url": rclone_s3.endpoint_url,
-               "access_key": rclone_s3.access_key, "secret_key": rclone_s3.secret_key,
-               "region": rclone_s3.region}
+    options = {**settings.ARCHIVE_STORE_OPTIONS, **rclone_s3.store_options()}
     archive.config.configure({"primary": (store_url, options)})
 
     def start(broker_url: str, concurrency: int = 2, *, name: str = "w",

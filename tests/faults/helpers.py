@@ -1,14 +1,16 @@
-"""Helpers of the fault suite: seeded source files, waiting, and the invariant audit."""
+"""Helpers of the fault suite: seeded source files, bulk-load manifests, waiting, and the
+invariant audit."""
 
 from __future__ import annotations
 
-import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from archive.streaming import sha256_file
 from catalog.models import Collection, StoredObject, Swath
 
 
@@ -26,12 +28,22 @@ def make_sources(directory: Path, count: int, size: int, seed: int) -> list[Path
     return paths
 
 
-def sha_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def catalog_manifest(rows: int, real: list[tuple[str, str, int]], prefix: str) -> list[bytes]:
+    """``rows`` bulk-load manifest lines; the first len(real) (key, sha256, size) point at
+    real objects, the rest at none. Granule ids are ``prefix`` and the row number."""
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    lines = []
+    for i in range(rows):
+        key, sha, size = real[i] if i < len(real) else (
+            f"swaths/{i:032x}/{i:032x}.nc", f"{i:064x}", 1000)
+        start = t0 + timedelta(minutes=5 * i)
+        lines.append(json.dumps({
+            "granule_id": f"{prefix}{i:06d}.nc", "key": key, "sha256": sha, "size": size,
+            "start_time": start.isoformat(),
+            "end_time": (start + timedelta(minutes=5)).isoformat(),
+            "footprint": "POLYGON((0 0,1 0,1 1,0 1,0 0))",
+        }).encode())
+    return lines
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, poll: float = 0.2,
@@ -89,7 +101,7 @@ def audit(sources: dict[str, Path] | None = None, store_name: str = "primary") -
         if swath.state != "VERIFIED":
             continue
         result.verified += 1
-        expected = (sha_file(sources[swath.granule_id])
+        expected = (sha256_file(sources[swath.granule_id])
                     if sources and swath.granule_id in sources else swath.sha256)
         try:
             store.verify(copy.key, expected, codec=copy.codec)

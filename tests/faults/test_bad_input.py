@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.streaming import sha256_file
 from catalog.models import StoredObject, Swath
 from ingest.bulk import run_in_process, start_run
 from ingest.inspect import InspectError
@@ -22,7 +23,6 @@ from ingest.inspector import Inspector
 from ingest.scan import scan
 from tests.conftest import REPO, SHARED_SWATHS
 from tests.faults.conftest import sized
-from tests.faults.helpers import sha_file
 
 pytestmark = pytest.mark.faults
 
@@ -171,7 +171,7 @@ def test_a_batch_of_malformed_files_never_crashes_and_accepts_only_matching_byte
         assert Swath.objects.get(granule_id="valid.nc4").state == "VERIFIED"
         store = archive.config.get_store("primary")
         for copy in StoredObject.objects.filter(state="VERIFIED").select_related("swath"):
-            expected = sha_file(src / copy.swath.granule_id)
+            expected = sha256_file(src / copy.swath.granule_id)
             assert copy.sha256 == expected
             store.verify(copy.key, expected, codec=copy.codec)
         for swath in Swath.objects.exclude(state="VERIFIED"):

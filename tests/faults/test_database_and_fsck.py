@@ -7,10 +7,8 @@ one run: a timed assert here would only measure whatever else shares the machine
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg2
@@ -21,7 +19,7 @@ from catalog.bulkload import register_manifest
 from ingest.pipeline import ingest_file
 from ops.fsck import fsck
 from tests.faults.conftest import sized
-from tests.faults.helpers import collection, make_sources
+from tests.faults.helpers import catalog_manifest, collection, make_sources
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
@@ -84,22 +82,6 @@ def test_d2_idle_in_transaction_timeout_is_set() -> None:
         assert cur.fetchone()[0] not in ("0", "0ms")
 
 
-def _manifest(n: int, keys: list[tuple[str, str, int]]) -> list[bytes]:
-    """n catalog rows; the first len(keys) point at real objects, the rest at nothing."""
-    lines = []
-    t0 = datetime(2024, 1, 1, tzinfo=UTC)
-    for i in range(n):
-        key, sha, size = keys[i] if i < len(keys) else (
-            f"swaths/{i:032x}/{i:032x}.nc", f"{i:064x}", 1000)
-        start = t0 + timedelta(minutes=5 * i)
-        lines.append(json.dumps({
-            "granule_id": f"R{i:06d}.nc", "key": key, "sha256": sha, "size": size,
-            "start_time": start.isoformat(), "end_time": (start + timedelta(minutes=5))
-            .isoformat(), "footprint": "POLYGON((0 0,1 0,1 1,0 1,0 0))",
-        }).encode())
-    return lines
-
-
 def test_r1_r3_metadata_fsck_over_10000_rows_reports_and_exits_nonzero(
     s3_primary, tmp_path: Path, capsys
 ) -> None:
@@ -112,7 +94,7 @@ def test_r1_r3_metadata_fsck_over_10000_rows_reports_and_exits_nonzero(
         data = bytes([i]) * (1000 + i)
         put = s3_primary.put(key, __import__("io").BytesIO(data))
         real.append((key, put.sha256, put.size))
-    loaded = register_manifest(_manifest(n, real), collection("r1"))
+    loaded = register_manifest(catalog_manifest(n, real, "R"), collection("r1"))
     assert loaded.loaded == n, loaded.rejected[:5]
     started = time.monotonic()
     report = fsck("primary")

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from archive.streaming import sha256_file
 from tests.conftest import REPO
 from tests.faults.conftest import sized
-from tests.faults.helpers import make_sources, sha_file
+from tests.faults.helpers import make_sources
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -81,7 +82,7 @@ def test_d1_postgres_crash_mid_ingest_loses_nothing(private_postgres, rclone_s3,
     for granule, _, sha, key, _ in verified:
         assert key, f"{granule} is VERIFIED without a live object row"
         assert store.head(key) is not None, f"{granule}: VERIFIED row points at nothing"
-        assert sha == sha_file(by_name[granule])
+        assert sha == sha256_file(by_name[granule])
         store.verify(key, sha)
     assert sorted(r[0] for r in verified) == sorted(by_name), "every file VERIFIED once"
     assert store.list_uploads() == [] or manage("archive", "cleanup", "--older-than",

@@ -35,18 +35,11 @@ def private_rclone(tmp_path: Path) -> Iterator[S3Server]:
 def primary_on(settings: object, private_rclone: S3Server) -> Iterator[Store]:
     """Make the private rclone server the primary store."""
     import archive.config
-    from catalog.apps import store_specs
+    from tests.support.stores import stores_on
 
-    original = store_specs()
-    settings.ARCHIVE_STORES = {"primary": f"s3://{private_rclone.bucket}/archive"}
-    settings.ARCHIVE_STORE_OPTIONS = {
-        **settings.ARCHIVE_STORE_OPTIONS, "endpoint_url": private_rclone.endpoint_url,
-        "access_key": private_rclone.access_key, "secret_key": private_rclone.secret_key,
-        "region": private_rclone.region,
-    }
-    archive.config.configure(store_specs())
-    yield archive.config.get_store("primary")
-    archive.config.configure(original)
+    with stores_on(settings, {"primary": f"s3://{private_rclone.bucket}/archive"},
+                   private_rclone):
+        yield archive.config.get_store("primary")
 
 
 def archive_command(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.stores import Store
+from archive.streaming import sha256_file
 from ingest.synth import write_swath
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,14 +32,6 @@ def synth_swaths(outdir: Path, sizes_px: list[tuple[int, int]], seed: int = 3) -
         start += timedelta(seconds=duration)
         paths.append(path)
     return paths
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while piece := f.read(1 << 20):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 def stage(store: Store, store_url: str, paths: list[Path], bbox: str = BBOX) -> list[dict]:

@@ -18,11 +18,10 @@ from catalog.models import Product, Region, Swath
 from hpc.apiplan import plan_from_api
 from hpc.extract import main
 from hpc.manifest import read_manifest, write_manifest
-from ingest.bulk import run_in_process, start_run
-from ingest.scan import scan
-from tests.conftest import _test_database_url, free_port, wait_for_port
+from tests.conftest import _test_database_url, free_port, stop_process, wait_for_port
 from tests.hpc.conftest import outputs_of, report_of
 from tests.hpc.helpers import REPO
+from tests.support.ingesting import ingest_paths
 from tests.support.s3servers import S3Server
 
 WHEN = "2024-03-01/2024-03-02"
@@ -31,10 +30,7 @@ CREATED = "2024-07-01T00:00:00Z"
 
 
 def ingest(paths: list[Path]) -> list[Swath]:
-    found = scan(paths)
-    run = start_run("hpc-synth", found.files, found.refused, paths=[str(p) for p in paths],
-                    options={})
-    run_in_process(run, found.files)
+    ingest_paths(paths, "hpc-synth")
     return list(Swath.objects.filter(granule_id__in=[p.name for p in paths], state="VERIFIED"))
 
 
@@ -115,11 +111,7 @@ def live_api(rclone_s3: S3Server, s3_primary: Store, tmp_path: Path) -> Iterator
         wait_for_port(port, 30, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 10)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -19,19 +19,16 @@ from pyproj import Geod
 from rest_framework.test import APIClient
 
 from catalog.models import IngestRun, Swath
-from ingest.bulk import run_in_process, start_run
 from ingest.geoselect import AUXILIARY_ONLY
-from ingest.scan import scan
 from tests.fixtures.geoloc_files import BEAMS, GRANULE_LAT, icesat2_subset
+from tests.support.ingesting import ingest_paths
 
 pytestmark = pytest.mark.django_db
 GEOD = Geod(ellps="WGS84")
 
 
-def ingest(path: Path, slug: str = "atl07") -> IngestRun:
-    found = scan([path])
-    run = start_run(slug, found.files, found.refused, paths=[str(path)], options={})
-    return run_in_process(run, found.files)
+def ingest(path: Path) -> IngestRun:
+    return ingest_paths([path], "atl07")
 
 
 def science_points(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,6 @@ are idempotent, a bad file never stops the batch and is never marked stored."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -12,21 +11,16 @@ import pytest
 from django.core.management import call_command
 
 import archive.config
+from archive.streaming import sha256_file
 from catalog.models import IngestRun, StoredObject, Swath
-from ingest.bulk import run_in_process, start_run
-from ingest.scan import scan
+from ingest.bulk import start_run
+from tests.support.ingesting import ingest_paths
 
 pytestmark = pytest.mark.django_db
 
 
-def ingest(paths: list[Path], slug: str = "mixed", **kw: object) -> IngestRun:
-    found = scan(paths)
-    run = start_run(slug, found.files, found.refused, paths=[str(p) for p in paths], options={})
-    return run_in_process(run, found.files, **kw)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def ingest(paths: list[Path], **options: object) -> IngestRun:
+    return ingest_paths(paths, "mixed", **options)
 
 
 @pytest.fixture
@@ -44,7 +38,7 @@ def test_every_real_granule_is_archived_and_verified(tree: Path) -> None:
     store = archive.config.get_store("primary")
     for swath in Swath.objects.all():
         assert swath.state == "VERIFIED"
-        assert swath.sha256 == sha256(tree / swath.granule_id)
+        assert swath.sha256 == sha256_file(tree / swath.granule_id)
         (copy,) = swath.copies.all()
         info = store.verify(copy.key, swath.sha256)
         assert info.size == (tree / swath.granule_id).stat().st_size
@@ -215,23 +209,14 @@ def test_ingest_command_exits_nonzero_when_a_file_failed(tree: Path) -> None:
 @pytest.fixture
 def two_stores(settings, tmp_path: Path, rclone_s3) -> None:
     """primary: a local directory; offsite: rclone's S3 server over HTTP."""
-    from catalog.apps import store_specs
+    from tests.support.stores import stores_on
 
-    original = store_specs()
-    settings.ARCHIVE_STORES = {
-        "primary": (tmp_path / "primary").as_uri(),
-        "offsite": f"s3://{rclone_s3.bucket}/offsite-{tmp_path.name}",
-    }
     settings.ARCHIVE_POLICIES = {"single": ["primary"], "replicate": ["primary", "offsite"],
                                  "copy3": ["primary", "offsite"]}
-    settings.ARCHIVE_STORE_OPTIONS = {
-        **settings.ARCHIVE_STORE_OPTIONS, "endpoint_url": rclone_s3.endpoint_url,
-        "access_key": rclone_s3.access_key, "secret_key": rclone_s3.secret_key,
-        "region": rclone_s3.region,
-    }
-    archive.config.configure(store_specs())
-    yield
-    archive.config.configure(original)
+    with stores_on(settings, {"primary": (tmp_path / "primary").as_uri(),
+                              "offsite": f"s3://{rclone_s3.bucket}/offsite-{tmp_path.name}"},
+                   rclone_s3):
+        yield
 
 
 def test_replicate_policy_keeps_two_verified_copies(tree: Path, two_stores: None) -> None:
@@ -285,7 +270,7 @@ def test_a_file_growing_during_upload_is_never_verified(tree: Path) -> None:
     finally:
         stop.set()
         writer.join()
-    final = sha256(growing)
+    final = sha256_file(growing)
     assert not Swath.objects.filter(state="VERIFIED").exclude(sha256=final).exists()
     assert run.n_failed == 1
     assert "changed while it was being archived" in run.errors[0]["reason"]

@@ -25,13 +25,12 @@ from rest_framework.test import APIClient
 
 import archive.config
 from catalog.models import StoredObject, Swath
-from ingest.bulk import run_in_process, start_run
 from ingest.footprint import footprint
 from ingest.geoloc import choose_pairs, find_pairs, iter_variables, read_lonlat
 from ingest.geoselect import AUXILIARY_ONLY
 from ingest.reinspect import reinspect
-from ingest.scan import scan
 from tests.fixtures.geoloc_files import DATA_LAT, icesat2_subset
+from tests.support.ingesting import ingest_paths
 
 pytestmark = pytest.mark.django_db
 SUBSET = "ATL07-01_20190405_subset.h5"
@@ -41,11 +40,8 @@ GPM = "GPM_test_file.HDF5"  # HDF5 stored as it is: read by ranges
 NORTH_OF_THE_DATA = "-62,71.5,-58,72.6"  # only the quality_assessment summary reaches it
 
 
-def ingest(paths: list[Path], slug: str = "atl07", codec: str = "auto") -> None:
-    found = scan(paths)
-    run = start_run(slug, found.files, found.refused, paths=[str(p) for p in paths],
-                    options={})
-    run = run_in_process(run, found.files, codec=codec)
+def ingest(paths: list[Path], codec: str = "auto") -> None:
+    run = ingest_paths(paths, "atl07", codec=codec)
     assert run.n_failed == 0, run.errors
 
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import netCDF4
 import numpy as np
 import pytest
+from django.core.management import call_command
 from pyproj import Geod
 
 from ingest.orbit import Orbit
@@ -320,3 +325,28 @@ def test_command_lists_granules_and_which_cross_or_pass_a_pole(tmp_path: Path) -
 def test_scanner_looks_55_degrees_off_nadir_like_modis() -> None:
     orbit = Orbit.from_seed(0)
     assert math.degrees(orbit.max_scan_angle) == pytest.approx(55.0, abs=0.1)
+
+
+def test_sigterm_finishes_the_granule_in_hand_then_stops(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+
+    def terminate_after_the_first_granule() -> None:
+        deadline = time.monotonic() + 60
+        while not list(out.glob("*.nc")):
+            if time.monotonic() > deadline:
+                return  # the assertions below say what went wrong
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    killer = threading.Thread(target=terminate_after_the_first_granule)
+    killer.start()
+    # More granules than are written before the signal comes: the command must stop early.
+    call_command("synth", str(out), "--count", "30", "--size", "native",
+                 "--granule-minutes", "1")
+    killer.join()
+    assert 1 <= len(list(out.glob("*.nc"))) < 30
+    assert not list(out.glob("*.part"))  # the granule in hand was finished, not left half
+    assert "synth: stopped early on SIGTERM" in capsys.readouterr().out
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -3,15 +3,13 @@ changed or deleted behind the service's back are found, stale uploads aborted.""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from catalog.models import StoredObject, Swath
-from ingest.bulk import run_in_process, start_run
-from ingest.scan import scan
+from tests.support.ingesting import copies_of, ingest_paths
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +18,7 @@ FILES = ("ATL03_gt1l.h5", "GPM_test_file.HDF5", "SS_MODIS_A-JPL-L2P-v2014.0.nc")
 
 @pytest.fixture
 def archived(s3_primary, shared_swaths: Path, tmp_path: Path) -> dict[str, StoredObject]:
-    src = tmp_path / "src"
-    src.mkdir()
-    for name in FILES:
-        shutil.copy2(shared_swaths / name, src / name)
-    found = scan([src])
-    run = run_in_process(start_run("fsck", found.files, [], paths=[], options={}), found.files)
+    run = ingest_paths([copies_of(shared_swaths, FILES, tmp_path / "src")], "fsck")
     assert run.n_new == 3, run.errors
     return {o.swath.granule_id: o for o in StoredObject.objects.select_related("swath")}
 

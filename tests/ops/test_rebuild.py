@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,9 +9,8 @@ import pytest
 from django.core.management import call_command
 
 from catalog.models import StoredObject, Swath
-from ingest.bulk import run_in_process, start_run
-from ingest.scan import scan
 from ops.rebuild import rebuild_catalog
+from tests.support.ingesting import copies_of, ingest_paths
 
 pytestmark = pytest.mark.django_db
 
@@ -23,13 +21,7 @@ FILES = ("GPM_test_file.HDF5", "SS_MODIS_A-JPL-L2P-v2014.0.nc",
 @pytest.fixture
 def archived(s3_primary, shared_swaths: Path, tmp_path: Path) -> dict[str, dict]:
     """Three real granules ingested into rclone's S3 server, then the catalog dropped."""
-    src = tmp_path / "src"
-    src.mkdir()
-    for name in FILES:
-        shutil.copy2(shared_swaths / name, src / name)
-    found = scan([src])
-    run = run_in_process(start_run("orig", found.files, [], paths=[], options={}), found.files,
-                         codec="auto")
+    run = ingest_paths([copies_of(shared_swaths, FILES, tmp_path / "src")], "orig")
     assert run.n_new == 3, run.errors
     before = {
         s.uuid.hex: {"sha256": s.sha256, "start": s.start_time, "end": s.end_time,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -14,10 +13,9 @@ from django.core.management import call_command
 
 import archive.config
 from catalog.models import StoredObject, Swath
-from ingest.bulk import run_in_process, start_run
-from ingest.scan import scan
 from ops.reconcile import reconcile
 from tests.conftest import REPO
+from tests.support.ingesting import copies_of, ingest_paths
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the crashing ingest is another process
 
@@ -103,11 +101,7 @@ def test_a_vanished_object_is_restored_from_its_replica_or_marked(tmp_path: Path
                                                                   shared_swaths,
                                                                   local_primary: str,
                                                                   capsys) -> None:
-    src = tmp_path / "in"
-    src.mkdir()
-    shutil.copy2(shared_swaths / GRANULE, src / GRANULE)
-    found = scan([src])
-    run_in_process(start_run("gone", found.files, [], paths=[], options={}), found.files)
+    ingest_paths([copies_of(shared_swaths, [GRANULE], tmp_path / "in")], "gone")
     copy = StoredObject.objects.get()
     archive.config.get_store("primary").delete(copy.key)
     call_command("reconcile")

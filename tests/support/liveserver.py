@@ -25,7 +25,7 @@ from django.db import connection
 
 import archive.config
 from archive.stores import Store
-from tests.conftest import REPO, _test_database_url, free_port, wait_for_port
+from tests.conftest import REPO, _test_database_url, free_port, stop_process, wait_for_port
 from tests.support.stores import restore_stores
 
 
@@ -85,11 +85,7 @@ def live_server(work: Path, extra_env: dict[str, str] | None = None,
         yield LiveServer(url=f"http://127.0.0.1:{port}", store_dir=store_dir, log=log)
     finally:
         restore_stores()
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 15)
 
 
 def wait_until_idle(timeout: float = 20.0) -> None:

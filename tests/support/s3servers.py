@@ -84,13 +84,14 @@ class S3Server:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def store_options(self) -> dict[str, str]:
+        """Return the S3 store options that reach this server (endpoint, region, keys)."""
+        return {"endpoint_url": self.endpoint_url, "region": self.region,
+                "access_key": self.access_key, "secret_key": self.secret_key}
+
     def store(self, prefix: str = "", **options: Any) -> S3Store:
         """Return an S3Store on this server's bucket under ``prefix``."""
-        options.setdefault("endpoint_url", self.endpoint_url)
-        options.setdefault("region", self.region)
-        options.setdefault("access_key", self.access_key)
-        options.setdefault("secret_key", self.secret_key)
-        return S3Store(self.bucket, prefix, **options)
+        return S3Store(self.bucket, prefix, **{**self.store_options(), **options})
 
     def client(self) -> Any:
         """Return a plain boto3 client for this server (for raw access behind the store's back)."""
@@ -178,8 +179,24 @@ def _launch(argv: list[str], log_path: Path | None, port: int, timeout: float = 
     )
 
 
-def start_rclone(data_dir: Path, *, bucket: str = BUCKET) -> S3Server:
-    """Start ``rclone serve s3`` over ``data_dir`` with one bucket (a subdirectory)."""
+def _start(kind: str, argv: list[str], port: int, keys: tuple[str, str], bucket: str,
+           log_path: Path, *, data_dir: Path | None) -> S3Server:
+    """Launch ``argv`` (a server listening on ``port``) and describe it as an S3Server."""
+    return S3Server(endpoint_url=f"http://127.0.0.1:{port}", access_key=keys[0],
+                    secret_key=keys[1], bucket=bucket, region=REGION, data_dir=data_dir,
+                    process=_launch(argv, log_path, port), kind=kind, log_path=log_path,
+                    argv=argv)
+
+
+def start_rclone(data_dir: Path, *, bucket: str = BUCKET, etag_hash: bool = True) -> S3Server:
+    """Start ``rclone serve s3`` over ``data_dir`` with one bucket (a subdirectory).
+
+    ``etag_hash=False`` (benchmarks): by default rclone's local backend computes an MD5 of
+    the whole file for every HEAD and every GET with If-Match (at 1 GiB that is seconds per
+    request, and `aws s3 cp` sends If-Match with each of its 8 MiB ranged GETs: 128
+    full-file MD5s per download). Real S3 stores its ETag at write time, so that cost is a
+    server artefact a benchmark should not measure.
+    """
     access, secret = realistic_keys()
     port = free_port()
     root = data_dir / "data"
@@ -199,23 +216,12 @@ def start_rclone(data_dir: Path, *, bucket: str = BUCKET) -> S3Server:
         "1s",
         "--poll-interval",
         "0",
+        *([] if etag_hash else ["--etag-hash", ""]),
         "--config",
         "/dev/null",
         str(root),
     ]
-    process = _launch(argv, log_path, port)
-    return S3Server(
-        endpoint_url=f"http://127.0.0.1:{port}",
-        access_key=access,
-        secret_key=secret,
-        bucket=bucket,
-        region=REGION,
-        data_dir=root,
-        process=process,
-        kind="rclone",
-        log_path=log_path,
-        argv=argv,
-    )
+    return _start("rclone", argv, port, (access, secret), bucket, log_path, data_dir=root)
 
 
 def start_moto(log_dir: Path, *, bucket: str = BUCKET) -> S3Server:
@@ -224,19 +230,7 @@ def start_moto(log_dir: Path, *, bucket: str = BUCKET) -> S3Server:
     port = free_port()
     log_path = log_dir / "moto-server.log"
     argv = [tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    process = _launch(argv, log_path, port)
-    server = S3Server(
-        endpoint_url=f"http://127.0.0.1:{port}",
-        access_key=access,
-        secret_key=secret,
-        bucket=bucket,
-        region=REGION,
-        data_dir=None,
-        process=process,
-        kind="moto",
-        log_path=log_path,
-        argv=argv,
-    )
+    server = _start("moto", argv, port, (access, secret), bucket, log_path, data_dir=None)
     try:
         _create_bucket(server)
     except Exception:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import archive.config
 from catalog.apps import store_specs
+from tests.support.s3servers import S3Server
 
 
 def restore_stores() -> None:
@@ -14,3 +19,19 @@ def restore_stores() -> None:
     hand-built restore breaks every later test that opens the primary store.
     """
     archive.config.configure(store_specs())
+
+
+@contextmanager
+def stores_on(settings: Any, stores: dict[str, str], server: S3Server) -> Iterator[None]:
+    """Configure ``stores`` (name -> URL) with ``server``'s endpoint and keys; put back after.
+
+    ``settings`` is pytest-django's fixture, which restores the settings themselves.
+    """
+    original = store_specs()
+    settings.ARCHIVE_STORES = stores
+    settings.ARCHIVE_STORE_OPTIONS = {**settings.ARCHIVE_STORE_OPTIONS, **server.store_options()}
+    archive.config.configure(store_specs())
+    try:
+        yield
+    finally:
+        archive.config.configure(original)

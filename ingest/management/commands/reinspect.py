@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 import uuid
-from types import FrameType
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import archive.config
 from catalog.models import Collection, Swath
+from ingest.management.stopping import stop_requests
 from ingest.reinspect import Outcome, reinspect
 
 
@@ -56,27 +55,17 @@ class Command(BaseCommand):
     def handle(self, *args: object, **opts: object) -> None:
         uuids = [_uuid(u) for u in opts["swath"] or []]
         self._check(opts, uuids)
-        stopping: list[int] = []
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stopping.append(signum)  # finish the swath being read, then stop
 
         def show(outcome: Outcome) -> None:
             self.stdout.write(outcome.line(bool(opts["dry_run"])))
 
-        main = threading.current_thread() is threading.main_thread()
-        previous = ({sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM,
-                                                                      signal.SIGINT)}
-                    if main else {})
-        try:
+        # A signal finishes the swath being read, then stops.
+        with stop_requests(signal.SIGTERM, signal.SIGINT) as stopping:
             report = reinspect(collection=opts["collection"], uuids=uuids or None,
                                dry_run=bool(opts["dry_run"]), batch=int(opts["batch"]),
                                store_name=str(opts["store"]), timeout_s=opts["timeout"],
                                tmp_dir=opts["tmp_dir"], on_outcome=show,
                                should_stop=lambda: bool(stopping))
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         self.stdout.write(report.summary())
         if report.count("failed") or report.stopped:
             sys.exit(1)

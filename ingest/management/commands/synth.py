@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import signal
-import threading
 from datetime import datetime
-from types import FrameType
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ingest.management.stopping import stop_requests
 from ingest.synth import SynthInfo, generate
 
 
@@ -46,11 +45,6 @@ class Command(BaseCommand):
     def handle(self, *args: object, **opts: object) -> None:
         compression = None if opts["no_compression"] else str(opts["compression"])
         size = None if opts["size"] == "native" else str(opts["size"])
-        stopping: list[int] = []
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            # Finish the granule being written (files appear atomically), then stop.
-            stopping.append(signum)
 
         def report(info: SynthInfo) -> None:
             flags = " antimeridian" * info.crosses_antimeridian + " pole" * info.over_pole
@@ -60,24 +54,20 @@ class Command(BaseCommand):
                 + (f"  sha256 {info.sha256}" if info.sha256 else "")
             )
 
-        # Signal handlers can only be set from the main thread (not so under some runners).
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, on_signal) if main else None
-        try:
-            infos = generate(
-                str(opts["outdir"]), count=int(opts["count"]), size=size,
-                start=str(opts["start"]), seed=int(opts["seed"]),
-                granule_minutes=float(opts["granule_minutes"]),
-                incompressible=bool(opts["incompressible"]),
-                compression=None if compression == "none" else compression,
-                checksum=bool(opts["sha256"]), should_stop=lambda: bool(stopping),
-                on_granule=report,
-            )
-        except ValueError as e:
-            raise CommandError(str(e)) from e
-        finally:
-            if main:
-                signal.signal(signal.SIGTERM, previous)
+        # SIGTERM finishes the granule being written (files appear atomically), then stops.
+        with stop_requests(signal.SIGTERM) as stopping:
+            try:
+                infos = generate(
+                    str(opts["outdir"]), count=int(opts["count"]), size=size,
+                    start=str(opts["start"]), seed=int(opts["seed"]),
+                    granule_minutes=float(opts["granule_minutes"]),
+                    incompressible=bool(opts["incompressible"]),
+                    compression=None if compression == "none" else compression,
+                    checksum=bool(opts["sha256"]), should_stop=lambda: bool(stopping),
+                    on_granule=report,
+                )
+            except ValueError as e:
+                raise CommandError(str(e)) from e
         self._summary(infos, interrupted=bool(stopping))
 
     def _summary(self, infos: list[SynthInfo], interrupted: bool) -> None:

@@ -110,19 +110,14 @@ class Command(BaseCommand):
         started = time.perf_counter()
         report = fsck(store_name, full=opts["full"])
         lines = [p.line() for p in report.problems]
-        for line in lines:
-            self.stdout.write(line)
-        self._warn(report.warnings)
         if opts["report"]:
             opts["report"].write_text("".join(f"{line}\n" for line in lines))
         counts = ", ".join(f"{k} {report.count(k)}"
                            for k in ("MISSING", "CORRUPT", "ORPHAN", "STALE_UPLOAD"))
-        self.stdout.write(f"fsck {store_name}: {report.checked} catalogued copies checked, "
-                          f"{report.listed} objects listed, {counts}, "
-                          f"{len(report.warnings)} warnings "
-                          f"in {time.perf_counter() - started:.1f} s")
-        if report.problems:
-            sys.exit(1)
+        self._finish(lines, report.warnings,
+                     f"fsck {store_name}: {report.checked} catalogued copies checked, "
+                     f"{report.listed} objects listed, {counts}, "
+                     f"{len(report.warnings)} warnings", started, failed=bool(report.problems))
 
     def do_rebuild_catalog(self, store_name: str, opts: dict) -> None:
         from ops.rebuild import rebuild_catalog
@@ -130,15 +125,12 @@ class Command(BaseCommand):
         started = time.perf_counter()
         result = rebuild_catalog(opts["collection"], store_name, verify=opts["verify"],
                                  inspect=not opts["no_inspect"])
-        for line in result.lines:
-            self.stdout.write(line)
-        self.stdout.write(
+        self._finish(
+            result.lines, [],
             f"rebuild-catalog {store_name}: {result.listed} objects listed, {result.created} "
             f"rows created ({result.verified} VERIFIED), {result.skipped} already catalogued, "
-            f"{result.failed} failed, {result.rehashed} re-read, "
-            f"in {time.perf_counter() - started:.1f} s")
-        if result.failed:
-            sys.exit(1)
+            f"{result.failed} failed, {result.rehashed} re-read,", started,
+            failed=bool(result.failed))
 
     def do_cleanup(self, store_name: str, opts: dict) -> None:
         report = cleanup(store_name, opts["older_than"])
@@ -147,6 +139,16 @@ class Command(BaseCommand):
         self._warn(report.warnings)
         self.stdout.write(f"cleanup {store_name}: {len(report.aborted)} uploads aborted, "
                           f"{len(report.warnings)} warnings")
+
+    def _finish(self, lines: list[str], warnings: list[str], summary: str, started: float,
+                *, failed: bool) -> None:
+        """Print the problem lines, the warnings and the timed summary; exit 1 if ``failed``."""
+        for line in lines:
+            self.stdout.write(line)
+        self._warn(warnings)
+        self.stdout.write(f"{summary} in {time.perf_counter() - started:.1f} s")
+        if failed:
+            sys.exit(1)
 
     def _warn(self, warnings: list[str]) -> None:
         """Say what could not be checked; it does not change the exit status."""
