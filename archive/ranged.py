@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from archive.errors import ArchiveError
 from archive.prefetch import DEFAULT_BUDGET, Prefetcher, coalesce
+from eo.formats import recognise
 
 DEFAULT_BLOCK_SIZE = 256 * 1024
 DEFAULT_CACHE_BLOCKS = 64
@@ -205,3 +207,13 @@ class RangedFile(io.RawIOBase):
                     self._on_close()
             finally:
                 super().close()
+
+
+@contextlib.contextmanager
+def hdf5_by_ranges(ranged: RangedFile) -> Iterator[RangedFile | None]:
+    """Yield ``ranged`` when it holds HDF5, which h5py reads by ranges, else None (the
+    caller downloads the object instead); ``ranged`` is closed when the block ends."""
+    try:
+        yield ranged if recognise(ranged) == "hdf5" else None
+    finally:
+        ranged.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,32 @@ def setup(comm: Any, plan: Plan, static: bool
             items = shared[0] or []
         job, error = shared[1], shared[2]
     return items, job, error
+
+
+@dataclass
+class Job:
+    """A batch command's run on this rank: ``outcome`` is the coordinator's, else None."""
+
+    comm: Any
+    items: list[dict[str, Any]]
+    job: dict[str, Any]
+    outcome: Outcome | None
+
+
+def run_job(args: Any, plan: Plan, work: Work, label: str,
+            warm_up: Callable[[], None] | None = None) -> Job | None:
+    """world, setup and execute for a command's parsed ``args``; None when planning failed
+    (the reason printed once, by rank 0)."""
+    comm = world(args.mapping)
+    items, job, error = setup(comm, plan, args.schedule == "static")
+    if error is not None or job is None:
+        if comm is None or comm.rank == 0:
+            print(f"{label}: {error}", file=sys.stderr)
+        return None
+    if warm_up is not None:
+        warm_up()
+    return Job(comm, items, job, execute(comm, items, job, work, label=label,
+                                         progress_s=args.progress, workers=args.workers))
 
 
 def execute(comm: Any, items: list[dict[str, Any]], job: dict[str, Any], work: Work, *,

@@ -24,7 +24,7 @@ from typing import Any
 from eo.argv import accept_negative_values
 from eo.times import parse_interval
 from hpc import outputs
-from hpc.driver import execute, finish, setup, world
+from hpc.driver import finish, run_job
 from hpc.manifest import ManifestError, read_manifest, region_from_spec
 from hpc.policy import parse_policy
 from hpc.report import summarize, table, write_json
@@ -160,19 +160,14 @@ def report(outcome: Outcome, job: dict[str, Any], items: list[dict[str, Any]],
 def main(argv: list[str] | None = None) -> int:
     """Run the job on this rank (or process); return the exit code."""
     args = build_parser().parse_args(argv)
-    comm = world(args.mapping)
-    items, job, error = setup(comm, lambda: plan(args), args.schedule == "static")
-    if error is not None or job is None:
-        if comm is None or comm.rank == 0:
-            print(f"hpc.extract: {error}", file=sys.stderr)
+    run = run_job(args, lambda: plan(args), extract_item, "hpc.extract", warm_up)
+    if run is None:
         return 1
-    warm_up()
-    outcome = execute(comm, items, job, extract_item, label="hpc.extract",
-                      progress_s=args.progress, workers=args.workers)
     code = 0
-    if outcome is not None:
-        code = report(outcome, job, items, args, comm.size if comm else len(outcome.workers))
-    return finish(comm, code)
+    if run.outcome is not None:
+        code = report(run.outcome, run.job, run.items, args,
+                      run.comm.size if run.comm else len(run.outcome.workers))
+    return finish(run.comm, code)
 
 
 if __name__ == "__main__":

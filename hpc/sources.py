@@ -22,9 +22,8 @@ from typing import Any, BinaryIO
 import archive.config
 from archive.envconfig import StoreConfig
 from archive.errors import ArchiveError, ChecksumMismatch, TransientArchiveError
-from archive.ranged import RangedFile
+from archive.ranged import RangedFile, hdf5_by_ranges
 from archive.stores import Store
-from eo.formats import recognise
 from hpc.env import api_token, store_config
 
 RANGED_BLOCK = 1 << 20
@@ -100,14 +99,11 @@ def _open_from_store(item: dict[str, Any], scratch: Path) -> Iterator[Any]:
                                f"(sha256 {info.sha256}, size {info.size})", key=key)
     codec = item.get("codec") or info.codec or "none"
     if codec == "none":
-        ranged = store.open_ranged(key, block_size=RANGED_BLOCK,
-                                   cache_blocks=RANGED_CACHE_BLOCKS)
-        try:
-            if recognise(ranged) == "hdf5":
+        with hdf5_by_ranges(store.open_ranged(key, block_size=RANGED_BLOCK,
+                                              cache_blocks=RANGED_CACHE_BLOCKS)) as ranged:
+            if ranged is not None:
                 yield ranged
                 return
-        finally:
-            ranged.close()
     local = scratch / "source"
     with store.open(key, expected_sha256=sha, codec=codec) as stream:
         size = _copy_to(stream, local, None)
@@ -123,14 +119,12 @@ def _open_from_http(item: dict[str, Any], scratch: Path) -> Iterator[Any]:
         if sha and etag and etag.strip('"') != sha:
             raise ChecksumMismatch(f"{item['url']}: ETag {etag} does not match the manifest "
                                    f"sha256 {sha}")
-        ranged = RangedFile(reader.fetch, size, name=item["url"], block_size=RANGED_BLOCK,
-                            cache_blocks=RANGED_CACHE_BLOCKS)
-        try:
-            if recognise(ranged) == "hdf5":
+        with hdf5_by_ranges(RangedFile(reader.fetch, size, name=item["url"],
+                                       block_size=RANGED_BLOCK,
+                                       cache_blocks=RANGED_CACHE_BLOCKS)) as ranged:
+            if ranged is not None:
                 yield ranged
                 return
-        finally:
-            ranged.close()
         local = scratch / "source"
         got = reader.download(local, sha)
         yield Counted(local, got)

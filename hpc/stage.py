@@ -36,7 +36,7 @@ from archive.errors import ChecksumMismatch
 from archive.keys import swath_key
 from archive.streaming import sha256_file
 from hpc import outputs
-from hpc.driver import execute, finish, setup, world
+from hpc.driver import finish, run_job
 from hpc.policy import parse_policy
 from hpc.report import summarize, table, write_json
 from hpc.sources import store_for
@@ -187,14 +187,10 @@ def plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     """Stage the tree on this rank (or process); return the exit code."""
     args = build_parser().parse_args(argv)
-    comm = world(args.mapping)
-    items, job, error = setup(comm, lambda: plan(args), args.schedule == "static")
-    if error is not None or job is None:
-        if comm is None or comm.rank == 0:
-            print(f"hpc.stage: {error}", file=sys.stderr)
+    run = run_job(args, lambda: plan(args), stage_item, "hpc.stage")
+    if run is None:
         return 1
-    outcome = execute(comm, items, job, stage_item, label="hpc.stage",
-                      progress_s=args.progress, workers=args.workers)
+    comm, items, job, outcome = run.comm, run.items, run.job, run.outcome
     code = 0
     if outcome is not None:
         summary = summarize(outcome, {k: v for k, v in job.items() if k != "scan"}, len(items),

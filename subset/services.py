@@ -28,9 +28,9 @@ from django.db.models import Q, QuerySet
 
 import archive.config
 from archive.errors import ArchiveError, ChecksumMismatch
+from archive.ranged import hdf5_by_ranges
 from archive.stores import Store
 from catalog.models import Product, Region, StoredObject, Swath, SwathState
-from eo.formats import recognise
 from subset import kernel
 from subset.errors import (
     NoDataInRegion,
@@ -263,14 +263,11 @@ def open_swath(store: Store, copy: StoredObject, swath: Swath, tmp: Path) -> Any
                                f"(sha256 {info.sha256}, size {info.size})", key=copy.key)
     if (copy.codec or "none") == "none" and (swath.format or "").lower() in ("", "netcdf4",
                                                                            "hdf5", "hdf-eos5"):
-        ranged = store.open_ranged(copy.key, block_size=kernel.RANGED_BLOCK,
-                                   cache_blocks=kernel.RANGED_CACHE_BLOCKS)
-        try:
-            if recognise(ranged) == "hdf5":
+        with hdf5_by_ranges(store.open_ranged(copy.key, block_size=kernel.RANGED_BLOCK,
+                                              cache_blocks=kernel.RANGED_CACHE_BLOCKS)) as ranged:
+            if ranged is not None:
                 yield ranged
                 return
-        finally:
-            ranged.close()
     local = tmp / "source"
     with store.open(copy.key, expected_sha256=swath.sha256) as stream, open(local, "wb") as f:
         _copy(stream, f)
