@@ -1,0 +1,93 @@
+"""Request models: one pydantic declaration per endpoint validates and documents a request.
+
+A field is ``Annotated[<checked value>, rule(<checker>, <wire type>)]``: the checker is
+the one rule below every entry point (eo's box, time and geometry rules, api.params,
+api.paging), so its error names the parameter; the wire type is what the client sends,
+and the OpenAPI schema (RequestModelExtension, ``query_parameters``) is made from it.
+Unknown names are refused (``extra="forbid"``), and the schema says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
+
+from drf_spectacular.contrib.pydantic import PydanticExtension
+from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import OpenApiParameter
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
+
+from api.exceptions import QueryError
+from eo.errors import InputError
+
+
+def rule(check: Callable[[Any], Any], wire: Any, skip: tuple[Any, ...] = (None,)) -> Any:
+    """A validator running `check` on what was sent (values in `skip` stay None)."""
+    def validate(value: Any) -> Any:
+        return None if value in skip else check(value)
+    return PlainValidator(validate, json_schema_input_type=wire if skip == () else wire | None)
+
+
+class RequestModel(BaseModel):
+    """A request's parameters; ``parse`` raises the first error as an InputError."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+    what: ClassVar[str] = "the search body"  # named when the body is not an object
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return sorted(f.alias or n for n, f in cls.model_fields.items())
+
+    @classmethod
+    def parse(cls, data: Any) -> Self:
+        """Return the checked request; raises InputError naming the parameter."""
+        if not isinstance(data, dict):
+            raise QueryError(f"{cls.what} must be a JSON object")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            raise _first_error(e, cls.names()) from None
+
+
+def _first_error(e: ValidationError, allowed: list[str]) -> InputError:
+    errors = e.errors(include_url=False)
+    unknown = sorted(str(err["loc"][0]) for err in errors if err["type"] == "extra_forbidden")
+    if unknown:
+        return QueryError(f"unknown parameter(s): {', '.join(unknown)}; "
+                          f"allowed: {', '.join(allowed)}")
+    cause = errors[0].get("ctx", {}).get("error")
+    if isinstance(cause, InputError):  # a rule's own message, which names the parameter
+        return cause
+    where = ".".join(str(p) for p in errors[0]["loc"]) or "the body"
+    return QueryError(f"{where}: {errors[0]['msg']}")
+
+
+def query_parameters(model: type[RequestModel]) -> list[OpenApiParameter]:
+    """The model's fields as OpenAPI query parameters (a query value is never null)."""
+    schema = model.model_json_schema(mode="validation")
+    params = []
+    for name, prop in schema["properties"].items():
+        options = [s for s in prop.get("anyOf", [prop]) if s.get("type") != "null"]
+        param = {k: v for k, v in options[0].items() if k not in ("title", "default")}
+        params.append(OpenApiParameter(name, param, description=prop.get("description", ""),
+                                       required=name in schema.get("required", ())))
+    return params
+
+
+class RequestModelExtension(PydanticExtension):
+    """drf-spectacular's pydantic extension, with a request's schema in validation mode.
+
+    The contrib extension renders serialization mode, which would describe the checked
+    values (tuples, datetimes) rather than what a client may send.
+    """
+
+    target_class = "api.requests.RequestModel"
+    priority = 1
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        schema = self.target.model_json_schema(
+            ref_template="#/components/schemas/{model}", mode="validation")
+        for name, sub in schema.pop("$defs", {}).items():
+            auto_schema.registry.register_on_missing(ResolvedComponent(
+                name=name, type=ResolvedComponent.SCHEMA, object=name, schema=sub))
+        return schema
