@@ -18,7 +18,6 @@ from drf_spectacular.utils import OpenApiParameter
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
 
 from api.exceptions import QueryError
-from eo.errors import InputError
 
 
 def rule(check: Callable[[Any], Any], wire: Any, skip: tuple[Any, ...] = (None,)) -> Any:
@@ -29,7 +28,7 @@ def rule(check: Callable[[Any], Any], wire: Any, skip: tuple[Any, ...] = (None,)
 
 
 class RequestModel(BaseModel):
-    """A request's parameters; ``parse`` raises the first error as an InputError."""
+    """A request's parameters; ``parse`` raises its first error, naming the parameter."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
     what: ClassVar[str] = "the search body"  # named when the body is not an object
@@ -40,7 +39,7 @@ class RequestModel(BaseModel):
 
     @classmethod
     def parse(cls, data: Any) -> Self:
-        """Return the checked request; raises InputError naming the parameter."""
+        """Return the checked request; raises the first error, which names the parameter."""
         if not isinstance(data, dict):
             raise QueryError(f"{cls.what} must be a JSON object")
         try:
@@ -49,14 +48,16 @@ class RequestModel(BaseModel):
             raise _first_error(e, cls.names()) from None
 
 
-def _first_error(e: ValidationError, allowed: list[str]) -> InputError:
+def _first_error(e: ValidationError, allowed: list[str]) -> Exception:
     errors = e.errors(include_url=False)
-    unknown = sorted(str(err["loc"][0]) for err in errors if err["type"] == "extra_forbidden")
-    if unknown:
-        return QueryError(f"unknown parameter(s): {', '.join(unknown)}; "
-                          f"allowed: {', '.join(allowed)}")
+    unknown = sorted(".".join(map(str, err["loc"])) for err in errors
+                     if err["type"] == "extra_forbidden")
+    if unknown:  # a nested object's allowed names are in the schema
+        nested = any("." in name for name in unknown)
+        return QueryError(f"unknown parameter(s): {', '.join(unknown)}"
+                          + ("" if nested else f"; allowed: {', '.join(allowed)}"))
     cause = errors[0].get("ctx", {}).get("error")
-    if isinstance(cause, InputError):  # a rule's own message, which names the parameter
+    if isinstance(cause, Exception):  # a rule's own error (api.exceptions maps it)
         return cause
     where = ".".join(str(p) for p in errors[0]["loc"]) or "the body"
     return QueryError(f"{where}: {errors[0]['msg']}")
