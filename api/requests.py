@@ -65,11 +65,11 @@ def _first_error(e: ValidationError, allowed: list[str]) -> Exception:
 
 def query_parameters(model: type[RequestModel]) -> list[OpenApiParameter]:
     """The model's fields as OpenAPI query parameters (a query value is never null)."""
-    schema = model.model_json_schema(mode="validation")
+    schema = openapi30(model.model_json_schema(mode="validation"))
     params = []
     for name, prop in schema["properties"].items():
-        options = [s for s in prop.get("anyOf", [prop]) if s.get("type") != "null"]
-        param = {k: v for k, v in options[0].items() if k not in ("title", "default")}
+        first = prop.get("anyOf", [prop])[0]
+        param = {k: v for k, v in first.items() if k not in ("nullable", "default")}
         params.append(OpenApiParameter(name, param, description=prop.get("description", ""),
                                        required=name in schema.get("required", ())))
     return params
@@ -86,9 +86,32 @@ class RequestModelExtension(PydanticExtension):
     priority = 1
 
     def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
-        schema = self.target.model_json_schema(
-            ref_template="#/components/schemas/{model}", mode="validation")
+        schema = openapi30(self.target.model_json_schema(
+            ref_template="#/components/schemas/{model}", mode="validation"))
         for name, sub in schema.pop("$defs", {}).items():
             auto_schema.registry.register_on_missing(ResolvedComponent(
                 name=name, type=ResolvedComponent.SCHEMA, object=name, schema=sub))
         return schema
+
+
+def openapi30(node: Any) -> Any:
+    """A JSON Schema (2020-12, pydantic's) in OpenAPI 3.0's dialect: nullable, enum, items."""
+    if isinstance(node, list):
+        return [openapi30(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    # A default of a checked value (a sort order, a FieldSpec) is not what is sent: dropped.
+    node = {k: openapi30(v) for k, v in node.items() if k != "title"
+            and not (k == "default" and isinstance(v, list | dict))}
+    options = node.get("anyOf", [])
+    if {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        node.pop("anyOf")
+        node.update(rest[0] if len(rest) == 1 and "$ref" not in rest[0] else {"anyOf": rest})
+        node["nullable"] = True
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if "prefixItems" in node:  # a tuple: n items of one type (a box's numbers)
+        items = node.pop("prefixItems")
+        node.update(items=items[0], minItems=len(items), maxItems=len(items))
+    return node
