@@ -122,10 +122,10 @@ class SwathBody(RequestModel):
     def search(self) -> SwathSearch:
         """The checked search."""
         v = self.__dict__
-        s = SwathSearch(limit=v["limit"] or 100, bbox=v["bbox"], area=v["intersects"],
+        s = SwathSearch(limit=v["limit"], bbox=v["bbox"], area=v["intersects"],
                         region=v["region"], collections=v["collection"], platform=v["platform"],
                         orbit=v["orbit"], states=v["state"] or [SwathState.VERIFIED],
-                        order=v["sortby"] or paging.DEFAULT_SORT, token=v["next"])
+                        order=v["sortby"], token=v["next"])
         if v["point"]:
             radius = 1.0 if v["radius_km"] is None else v["radius_km"]
             s.area = QueryGeometry(circle_geometry(*v["point"], radius))

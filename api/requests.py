@@ -16,14 +16,17 @@ from drf_spectacular.contrib.pydantic import PydanticExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
+from pydantic_core import PydanticUseDefault
 
 from api.exceptions import QueryError
 
 
 def rule(check: Callable[[Any], Any], wire: Any, skip: tuple[Any, ...] = (None,)) -> Any:
-    """A validator running `check` on what was sent (values in `skip` stay None)."""
+    """A validator running `check` on what was sent (a value in `skip`: the default)."""
     def validate(value: Any) -> Any:
-        return None if value in skip else check(value)
+        if value in skip:
+            raise PydanticUseDefault
+        return check(value)
     return PlainValidator(validate, json_schema_input_type=wire if skip == () else wire | None)
 
 

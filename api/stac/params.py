@@ -110,7 +110,7 @@ class _Search(RequestModel):
     def search(self, collection: str | None = None) -> SwathSearch:
         """The checked search (`collection`: the one of an items path)."""
         v = self.__dict__
-        s = SwathSearch(limit=v["limit"] or 10, bbox=v["bbox"], area=v["intersects"],
+        s = SwathSearch(limit=v["limit"], bbox=v["bbox"], area=v["intersects"],
                         ids=v["ids"], collections=[collection] if collection else v.get(
                             "collections"), order=v["sortby"], token=v["token"])
         if v["datetime"]:

@@ -78,7 +78,7 @@ class SubsetSearch(RequestModel):
 
     def query(self) -> dict[str, Any]:
         """The search as subset.services.submit_subset takes it."""
-        out: dict[str, Any] = {"collections": self.collections or []}
+        out: dict[str, Any] = {"collections": self.collections}
         if self.bbox or self.intersects:
             out["region"] = self.bbox or self.intersects
         if self.datetime:
