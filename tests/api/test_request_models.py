@@ -106,3 +106,17 @@ def test_a_name_the_schema_lacks_is_refused_and_named(client: APIClient, path: s
         response = client.get(path, {"colour": "red"})
     assert response.status_code == 400
     assert response.json()["error"].startswith("unknown parameter(s): colour")
+
+
+@pytest.mark.parametrize(("method", "path", "data"), [
+    ("get", "/stac/search", {"sortby": "", "limit": "", "fields": "id"}),
+    ("post", "/stac/search", {"sortby": None, "limit": None, "token": None}),
+    ("get", "/api/v1/swaths/", {"sortby": "", "state": "", "limit": ""}),
+    ("post", "/api/v1/swaths/search/", {"sortby": None, "state": [], "limit": None}),
+])
+def test_an_empty_or_null_value_takes_the_documented_default(
+        client: APIClient, method: str, path: str, data: dict[str, Any]) -> None:
+    swath(box(0, 0, 10, 10), coll=collection("c"))
+    response = getattr(client, method)(path, data, format="json" if method == "post" else None)
+    assert response.status_code == 200, response.content[:300]
+    assert len(response.json()["features"]) == 1
