@@ -120,7 +120,7 @@ class _Search(RequestModel):
         return s
 
 
-_GET_SKIP = (None, "")
+EMPTY = (None, "")  # an empty query value means the default, as an absent one
 
 
 class ItemsQuery(_Search):
@@ -129,29 +129,29 @@ class ItemsQuery(_Search):
     from_get = True
     what: ClassVar[str] = "the query"
 
-    bbox: Annotated[Box | None, rule(parse_box, str, _GET_SKIP)] = Field(
+    bbox: Annotated[Box | None, rule(parse_box, str, EMPTY)] = Field(
         None, description="W,S,E,N in degrees; W>E crosses the antimeridian")
-    intersects: Annotated[QueryGeometry | None, rule(_geojson_text, str, _GET_SKIP)] = Field(
+    intersects: Annotated[QueryGeometry | None, rule(_geojson_text, str, EMPTY)] = Field(
         None, description="GeoJSON geometry as JSON text")
-    datetime: Annotated[Interval | None, rule(parse_interval, str, _GET_SKIP)] = Field(
+    datetime: Annotated[Interval | None, rule(parse_interval, str, EMPTY)] = Field(
         None, description="RFC 3339 instant or interval start/end; '..' is open; a date "
                           "as an end covers its whole day")
-    ids: Annotated[list[str] | None, rule(partial(parse_list, name="ids"), str, _GET_SKIP)] = \
+    ids: Annotated[list[str] | None, rule(partial(parse_list, name="ids"), str, EMPTY)] = \
         Field(None, description=f"comma-separated item ids (at most {MAX_LIST_ITEMS})")
-    limit: Annotated[int, rule(partial(paging.parse_limit, default=10), int, _GET_SKIP)] = \
+    limit: Annotated[int, rule(partial(paging.parse_limit, default=10), int, EMPTY)] = \
         Field(10, description=f"page size (default 10); above {paging.MAX_LIMIT}, "
                               f"{paging.MAX_LIMIT}")
-    token: Annotated[str | None, rule(parse_token, str, _GET_SKIP)] = Field(
+    token: Annotated[str | None, rule(parse_token, str, EMPTY)] = Field(
         None, description="paging token from a next link")
-    sortby: Annotated[Order, rule(paging.parse_sortby, str, _GET_SKIP)] = Field(
+    sortby: Annotated[Order, rule(paging.parse_sortby, str, EMPTY)] = Field(
         paging.DEFAULT_SORT, description="e.g. -datetime,+id (datetime, end_datetime, "
                                          "sat:absolute_orbit, created, updated, id, file:size)")
     fields: Annotated[FieldSpec, rule(parse_fields_get, str)] = Field(
         FieldSpec(), description="e.g. id,-geometry (STAC fields extension)")
     filter: str | None = Field(None, description="CQL2 filter (text unless filter-lang)")
-    filter_lang: Annotated[str | None, rule(_lang, Lang, _GET_SKIP)] = Field(
+    filter_lang: Annotated[str | None, rule(_lang, Lang, EMPTY)] = Field(
         None, alias="filter-lang")
-    filter_crs: Annotated[str | None, rule(_crs, Crs, _GET_SKIP)] = Field(
+    filter_crs: Annotated[str | None, rule(_crs, Crs, EMPTY)] = Field(
         None, alias="filter-crs", description="only CRS84")
 
 
@@ -159,7 +159,7 @@ class SearchQuery(ItemsQuery):
     """GET /stac/search: the items query over any collections."""
 
     collections: Annotated[list[str] | None, rule(
-        partial(parse_list, name="collections"), str, _GET_SKIP)] = Field(
+        partial(parse_list, name="collections"), str, EMPTY)] = Field(
         None, description=f"comma-separated collection ids (at most {MAX_LIST_ITEMS})")
 
 
@@ -183,7 +183,7 @@ class SearchBody(_Search, Search):
     intersects: Annotated[QueryGeometry | None, rule(  # type: ignore[assignment]
         parse_geojson, Intersection)] = None
     datetime: Annotated[Interval | None, rule(  # type: ignore[assignment]
-        parse_interval, str, _GET_SKIP)] = Field(
+        parse_interval, str, EMPTY)] = Field(
         None, description="RFC 3339 instant or interval start/end; '..' is open")
     limit: Annotated[int, rule(  # type: ignore[assignment]
         partial(paging.parse_limit, default=10), Annotated[int, Field(ge=1)])] = Field(
@@ -195,7 +195,7 @@ class SearchBody(_Search, Search):
     fields: Annotated[FieldSpec, rule(_fields_post, Fields, ())] = FieldSpec()
     filter: Annotated[Any, rule(lambda v: v, dict[str, Any] | str)] = Field(
         None, description="CQL2-JSON (or CQL2 text with filter-lang=cql2-text)")
-    filter_lang: Annotated[str | None, rule(_lang, Lang, _GET_SKIP)] = Field(
+    filter_lang: Annotated[str | None, rule(_lang, Lang, EMPTY)] = Field(
         None, alias="filter-lang")
-    filter_crs: Annotated[str | None, rule(_crs, Crs, _GET_SKIP)] = Field(
+    filter_crs: Annotated[str | None, rule(_crs, Crs, EMPTY)] = Field(
         None, alias="filter-crs", description="only CRS84")
