@@ -127,8 +127,8 @@ class SwathBody(RequestModel):
                         orbit=v["orbit"], states=v["state"] or [SwathState.VERIFIED],
                         order=v["sortby"], token=v["next"])
         if v["point"]:
-            radius = 1.0 if v["radius_km"] is None else v["radius_km"]
-            s.area = QueryGeometry(circle_geometry(*v["point"], radius))
+            (lon, lat), radius = v["point"], v["radius_km"]
+            s.area = QueryGeometry(circle_geometry(lon, lat, 1.0 if radius is None else radius))
         if v["datetime"]:
             s.start, s.end = v["datetime"]
         return s

@@ -173,19 +173,19 @@ class Fields(BaseModel):
 class SearchBody(_Search, Search):
     """POST /stac/search: JSON arrays, a GeoJSON intersects, CQL2-JSON by default."""
 
-    collections: Annotated[list[str] | None, rule(  # type: ignore[assignment]
+    collections: Annotated[list[str] | None, rule(
         partial(parse_list, name="collections"), Names)] = None
-    ids: Annotated[list[str] | None, rule(  # type: ignore[assignment]
+    ids: Annotated[list[str] | None, rule(
         partial(parse_list, name="ids"), Names)] = None
-    bbox: Annotated[Box | None, rule(  # type: ignore[assignment]
+    bbox: Annotated[Box | None, rule(
         partial(parse_box, text=False), BBox)] = Field(
         None, description="W,S,E,N (or W,S,zmin,E,N,zmax); W>E crosses the antimeridian")
-    intersects: Annotated[QueryGeometry | None, rule(  # type: ignore[assignment]
-        parse_geojson, Intersection)] = None
-    datetime: Annotated[Interval | None, rule(  # type: ignore[assignment]
-        parse_interval, str, EMPTY)] = Field(
+    intersects: Annotated[QueryGeometry | None, rule(
+        parse_geojson, Intersection)] = None  # type: ignore[assignment]
+    datetime: Annotated[Interval | None, rule(
+        parse_interval, str, EMPTY)] = Field(  # type: ignore[assignment]
         None, description="RFC 3339 instant or interval start/end; '..' is open")
-    limit: Annotated[int, rule(  # type: ignore[assignment]
+    limit: Annotated[int, rule(
         partial(paging.parse_limit, default=10), Annotated[int, Field(ge=1)])] = Field(
         10, description=f"page size (default 10); above {paging.MAX_LIMIT}, {paging.MAX_LIMIT}")
     token: Annotated[str | None, rule(_token, str)] = Field(
