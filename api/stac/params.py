@@ -34,6 +34,7 @@ Interval = tuple[Any, Any]
 Order = tuple[tuple[str, bool], ...]
 Names = Annotated[list[str], Field(max_length=MAX_LIST_ITEMS)]
 Lang = Literal["cql2-text", "cql2-json"]
+EMPTY = (None, "")  # an empty query value means the default, as an absent one
 Crs = Literal["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]
 
 
@@ -76,6 +77,19 @@ class _Search(RequestModel):
 
     from_get: ClassVar[bool] = False
     _filter: tuple[Any, str, list[str]] | None = PrivateAttr(None)
+
+    datetime: Annotated[Interval | None, rule(parse_interval, str, EMPTY)] = Field(
+        None, description="RFC 3339 instant or interval start/end; '..' is open; a date "
+                          "as an end covers its whole day")
+    limit: Annotated[int, rule(partial(paging.parse_limit, default=10),
+                               Annotated[int, Field(ge=1)], EMPTY)] = Field(
+        10, description=f"page size (default 10); above {paging.MAX_LIMIT}, {paging.MAX_LIMIT}")
+    token: Annotated[str | None, rule(_token, str, EMPTY)] = Field(
+        None, description="paging token from a next link")
+    filter_lang: Annotated[str | None, rule(_lang, Lang, EMPTY)] = Field(
+        None, alias="filter-lang")
+    filter_crs: Annotated[str | None, rule(_crs, Crs, EMPTY)] = Field(
+        None, alias="filter-crs", description="only CRS84")
 
     # Replaces stac-pydantic's check of the same name, with a message naming both.
     @model_validator(mode="before")
@@ -120,9 +134,6 @@ class _Search(RequestModel):
         return s
 
 
-EMPTY = (None, "")  # an empty query value means the default, as an absent one
-
-
 class ItemsQuery(_Search):
     """GET /stac/collections/{id}/items: comma lists, JSON intersects, CQL2 text."""
 
@@ -133,26 +144,14 @@ class ItemsQuery(_Search):
         None, description="W,S,E,N in degrees; W>E crosses the antimeridian")
     intersects: Annotated[QueryGeometry | None, rule(_geojson_text, str, EMPTY)] = Field(
         None, description="GeoJSON geometry as JSON text")
-    datetime: Annotated[Interval | None, rule(parse_interval, str, EMPTY)] = Field(
-        None, description="RFC 3339 instant or interval start/end; '..' is open; a date "
-                          "as an end covers its whole day")
     ids: Annotated[list[str] | None, rule(partial(parse_list, name="ids"), str, EMPTY)] = \
         Field(None, description=f"comma-separated item ids (at most {MAX_LIST_ITEMS})")
-    limit: Annotated[int, rule(partial(paging.parse_limit, default=10), int, EMPTY)] = \
-        Field(10, description=f"page size (default 10); above {paging.MAX_LIMIT}, "
-                              f"{paging.MAX_LIMIT}")
-    token: Annotated[str | None, rule(parse_token, str, EMPTY)] = Field(
-        None, description="paging token from a next link")
     sortby: Annotated[Order, rule(paging.parse_sortby, str, EMPTY)] = Field(
         paging.DEFAULT_SORT, description="e.g. -datetime,+id (datetime, end_datetime, "
                                          "sat:absolute_orbit, created, updated, id, file:size)")
     fields: Annotated[FieldSpec, rule(parse_fields_get, str)] = Field(
         FieldSpec(), description="e.g. id,-geometry (STAC fields extension)")
     filter: str | None = Field(None, description="CQL2 filter (text unless filter-lang)")
-    filter_lang: Annotated[str | None, rule(_lang, Lang, EMPTY)] = Field(
-        None, alias="filter-lang")
-    filter_crs: Annotated[str | None, rule(_crs, Crs, EMPTY)] = Field(
-        None, alias="filter-crs", description="only CRS84")
 
 
 class SearchQuery(ItemsQuery):
@@ -170,7 +169,8 @@ class Fields(BaseModel):
     exclude: list[str] | None = None
 
 
-class SearchBody(_Search, Search):
+# _Search's datetime and limit (checked values, eo's rules) replace stac-pydantic's.
+class SearchBody(_Search, Search):  # type: ignore[misc]
     """POST /stac/search: JSON arrays, a GeoJSON intersects, CQL2-JSON by default."""
 
     collections: Annotated[list[str] | None, rule(
@@ -182,20 +182,8 @@ class SearchBody(_Search, Search):
         None, description="W,S,E,N (or W,S,zmin,E,N,zmax); W>E crosses the antimeridian")
     intersects: Annotated[QueryGeometry | None, rule(
         parse_geojson, Intersection)] = None  # type: ignore[assignment]
-    datetime: Annotated[Interval | None, rule(
-        parse_interval, str, EMPTY)] = Field(  # type: ignore[assignment]
-        None, description="RFC 3339 instant or interval start/end; '..' is open")
-    limit: Annotated[int, rule(
-        partial(paging.parse_limit, default=10), Annotated[int, Field(ge=1)])] = Field(
-        10, description=f"page size (default 10); above {paging.MAX_LIMIT}, {paging.MAX_LIMIT}")
-    token: Annotated[str | None, rule(_token, str)] = Field(
-        None, description="paging token from a next link")
     sortby: Annotated[Order, rule(paging.parse_sortby, list[SortExtension])] = \
         paging.DEFAULT_SORT
     fields: Annotated[FieldSpec, rule(_fields_post, Fields, ())] = FieldSpec()
     filter: Annotated[Any, rule(lambda v: v, dict[str, Any] | str)] = Field(
         None, description="CQL2-JSON (or CQL2 text with filter-lang=cql2-text)")
-    filter_lang: Annotated[str | None, rule(_lang, Lang, EMPTY)] = Field(
-        None, alias="filter-lang")
-    filter_crs: Annotated[str | None, rule(_crs, Crs, EMPTY)] = Field(
-        None, alias="filter-crs", description="only CRS84")
