@@ -162,6 +162,13 @@ class SearchQuery(ItemsQuery):
         None, description=f"comma-separated collection ids (at most {MAX_LIST_ITEMS})")
 
 
+class Sort(SortExtension):
+    """A sort key: a sortable field, optionally written properties.<name>."""
+
+    field: str = Field(json_schema_extra={"enum": sorted(
+        [*paging.SORT_COLUMNS, *(f"properties.{k}" for k in paging.SORT_COLUMNS)])})
+
+
 class Fields(BaseModel):
     """The fields extension: paths to include and to exclude."""
 
@@ -182,7 +189,7 @@ class SearchBody(_Search, Search):  # type: ignore[misc]
         None, description="W,S,E,N (or W,S,zmin,E,N,zmax); W>E crosses the antimeridian")
     intersects: Annotated[QueryGeometry | None, rule(
         parse_geojson, Intersection)] = None  # type: ignore[assignment]
-    sortby: Annotated[Order, rule(paging.parse_sortby, list[SortExtension])] = \
+    sortby: Annotated[Order, rule(paging.parse_sortby, list[Sort])] = \
         paging.DEFAULT_SORT
     fields: Annotated[FieldSpec, rule(_fields_post, Fields, ())] = FieldSpec()
     filter: Annotated[Any, rule(lambda v: v, dict[str, Any] | str)] = Field(

@@ -83,7 +83,9 @@ def test_the_stac_search_body_names_the_search_extensions_it_speaks(
     assert set(props) == STAC_BODY
     assert set(schema["components"]["schemas"]["Filter-langEnum"]["enum"]) == {
         "cql2-text", "cql2-json"}
-    assert props["sortby"]["items"] == {"$ref": "#/components/schemas/SortExtension"}
+    assert props["sortby"]["items"] == {"$ref": "#/components/schemas/Sort"}
+    sortable = schema["components"]["schemas"]["FieldEnum"]["enum"]
+    assert {"datetime", "properties.datetime", "id", "sat:absolute_orbit"} <= set(sortable)
 
 
 @pytest.mark.parametrize("path", BODIES)
