@@ -8,7 +8,7 @@ thing that reaches the catalog querysets. No request value ever becomes a lookup
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -105,7 +105,6 @@ class SwathBody(RequestModel):
     fields: Annotated[set[str] | None, rule(parse_feature_fields, str | list[str], SKIP)] = \
         Field(None, description="properties to return, comma-separated")
 
-    what: ClassVar[str] = "the search body"
 
     @model_validator(mode="before")
     @classmethod
@@ -137,5 +136,4 @@ class SwathBody(RequestModel):
 class SwathQuery(SwathBody):
     """GET /api/v1/swaths/: WKT intersects; `format` picks the renderer."""
 
-    what: ClassVar[str] = "the query"
     format: str | None = Field(None, description="json or geojson")

@@ -138,7 +138,6 @@ class ItemsQuery(_Search):
     """GET /stac/collections/{id}/items: comma lists, JSON intersects, CQL2 text."""
 
     from_get = True
-    what: ClassVar[str] = "the query"
 
     bbox: Annotated[Box | None, rule(parse_box, str, EMPTY)] = Field(
         None, description="W,S,E,N in degrees; W>E crosses the antimeridian")

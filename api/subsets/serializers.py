@@ -64,7 +64,6 @@ def _one_of(values: Any, names: tuple[str, ...], message: str) -> None:
 class SubsetSearch(RequestModel):
     """The swaths to cut: VERIFIED ones matching every given filter."""
 
-    what: ClassVar[str] = "search"
     bbox: Annotated[KernelRegion | None, rule(parse_bbox, Box, SKIP)] = Field(
         None, description=BOX)
     intersects: Annotated[KernelRegion | None, rule(
