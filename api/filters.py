@@ -1,88 +1,63 @@
-"""REST swath filters (/api/v1/swaths): every parameter allow-listed and checked.
+"""REST swath searches (/api/v1/swaths): the request models that check and document them.
 
-Only the names in SWATH_PARAMS are read; each goes through a parser in api.params
-or api.geometry, and the SwathSearch built here is the only thing that reaches
-the catalog querysets. No request value ever becomes a lookup name (M5).
+Only the fields declared here are read (unknown names are refused); each is checked by
+its one rule (api.params, api.geometry, eo), and the SwathSearch built here is the only
+thing that reaches the catalog querysets. No request value ever becomes a lookup name (M5).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
 
 from api import paging
 from api.exceptions import QueryError
-from api.geometry import parse_geojson, parse_wkt
+from api.geometry import QueryGeometry, parse_geojson, parse_wkt
 from api.params import clean_text, parse_float, parse_list, parse_orbit, parse_point, parse_token
+from api.requests import RequestModel, rule
 from api.search import SwathSearch
 from catalog.geometry import circle_geometry
 from catalog.models import SwathState
-from eo.boxes import parse_box
+from eo.boxes import Box, parse_box
 from eo.times import parse_interval
 
-SWATH_PARAMS = {
-    "bbox", "intersects", "point", "radius_km", "region", "datetime", "collection",
-    "platform", "orbit", "state", "sortby", "limit", "next", "fields", "format",
-}
-BODY_PARAMS = SWATH_PARAMS - {"format"}
 FEATURE_FIELDS = {
     "uuid", "collection", "granule_id", "version", "filename", "format", "platform",
     "constellation", "instrument", "processing_level", "orbit", "orbit_direction",
     "relative_orbit", "orbit_cycle", "pass_number", "start_time", "end_time", "is_empty",
     "size", "sha256", "state", "created_at", "verified_at",
 }
+SKIP = (None, "")
+Text = str | int | float  # a body may send a number where a query sends its text
 
 
-def search_from_params(params: dict[str, Any], body: bool = False) -> SwathSearch:
-    """Build a SwathSearch from REST query parameters (or a POST body)."""
-    allowed = BODY_PARAMS if body else SWATH_PARAMS
-    unknown = set(params) - allowed
-    if unknown:
-        raise QueryError(
-            f"unknown parameter(s): {', '.join(sorted(unknown))}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-    s = SwathSearch(limit=paging.parse_limit(params.get("limit")))
-    areas = [k for k in ("bbox", "intersects", "point") if params.get(k) not in (None, "")]
-    if len(areas) > 1:
-        raise QueryError(f"use one of bbox, intersects, point; got {', '.join(areas)}")
-    if params.get("bbox") not in (None, ""):
-        s.bbox = parse_box(_text(params["bbox"], "bbox"))
-    if params.get("intersects") not in (None, ""):
-        raw = params["intersects"]
-        s.area = parse_geojson(raw) if isinstance(raw, dict) else parse_wkt(
-            _text(raw, "intersects"))
-    if params.get("point") not in (None, ""):
-        lon, lat = parse_point(_text(params["point"], "point"))
-        radius = parse_float(_text(params.get("radius_km", "1"), "radius_km"), "radius_km")
-        from api.geometry import QueryGeometry
+def _text(name: str, then: Any = None, max_len: int = 100_000) -> Any:
+    """The rule for a text value: a string (or number) with no control characters."""
+    def check(value: object) -> Any:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise QueryError(f"{name} must be a string")
+        text = clean_text(str(value), name, max_len)
+        return then(text) if then else text
+    return check
 
-        s.area = QueryGeometry(circle_geometry(lon, lat, radius))
-    elif params.get("radius_km") not in (None, ""):
-        raise QueryError("radius_km needs point=lon,lat")
-    if params.get("region") not in (None, ""):
-        s.region = _text(params["region"], "region")[:100]
-    if params.get("datetime") not in (None, ""):
-        s.start, s.end = parse_interval(_text(params["datetime"], "datetime"))
-    if params.get("collection") not in (None, ""):
-        s.collections = parse_list(params["collection"], "collection")
-    if params.get("platform") not in (None, ""):
-        s.platform = _text(params["platform"], "platform")[:100]
-    if params.get("orbit") not in (None, ""):
-        s.orbit = parse_orbit(_text(params["orbit"], "orbit"))
-    states = parse_list(params.get("state") or SwathState.VERIFIED, "state", 10)
+
+def _intersects(value: object) -> QueryGeometry:
+    return parse_geojson(value) if isinstance(value, dict) else parse_wkt(
+        _text("intersects")(value))
+
+
+def _states(value: object) -> list[str]:
+    states = parse_list(value, "state", 10)  # type: ignore[arg-type]
     for state in states:
         if state not in SwathState.values:
             raise QueryError(f"state={state!r} must be one of {', '.join(SwathState.values)}")
-    s.states = states
-    s.order = paging.parse_sortby(params.get("sortby"))
-    s.token = parse_token(params.get("next"))
-    return s
+    return states
 
 
 def parse_feature_fields(raw: object) -> set[str] | None:
     """'fields=uuid,start_time' keeps those properties (the geometry always stays)."""
-    if raw in (None, ""):
-        return None
     names = set(parse_list(raw, "fields", len(FEATURE_FIELDS)))  # type: ignore[arg-type]
     unknown = names - FEATURE_FIELDS
     if unknown:
@@ -92,7 +67,73 @@ def parse_feature_fields(raw: object) -> set[str] | None:
     return names
 
 
-def _text(value: object, name: str) -> str:
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise QueryError(f"{name} must be a string")
-    return clean_text(str(value), name, 100_000)
+class SwathBody(RequestModel):
+    """POST /api/v1/swaths/search/: the GET filters in a JSON body (GeoJSON intersects)."""
+
+    bbox: Annotated[Box | None, rule(_text("bbox", parse_box), Text, SKIP)] = Field(
+        None, description="W,S,E,N in degrees; W>E crosses the antimeridian")
+    intersects: Annotated[QueryGeometry | None, rule(_intersects, str | dict[str, Any], SKIP)] \
+        = Field(None, description="a GeoJSON geometry, or WKT in lon lat")
+    point: Annotated[tuple[float, float] | None, rule(_text("point", parse_point), str, SKIP)] \
+        = Field(None, description="lon,lat; with radius_km")
+    radius_km: Annotated[float | None, rule(
+        _text("radius_km", partial(parse_float, name="radius_km")), Text, SKIP)] = Field(
+        None, description="radius around point, km (default 1, at most 5000)")
+    region: Annotated[str | None, rule(_text("region", lambda t: t[:100]), Text, SKIP)] = \
+        Field(None, description="slug of a named region")
+    datetime: Annotated[tuple[Any, Any] | None, rule(
+        _text("datetime", parse_interval), str, SKIP)] = Field(
+        None, description="RFC 3339 instant or start/end; '..' is open; a date as an end "
+                          "covers its whole day")
+    collection: Annotated[list[str] | None, rule(
+        partial(parse_list, name="collection"), str | list[str], SKIP)] = Field(
+        None, description="collection slug(s), comma-separated")
+    platform: Annotated[str | None, rule(_text("platform", lambda t: t[:100]), Text, SKIP)] \
+        = None
+    orbit: Annotated[tuple[int | None, int | None] | None, rule(
+        _text("orbit", parse_orbit), Text, SKIP)] = Field(
+        None, description="orbit number N or range A..B")
+    state: Annotated[list[str], rule(_states, str | list[str], SKIP)] = Field(
+        [SwathState.VERIFIED], description="default VERIFIED; comma-separated states")
+    sortby: Annotated[tuple[tuple[str, bool], ...], rule(paging.parse_sortby, str, SKIP)] = \
+        Field(paging.DEFAULT_SORT, description="e.g. -start_time,orbit")
+    limit: Annotated[int, rule(paging.parse_limit, int, SKIP)] = Field(
+        100, description=f"page size (default 100); above {paging.MAX_LIMIT}, "
+                         f"{paging.MAX_LIMIT}")
+    next: Annotated[str | None, rule(parse_token, str, SKIP)] = Field(
+        None, description="token from the previous page")
+    fields: Annotated[set[str] | None, rule(parse_feature_fields, str | list[str], SKIP)] = \
+        Field(None, description="properties to return, comma-separated")
+
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_area(cls, values: Any) -> Any:
+        areas = [k for k in ("bbox", "intersects", "point")
+                 if isinstance(values, dict) and values.get(k) not in SKIP]
+        if len(areas) > 1:
+            raise QueryError(f"use one of bbox, intersects, point; got {', '.join(areas)}")
+        if isinstance(values, dict) and values.get("point") in SKIP \
+                and values.get("radius_km") not in SKIP:
+            raise QueryError("radius_km needs point=lon,lat")
+        return values
+
+    def search(self) -> SwathSearch:
+        """The checked search."""
+        v = self.__dict__
+        s = SwathSearch(limit=v["limit"], bbox=v["bbox"], area=v["intersects"],
+                        region=v["region"], collections=v["collection"], platform=v["platform"],
+                        orbit=v["orbit"], states=v["state"] or [SwathState.VERIFIED],
+                        order=v["sortby"], token=v["next"])
+        if v["point"]:
+            (lon, lat), radius = v["point"], v["radius_km"]
+            s.area = QueryGeometry(circle_geometry(lon, lat, 1.0 if radius is None else radius))
+        if v["datetime"]:
+            s.start, s.end = v["datetime"]
+        return s
+
+
+class SwathQuery(SwathBody):
+    """GET /api/v1/swaths/: WKT intersects; `format` picks the renderer."""
+
+    format: str | None = Field(None, description="json or geojson")

@@ -5,12 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
@@ -20,12 +15,13 @@ from rest_framework.response import Response
 
 from api import features
 from api.downloads import download_response
-from api.filters import parse_feature_fields, search_from_params
+from api.filters import SwathBody, SwathQuery
 from api.limits import check_body_size
 from api.paging import IdCursorPagination
 from api.permissions import IsOwnerOrStaff, PublicReads
 from api.quicklooks import quicklook_response
 from api.renderers import FirstRenderer
+from api.requests import query_parameters
 from api.search import SearchPage, run_search
 from api.serializers import (
     CollectionSerializer,
@@ -36,24 +32,6 @@ from api.serializers import (
     SwathFeatureSerializer,
 )
 from catalog.models import Collection, IngestRun, Product, Region, Swath
-
-P = OpenApiParameter
-SWATH_PARAMETERS = [
-    P("bbox", str, description="W,S,E,N in degrees; W>E crosses the antimeridian"),
-    P("intersects", str, description="WKT geometry in lon lat (POST search takes GeoJSON)"),
-    P("point", str, description="lon,lat; with radius_km"),
-    P("radius_km", float, description="radius around point, km (default 1, at most 5000)"),
-    P("region", str, description="slug of a named region"),
-    P("datetime", str, description="RFC 3339 instant or start/end; '..' is open; a date "
-                                     "as an end covers its whole day"),
-    P("collection", str, description="collection slug(s), comma-separated"),
-    P("platform", str), P("orbit", str, description="orbit number N or range A..B"),
-    P("state", str, description="default VERIFIED; comma-separated states"),
-    P("sortby", str, description="e.g. -start_time,orbit"),
-    P("limit", int, description="page size 1..1000 (default 100)"),
-    P("next", str, description="token from the previous page"),
-    P("fields", str, description="properties to return, comma-separated"),
-]
 
 
 class NewestFirst(IdCursorPagination):
@@ -157,27 +135,22 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
         """One swath of any state, with its stored copies and its footprint's geolocation."""
         return Response(features.detail(uuid))
 
-    @extend_schema(parameters=SWATH_PARAMETERS)
+    @extend_schema(parameters=query_parameters(SwathQuery))
     def list(self, request: Request) -> Response:
         """Swaths as a GeoJSON FeatureCollection, newest first, keyset-paged."""
-        params = request.query_params.dict()
-        search = search_from_params(params)
-        fields = parse_feature_fields(params.get("fields"))
-        return self._page_response(self._page(search), fields, search.repairs)
+        query = SwathQuery.parse(request.query_params.dict())
+        search = query.search()
+        return self._page_response(self._page(search), query.fields, search.repairs)
 
-    @extend_schema(request={"application/json": {"type": "object"}},
+    @extend_schema(request={"application/json": SwathBody},
                    description="The same filters as GET in a JSON body; `intersects` is "
                                "a GeoJSON geometry.")
     @action(detail=False, methods=["post"], url_path="search")
     def search(self, request: Request) -> Response:
         """Search with a JSON body (for GeoJSON areas too large for a URL)."""
-        from api.exceptions import QueryError
-
-        if not isinstance(request.data, dict):
-            raise QueryError("the search body must be a JSON object")
-        search = search_from_params(request.data, body=True)
-        fields = parse_feature_fields(request.data.get("fields"))
-        return self._page_response(self._page(search), fields, search.repairs)
+        query = SwathBody.parse(request.data)
+        search = query.search()
+        return self._page_response(self._page(search), query.fields, search.repairs)
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     @action(detail=True, methods=["get"], url_path="download")

@@ -31,7 +31,7 @@ from api.stac.docs import (
     search_post_schema,
 )
 from api.stac.extents import collection_extent
-from api.stac.params import GET_PARAMS, search_from_get, search_from_post
+from api.stac.params import ItemsQuery, SearchBody, SearchQuery
 from api.stac.queryables import queryables_body
 from catalog.models import Collection, Swath, SwathState
 
@@ -175,8 +175,8 @@ class ItemsView(StacView):
     def get(self, request: Request, collection_id: str) -> HttpResponse:
         """Items of one collection (OGC API Features), keyset-paged."""
         Collection.objects.only("id").get(slug=collection_id)
-        search, spec = search_from_get(request.query_params.dict(), collection_id,
-                                       allowed=GET_PARAMS - {"collections"})
+        query = ItemsQuery.parse(request.query_params.dict())
+        search, spec = query.search(collection_id), query.fields
         page = search_page(self, search, spec)
         body = page_body(self, search, spec, page, request.build_absolute_uri(),
                          _next_get(self, page.next_token))
@@ -215,7 +215,8 @@ class SearchView(StacView):
     @search_get_schema
     def get(self, request: Request) -> HttpResponse:
         """Item search over all collections (GET)."""
-        search, spec = search_from_get(request.query_params.dict())
+        query = SearchQuery.parse(request.query_params.dict())
+        search, spec = query.search(), query.fields
         page = search_page(self, search, spec)
         body = page_body(self, search, spec, page, request.build_absolute_uri(),
                          _next_get(self, page.next_token))
@@ -226,7 +227,8 @@ class SearchView(StacView):
     def post(self, request: Request) -> HttpResponse:
         """Item search over all collections (POST, JSON body, CQL2-JSON filter)."""
         body_in = request.data
-        search, spec = search_from_post(body_in)
+        query = SearchBody.parse(body_in)
+        search, spec = query.search(), query.fields
         page = search_page(self, search, spec)
         next_link = None
         if page.next_token:

@@ -1,82 +1,133 @@
-"""Serializers of /api/v1/subsets/: products rendered, and the request body described.
+"""/api/v1/subsets/: the request models (check and document a body) and the serializers.
 
-The views parse request bodies with api.subsets.views.parse_spec and parse_search, whose
-errors name the field at fault; the request serializers here only describe those bodies
-in the OpenAPI schema (which schemathesis fuzzes), so they must follow the parsers.
+SubsetRequest and SubsetSearch are request models (api.requests): each field is checked
+by its one rule (eo's box, time and geometry rules through subset.region, api.params),
+whose error names the field, and the OpenAPI body is made from them. The serializers
+render products.
 """
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
+import uuid
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, model_validator
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from catalog.models import Product
+from api.exceptions import QueryError
+from api.params import MAX_LIST_ITEMS, clean_text, parse_list
+from api.requests import RequestModel, rule
+from catalog.models import Product, Region
+from eo.times import parse_interval
+from subset.region import Region as KernelRegion
+from subset.region import parse_bbox, parse_geometry
+from subset.services import SubsetSpec, region_spec
 
-_BBOX = {
-    "oneOf": [
-        {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 6},
-        {"type": "string", "description": "W,S,E,N"},
-    ],
-    "description": "W,S,E,N in degrees, as 4 numbers (or 6 with heights, ignored) or one "
-                   "string; W>E crosses the antimeridian (eo/boxes.py)",
-}
-_GEOMETRY = {
-    "oneOf": [
-        {"type": "object", "description": "GeoJSON Polygon or MultiPolygon (or a Feature "
-                                          "or FeatureCollection of them)"},
-        {"type": "string", "description": "the same as GeoJSON text, or WKT"},
-    ],
-}
-_NAMES = {
-    "oneOf": [
-        {"type": "array", "items": {"type": "string"}},
-        {"type": "string", "description": "comma-separated"},
-    ],
-}
+SKIP = (None, "")
+Box = list[float] | str  # 4 numbers (or 6 with heights, ignored), or "W,S,E,N"
+Area = dict[str, Any] | str  # GeoJSON Polygon/MultiPolygon (Feature, collection), or WKT
+Names = list[str] | str  # or one comma-separated string
+Interval = tuple[Any, Any]
+BOX = "W,S,E,N in degrees; W>E crosses the antimeridian"
+WHEN = "RFC 3339 instant or start/end; '..' is open"
 
 
-@extend_schema_field(_BBOX)
-class BboxField(serializers.JSONField):
-    """A bbox as parse_bbox takes it."""
+def _variables(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise QueryError("variables must be a list of variable names")
+    if len(value) > MAX_LIST_ITEMS:
+        raise QueryError(f"variables: at most {MAX_LIST_ITEMS} names")
+    return [clean_text(v, "variables", 255).strip() for v in value]
 
 
-@extend_schema_field(_GEOMETRY)
-class GeometryField(serializers.JSONField):
-    """An area as parse_geometry takes it."""
+def _fill(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise QueryError("fill_outside must be true or false")
+    return value
 
 
-@extend_schema_field(_NAMES)
-class NamesField(serializers.JSONField):
-    """Names as a list, or as one comma-separated string."""
+def _uuid(value: Any) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError as e:
+        raise QueryError(f"swath={value!r} is not a uuid") from e
 
 
-class SubsetSearchSerializer(serializers.Serializer):
+def _one_of(values: Any, names: tuple[str, ...], message: str) -> None:
+    if isinstance(values, dict) and sum(bool(values.get(k)) for k in names) != 1:
+        raise QueryError(message)
+
+
+class SubsetSearch(RequestModel):
     """The swaths to cut: VERIFIED ones matching every given filter."""
 
-    bbox = BboxField(required=False)
-    intersects = GeometryField(required=False, help_text="used when bbox is not given")
-    datetime = serializers.CharField(required=False,
-                                     help_text="RFC 3339 instant or start/end; '..' is open")
-    collections = NamesField(required=False, help_text="collection slugs")
+    bbox: Annotated[KernelRegion | None, rule(parse_bbox, Box, SKIP)] = Field(
+        None, description=BOX)
+    intersects: Annotated[KernelRegion | None, rule(
+        lambda v: parse_geometry(v, "intersects"), Area, SKIP)] = Field(
+        None, description="used when bbox is not given")
+    datetime: Annotated[Interval | None, rule(parse_interval, str, SKIP)] = Field(
+        None, description=WHEN)
+    collections: Annotated[list[str], rule(
+        lambda v: parse_list(v, "search.collections"), Names, SKIP)] = Field(
+        [], description="collection slugs")
+
+    def query(self) -> dict[str, Any]:
+        """The search as subset.services.submit_subset takes it."""
+        out: dict[str, Any] = {"collections": self.collections}
+        if self.bbox or self.intersects:
+            out["region"] = self.bbox or self.intersects
+        if self.datetime:
+            out["start"], out["end"] = self.datetime
+        return out
 
 
-class SubsetRequestSerializer(serializers.Serializer):
+class SubsetRequest(RequestModel):
     """Exactly one of bbox, geometry or region; exactly one of swath or search."""
 
-    bbox = BboxField(required=False)
-    geometry = GeometryField(required=False)
-    region = serializers.CharField(required=False, help_text="slug of a named region")
-    variables = NamesField(required=False,
-                           help_text="variables to cut (default: every variable)")
-    datetime = serializers.CharField(
-        required=False, help_text="keep only pixels observed in this RFC 3339 instant or "
-                                  "start/end interval; '..' is open")
-    fill_outside = serializers.BooleanField(
-        required=False, default=False,
-        help_text="set pixels of the window outside the region to _FillValue")
-    swath = serializers.UUIDField(required=False, help_text="the one swath to cut")
-    search = SubsetSearchSerializer(required=False)
+    what: ClassVar[str] = "the body"
+    bbox: Annotated[KernelRegion | None, rule(parse_bbox, Box, SKIP)] = Field(
+        None, description=BOX)
+    geometry: Annotated[KernelRegion | None, rule(parse_geometry, Area, SKIP)] = None
+    # clean_text: PostgreSQL refuses a NUL in a query (a 500 until refused here).
+    region: Annotated[str | None, rule(lambda v: clean_text(v, "region", 100), str, SKIP)] = \
+        Field(None, description="slug of a named region")
+    variables: Annotated[list[str], rule(_variables, Names, SKIP)] = Field(
+        [], description="variables to cut (default: every variable)")
+    datetime: Annotated[Interval | None, rule(parse_interval, str, SKIP)] = Field(
+        None, description="keep only pixels observed in this " + WHEN)
+    fill_outside: Annotated[bool, rule(_fill, bool, ())] = Field(
+        False, description="set pixels of the window outside the region to _FillValue")
+    swath: Annotated[str | None, rule(_uuid, uuid.UUID, SKIP)] = Field(
+        None, description="the one swath to cut")
+    search: SubsetSearch | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, values: Any) -> Any:
+        _one_of(values, ("bbox", "geometry", "region"), "give exactly one of bbox, geometry "
+                                                         "or region")
+        return values
+
+    @model_validator(mode="after")
+    def _swath_or_search(self) -> Any:
+        if bool(self.swath) == bool(self.search):
+            raise QueryError("give exactly one of swath (a uuid) or search")
+        return self
+
+    def spec(self) -> SubsetSpec:
+        """The subset spec; raises QueryError for an unknown region."""
+        region, slug = self.bbox or self.geometry, None
+        if region is None:
+            try:
+                region, slug = region_spec(self.region or "")
+            except Region.DoesNotExist as e:
+                raise QueryError(f"no region named {self.region!r}") from e
+        start, end = self.datetime or (None, None)
+        return SubsetSpec(region, slug, self.variables, start, end, self.fill_outside)
 
 
 class SubsetProductSerializer(serializers.ModelSerializer):
@@ -99,7 +150,7 @@ class SubsetProductSerializer(serializers.ModelSerializer):
         fields = ["id", "url", "state", "swath", "region", "variables", "params", "error",
                   "attempts", "created_at", "started_at", "finished_at", "queued_seconds",
                   "run_seconds", "bytes_read", "result_size", "download"]
-        read_only_fields = fields  # output only: requests are parsed by api.subsets.views
+        read_only_fields = fields  # output only: requests are SubsetRequest
 
     def get_queued_seconds(self, obj: Product) -> float | None:
         if obj.started_at is None:

@@ -1,6 +1,6 @@
 """/api/v1/subsets/: ask for regional subsets, follow them, download the results.
 
-Thin views: parse the body, call subset.services, serialize. Errors, subset ones
+Thin views: check the body (SubsetRequest), call subset.services, serialize. Errors, subset ones
 included, answer through api/exceptions.py's one table.
 """
 
@@ -18,22 +18,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.exceptions import Gone, NotDownloadable, QueryError
-from api.params import MAX_LIST_ITEMS, clean_text, parse_list
+from api.exceptions import Gone, NotDownloadable
 from api.permissions import PublicReads
 from api.subsets.serializers import (
     SubsetErrorSerializer,
     SubsetProductListSerializer,
     SubsetProductSerializer,
-    SubsetRequestSerializer,
+    SubsetRequest,
 )
 from archive.config import get_store
 from archive.errors import ArchiveError
 from archive.stores import MAX_PRESIGN_SECONDS
-from catalog.models import Product, Region
-from eo.times import parse_interval
-from subset.region import parse_bbox, parse_geometry
-from subset.services import SubsetSpec, region_spec, submit_subset
+from catalog.models import Product
+from subset.services import submit_subset
 
 CHUNK = 1 << 20
 
@@ -45,55 +42,6 @@ def _error(description: str) -> OpenApiResponse:
 UNAUTHENTICATED = {401: _error("not signed in (writes, or reads when API_PUBLIC_READS=0)"),
                    403: _error("signed in, but not allowed")}
 NO_PRODUCT = {404: _error("no such product, or not the caller's (products are private)")}
-
-
-def parse_spec(body: dict[str, Any]) -> SubsetSpec:
-    """Return the subset spec of a request body; raises SubsetError / QueryError."""
-    given = [k for k in ("bbox", "geometry", "region") if body.get(k) not in (None, "")]
-    if len(given) != 1:
-        raise QueryError("give exactly one of bbox, geometry or region")
-    slug = None
-    if "bbox" in given:
-        region = parse_bbox(body["bbox"])
-    elif "geometry" in given:
-        region = parse_geometry(body["geometry"])
-    else:
-        try:
-            # clean_text: PostgreSQL refuses a NUL in a query (a 500 until refused here).
-            region, slug = region_spec(clean_text(body["region"], "region", 100))
-        except Region.DoesNotExist as e:
-            raise QueryError(f"no region named {body['region']!r}") from e
-    variables = body.get("variables") or []
-    if isinstance(variables, str):
-        variables = [v for v in variables.split(",") if v.strip()]
-    if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
-        raise QueryError("variables must be a list of variable names")
-    if len(variables) > MAX_LIST_ITEMS:
-        raise QueryError(f"variables: at most {MAX_LIST_ITEMS} names")
-    variables = [clean_text(v, "variables", 255) for v in variables]
-    start = end = None
-    if body.get("datetime"):
-        start, end = parse_interval(body["datetime"])
-    fill = body.get("fill_outside", False)
-    if not isinstance(fill, bool):
-        raise QueryError("fill_outside must be true or false")
-    return SubsetSpec(region, slug, [v.strip() for v in variables], start, end, fill)
-
-
-def parse_search(body: Any) -> dict[str, Any]:
-    """Return the swath search of a request body (area, datetime, collections)."""
-    if not isinstance(body, dict):
-        raise QueryError("search must be an object")
-    out: dict[str, Any] = {}
-    if body.get("bbox"):
-        out["region"] = parse_bbox(body["bbox"])
-    elif body.get("intersects"):
-        out["region"] = parse_geometry(body["intersects"], "intersects")
-    if body.get("datetime"):
-        out["start"], out["end"] = parse_interval(body["datetime"])
-    collections = body.get("collections") or []
-    out["collections"] = parse_list(collections, "search.collections")
-    return out
 
 
 class SubsetListView(APIView):
@@ -119,7 +67,7 @@ class SubsetListView(APIView):
 
     @extend_schema(
         operation_id="api_v1_subsets_create",
-        request={"application/json": SubsetRequestSerializer},
+        request={"application/json": SubsetRequest},
         responses={
             202: OpenApiResponse(SubsetProductListSerializer,
                                  description="at least one product is new: QUEUED, to be cut "
@@ -135,17 +83,10 @@ class SubsetListView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        body = request.data
-        if not isinstance(body, dict):
-            raise QueryError("the body must be a JSON object")
-        spec = parse_spec(body)
-        if bool(body.get("swath")) == bool(body.get("search")):
-            raise QueryError("give exactly one of swath (a uuid) or search")
-        if body.get("swath"):
-            made = submit_subset(spec, swath_uuid=_uuid(body["swath"]), owner_id=request.user.pk)
-        else:
-            made = submit_subset(spec, search=parse_search(body["search"]),
-                                 owner_id=request.user.pk)
+        body = SubsetRequest.parse(request.data)
+        made = submit_subset(body.spec(), swath_uuid=body.swath,
+                             search=body.search.query() if body.search else None,
+                             owner_id=request.user.pk)
         data = SubsetProductSerializer([p for p, _ in made], many=True,
                                        context={"request": request}).data
         created = any(c for _, c in made)
@@ -158,15 +99,6 @@ class SubsetListView(APIView):
 @extend_schema_view(get=extend_schema(exclude=True), post=extend_schema(exclude=True))
 class SubsetListNoSlashView(SubsetListView):
     """/api/v1/subsets: the same as /api/v1/subsets/."""
-
-
-def _uuid(value: Any) -> str:
-    import uuid
-
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError as e:
-        raise QueryError(f"swath={value!r} is not a uuid") from e
 
 
 class SubsetDetailView(APIView):
