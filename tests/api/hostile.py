@@ -11,6 +11,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -197,3 +198,39 @@ def warm_up(base: str, rounds: int = 2, threads: int = 8) -> None:
             list(pool.map(lambda p: send(base, "GET", p), paths * threads))
             list(pool.map(lambda _: send(base, "POST", "/stac/search", post(
                 {"intersects": DEGENERATE})), range(threads)))
+
+
+# Collection names and, for each LIKE pattern, the names it must match: the same on
+# PostgreSQL and on SpatiaLite (case-sensitive, backslash escapes, runs of %).
+LIKE_NAMES = ("aqua", "Aqua", "a%b", "a_b", "axb", "a\\b")
+LIKE_EXPECTED = {
+    "aqua": {"aqua"},
+    "A%": {"Aqua"},
+    "a_b": {"a%b", "a_b", "axb", "a\\b"},
+    "a\\_b": {"a_b"},
+    "a\\%b": {"a%b"},
+    "a\\\\b": {"a\\b"},
+    "%%%%%%%%%%%%%%%b": {"a%b", "a_b", "axb", "a\\b"},
+}
+
+
+def assert_like_rules(matching: Callable[[str], set[str]]) -> None:
+    """Each LIKE_EXPECTED pattern finds exactly its collections through ``matching``."""
+    for pattern, expected in LIKE_EXPECTED.items():
+        assert matching(pattern) == expected, pattern
+
+
+def store_bytes(store: Any, row: Any, data: bytes) -> None:
+    """Give catalog row ``row`` a VERIFIED copy of ``data`` in ``store`` (downloads, Range)."""
+    import hashlib
+    import io
+
+    from catalog.models import StoredObject, Swath
+
+    digest = hashlib.sha256(data).hexdigest()
+    Swath.objects.filter(pk=row.pk).update(size=len(data), sha256=digest)
+    key = f"swaths/{row.uuid}/a.nc"
+    stored = store.put(key, io.BytesIO(data), size=len(data), codec="none", sha256=digest)
+    StoredObject.objects.create(swath=row, store="primary", key=key, codec="none",
+                                size=len(data), stored_size=stored.stored_size, sha256=digest,
+                                state="VERIFIED")

@@ -7,8 +7,6 @@ gunicorn on PostGIS; tests/test_embedded_hostile_inputs.py grows on SpatiaLite.
 
 from __future__ import annotations
 
-import hashlib
-import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
-from catalog.models import StoredObject, Swath
 from tests.api import fuzz, hostile
 from tests.api.live import LiveServer
 from tests.catalog.factories import box, collection, swath
@@ -37,15 +34,7 @@ def test_growing_requests_meet_a_named_4xx_and_never_a_5xx(api_server: LiveServe
     coll = collection("modis-aqua-l2")
     rows = [swath(box(-10 + i, -10, 10 + i, 10), start=T0 + timedelta(hours=i), coll=coll)
             for i in range(3)]
-    data = b"x" * 10_000
-    digest = hashlib.sha256(data).hexdigest()
-    Swath.objects.filter(pk=rows[0].pk).update(size=len(data), sha256=digest)
-    key = f"swaths/{rows[0].uuid}/a.nc"
-    stored = api_server.store.put(key, io.BytesIO(data), size=len(data), codec="none",
-                                  sha256=digest)
-    StoredObject.objects.create(swath=rows[0], store="primary", key=key, codec="none",
-                                size=len(data), stored_size=stored.stored_size, sha256=digest,
-                                state="VERIFIED")
+    hostile.store_bytes(api_server.store, rows[0], b"x" * 10_000)
     token = Token.objects.create(user=User.objects.create_user("fuzzer")).key
     hostile.warm_up(api_server.url)
     results = fuzz.grow_all(api_server.url, str(rows[0].uuid), token)
