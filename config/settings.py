@@ -126,7 +126,16 @@ if _db["ENGINE"] == "django.contrib.gis.db.backends.postgis":
     _db["CONN_HEALTH_CHECKS"] = True
 elif _db["ENGINE"] == "django.contrib.gis.db.backends.spatialite":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    _db.setdefault("OPTIONS", {}).setdefault("timeout", 30)
+    _opts = _db.setdefault("OPTIONS", {})
+    # Several writers at once (`ingest --workers N`, the web process, its subset thread):
+    # every transaction takes the write lock at BEGIN (IMMEDIATE), so it waits up to
+    # `timeout` seconds for it instead of failing at once with "database is locked" when
+    # a read turns into a write under another writer (SQLite cannot wait there without
+    # deadlocking); WAL lets readers go on while one writes. Measured and chosen in
+    # docs/ARCHITECTURE.md ("The embedded default under concurrency").
+    _opts.setdefault("timeout", 30)
+    _opts.setdefault("transaction_mode", "IMMEDIATE")
+    _opts.setdefault("init_command", "PRAGMA journal_mode=WAL")
     # pyenv's CPython is built without loadable SQLite extensions; pysqlite3 (built
     # from source against the system SQLite) stands in for it before Django loads it.
     import sqlite3 as _sqlite3
