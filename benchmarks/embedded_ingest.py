@@ -54,6 +54,12 @@ call_command(*sys.argv[2:])
 """
 
 
+def slug(name: str) -> str:
+    """A directory name for a variant: settings.py reads VAR_DIR into a database URL,
+    where a '+' would be read as a space (another directory, an empty database)."""
+    return name.replace("+", "-and-")
+
+
 def manage(var_dir: Path, options: dict, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
            "VAR_DIR": str(var_dir)}
@@ -79,7 +85,7 @@ def main() -> None:
                 shutil.copy2(f, data / f.name)
         n_files = len(list(data.iterdir()))
         for name in variants:
-            template = Path(tmp) / f"template-{name}"
+            template = Path(tmp) / f"template-{slug(name)}"
             done = manage(template, VARIANTS[name], "migrate", "--no-input", "-v0")
             if done.returncode:
                 sys.exit(f"{name}: migrate failed: {done.stderr[-2000:]}")
@@ -87,8 +93,8 @@ def main() -> None:
         for i in range(args.repeat):
             for name in variants:
                 for w in workers:
-                    var = Path(tmp) / f"run-{name}-{w}-{i}"
-                    shutil.copytree(Path(tmp) / f"template-{name}", var)
+                    var = Path(tmp) / f"run-{slug(name)}-{w}-{i}"
+                    shutil.copytree(Path(tmp) / f"template-{slug(name)}", var)
                     start = time.perf_counter()
                     done = manage(var, VARIANTS[name], "ingest", str(data), "--collection",
                                   "bench", "--workers", str(w))

@@ -105,10 +105,13 @@ TEMPLATES = [
 _db_url = env_str("DATABASE_URL") or ""
 if PRODUCTION and not _db_url.startswith(("postgis://", "postgres://", "postgresql://")):
     raise ImproperlyConfigured("DATABASE_URL must be a postgis:// URL when SWATHSTORE_PRODUCTION=1")
-if not _db_url:
-    _db_url = f"spatialite:///{VAR_DIR / 'swathstore.sqlite3'}"
 try:
-    _db = environ.Env.db_url_config(_db_url)
+    # The embedded default's file is named directly: through a URL, a VAR_DIR holding
+    # '+' or '%' would name another file (an empty database, "no such table").
+    _db = environ.Env.db_url_config(_db_url) if _db_url else {
+        "ENGINE": "django.contrib.gis.db.backends.spatialite",
+        "NAME": str(VAR_DIR / "swathstore.sqlite3"),
+    }
 except (ValueError, KeyError) as e:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {e}") from e
 if _db["ENGINE"] in ("django.db.backends.postgresql",):
