@@ -93,6 +93,10 @@ def interrupt_dead_runs() -> list[IngestRun]:
                 state=IngestRun.State.INTERRUPTED, finished_at=timezone.now()) != 1:
             continue
         run.refresh_from_db()
+        # Its uploads died with it: their swaths are free now (pipeline.worker_id names
+        # the lease owner "host:pid:...", as run_owner names the run's process).
+        host, pid, _ = run.owner.rsplit(":", 2)
+        services.expire_dead_leases(run.pk, f"{host}:{pid}:")
         _aggregate(run)
         run.save(update_fields=["n_new", "n_skipped", "n_failed", "bytes_new", "errors"])
         marked.append(run)
