@@ -12,6 +12,11 @@ the variant's OPTIONS before Django opens a connection, then runs the ingest com
 that ended with every file catalogued VERIFIED and the summary printed, the runs that died
 with "database is locked", and the median wall time of the runs that succeeded.
 
+With --readers, a second process reads the catalog during each ingest, as the web
+process would (one granule is ingested first, untimed, so there is a row to read): 50
+rows in autocommit (most views) and the same inside atomic() (the API's search runs in
+one), every 5 ms; reports p50, p99 and max of each, in ms.
+
 Variants:
 * before: what issue 20 found (rollback journal, DEFERRED transactions, 30 s timeout);
 * wal: journal_mode=WAL only;
@@ -34,6 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "swaths"
+FIRST = "ATL03_gt1l.h5"  # ingested before the clock with --readers
 WAL = "PRAGMA journal_mode=WAL"
 VARIANTS: dict[str, dict] = {
     "before": {"timeout": 30},
@@ -54,17 +60,52 @@ call_command(*sys.argv[2:])
 """
 
 
+# Runs beside an ingest in the same VAR_DIR, as the web process would: times reads of the
+# catalog in autocommit (most views) and inside atomic() (the API's search, for its
+# statement limit) until the file argv[2] exists; prints the latencies in ms as JSON.
+READER = """
+import json, os, sys, time
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from django.conf import settings
+settings.DATABASES["default"]["OPTIONS"] = json.loads(sys.argv[1])
+import django
+django.setup()
+from django.db import transaction
+from catalog.models import Swath
+plain, atomic = [], []
+while not os.path.exists(sys.argv[2]):
+    t = time.perf_counter()
+    list(Swath.objects.order_by("-pk").values_list("pk", "state")[:50])
+    plain.append((time.perf_counter() - t) * 1000)
+    t = time.perf_counter()
+    with transaction.atomic():
+        list(Swath.objects.order_by("-pk").values_list("pk", "state")[:50])
+    atomic.append((time.perf_counter() - t) * 1000)
+    time.sleep(0.005)
+print(json.dumps({"plain": plain, "atomic": atomic}))
+"""
+
+
 def slug(name: str) -> str:
     """A directory name for a variant: settings.py reads VAR_DIR into a database URL,
     where a '+' would be read as a space (another directory, an empty database)."""
     return name.replace("+", "-and-")
 
 
+def env_of(var_dir: Path) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
+            "VAR_DIR": str(var_dir)}
+
+
 def manage(var_dir: Path, options: dict, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
-           "VAR_DIR": str(var_dir)}
     return subprocess.run([sys.executable, "-c", CHILD, json.dumps(options), *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+                          cwd=REPO, env=env_of(var_dir), capture_output=True, text=True,
+                          timeout=900)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:
@@ -73,6 +114,8 @@ def main() -> None:
     parser.add_argument("--workers", default="1,4")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--readers", action="store_true",
+                        help="time catalog reads of a second process during each ingest")
     args = parser.parse_args()
     workers = [int(w) for w in args.workers.split(",")]
     variants = args.variants.split(",")
@@ -95,11 +138,33 @@ def main() -> None:
                 for w in workers:
                     var = Path(tmp) / f"run-{slug(name)}-{w}-{i}"
                     shutil.copytree(Path(tmp) / f"template-{slug(name)}", var)
+                    reader = None
+                    if args.readers:
+                        # The catalog has its collection and a first swath to read.
+                        manage(var, VARIANTS[name], "ingest", str(data / FIRST), "--collection",
+                               "bench")
+                        reader = subprocess.Popen(
+                            [sys.executable, "-c", READER, json.dumps(VARIANTS[name]),
+                             str(var / "stop")], cwd=REPO, env=env_of(var),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                        time.sleep(3)  # its Django is up before the ingest starts
                     start = time.perf_counter()
                     done = manage(var, VARIANTS[name], "ingest", str(data), "--collection",
                                   "bench", "--workers", str(w))
                     seconds = time.perf_counter() - start
-                    ok = "ingest run" in done.stdout and f"new      {n_files:6d}" in done.stdout
+                    if reader is not None:
+                        (var / "stop").touch()
+                        out, err = reader.communicate(timeout=120)
+                        lat = json.loads(out) if reader.returncode == 0 else {}
+                        key = f"{name} w{w} readers"
+                        r2 = results.setdefault(key, {"plain": [], "atomic": [], "errors": 0})
+                        if not lat:
+                            r2["errors"] += 1
+                            print(err[-1500:], file=sys.stderr)
+                        for kind in ("plain", "atomic"):
+                            r2[kind].extend(lat.get(kind, []))
+                    expect = n_files - 1 if args.readers else n_files
+                    ok = "ingest run" in done.stdout and f"new      {expect:6d}" in done.stdout
                     r = results.setdefault(f"{name} w{w}", {"ok": [], "locked": 0, "other": 0})
                     if ok:
                         r["ok"].append(seconds)
@@ -114,6 +179,15 @@ def main() -> None:
                     shutil.rmtree(var)
     print(f"\n{n_files} files; load {os.getloadavg()[0]:.1f}")
     for key, r in results.items():
+        if key.endswith("readers"):
+            for kind in ("plain", "atomic"):
+                v = r[kind]
+                if v:
+                    print(f"{key:28s} {kind:6s} n {len(v):5d}  p50 {percentile(v, 0.5):7.2f}  "
+                          f"p99 {percentile(v, 0.99):7.2f}  max {max(v):8.2f} ms")
+            if r["errors"]:
+                print(f"{key:28s} reader died {r['errors']} times")
+            continue
         median = f"{statistics.median(r['ok']):.2f} s" if r["ok"] else "-"
         print(f"{key:20s} ok {len(r['ok'])}/{args.repeat}  locked {r['locked']}  "
               f"other {r['other']}  median {median}  runs "
