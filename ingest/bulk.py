@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Sum
@@ -43,7 +44,7 @@ def _start_ticks(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (Linux), '' without /proc, or
     None when no such process is alive (a zombie is not)."""
     try:
-        stat_line = open(f"/proc/{pid}/stat").read()  # noqa: SIM115 - one read
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
         return None if os.path.isdir("/proc/self") else ""
     except OSError:
