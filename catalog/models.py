@@ -59,11 +59,18 @@ class IngestRun(models.Model):
         RUNNING = "RUNNING"
         DONE = "DONE"
         FAILED = "FAILED"  # at least one file failed; the others went on
+        # Its process died (killed, crashed, host rebooted) before the summary; the next
+        # run to start found it so (ingest.bulk.interrupt_dead_runs). Its counts are the
+        # files it recorded; the rest are taken up by any later run (ingest is idempotent).
+        INTERRUPTED = "INTERRUPTED"
 
     collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="runs")
     paths = models.JSONField(default=list)
     options = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING)
+    # "host:pid:start" of the process that runs it (ingest.bulk.run_owner): a later run on
+    # the same host asks whether that process still lives.
+    owner = models.CharField(max_length=300, blank=True, default="")
     n_files = models.PositiveIntegerField(default=0)
     n_new = models.PositiveIntegerField(default=0)
     n_skipped = models.PositiveIntegerField(default=0)

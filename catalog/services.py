@@ -156,6 +156,19 @@ def renew_lease(swath_id: int, owner: str, lease_s: int) -> bool:
     ).update(lease_until=timezone.now() + timedelta(seconds=lease_s)) == 1
 
 
+def expire_dead_leases(ingest_run_id: int, owner_prefix: str) -> int:
+    """End now the upload leases a dead process held for its run's swaths; return how many.
+
+    ``owner_prefix`` names that process (lease owners are "host:pid:attempt"); the run
+    id keeps a later process that reuses the pid out of it. The swaths are then taken
+    up by the next ingest or reconcile at once, not when the lease would have run out.
+    """
+    return Swath.objects.filter(
+        ingest_run_id=ingest_run_id, state=SwathState.UPLOADING,
+        lease_owner__startswith=owner_prefix, lease_until__gt=timezone.now(),
+    ).update(lease_until=timezone.now())
+
+
 def start_object(swath_id: int, store: str, key: str, codec: str) -> StoredObject:
     """Record an upload about to start, with the database's own start time (cleanup horizon)."""
     return StoredObject.objects.create(

@@ -105,10 +105,13 @@ TEMPLATES = [
 _db_url = env_str("DATABASE_URL") or ""
 if PRODUCTION and not _db_url.startswith(("postgis://", "postgres://", "postgresql://")):
     raise ImproperlyConfigured("DATABASE_URL must be a postgis:// URL when SWATHSTORE_PRODUCTION=1")
-if not _db_url:
-    _db_url = f"spatialite:///{VAR_DIR / 'swathstore.sqlite3'}"
 try:
-    _db = environ.Env.db_url_config(_db_url)
+    # The embedded default's file is named directly: through a URL, a VAR_DIR holding
+    # '+' or '%' would name another file (an empty database, "no such table").
+    _db = environ.Env.db_url_config(_db_url) if _db_url else {
+        "ENGINE": "django.contrib.gis.db.backends.spatialite",
+        "NAME": str(VAR_DIR / "swathstore.sqlite3"),
+    }
 except (ValueError, KeyError) as e:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {e}") from e
 if _db["ENGINE"] in ("django.db.backends.postgresql",):
@@ -126,7 +129,16 @@ if _db["ENGINE"] == "django.contrib.gis.db.backends.postgis":
     _db["CONN_HEALTH_CHECKS"] = True
 elif _db["ENGINE"] == "django.contrib.gis.db.backends.spatialite":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    _db.setdefault("OPTIONS", {}).setdefault("timeout", 30)
+    _opts = _db.setdefault("OPTIONS", {})
+    # Several writers at once (`ingest --workers N`, the web process, its subset thread):
+    # every transaction takes the write lock at BEGIN (IMMEDIATE), so it waits up to
+    # `timeout` seconds for it instead of failing at once with "database is locked" when
+    # a read turns into a write under another writer (SQLite cannot wait there without
+    # deadlocking); WAL lets readers go on while one writes. Measured and chosen in
+    # docs/ARCHITECTURE.md ("The embedded default under concurrency").
+    _opts.setdefault("timeout", 30)
+    _opts.setdefault("transaction_mode", "IMMEDIATE")
+    _opts.setdefault("init_command", "PRAGMA journal_mode=WAL")
     # pyenv's CPython is built without loadable SQLite extensions; pysqlite3 (built
     # from source against the system SQLite) stands in for it before Django loads it.
     import sqlite3 as _sqlite3

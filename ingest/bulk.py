@@ -3,17 +3,23 @@
 Every file's outcome is an IngestItem row written by whichever process handled it
 (a thread here, or a Celery worker with --celery), so the run's summary is the same
 aggregate either way and a follower can count progress from the database.
+
+A run's row names the process that runs it (``owner``); a run left RUNNING by a process
+that died is marked INTERRUPTED by the next run to start on the same host.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -34,13 +40,80 @@ class Progress:
     started: float = 0.0
 
 
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), '' without /proc, or
+    None when no such process is alive (a zombie is not)."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None if os.path.isdir("/proc/self") else ""
+    except OSError:
+        return ""
+    fields = stat_line.rpartition(")")[2].split()  # the name in (...) may hold spaces
+    if fields[0] in ("Z", "X"):  # killed, waiting to be reaped: dead all the same
+        return None
+    return fields[19]  # field 22 of proc(5), counted from the state (field 3)
+
+
+def run_owner() -> str:
+    """This process as a run's owner: host, pid and start time (a reused pid differs)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_ticks(os.getpid()) or ''}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True if ``owner`` (a run_owner() value) was a process of this host that is gone.
+
+    A process on another host cannot be asked: its run is never called dead from here.
+    """
+    host, pid, ticks = (owner.rsplit(":", 2) + ["", ""])[:3]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    now = _start_ticks(int(pid))
+    if now is None:
+        return True
+    if now and ticks:
+        return now != ticks  # the pid was reused by a later process
+    try:  # no /proc: only whether some process has that pid
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def interrupt_dead_runs() -> list[IngestRun]:
+    """Mark INTERRUPTED every RUNNING run whose process on this host died; return them,
+    with the counts of the files they recorded."""
+    marked = []
+    for run in IngestRun.objects.filter(state=IngestRun.State.RUNNING).exclude(owner=""):
+        if not owner_is_dead(run.owner):
+            continue
+        # Conditional (STYLE 9): two runs starting at once mark it once.
+        if IngestRun.objects.filter(pk=run.pk, state=IngestRun.State.RUNNING).update(
+                state=IngestRun.State.INTERRUPTED, finished_at=timezone.now()) != 1:
+            continue
+        run.refresh_from_db()
+        # Its uploads died with it: their swaths are free now (pipeline.worker_id names
+        # the lease owner "host:pid:...", as run_owner names the run's process).
+        host, pid, _ = run.owner.rsplit(":", 2)
+        services.expire_dead_leases(run.pk, f"{host}:{pid}:")
+        _aggregate(run)
+        run.save(update_fields=["n_new", "n_skipped", "n_failed", "bytes_new", "errors"])
+        marked.append(run)
+    return marked
+
+
 def start_run(collection_slug: str, files: list, refused: list, *, paths: list[str],
               options: dict) -> IngestRun:
-    """Create the run and record the files the scanner refused."""
+    """Mark the runs whose process died INTERRUPTED, create this run and record the
+    files the scanner refused."""
+    interrupt_dead_runs()
     collection, _ = services.get_or_create_collection(collection_slug)
     run = IngestRun.objects.create(
         collection=collection, paths=[printable(p) for p in paths], options=options,
         n_files=len(files) + len(refused), bytes_total=sum(size for _, size in files),
+        owner=run_owner(),
     )
     for path, reason in refused:
         record_outcome(run.pk, FileOutcome(path, "failed", reason))
@@ -51,13 +124,28 @@ def run_in_process(
     run: IngestRun, files: list, *, workers: int = 1, codec: str = "auto",
     policy: str = "single", on_outcome: Callable[[FileOutcome, Progress], None] | None = None,
 ) -> IngestRun:
-    """Ingest every file with a thread pool; a failed file never stops the others."""
+    """Ingest every file with a thread pool; a failed file never stops the others.
+
+    Whatever one file's handling raises (a database error, a bug an odd file reaches)
+    becomes that file's FAILED entry with the exception as its reason.
+    """
     progress = Progress(started=time.monotonic())
+    unrecorded: list[FileOutcome] = []
 
     def one(path: str) -> FileOutcome:
-        outcome = ingest_file(path, run.collection_id, codec=codec, policy=policy,
-                              ingest_run_id=run.pk)
-        record_outcome(run.pk, outcome)
+        try:
+            outcome = ingest_file(path, run.collection_id, codec=codec, policy=policy,
+                                  ingest_run_id=run.pk)
+        # ingest_file turns every failure it knows into an outcome; anything else must
+        # still fail this file only, not the other files of the batch.
+        except Exception as e:  # noqa: BLE001
+            log.error("ingest of %s raised", printable(path), exc_info=True)
+            outcome = FileOutcome(printable(path), "failed", f"{type(e).__name__}: {e}")
+        try:
+            record_outcome(run.pk, outcome)
+        except DatabaseError as e:  # the summary counts it all the same
+            log.error("could not record the outcome of %s: %s", outcome.path, e)
+            unrecorded.append(outcome)
         return outcome
 
     def pooled(path: str) -> FileOutcome:
@@ -76,10 +164,14 @@ def run_in_process(
         for path, _ in files:
             done(one(str(path)))
     else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             for future in as_completed([pool.submit(pooled, str(p)) for p, _ in files]):
                 done(future.result())
-    return finish_run(run, time.monotonic() - progress.started)
+        finally:
+            # On Ctrl-C the files not started yet are dropped, not waited for.
+            pool.shutdown(wait=True, cancel_futures=True)
+    return finish_run(run, time.monotonic() - progress.started, unrecorded)
 
 
 def run_with_celery(
@@ -115,20 +207,31 @@ def run_with_celery(
     return finish_run(run, time.monotonic() - started)
 
 
-def finish_run(run: IngestRun, seconds: float) -> IngestRun:
-    """Aggregate the items into the run's counts, errors and state."""
+def _aggregate(run: IngestRun, unrecorded: list[FileOutcome] | None = None) -> None:
+    """Set the run's counts and errors from its items (and outcomes no row holds)."""
+    unrecorded = unrecorded or []
     items = IngestItem.objects.filter(run=run)
     counts = dict(items.values_list("status").annotate(n=Count("id")))
+    for outcome in unrecorded:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
     run.n_new = counts.get("new", 0)
     run.n_skipped = counts.get("skipped", 0)
     run.n_failed = counts.get("failed", 0)
-    run.n_files = run.n_new + run.n_skipped + run.n_failed
-    run.bytes_new = items.filter(status="new").aggregate(b=Sum("size"))["b"] or 0
-    run.seconds = seconds
+    run.bytes_new = (items.filter(status="new").aggregate(b=Sum("size"))["b"] or 0) + sum(
+        o.size for o in unrecorded if o.status == "new")
     run.errors = [
         {"path": p, "reason": r}
         for p, r in items.filter(status="failed").values_list("path", "reason")[:1000]
-    ]
+    ] + [{"path": o.path, "reason": o.reason} for o in unrecorded if o.status == "failed"]
+
+
+def finish_run(run: IngestRun, seconds: float,
+               unrecorded: list[FileOutcome] | None = None) -> IngestRun:
+    """Aggregate the items (and ``unrecorded`` outcomes) into the run's counts, errors
+    and state."""
+    _aggregate(run, unrecorded)
+    run.n_files = run.n_new + run.n_skipped + run.n_failed
+    run.seconds = seconds
     run.state = IngestRun.State.FAILED if run.n_failed else IngestRun.State.DONE
     run.finished_at = timezone.now()
     run.save()

@@ -12,7 +12,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import Collection
-from ingest.bulk import Progress, run_in_process, run_with_celery, start_run
+from ingest.bulk import (
+    Progress,
+    interrupt_dead_runs,
+    run_in_process,
+    run_with_celery,
+    start_run,
+)
 from ingest.pipeline import FileOutcome
 from ingest.scan import scan
 
@@ -32,7 +38,9 @@ class Command(BaseCommand):
         "Archive swath files: scan the paths, then for each file inspect its metadata, "
         "register it, stream it to the object store (checksum in the same pass) and "
         "verify it. Idempotent: unchanged VERIFIED files are skipped, unfinished ones "
-        "resumed. Exits 1 when any file failed."
+        "resumed. A file whose handling fails is listed FAILED with its reason and the "
+        "others go on; a run whose process died is marked INTERRUPTED when the next one "
+        "starts. Exits 1 when any file failed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -96,6 +104,11 @@ class Command(BaseCommand):
 
         # Library warnings stay out of the progress lines; reasons are on the outcome.
         logging.getLogger("ingest").setLevel(logging.ERROR)
+        interrupted = interrupt_dead_runs()
+        for old in interrupted:
+            say(f"ingest run {old.pk} (started {old.started_at:%Y-%m-%d %H:%M:%S} UTC) was left "
+                f"RUNNING by a process that no longer exists: marked INTERRUPTED "
+                f"({old.n_new + old.n_skipped + old.n_failed} of {old.n_files} files done)")
         run = start_run(slug, result.files, result.refused,
                         paths=[str(p) for p in opts["paths"]],
                         options={k: opts[k] for k in ("workers", "codec", "policy", "celery")})
@@ -118,6 +131,10 @@ class Command(BaseCommand):
         say(f"  skipped  {run.n_skipped:6d}")
         say(f"  failed   {run.n_failed:6d}")
         say(f"  time     {run.seconds:8.1f} s   {run.mb_per_s:8.1f} MB/s")
+        if interrupted:
+            say(f"  interrupted earlier: run{'s' if len(interrupted) > 1 else ''} "
+                + ", ".join(str(old.pk) for old in interrupted)
+                + " (marked INTERRUPTED; a run over their paths resumes their unfinished files)")
         for err in run.errors:
             say(f"  FAILED {err['path']}: {err['reason']}")
         if log_file:
