@@ -7,6 +7,7 @@ catalog querysets, applies the keyset page and counts the matches.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -190,8 +191,13 @@ def run_search(search: SwathSearch, base: QuerySet | None = None,
     try:
         if render is not None:
             return _run_rendered(search, base, render)
-        with transaction.atomic(), sqlite_time_limit(STATEMENT_TIMEOUT_MS):
-            if connection.vendor == "postgresql":
+        # SET LOCAL needs a transaction on PostgreSQL. The embedded default (SQLite) opens
+        # every transaction IMMEDIATE (settings), which would make a search wait for an
+        # ingest's writes; there each statement reads its own WAL snapshot instead.
+        postgres = connection.vendor == "postgresql"
+        with (transaction.atomic() if postgres else contextlib.nullcontext()), \
+                sqlite_time_limit(STATEMENT_TIMEOUT_MS):
+            if postgres:
                 with connection.cursor() as cur:
                     cur.execute("SET LOCAL statement_timeout = %s", [STATEMENT_TIMEOUT_MS])
             return _run(search, base, columns)
