@@ -30,6 +30,8 @@ from eo.identify import platform_names
 # Matches are counted exactly up to this many; beyond it the planner's estimate is
 # returned, labelled as one (counting a million rows costs more than the page).
 COUNT_CAP = 10_000
+# The number ranges a search may bound, each a SwathSearch field of its column's name.
+ORBIT_COLUMNS = ("orbit", "relative_orbit", "orbit_cycle", "pass_number")
 STATEMENT_TIMEOUT_MS = getattr(settings, "API_STATEMENT_TIMEOUT_MS", 5000)
 
 
@@ -45,6 +47,10 @@ class SwathSearch:
     ids: list[str] | None = None
     platform: str | None = None
     orbit: tuple[int | None, int | None] | None = None
+    relative_orbit: tuple[int | None, int | None] | None = None
+    orbit_cycle: tuple[int | None, int | None] | None = None
+    pass_number: tuple[int | None, int | None] | None = None
+    orbit_direction: str | None = None  # a value of api.params.ORBIT_STATES
     region: str | None = None
     states: list[str] = field(default_factory=lambda: [SwathState.VERIFIED])
     filter_q: Q | None = None
@@ -60,6 +66,7 @@ class SwathSearch:
         return paging.fingerprint([
             self.bbox, self.area.geom.wkt if self.area else None, self.start, self.end,
             self.collections, self.ids, self.platform, self.orbit, self.region,
+            self.relative_orbit, self.orbit_cycle, self.pass_number, self.orbit_direction,
             self.states, self.filter_key, self.order,
         ])
 
@@ -99,12 +106,17 @@ def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(uuid__in=_uuids(search.ids))
     if search.platform is not None:
         qs = qs.filter(platform_q(search.platform))
-    if search.orbit is not None:
-        lo, hi = search.orbit
-        if lo is not None:
-            qs = qs.filter(orbit__gte=lo)
-        if hi is not None:
-            qs = qs.filter(orbit__lte=hi)
+    for column in ORBIT_COLUMNS:
+        bounds = getattr(search, column)
+        if bounds is not None:
+            lo, hi = bounds
+            if lo is not None:
+                qs = qs.filter(**{f"{column}__gte": lo})
+            if hi is not None:
+                qs = qs.filter(**{f"{column}__lte": hi})
+    if search.orbit_direction is not None:
+        # iexact: rows registered before names were normalised may hold "Ascending".
+        qs = qs.filter(orbit_direction__iexact=search.orbit_direction)
     if search.region is not None:
         from catalog.models import Region
 
