@@ -149,7 +149,8 @@ class _Compiler:
         if q.kind in ("number", "integer"):
             if isinstance(raw, bool) or not isinstance(raw, int | float) or (
                     isinstance(raw, float) and not math.isfinite(raw)):
-                raise QueryError(f"filter: {op} on {q.column} needs a number, not {raw!r:.40}")
+                name = next(n for n, x in QUERYABLES.items() if x is q)
+                raise QueryError(f"filter: {op} on {name} needs a number, not {raw!r:.40}")
             # Compared as Python numbers (an int of 400 digits would overflow a float).
             if abs(raw) >= (2**62 if q.kind == "integer" else 1e300):
                 raise QueryError(f"filter: {raw!r:.40} is out of range for {op}")

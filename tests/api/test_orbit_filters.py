@@ -1,0 +1,193 @@
+"""Orbit and pass searches: absolute and relative orbit, cycle, pass and orbit state select
+the same swaths through REST GET and POST, STAC GET (CQL2 text) and POST (CQL2 JSON).
+
+The rows are four real granules of ../shared/data/swaths as ingest reads them (their
+numbers come from the files: Sentinel-6A cycle 14 pass 191, Jason-1 cycle 1 pass 2,
+ICESat-2 ATL07 reference ground track 849 cycle 2, CryoSat-2 relative orbit 3832
+cycle 11) and two synthetic rows: one whose direction was stored before names were
+normalised ("Ascending"), one with no orbit numbers at all.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from ingest.pipeline import metadata_fields
+from ingest.readers import read_metadata
+from tests.catalog.factories import box, collection, swath
+
+pytestmark = pytest.mark.django_db
+
+REAL = {  # label -> file in ../shared/data/swaths
+    "s6": "S6A_P4_2__HR_RED__NR_014_191_20210403T004056_20210403T005056_F00.nc",
+    "jason": "JA1_GPN_2PeP001_002_20020115_060706_20020115_070316.nc",
+    "atl07": "processed_ATL07-01_20190222003738_08490201_003_02.h5",
+    "cryosat": "CS_LTA__SIR_SAR_2__20191005T151255_20191005T151621_E001.nc",
+}
+_read: dict[str, dict[str, Any]] = {}
+
+
+def _fields(shared_swaths: Path, label: str) -> dict[str, Any]:
+    if label not in _read:  # read once per session: the files do not change
+        _read[label] = metadata_fields(read_metadata(shared_swaths / REAL[label]))
+    return dict(_read[label])
+
+
+@pytest.fixture
+def rows(shared_swaths: Path) -> dict[str, str]:
+    """label -> uuid of each row."""
+    coll = collection("orbits")
+    out = {}
+    for label in REAL:
+        f = _fields(shared_swaths, label)
+        f.pop("filename")
+        out[label] = swath(f.pop("footprint"), start=f.pop("start_time"), coll=coll,
+                           granule_id=REAL[label], **{k: v for k, v in f.items()
+                                                      if k != "end_time"})
+    out["legacy-ascending"] = swath(box(0, 0, 10, 10), coll=coll, orbit=100,
+                                    orbit_direction="Ascending")
+    out["no-orbit"] = swath(box(20, 0, 30, 10), coll=coll)
+    return {label: str(s.uuid) for label, s in out.items()}
+
+
+@pytest.fixture
+def client() -> APIClient:
+    c = APIClient()
+    c.force_authenticate(User.objects.create_user("orbiter"))
+    return c
+
+
+def test_the_rows_carry_the_numbers_their_files_state(rows: dict[str, str],
+                                                     shared_swaths: Path) -> None:
+    got = {label: tuple(_fields(shared_swaths, label)[k] for k in (
+        "orbit", "relative_orbit", "orbit_cycle", "pass_number", "orbit_direction"))
+        for label in REAL}
+    assert got["s6"][2:4] == (14, 191)
+    assert got["jason"][2:] == (1, 2, "descending")
+    assert got["atl07"][1:3] == (849, 2)
+    assert got["cryosat"][1:3] == (3832, 11)
+
+
+def _cmp(op: str, prop: str, *values: Any) -> dict[str, Any]:
+    return {"op": op, "args": [{"property": prop}, *values]}
+
+
+# (REST parameters, CQL2 text, CQL2 JSON, the rows it selects)
+CASES = [
+    ({"orbit": "2"}, "sat:absolute_orbit = 2", _cmp("=", "sat:absolute_orbit", 2), {"jason"}),
+    ({"orbit": "2000..3000"}, "sat:absolute_orbit BETWEEN 2000 AND 3000",
+     _cmp("between", "sat:absolute_orbit", 2000, 3000), {"atl07"}),
+    ({"relative_orbit": "849"}, "sat:relative_orbit = 849",
+     _cmp("=", "sat:relative_orbit", 849), {"atl07"}),
+    ({"relative_orbit": "3000.."}, "sat:relative_orbit >= 3000",
+     _cmp(">=", "sat:relative_orbit", 3000), {"cryosat"}),
+    ({"orbit_cycle": "14"}, "sat:orbit_cycle = 14", _cmp("=", "sat:orbit_cycle", 14), {"s6"}),
+    ({"orbit_cycle": "1..2"}, "sat:orbit_cycle BETWEEN 1 AND 2",
+     _cmp("between", "sat:orbit_cycle", 1, 2), {"jason", "atl07"}),
+    ({"orbit_cycle": "11", "orbit_direction": "descending"},
+     "sat:orbit_cycle = 11 AND sat:orbit_state = 'descending'",
+     {"op": "and", "args": [_cmp("=", "sat:orbit_cycle", 11),
+                            _cmp("=", "sat:orbit_state", "descending")]}, {"cryosat"}),
+    ({"pass_number": "191"}, "swathstore:pass = 191", _cmp("=", "swathstore:pass", 191),
+     {"s6"}),
+    ({"pass_number": "..100"}, "swathstore:pass <= 100", _cmp("<=", "swathstore:pass", 100),
+     {"jason"}),
+    ({"orbit_direction": "descending"}, "sat:orbit_state = 'descending'",
+     _cmp("=", "sat:orbit_state", "descending"), {"jason", "atl07", "cryosat"}),
+    # Case is ignored on both sides: a row stored as "Ascending" is ascending.
+    ({"orbit_direction": "ASCENDING"}, "sat:orbit_state IN ('ascending')",
+     _cmp("in", "sat:orbit_state", ["ascending"]), {"legacy-ascending"}),
+    ({"orbit_direction": "geostationary"}, "sat:orbit_state = 'geostationary'",
+     _cmp("=", "sat:orbit_state", "geostationary"), set()),
+]
+CQL2_ONLY = [  # what only CQL2 can say: a swath whose direction or cycle is unknown
+    ("sat:orbit_state IS NULL", _cmp("isNull", "sat:orbit_state"), {"s6", "no-orbit"}),
+    ("sat:orbit_state <> 'descending'", _cmp("<>", "sat:orbit_state", "descending"),
+     {"legacy-ascending"}),
+    ("sat:orbit_cycle IS NULL", _cmp("isNull", "sat:orbit_cycle"),
+     {"legacy-ascending", "no-orbit"}),
+]
+
+
+def _labels(rows: dict[str, str], features: list[dict[str, Any]]) -> set[str]:
+    by_id = {v: k for k, v in rows.items()}
+    return {by_id[f["id"]] for f in features}
+
+
+@pytest.mark.parametrize(("params", "text", "cql2", "expected"), CASES,
+                         ids=[str(c[0]) for c in CASES])
+def test_each_face_selects_exactly_the_swaths_with_those_numbers(
+        client: APIClient, rows: dict[str, str], params: dict[str, str], text: str,
+        cql2: dict[str, Any], expected: set[str]) -> None:
+    answers = {
+        "REST GET": client.get("/api/v1/swaths/", params),
+        "REST POST": client.post("/api/v1/swaths/search/", params, format="json"),
+        "STAC GET": client.get("/stac/search", {"filter": text}),
+        "STAC GET json": client.get("/stac/search", {"filter": json.dumps(cql2),
+                                                     "filter-lang": "cql2-json"}),
+        "STAC POST": client.post("/stac/search", {"filter": cql2, "limit": 50}, format="json"),
+        "STAC POST text": client.post("/stac/search", {"filter": text, "filter-lang":
+                                                       "cql2-text"}, format="json"),
+        "STAC items": client.get("/stac/collections/orbits/items", {"filter": text}),
+    }
+    for face, response in answers.items():
+        assert response.status_code == 200, (face, response.content[:300])
+        assert _labels(rows, response.json()["features"]) == expected, face
+
+
+@pytest.mark.parametrize(("text", "cql2", "expected"), CQL2_ONLY,
+                         ids=[c[0] for c in CQL2_ONLY])
+def test_cql2_reads_an_unknown_orbit_state_or_cycle_as_null(
+        client: APIClient, rows: dict[str, str], text: str, cql2: dict[str, Any],
+        expected: set[str]) -> None:
+    for response in (client.get("/stac/search", {"filter": text}),
+                     client.post("/stac/search", {"filter": cql2}, format="json")):
+        assert response.status_code == 200, response.content[:300]
+        assert _labels(rows, response.json()["features"]) == expected
+
+
+@pytest.mark.parametrize(("params", "error"), [
+    ({"relative_orbit": "x"}, "relative_orbit='x' must be a whole number N or a range A..B"),
+    ({"orbit_cycle": "5..3"}, "orbit_cycle='5..3': the range ends before it starts"),
+    ({"pass_number": "-1"}, "pass_number='-1' is out of range: numbers are 0 to 2147483647"),
+    ({"orbit": "1.5"}, "orbit='1.5' must be a whole number N or a range A..B"),
+    ({"orbit_direction": "up"},
+     "orbit_direction='up' must be one of ascending, descending, geostationary"),
+    ({"cycle": "3"}, "unknown parameter(s): cycle; allowed: "),
+])
+def test_rest_refuses_a_bad_value_naming_the_parameter_and_what_is_allowed(
+        client: APIClient, params: dict[str, str], error: str) -> None:
+    for response in (client.get("/api/v1/swaths/", params),
+                     client.post("/api/v1/swaths/search/", params, format="json")):
+        assert response.status_code == 400
+        assert response.json()["error"].startswith(error)
+        if "unknown" in error:
+            assert "orbit_cycle" in response.json()["error"]
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("sat:orbit_state = 'up'",
+     "filter sat:orbit_state='up' must be one of ascending, descending, geostationary"),
+    ("sat:orbit_state < 'b'", "filter: sat:orbit_state takes =, <>, IN or IS NULL, not <"),
+    ("sat:relative_orbit = 'x'", "filter: = on sat:relative_orbit needs a number"),
+    ("sat:cycle = 3", "filter: 'sat:cycle' is not a queryable; see /stac/queryables"),
+])
+def test_cql2_refuses_a_bad_value_naming_the_property(client: APIClient, text: str,
+                                                       error: str) -> None:
+    response = client.get("/stac/search", {"filter": text})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(error)
+
+
+def test_queryables_list_the_orbit_properties_and_the_states(client: APIClient) -> None:
+    props = client.get("/stac/queryables").json()["properties"]
+    for name in ("sat:absolute_orbit", "sat:relative_orbit", "sat:orbit_cycle",
+                 "swathstore:pass"):
+        assert props[name]["type"] == "integer"
+    assert props["sat:orbit_state"]["enum"] == ["ascending", "descending", "geostationary"]
