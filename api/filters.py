@@ -20,6 +20,7 @@ from api.params import (
     clean_text,
     parse_float,
     parse_list,
+    parse_longitude_range,
     parse_orbit,
     parse_orbit_state,
     parse_point,
@@ -35,7 +36,8 @@ from eo.times import parse_interval
 FEATURE_FIELDS = {
     "uuid", "collection", "granule_id", "version", "filename", "format", "platform",
     "constellation", "instrument", "processing_level", "orbit", "orbit_direction",
-    "relative_orbit", "orbit_cycle", "pass_number", "start_time", "end_time", "is_empty",
+    "relative_orbit", "orbit_cycle", "pass_number", "equator_crossing_longitude",
+    "start_time", "end_time", "is_empty",
     "size", "sha256", "state", "created_at", "verified_at",
 }
 SKIP = (None, "")
@@ -123,6 +125,10 @@ class SwathBody(RequestModel):
     orbit_direction: Annotated[str | None, rule(
         _text("orbit_direction", parse_orbit_state), str, SKIP)] = Field(
         None, description=f"{', '.join(ORBIT_STATES)}, any case (STAC sat:orbit_state)")
+    equator_crossing: Annotated[tuple[float, float] | None, rule(
+        _text("equator_crossing", parse_longitude_range), str, SKIP)] = Field(
+        None, description="W,E: equator-crossing longitude in this range (-180..180); "
+                          "W>E crosses the antimeridian, e.g. 170,-170")
     state: Annotated[list[str], rule(_states, str | list[str], SKIP)] = Field(
         [SwathState.VERIFIED], description="default VERIFIED; comma-separated states")
     sortby: Annotated[tuple[tuple[str, bool], ...], rule(paging.parse_sortby, str, SKIP)] = \
@@ -156,6 +162,7 @@ class SwathBody(RequestModel):
                         orbit=v["orbit"], relative_orbit=v["relative_orbit"],
                         orbit_cycle=v["orbit_cycle"], pass_number=v["pass_number"],
                         orbit_direction=v["orbit_direction"],
+                        equator_crossing=v["equator_crossing"],
                         states=v["state"] or [SwathState.VERIFIED],
                         order=v["sortby"], token=v["next"])
         if v["point"]:

@@ -83,6 +83,22 @@ def parse_orbit(raw: str, name: str = "orbit") -> tuple[int | None, int | None]:
     return lo, hi
 
 
+def parse_longitude_range(raw: str, name: str = "equator_crossing") -> tuple[float, float]:
+    """'W,E' longitudes in -180..180; W > E is the range across +-180.
+
+    >>> parse_longitude_range("170,-170")
+    (170.0, -170.0)
+    """
+    parts = raw.split(",")
+    if len(parts) != 2:
+        raise QueryError(f"{name}={raw!r:.40} must be W,E: two longitudes in -180..180 "
+                         "(W > E crosses the antimeridian, e.g. 170,-170)")
+    west, east = (parse_float(p, name) for p in parts)
+    if abs(west) > 180 or abs(east) > 180:
+        raise QueryError(f"{name}={raw!r:.40}: longitudes must be within -180..180")
+    return west, east
+
+
 # sat:orbit_state's values (sat extension v1.1.0); rows hold the first two.
 ORBIT_STATES = ("ascending", "descending", "geostationary")
 

@@ -51,6 +51,7 @@ class SwathSearch:
     orbit_cycle: tuple[int | None, int | None] | None = None
     pass_number: tuple[int | None, int | None] | None = None
     orbit_direction: str | None = None  # a value of api.params.ORBIT_STATES
+    equator_crossing: tuple[float, float] | None = None  # (west, east); west > east wraps
     region: str | None = None
     states: list[str] = field(default_factory=lambda: [SwathState.VERIFIED])
     filter_q: Q | None = None
@@ -67,6 +68,7 @@ class SwathSearch:
             self.bbox, self.area.geom.wkt if self.area else None, self.start, self.end,
             self.collections, self.ids, self.platform, self.orbit, self.region,
             self.relative_orbit, self.orbit_cycle, self.pass_number, self.orbit_direction,
+            self.equator_crossing,
             self.states, self.filter_key, self.order,
         ])
 
@@ -117,6 +119,8 @@ def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
     if search.orbit_direction is not None:
         # iexact: rows registered before names were normalised may hold "Ascending".
         qs = qs.filter(orbit_direction__iexact=search.orbit_direction)
+    if search.equator_crossing is not None:
+        qs = qs.filter(longitude_range_q("equator_crossing_longitude", *search.equator_crossing))
     if search.region is not None:
         from catalog.models import Region
 
@@ -126,6 +130,13 @@ def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
     if search.filter_q is not None:
         qs = qs.filter(search.filter_q)
     return qs
+
+
+def longitude_range_q(column: str, west: float, east: float) -> Q:
+    """A longitude column within [west, east]; west > east is the range across +-180."""
+    if west <= east:
+        return Q(**{f"{column}__gte": west, f"{column}__lte": east})
+    return Q(**{f"{column}__gte": west}) | Q(**{f"{column}__lte": east})
 
 
 def platform_q(value: str) -> Q:

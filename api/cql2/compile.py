@@ -75,6 +75,9 @@ QUERYABLES: dict[str, Queryable] = {
     "sat:orbit_state": Queryable(STATE_COLUMN, "string",
                                  "ascending or descending, any case (=, <>, IN or IS NULL)"),
     "swathstore:pass": Queryable("pass_number", "integer", "Pass number within the cycle"),
+    "swathstore:equator_crossing_longitude": Queryable(
+        "equator_crossing_longitude", "number",
+        "Longitude (-180..180) where the track crosses the equator, when it does once"),
     "file:size": Queryable("size", "integer", "Size of the original file in bytes"),
     "eo:cloud_cover": Queryable("attrs__cloud_cover", "number",
                                 "Cloud cover in percent, when the granule states it"),

@@ -4,8 +4,10 @@ the same swaths through REST GET and POST, STAC GET (CQL2 text) and POST (CQL2 J
 The rows are four real granules of ../shared/data/swaths as ingest reads them (their
 numbers come from the files: Sentinel-6A cycle 14 pass 191, Jason-1 cycle 1 pass 2,
 ICESat-2 ATL07 reference ground track 849 cycle 2, CryoSat-2 relative orbit 3832
-cycle 11) and two synthetic rows: one whose direction was stored before names were
-normalised ("Ascending"), one with no orbit numbers at all.
+cycle 11; Jason-1's track crosses the equator descending at 94.2555 W, and MetOp-A's
+ASCAT file states its orbit's crossing, 192.175 E, i.e. -167.825) and two synthetic rows:
+one whose direction was stored before names were normalised ("Ascending") and which
+crosses the equator at 175 E, one with no orbit numbers at all.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ REAL = {  # label -> file in ../shared/data/swaths
     "jason": "JA1_GPN_2PeP001_002_20020115_060706_20020115_070316.nc",
     "atl07": "processed_ATL07-01_20190222003738_08490201_003_02.h5",
     "cryosat": "CS_LTA__SIR_SAR_2__20191005T151255_20191005T151621_E001.nc",
+    "ascat": "ascat_20150702_084200_metopa_45145_eps_o_250_2300_ovw.l2.nc",
 }
 _read: dict[str, dict[str, Any]] = {}
 
@@ -51,7 +54,8 @@ def rows(shared_swaths: Path) -> dict[str, str]:
                            granule_id=REAL[label], **{k: v for k, v in f.items()
                                                       if k != "end_time"})
     out["legacy-ascending"] = swath(box(0, 0, 10, 10), coll=coll, orbit=100,
-                                    orbit_direction="Ascending")
+                                    orbit_direction="Ascending",
+                                    equator_crossing_longitude=175.0)
     out["no-orbit"] = swath(box(20, 0, 30, 10), coll=coll)
     return {label: str(s.uuid) for label, s in out.items()}
 
@@ -72,6 +76,10 @@ def test_the_rows_carry_the_numbers_their_files_state(rows: dict[str, str],
     assert got["jason"][2:] == (1, 2, "descending")
     assert got["atl07"][1:3] == (849, 2)
     assert got["cryosat"][1:3] == (3832, 11)
+    crossing = {label: _fields(shared_swaths, label)["equator_crossing_longitude"]
+                for label in REAL}
+    assert crossing == {"s6": None, "jason": -94.2555, "atl07": None, "cryosat": None,
+                        "ascat": -167.825}
 
 
 def _cmp(op: str, prop: str, *values: Any) -> dict[str, Any]:
@@ -103,15 +111,38 @@ CASES = [
     # Case is ignored on both sides: a row stored as "Ascending" is ascending.
     ({"orbit_direction": "ASCENDING"}, "sat:orbit_state IN ('ascending')",
      _cmp("in", "sat:orbit_state", ["ascending"]), {"legacy-ascending"}),
+    # Equator-crossing longitude: a range, across +-180 when west > east.
+    ({"equator_crossing": "170,-160"},
+     "swathstore:equator_crossing_longitude >= 170 OR "
+     "swathstore:equator_crossing_longitude <= -160",
+     {"op": "or", "args": [_cmp(">=", "swathstore:equator_crossing_longitude", 170),
+                           _cmp("<=", "swathstore:equator_crossing_longitude", -160)]},
+     {"ascat", "legacy-ascending"}),
+    ({"equator_crossing": "170,-170"},
+     "swathstore:equator_crossing_longitude >= 170 OR "
+     "swathstore:equator_crossing_longitude <= -170",
+     {"op": "or", "args": [_cmp(">=", "swathstore:equator_crossing_longitude", 170),
+                           _cmp("<=", "swathstore:equator_crossing_longitude", -170)]},
+     {"legacy-ascending"}),
+    ({"equator_crossing": "-100,-90"},
+     "swathstore:equator_crossing_longitude BETWEEN -100 AND -90",
+     _cmp("between", "swathstore:equator_crossing_longitude", -100, -90), {"jason"}),
+    ({"equator_crossing": "-170,170", "orbit_direction": "descending"},
+     "swathstore:equator_crossing_longitude BETWEEN -170 AND 170 AND "
+     "sat:orbit_state = 'descending'",
+     {"op": "and", "args": [_cmp("between", "swathstore:equator_crossing_longitude",
+                                 -170, 170), _cmp("=", "sat:orbit_state", "descending")]},
+     {"jason"}),
     ({"orbit_direction": "geostationary"}, "sat:orbit_state = 'geostationary'",
      _cmp("=", "sat:orbit_state", "geostationary"), set()),
 ]
 CQL2_ONLY = [  # what only CQL2 can say: a swath whose direction or cycle is unknown
-    ("sat:orbit_state IS NULL", _cmp("isNull", "sat:orbit_state"), {"s6", "no-orbit"}),
+    ("sat:orbit_state IS NULL", _cmp("isNull", "sat:orbit_state"),
+     {"s6", "ascat", "no-orbit"}),
     ("sat:orbit_state <> 'descending'", _cmp("<>", "sat:orbit_state", "descending"),
      {"legacy-ascending"}),
     ("sat:orbit_cycle IS NULL", _cmp("isNull", "sat:orbit_cycle"),
-     {"legacy-ascending", "no-orbit"}),
+     {"ascat", "legacy-ascending", "no-orbit"}),
 ]
 
 
@@ -141,6 +172,18 @@ def test_each_face_selects_exactly_the_swaths_with_those_numbers(
         assert _labels(rows, response.json()["features"]) == expected, face
 
 
+def test_items_and_rest_features_carry_the_equator_crossing(
+        client: APIClient, rows: dict[str, str]) -> None:
+    item = client.get(f"/stac/collections/orbits/items/{rows['jason']}").json()
+    assert item["properties"]["swathstore:equator_crossing_longitude"] == -94.2555
+    page = client.get("/stac/search", {"ids": ",".join(rows.values())}).json()
+    by_id = {f["id"]: f["properties"] for f in page["features"]}
+    assert by_id[rows["ascat"]]["swathstore:equator_crossing_longitude"] == -167.825
+    assert "swathstore:equator_crossing_longitude" not in by_id[rows["s6"]]
+    rest = client.get(f"/api/v1/swaths/{rows['jason']}/").json()
+    assert rest["properties"]["equator_crossing_longitude"] == -94.2555
+
+
 @pytest.mark.parametrize(("text", "cql2", "expected"), CQL2_ONLY,
                          ids=[c[0] for c in CQL2_ONLY])
 def test_cql2_reads_an_unknown_orbit_state_or_cycle_as_null(
@@ -160,6 +203,10 @@ def test_cql2_reads_an_unknown_orbit_state_or_cycle_as_null(
     ({"orbit_direction": "up"},
      "orbit_direction='up' must be one of ascending, descending, geostationary"),
     ({"cycle": "3"}, "unknown parameter(s): cycle; allowed: "),
+    ({"equator_crossing": "170"}, "equator_crossing='170' must be W,E: two longitudes"),
+    ({"equator_crossing": "190,10"},
+     "equator_crossing='190,10': longitudes must be within -180..180"),
+    ({"equator_crossing": "a,10"}, "equator_crossing='a' is not a number"),
 ])
 def test_rest_refuses_a_bad_value_naming_the_parameter_and_what_is_allowed(
         client: APIClient, params: dict[str, str], error: str) -> None:
@@ -190,4 +237,6 @@ def test_queryables_list_the_orbit_properties_and_the_states(client: APIClient) 
     for name in ("sat:absolute_orbit", "sat:relative_orbit", "sat:orbit_cycle",
                  "swathstore:pass"):
         assert props[name]["type"] == "integer"
+    assert props["swathstore:equator_crossing_longitude"]["type"] == "number"
     assert props["sat:orbit_state"]["enum"] == ["ascending", "descending", "geostationary"]
+
