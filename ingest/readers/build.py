@@ -93,9 +93,9 @@ def equator_crossing(lon: np.ma.MaskedArray, lat: np.ma.MaskedArray,
     Read along the middle of the swath (the nadir track of a cross-track scanner, the
     track itself of a 1-D profile), interpolated between the two samples either side.
 
-    >>> lat = np.ma.array([-2.0, -1.0, 1.0, 2.0]); lon = np.ma.array([179.0, 179.5, 180.5, 181])
+    >>> lat = np.ma.array([-2.0, -1.0, 3.0, 4.0]); lon = np.ma.array([179.0, 179.5, -179.5, 181])
     >>> equator_crossing(lon, lat, "ascending")
-    180.0
+    179.75
     >>> equator_crossing(lon, lat, None) is None
     True
     """
@@ -114,7 +114,7 @@ def equator_crossing(lon: np.ma.MaskedArray, lat: np.ma.MaskedArray,
     i = int(changes[0])
     step = (lo[i + 1] - lo[i] + 180.0) % 360.0 - 180.0  # the short way, across +-180 too
     x = lo[i] + step * (0.0 - la[i]) / (la[i + 1] - la[i])
-    return round((x + 180.0) % 360.0 - 180.0, 4)
+    return round(float((x + 180.0) % 360.0 - 180.0), 4)
 
 
 def _equator_from_attrs(attrs: Mapping[str, Any]) -> float | None:
