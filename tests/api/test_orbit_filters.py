@@ -33,22 +33,22 @@ REAL = {  # label -> file in ../shared/data/swaths
     "cryosat": "CS_LTA__SIR_SAR_2__20191005T151255_20191005T151621_E001.nc",
     "ascat": "ascat_20150702_084200_metopa_45145_eps_o_250_2300_ovw.l2.nc",
 }
-_read: dict[str, dict[str, Any]] = {}
 
 
-def _fields(shared_swaths: Path, label: str) -> dict[str, Any]:
-    if label not in _read:  # read once per session: the files do not change
-        _read[label] = metadata_fields(read_metadata(shared_swaths / REAL[label]))
-    return dict(_read[label])
+@pytest.fixture(scope="session")
+def real(shared_swaths: Path) -> dict[str, dict[str, Any]]:
+    """label -> the catalog fields ingest makes of each real granule (read once)."""
+    return {label: metadata_fields(read_metadata(shared_swaths / name))
+            for label, name in REAL.items()}
 
 
 @pytest.fixture
-def rows(shared_swaths: Path) -> dict[str, str]:
+def rows(real: dict[str, dict[str, Any]]) -> dict[str, str]:
     """label -> uuid of each row."""
     coll = collection("orbits")
     out = {}
     for label in REAL:
-        f = _fields(shared_swaths, label)
+        f = dict(real[label])
         f.pop("filename")
         out[label] = swath(f.pop("footprint"), start=f.pop("start_time"), coll=coll,
                            granule_id=REAL[label], **{k: v for k, v in f.items()
@@ -67,17 +67,16 @@ def client() -> APIClient:
     return c
 
 
-def test_the_rows_carry_the_numbers_their_files_state(rows: dict[str, str],
-                                                     shared_swaths: Path) -> None:
-    got = {label: tuple(_fields(shared_swaths, label)[k] for k in (
+def test_the_rows_carry_the_numbers_their_files_state(
+        real: dict[str, dict[str, Any]]) -> None:
+    got = {label: tuple(real[label][k] for k in (
         "orbit", "relative_orbit", "orbit_cycle", "pass_number", "orbit_direction"))
         for label in REAL}
     assert got["s6"][2:4] == (14, 191)
     assert got["jason"][2:] == (1, 2, "descending")
     assert got["atl07"][1:3] == (849, 2)
     assert got["cryosat"][1:3] == (3832, 11)
-    crossing = {label: _fields(shared_swaths, label)["equator_crossing_longitude"]
-                for label in REAL}
+    crossing = {label: real[label]["equator_crossing_longitude"] for label in REAL}
     assert crossing == {"s6": None, "jason": -94.2555, "atl07": None, "cryosat": None,
                         "ascat": -167.825}
 
