@@ -15,7 +15,17 @@ from pydantic import Field, model_validator
 from api import paging
 from api.exceptions import QueryError
 from api.geometry import QueryGeometry, parse_geojson, parse_wkt
-from api.params import clean_text, parse_float, parse_list, parse_orbit, parse_point, parse_token
+from api.params import (
+    ORBIT_STATES,
+    clean_text,
+    parse_float,
+    parse_list,
+    parse_longitude_range,
+    parse_orbit,
+    parse_orbit_state,
+    parse_point,
+    parse_token,
+)
 from api.requests import RequestModel, rule
 from api.search import SwathSearch
 from catalog.geometry import circle_geometry
@@ -26,7 +36,8 @@ from eo.times import parse_interval
 FEATURE_FIELDS = {
     "uuid", "collection", "granule_id", "version", "filename", "format", "platform",
     "constellation", "instrument", "processing_level", "orbit", "orbit_direction",
-    "relative_orbit", "orbit_cycle", "pass_number", "start_time", "end_time", "is_empty",
+    "relative_orbit", "orbit_cycle", "pass_number", "equator_crossing_longitude",
+    "start_time", "end_time", "is_empty",
     "size", "sha256", "state", "created_at", "verified_at",
 }
 SKIP = (None, "")
@@ -41,6 +52,17 @@ def _text(name: str, then: Any = None, max_len: int = 100_000) -> Any:
         text = clean_text(str(value), name, max_len)
         return then(text) if then else text
     return check
+
+
+Bounds = tuple[int | None, int | None]
+
+
+def _range(name: str) -> Any:
+    """The rule for an orbit-like number or range (api.params.parse_orbit), named."""
+    return rule(_text(name, partial(parse_orbit, name=name)), Text, SKIP)
+
+
+Range = Annotated[Bounds | None, _range("orbit")]
 
 
 def _intersects(value: object) -> QueryGeometry:
@@ -90,9 +112,23 @@ class SwathBody(RequestModel):
         None, description="collection slug(s), comma-separated")
     platform: Annotated[str | None, rule(_text("platform", lambda t: t[:100]), Text, SKIP)] \
         = None
-    orbit: Annotated[tuple[int | None, int | None] | None, rule(
-        _text("orbit", parse_orbit), Text, SKIP)] = Field(
-        None, description="orbit number N or range A..B")
+    orbit: Range = Field(None, description="absolute orbit N or range A..B")
+    relative_orbit: Annotated[Bounds | None, _range("relative_orbit")] = Field(
+        None, description="relative orbit N or range A..B (ICESat-2: reference ground "
+                          "track; CryoSat-2, Sentinel-1/3: relative orbit)")
+    orbit_cycle: Annotated[Bounds | None, _range("orbit_cycle")] = Field(
+        None, description="repeat cycle N or range A..B (Jason, Sentinel-6, SARAL, SWOT, "
+                          "ICESat-2)")
+    pass_number: Annotated[Bounds | None, _range("pass_number")] = Field(
+        None, description="pass within the cycle, N or range A..B (Jason, Sentinel-6, "
+                          "SARAL, SWOT)")
+    orbit_direction: Annotated[str | None, rule(
+        _text("orbit_direction", parse_orbit_state), str, SKIP)] = Field(
+        None, description=f"{', '.join(ORBIT_STATES)}, any case (STAC sat:orbit_state)")
+    equator_crossing: Annotated[tuple[float, float] | None, rule(
+        _text("equator_crossing", parse_longitude_range), str, SKIP)] = Field(
+        None, description="W,E: equator-crossing longitude in this range (-180..180); "
+                          "W>E crosses the antimeridian, e.g. 170,-170")
     state: Annotated[list[str], rule(_states, str | list[str], SKIP)] = Field(
         [SwathState.VERIFIED], description="default VERIFIED; comma-separated states")
     sortby: Annotated[tuple[tuple[str, bool], ...], rule(paging.parse_sortby, str, SKIP)] = \
@@ -123,7 +159,11 @@ class SwathBody(RequestModel):
         v = self.__dict__
         s = SwathSearch(limit=v["limit"], bbox=v["bbox"], area=v["intersects"],
                         region=v["region"], collections=v["collection"], platform=v["platform"],
-                        orbit=v["orbit"], states=v["state"] or [SwathState.VERIFIED],
+                        orbit=v["orbit"], relative_orbit=v["relative_orbit"],
+                        orbit_cycle=v["orbit_cycle"], pass_number=v["pass_number"],
+                        orbit_direction=v["orbit_direction"],
+                        equator_crossing=v["equator_crossing"],
+                        states=v["state"] or [SwathState.VERIFIED],
                         order=v["sortby"], token=v["next"])
         if v["point"]:
             (lon, lat), radius = v["point"], v["radius_km"]

@@ -54,28 +54,65 @@ def parse_list(raw: str | list, name: str, max_items: int = MAX_LIST_ITEMS) -> l
     return [clean_text(i, name) for i in items]
 
 
-def parse_orbit(raw: str) -> tuple[int | None, int | None]:
-    """Parse an orbit number 'N' or a range 'A..B' (either end may be empty).
+def parse_orbit(raw: str, name: str = "orbit") -> tuple[int | None, int | None]:
+    """Parse an orbit-like number 'N' or a range 'A..B' (either end may be empty).
+
+    The one rule for `orbit`, `relative_orbit`, `orbit_cycle` and `pass_number`.
 
     >>> parse_orbit("100..200")
     (100, 200)
     >>> parse_orbit("7")
     (7, 7)
+    >>> parse_orbit("..12", "pass_number")
+    (None, 12)
     """
+    what = f"{name}={raw!r} must be a whole number N or a range A..B (either end may be empty)"
     lo_raw, sep, hi_raw = raw.partition("..")
     try:
         lo = int(lo_raw) if lo_raw.strip() else None
         hi = (int(hi_raw) if hi_raw.strip() else None) if sep else lo
     except ValueError as e:
-        raise QueryError(f"orbit={raw!r} must be a number or a range such as 100..200") from e
+        raise QueryError(what) from e
     if lo is None and hi is None:
-        raise QueryError(f"orbit={raw!r} must be a number or a range such as 100..200")
+        raise QueryError(what)
     for v in (lo, hi):
         if v is not None and not 0 <= v < 2**31:
-            raise QueryError(f"orbit={raw!r} is out of range")
+            raise QueryError(f"{name}={raw!r} is out of range: numbers are 0 to {2**31 - 1}")
     if lo is not None and hi is not None and lo > hi:
-        raise QueryError(f"orbit={raw!r}: the range ends before it starts")
+        raise QueryError(f"{name}={raw!r}: the range ends before it starts")
     return lo, hi
+
+
+def parse_longitude_range(raw: str, name: str = "equator_crossing") -> tuple[float, float]:
+    """'W,E' longitudes in -180..180; W > E is the range across +-180.
+
+    >>> parse_longitude_range("170,-170")
+    (170.0, -170.0)
+    """
+    parts = raw.split(",")
+    if len(parts) != 2:
+        raise QueryError(f"{name}={raw!r:.40} must be W,E: two longitudes in -180..180 "
+                         "(W > E crosses the antimeridian, e.g. 170,-170)")
+    west, east = (parse_float(p, name) for p in parts)
+    if abs(west) > 180 or abs(east) > 180:
+        raise QueryError(f"{name}={raw!r:.40}: longitudes must be within -180..180")
+    return west, east
+
+
+# sat:orbit_state's values (sat extension v1.1.0); rows hold the first two.
+ORBIT_STATES = ("ascending", "descending", "geostationary")
+
+
+def parse_orbit_state(raw: str, name: str = "orbit_direction") -> str:
+    """An orbit state, case-insensitive: one of ORBIT_STATES, lowercased.
+
+    >>> parse_orbit_state("Ascending")
+    'ascending'
+    """
+    value = raw.strip().lower()
+    if value not in ORBIT_STATES:
+        raise QueryError(f"{name}={raw!r:.40} must be one of {', '.join(ORBIT_STATES)}")
+    return value
 
 
 def parse_point(raw: str) -> tuple[float, float]:

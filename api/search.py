@@ -31,6 +31,8 @@ from eo.identify import platform_names
 # Matches are counted exactly up to this many; beyond it the planner's estimate is
 # returned, labelled as one (counting a million rows costs more than the page).
 COUNT_CAP = 10_000
+# The number ranges a search may bound, each a SwathSearch field of its column's name.
+ORBIT_COLUMNS = ("orbit", "relative_orbit", "orbit_cycle", "pass_number")
 STATEMENT_TIMEOUT_MS = getattr(settings, "API_STATEMENT_TIMEOUT_MS", 5000)
 
 
@@ -46,6 +48,11 @@ class SwathSearch:
     ids: list[str] | None = None
     platform: str | None = None
     orbit: tuple[int | None, int | None] | None = None
+    relative_orbit: tuple[int | None, int | None] | None = None
+    orbit_cycle: tuple[int | None, int | None] | None = None
+    pass_number: tuple[int | None, int | None] | None = None
+    orbit_direction: str | None = None  # a value of api.params.ORBIT_STATES
+    equator_crossing: tuple[float, float] | None = None  # (west, east); west > east wraps
     region: str | None = None
     states: list[str] = field(default_factory=lambda: [SwathState.VERIFIED])
     filter_q: Q | None = None
@@ -61,6 +68,8 @@ class SwathSearch:
         return paging.fingerprint([
             self.bbox, self.area.geom.wkt if self.area else None, self.start, self.end,
             self.collections, self.ids, self.platform, self.orbit, self.region,
+            self.relative_orbit, self.orbit_cycle, self.pass_number, self.orbit_direction,
+            self.equator_crossing,
             self.states, self.filter_key, self.order,
         ])
 
@@ -100,12 +109,19 @@ def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(uuid__in=_uuids(search.ids))
     if search.platform is not None:
         qs = qs.filter(platform_q(search.platform))
-    if search.orbit is not None:
-        lo, hi = search.orbit
-        if lo is not None:
-            qs = qs.filter(orbit__gte=lo)
-        if hi is not None:
-            qs = qs.filter(orbit__lte=hi)
+    for column in ORBIT_COLUMNS:
+        bounds = getattr(search, column)
+        if bounds is not None:
+            lo, hi = bounds
+            if lo is not None:
+                qs = qs.filter(**{f"{column}__gte": lo})
+            if hi is not None:
+                qs = qs.filter(**{f"{column}__lte": hi})
+    if search.orbit_direction is not None:
+        # iexact: rows registered before names were normalised may hold "Ascending".
+        qs = qs.filter(orbit_direction__iexact=search.orbit_direction)
+    if search.equator_crossing is not None:
+        qs = qs.filter(longitude_range_q("equator_crossing_longitude", *search.equator_crossing))
     if search.region is not None:
         from catalog.models import Region
 
@@ -115,6 +131,13 @@ def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
     if search.filter_q is not None:
         qs = qs.filter(search.filter_q)
     return qs
+
+
+def longitude_range_q(column: str, west: float, east: float) -> Q:
+    """A longitude column within [west, east]; west > east is the range across +-180."""
+    if west <= east:
+        return Q(**{f"{column}__gte": west, f"{column}__lte": east})
+    return Q(**{f"{column}__gte": west}) | Q(**{f"{column}__lte": east})
 
 
 def platform_q(value: str) -> Q:

@@ -35,6 +35,7 @@ class SwathFeatureSerializer(GeoFeatureModelSerializer):
             "uuid", "collection", "granule_id", "version", "filename", "format",
             "platform", "constellation", "instrument", "processing_level", "orbit",
             "orbit_direction", "relative_orbit", "orbit_cycle", "pass_number",
+            "equator_crossing_longitude",
             "start_time", "end_time", "is_empty", "size", "sha256", "state", "created_at",
             "verified_at",
         ]

@@ -61,6 +61,9 @@ class SwathMetadata:
     relative_orbit: int | None = None
     orbit_cycle: int | None = None
     pass_number: int | None = None
+    # Longitude (-180..180) where the track crosses the equator in its one direction;
+    # None when it does not, goes both ways, or crosses more than once.
+    equator_crossing_longitude: float | None = None
     granule_id: str | None = None
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     global_attrs: dict[str, Any] = field(default_factory=dict)

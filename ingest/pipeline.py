@@ -124,6 +124,7 @@ def metadata_fields(meta: object) -> dict:
         "relative_orbit": getattr(meta, "relative_orbit", None),
         "orbit_cycle": getattr(meta, "orbit_cycle", None),
         "pass_number": getattr(meta, "pass_number", None),
+        "equator_crossing_longitude": getattr(meta, "equator_crossing_longitude", None),
         "footprint": geom,
         "is_empty": bool(getattr(meta, "is_empty", False)),
         "footprint_warning": "; ".join(geolocation.get("warnings") or []),

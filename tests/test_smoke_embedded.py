@@ -96,6 +96,38 @@ def searches_find_the_swath(get: Any, feature: dict[str, Any]) -> None:
 
     assert uid in ids(get("/api/v1/swaths/", bbox=near, datetime=when))
     assert uid not in ids(get("/api/v1/swaths/", bbox=far, datetime=when))
+    orbit_filters_find_the_swath(get, feature)
+
+
+def orbit_filters_find_the_swath(get: Any, feature: dict[str, Any]) -> None:
+    """On SpatiaLite too, the swath's own orbit numbers, direction and equator crossing
+    find it through REST and CQL2, and a different value does not."""
+    uid, props = feature["id"], feature["properties"]
+    stac = {"sat:absolute_orbit": "orbit", "sat:orbit_cycle": "orbit_cycle",
+            "sat:relative_orbit": "relative_orbit", "swathstore:pass": "pass_number"}
+    for queryable, name in stac.items():
+        value = props[name]
+        if value is None:
+            continue
+        assert uid in ids(get("/api/v1/swaths/", **{name: f"{value}..{value}"}))
+        assert uid not in ids(get("/api/v1/swaths/", **{name: f"{value + 1}.."}))
+        assert uid in ids(get("/stac/search", filter=f'"{queryable}" = {value}'))
+    if props["orbit_direction"]:
+        other = {"ascending": "descending"}.get(props["orbit_direction"], "ascending")
+        assert uid in ids(get("/api/v1/swaths/", orbit_direction=props["orbit_direction"]))
+        assert uid not in ids(get("/api/v1/swaths/", orbit_direction=other))
+        assert uid in ids(get("/stac/search",
+                              filter=f"\"sat:orbit_state\" = '{props['orbit_direction']}'"))
+    crossing = props["equator_crossing_longitude"]
+    if crossing is not None and -170 < crossing < 170:
+        # The range across +-180 that holds it, and the one that does not.
+        assert uid in ids(get("/api/v1/swaths/", equator_crossing=f"{crossing - 1},"
+                              f"{crossing - 2}"))
+        assert uid not in ids(get("/api/v1/swaths/", equator_crossing=f"{crossing + 1},"
+                                  f"{crossing - 1}"))
+        assert uid in ids(get("/stac/search", filter=(
+            f'"swathstore:equator_crossing_longitude" BETWEEN {crossing - 1} AND '
+            f"{crossing + 1}")))
 
 
 def box_around(lon: float, lat: float, half: float = 0.5) -> str:

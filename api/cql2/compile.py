@@ -22,7 +22,13 @@ from api.cql2.like import Cql2Like, normalize
 from api.cql2.read import parse_json
 from api.exceptions import QueryError
 from api.geometry import QueryGeometry, parse_geojson
-from api.params import MAX_LIST_ITEMS, check_bbox, clean_text, parse_instant
+from api.params import (
+    MAX_LIST_ITEMS,
+    check_bbox,
+    clean_text,
+    parse_instant,
+    parse_orbit_state,
+)
 from api.search import platform_q
 from catalog.geometry import bbox_geometry
 from catalog.models import Collection
@@ -34,6 +40,7 @@ TEMPORAL = {
     "t_overlappedby", "t_overlaps", "t_startedby", "t_starts",
 }
 COLLECTION_COLUMN = "collection__slug"
+STATE_COLUMN = "orbit_direction"  # "" when unknown: IS NULL and <> read it so
 FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
 
@@ -65,9 +72,12 @@ QUERYABLES: dict[str, Queryable] = {
     "sat:absolute_orbit": Queryable("orbit", "integer", "Absolute orbit number"),
     "sat:relative_orbit": Queryable("relative_orbit", "integer", "Relative orbit number"),
     "sat:orbit_cycle": Queryable("orbit_cycle", "integer", "Repeat cycle number"),
-    "sat:orbit_state": Queryable("orbit_direction", "string",
-                                 "ascending or descending (=, <> or IN: no LIKE)"),
+    "sat:orbit_state": Queryable(STATE_COLUMN, "string",
+                                 "ascending or descending, any case (=, <>, IN or IS NULL)"),
     "swathstore:pass": Queryable("pass_number", "integer", "Pass number within the cycle"),
+    "swathstore:equator_crossing_longitude": Queryable(
+        "equator_crossing_longitude", "number",
+        "Longitude (-180..180) where the track crosses the equator, when it does once"),
     "file:size": Queryable("size", "integer", "Size of the original file in bytes"),
     "eo:cloud_cover": Queryable("attrs__cloud_cover", "number",
                                 "Cloud cover in percent, when the granule states it"),
@@ -102,6 +112,8 @@ class _Compiler:
             return self.compare(op, args)
         if op == "isnull":
             q = self.prop(args[0] if len(args) == 1 else None, "isNull")
+            if q.column == STATE_COLUMN:
+                return Q(orbit_direction="")
             return Q(**{f"{q.column}__isnull": True})
         if op == "like":
             return self.like(args)
@@ -140,7 +152,8 @@ class _Compiler:
         if q.kind in ("number", "integer"):
             if isinstance(raw, bool) or not isinstance(raw, int | float) or (
                     isinstance(raw, float) and not math.isfinite(raw)):
-                raise QueryError(f"filter: {op} on {q.column} needs a number, not {raw!r:.40}")
+                name = next(n for n, x in QUERYABLES.items() if x is q)
+                raise QueryError(f"filter: {op} on {name} needs a number, not {raw!r:.40}")
             # Compared as Python numbers (an int of 400 digits would overflow a float).
             if abs(raw) >= (2**62 if q.kind == "integer" else 1e300):
                 raise QueryError(f"filter: {raw!r:.40} is out of range for {op}")
@@ -163,11 +176,22 @@ class _Compiler:
                 value = UUID(value)
             except ValueError:
                 return Q(pk__in=[]) if op == "=" else Q()
+        if q.column == STATE_COLUMN:
+            return self.orbit_state(op, [value])
         if q.column == "platform" and op in ("=", "<>"):
             return platform_q(value) if op == "=" else ~platform_q(value)
         if op == "<>":
             return self.text(q, lambda c: ~Q(**{c: value}) & Q(**{f"{c}__isnull": False}))
         return self.text(q, lambda c: Q(**{f"{c}__{COMPARISONS[op]}": value}))
+
+    def orbit_state(self, op: str, values: list[str]) -> Q:
+        """=, <> or IN on sat:orbit_state: a known state, any case (as REST's filter)."""
+        if op not in ("=", "<>", "in"):
+            raise QueryError(f"filter: sat:orbit_state takes =, <>, IN or IS NULL, not {op}")
+        states = [parse_orbit_state(v, "filter sat:orbit_state") for v in values]
+        q = functools.reduce(operator.or_, (Q(orbit_direction__iexact=v) for v in states),
+                             Q(pk__in=[]))
+        return ~q & ~Q(orbit_direction="") if op == "<>" else q
 
     def like(self, args: list) -> Q:
         if len(args) != 2:
@@ -199,6 +223,8 @@ class _Compiler:
 
     def between(self, args: list) -> Q:
         q = self.prop(args[0], "between")
+        if q.column == STATE_COLUMN:
+            return self.orbit_state("between", [])
         lo, hi = (self.value(q, b, "between") for b in args[1:])
         return Q(**{f"{q.column}__gte": lo, f"{q.column}__lte": hi})
 
@@ -219,6 +245,8 @@ class _Compiler:
             values = ok
         if q.column == "platform":
             return functools.reduce(operator.or_, map(platform_q, values), Q(pk__in=[]))
+        if q.column == STATE_COLUMN:
+            return self.orbit_state("in", values)
         return self.text(q, lambda c: Q(**{f"{c}__in": values}))
 
     def s_intersects(self, args: list) -> Q:

@@ -146,6 +146,7 @@ def col(name: str) -> Expr:
 
 FILLED = Expr("bool($)", "$ <> ''")
 NOT_NULL = Expr("($ is not None)", "$ IS NOT NULL")
+KNOWN = Expr("($ is not None)", "$ IS NOT NULL")
 COUNTED = Expr("(($ or 0) >= 1)", "$ >= 1")  # an orbit, cycle or pass number STAC takes
 ORBIT_STATE = Expr(f"($ in {ORBIT_STATES!r})",
                    "$ IN (" + ", ".join(_lit(v) for v in ORBIT_STATES) + ")")
@@ -295,6 +296,9 @@ ITEM = obj(
         _optional("sat:orbit_cycle", "orbit_cycle", NUMBER, COUNTED),
         ("sat:orbit_state", TEXT(DIRECTION), HAS_STATE),
         _optional("swathstore:pass", "pass_number", NUMBER, COUNTED),  # sat has no pass
+        # Neither sat nor any other extension defines it: our own prefix.
+        _optional("swathstore:equator_crossing_longitude", "equator_crossing_longitude",
+                  NUMBER, KNOWN),
         ("eo:cloud_cover", NUMBER(CLOUD), HAS_CLOUD),
         ("swathstore:version", NUMBER(col("version"))),
     )),

@@ -52,7 +52,8 @@ def dumps(body: Any) -> str:
 ITEM_COLUMNS = (
     "id", "uuid", "collection__slug", "granule_id", "version", "filename", "format",
     "platform", "constellation", "instrument", "processing_level", "orbit", "orbit_direction",
-    "relative_orbit", "orbit_cycle", "pass_number", "start_time", "end_time", "size",
+    "relative_orbit", "orbit_cycle", "pass_number", "equator_crossing_longitude",
+    "start_time", "end_time", "size",
     "sha256", "created_at", "updated_at", "fp_geojson", "fp_box", "cloud_cover", "quicklook",
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,52 @@ def _direction_from_data(lat: np.ma.MaskedArray) -> str | None:
         return "ascending"
     if up <= 0.1:
         return "descending"
+    return None
+
+
+EQUATOR_KEYS = ("EquatorCrossingLongitude", "equator_crossing_longitude",
+                "equatorCrossingLongitude", "EQUATOR_CROSSING_LONGITUDE")
+
+
+def equator_crossing(lon: np.ma.MaskedArray, lat: np.ma.MaskedArray,
+                     direction: str | None) -> float | None:
+    """Longitude where a one-way track crosses the equator once, in -180..180, else None.
+
+    Read along the middle of the swath (the nadir track of a cross-track scanner, the
+    track itself of a 1-D profile), interpolated between the two samples either side.
+
+    >>> lat = np.ma.array([-2.0, -1.0, 3.0, 4.0]); lon = np.ma.array([179.0, 179.5, -179.5, 181])
+    >>> equator_crossing(lon, lat, "ascending")
+    179.75
+    >>> equator_crossing(lon, lat, None) is None
+    True
+    """
+    if direction not in ("ascending", "descending") or lat.shape != lon.shape:
+        return None
+    if lat.ndim > 1:  # the middle cross-track sample of each along-track line
+        mid = tuple(n // 2 for n in lat.shape[1:])
+        lat, lon = lat[(slice(None), *mid)], lon[(slice(None), *mid)]
+    keep = ~(np.ma.getmaskarray(lat) | np.ma.getmaskarray(lon))
+    la = np.asarray(lat, dtype=float)[keep]
+    lo = np.asarray(lon, dtype=float)[keep]
+    north = la >= 0
+    changes = np.flatnonzero(north[1:] != north[:-1])
+    if changes.size != 1:
+        return None
+    i = int(changes[0])
+    step = (lo[i + 1] - lo[i] + 180.0) % 360.0 - 180.0  # the short way, across +-180 too
+    x = lo[i] + step * (0.0 - la[i]) / (la[i + 1] - la[i])
+    return round(float((x + 180.0) % 360.0 - 180.0), 4)
+
+
+def _equator_from_attrs(attrs: Mapping[str, Any]) -> float | None:
+    for key in EQUATOR_KEYS:
+        try:
+            value = float(attrs[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(value) and -360.0 <= value <= 360.0:
+            return round((value + 180.0) % 360.0 - 180.0, 4)
     return None
 
 
@@ -159,6 +206,10 @@ def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
     primary = pairs[0]
     granule_id = first_text(flat, GRANULE_KEYS) or granule_stem(path)
     direction = _direction_from_data(arrays[0][1]) if fp.n_valid else None
+    # The granule's own crossing first; else the one its metadata states (that of the
+    # orbit the granule belongs to, which ECHO/ISO metadata call EquatorCrossingLongitude).
+    crossing = equator_crossing(arrays[0][0], arrays[0][1], direction) if fp.n_valid \
+        else None
     geolocation = {
         "lat": primary.lat.path, "lon": primary.lon.path,
         "time": times.variable if times else None,
@@ -174,6 +225,8 @@ def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
         footprint=fp.geometry, is_empty=fp.geometry is None, n_valid_points=fp.n_valid,
         geolocation=geolocation,
         orbit_direction=direction or _direction_from_attrs(flat),
+        equator_crossing_longitude=crossing if crossing is not None
+        else _equator_from_attrs(flat),
         granule_id=granule_id,
         **identity_fields(path, flat, variables, granule_id),
         variables=describe_variables(variables),

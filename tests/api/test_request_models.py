@@ -20,7 +20,9 @@ QUERIES = {  # path -> the query parameters it documents and takes
     "/stac/search": STAC_BODY,
     "/stac/collections/{collection_id}/items": STAC_BODY - {"collections"},
     "/api/v1/swaths/": {"bbox", "intersects", "point", "radius_km", "region", "datetime",
-                        "collection", "platform", "orbit", "state", "sortby", "limit", "next",
+                        "collection", "platform", "orbit", "relative_orbit", "orbit_cycle",
+                        "pass_number", "orbit_direction", "equator_crossing", "state", "sortby",
+                        "limit", "next",
                         "fields", "format"},
 }
 BODIES = {  # path -> (its body component, a body using every documented name)
@@ -34,7 +36,9 @@ BODIES = {  # path -> (its body component, a body using every documented name)
     "/api/v1/swaths/search/": ("SwathBody", {
         "intersects": {"type": "Point", "coordinates": [5, 5]}, "region": "", "point": "",
         "radius_km": None, "bbox": None, "datetime": "2024-01-01/2024-12-31",
-        "collection": ["c"], "platform": "aqua", "orbit": "1..100",
+        "collection": ["c"], "platform": "aqua", "orbit": "1..100", "relative_orbit": "..9",
+        "orbit_cycle": 3, "pass_number": "1..500", "orbit_direction": "ascending",
+        "equator_crossing": "170,-170",
         "state": "VERIFIED", "sortby": "-start_time", "limit": 5, "next": None,
         "fields": ["uuid"]}),
     "/api/v1/subsets/": ("SubsetRequest", {

@@ -46,10 +46,11 @@ def varied() -> list[Swath]:
         swath(box(172, -5, -178, 5), start=T0 + timedelta(days=1), coll=aqua,
               platform="sentinel-6a", constellation="sentinel-6", orbit=115,
               orbit_direction="DESCENDING", format="HDF5", orbit_cycle=14, pass_number=191,
+              equator_crossing_longitude=-167.825,
               attrs={"cloud_cover": 0, "quicklook": {"key": "quicklooks/x.png"}}),
         swath(split_pieces(), start=T0 + timedelta(days=2, microseconds=1500), coll=other,
               orbit=0, orbit_direction="unknown", format="zarr", relative_orbit=0,
-              orbit_cycle=0, pass_number=0,
+              orbit_cycle=0, pass_number=0, equator_crossing_longitude=0.0,
               attrs={"cloud_cover": 150, "quicklook": {"key": ""}}),
         swath(polar_cap(), start=T0 + timedelta(days=3), orbit=None, format="",
               granule_id='G "quoted" \\ back\\slash é ✓.nc', sha256=None,
@@ -58,6 +59,7 @@ def varied() -> list[Swath]:
               attrs={"cloud_cover": "5", "quicklook": "not an object"}),
         swath(box(-10.5, -80.25, 30.75, -60), start=T0 + timedelta(days=5), platform="x",
               orbit_direction="Ascending", relative_orbit=3832, processing_level="L3A",
+              equator_crossing_longitude=170.0,
               attrs={"cloud_cover": 100.0}),
     ]
     Swath.objects.filter(pk=rows[4].pk).update(end_time=None)
@@ -97,6 +99,9 @@ def test_the_branches_the_rows_were_made_for_are_taken(varied: list[Swath]) -> N
                 "sat:absolute_orbit"} & set(pieces["properties"])
     assert itemdef.SAT_EXT not in pieces["stac_extensions"]
     assert south["properties"]["sat:relative_orbit"] == 3832
+    # Any longitude is a crossing, 0 too; a row without one has no such property.
+    assert [it["properties"].get("swathstore:equator_crossing_longitude")
+            for it in (crossing, pieces, south, first)] == [-167.825, 0, 170, None]
     assert itemdef.SAT_EXT not in empty["stac_extensions"]
 
 

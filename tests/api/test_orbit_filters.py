@@ -1,0 +1,241 @@
+"""Orbit and pass searches: absolute and relative orbit, cycle, pass and orbit state select
+the same swaths through REST GET and POST, STAC GET (CQL2 text) and POST (CQL2 JSON).
+
+The rows are four real granules of ../shared/data/swaths as ingest reads them (their
+numbers come from the files: Sentinel-6A cycle 14 pass 191, Jason-1 cycle 1 pass 2,
+ICESat-2 ATL07 reference ground track 849 cycle 2, CryoSat-2 relative orbit 3832
+cycle 11; Jason-1's track crosses the equator descending at 94.2555 W, and MetOp-A's
+ASCAT file states its orbit's crossing, 192.175 E, i.e. -167.825) and two synthetic rows:
+one whose direction was stored before names were normalised ("Ascending") and which
+crosses the equator at 175 E, one with no orbit numbers at all.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from ingest.pipeline import metadata_fields
+from ingest.readers import read_metadata
+from tests.catalog.factories import box, collection, swath
+
+pytestmark = pytest.mark.django_db
+
+REAL = {  # label -> file in ../shared/data/swaths
+    "s6": "S6A_P4_2__HR_RED__NR_014_191_20210403T004056_20210403T005056_F00.nc",
+    "jason": "JA1_GPN_2PeP001_002_20020115_060706_20020115_070316.nc",
+    "atl07": "processed_ATL07-01_20190222003738_08490201_003_02.h5",
+    "cryosat": "CS_LTA__SIR_SAR_2__20191005T151255_20191005T151621_E001.nc",
+    "ascat": "ascat_20150702_084200_metopa_45145_eps_o_250_2300_ovw.l2.nc",
+}
+
+
+@pytest.fixture(scope="session")
+def real(shared_swaths: Path) -> dict[str, dict[str, Any]]:
+    """label -> the catalog fields ingest makes of each real granule (read once)."""
+    return {label: metadata_fields(read_metadata(shared_swaths / name))
+            for label, name in REAL.items()}
+
+
+@pytest.fixture
+def rows(real: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """label -> uuid of each row."""
+    coll = collection("orbits")
+    out = {}
+    for label in REAL:
+        f = dict(real[label])
+        f.pop("filename")
+        out[label] = swath(f.pop("footprint"), start=f.pop("start_time"), coll=coll,
+                           granule_id=REAL[label], **{k: v for k, v in f.items()
+                                                      if k != "end_time"})
+    out["legacy-ascending"] = swath(box(0, 0, 10, 10), coll=coll, orbit=100,
+                                    orbit_direction="Ascending",
+                                    equator_crossing_longitude=175.0)
+    out["no-orbit"] = swath(box(20, 0, 30, 10), coll=coll)
+    return {label: str(s.uuid) for label, s in out.items()}
+
+
+@pytest.fixture
+def client() -> APIClient:
+    c = APIClient()
+    c.force_authenticate(User.objects.create_user("orbiter"))
+    return c
+
+
+def test_the_rows_carry_the_numbers_their_files_state(
+        real: dict[str, dict[str, Any]]) -> None:
+    got = {label: tuple(real[label][k] for k in (
+        "orbit", "relative_orbit", "orbit_cycle", "pass_number", "orbit_direction"))
+        for label in REAL}
+    assert got["s6"][2:4] == (14, 191)
+    assert got["jason"][2:] == (1, 2, "descending")
+    assert got["atl07"][1:3] == (849, 2)
+    assert got["cryosat"][1:3] == (3832, 11)
+    crossing = {label: real[label]["equator_crossing_longitude"] for label in REAL}
+    assert crossing == {"s6": None, "jason": -94.2555, "atl07": None, "cryosat": None,
+                        "ascat": -167.825}
+
+
+def _cmp(op: str, prop: str, *values: Any) -> dict[str, Any]:
+    return {"op": op, "args": [{"property": prop}, *values]}
+
+
+# (REST parameters, CQL2 text, CQL2 JSON, the rows it selects)
+CASES = [
+    ({"orbit": "2"}, "sat:absolute_orbit = 2", _cmp("=", "sat:absolute_orbit", 2), {"jason"}),
+    ({"orbit": "2000..3000"}, "sat:absolute_orbit BETWEEN 2000 AND 3000",
+     _cmp("between", "sat:absolute_orbit", 2000, 3000), {"atl07"}),
+    ({"relative_orbit": "849"}, "sat:relative_orbit = 849",
+     _cmp("=", "sat:relative_orbit", 849), {"atl07"}),
+    ({"relative_orbit": "3000.."}, "sat:relative_orbit >= 3000",
+     _cmp(">=", "sat:relative_orbit", 3000), {"cryosat"}),
+    ({"orbit_cycle": "14"}, "sat:orbit_cycle = 14", _cmp("=", "sat:orbit_cycle", 14), {"s6"}),
+    ({"orbit_cycle": "1..2"}, "sat:orbit_cycle BETWEEN 1 AND 2",
+     _cmp("between", "sat:orbit_cycle", 1, 2), {"jason", "atl07"}),
+    ({"orbit_cycle": "11", "orbit_direction": "descending"},
+     "sat:orbit_cycle = 11 AND sat:orbit_state = 'descending'",
+     {"op": "and", "args": [_cmp("=", "sat:orbit_cycle", 11),
+                            _cmp("=", "sat:orbit_state", "descending")]}, {"cryosat"}),
+    ({"pass_number": "191"}, "swathstore:pass = 191", _cmp("=", "swathstore:pass", 191),
+     {"s6"}),
+    ({"pass_number": "..100"}, "swathstore:pass <= 100", _cmp("<=", "swathstore:pass", 100),
+     {"jason"}),
+    ({"orbit_direction": "descending"}, "sat:orbit_state = 'descending'",
+     _cmp("=", "sat:orbit_state", "descending"), {"jason", "atl07", "cryosat"}),
+    # Case is ignored on both sides: a row stored as "Ascending" is ascending.
+    ({"orbit_direction": "ASCENDING"}, "sat:orbit_state IN ('ascending')",
+     _cmp("in", "sat:orbit_state", ["ascending"]), {"legacy-ascending"}),
+    # Equator-crossing longitude: a range, across +-180 when west > east.
+    ({"equator_crossing": "170,-160"},
+     "swathstore:equator_crossing_longitude >= 170 OR "
+     "swathstore:equator_crossing_longitude <= -160",
+     {"op": "or", "args": [_cmp(">=", "swathstore:equator_crossing_longitude", 170),
+                           _cmp("<=", "swathstore:equator_crossing_longitude", -160)]},
+     {"ascat", "legacy-ascending"}),
+    ({"equator_crossing": "170,-170"},
+     "swathstore:equator_crossing_longitude >= 170 OR "
+     "swathstore:equator_crossing_longitude <= -170",
+     {"op": "or", "args": [_cmp(">=", "swathstore:equator_crossing_longitude", 170),
+                           _cmp("<=", "swathstore:equator_crossing_longitude", -170)]},
+     {"legacy-ascending"}),
+    ({"equator_crossing": "-100,-90"},
+     "swathstore:equator_crossing_longitude BETWEEN -100 AND -90",
+     _cmp("between", "swathstore:equator_crossing_longitude", -100, -90), {"jason"}),
+    ({"equator_crossing": "-170,170", "orbit_direction": "descending"},
+     "swathstore:equator_crossing_longitude BETWEEN -170 AND 170 AND "
+     "sat:orbit_state = 'descending'",
+     {"op": "and", "args": [_cmp("between", "swathstore:equator_crossing_longitude",
+                                 -170, 170), _cmp("=", "sat:orbit_state", "descending")]},
+     {"jason"}),
+    ({"orbit_direction": "geostationary"}, "sat:orbit_state = 'geostationary'",
+     _cmp("=", "sat:orbit_state", "geostationary"), set()),
+]
+CQL2_ONLY = [  # what only CQL2 can say: a swath whose direction or cycle is unknown
+    ("sat:orbit_state IS NULL", _cmp("isNull", "sat:orbit_state"),
+     {"s6", "ascat", "no-orbit"}),
+    ("sat:orbit_state <> 'descending'", _cmp("<>", "sat:orbit_state", "descending"),
+     {"legacy-ascending"}),
+    ("sat:orbit_cycle IS NULL", _cmp("isNull", "sat:orbit_cycle"),
+     {"ascat", "legacy-ascending", "no-orbit"}),
+]
+
+
+def _labels(rows: dict[str, str], features: list[dict[str, Any]]) -> set[str]:
+    by_id = {v: k for k, v in rows.items()}
+    return {by_id[f["id"]] for f in features}
+
+
+@pytest.mark.parametrize(("params", "text", "cql2", "expected"), CASES,
+                         ids=[str(c[0]) for c in CASES])
+def test_each_face_selects_exactly_the_swaths_with_those_numbers(
+        client: APIClient, rows: dict[str, str], params: dict[str, str], text: str,
+        cql2: dict[str, Any], expected: set[str]) -> None:
+    answers = {
+        "REST GET": client.get("/api/v1/swaths/", params),
+        "REST POST": client.post("/api/v1/swaths/search/", params, format="json"),
+        "STAC GET": client.get("/stac/search", {"filter": text}),
+        "STAC GET json": client.get("/stac/search", {"filter": json.dumps(cql2),
+                                                     "filter-lang": "cql2-json"}),
+        "STAC POST": client.post("/stac/search", {"filter": cql2, "limit": 50}, format="json"),
+        "STAC POST text": client.post("/stac/search", {"filter": text, "filter-lang":
+                                                       "cql2-text"}, format="json"),
+        "STAC items": client.get("/stac/collections/orbits/items", {"filter": text}),
+    }
+    for face, response in answers.items():
+        assert response.status_code == 200, (face, response.content[:300])
+        assert _labels(rows, response.json()["features"]) == expected, face
+
+
+def test_items_and_rest_features_carry_the_equator_crossing(
+        client: APIClient, rows: dict[str, str]) -> None:
+    item = client.get(f"/stac/collections/orbits/items/{rows['jason']}").json()
+    assert item["properties"]["swathstore:equator_crossing_longitude"] == -94.2555
+    page = client.get("/stac/search", {"ids": ",".join(rows.values())}).json()
+    by_id = {f["id"]: f["properties"] for f in page["features"]}
+    assert by_id[rows["ascat"]]["swathstore:equator_crossing_longitude"] == -167.825
+    assert "swathstore:equator_crossing_longitude" not in by_id[rows["s6"]]
+    rest = client.get(f"/api/v1/swaths/{rows['jason']}/").json()
+    assert rest["properties"]["equator_crossing_longitude"] == -94.2555
+
+
+@pytest.mark.parametrize(("text", "cql2", "expected"), CQL2_ONLY,
+                         ids=[c[0] for c in CQL2_ONLY])
+def test_cql2_reads_an_unknown_orbit_state_or_cycle_as_null(
+        client: APIClient, rows: dict[str, str], text: str, cql2: dict[str, Any],
+        expected: set[str]) -> None:
+    for response in (client.get("/stac/search", {"filter": text}),
+                     client.post("/stac/search", {"filter": cql2}, format="json")):
+        assert response.status_code == 200, response.content[:300]
+        assert _labels(rows, response.json()["features"]) == expected
+
+
+@pytest.mark.parametrize(("params", "error"), [
+    ({"relative_orbit": "x"}, "relative_orbit='x' must be a whole number N or a range A..B"),
+    ({"orbit_cycle": "5..3"}, "orbit_cycle='5..3': the range ends before it starts"),
+    ({"pass_number": "-1"}, "pass_number='-1' is out of range: numbers are 0 to 2147483647"),
+    ({"orbit": "1.5"}, "orbit='1.5' must be a whole number N or a range A..B"),
+    ({"orbit_direction": "up"},
+     "orbit_direction='up' must be one of ascending, descending, geostationary"),
+    ({"cycle": "3"}, "unknown parameter(s): cycle; allowed: "),
+    ({"equator_crossing": "170"}, "equator_crossing='170' must be W,E: two longitudes"),
+    ({"equator_crossing": "190,10"},
+     "equator_crossing='190,10': longitudes must be within -180..180"),
+    ({"equator_crossing": "a,10"}, "equator_crossing='a' is not a number"),
+])
+def test_rest_refuses_a_bad_value_naming_the_parameter_and_what_is_allowed(
+        client: APIClient, params: dict[str, str], error: str) -> None:
+    for response in (client.get("/api/v1/swaths/", params),
+                     client.post("/api/v1/swaths/search/", params, format="json")):
+        assert response.status_code == 400
+        assert response.json()["error"].startswith(error)
+        if "unknown" in error:
+            assert "orbit_cycle" in response.json()["error"]
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("sat:orbit_state = 'up'",
+     "filter sat:orbit_state='up' must be one of ascending, descending, geostationary"),
+    ("sat:orbit_state < 'b'", "filter: sat:orbit_state takes =, <>, IN or IS NULL, not <"),
+    ("sat:relative_orbit = 'x'", "filter: = on sat:relative_orbit needs a number"),
+    ("sat:cycle = 3", "filter: 'sat:cycle' is not a queryable; see /stac/queryables"),
+])
+def test_cql2_refuses_a_bad_value_naming_the_property(client: APIClient, text: str,
+                                                       error: str) -> None:
+    response = client.get("/stac/search", {"filter": text})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(error)
+
+
+def test_queryables_list_the_orbit_properties_and_the_states(client: APIClient) -> None:
+    props = client.get("/stac/queryables").json()["properties"]
+    for name in ("sat:absolute_orbit", "sat:relative_orbit", "sat:orbit_cycle",
+                 "swathstore:pass"):
+        assert props[name]["type"] == "integer"
+    assert props["swathstore:equator_crossing_longitude"]["type"] == "number"
+    assert props["sat:orbit_state"]["enum"] == ["ascending", "descending", "geostationary"]
+
