@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0006_swath_stac_identity'),
+        ('catalog', '0007_ingest_run_interrupted'),
     ]
 
     operations = [
