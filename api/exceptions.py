@@ -37,6 +37,10 @@ class NotDownloadable(Exception):
     """The swath exists but is not VERIFIED (yet), so its bytes are not served."""
 
 
+class NotRetryable(Exception):
+    """The product is not FAILED: it is done, empty, or already queued or being cut."""
+
+
 def _message(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ValidationError):
         return {"error": "; ".join(exc.messages)}
@@ -68,6 +72,7 @@ ERRORS: dict[type[Exception], tuple[int, Callable[[Any], dict[str, Any]]]] = {
     SubsetTooLarge: (status.HTTP_400_BAD_REQUEST, _estimate),
     ObjectDoesNotExist: (status.HTTP_404_NOT_FOUND, _message),
     NotDownloadable: (status.HTTP_409_CONFLICT, _message),
+    NotRetryable: (status.HTTP_409_CONFLICT, _message),
     Gone: (status.HTTP_410_GONE, _message),
     PayloadTooLarge: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, _message),
     RequestDataTooBig: (status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, _message),

@@ -300,7 +300,16 @@ class Product(models.Model):
     params_hash = models.CharField(max_length=64, unique=True)
     state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
     error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # cuts started, ever
+    # Automatic attempts (broker redeliveries, reconcile) stop at attempts_base +
+    # subset.services.MAX_ATTEMPTS; a person's retry moves the base up to attempts, as
+    # register_swath resets a swath's count for a data manager's re-run.
+    attempts_base = models.PositiveSmallIntegerField(default=0)
+    # Earlier attempts that FAILED, oldest first: [{"attempt", "at", "error"}]; written
+    # when a FAILED product is sent again ("error" is the latest attempt's).
+    failures = models.JSONField(default=list, blank=True)
+    # Reconcile said GIVE-UP for it (out of automatic attempts): said once, not each sweep.
+    given_up = models.BooleanField(default=False)
     result = models.ForeignKey(
         StoredObject, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
     )

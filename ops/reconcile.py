@@ -11,7 +11,8 @@ What it repairs (RELIABILITY I1-I6, S3, C5, D1):
 - VERIFIED rows whose copy has vanished: repaired from another verified copy, else
   the row is FAILED with the reason and re-ingested from its source if it exists.
 - Subset products (primary store only, subset.recovery): standing orders a crash kept
-  from firing, and QUEUED products older than the grace whose message was lost.
+  from firing, QUEUED products older than the grace whose message was lost, and
+  FAILED products with automatic attempts left (GIVE-UP, once, for those without).
 Dry run by default; `apply=True` acts. Every finding is one line of the report.
 """
 

@@ -37,12 +37,16 @@ def running_lease() -> timedelta:
 
 
 def claim(product_id: int) -> bool:
-    """QUEUED (or RUNNING past its lease) -> RUNNING; True if this worker got it."""
+    """QUEUED (or RUNNING past its lease) -> RUNNING; True if this worker got it.
+
+    Not once the product's automatic attempts are used (reconcile then fails it, and
+    only a person's retry gives it more: subset.services.retry_product).
+    """
     now = timezone.now()
     changed = Product.objects.filter(
         Q(state=Product.State.QUEUED)
         | Q(state=Product.State.RUNNING, started_at__lt=now - running_lease()),
-        pk=product_id, attempts__lt=MAX_ATTEMPTS,
+        pk=product_id, attempts__lt=F("attempts_base") + MAX_ATTEMPTS,
     ).update(state=Product.State.RUNNING, started_at=now, attempts=F("attempts") + 1, error="")
     return changed == 1
 

@@ -10,10 +10,15 @@ in the database and start them again (subset.dispatch: the broker, the web proce
 worker thread, or inline in a command); a product can be sent twice safely, since only
 the worker whose ``claim`` moves it out of QUEUED cuts it. The embedded default's
 worker thread runs this itself when idle, so it needs no periodic reconcile.
+
+A FAILED product with automatic attempts left (subset.services.MAX_ATTEMPTS since a
+person last asked) is sent again once its failure is older than the grace; one without
+is reported GIVE-UP once and stays FAILED until a person retries it.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.db.models import Exists, OuterRef, Q
@@ -21,12 +26,19 @@ from django.utils import timezone
 
 from catalog.models import Product, Region, Swath, SwathState
 from subset.products import running_lease
-from subset.services import MAX_ATTEMPTS, active_orders, create_order_products, enqueue
+from subset.services import (
+    MAX_ATTEMPTS,
+    active_orders,
+    create_order_products,
+    enqueue,
+    retry_product,
+)
 
 # Swaths verified this recently are checked for missed standing orders. Reconcile runs
 # every RECONCILE_EVERY_S (15 min by default), so two days covers a long outage without
 # rescanning the whole catalog each time.
 ORDER_LOOKBACK = timedelta(days=2)
+log = logging.getLogger(__name__)
 
 
 def recover_products(lines: list[str], *, apply: bool, grace: timedelta) -> None:
@@ -36,6 +48,9 @@ def recover_products(lines: list[str], *, apply: bool, grace: timedelta) -> None
     """
     _missed_orders(lines, apply)
     _lost_products(lines, apply, grace)
+    # After the lost ones: a product sent again here is QUEUED with its old created_at,
+    # and must not be sent twice in one sweep.
+    _failed_products(lines, apply, grace)
 
 
 def _missed_orders(lines: list[str], apply: bool) -> None:
@@ -61,17 +76,45 @@ def _lost_products(lines: list[str], apply: bool, grace: timedelta) -> None:
     lost = Product.objects.filter(
         Q(state=Product.State.QUEUED, created_at__lt=now - grace)
         | Q(state=Product.State.RUNNING, started_at__lt=now - running_lease()))
-    for pk, state, attempts in lost.values_list("pk", "state", "attempts"):
-        if attempts >= MAX_ATTEMPTS:
+    for pk, state, attempts, base in lost.values_list("pk", "state", "attempts",
+                                                      "attempts_base"):
+        if attempts >= base + MAX_ATTEMPTS:
             # No worker may claim it any more (transient errors every time, or a worker
             # that died every time): fail it with the reason instead of leaving it waiting.
             lines.append(f"GIVE-UP product {pk} ({state}) after {attempts} attempts")
             if apply:
                 Product.objects.filter(pk=pk, state=state).update(
-                    state=Product.State.FAILED, finished_at=now,
+                    state=Product.State.FAILED, finished_at=now, given_up=True,
                     error=f"gave up after {attempts} attempts (transient store errors, or "
                           "a worker that died each time; see the worker logs)")
             continue
         lines.append(f"REQUEUE product {pk} ({state})")
         if apply:
             enqueue(pk)
+
+
+def _failed_products(lines: list[str], apply: bool, grace: timedelta) -> None:
+    """FAILED products with automatic attempts left are cut again (a store that was down,
+    an object since restored); one without is given up, once, loudly.
+
+    A failure younger than ``grace`` waits, so a short outage does not use up every
+    attempt in a few sweeps of the web process's worker.
+    """
+    now = timezone.now()
+    failed = Product.objects.filter(state=Product.State.FAILED, given_up=False)
+    for pk, attempts, base, finished_at, error in failed.values_list(
+            "pk", "attempts", "attempts_base", "finished_at", "error"):
+        if attempts >= base + MAX_ATTEMPTS:
+            lines.append(f"GIVE-UP product {pk} (FAILED) after {attempts} attempts: {error}")
+            if apply and Product.objects.filter(
+                    pk=pk, state=Product.State.FAILED, given_up=False).update(given_up=True):
+                log.error("product %s: gave up after %s attempts (a person may retry it): %s",
+                          pk, attempts, error)
+            continue
+        if finished_at is not None and finished_at >= now - grace:
+            continue
+        lines.append(f"REQUEUE product {pk} (FAILED, attempt {attempts} of "
+                     f"{base + MAX_ATTEMPTS}): {error}")
+        if apply:
+            # on_commit: at once outside a transaction (reconcile, the worker's sweep).
+            retry_product(pk, person=False)

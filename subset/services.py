@@ -1,10 +1,10 @@
 """Subset jobs: one Product per (swath, region, variables, time window, owner), cut by a task.
 
 submit_subset() validates and creates QUEUED products (the same parameters twice by the
-same owner give the same product, by ``params_hash``) and hands them to subset.dispatch
-after commit (a broker's workers, or the web process's own worker: never the request);
-the worker cuts each with subset.products.run_product(). No transaction is open while
-bytes move (STYLE 7).
+same owner give the same product, by ``params_hash``; a FAILED one is cut again) and
+hands them to subset.dispatch after commit (a broker's workers, or the web process's own
+worker: never the request); the worker cuts each with subset.products.run_product().
+No transaction is open while bytes move (STYLE 7).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ DEFAULT_MAX_BYTES = 2 * 10**9
 DEFAULT_MAX_TOTAL_BYTES = 10 * 10**9
 DEFAULT_MAX_SWATHS = 100
 MAX_ATTEMPTS = 3
+MAX_FAILURES_KEPT = 20  # a product's failure history (Product.failures)
 PARAMS_VERSION = 1
 # Sends a product id to a worker: subset.apps sets it to subset.tasks.cut_subset.delay,
 # so that the task module imports this one and not the reverse (no import cycle).
@@ -177,8 +178,9 @@ def submit_subset(spec: SubsetSpec, *, swath_uuid: str | None = None,
         raise SubsetTotalTooLarge(total, max_total_bytes(), len(swaths))
     # One commit for all (a short transaction: rows only); the cuts start after it.
     with transaction.atomic():
-        return [create_product(swath, spec, owner_id=owner_id, region_id=region_id)
-                for swath in swaths]
+        # The same request again after a failure is a person asking for a new attempt.
+        return [create_product(swath, spec, owner_id=owner_id, region_id=region_id,
+                               retry_failed=True) for swath in swaths]
 
 
 def search_swaths(spec: SubsetSpec, search: dict[str, Any]) -> list[Swath]:
@@ -200,12 +202,21 @@ def search_swaths(spec: SubsetSpec, search: dict[str, Any]) -> list[Swath]:
 
 
 def create_product(swath: Swath, spec: SubsetSpec, *, owner_id: int | None = None,
-                   region_id: int | None = None) -> tuple[Product, bool]:
-    """Return (product, created); a new product is enqueued once the transaction commits."""
+                   region_id: int | None = None, retry_failed: bool = False
+                   ) -> tuple[Product, bool]:
+    """Return (product, queued); a product new or sent again is enqueued after commit.
+
+    ``retry_failed`` (a person asking again): an existing FAILED product is cut again,
+    as by ``retry_product(person=True)``; other existing products are returned as they are.
+    """
     params = spec.params(swath)
     digest = params_hash(params, owner_id)
     existing = Product.objects.filter(params_hash=digest).first()
     if existing is not None:
+        if retry_failed and existing.state == Product.State.FAILED and retry_product(
+                existing.pk, person=True):
+            existing.refresh_from_db()
+            return existing, True
         return existing, False
     try:
         with transaction.atomic():
@@ -219,6 +230,41 @@ def create_product(swath: Swath, spec: SubsetSpec, *, owner_id: int | None = Non
     except IntegrityError:
         return Product.objects.get(params_hash=digest), False
     return product, True
+
+
+def retry_product(product_id: int, *, person: bool) -> bool:
+    """FAILED -> QUEUED, its failure kept in ``failures``; True if this call moved it.
+
+    ``person``: a person asked (the retry endpoint, the same request again): the product
+    gets MAX_ATTEMPTS automatic attempts from now on, however many it used. Otherwise
+    (reconcile) only a product with automatic attempts left is sent again. The cut is
+    enqueued once the transaction commits. The update is conditional on the row as it
+    was read, so two callers racing send it once; no lock is held.
+    """
+    row = Product.objects.filter(pk=product_id, state=Product.State.FAILED).values(
+        "attempts", "attempts_base", "error", "finished_at", "failures").first()
+    if row is None:
+        return False
+    if not person and row["attempts"] >= row["attempts_base"] + MAX_ATTEMPTS:
+        return False
+    failure = {"attempt": row["attempts"], "error": row["error"],
+               "at": row["finished_at"].isoformat() if row["finished_at"] else None}
+    # Bounded: a product retried by hand for ever keeps its latest failures.
+    history = [*list(row["failures"] or [])[-(MAX_FAILURES_KEPT - 1):], failure]
+    changed = Product.objects.filter(
+        pk=product_id, state=Product.State.FAILED, attempts=row["attempts"],
+        attempts_base=row["attempts_base"],
+    ).update(state=Product.State.QUEUED, error="", failures=history, started_at=None,
+             finished_at=None, given_up=False,
+             **({"attempts_base": row["attempts"]} if person else {}))
+    if changed:
+        transaction.on_commit(lambda: enqueue(product_id))
+    return changed == 1
+
+
+def attempts_left(product: Product) -> int:
+    """Automatic attempts the product may still be given (0 once they are used)."""
+    return max(0, product.attempts_base + MAX_ATTEMPTS - product.attempts)
 
 
 def enqueue(product_id: int) -> None:

@@ -22,7 +22,7 @@ from catalog.models import Product, Region
 from eo.times import parse_interval
 from subset.region import Region as KernelRegion
 from subset.region import parse_bbox, parse_geometry
-from subset.services import SubsetSpec, region_spec
+from subset.services import SubsetSpec, attempts_left, region_spec
 
 SKIP = (None, "")
 Box = list[float] | str  # 4 numbers (or 6 with heights, ignored), or "W,S,E,N"
@@ -130,6 +130,14 @@ class SubsetRequest(RequestModel):
         return SubsetSpec(region, slug, self.variables, start, end, self.fill_outside)
 
 
+class ProductFailureSerializer(serializers.Serializer):
+    """One earlier attempt of a product that FAILED."""
+
+    attempt = serializers.IntegerField(help_text="its number, counting every attempt")
+    at = serializers.DateTimeField(allow_null=True, help_text="when it failed")
+    error = serializers.CharField(help_text="why")
+
+
 class SubsetProductSerializer(serializers.ModelSerializer):
     """One product (a subset of one swath): state, timings, sizes and links."""
 
@@ -140,6 +148,13 @@ class SubsetProductSerializer(serializers.ModelSerializer):
     variables = serializers.ListField(child=serializers.CharField(), read_only=True)
     params = serializers.DictField(read_only=True,
                                    help_text="the canonical parameters the product was cut with")
+    failures = ProductFailureSerializer(
+        many=True, read_only=True,
+        help_text="earlier attempts that FAILED, oldest first (the latest attempt's reason "
+                  "is `error`)")
+    attempts_left = serializers.SerializerMethodField(
+        help_text="automatic attempts still allowed (broker redeliveries, reconcile); a "
+                  "retry by a person gives a product its full count again")
     queued_seconds = serializers.SerializerMethodField()
     run_seconds = serializers.SerializerMethodField()
     download = serializers.SerializerMethodField()
@@ -148,9 +163,13 @@ class SubsetProductSerializer(serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = ["id", "url", "state", "swath", "region", "variables", "params", "error",
-                  "attempts", "created_at", "started_at", "finished_at", "queued_seconds",
-                  "run_seconds", "bytes_read", "result_size", "download"]
+                  "attempts", "attempts_left", "failures", "created_at", "started_at",
+                  "finished_at", "queued_seconds", "run_seconds", "bytes_read", "result_size",
+                  "download"]
         read_only_fields = fields  # output only: requests are SubsetRequest
+
+    def get_attempts_left(self, obj: Product) -> int:
+        return attempts_left(obj)
 
     def get_queued_seconds(self, obj: Product) -> float | None:
         if obj.started_at is None:

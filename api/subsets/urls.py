@@ -11,4 +11,5 @@ urlpatterns = [
     path("", views.SubsetListView.as_view(), name="list"),
     path("<int:pk>", views.SubsetDetailView.as_view(), name="detail"),
     path("<int:pk>/download", views.SubsetDownloadView.as_view(), name="download"),
+    path("<int:pk>/retry", views.SubsetRetryView.as_view(), name="retry"),
 ]

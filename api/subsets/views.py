@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.exceptions import Gone, NotDownloadable
+from api.exceptions import Gone, NotDownloadable, NotRetryable
 from api.permissions import PublicReads
 from api.subsets.serializers import (
     SubsetErrorSerializer,
@@ -30,7 +30,7 @@ from archive.config import get_store
 from archive.errors import ArchiveError
 from archive.stores import MAX_PRESIGN_SECONDS
 from catalog.models import Product
-from subset.services import submit_subset
+from subset.services import retry_product, submit_subset
 
 CHUNK = 1 << 20
 
@@ -45,7 +45,8 @@ NO_PRODUCT = {404: _error("no such product, or not the caller's (products are pr
 
 
 class SubsetListView(APIView):
-    """POST: queue one product per swath (the same request twice: the same products).
+    """POST: queue one product per swath (the same request twice: the same products, a
+    FAILED one cut again).
 
     The answer is 202 with the products QUEUED: they are cut by a worker (a broker's, or
     the web process's own thread without one), never in the request; poll their `url`.
@@ -74,7 +75,8 @@ class SubsetListView(APIView):
                                              "by a worker; poll each product's url"),
             200: OpenApiResponse(SubsetProductListSerializer,
                                  description="the caller made the same request before: its "
-                                             "products"),
+                                             "products (a FAILED one is queued again, and "
+                                             "the answer is then 202)"),
             400: _error("a bad body, or a subset over the size limit per product or in all "
                         "(with the estimate and the limit)"),
             404: _error("no such swath"),
@@ -115,6 +117,38 @@ class SubsetDetailView(APIView):
         product = Product.objects.visible_to(request.user).select_related(
             "swath", "region").get(pk=pk)
         return Response(SubsetProductSerializer(product, context={"request": request}).data)
+
+
+class SubsetRetryView(APIView):
+    """POST: cut a FAILED product again (owner or staff); its earlier failures are kept."""
+
+    permission_classes = [PublicReads]
+
+    @extend_schema(
+        operation_id="api_v1_subsets_retry",
+        request=None,
+        description="Queue a FAILED product for a new attempt. The failure moves to the "
+                    "product's `failures`, and the product gets the automatic attempts of a "
+                    "new request again (reconcile re-sends a failure while it has some).",
+        responses={
+            202: OpenApiResponse(SubsetProductSerializer,
+                                 description="queued again: the product as it is now "
+                                             "(QUEUED); poll its url"),
+            409: _error("the product is not FAILED (DONE or EMPTY: nothing to retry; QUEUED "
+                        "or RUNNING: an attempt is under way)"),
+            **NO_PRODUCT,
+            **UNAUTHENTICATED,
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        # Another user's product is answered as a missing one: 404, not 403.
+        product = Product.objects.visible_to(request.user).only("pk", "state").get(pk=pk)
+        if not retry_product(product.pk, person=True):
+            state = Product.objects.filter(pk=pk).values_list("state", flat=True).first()
+            raise NotRetryable(f"subset {pk} is {state}: only a FAILED product can be retried")
+        product = Product.objects.select_related("swath", "region").get(pk=pk)
+        return Response(SubsetProductSerializer(product, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED)
 
 
 class SubsetDownloadView(APIView):

@@ -80,3 +80,56 @@ def test_a_product_no_worker_may_claim_any_more_is_failed_with_the_reason(
     product.refresh_from_db()
     assert product.state == "FAILED"
     assert f"gave up after {MAX_ATTEMPTS} attempts" in product.error
+
+
+def test_reconcile_cuts_a_failed_product_again_while_it_has_attempts_left(
+        modis: Swath, django_capture_on_commit_callbacks) -> None:
+    from tests.subset.test_retry import Outage
+
+    outage = Outage(modis)
+    outage.lose()
+    with django_capture_on_commit_callbacks(execute=True):
+        product = lost_product(modis)
+    product.refresh_from_db()
+    assert product.state == "FAILED" and "missing from" in product.error
+    # A failure younger than the grace waits (a short outage must not use every attempt).
+    assert not [line for line in reconcile("primary", apply=True,
+                                           grace=timedelta(hours=1)).lines if "product" in line]
+    # The same sweep first re-ingests the lost object from its source (MISSING), then
+    # sends the product again, once: attempt 2 succeeds, attempt 1's failure is kept.
+    with django_capture_on_commit_callbacks(execute=True):
+        lines = reconcile("primary", apply=True, grace=NOW).lines
+    assert [line for line in lines if line.startswith("REQUEUE product")] == [
+        f"REQUEUE product {product.pk} (FAILED, attempt 1 of {MAX_ATTEMPTS}): {product.error}"]
+    product.refresh_from_db()
+    assert product.state == "DONE" and product.attempts == 2, product.error
+    assert [f["attempt"] for f in product.failures] == [1]
+    assert not [line for line in reconcile("primary", apply=True, grace=NOW).lines
+                if "product" in line]
+
+
+def test_reconcile_gives_up_once_on_a_failed_product_without_attempts_left(
+        modis: Swath, django_capture_on_commit_callbacks, caplog) -> None:
+    from tests.subset.test_retry import Outage
+
+    outage = Outage(modis)
+    outage.lose()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            product = lost_product(modis)
+        Product.objects.filter(pk=product.pk).update(attempts=MAX_ATTEMPTS)
+        dry = reconcile("primary", grace=NOW).lines
+        assert f"GIVE-UP product {product.pk} (FAILED) after {MAX_ATTEMPTS} attempts" in \
+            "\n".join(dry)
+        lines = reconcile("primary", apply=True, grace=NOW).lines
+        assert [line for line in lines if "product" in line] == [
+            line for line in dry if "product" in line]
+        assert f"product {product.pk}: gave up after {MAX_ATTEMPTS} attempts" in caplog.text
+        product.refresh_from_db()
+        assert product.state == "FAILED" and product.attempts == MAX_ATTEMPTS  # not cut again
+        assert product.failures == []
+        # Said once: the next sweeps leave it to a person.
+        assert not [line for line in reconcile("primary", apply=True, grace=NOW).lines
+                    if "product" in line]
+    finally:
+        outage.restore()
