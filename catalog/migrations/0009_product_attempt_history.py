@@ -20,7 +20,7 @@ def old_failures_given_up(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0006_swath_stac_identity'),
+        ('catalog', '0008_swath_equator_crossing'),
     ]
 
     operations = [
