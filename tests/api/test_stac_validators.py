@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.api.live import LiveServer
-from tests.support.stacschemas import API_VALIDATOR_LAUNCHER, SCHEMAS, schema_map
+from tests.support.stacschemas import API_VALIDATOR_LAUNCHER, require_schemas, schema_map
 
 # The tests only read, over HTTP; the mark makes pytest-django create the test database
 # (a transactional mark would empty it after the first test).
@@ -75,8 +75,7 @@ def _stac_validator_errors(item: dict[str, Any], schemas: dict[str, str]) -> lis
 
 def test_every_item_made_from_the_shared_granules_passes_stac_validator(
         granules: list[dict[str, Any]], api_server: LiveServer, tmp_path: Path) -> None:
-    if not SCHEMAS.is_dir():
-        pytest.skip(f"{SCHEMAS} is missing: CI puts shared/ beside the repo")
+    require_schemas()
     schemas = schema_map(tmp_path)
     errors: list[str] = []
     for item in granules:
@@ -90,8 +89,7 @@ def test_every_item_made_from_the_shared_granules_passes_stac_validator(
 
 def test_stac_api_validator_passes_with_zero_errors_on_the_shared_granules(
         granules: list[dict[str, Any]], api_server: LiveServer, tmp_path: Path) -> None:
-    if not SCHEMAS.is_dir():
-        pytest.skip(f"{SCHEMAS} is missing: CI puts shared/ beside the repo")
+    require_schemas()
     (tmp_path / "run_sav.py").write_text(API_VALIDATOR_LAUNCHER)
     geometry = {"type": "Polygon", "coordinates": [[[-20, -70], [20, -70], [20, 70], [-20, 70],
                                                     [-20, -70]]]}

@@ -22,6 +22,12 @@ SCHEMAS = VALIDATORS / "stac-schemas"
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 
 
+def require_schemas() -> None:
+    """Fail, naming the folder, when the shared schemas are absent (CI puts shared/ beside
+    the repository, as it does the granules); a validator run without them proves nothing."""
+    assert SCHEMAS.is_dir(), f"{SCHEMAS} is missing: put ../shared beside the repository"
+
+
 def _item_fields(url: str, fields: dict[str, Any], prefix: str,
                  closed: bool = False) -> dict[str, Any]:
     """An item schema: the extension listed, one of its fields at least, each well typed."""
