@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 
-from django.contrib.gis.geos import GeometryCollection, GEOSGeometry, MultiPolygon, Polygon
+import shapely
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
 
 from eo.boxes import world_pieces
-from eo.geometry import ring_lists
+from eo.geometry import polygons, repaired, ring_lists
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -86,37 +87,15 @@ def split_ring(ring: list[tuple[float, float]]) -> MultiPolygon:
     return MultiPolygon(*(GEOSGeometry(memoryview(p.wkb), srid=4326) for p in pieces), srid=4326)
 
 
-def _polygons(geom: GEOSGeometry) -> list[Polygon]:
-    if geom.geom_type == "Polygon":
-        return [geom] if geom.area > 0 else []
-    # Only collections hold geometries: a LineString (what MakeValid makes of a polygon
-    # with no area) is iterable too, over its coordinate tuples.
-    if isinstance(geom, GeometryCollection):  # MultiPolygon and the other Multi* too
-        return [p for g in geom for p in _polygons(g)]
-    return []
-
-
 def as_multipolygon(geom: GEOSGeometry) -> MultiPolygon:
-    """Return any areal geometry as a valid MultiPolygon in SRID 4326, or raise."""
+    """Return any areal geometry as a valid MultiPolygon in SRID 4326, or raise.
+
+    An invalid one is repaired by eo's one rule (eo.geometry.repaired)."""
     if geom.srid not in (None, 4326):
         geom = geom.transform(4326, clone=True)
-    if not geom.valid:
-        geom = make_valid(geom)
-    polys = _polygons(geom)
+    shape = shapely.from_wkb(bytes(geom.wkb))
+    polys = polygons(shape if shape.is_valid else repaired(shape))
     if not polys:
         raise QueryGeometryError(f"a {geom.geom_type} has no area to search")
-    return MultiPolygon(*polys, srid=4326)
-
-
-def make_valid(geom: GEOSGeometry) -> GEOSGeometry:
-    """The geometry repaired by GEOS's "structure" MakeValid (rings as shells and holes).
-
-    GEOS's default "linework" method is quadratic in the crossings: a sawtooth ring of
-    8,192 vertices took 9 s to repair, uninterruptibly, inside a web request; this one
-    takes 0.16 s. Parts that collapse to lines or points are dropped.
-    """
-    import shapely
-
-    fixed = shapely.make_valid(shapely.from_wkb(bytes(geom.wkb)), method="structure",
-                               keep_collapsed=False)
-    return GEOSGeometry(fixed.wkb_hex, srid=geom.srid or 4326)
+    return MultiPolygon(*(GEOSGeometry(memoryview(p.wkb), srid=4326) for p in polys),
+                        srid=4326)

@@ -154,8 +154,7 @@ def _single(obj: Mapping[str, Any], name: str, max_vertices: int, counter: list[
     if kind in ("Polygon", "MultiPolygon"):
         if not geom.is_valid:
             reason = explain_validity(geom)
-            fixed = GeometryCollection(polygons(shapely.make_valid(
-                geom, method="structure", keep_collapsed=False)))
+            fixed = GeometryCollection(polygons(repaired(geom)))
             if fixed.is_empty:  # a collinear "polygon" is invalid and repairs to nothing
                 raise InputError(f"{name}: the polygon has no area")
             repairs.append(f"{name}: invalid polygon ({reason}) was repaired with MakeValid")
@@ -189,6 +188,17 @@ def _position(pos: object, name: str) -> tuple[float, float]:
             shown = f"{v:g}" if isinstance(v, float) else str(v)[:40]  # 95 from JSON or WKT
             raise InputError(f"{name}: {label} {shown} is outside -{limit}..{limit}")
     return float(pos[0]), float(pos[1])
+
+
+def repaired(geom: BaseGeometry) -> BaseGeometry:
+    """``geom`` repaired by GEOS's "structure" MakeValid (rings as shells and holes), parts
+    that collapse to lines or points dropped.
+
+    The default "linework" method is quadratic in the crossings: a sawtooth ring of
+    8,192 vertices took 9 s to repair, uninterruptibly, inside a web request; this one
+    takes 0.16 s.
+    """
+    return shapely.make_valid(geom, method="structure", keep_collapsed=False)
 
 
 def polygons(geom: BaseGeometry) -> list[Polygon]:
