@@ -1,4 +1,5 @@
-"""pytest fixtures: session-wide rclone and moto S3 servers, per-test prefixes, a TCP proxy."""
+"""pytest fixtures: session-wide rclone, SeaweedFS and moto S3 servers, per-test prefixes, a TCP
+proxy."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from archive.local import LocalStore
-from tests.support.s3servers import S3Server, start_moto, start_rclone
+from tests.support.s3servers import S3Server, start_moto, start_rclone, start_seaweedfs
 from tests.support.tcpproxy import TcpProxy
 
 
@@ -18,6 +19,14 @@ from tests.support.tcpproxy import TcpProxy
 def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A file-backed ``rclone serve s3`` on loopback; ``data_dir`` holds its objects as files."""
     server = start_rclone(tmp_path_factory.mktemp("rclone-s3"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def seaweed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """SeaweedFS (``weed server``) on loopback: honours If-None-Match and SHA-256 checksums."""
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
     yield server
     server.stop()
 

@@ -1,9 +1,12 @@
-"""Real S3 servers as subprocesses on loopback: ``rclone serve s3`` (file-backed) and moto."""
+"""Real S3 servers as subprocesses on loopback: ``rclone serve s3`` (file-backed), SeaweedFS
+(``weed server``: master, volume server, filer and S3 gateway in one process) and moto."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
+import mmap
 import os
 import secrets
 import shutil
@@ -13,6 +16,7 @@ import string
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +77,8 @@ class S3Server:
     kind: str = "rclone"
     log_path: Path | None = None
     argv: list[str] = field(default_factory=list)
+    # SeaweedFS: its filer's HTTP endpoint, where tests remove objects behind the gateway.
+    filer_url: str | None = None
 
     @property
     def port(self) -> int:
@@ -115,6 +121,52 @@ class S3Server:
             raise RuntimeError(f"{self.kind} keeps objects in memory; there is no file")
         return self.data_dir / self.bucket / key
 
+    def remove_behind(self, key: str) -> None:
+        """Remove ``key`` (bucket-relative) without the S3 API, as a lost disk would."""
+        if self.kind == "rclone":
+            self.object_path(key).unlink()
+            self.forget()
+            return
+        if self.kind != "seaweedfs" or self.filer_url is None:
+            raise RuntimeError(f"{self.kind}: no way to remove objects behind the server")
+        request = urllib.request.Request(f"{self.filer_url}/buckets/{self.bucket}/{key}",
+                                         method="DELETE")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            if response.status not in (200, 202, 204):
+                raise RuntimeError(f"filer DELETE {key} answered {response.status}")
+
+    def corrupt_behind(self, key: str, offset: int = 0) -> None:
+        """Flip one bit of the stored bytes of ``key`` on disk, under the server.
+
+        rclone keeps one file per object. SeaweedFS packs objects into volume files: the
+        object's bytes are found there by content (16 bytes read through S3 at ``offset``,
+        which must make them unique, as random test payloads do) and one bit is flipped.
+        """
+        if self.kind == "rclone":
+            path = self.object_path(key)
+            with open(path, "r+b") as f:
+                f.seek(offset)
+                byte = f.read(1)
+                f.seek(offset)
+                f.write(bytes([byte[0] ^ 0x01]))
+            self.forget()
+            return
+        if self.kind != "seaweedfs" or self.data_dir is None:
+            raise RuntimeError(f"{self.kind}: no way to corrupt objects behind the server")
+        body = self.client().get_object(Bucket=self.bucket, Key=key,
+                                         Range=f"bytes={offset}-{offset + 15}")["Body"].read()
+        if len(body) < 16:
+            raise ValueError(f"{key}: fewer than 16 bytes at offset {offset}")
+        for path in sorted(self.data_dir.rglob("*.dat")):
+            with open(path, "r+b") as f, mmap.mmap(f.fileno(), 0) as mapped:
+                at = mapped.find(body)
+                if at >= 0:
+                    mapped[at] ^= 0x01
+                    mapped.flush()
+                    return
+        raise RuntimeError(f"{key}: its bytes at {offset} are in no volume file of "
+                           f"{self.data_dir}")
+
     def forget(self) -> None:
         """Make rclone drop its directory cache (SIGHUP), after files changed behind its back."""
         if self.kind == "rclone" and self.process.poll() is None:
@@ -134,6 +186,8 @@ class S3Server:
             # Both servers can linger on SIGTERM while clients hold keep-alive connections
             # (rclone waited its full 10 s at the end of a session). Completed objects are
             # already on disk (rclone) or disposable (moto), so a short grace is enough.
+            # SeaweedFS did not exit within 5 s of SIGTERM here (ENVIRONMENT.md), and what it
+            # has acknowledged is already in its volume files.
             grace = 3
             try:
                 self.process.wait(grace)
@@ -142,11 +196,13 @@ class S3Server:
                 self.process.wait(10)
 
     def restart(self) -> None:
-        """Stop and start the server on the same port (moto forgets its objects; rclone not)."""
+        """Stop and start the server on the same port (moto forgets its objects; the others not)."""
         self.stop()
         self.process = _launch(self.argv, self.log_path, self.port)
         if self.kind == "moto":
             _create_bucket(self)
+        elif self.kind == "seaweedfs":
+            _wait_for_bucket(self)
 
 
 def _launch(argv: list[str], log_path: Path | None, port: int, timeout: float = 30) -> Any:
@@ -241,3 +297,60 @@ def start_moto(log_dir: Path, *, bucket: str = BUCKET) -> S3Server:
 
 def _create_bucket(server: S3Server) -> None:
     server.client().create_bucket(Bucket=server.bucket)
+
+
+def start_seaweedfs(data_dir: Path, *, bucket: str = BUCKET, timeout: float = 60) -> S3Server:
+    """Start ``weed server`` (master, one volume server, filer, S3 gateway) over ``data_dir``.
+
+    Objects live in SeaweedFS volume files under ``data_dir/data``, not one file per key;
+    ``object_path`` is therefore rclone's only. Volumes are kept small (64 MB) so that a
+    suite's worth of objects spreads over several, as it would on a real cluster.
+    """
+    access, secret = realistic_keys()
+    ports = [free_port() for _ in range(4)]
+    master, volume, filer, s3 = ports
+    root = data_dir / "data"
+    root.mkdir(parents=True, exist_ok=True)  # weed exits with "Check Meta Folder" otherwise
+    identities = data_dir / "identities.json"
+    identities.write_text(json.dumps({"identities": [{
+        "name": "swathstore", "credentials": [{"accessKey": access, "secretKey": secret}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    argv = [
+        tool("weed"), "server", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-master.port={master}", f"-master.port.grpc={free_port()}",
+        "-master.volumeSizeLimitMB=64",
+        f"-volume.port={volume}", f"-volume.port.grpc={free_port()}", "-volume.max=100",
+        "-filer", f"-filer.port={filer}", f"-filer.port.grpc={free_port()}",
+        "-s3", f"-s3.port={s3}", f"-s3.port.grpc={free_port()}", f"-s3.config={identities}",
+        # Off or on free ports: the defaults (8181, 9101, 8111, 6060) collide between two
+        # servers on one machine, and a suite runs one beside a whole stack.
+        "-s3.port.iceberg=0", "-s3.port.lance=0", f"-iam.port={free_port()}",
+        f"-debug.port={free_port()}",
+    ]
+    log_path = data_dir / "weed-server.log"
+    server = _start("seaweedfs", argv, s3, (access, secret), bucket, log_path, data_dir=root)
+    server.filer_url = f"http://127.0.0.1:{filer}"
+    try:
+        _wait_for_bucket(server, timeout=timeout)
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_for_bucket(server: S3Server, timeout: float = 60) -> None:
+    """Create (or find) the bucket, polling: the S3 port opens before the filer answers."""
+    client = server.client()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.head_bucket(Bucket=server.bucket)
+            return
+        except Exception:  # noqa: BLE001 - any answer but success means "not yet"
+            with contextlib.suppress(Exception):
+                client.create_bucket(Bucket=server.bucket)
+                return
+        if time.monotonic() > deadline or server.process.poll() is not None:
+            raise RuntimeError(f"SeaweedFS made no bucket {server.bucket!r} within {timeout} s:\n"
+                               + server.log_text()[-4000:])
+        time.sleep(0.2)
