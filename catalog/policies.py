@@ -38,6 +38,8 @@ def policy_problem(policy: str, label: str = "") -> str:
                 f"{', '.join(missing)} that neither STORE_URL nor STORES configures "
                 f"(configured: {', '.join(settings.ARCHIVE_STORES)})")
     need = COPIES[policy]
+    if len(set(names)) < need <= len(settings.ARCHIVE_STORES):
+        return f"{label} needs {need} stores but names {len(set(names))} ({', '.join(names)})"
     if len(set(names)) < need:
         return (f"{label} needs {need} stores; {len(settings.ARCHIVE_STORES)} "
                 f"configured ({', '.join(settings.ARCHIVE_STORES)}): add more with STORES")
