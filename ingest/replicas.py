@@ -13,12 +13,13 @@ deleted if not.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.utils import timezone
 
 import archive.config
-from archive.errors import ArchiveError, ChecksumMismatch, ObjectNotFound
+from archive.errors import ArchiveError, ChecksumMismatch, ObjectNotFound, TransientArchiveError
 from archive.replication import replicate
 from archive.stores import Store
 from catalog import services
@@ -33,7 +34,9 @@ class CopyOutcome:
     """One store of the policy that lacked a VERIFIED copy, and what became of it.
 
     status: "copied" (bytes streamed and verified), "kept" (an object an earlier attempt
-    left there hashed right), "planned" (a dry run), or "failed" (reason says why).
+    left there hashed right), "planned" (a dry run), "failed" (reason says why; ``down``
+    when the target store itself failed in a way a retry may cure, as when it is
+    unreachable) or "skipped" (not tried: the caller gave the store up, reason says why).
     """
 
     store: str
@@ -41,10 +44,11 @@ class CopyOutcome:
     size: int = 0
     source: str = ""
     reason: str = ""
+    down: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status not in ("failed", "skipped")
 
 
 def lacking(verified_stores: set[str], names: list[str]) -> list[str]:
@@ -56,14 +60,17 @@ def lacking(verified_stores: set[str], names: list[str]) -> list[str]:
     return [name for name in names if name not in verified_stores]
 
 
-def bring_up(swath_id: int, names: list[str], *, dry_run: bool = False) -> list[CopyOutcome]:
+def bring_up(swath_id: int, names: list[str], *, dry_run: bool = False,
+             skip: Mapping[str, str] | None = None) -> list[CopyOutcome]:
     """Give swath ``swath_id`` a VERIFIED copy in each store of ``names``; return what was
     done for each store that had none (nothing when the swath meets the policy).
 
     The copy is made from a VERIFIED copy, the policy's stores first (primary first),
     then any other configured store; a source whose bytes fail their hash or are gone is
-    passed over for the next. Raises nothing for a store's sake: failures are outcomes.
+    passed over for the next. Stores in ``skip`` are not tried (the value says why).
+    Raises nothing for a store's sake: failures are outcomes.
     """
+    skip = skip or {}
     copies = list(StoredObject.objects.filter(swath_id=swath_id, state=VERIFIED)
                   .order_by("pk"))
     targets = lacking({c.store for c in copies}, names)
@@ -75,7 +82,9 @@ def bring_up(swath_id: int, names: list[str], *, dry_run: bool = False) -> list[
                      key=lambda c: (order.get(c.store, len(order)), c.pk))
     outcomes = []
     for name in targets:
-        if not sources:
+        if name in skip:
+            outcomes.append(CopyOutcome(name, "skipped", reason=skip[name]))
+        elif not sources:
             outcomes.append(CopyOutcome(name, "failed", reason="no VERIFIED copy in a "
                                         "configured store to copy from"))
         elif dry_run:
@@ -109,8 +118,9 @@ def _copy_from_first_good(swath_id: int, sources: list[StoredObject],
             passed_over.append(f"{source.store}: {e}")
         except (ArchiveError, OSError, LookupError) as e:
             _fail(obj.pk)
+            down = isinstance(e, TransientArchiveError) and e.store == name
             return CopyOutcome(name, "failed", source=source.store,
-                               reason=f"{type(e).__name__}: {e}")
+                               reason=f"{type(e).__name__}: {e}", down=down)
         except BaseException:  # Ctrl-C, a time limit: the row must not stay UPLOADING
             _fail(obj.pk)
             raise

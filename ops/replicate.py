@@ -22,6 +22,12 @@ from ingest.replicas import CopyOutcome, bring_up
 log = logging.getLogger(__name__)
 
 
+# Copies a store may fail in a row, each after the client's retries (about 15 s for a
+# refused connection), before the run stops trying it: a store that is down would
+# otherwise cost that long per swath of the collection.
+GIVE_UP_AFTER = 3
+
+
 class ReplicateRefused(ValueError):
     """The collection or policy named cannot be worked on here; the message says why."""
 
@@ -41,6 +47,8 @@ class SwathLine:
         """One line per store: COPIED/KEPT/WOULD COPY/FAILED, the swath and the store."""
         out = []
         for o in self.outcomes:
+            if o.status == "skipped":  # the run's summary counts them
+                continue
             if o.status == "failed":
                 source = f" (from {o.source})" if o.source else ""
                 out.append(f"FAILED {self.uuid} {o.store}{source}: {o.reason}")
@@ -67,9 +75,12 @@ class ReplicateReport:
     failed: int = 0
     copies: int = 0
     bytes_copied: int = 0
+    not_tried: int = 0
     stopped: bool = False
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    # Stores given up for the rest of the run, and why.
+    given_up: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         """The closing line: counts, bytes and time."""
@@ -77,15 +88,19 @@ class ReplicateReport:
         return (f"replicate {self.collection} to {self.policy} ({', '.join(self.stores)}): "
                 f"{self.checked} VERIFIED swaths checked, {self.complete} already complete, "
                 f"{self.brought_up} {'to bring' if self.dry_run else 'brought'} up, "
-                f"{self.failed} failed; {self.copies} copies {verb}, "
-                f"{self.bytes_copied / 1e6:.1f} MB"
+                f"{self.failed} failed"
+                + (f", {self.not_tried} not tried ({', '.join(self.given_up)} given up)"
+                   if self.not_tried else "")
+                + f"; {self.copies} copies {verb}, {self.bytes_copied / 1e6:.1f} MB"
                 + (", stopped early" if self.stopped else "")
                 + f" in {self.seconds:.1f} s")
 
 
 def replicate_collection(
     slug: str, policy: str | None = None, *, batch: int = 100, dry_run: bool = False,
-    set_default: bool = False, on_swath: Callable[[SwathLine], None] | None = None,
+    set_default: bool = False, give_up_after: int = GIVE_UP_AFTER,
+    on_swath: Callable[[SwathLine], None] | None = None,
+    on_give_up: Callable[[str, str], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> ReplicateReport:
     """Copy every VERIFIED swath of collection ``slug`` to the stores of ``policy``.
@@ -93,8 +108,10 @@ def replicate_collection(
     ``policy`` None: the one ingest would use for the collection (its default_policy, or
     INGEST_POLICY if that keeps more copies). ``set_default`` makes ``policy`` the
     collection's default_policy first, so swaths ingested while the run goes on are
-    copied by ingest itself. Raises ReplicateRefused for an unknown collection or a
-    policy the configured stores cannot meet, before any copy.
+    copied by ingest itself. A store whose last ``give_up_after`` copies failed as an
+    unreachable store does (each after the client's own retries) is not tried again in
+    this run; ``on_give_up(store, reason)`` hears of it. Raises ReplicateRefused for an
+    unknown collection or a policy the configured stores cannot meet, before any copy.
     """
     collection = Collection.objects.filter(slug=slug).first()
     if collection is None:
@@ -113,6 +130,7 @@ def replicate_collection(
         Collection.objects.filter(pk=collection.pk).update(default_policy=policy)
     started = time.monotonic()
     last = 0
+    in_a_row: dict[str, int] = {}  # failures of each store since its last good copy
     while not report.stopped:
         rows = list(Swath.objects.filter(collection=collection, state=SwathState.VERIFIED,
                                          pk__gt=last)
@@ -133,18 +151,24 @@ def replicate_collection(
             if set(names) <= have.get(swath_id, set()):
                 report.complete += 1
                 continue
-            line = SwathLine(str(swath_uuid), _bring_up(swath_id, names, dry_run))
+            line = SwathLine(str(swath_uuid),
+                             _bring_up(swath_id, names, dry_run, report.given_up))
             _count(report, line)
+            for store, why in _stores_down(line, in_a_row, give_up_after):
+                report.given_up[store] = why
+                if on_give_up:
+                    on_give_up(store, why)
             if on_swath:
                 on_swath(line)
     report.seconds = time.monotonic() - started
     return report
 
 
-def _bring_up(swath_id: int, names: list[str], dry_run: bool) -> list[CopyOutcome]:
+def _bring_up(swath_id: int, names: list[str], dry_run: bool,
+              skip: dict[str, str]) -> list[CopyOutcome]:
     """bring_up, with anything it did not expect failing this swath only."""
     try:
-        return bring_up(swath_id, names, dry_run=dry_run)
+        return bring_up(swath_id, names, dry_run=dry_run, skip=skip)
     # bring_up turns every store failure into an outcome; anything else (a database
     # error, a bug) must fail this swath, not the swaths after it.
     except Exception as e:  # noqa: BLE001
@@ -152,13 +176,29 @@ def _bring_up(swath_id: int, names: list[str], dry_run: bool) -> list[CopyOutcom
         return [CopyOutcome("-", "failed", reason=f"{type(e).__name__}: {e}")]
 
 
+def _stores_down(line: SwathLine, in_a_row: dict[str, int],
+                 give_up_after: int) -> list[tuple[str, str]]:
+    """Count each store's failures in a row; return the stores that reached the limit."""
+    down = []
+    for outcome in line.outcomes:
+        if outcome.status == "skipped":
+            continue
+        in_a_row[outcome.store] = in_a_row.get(outcome.store, 0) + 1 if outcome.down else 0
+        if in_a_row[outcome.store] >= give_up_after:
+            down.append((outcome.store, f"its last {in_a_row[outcome.store]} copies failed, "
+                                        f"the last with: {outcome.reason}"))
+    return down
+
+
 def _count(report: ReplicateReport, line: SwathLine) -> None:
     if not line.outcomes:  # complete after all (another process copied it meanwhile)
         report.complete += 1
         return
-    if line.failed:
+    if any(o.status == "failed" for o in line.outcomes):
         report.failed += 1
         report.failures.extend(x for x in line.lines() if x.startswith("FAILED"))
+    elif line.failed:
+        report.not_tried += 1
     else:
         report.brought_up += 1
     for o in line.outcomes:

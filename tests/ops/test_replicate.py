@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -99,39 +100,59 @@ def test_set_default_makes_the_policy_the_collections_and_later_ingests_follow(
     assert all(s == {"primary", "offsite"} for s in verified_stores().values())
 
 
-def test_a_store_that_fails_mid_run_leaves_failed_lines_and_no_verified_copy(
-        archived: dict, settings, seaweed_s3, tcp_proxy, capsys) -> None:
+def test_a_store_that_fails_mid_run_leaves_a_failed_line_and_no_verified_copy(
+        archived: dict, settings, seaweed_s3, tcp_proxy) -> None:
     proxy = tcp_proxy(seaweed_s3.endpoint_url)
     env = {**archived["env"], "STORE_OFFSITE_ENDPOINT_URL": proxy.endpoint_url}
     lines: list[SwathLine] = []
+    given_up: list[str] = []
 
     def cut_after_first(line: SwathLine) -> None:
         lines.append(line)
         proxy.stop()  # offsite goes away after the first swath's copy
 
     with stores_from_env(settings, env):
-        report = replicate_collection("old", "replicate", on_swath=cut_after_first)
-        assert (report.brought_up, report.failed) == (1, 2)
-        assert lines[0].lines()[0].startswith(f"COPIED {lines[0].uuid} offsite")
-        for line in lines[1:]:
-            (text,) = line.lines()
-            assert text.startswith(f"FAILED {line.uuid} offsite (from primary): ")
-        # The command says so too, and exits 1.
-        with pytest.raises(SystemExit) as exit_info:
-            call_command("archive", "replicate", "--collection", "old", "--policy",
-                         "replicate")
-        assert exit_info.value.code == 1
-        out = capsys.readouterr().out
-        assert out.count("FAILED ") == 2 and "1 already complete" in out
+        report = replicate_collection(
+            "old", "replicate", on_swath=cut_after_first, give_up_after=1,
+            on_give_up=lambda store, why: given_up.append(f"{store}: {why}"))
+    assert (report.brought_up, report.failed, report.not_tried) == (1, 1, 1)
+    assert lines[0].lines()[0].startswith(f"COPIED {lines[0].uuid} offsite from primary")
+    (failed,) = lines[1].lines()
+    assert failed.startswith(f"FAILED {lines[1].uuid} offsite (from primary): "
+                             "TransientArchiveError: ")
+    assert lines[2].lines() == []  # not tried: offsite was given up after one failure
+    assert given_up == [f"offsite: its last 1 copies failed, the last with: "
+                        f"{lines[1].outcomes[0].reason}"]
+    assert "1 failed, 1 not tried (offsite given up)" in report.summary()
     offsite = StoredObject.objects.filter(store="offsite")
-    assert offsite.filter(state="VERIFIED").count() == 1
-    assert offsite.filter(state="FAILED").count() == 2
+    assert set(offsite.values_list("swath__uuid", "state")) == {
+        (uuid.UUID(lines[0].uuid), "VERIFIED"), (uuid.UUID(lines[1].uuid), "FAILED")}
 
-    # With offsite back, a re-run copies only what failed.
+    # With offsite back, a re-run copies only what is missing.
     with stores_from_env(settings, archived["env"]):
         report = replicate_collection("old", "replicate")
     assert (report.complete, report.brought_up, report.failed, report.copies) == (1, 2, 0, 2)
     assert offsite.filter(state="VERIFIED").count() == 3
+
+
+def test_a_corrupt_source_is_never_copied_and_the_command_exits_1(
+        archived: dict, rclone_s3, capsys) -> None:
+    swath = Swath.objects.get(granule_id=GRANULES[0])
+    primary = swath.copies.get()
+    prefix = archived["env"]["STORE_URL"].split("/", 3)[3]
+    rclone_s3.corrupt_behind(f"{prefix}/{primary.key}", offset=4096)
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("archive", "replicate", "--collection", "old", "--policy", "replicate")
+    assert exit_info.value.code == 1
+    out = capsys.readouterr().out
+    assert f"FAILED {swath.uuid} offsite: every VERIFIED copy failed to read back: " \
+        "primary: " in out
+    assert out.count("COPIED ") == 2 and "2 brought up, 1 failed" in out
+    assert not StoredObject.objects.filter(swath=swath, store="offsite",
+                                           state="VERIFIED").exists()
+    import archive.config
+
+    assert archive.config.get_store("offsite").head(primary.key) is None
 
 
 def test_bytes_an_interrupted_copy_left_behind_are_replaced_not_trusted(

@@ -71,10 +71,12 @@ class Command(BaseCommand):
                         "copy in a store of the policy there, from a verified copy (hashed "
                         "as it streams), re-read and re-hashed in the target before it "
                         "counts. A re-run skips what is done; a failed copy is a FAILED line "
-                        "and the run goes on. The collection's default_policy is left as it "
-                        "is unless --set-default. Exit 1 when any copy failed or the run was "
-                        "stopped (SIGTERM/SIGINT finish the swath in hand), 2 when the "
-                        "collection or policy is refused.")
+                        "and the run goes on; a store that failed 3 copies in a row as an "
+                        "unreachable one does is given up for the rest of the run. The "
+                        "collection's default_policy is left as it is unless "
+                        "--set-default. Exit 1 when any copy failed or was not tried or the "
+                        "run was stopped (SIGTERM/SIGINT finish the swath in hand), 2 when "
+                        "the collection or policy is refused.")
         rep.add_argument("--collection", required=True, metavar="SLUG")
         rep.add_argument("--policy", choices=["single", "replicate", "copy3"],
                          help="default: the policy ingest uses for the collection (its "
@@ -175,16 +177,19 @@ class Command(BaseCommand):
             for text in line.lines():
                 self.stdout.write(text)
 
+        def give_up(store: str, why: str) -> None:
+            self.stdout.write(f"GIVING UP {store} for this run: {why}")
+
         with stop_requests(signal.SIGTERM, signal.SIGINT) as stopping:
             try:
                 report = replicate_collection(
                     opts["collection"], opts["policy"], batch=opts["batch"],
                     dry_run=opts["dry_run"], set_default=opts["set_default"], on_swath=show,
-                    should_stop=lambda: bool(stopping))
+                    on_give_up=give_up, should_stop=lambda: bool(stopping))
             except ReplicateRefused as e:
                 raise CommandError(str(e), returncode=2) from e
         self.stdout.write(report.summary())
-        if report.failed or report.stopped:
+        if report.failed or report.not_tried or report.stopped:
             sys.exit(1)
 
     def do_cleanup(self, store_name: str, opts: dict) -> None:
