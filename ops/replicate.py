@@ -22,7 +22,7 @@ from ingest.replicas import CopyOutcome, bring_up
 log = logging.getLogger(__name__)
 
 
-# Copies a store may fail in a row, each after the client's retries (about 15 s for a
+# Copies a store may fail in a row, each after the client's retries (seconds for a
 # refused connection), before the run stops trying it: a store that is down would
 # otherwise cost that long per swath of the collection.
 GIVE_UP_AFTER = 3
