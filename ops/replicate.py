@@ -22,9 +22,9 @@ from ingest.replicas import CopyOutcome, bring_up
 log = logging.getLogger(__name__)
 
 
-# Copies a store may fail in a row, each after the client's retries (seconds for a
-# refused connection), before the run stops trying it: a store that is down would
-# otherwise cost that long per swath of the collection.
+# Copies a store may fail in a row, each after the retries of replicate() and of the
+# client (84 s for an endpoint that refuses connections from the start), before the run
+# stops trying it: a store that is down would otherwise cost that long per swath.
 GIVE_UP_AFTER = 3
 
 

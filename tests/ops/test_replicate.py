@@ -182,3 +182,16 @@ def test_replicate_refuses_a_policy_the_stores_cannot_meet(archived: dict, setti
     with pytest.raises(CommandError, match="--collection 'nope': no such collection"):
         call_command("archive", "replicate", "--collection", "nope")
     assert not StoredObject.objects.exclude(store="primary").exists()
+
+
+def test_a_stop_request_finishes_the_swath_in_hand_and_a_rerun_does_the_rest(
+        archived: dict, settings) -> None:
+    seen: list[SwathLine] = []
+    with stores_from_env(settings, archived["env"]):
+        report = replicate_collection("old", "replicate", on_swath=seen.append,
+                                      should_stop=lambda: len(seen) >= 1)
+        assert (report.stopped, report.brought_up, report.checked) == (True, 1, 1)
+        assert report.summary().endswith(f" MB, stopped early in {report.seconds:.1f} s")
+        again = replicate_collection("old", "replicate")
+    assert (again.complete, again.brought_up, again.failed) == (1, 2, 0)
+    assert all(s == {"primary", "offsite"} for s in verified_stores().values())

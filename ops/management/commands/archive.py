@@ -77,7 +77,8 @@ class Command(BaseCommand):
                         "--set-default. Exit 1 when any copy failed or was not tried or the "
                         "run was stopped (SIGTERM/SIGINT finish the swath in hand), 2 when "
                         "the collection or policy is refused.")
-        rep.add_argument("--collection", required=True, metavar="SLUG")
+        rep.add_argument("--collection", required=True, metavar="SLUG",
+                         help="the collection whose VERIFIED swaths are copied")
         rep.add_argument("--policy", choices=["single", "replicate", "copy3"],
                          help="default: the policy ingest uses for the collection (its "
                               "default_policy, or INGEST_POLICY if that keeps more copies)")
