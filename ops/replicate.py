@@ -78,7 +78,6 @@ class ReplicateReport:
     not_tried: int = 0
     stopped: bool = False
     seconds: float = 0.0
-    failures: list[str] = field(default_factory=list)
     # Stores given up for the rest of the run, and why.
     given_up: dict[str, str] = field(default_factory=dict)
 
@@ -196,7 +195,6 @@ def _count(report: ReplicateReport, line: SwathLine) -> None:
         return
     if any(o.status == "failed" for o in line.outcomes):
         report.failed += 1
-        report.failures.extend(x for x in line.lines() if x.startswith("FAILED"))
     elif line.failed:
         report.not_tried += 1
     else:
