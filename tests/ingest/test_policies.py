@@ -212,3 +212,20 @@ def test_a_celery_worker_applies_the_collection_default_codec(
         assert time.monotonic() < deadline, celery_worker["log"].read_text()[-3000:]
         time.sleep(0.3)
     assert StoredObject.objects.get().codec == "gzip"
+
+
+def test_an_offsite_store_with_wrong_keys_fails_its_copy_naming_the_store(
+        granules: Path, settings, tmp_path: Path, rclone_s3, seaweed_s3,
+        s3_prefix: str) -> None:
+    settings.INGEST_QUICKLOOKS = False
+    env = three_store_env(rclone_s3, seaweed_s3, tmp_path, s3_prefix)
+    # rclone's keys are good keys, but not at SeaweedFS.
+    Path(env["STORE_OFFSITE_SECRET_ACCESS_KEY_FILE"]).write_text(rclone_s3.secret_key)
+    with stores_from_env(settings, env):
+        run = ingest_paths([granules / GRANULES[0]], "bad-keys", policy="replicate")
+    assert run.n_failed == 1
+    reason = run.errors[0]["reason"]
+    assert reason.startswith("replica in offsite failed: "), reason
+    assert "in offsite failed: 403" in reason  # the server's refusal, naming the store
+    assert not StoredObject.objects.filter(store="offsite", state="VERIFIED").exists()
+    assert StoredObject.objects.get(store="primary").state == "VERIFIED"
