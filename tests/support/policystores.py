@@ -51,7 +51,8 @@ def stores_from_env(settings: Any, environ: dict[str, str]) -> Iterator[None]:
     ``settings`` is pytest-django's fixture, which restores the settings themselves; the
     process's store registry is put back here.
     """
-    config = read_store_config(environ, default_url=None, probe_cache_dir="/nonexistent")
+    config = read_store_config(environ, default_url=None,
+                               probe_cache_dir=str(settings.VAR_DIR / "cache" / "probes"))
     original = store_specs()
     names = list(config.urls)
     settings.ARCHIVE_STORES = config.urls
