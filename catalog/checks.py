@@ -6,7 +6,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import Warning as CheckWarning
+from django.db import DatabaseError
 
 from archive.errors import SizeLimitExceeded
 from archive.multipart import choose_part_size
@@ -101,22 +103,67 @@ def check_celery_timeouts(app_configs: object, **kwargs: object) -> list[Error]:
 
 
 @register()
-def check_policies(app_configs: object, **kwargs: object) -> list[Error]:
-    """Every policy names configured stores; the default one as many as it copies to."""
-    errors = []
-    for policy, names in settings.ARCHIVE_POLICIES.items():
-        missing = [n for n in names if n not in settings.ARCHIVE_STORES]
-        if missing:
+def check_policies(app_configs: object, **kwargs: object) -> list[CheckMessage]:
+    """A policy the operator named stores for must name configured ones; INGEST_POLICY
+    must be one this configuration can meet.
+
+    The built-in replicate and copy3 take the first two or three configured stores: on a
+    one-store install they are merely out of reach (ingest and `archive replicate` refuse
+    them with the reason), which is no reason to refuse to start.
+    """
+    from catalog.policies import COPIES, policy_problem
+
+    errors: list[CheckMessage] = []
+    configured = ", ".join(settings.ARCHIVE_STORES)
+    for policy, var in settings.ARCHIVE_POLICY_VARS.items():
+        names = settings.ARCHIVE_POLICIES[policy]
+        for name in names:
+            if name not in settings.ARCHIVE_STORES:
+                errors.append(Error(
+                    f"{var}: replication policy {policy!r} names store {name!r}, which "
+                    f"neither STORE_URL nor STORES configures (configured: {configured})",
+                    id="swathstore.E010",
+                ))
+        if names[:1] != ["primary"] or len(set(names)) != len(names) \
+                or len(names) != COPIES[policy]:
             errors.append(Error(
-                f"replication policy {policy!r} names stores {missing} that neither STORE_URL "
-                f"nor STORES configures (configured: {sorted(settings.ARCHIVE_STORES)})",
-                id="swathstore.E010",
+                f"{var}={','.join(names)}: replication policy {policy!r} names "
+                f"{COPIES[policy]} different stores, primary first (ingest stores the "
+                "first copy in primary)",
+                id="swathstore.E011",
             ))
-    need = {"single": 1, "replicate": 2, "copy3": 3}[settings.INGEST_DEFAULT_POLICY]
-    if len(settings.ARCHIVE_STORES) < need:
-        errors.append(Error(
-            f"INGEST_POLICY={settings.INGEST_DEFAULT_POLICY} needs {need} stores; "
-            f"STORES configures {len(settings.ARCHIVE_STORES) - 1} besides STORE_URL",
-            id="swathstore.E009",
-        ))
+    default = settings.INGEST_DEFAULT_POLICY
+    problem = policy_problem(default, f"INGEST_POLICY={default}")
+    if problem:
+        errors.append(Error(problem, id="swathstore.E009"))
     return errors
+
+
+@register(Tags.database)
+def check_collection_policies(app_configs: object, **kwargs: object) -> list[CheckMessage]:
+    """Warn of collections whose default_policy the configured stores cannot meet.
+
+    A warning, and only under ``check --database default`` (and migrate): it reads the
+    catalog, and one collection's setting must not stop every command from starting.
+    Ingest and `archive replicate` refuse such a collection's policy with the same reason.
+    """
+    from catalog.models import Collection
+    from catalog.policies import policy_problem
+
+    if "default" not in (kwargs.get("databases") or ()):  # Django asks only when told to
+        return []
+    try:
+        rows = list(Collection.objects.exclude(default_policy="single")
+                    .values_list("slug", "default_policy"))
+    except DatabaseError:  # no catalog yet (before the first migrate)
+        return []
+    warnings: list[CheckMessage] = []
+    for slug, policy in rows:
+        problem = policy_problem(policy, f"default_policy {policy}")
+        if problem:
+            warnings.append(CheckWarning(
+                f"collection {slug!r}: {problem}; its ingests are refused until "
+                "the stores are configured or the collection's policy is changed",
+                id="swathstore.W009",
+            ))
+    return warnings

@@ -178,10 +178,19 @@ ARCHIVE_STORES = _stores.urls
 # Options every S3 store shares, and each store's own (catalog.apps.store_specs joins them).
 ARCHIVE_STORE_OPTIONS = _stores.options
 ARCHIVE_STORE_OVERRIDES = _stores.per_store
+# Stores each replication policy copies to (catalog/policies.py): by default the first
+# two / three stores in configuration order (primary, then STORES); POLICY_REPLICATE_STORES
+# and POLICY_COPY3_STORES name them instead ("primary,offsite,lab"); a system check
+# refuses a name no store has (catalog/checks.py).
+ARCHIVE_POLICY_VARS = {
+    policy: var for policy, var in (("replicate", "POLICY_REPLICATE_STORES"),
+                                    ("copy3", "POLICY_COPY3_STORES"))
+    if env_list(var, [])
+}
 ARCHIVE_POLICIES = {
     "single": ["primary"],
-    "replicate": [n for n in ARCHIVE_STORES][:2],
-    "copy3": [n for n in ARCHIVE_STORES][:3],
+    "replicate": env_list("POLICY_REPLICATE_STORES", [n for n in ARCHIVE_STORES][:2]),
+    "copy3": env_list("POLICY_COPY3_STORES", [n for n in ARCHIVE_STORES][:3]),
 }
 PRESIGN_DOWNLOADS = env_bool("PRESIGN_DOWNLOADS", False)
 PRESIGN_MAX_SECONDS = ARCHIVE_STORE_OPTIONS["presign_max_s"]

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from catalog import services
 from catalog.models import IngestItem, IngestRun
+from catalog.policies import ingest_choice
 from ingest.pipeline import FileOutcome, ingest_file, record_outcome
 from ingest.scan import printable
 
@@ -107,9 +108,17 @@ def interrupt_dead_runs() -> list[IngestRun]:
 def start_run(collection_slug: str, files: list, refused: list, *, paths: list[str],
               options: dict) -> IngestRun:
     """Mark the runs whose process died INTERRUPTED, create this run and record the
-    files the scanner refused."""
+    files the scanner refused.
+
+    The run's options hold the codec and policy its files get: ``options["codec"]`` and
+    ``["policy"]`` when given (not None), else the collection's (ingest_choice), with
+    where each came from as ``codec_from`` and ``policy_from``.
+    """
     interrupt_dead_runs()
     collection, _ = services.get_or_create_collection(collection_slug)
+    choice = ingest_choice(collection, options.get("codec"), options.get("policy"))
+    options = {**options, "codec": choice.codec, "policy": choice.policy,
+               "codec_from": choice.codec_from, "policy_from": choice.policy_from}
     run = IngestRun.objects.create(
         collection=collection, paths=[printable(p) for p in paths], options=options,
         n_files=len(files) + len(refused), bytes_total=sum(size for _, size in files),
@@ -121,14 +130,17 @@ def start_run(collection_slug: str, files: list, refused: list, *, paths: list[s
 
 
 def run_in_process(
-    run: IngestRun, files: list, *, workers: int = 1, codec: str = "auto",
-    policy: str = "single", on_outcome: Callable[[FileOutcome, Progress], None] | None = None,
+    run: IngestRun, files: list, *, workers: int = 1, codec: str | None = None,
+    policy: str | None = None,
+    on_outcome: Callable[[FileOutcome, Progress], None] | None = None,
 ) -> IngestRun:
     """Ingest every file with a thread pool; a failed file never stops the others.
 
-    Whatever one file's handling raises (a database error, a bug an odd file reaches)
-    becomes that file's FAILED entry with the exception as its reason.
+    ``codec``/``policy`` left None are the run's (start_run chose them). Whatever one
+    file's handling raises (a database error, a bug an odd file reaches) becomes that
+    file's FAILED entry with the exception as its reason.
     """
+    codec, policy = _chosen(run, codec, policy)
     progress = Progress(started=time.monotonic())
     unrecorded: list[FileOutcome] = []
 
@@ -175,13 +187,18 @@ def run_in_process(
 
 
 def run_with_celery(
-    run: IngestRun, files: list, *, codec: str = "auto", policy: str = "single",
+    run: IngestRun, files: list, *, codec: str | None = None, policy: str | None = None,
     on_progress: Callable[[Progress], None] | None = None, poll_s: float = 0.5,
     timeout_s: float | None = None,
 ) -> IngestRun:
-    """Enqueue one task per file and follow the run's items until every file is done."""
+    """Enqueue one task per file and follow the run's items until every file is done.
+
+    ``codec``/``policy`` left None are the run's; each task is sent the chosen ones, so a
+    collection changed while the tasks wait does not split the run.
+    """
     from ingest.tasks import ingest_file_task
 
+    codec, policy = _chosen(run, codec, policy)
     started = time.monotonic()
     # Counted before publishing: a worker may record a quick outcome (a skip is one
     # lookup) before the last message is out, and counting after would then wait
@@ -205,6 +222,16 @@ def run_with_celery(
             )
         time.sleep(poll_s)
     return finish_run(run, time.monotonic() - started)
+
+
+def _chosen(run: IngestRun, codec: str | None, policy: str | None) -> tuple[str, str]:
+    """Return the codec and policy given, else the run's, else the collection's."""
+    codec = codec or run.options.get("codec")
+    policy = policy or run.options.get("policy")
+    if codec is None or policy is None:  # a run made without start_run
+        choice = ingest_choice(run.collection_id, codec, policy)
+        codec, policy = choice.codec, choice.policy
+    return codec, policy
 
 
 def _aggregate(run: IngestRun, unrecorded: list[FileOutcome] | None = None) -> None:

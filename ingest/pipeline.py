@@ -29,10 +29,11 @@ import archive.config
 from archive.errors import ArchiveError
 from archive.faults import fault_point
 from archive.keys import quicklook_key
-from archive.replication import replicate
 from archive.stores import Store
 from catalog import services
 from catalog.models import IngestItem, SwathState
+from catalog.policies import ingest_choice, policy_problem, stores_of
+from ingest.replicas import bring_up
 from ingest.scan import printable
 
 if TYPE_CHECKING:  # numpy and shapely: not at import time for an annotation
@@ -137,12 +138,18 @@ def ingest_file(
     path: str | Path,
     collection_id: int,
     *,
-    codec: str = "auto",
-    policy: str = "single",
+    codec: str | None = None,
+    policy: str | None = None,
     ingest_run_id: int | None = None,
 ) -> FileOutcome:
-    """Archive one file; never raises for a bad file (the outcome says what failed)."""
+    """Archive one file; never raises for a bad file (the outcome says what failed).
+
+    ``codec``/``policy`` left None take the collection's (catalog.policies.ingest_choice).
+    """
     path = Path(path)
+    if codec is None or policy is None:
+        choice = ingest_choice(collection_id, codec, policy)
+        codec, policy = choice.codec, choice.policy
     timings: dict[str, float] = {"inspect": 0.0, "upload": 0.0, "verify": 0.0, "db": 0.0,
                                  "quicklook": 0.0}
     started = time.perf_counter()
@@ -229,34 +236,13 @@ def inspect_granule(path: str | Path) -> SwathMetadata:
 
 
 def ensure_replicas(swath_id: int, policy: str) -> str:
-    """Copy a VERIFIED swath to every store of its policy, each copy verified; '' when done."""
-    from catalog.models import StoredObject
-
-    names = settings.ARCHIVE_POLICIES[policy]
-    need = {"single": 1, "replicate": 2, "copy3": 3}[policy]
-    if len(names) < need:
-        return f"policy {policy} needs {need} stores; configure more with STORES"
-    copies = {
-        c.store: c for c in StoredObject.objects.filter(swath_id=swath_id)
-    }
-    primary = copies.get(names[0])
-    if primary is None or primary.state != StoredObject.State.VERIFIED:
-        return f"no verified copy in {names[0]} to replicate from"
-    source = archive.config.get_store(names[0])
-    for name in names[1:]:
-        done = copies.get(name)
-        if done is not None and done.state == StoredObject.State.VERIFIED:
-            continue
-        obj = services.start_copy(swath_id, name, primary.key, primary.codec)
-        try:
-            (copy,) = replicate(primary.key, source, [archive.config.get_store(name)],
-                                expected_sha256=primary.sha256, codec=primary.codec)
-        except ArchiveError as e:
-            StoredObject.objects.filter(pk=obj.pk).update(state=StoredObject.State.FAILED)
-            return f"replica in {name} failed: {e}"
-        services.mark_copy_verified(obj.pk, size=copy.size, stored_size=copy.stored_size,
-                                    sha256=copy.sha256, etag=copy.etag or "")
-    return ""
+    """Copy a VERIFIED swath to every store of its policy, each copy verified; '' when done,
+    else the reason (ingest.replicas.bring_up does the copying, as `archive replicate` does)."""
+    problem = policy_problem(policy)
+    if problem:
+        return problem
+    return "; ".join(f"replica in {o.store} failed: {o.reason}"
+                     for o in bring_up(swath_id, stores_of(policy)) if not o.ok)
 
 
 def upload_swath(

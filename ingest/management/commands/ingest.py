@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import Collection
+from catalog.policies import ingest_choice, policy_problem
 from ingest.bulk import (
     Progress,
     interrupt_dead_runs,
@@ -40,7 +41,11 @@ class Command(BaseCommand):
         "verify it. Idempotent: unchanged VERIFIED files are skipped, unfinished ones "
         "resumed. A file whose handling fails is listed FAILED with its reason and the "
         "others go on; a run whose process died is marked INTERRUPTED when the next one "
-        "starts. Exits 1 when any file failed."
+        "starts. Each file gets the codec and policy --codec/--policy name, else the "
+        "collection's default_codec and default_policy (INGEST_CODEC stands in for a "
+        "default_codec of auto; INGEST_POLICY is the fewest copies kept); a policy the "
+        "configured stores cannot meet is refused before any file. Exits 1 when any file "
+        "failed, 2 when the policy was refused."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -53,12 +58,16 @@ class Command(BaseCommand):
                  f"machine's cores, at most {MAX_DEFAULT_WORKERS}: here {default_workers()})")
         parser.add_argument("--celery", action="store_true",
                             help="one task per file to the Celery workers; follow their progress")
-        parser.add_argument("--policy", choices=["single", "replicate", "copy3"],
-                            default=settings.INGEST_DEFAULT_POLICY,
-                            help="copies to keep, each verified (replicate: 2, copy3: 3 stores)")
-        parser.add_argument("--codec", choices=["auto", "none", "gzip", "zstd"],
-                            default=settings.INGEST_DEFAULT_CODEC,
-                            help="auto: NetCDF4/HDF5 as-is (ranged reads), others zstd")
+        parser.add_argument(
+            "--policy", choices=["single", "replicate", "copy3"],
+            help="copies to keep, each verified (replicate: 2, copy3: 3 stores). Default: "
+                 "the collection's default_policy, or INGEST_POLICY (here "
+                 f"{settings.INGEST_DEFAULT_POLICY}) if that keeps more copies")
+        parser.add_argument(
+            "--codec", choices=["auto", "none", "gzip", "zstd"],
+            help="auto: NetCDF4/HDF5 as-is (ranged reads), others zstd. Default: the "
+                 "collection's default_codec; when that is auto, INGEST_CODEC (here "
+                 f"{settings.INGEST_DEFAULT_CODEC})")
         parser.add_argument("--include", action="append", metavar="GLOB",
                             help="only file names matching GLOB (repeatable)")
         parser.add_argument("--dry-run", action="store_true",
@@ -81,10 +90,19 @@ class Command(BaseCommand):
             say(f"  {count:6d}  {directory}")
         for path, reason in result.refused:
             say(f"  refused  {path}: {reason}")
+        slug = opts["collection"]
+        # A collection made on first use has the model's defaults (single, auto).
+        collection = Collection.objects.filter(slug=slug).first() or Collection(slug=slug)
+        choice = ingest_choice(collection, opts["codec"], opts["policy"])
+        problem = policy_problem(choice.policy)
+        if problem:
+            raise CommandError(f"{problem} (policy from {choice.policy_from}); nothing "
+                               "ingested", returncode=2)
+        say(f"policy {choice.policy} (from {choice.policy_from}), "
+            f"codec {choice.codec} (from {choice.codec_from})")
         if opts["dry_run"]:
             return
-        slug = opts["collection"]
-        if not Collection.objects.filter(slug=slug).exists():
+        if collection.pk is None:
             say(f"collection {slug!r} does not exist: creating it with defaults")
 
         if opts["celery"] and settings.CELERY_TASK_ALWAYS_EAGER:
@@ -120,11 +138,9 @@ class Command(BaseCommand):
                     last[0] = p.files_done
                     say(line(p))
 
-            run = run_with_celery(run, result.files, codec=opts["codec"],
-                                  policy=opts["policy"], on_progress=follow)
+            run = run_with_celery(run, result.files, on_progress=follow)
         else:
-            run = run_in_process(run, result.files, workers=opts["workers"],
-                                 codec=opts["codec"], policy=opts["policy"], on_outcome=show)
+            run = run_in_process(run, result.files, workers=opts["workers"], on_outcome=show)
         say("")
         say(f"ingest run {run.pk}: {run.state}")
         say(f"  new      {run.n_new:6d}   {run.bytes_new / 1e6:10.1f} MB")

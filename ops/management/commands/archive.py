@@ -6,6 +6,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -20,8 +21,9 @@ class Command(BaseCommand):
         "Operate on the configured object stores. Subcommands: put PATH [--key K] "
         "[--codec C]; get KEY OUT [--no-fsync]; ls [PREFIX]; verify KEY; "
         "fsck [--full] [--report FILE]; cleanup --older-than AGE; "
-        "rebuild-catalog --collection SLUG [--verify]. fsck, verify and rebuild-catalog "
-        "exit 1 when they find a problem."
+        "rebuild-catalog --collection SLUG [--verify]; replicate --collection SLUG "
+        "[--policy P] [--batch N] [--dry-run] [--set-default]. fsck, verify, "
+        "rebuild-catalog and replicate exit 1 when they find a problem."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -56,6 +58,37 @@ class Command(BaseCommand):
                              help="VERIFIED when the re-read bytes match the object's sha256")
         rebuild.add_argument("--no-inspect", action="store_true",
                              help="skip reading times and footprints from each object")
+
+        self._add_replicate(sub)
+
+    @staticmethod
+    def _add_replicate(sub: Any) -> None:
+        rep = sub.add_parser(
+            "replicate",
+            help="give each VERIFIED swath of a collection a verified copy in every store of "
+                 "a policy; resumable; one line per copy made or failed, then a summary",
+            description="Copy each VERIFIED swath of the collection that lacks a VERIFIED "
+                        "copy in a store of the policy there, from a verified copy (hashed "
+                        "as it streams), re-read and re-hashed in the target before it "
+                        "counts. A re-run skips what is done; a failed copy is a FAILED line "
+                        "and the run goes on; a store that failed 3 copies in a row as an "
+                        "unreachable one does is given up for the rest of the run. The "
+                        "collection's default_policy is left as it is unless "
+                        "--set-default. Exit 1 when any copy failed or was not tried or the "
+                        "run was stopped (SIGTERM/SIGINT finish the swath in hand), 2 when "
+                        "the collection or policy is refused.")
+        rep.add_argument("--collection", required=True, metavar="SLUG",
+                         help="the collection whose VERIFIED swaths are copied")
+        rep.add_argument("--policy", choices=["single", "replicate", "copy3"],
+                         help="default: the policy ingest uses for the collection (its "
+                              "default_policy, or INGEST_POLICY if that keeps more copies)")
+        rep.add_argument("--batch", type=int, default=100, metavar="N",
+                         help="swaths read from the catalog at a time (default 100)")
+        rep.add_argument("--dry-run", action="store_true",
+                         help="list the copies that would be made; copy nothing")
+        rep.add_argument("--set-default", action="store_true",
+                         help="also make the policy the collection's default_policy (first, "
+                              "so swaths ingested meanwhile are copied by ingest)")
 
     def handle(self, *args: object, **opts: object) -> None:
         store_name = opts["store"]
@@ -131,6 +164,34 @@ class Command(BaseCommand):
             f"rows created ({result.verified} VERIFIED), {result.skipped} already catalogued, "
             f"{result.failed} failed, {result.rehashed} re-read,", started,
             failed=bool(result.failed))
+
+    def do_replicate(self, store_name: str, opts: dict) -> None:
+        import signal
+
+        from ingest.management.stopping import stop_requests
+        from ops.replicate import ReplicateRefused, SwathLine, replicate_collection
+
+        if opts["batch"] < 1:
+            raise CommandError(f"--batch must be at least 1, got {opts['batch']}", returncode=2)
+
+        def show(line: SwathLine) -> None:
+            for text in line.lines():
+                self.stdout.write(text)
+
+        def give_up(store: str, why: str) -> None:
+            self.stdout.write(f"GIVING UP {store} for this run: {why}")
+
+        with stop_requests(signal.SIGTERM, signal.SIGINT) as stopping:
+            try:
+                report = replicate_collection(
+                    opts["collection"], opts["policy"], batch=opts["batch"],
+                    dry_run=opts["dry_run"], set_default=opts["set_default"], on_swath=show,
+                    on_give_up=give_up, should_stop=lambda: bool(stopping))
+            except ReplicateRefused as e:
+                raise CommandError(str(e), returncode=2) from e
+        self.stdout.write(report.summary())
+        if report.failed or report.not_tried or report.stopped:
+            sys.exit(1)
 
     def do_cleanup(self, store_name: str, opts: dict) -> None:
         report = cleanup(store_name, opts["older_than"])
