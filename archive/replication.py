@@ -1,4 +1,4 @@
-"""Replication policies (single, replicate, copy3) and verified store-to-store copies."""
+"""Verified store-to-store copies. Which stores a policy names is catalog.policies' rule."""
 
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ from archive.stores import Store
 
 log = logging.getLogger(__name__)
 
-POLICIES: dict[str, tuple[str, ...]] = {
-    "single": ("primary",),
-    "replicate": ("primary", "offsite"),
-    "copy3": ("primary", "offsite", "tertiary"),
-}
 _RECORDED = {"sha256", "size", "codec", "content-type"}
 
 
@@ -32,20 +27,6 @@ class CopyResult:
     etag: str | None
     verified: bool
     seconds: float
-
-
-def stores_for(policy: str) -> tuple[str, ...]:
-    """Return the ordered store names of ``policy``; the first holds the primary copy.
-
-    >>> stores_for("replicate")
-    ('primary', 'offsite')
-    """
-    try:
-        return POLICIES[policy]
-    except KeyError:
-        raise ValueError(
-            f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}"
-        ) from None
 
 
 def replicate(

@@ -8,17 +8,10 @@ import pytest
 
 from archive.errors import ChecksumMismatch, ObjectNotFound
 from archive.local import LocalStore
-from archive.replication import replicate, stores_for
+from archive.replication import replicate
 from archive.s3 import S3Store
 from tests.archive.conftest import PART, flip_bit, payload, sha
 from tests.support.s3servers import S3Server
-
-
-def test_policies_map_to_ordered_store_names() -> None:
-    assert stores_for("single") == ("primary",)
-    assert stores_for("copy3") == ("primary", "offsite", "tertiary")
-    with pytest.raises(ValueError, match="copy9"):
-        stores_for("copy9")
 
 
 def test_replicate_streams_and_verifies_each_copy_keeping_the_codec(
