@@ -310,7 +310,9 @@ def upload_swath(
         timings["db"] += time.perf_counter() - mark
         fault_point("after_commit_before_verify")
         mark = time.perf_counter()
-        store.verify(key, result.sha256, codec=codec)
+        # I5: re-read and re-hashed, or, for a whole object the store checked against our
+        # SHA-256 on arrival (SeaweedFS, AWS), that full-object digest read by one HEAD.
+        store.confirm(key, result.sha256, codec=codec)
         timings["verify"] += time.perf_counter() - mark
         mark = time.perf_counter()
         verified = services.mark_verified(swath_id, obj.pk)
