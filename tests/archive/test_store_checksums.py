@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from archive.errors import ArchiveError, ChecksumMismatch, ObjectExists
 from archive.probe import reset_cache
 from archive.s3 import S3Store
 from tests.archive.conftest import PART, payload, sha
+from tests.support.s3requests import requests_of
 from tests.support.s3servers import S3Server
 
 
@@ -34,27 +33,6 @@ def rclone_whole_store(rclone_s3: S3Server, s3_prefix: str) -> S3Store:
     """An S3Store on rclone with the same sizes as ``seaweed_store``."""
     return rclone_s3.store(s3_prefix, part_size=PART, multipart_threshold=4 * PART,
                            max_attempts=3, retry_base_s=0.05)
-
-
-@contextmanager
-def requests_of(store: S3Store) -> Iterator[Counter[str]]:
-    """Count the S3 operations the store's client sends inside the block, by name.
-
-    HeadObject sent with checksum mode counts as "HeadObject+checksum".
-    """
-    seen: Counter[str] = Counter()
-
-    def note(model: Any, params: dict[str, Any], **_: Any) -> None:
-        checksum = model.name == "HeadObject" and params.get("ChecksumMode") == "ENABLED"
-        seen[model.name + ("+checksum" if checksum else "")] += 1
-
-    store.capabilities()  # the probe's own requests are not the ones under test
-    events = store.client.meta.events
-    events.register("before-parameter-build.s3", note, unique_id="test-requests-of")
-    try:
-        yield seen
-    finally:
-        events.unregister("before-parameter-build.s3", unique_id="test-requests-of")
 
 
 def a_file(tmp_path: Path, size: int, seed: int) -> Path:
@@ -148,7 +126,7 @@ def test_bits_rotted_after_the_write_escape_confirm_and_are_found_by_the_read_ba
     seaweed_s3.corrupt_behind(f"{s3_prefix}/k/rotted", offset=100)
     seaweed_store.confirm("k/rotted", sha(data))
     # SeaweedFS's own CRC of the stored needle refuses to serve it (HTTP 500), which the
-    # read-back reports (as transient: fsck cannot tell it from a passing server fault).
+    # read-back reports and fsck --full lists as CORRUPT ("cannot be read").
     with pytest.raises(ArchiveError, match="k/rotted"):
         seaweed_store.verify("k/rotted", sha(data))
 
