@@ -2,7 +2,8 @@
 
 The order is the one of STYLE.md's data flow: the row is written and committed
 before any byte moves, the upload runs with no transaction open, and the row becomes
-VERIFIED only after the stored bytes were read back and matched (invariants I1, I5).
+VERIFIED only after the stored bytes were found to match (invariants I1, I5: read back, or
+the SHA-256 the store checked on arrival; docs/ARCHITECTURE.md, "Verification").
 The quicklook comes after that commit, so it can neither fail nor delay the swath.
 """
 
