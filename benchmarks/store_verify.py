@@ -3,10 +3,12 @@
     .venv/bin/python benchmarks/store_verify.py [--count 20] [--size-mb 50] [--repeat 5]
                                                 [--workers 1]
 
-One SeaweedFS (`weed server`, as tests/support/s3servers.py starts it) on loopback; `--count`
-random files of `--size-mb` MB (benchmarks/out/bench-data/verify/, kept for the next
-run). Each round puts every file under a fresh prefix and verifies it, once per variant,
-the order of the variants alternating between rounds so a changing load hits both alike:
+SeaweedFS (`weed server`, as tests/support/s3servers.py starts it) on loopback, a fresh
+one for each variant of each round (its 64 MB volumes are not reclaimed after a delete
+until a vacuum, so a long run on one server fills its 100 volumes and it answers 500);
+`--count` random files of `--size-mb` MB (benchmarks/out/bench-data/verify/, kept for the
+next run). Each round puts every file and verifies it, once per variant, the order of
+the variants alternating between rounds so a changing load hits both alike:
 
 * ``read-back``: what the archive does on a store that checks no SHA-256 (rclone) and
   did on every store before: PutObject with Content-MD5, then ``Store.verify`` re-reads
@@ -80,9 +82,27 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def one_round(store: S3Store, variant: str, files: list[Path], workers: int,
-              server_cpu: Callable[[], float]) -> dict[str, float]:
-    """Put then verify every file under a fresh prefix; return this round's figures."""
+def one_round(variant: str, files: list[Path], workers: int) -> dict[str, float]:
+    """Start a SeaweedFS, put then verify every file, stop it; return the round's figures."""
+    from tests.support.s3servers import start_seaweedfs
+
+    work = Path(tempfile.mkdtemp(prefix="store-verify-", dir=OUT))
+    server = start_seaweedfs(work)
+    try:
+        options = {**server.store_options(), "part_size": 16 * 1024 * 1024,
+                   "multipart_threshold": 64 * 1024 * 1024}
+        kind = S3Store if variant == "store-checked" else ReadBackStore
+        store = kind(server.bucket, **options)
+        store.capabilities()  # the probe is not what is measured
+        return measure(store, variant, files, workers, server.cpu_s)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(store: S3Store, variant: str, files: list[Path], workers: int,
+            server_cpu: Callable[[], float]) -> dict[str, float]:
+    """Put then verify every file under a fresh prefix; return the figures."""
     prefix = f"bench/{variant}/{uuid.uuid4().hex[:8]}/"
     cpu0, server0 = time.process_time(), server_cpu()
     started = time.perf_counter()
@@ -102,7 +122,6 @@ def one_round(store: S3Store, variant: str, files: list[Path], workers: int,
         "server_cpu_s": server_cpu() - server0,
         "store_checked": checked,
     }
-    store.delete_many([r.key for r in results])
     return figures
 
 
@@ -114,31 +133,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
 
-    from tests.support.s3servers import start_seaweedfs
-
     files = make_files(args.count, args.size_mb * MB)
-    work = Path(tempfile.mkdtemp(prefix="store-verify-", dir=OUT))
-    server = start_seaweedfs(work)
+    OUT.mkdir(exist_ok=True)
     load_start = load()
     rounds: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
-    try:
-        options = {**server.store_options(), "part_size": 16 * 1024 * 1024,
-                   "multipart_threshold": 64 * 1024 * 1024}
-        stores = {"read-back": ReadBackStore(server.bucket, **options),
-                  "store-checked": S3Store(server.bucket, **options)}
-        for store in stores.values():
-            store.capabilities()
-        one_round(stores["store-checked"], "store-checked", files[:2], 1, server.cpu_s)  # warm
-        for i in range(args.repeat):
-            order = VARIANTS if i % 2 == 0 else VARIANTS[::-1]
-            for variant in order:
-                figures = one_round(stores[variant], variant, files, args.workers, server.cpu_s)
-                rounds[variant].append(figures)
-                print(f"round {i + 1} {variant}: " + ", ".join(
-                    f"{k} {v:.2f}" for k, v in figures.items()), flush=True)
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    one_round("store-checked", files[:2], 1)  # warm: imports, the page cache
+    for i in range(args.repeat):
+        order = VARIANTS if i % 2 == 0 else VARIANTS[::-1]
+        for variant in order:
+            figures = one_round(variant, files, args.workers)
+            rounds[variant].append(figures)
+            print(f"round {i + 1} {variant}: " + ", ".join(
+                f"{k} {v:.2f}" for k, v in figures.items()), flush=True)
     load_end = load()
 
     total_mb = args.count * args.size_mb
@@ -153,7 +159,6 @@ def main() -> None:
         print(f"| {variant} | {med['put_s']:.2f} | {med['verify_s']:.2f} | "
               f"{med['total_s']:.2f} | {total_mb / med['total_s']:.0f} | "
               f"{med['client_cpu_s']:.2f} | {med['server_cpu_s']:.2f} |")
-    OUT.mkdir(exist_ok=True)
     (OUT / "store_verify.json").write_text(json.dumps(
         {"args": vars(args), "load": [load_start, load_end], "rounds": rounds,
          "median": summary}, indent=1))
