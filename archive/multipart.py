@@ -60,6 +60,15 @@ def content_md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
 
 
+def checksum_sha256(hex_digest: str) -> str:
+    """Return the x-amz-checksum-sha256 form (base64 of the 32 bytes) of a hex SHA-256.
+
+    >>> checksum_sha256(hashlib.sha256(b"").hexdigest())
+    '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='
+    """
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
+
+
 def multipart_upload(
     client: Any,
     *,

@@ -5,8 +5,10 @@ directory and a time to live, in a small file there, so the short processes of a
 (``archive put`` after ``archive put``) do not each spend a probe's round trips (about a
 quarter of a second on loopback) before their first byte. Only a passing probe is kept:
 a refused endpoint is probed again by the next process. The cost is that a server
-changed behind the same URL is noticed up to that time to live later; every object is
-still checked by its SHA-256 on read-back whatever the probe said.
+changed behind the same URL is noticed up to that time to live later. A kept result
+from a version of this module that probed less (a field missing) counts as no result.
+Whatever the probe said, an object is only ever counted verified by its SHA-256: read
+back, or reported by a store the probe saw refuse a wrong one (``sha256_checksums``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from archive.errors import EndpointRefused
-from archive.multipart import MIN_PART_SIZE, content_md5
+from archive.multipart import MIN_PART_SIZE, checksum_sha256, content_md5
 from archive.s3errors import error_code, status_code, translate
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,9 @@ class Capabilities:
     delete_objects: bool
     conditional_writes: bool
     content_md5_checked: bool
+    # PutObject with x-amz-checksum-sha256: a wrong digest is refused, and HeadObject with
+    # checksum mode reports the full-object SHA-256 back (S3Store.confirm relies on both).
+    sha256_checksums: bool = False
     seconds: float = 0.0
 
 
@@ -106,7 +111,12 @@ def _load(path: Path, cache_key: tuple[str, str, str], ttl_s: float) -> Capabili
         if record["key"] != list(cache_key):
             return None
         age = time.time() - float(record["probed_at"])
-        caps = Capabilities(**record["capabilities"])
+        kept = record["capabilities"]
+        missing = {f.name for f in dataclasses.fields(Capabilities)} - {"seconds"} - set(kept)
+        if missing:  # kept by an older probe: what it did not try is unknown, not False
+            log.info("probe cache %s lacks %s; probing afresh", path, ", ".join(sorted(missing)))
+            return None
+        caps = Capabilities(**kept)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as e:  # unreadable: probe afresh
@@ -173,6 +183,7 @@ def probe(
             )
         conditional = _conditional_write(client, bucket, base + "single")
         md5_checked = _md5_checked(client, bucket, base + "badmd5", created)
+        sha256_checked = _sha256_checked(client, bucket, base + "sha256", created)
         deleted = _delete_objects(client, bucket, created)
     except ClientError as e:
         _cleanup(tidy(), bucket, created)
@@ -195,6 +206,7 @@ def probe(
         delete_objects=deleted,
         conditional_writes=conditional,
         content_md5_checked=md5_checked,
+        sha256_checksums=sha256_checked,
         seconds=time.monotonic() - started,
     )
     log.info("capability probe of %s: %s", where, caps)
@@ -269,6 +281,39 @@ def _md5_checked(client: Any, bucket: str, key: str, created: list[str]) -> bool
         if error_code(e) in ("BadDigest", "InvalidDigest") or status_code(e) == 400:
             return True
         raise
+    return False
+
+
+def _sha256_checked(client: Any, bucket: str, key: str, created: list[str]) -> bool:
+    """Return True if the store reports a supplied SHA-256 back and refuses a wrong one.
+
+    Both are needed: rclone stores the header it is sent and reports it on HEAD without
+    ever checking it, so a reported digest alone proves nothing. Three requests where
+    the store checks (two PUTs and a HEAD), two where it does not.
+    """
+    body = b"sha-256 checksum probe"
+    digest = checksum_sha256(hashlib.sha256(body).hexdigest())
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=body, ContentMD5=content_md5(body),
+                          ChecksumSHA256=digest)
+        created.append(key)
+        head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except ClientError as e:  # the header or the mode refused: the store cannot do this
+        log.info("probe: SHA-256 checksums answered %s; unsupported", error_code(e))
+        return False
+    if head.get("ChecksumSHA256") != digest or head.get("ChecksumType") not in (
+            None, "FULL_OBJECT"):
+        return False
+    wrong = checksum_sha256(hashlib.sha256(b"other").hexdigest())
+    try:
+        client.put_object(Bucket=bucket, Key=key + ".wrong", Body=body,
+                          ContentMD5=content_md5(body), ChecksumSHA256=wrong)
+    except ClientError as e:
+        if error_code(e) in ("BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch") \
+                or status_code(e) == 400:
+            return True
+        raise
+    created.append(key + ".wrong")
     return False
 
 

@@ -1,7 +1,14 @@
-"""S3Store: objects in an S3-compatible bucket over boto3, streamed in parts and verified."""
+"""S3Store: objects in an S3-compatible bucket over boto3, streamed in parts and verified.
+
+Verification (docs/ARCHITECTURE.md, "Verification"): where the endpoint's probe saw it
+check a supplied SHA-256 and report it back (``sha256_checksums``), an object sent by one
+PutObject as it came carries its SHA-256 for the store to check, and ``confirm`` accepts
+the digest the store reports on HEAD; every other object is re-read and re-hashed.
+"""
 
 from __future__ import annotations
 
+import base64
 import builtins
 import io
 import logging
@@ -11,6 +18,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import Any, BinaryIO
 
 from botocore.exceptions import ClientError
@@ -25,7 +33,7 @@ from archive.errors import (
     UploadsUnlisted,
 )
 from archive.fileput import put_whole_file
-from archive.multipart import choose_part_size, content_md5, multipart_upload
+from archive.multipart import checksum_sha256, choose_part_size, content_md5, multipart_upload
 from archive.parallel_get import ParallelRangeReader
 from archive.probe import Capabilities, cached_probe
 from archive.ranged import DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_BLOCKS, RangedFile
@@ -213,7 +221,12 @@ class S3Store(Store):
         """Stream ``source`` in one hashing pass; retry transient failures if it can seek."""
         s3_key = self._s3_key(key)
         codecs.check_codec(codec)
-        conditional = not overwrite and self.capabilities().conditional_writes
+        # overwrite=True (HPC outputs and staging) needs no conditional write and so has
+        # never waited for the probe; its objects are verified by read-back.
+        caps = None if overwrite else self.capabilities()
+        conditional = caps is not None and caps.conditional_writes
+        # Only an object stored as it came has the source's SHA-256 as its own.
+        checksum = caps is not None and caps.sha256_checksums and codec == "none"
         with open_source(source) as stream:
             known = size if size is not None else remaining_size(stream)
             rewind = rewind_point(stream)
@@ -230,6 +243,7 @@ class S3Store(Store):
                         metadata or {},
                         sha256,
                         conditional,
+                        checksum,
                     )
                 except ObjectExists:
                     existing = self.head(key)
@@ -262,7 +276,9 @@ class S3Store(Store):
         extra: dict[str, str],
         sha256: str | None,
         conditional: bool,
+        checksum: bool,
     ) -> PutResult:
+        """Upload once. ``checksum``: a single PutObject also sends the SHA-256 to check."""
         started = time.monotonic()
         reader = HashingReader(stream)
         # Compressed output can be slightly larger than its input; leave room for it.
@@ -324,14 +340,16 @@ class S3Store(Store):
                     metadata=lambda digest: user_metadata(
                         sha256=digest, size=known, codec=codec, content_type=content_type,
                         extra=extra),
-                    check_source=check_source, conditional=conditional, what=key,
+                    check_source=check_source, conditional=conditional, checksum=checksum,
+                    what=key,
                 )
             except ArchiveError:
                 raise
             except Exception as e:
                 raise self._fail(e, key, "put object") from e
             return PutResult(key=key, size=known, stored_size=known, sha256=digest, codec=codec,
-                             etag=etag, seconds=time.monotonic() - started)
+                             etag=etag, seconds=time.monotonic() - started,
+                             store_checked=checksum)
         if codec == "none" and fd is not None and known is not None and known > part_size:
             # A file: parts are ranges of it, re-read when sent, never held in memory.
             return upload_parts(iter_file_slices(reader, fd, stream.tell(), part_size, what=key))
@@ -358,6 +376,8 @@ class S3Store(Store):
             extra=extra,
         )
         extra_args = {"IfNoneMatch": "*"} if conditional else {}
+        if checksum:  # codec "none": ``first`` is the whole source, ``digest`` its hash
+            extra_args["ChecksumSHA256"] = checksum_sha256(digest)
         try:
             response = self.client.put_object(
                 Bucket=self.bucket,
@@ -372,7 +392,7 @@ class S3Store(Store):
             raise self._fail(e, key, "put object") from e
         return PutResult(key=key, size=reader.bytes_read, stored_size=len(first), sha256=digest,
                          codec=codec, etag=response.get("ETag"),
-                         seconds=time.monotonic() - started)
+                         seconds=time.monotonic() - started, store_checked=checksum)
 
     def _identical(
         self,
@@ -417,6 +437,37 @@ class S3Store(Store):
                 return None
             raise error from e
         return self._info(key, response)
+
+    def confirm(self, key: str, expected_sha256: str, *, codec: str | None = None) -> ObjectInfo:
+        """Check ``key`` holds ``expected_sha256``: by one HEAD where the store can say so.
+
+        Where the probe saw the store refuse a wrong SHA-256 and report the right one, an
+        uncompressed object whose HEAD (checksum mode) reports a full-object SHA-256 is
+        judged by it: the store hashed the bytes it received and would have refused them
+        had they differed. Anything else (no such capability, a compressed object, a
+        multipart object's composite checksum or none) is re-read and re-hashed
+        (``verify``). Decay at rest is ``fsck --full``'s to find, which always re-reads.
+        """
+        if (codec or "none") != "none" or not self.capabilities().sha256_checksums:
+            return self.verify(key, expected_sha256, codec=codec)
+        try:
+            response = self.client.head_object(
+                Bucket=self.bucket, Key=self._s3_key(key), ChecksumMode="ENABLED")
+        except Exception as e:
+            raise self._fail(e, key, "head") from e
+        info = self._info(key, response)
+        reported = response.get("ChecksumSHA256")
+        if (not reported or "-" in reported  # a composite: a hash of part hashes
+                or response.get("ChecksumType") not in (None, "FULL_OBJECT")
+                or (codec or info.codec) != "none"):
+            return self.verify(key, expected_sha256, codec=codec)
+        if info.size is not None and info.size != info.stored_size:
+            raise ChecksumMismatch(
+                f"{key}: stored size {info.stored_size} in {self.name} differs from recorded "
+                f"size {info.size}", key=key, store=self.name, expected=expected_sha256)
+        self._check_digests(info, expected_sha256, base64.b64decode(reported).hex(),
+                            how="the store's SHA-256")
+        return replace(info, size=info.stored_size, sha256=expected_sha256, codec="none")
 
     def _info(self, key: str, response: dict[str, Any]) -> ObjectInfo:
         return info_from_metadata(

@@ -43,7 +43,11 @@ MAX_PRESIGN_SECONDS = 604_800  # SigV4 limit: 7 days
 
 @dataclass(frozen=True)
 class PutResult:
-    """What a put stored: original size and SHA-256, stored (encoded) size, codec, ETag, time."""
+    """What a put stored: original size and SHA-256, stored (encoded) size, codec, ETag, time.
+
+    ``store_checked``: the store was sent the SHA-256 with the bytes, refused them had they
+    differed, and keeps it as the object's full-object checksum (``Store.confirm``).
+    """
 
     key: str
     size: int
@@ -53,6 +57,7 @@ class PutResult:
     etag: str | None
     seconds: float
     existed: bool = False
+    store_checked: bool = False
 
 
 @dataclass(frozen=True)
@@ -296,24 +301,31 @@ class Store(ABC):
                 expected=expected_sha256,
             ) from e
         actual = digest.hexdigest()
-        if actual != expected_sha256:
-            raise ChecksumMismatch(
-                f"{key}: SHA-256 in {self.name} is {actual}, expected {expected_sha256}",
-                key=key,
-                store=self.name,
-                expected=expected_sha256,
-                actual=actual,
-            )
-        if info.sha256 is not None and info.sha256 != expected_sha256:
-            raise ChecksumMismatch(
-                f"{key}: recorded SHA-256 in {self.name} is {info.sha256}, "
-                f"expected {expected_sha256}",
-                key=key,
-                store=self.name,
-                expected=expected_sha256,
-                actual=info.sha256,
-            )
+        self._check_digests(info, expected_sha256, actual, how="SHA-256")
         return replace(info, size=size, sha256=actual, codec=codec or info.codec or "none")
+
+    def _check_digests(self, info: ObjectInfo, expected: str, actual: str, *, how: str) -> None:
+        """Raise ChecksumMismatch unless ``actual`` and any recorded SHA-256 are ``expected``."""
+        if actual != expected:
+            raise ChecksumMismatch(
+                f"{info.key}: {how} in {self.name} is {actual}, expected {expected}",
+                key=info.key, store=self.name, expected=expected, actual=actual,
+            )
+        if info.sha256 is not None and info.sha256 != expected:
+            raise ChecksumMismatch(
+                f"{info.key}: recorded SHA-256 in {self.name} is {info.sha256}, "
+                f"expected {expected}",
+                key=info.key, store=self.name, expected=expected, actual=info.sha256,
+            )
+
+    def confirm(self, key: str, expected_sha256: str, *, codec: str | None = None) -> ObjectInfo:
+        """Check ``key`` holds ``expected_sha256`` as cheaply as is safe; ChecksumMismatch.
+
+        Here by read-back (``verify``). S3Store accepts instead, for an object stored as
+        it came, the full-object SHA-256 a store checked on arrival and reports on HEAD,
+        where its probe saw it refuse a wrong one (docs/ARCHITECTURE.md, "Verification").
+        """
+        return self.verify(key, expected_sha256, codec=codec)
 
     def _decode(self, raw: BinaryIO, info: ObjectInfo, codec: str | None) -> BinaryIO:
         """Wrap ``raw`` in the decoder for the object's codec, capped at its recorded size."""

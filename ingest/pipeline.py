@@ -2,7 +2,8 @@
 
 The order is the one of STYLE.md's data flow: the row is written and committed
 before any byte moves, the upload runs with no transaction open, and the row becomes
-VERIFIED only after the stored bytes were read back and matched (invariants I1, I5).
+VERIFIED only after the stored bytes were found to match (invariants I1, I5: read back, or
+the SHA-256 the store checked on arrival; docs/ARCHITECTURE.md, "Verification").
 The quicklook comes after that commit, so it can neither fail nor delay the swath.
 """
 
@@ -296,7 +297,9 @@ def upload_swath(
         timings["db"] += time.perf_counter() - mark
         fault_point("after_commit_before_verify")
         mark = time.perf_counter()
-        store.verify(key, result.sha256, codec=codec)
+        # I5: re-read and re-hashed, or, for a whole object the store checked against our
+        # SHA-256 on arrival (SeaweedFS, AWS), that full-object digest read by one HEAD.
+        store.confirm(key, result.sha256, codec=codec)
         timings["verify"] += time.perf_counter() - mark
         mark = time.perf_counter()
         verified = services.mark_verified(swath_id, obj.pk)
