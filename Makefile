@@ -1,6 +1,7 @@
 # swathstore: two commands set up a fresh Debian/Ubuntu machine.
 #   make run    set up, migrate, load demo swaths, serve http://127.0.0.1:$(PORT)
 #   make test   set up, start test services on loopback, lint (ruff, import-linter, mypy), run the whole suite
+#   make stack  the production column on this machine, in the foreground (Ctrl-C or make stack-stop)
 SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
@@ -9,11 +10,11 @@ PORT ?= 8000
 TEST_ENV := DATABASE_URL=postgis://postgres@127.0.0.1:5432/swathstore \
             VAR_DIR=$(CURDIR)/var/test CELERY_BROKER_URL= STORE_URL= S3_PROBE_CACHE_SECONDS=0
 
-.PHONY: setup run demo test lint test-faults check-deploy peers bench-archive bench-ingest \
+.PHONY: setup run demo test lint test-faults check-deploy stack stack-stop stack-check peers bench-archive bench-ingest \
         bench-register bench-fsck bench-api bench-subset bench-hpc bench-load clean help
 
 help:
-	@sed -n '1,4p' Makefile
+	@sed -n '1,5p' Makefile
 
 setup:  ## system packages, .venv with the pinned requirements, the map's vendored JS (idempotent)
 	@bash scripts/setup-system.sh
@@ -47,6 +48,19 @@ check-deploy: setup  ## Django's deployment checks with production-like values
 	  AWS_ACCESS_KEY_ID=check-deploy-placeholder AWS_SECRET_ACCESS_KEY=check-deploy-placeholder \
 	  ALLOWED_HOSTS=archive.example.org \
 	  $(PY) manage.py check --deploy --fail-level WARNING
+
+# The production column on this machine (stack/launch.py): PostGIS (the local cluster),
+# Redis, SeaweedFS (master, two volume servers, filer, S3), gunicorn, two Celery workers
+# and beat under honcho, with docker-compose.yml's variables. STACK_PORT_BASE (8100),
+# STACK_DIR (var/stack) and STACK_DB (swathstore_stack) place a second one elsewhere.
+stack: setup  ## start, health-check, print the URLs; runs in the foreground until Ctrl-C
+	$(PY) stack/launch.py up
+
+stack-stop:  ## stop the stack `make stack` runs (from another shell)
+	$(PY) stack/launch.py stop
+
+stack-check:  ## the stack's health checks, one line per service
+	$(PY) stack/launch.py check
 
 peers:  ## .venv-peers: awscli, pypgstac (benchmarks only)
 	@bash scripts/setup-peers.sh

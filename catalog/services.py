@@ -146,6 +146,13 @@ def claim_upload(swath_id: int, owner: str, lease_s: int) -> bool:
         attempts=F("attempts") + 1,
         failure_reason="",
     )
+    if changed == 1:
+        # The attempts before this one are over (failed, or their lease ran out): an object
+        # row one left UPLOADING names bytes that never became a copy. Marked FAILED, it is
+        # what reconcile adopts or deletes; left UPLOADING it stayed so for ever when a
+        # worker died mid-PutObject (no multipart upload for `archive cleanup` to find).
+        StoredObject.objects.filter(swath_id=swath_id, state=StoredObject.State.UPLOADING
+                                    ).update(state=StoredObject.State.FAILED)
     return changed == 1
 
 

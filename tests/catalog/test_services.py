@@ -37,6 +37,14 @@ def test_an_expired_lease_can_be_taken_over_and_the_old_holder_cannot_finish() -
     assert Swath.objects.get(pk=swath.pk).state == "UPLOADING"
 
 
+def test_taking_over_a_dead_upload_settles_the_object_row_it_left() -> None:
+    swath = registered()
+    assert services.claim_upload(swath.pk, "worker-a", -1)  # a died mid-upload
+    dead = services.start_object(swath.pk, "primary", "swaths/x/a", "none")
+    assert services.claim_upload(swath.pk, "worker-b", 60)
+    assert StoredObject.objects.get(pk=dead.pk).state == "FAILED"
+
+
 def test_a_worker_whose_lease_passed_on_cannot_fail_the_new_holders_upload() -> None:
     swath = registered()
     assert services.claim_upload(swath.pk, "worker-a", -1)  # a's lease has expired

@@ -15,7 +15,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.faults
 
 COMPOSE = REPO / "docker-compose.yml"
-ONE_SHOT = {"migrate", "minio-bucket"}
+ONE_SHOT = {"migrate", "s3-buckets"}
 
 
 def services() -> dict[str, dict]:
@@ -24,7 +24,8 @@ def services() -> dict[str, dict]:
 
 def test_every_long_running_service_has_a_health_check() -> None:
     found = services()
-    assert {"db", "redis", "minio", "web", "worker", "beat"} <= set(found)
+    assert {"db", "redis", "master", "volume1", "volume2", "filer", "s3", "web", "worker1",
+            "worker2", "beat"} <= set(found)
     for name, service in found.items():
         if name in ONE_SHOT:
             continue
@@ -45,8 +46,9 @@ def test_every_dependency_waits_for_a_condition() -> None:
 def test_beat_publishes_and_workers_run_prefork() -> None:
     found = services()
     assert "beat" in found["beat"]["command"]
-    assert "--pool=prefork" in found["worker"]["command"]
-    for name in ("web", "worker", "beat", "migrate"):
+    for name in ("worker1", "worker2"):
+        assert "--pool=prefork" in found[name]["command"]
+    for name in ("web", "worker1", "worker2", "beat", "migrate"):
         env = found[name]["environment"]
         assert env["SWATHSTORE_PRODUCTION"] == "1", name
         assert "redis://" in env["CELERY_BROKER_URL"], name
@@ -67,8 +69,8 @@ def test_every_beat_entry_names_a_periodic_task_of_the_ops_app() -> None:
 def test_the_compose_client_validates_the_file(tmp_path: Path) -> None:
     shutil.copy(COMPOSE, tmp_path / "docker-compose.yml")
     (tmp_path / ".env").write_text("")
-    env = {"PATH": "/usr/bin:/bin", "POSTGRES_PASSWORD": "x", "MINIO_ROOT_USER": "x",
-           "MINIO_ROOT_PASSWORD": "x"}
+    env = {"PATH": "/usr/bin:/bin", "POSTGRES_PASSWORD": "x", "S3_ACCESS_KEY": "x",
+           "S3_SECRET_KEY": "x", "SECRET_KEY": "x"}
     client = (["docker-compose"] if shutil.which("docker-compose")
               else ["docker", "compose"])
     done = subprocess.run([*client, "-f", "docker-compose.yml", "config", "-q"], cwd=tmp_path,
