@@ -2,8 +2,9 @@
 
 States follow docs/RELIABILITY.md: PENDING -> UPLOADING (lease) -> STORED ->
 VERIFIED, with FAILED and QUARANTINED as side states, and LOST when every copy of a
-VERIFIED swath went MISSING or CORRUPT with no good copy to rebuild from (ops.heal). Every transition is a short
-conditional UPDATE in catalog.services; no transaction is held during I/O.
+VERIFIED swath went MISSING or CORRUPT with no good copy to rebuild from (ops.heal).
+Every transition is a short conditional UPDATE in catalog.services (catalog.copies and
+ops.heal for copies); no transaction is held during I/O.
 """
 
 from __future__ import annotations

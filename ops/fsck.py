@@ -8,11 +8,11 @@ the copies found MISSING, CORRUPT or UNREADABLE are marked so in the catalog and
 reader already marked bad, and LOST swaths, are reported too. `cleanup` aborts stale
 uploads, measuring their age by the database's own start times (I3).
 
-UNREADABLE: the object answers HEAD, but reading it fails twice over the short retry
-budget of ops.heal.checking_store (SeaweedFS answers HTTP 500 for a needle whose CRC
-fails, for ever). It is repaired as CORRUPT: rewriting verified bytes over a copy that
-was only unavailable is harmless. A store that cannot even list is not checked at all
-(a warning), so an outage never marks its copies bad.
+UNREADABLE: the object answers HEAD, but reading it fails over the short retry budget of
+ops.heal.checking_store (two attempts; SeaweedFS stalls, or answers HTTP 500, on a
+needle whose CRC fails, every time). It is repaired as CORRUPT: rewriting verified
+bytes over a copy that was only unavailable is harmless. A store that cannot even list
+is not checked at all (a warning), so an outage never marks its copies bad.
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ def stores_to_check(store_name: str | None, report: FsckReport) -> list[str]:
     for name in sorted(holding - set(configured)):
         report.warnings.append(f"the catalog holds copies in store {name!r}, which is not "
                                "configured here; they were not checked")
-    return [n for n in configured if n in holding or n == "primary"]
+    return sorted((n for n in configured if n in holding or n == "primary"),
+                  key=lambda n: (n != "primary", n))
 
 
 def _fsck_store(name: str, opened: Stores, report: FsckReport, *, full: bool, repair: bool,
@@ -194,23 +195,18 @@ def _check_full(store: Store, name: str, key: str, size: int | None,
     problem = _check_metadata(store, name, key, size, stored_size, sha256, codec, copy_id)
     if problem is not None:
         return problem
-    # Twice before UNREADABLE: one failed read over a short retry budget may be a hiccup.
-    for attempt in (1, 2):
-        try:
-            # The catalog's codec, not the object's metadata: some servers (rclone) lose
-            # user metadata on restart.
-            store.verify(key, sha256, codec=codec)
-        except ChecksumMismatch as e:
-            return Problem("CORRUPT", name, key, str(e), copy_id)
-        except ObjectNotFound as e:
-            return Problem("MISSING", name, key, str(e), copy_id)
-        except TransientArchiveError as e:
-            if attempt == 2:
-                return Problem("UNREADABLE", name, key, f"GET fails: {e}", copy_id)
-            continue
-        except ArchiveError as e:
-            return Problem("CORRUPT", name, key, f"cannot be read: {e}", copy_id)
-        return None
+    try:
+        # The catalog's codec, not the object's metadata: some servers (rclone) lose
+        # user metadata on restart.
+        store.verify(key, sha256, codec=codec)
+    except ChecksumMismatch as e:
+        return Problem("CORRUPT", name, key, str(e), copy_id)
+    except ObjectNotFound as e:
+        return Problem("MISSING", name, key, str(e), copy_id)
+    except TransientArchiveError as e:  # after ops.heal.checking_store's bounded retries
+        return Problem("UNREADABLE", name, key, f"GET fails: {e}", copy_id)
+    except ArchiveError as e:
+        return Problem("CORRUPT", name, key, f"cannot be read: {e}", copy_id)
     return None
 
 

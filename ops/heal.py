@@ -14,17 +14,20 @@ cut) finds it missing or failing its hash (catalog.copies.mark_bad). Heal then, 
    not be read for a while may be whole) and, when none hashes right, marks the swath
    LOST with what became of each copy (Swath.failure_reason: API, admin, fsck's report).
 
-A store that fails mid-heal (unreachable, timing out) is no verdict on the bytes: the
-copy being rebuilt stays MISSING or CORRUPT with the failure in its problem, the source
-stays VERIFIED, and the next heal tries again. A source whose object answers HEAD but
-whose bytes cannot be read, twice, after the bounded retries (SeaweedFS answers a GET of
-a needle that fails its CRC with HTTP 500, for ever) is UNREADABLE: marked CORRUPT and
-rebuilt like one. Writing verified bytes over a copy that was only unavailable is
-harmless, so erring that way costs a copy, never data.
+A store that fails mid-heal (unreachable, cut off, timing out) is no verdict on the
+bytes: the copy being rebuilt stays MISSING or CORRUPT with the failure in its problem,
+a source that could not be read stays VERIFIED, and the next heal tries again. Only a
+hash mismatch (CORRUPT) or a missing object (MISSING) marks a source bad. A copy whose
+object answers HEAD but can never be read (SeaweedFS stalls, or answers HTTP 500, on a
+needle that fails its CRC) is fsck's to judge: `fsck --full` calls it UNREADABLE once
+its bounded retries fail, `--repair` marks it CORRUPT, and heal rebuilds it. Writing
+verified bytes over a copy that was only unavailable is harmless: erring that way costs
+a copy, never data.
 
-Reads and writes here use a short retry budget (VERIFY_MAX_ATTEMPTS, not the stores' 10):
-with 10, boto3's backoff spends about three minutes on every such object before giving
-up, and the periodic run comes back anyway.
+Reads and writes here use a short retry budget (checking_store: 2 attempts, at most 20 s
+of silence per read, not the stores' 10 attempts and 120 s). A needle SeaweedFS cannot
+read stalls (or answers HTTP 500) every time; with the stores' own budget, each such
+object cost minutes before the read gave up, and the periodic run comes back anyway.
 """
 
 from __future__ import annotations
@@ -38,14 +41,16 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 import archive.config
-from archive.errors import ArchiveError, ChecksumMismatch
+from archive.errors import ArchiveError, ChecksumMismatch, ObjectNotFound
 from archive.stores import Store
 from catalog.copies import BAD_STATES, mark_bad, read_order
 from catalog.models import StoredObject, Swath, SwathState
 
 log = logging.getLogger(__name__)
 
-VERIFY_MAX_ATTEMPTS = 3
+VERIFY_MAX_ATTEMPTS = 2
+VERIFY_READ_TIMEOUT_S = 20.0
+VERIFY_CONNECT_TIMEOUT_S = 5.0
 _RECORDED = {"sha256", "size", "codec", "content-type"}
 _MISSING, _CORRUPT = StoredObject.State.MISSING, StoredObject.State.CORRUPT
 _VERIFIED = StoredObject.State.VERIFIED
@@ -87,8 +92,11 @@ def checking_store(name: str) -> Store:
     url, options = archive.config.spec(name)
     if not url.startswith("s3://"):
         return archive.config.get_store(name)
-    return archive.config.open_store(
-        url, **{**options, "name": name, "max_attempts": VERIFY_MAX_ATTEMPTS})
+    short = {"max_attempts": VERIFY_MAX_ATTEMPTS,
+             "read_timeout": min(options.get("read_timeout", 120), VERIFY_READ_TIMEOUT_S),
+             "connect_timeout": min(options.get("connect_timeout", 10),
+                                    VERIFY_CONNECT_TIMEOUT_S)}
+    return archive.config.open_store(url, **{**options, "name": name, **short})
 
 
 class Stores:
@@ -257,10 +265,14 @@ def _copy(swath: Swath, source: StoredObject, sstore: Store, target: StoredObjec
     except ChecksumMismatch as e:
         # The put hashes what the source gives it: a mismatch is the source's bytes.
         return "source", _CORRUPT, f"failed its hash: {e}"
+    except ObjectNotFound as e:
+        if e.store == tstore.name != sstore.name:
+            return "target", None, f"write failed: {e}"
+        return "source", _MISSING, f"vanished while being read: {e}"
     except (ArchiveError, OSError) as e:
         if isinstance(e, ArchiveError) and e.store == tstore.name != sstore.name:
             return "target", None, f"write failed: {e}"
-        return "source", _judge_unreadable(sstore, source, sha), f"read failed: {e}"
+        return "source", None, f"read failed: {e}"
     try:
         checked = tstore.verify(target.key, sha, codec=target.codec)
     except ChecksumMismatch as e:
@@ -271,25 +283,6 @@ def _copy(swath: Swath, source: StoredObject, sstore: Store, target: StoredObjec
         state=_VERIFIED, problem="", size=checked.size, stored_size=checked.stored_size,
         sha256=sha, etag=checked.etag or "", verified_at=timezone.now())
     return None
-
-
-def _judge_unreadable(store: Store, copy: StoredObject, sha: str) -> str | None:
-    """CORRUPT when the object answers HEAD yet fails a second full read; None otherwise.
-
-    An endpoint that is down fails the HEAD too, and says nothing about the bytes.
-    """
-    try:
-        if store.head(copy.key) is None:
-            return _MISSING
-        store.verify(copy.key, sha, codec=copy.codec)
-    except ChecksumMismatch:
-        return _CORRUPT
-    except ArchiveError:
-        try:
-            return _CORRUPT if store.head(copy.key) is not None else _MISSING
-        except ArchiveError:
-            return None
-    return None  # it read whole this time: a passing fault
 
 
 def _note(copy: StoredObject, state: str, why: str, part: HealReport) -> None:
