@@ -6,8 +6,8 @@ cut) finds it missing or failing its hash (catalog.copies.mark_bad). Heal then, 
 
 1. takes the swath's VERIFIED copies as sources, the primary store first;
 2. streams a source into the bad copy's store and key, writing over whatever is there.
-   The source is hashed against the catalog's SHA-256 as it streams and the target
-   publishes nothing on a mismatch; the source is then marked CORRUPT and never used
+   The target's put hashes the source as it streams, against the catalog's SHA-256,
+   and publishes nothing on a mismatch; the source is then marked CORRUPT and never used
    again, and the next source is tried;
 3. re-reads the new copy and hashes it: only a match makes the row VERIFIED again;
 4. with no VERIFIED copy left, re-verifies the bad copies in place (a copy that could
@@ -258,7 +258,9 @@ def _copy(swath: Swath, source: StoredObject, sstore: Store, target: StoredObjec
         return "source", _MISSING, "no such object"
     extra = {k: v for k, v in info.metadata.items() if k not in _RECORDED}
     try:
-        with sstore.open(source.key, expected_sha256=sha, codec=source.codec) as stream:
+        # No hash on the read side: put hashes the stream it is given, compares the digest
+        # with ``sha256`` and publishes nothing on a mismatch (one SHA-256 pass, not two).
+        with sstore.open(source.key, codec=source.codec) as stream:
             tstore.put(target.key, stream, size=swath.size or source.size, codec=target.codec,
                        content_type=info.content_type or "application/octet-stream",
                        metadata=extra, sha256=sha, overwrite=True)

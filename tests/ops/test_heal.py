@@ -175,6 +175,29 @@ def test_a_corrupt_replica_and_a_missing_primary_make_the_swath_lost(
     assert not replicated.copies.filter(state="VERIFIED").exists()
 
 
+def test_a_corrupt_source_is_never_copied_and_is_marked_so(replicated: Swath,
+                                                         two_servers: dict) -> None:
+    primary = replicated.copies.get(store="primary")
+    offsite = replicated.copies.get(store="offsite")
+    corrupt(two_servers, primary)  # rclone serves the flipped bytes; HEAD cannot tell
+    remove(two_servers, offsite)
+    report = fsck(repair=True)  # offsite MISSING -> rebuilt from primary?
+    primary.refresh_from_db()
+    assert primary.state == "CORRUPT" and "failed its hash" in primary.problem, report.healed
+    offsite.refresh_from_db()
+    assert offsite.state == "MISSING"
+    assert archive.config.get_store("offsite").head(offsite.key) is None  # nothing published
+    replicated.refresh_from_db()
+    assert replicated.state == "LOST" and "failed its hash" in replicated.failure_reason
+    # Its source file is still there, with the same bytes: reconcile ingests it again.
+    lines = reconcile(apply=True).lines
+    assert any(line.startswith(f"REINGEST LOST swath {replicated.uuid}") for line in lines)
+    replicated.refresh_from_db()
+    assert replicated.state == "VERIFIED"
+    fresh = replicated.copies.get(state="VERIFIED", store="primary")
+    archive.config.get_store("primary").verify(fresh.key, replicated.sha256)
+
+
 def test_a_target_store_cut_off_mid_heal_leaves_the_copy_missing_with_the_reason(
         replicated: Swath, two_servers: dict) -> None:
     offsite = replicated.copies.get(store="offsite")
