@@ -150,18 +150,19 @@ def _fsck_store(name: str, opened: Stores, report: FsckReport, *, full: bool, re
             report.checked += 1
             if problem is not None:
                 found.append(problem)
+    # Copies marked bad before this run (by a reader, an earlier fsck), not yet healed:
+    # read before this run marks its own, so none is counted twice.
+    earlier = [Problem(state, name, key, problem or "marked earlier", copy_id=pk)
+               for key, state, problem, pk in StoredObject.objects.filter(
+                   store=name, state__in=BAD_STATES, swath__isnull=False)
+               .values_list("key", "state", "problem", "pk")]
     if repair:
         for problem in found:
             state = StoredObject.State.MISSING if problem.kind == "MISSING" else \
                 StoredObject.State.CORRUPT
             mark_bad(problem.copy_id, state, f"fsck: {problem.kind} {problem.detail}".strip())
     report.problems.extend(found)
-    # Copies marked bad earlier (by a reader, or an fsck without repair of old), not healed.
-    report.problems.extend(
-        Problem(state, name, key, problem or "marked earlier", copy_id=pk)
-        for key, state, problem, pk in StoredObject.objects.filter(
-            store=name, state__in=BAD_STATES, swath__isnull=False)
-        .exclude(pk__in=[p.copy_id for p in found]).values_list("key", "state", "problem", "pk"))
+    report.problems.extend(earlier)
     report.problems.extend(_orphans(store, name, report))
     try:
         report.problems.extend(stale_uploads(store, name, horizon=timedelta(0)))
