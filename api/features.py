@@ -75,7 +75,7 @@ def detail(uuid: str) -> dict[str, Any]:
     except ValueError as e:
         raise Swath.DoesNotExist(f"no swath {uuid!r}") from e
     row = page_rows(Swath.objects.filter(uuid=uid)).values(
-        *FEATURE_COLUMNS, "footprint_warning", "attrs").first()
+        *FEATURE_COLUMNS, "failure_reason", "footprint_warning", "attrs").first()
     if row is None:
         raise Swath.DoesNotExist(f"no swath {uuid!r}")
     out = feature(row)
@@ -83,7 +83,9 @@ def detail(uuid: str) -> dict[str, Any]:
     copies = [c for c in StoredObject.objects.filter(swath_id=row["id"])
               if c.state != StoredObject.State.FAILED]
     copies.sort(key=lambda c: (c.store != "primary", c.store, c.pk))
-    extra = {"footprint_warning": row["footprint_warning"],
+    # failure_reason: why a swath is LOST (ops.heal) or FAILED; empty when VERIFIED.
+    extra = {"failure_reason": row["failure_reason"],
+             "footprint_warning": row["footprint_warning"],
              "footprint_source": footprint_source(row["attrs"]),
              "copies": StoredCopySerializer(copies, many=True).data}
     out["properties"].update((f, extra[f]) for f in _DETAIL)

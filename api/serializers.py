@@ -44,8 +44,8 @@ class SwathFeatureSerializer(GeoFeatureModelSerializer):
 class StoredCopySerializer(serializers.ModelSerializer):
     class Meta:
         model = StoredObject
-        fields = ["store", "key", "codec", "state", "size", "stored_size", "sha256",
-                  "verified_at"]
+        fields = ["store", "key", "codec", "state", "problem", "size", "stored_size",
+                  "sha256", "verified_at"]
 
 
 class GeoPairSerializer(serializers.Serializer):
@@ -84,8 +84,8 @@ class SwathDetailSerializer(SwathFeatureSerializer):
     footprint_source = FootprintSourceSerializer(read_only=True)
 
     class Meta(SwathFeatureSerializer.Meta):
-        fields = [*SwathFeatureSerializer.Meta.fields, "footprint_warning", "footprint_source",
-                  "copies"]
+        fields = [*SwathFeatureSerializer.Meta.fields, "failure_reason", "footprint_warning",
+                  "footprint_source", "copies"]
 
 
 class RegionSerializer(GeoFeatureModelSerializer):

@@ -110,6 +110,20 @@ def store_for_url(url: str, options: UrlOptions) -> Store:
         return store
 
 
+def spec(name: str) -> tuple[str, dict[str, Any]]:
+    """Return the URL and constructor options configured for ``name``; LookupError if none.
+
+    For a caller that needs the same store with other options, kept apart from the shared
+    one (ops.heal: verification reads with a short retry budget).
+    """
+    with _lock:
+        if name not in _specs:
+            known = ", ".join(sorted(_specs)) or "none"
+            raise LookupError(f"no store named {name!r} is configured (configured: {known})")
+        url, options = _specs[name]
+        return url, dict(options)
+
+
 def configured_names() -> list[str]:
     """Return the names of the configured stores."""
     with _lock:

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from catalog.copies import BAD_STATES
 from catalog.models import Collection, IngestRun, Product, Region, StoredObject, Swath
 from catalog.widgets import OfflineMapWidget
 
@@ -19,6 +20,8 @@ class GISModelAdmin(DjangoGISModelAdmin):
 
 
 class StoredObjectInline(admin.TabularInline):
+    """Each copy with its state and, when MISSING or CORRUPT, its problem."""
+
     model = StoredObject
     extra = 0
     readonly_fields = [f.name for f in StoredObject._meta.fields]
@@ -48,16 +51,36 @@ class FootprintWarningFilter(admin.SimpleListFilter):
         return queryset
 
 
+class DegradedFilter(admin.SimpleListFilter):
+    """Swaths with a copy MISSING or CORRUPT: still readable, waiting for heal (ops.heal)."""
+
+    title = "copies"
+    parameter_name = "copies"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("bad", "a copy MISSING or CORRUPT")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "bad":
+            return queryset.filter(copies__state__in=BAD_STATES).distinct()
+        return queryset
+
+
 @admin.register(Swath)
 class SwathAdmin(GISModelAdmin):
     list_display = ["granule_id", "collection", "state", "start_time", "orbit", "size",
-                    "footprint_warned"]
-    list_filter = ["state", "collection", "platform", FootprintWarningFilter]
+                    "footprint_warned", "why"]
+    # state LOST: no copy hashes right any more; failure_reason says what became of each.
+    list_filter = ["state", DegradedFilter, "collection", "platform", FootprintWarningFilter]
     search_fields = ["granule_id", "sha256", "uuid"]
     date_hierarchy = "start_time"
     readonly_fields = ["uuid", "sha256", "size", "created_at", "updated_at", "verified_at",
-                       "footprint_warning", "footprint_made_from"]
+                       "failure_reason", "footprint_warning", "footprint_made_from"]
     inlines = [StoredObjectInline]
+
+    @admin.display(description="why (LOST, FAILED)")
+    def why(self, swath: Swath) -> str:
+        return swath.failure_reason[:120] if swath.state in ("LOST", "FAILED") else ""
 
     @admin.display(boolean=True, description="footprint warning")
     def footprint_warned(self, swath: Swath) -> bool:

@@ -1,8 +1,10 @@
 """Catalog models: the source of truth for what the archive holds.
 
 States follow docs/RELIABILITY.md: PENDING -> UPLOADING (lease) -> STORED ->
-VERIFIED, with FAILED and QUARANTINED as side states. Every transition is a short
-conditional UPDATE in catalog.services; no transaction is held during I/O.
+VERIFIED, with FAILED and QUARANTINED as side states, and LOST when every copy of a
+VERIFIED swath went MISSING or CORRUPT with no good copy to rebuild from (ops.heal).
+Every transition is a short conditional UPDATE in catalog.services (catalog.copies and
+ops.heal for copies); no transaction is held during I/O.
 """
 
 from __future__ import annotations
@@ -117,6 +119,10 @@ class SwathState(models.TextChoices):
     FAILED = "FAILED"
     QUARANTINED = "QUARANTINED"
     DELETED = "DELETED"
+    # Was VERIFIED; no store holds a copy that hashes to its sha256 any more (ops.heal).
+    # failure_reason says what became of each copy. Reconcile re-ingests it when its
+    # source file is still there; a copy that verifies again brings it back to VERIFIED.
+    LOST = "LOST"
 
 
 class Swath(models.Model):
@@ -237,6 +243,9 @@ class StoredObject(models.Model):
     # Cleanup's horizon is measured from this database time, not S3's Initiated.
     upload_started_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.UPLOADING)
+    # Why a copy is MISSING or CORRUPT (fsck, a read that failed its hash, a heal that
+    # could not rebuild it) and when that was found; empty once it is VERIFIED again.
+    problem = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     verified_at = models.DateTimeField(null=True, blank=True)
 

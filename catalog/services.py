@@ -196,10 +196,11 @@ def start_copy(swath_id: int, store: str, key: str, codec: str) -> StoredObject:
 
 def mark_copy_verified(obj_id: int, *, size: int, stored_size: int, sha256: str,
                        etag: str = "") -> None:
-    """A replica was written and re-read: it counts toward the policy."""
+    """A replica was written and re-read: it counts toward the policy (and a row reused
+    from a MISSING or CORRUPT copy forgets its problem)."""
     StoredObject.objects.filter(pk=obj_id).update(
         state=StoredObject.State.VERIFIED, size=size, stored_size=stored_size, sha256=sha256,
-        etag=etag, verified_at=timezone.now(),
+        etag=etag, verified_at=timezone.now(), problem="",
     )
 
 

@@ -5,6 +5,12 @@ are compared with the manifest first (ranged reads cannot re-hash the whole obje
 then an uncompressed HDF5/NetCDF4 object is read by range requests; a compressed or
 NetCDF3 object is downloaded whole into scratch, hashed as it streams. From the API
 (``url``): the same, over HTTP Range, with the ETag (the sha256) checked instead.
+
+An item may list ``replicas`` (other verified copies: ``store_url``, ``key``, ``codec``):
+when the first copy is missing, does not match the manifest, fails its hash while being
+downloaded or cannot be read, the next is tried, before the kernel reads a byte. Ranks
+have no database, so they do not mark the failing copy: the reasons go into the item's
+result (``source_problems``), and the archive's own fsck finds the copy.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any, BinaryIO
 
 import archive.config
 from archive.envconfig import StoreConfig
-from archive.errors import ArchiveError, ChecksumMismatch, TransientArchiveError
+from archive.errors import ArchiveError, ChecksumMismatch, ObjectNotFound, TransientArchiveError
 from archive.ranged import RangedFile, hdf5_by_ranges
 from archive.stores import Store
 from hpc.env import api_token, store_config
@@ -76,10 +82,14 @@ class Counted(os.PathLike[str]):
 
 
 @contextlib.contextmanager
-def open_item(item: dict[str, Any], scratch: Path) -> Iterator[Any]:
-    """Yield a readable source (RangedFile or Counted path) for a manifest item."""
+def open_item(item: dict[str, Any], scratch: Path,
+              problems: list[str] | None = None) -> Iterator[Any]:
+    """Yield a readable source (RangedFile or Counted path) for a manifest item.
+
+    ``problems`` collects why copies were passed over for a replica.
+    """
     if item.get("store_url") and item.get("key"):
-        with _open_from_store(item, scratch) as src:
+        with _open_from_store(item, scratch, problems) as src:
             yield src
     else:
         with _open_from_http(item, scratch) as src:
@@ -87,12 +97,34 @@ def open_item(item: dict[str, Any], scratch: Path) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def _open_from_store(item: dict[str, Any], scratch: Path) -> Iterator[Any]:
+def _open_from_store(item: dict[str, Any], scratch: Path,
+                     problems: list[str] | None) -> Iterator[Any]:
+    """The item's copy, else each of its ``replicas`` in turn (see the module docstring)."""
+    places = [item, *({**item, **replica} for replica in item.get("replicas") or [])]
+    failure: ArchiveError | None = None
+    for place in places:
+        with contextlib.ExitStack() as stack:
+            try:
+                src = stack.enter_context(_open_copy(place, scratch))
+            except ArchiveError as e:
+                failure = e
+                if problems is not None:
+                    problems.append(f"{place['store_url']} {place['key']}: {e}")
+                continue
+            yield src
+            return
+    if failure is not None:
+        raise failure
+
+
+@contextlib.contextmanager
+def _open_copy(item: dict[str, Any], scratch: Path) -> Iterator[Any]:
     store = store_for(item["store_url"])
     key, sha = item["key"], item.get("sha256")
     info = store.head(key)
     if info is None:
-        raise ArchiveError(f"{key}: the swath's object is missing from {store.name}", key=key)
+        raise ObjectNotFound(f"{key}: the swath's object is missing from {store.name}",
+                             key=key, store=store.name)
     if (sha and info.sha256 and info.sha256 != sha) or (
             info.size is not None and item.get("size") and info.size != item["size"]):
         raise ChecksumMismatch(f"{key}: the stored object does not match the manifest "

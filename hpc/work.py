@@ -81,7 +81,10 @@ def extract_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
         target = tmp / name
         local: Path | None = target
         try:
-            with open_item(item, tmp) as src:
+            problems: list[str] = []
+            with open_item(item, tmp, problems) as src:
+                if problems:  # read from a replica: the first copies failed
+                    result["source_problems"] = problems
                 try:
                     sub = kernel.subset(src, region, target, variables=job.get("variables"),
                                         provenance=provenance(item),

@@ -2,6 +2,9 @@
 
 Each returns a short summary and logs every finding; fsck findings are logged at
 ERROR so an alerting log pipeline sees them. Arguments are names and numbers only.
+reconcile and fsck cover every configured store that holds copies unless given one, and
+both heal (ops.heal): reconcile the copies found or marked MISSING or CORRUPT, fsck (with
+``repair``, the default here) the ones it finds too.
 """
 
 from __future__ import annotations
@@ -15,30 +18,38 @@ log = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
-def reconcile_task(store: str = "primary", grace_s: int = 3600) -> str:
-    """Repair rows and objects of one store (`manage.py reconcile --apply`)."""
+def reconcile_task(store: str | None = None, grace_s: int = 3600) -> str:
+    """Repair rows and objects, and heal copies (`manage.py reconcile --apply`)."""
     from ops.reconcile import reconcile
 
+    where = store or "all stores"
     report = reconcile(store, apply=True, grace=timedelta(seconds=grace_s))
     for line in report.lines:
-        log.warning("reconcile %s: %s", store, line)
-    summary = f"reconcile {store}: {len(report.lines)} findings, {len(report.requeued)} requeued"
+        (log.error if line.startswith("LOST") else log.warning)("reconcile %s: %s", where, line)
+    summary = f"reconcile {where}: {len(report.lines)} findings, {len(report.requeued)} requeued"
     log.info(summary)
     return summary
 
 
 @shared_task(ignore_result=True)
-def fsck_task(store: str = "primary", full: bool = False) -> str:
-    """Compare the catalog with one store (`manage.py archive fsck [--full]`); read-only."""
+def fsck_task(store: str | None = None, full: bool = False, repair: bool = True) -> str:
+    """Compare the catalog with the stores and heal what is found
+    (`manage.py archive fsck [--full] --repair`)."""
     from ops.fsck import fsck
 
-    report = fsck(store, full=full)
+    where = store or "all stores"
+    report = fsck(store, full=full, repair=repair)
     for problem in report.problems:
         log.error("fsck %s", problem.line())
     for warning in report.warnings:
-        log.warning("fsck %s: %s", store, warning)
-    summary = (f"fsck {store}{' --full' if full else ''}: {report.checked} checked, "
-               f"{len(report.problems)} problems")
+        log.warning("fsck %s: %s", where, warning)
+    healed = report.healed
+    if healed is not None:
+        for line in healed.lines:
+            log.warning("fsck heal: %s", line)
+    summary = (f"fsck {where}{' --full' if full else ''}: {report.checked} checked, "
+               f"{len(report.problems)} problems"
+               + (f"; {healed.summary()}" if healed is not None else ""))
     (log.error if report.problems else log.info)(summary)
     return summary
 

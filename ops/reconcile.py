@@ -8,12 +8,15 @@ What it repairs (RELIABILITY I1-I6, S3, C5, D1):
 - Objects under `swaths/<swath uuid>/` with no StoredObject row (a crash after the
   upload completed, before the row was written): adopted when the object's bytes
   hash to the swath's source file, else deleted once older than the grace period.
-- VERIFIED rows whose copy has vanished: repaired from another verified copy, else
-  the row is FAILED with the reason and re-ingested from its source if it exists.
+- VERIFIED rows whose copy has vanished: marked MISSING; then every MISSING or CORRUPT
+  copy (whoever marked it) is healed (ops.heal): rebuilt from a verified copy and
+  re-verified, else the swath is LOST with the reason. A LOST swath whose source file
+  is still on disk and hashes to its sha256 is ingested again from it.
 - Subset products (primary store only, subset.recovery): standing orders a crash kept
   from firing, QUEUED products older than the grace whose message was lost, and
   FAILED products with automatic attempts left (GIVE-UP, once, for those without).
-Dry run by default; `apply=True` acts. Every finding is one line of the report.
+Every configured store that holds copies is reconciled unless one is named. Dry run by
+default; `apply=True` acts. Every finding is one line of the report.
 """
 
 from __future__ import annotations
@@ -30,11 +33,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 import archive.config
-from archive.errors import ArchiveError, ChecksumMismatch
+from archive.errors import ArchiveError
 from archive.stores import ObjectInfo, Store
 from archive.streaming import sha256_file
 from catalog import services
+from catalog.copies import BAD_STATES, mark_bad
 from catalog.models import StoredObject, Swath, SwathState
+from ops.fsck import FsckReport, stores_to_check
+from ops.heal import heal
 
 log = logging.getLogger(__name__)
 _SWATH_KEY = re.compile(r"^swaths/([0-9a-f]{32})/")
@@ -51,16 +57,31 @@ class ReconcileReport:
         self.lines.append(line)
 
 
-def reconcile(store_name: str = "primary", *, apply: bool = False,
+def reconcile(store_name: str | None = None, *, apply: bool = False,
               grace: timedelta = timedelta(hours=1)) -> ReconcileReport:
-    """Bring rows and objects of one store back to the invariants; dry run unless apply."""
+    """Bring rows and objects of ``store_name`` (default: every store holding copies) back
+    to the invariants; dry run unless apply."""
     report = ReconcileReport()
-    store = archive.config.get_store(store_name)
-    _finish_stored(store, store_name, report, apply)
-    _adopt_orphans(store, store_name, report, apply, grace)
-    _repair_missing(store, store_name, report, apply)
+    skipped = FsckReport()
+    names = stores_to_check(store_name, skipped)
+    for warning in skipped.warnings:
+        report.add(f"WARNING {warning}")
+    reached = []
+    for name in names:
+        try:
+            store = archive.config.get_store(name)
+            _finish_stored(store, name, report, apply)
+            _adopt_orphans(store, name, report, apply, grace)
+            _find_missing(store, name, report, apply)
+        except (LookupError, ArchiveError) as e:
+            report.add(f"UNREACHABLE {name}: {e}; left for the next run")
+            continue
+        reached.append(name)
+    healed = heal(stores=reached, apply=apply)
+    report.lines.extend(healed.lines)
+    _reingest_lost(report, apply)
     _requeue_unfinished(report, apply)
-    if store_name == "primary":  # the store products are cut from and written to
+    if "primary" in names:  # the store products are cut from and written to
         from subset.recovery import recover_products
 
         recover_products(report.lines, apply=apply, grace=grace)
@@ -89,8 +110,9 @@ def _adopt_orphans(store: Store, name: str, report: ReconcileReport, apply: bool
     now = timezone.now()
     for info in store.list("swaths/"):
         row = rows.get(info.key)
+        # A MISSING or CORRUPT row's object is heal's to rewrite, never an orphan.
         if row is not None and (
-            row.state in (StoredObject.State.STORED, StoredObject.State.VERIFIED)
+            row.state in (StoredObject.State.STORED, StoredObject.State.VERIFIED, *BAD_STATES)
             or _in_flight(row, now)
         ):
             continue
@@ -153,37 +175,38 @@ def _adopt(store: Store, name: str, info: ObjectInfo, swath: Swath, sha: str) ->
     services.mark_verified(swath.pk, obj.pk)
 
 
-def _repair_missing(store: Store, name: str, report: ReconcileReport, apply: bool) -> None:
+def _find_missing(store: Store, name: str, report: ReconcileReport, apply: bool) -> None:
+    """VERIFIED copies whose object is gone: MISSING, for heal (which runs next)."""
     for copy in StoredObject.objects.filter(
         store=name, state=StoredObject.State.VERIFIED, swath__isnull=False
-    ).select_related("swath"):
+    ).only("id", "key", "swath_id"):
         if store.head(copy.key) is not None:
             continue
-        report.add(f"MISSING {name}:{copy.key} (swath {copy.swath_id})")
         if not apply:
+            report.add(f"MISSING {name}:{copy.key} (swath {copy.swath_id})")
             continue
-        if _restore_from_replica(copy, store):
-            report.add(f"RESTORED {name}:{copy.key} from a replica")
+        mark_bad(copy.pk, StoredObject.State.MISSING, "reconcile: no such object")
+
+
+def _reingest_lost(report: ReconcileReport, apply: bool) -> None:
+    """LOST swaths whose source file is still there, with the same bytes: ingest again.
+
+    The swath becomes FAILED with a fresh attempt count, which the requeue below sends
+    (a new copy under a new key; the MISSING and CORRUPT rows stay as history).
+    """
+    for swath in Swath.objects.filter(state=SwathState.LOST).exclude(source_path="").only(
+            "id", "uuid", "source_path", "sha256", "size", "failure_reason"):
+        path = Path(swath.source_path)
+        # The size first: most sources that changed need no hashing to say so.
+        if not path.is_file() or path.stat().st_size != swath.size or \
+                sha256_file(str(path)) != swath.sha256:
             continue
-        StoredObject.objects.filter(pk=copy.pk).update(state=StoredObject.State.MISSING)
-        if not copy.swath.copies.filter(state=StoredObject.State.VERIFIED).exists():
-            Swath.objects.filter(pk=copy.swath_id).update(
+        report.add(f"REINGEST LOST swath {swath.uuid} from {path}")
+        if apply:
+            Swath.objects.filter(pk=swath.pk, state=SwathState.LOST).update(
                 state=SwathState.FAILED, attempts=0,
-                failure_reason=f"stored object {name}:{copy.key} vanished; re-ingest needed",
-            )
-
-
-def _restore_from_replica(copy: StoredObject, store: Store) -> bool:
-    from archive.replication import replicate
-
-    for other in copy.swath.copies.filter(state=StoredObject.State.VERIFIED).exclude(pk=copy.pk):
-        try:
-            source = archive.config.get_store(other.store)
-            replicate(other.key, source, [store], expected_sha256=copy.sha256, codec=copy.codec)
-        except (ArchiveError, ChecksumMismatch, LookupError):
-            continue
-        return True
-    return False
+                failure_reason=f"re-ingest from its source after it was LOST: "
+                               f"{swath.failure_reason}"[:2000])
 
 
 def _requeue_unfinished(report: ReconcileReport, apply: bool) -> None:

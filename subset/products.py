@@ -26,7 +26,7 @@ from archive.keys import product_key
 from catalog.models import Product, StoredObject, Swath, SwathState
 from subset import kernel
 from subset.errors import NoDataInRegion, SubsetError
-from subset.services import MAX_ATTEMPTS, max_bytes, open_swath, spec_from_params
+from subset.services import MAX_ATTEMPTS, max_bytes, open_any_copy, spec_from_params
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +69,11 @@ def run_product(product_id: int, store_name: str = "primary") -> str:
         if swath.state != SwathState.VERIFIED:
             raise SubsetError(f"swath {swath.uuid} is {swath.state}, not VERIFIED")
         spec = spec_from_params(product.params)
-        copy = StoredObject.objects.filter(
-            swath=swath, store=store_name, state=StoredObject.State.VERIFIED).first()
-        if copy is None:
-            raise SubsetError(f"swath {swath.uuid} has no verified copy in store {store_name}")
-        store = archive.config.get_store(store_name)
+        store = archive.config.get_store(store_name)  # where the product goes
         with tempfile.TemporaryDirectory(prefix="subset-") as tmp:
             out = Path(tmp) / "subset.nc"
-            with open_swath(store, copy, swath, Path(tmp)) as src:
+            # The source: this store's copy, else the next verified one (open_any_copy).
+            with open_any_copy(swath, Path(tmp), store_name) as (src, copy):
                 try:
                     result = kernel.subset(
                         src, spec.region, out, variables=spec.variables or None,

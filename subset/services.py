@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,9 +27,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
 import archive.config
-from archive.errors import ArchiveError, ChecksumMismatch
+from archive.errors import ArchiveError, ChecksumMismatch, ObjectNotFound, TransientArchiveError
 from archive.ranged import hdf5_by_ranges
 from archive.stores import Store
+from catalog.copies import mark_bad, verified_copies
 from catalog.models import Product, Region, StoredObject, Swath, SwathState
 from subset import kernel
 from subset.errors import (
@@ -302,7 +303,8 @@ def open_swath(store: Store, copy: StoredObject, swath: Swath, tmp: Path) -> Any
     """
     info = store.head(copy.key)
     if info is None:
-        raise ArchiveError(f"{copy.key}: the swath's object is missing from {store.name}")
+        raise ObjectNotFound(f"{copy.key}: the swath's object is missing from {store.name}",
+                             key=copy.key, store=store.name)
     if (info.sha256 and info.sha256 != swath.sha256) or (
             info.size is not None and swath.size and info.size != swath.size):
         raise ChecksumMismatch(f"{copy.key}: the stored object does not match the catalog "
@@ -318,6 +320,51 @@ def open_swath(store: Store, copy: StoredObject, swath: Swath, tmp: Path) -> Any
     with store.open(copy.key, expected_sha256=swath.sha256) as stream, open(local, "wb") as f:
         _copy(stream, f)
     yield _Counted(local, os.path.getsize(local))
+
+
+@contextlib.contextmanager
+def open_any_copy(swath: Swath, tmp: Path, preferred: str = "primary"
+                  ) -> Iterator[tuple[Any, StoredObject]]:
+    """Yield (source, copy) from the first VERIFIED copy that opens and checks right.
+
+    The ``preferred`` store's copy first, then the others (catalog.copies). A copy found
+    missing or failing its hash while opening is marked MISSING or CORRUPT, for heal to
+    rebuild, and the next is tried; one whose store fails is passed over unmarked. Once
+    the kernel reads the source, a failure is the cut's, not a reason to switch copies.
+    Raises the last TransientArchiveError when that is why no copy opened (a retry may
+    help), else SubsetError with every copy's reason.
+    """
+    reasons: list[str] = []
+    transient: TransientArchiveError | None = None
+    for copy in verified_copies(swath.pk, preferred):
+        with contextlib.ExitStack() as stack:
+            try:
+                store = archive.config.get_store(copy.store)
+                src = stack.enter_context(open_swath(store, copy, swath, tmp))
+            except ObjectNotFound as e:
+                mark_bad(copy.pk, StoredObject.State.MISSING, f"subset: {e}")
+                reasons.append(str(e))
+                continue
+            except ChecksumMismatch as e:
+                mark_bad(copy.pk, StoredObject.State.CORRUPT, f"subset: {e}")
+                reasons.append(str(e))
+                continue
+            except TransientArchiveError as e:
+                transient = e
+                reasons.append(str(e))
+                continue
+            except (LookupError, ArchiveError) as e:
+                reasons.append(f"{copy.store}: {e}")
+                continue
+            if reasons:
+                log.warning("swath %s read from %s: %s", swath.uuid, copy.store,
+                            "; ".join(reasons))
+            yield src, copy
+            return
+    if transient is not None:
+        raise transient
+    raise SubsetError(f"swath {swath.uuid} has no readable verified copy: "
+                      + ("; ".join(reasons) or "the catalog holds none"))
 
 
 def _copy(src: BinaryIO, dst: BinaryIO) -> None:
@@ -378,13 +425,8 @@ def cut_swath_to(swath: Swath, spec: SubsetSpec, out_path: Path,
     """Cut a subset of an archived swath straight into a local file (the CLI; no Product)."""
     if swath.state != SwathState.VERIFIED:
         raise SubsetError(f"swath {swath.uuid} is {swath.state}, not VERIFIED")
-    copy = StoredObject.objects.filter(
-        swath=swath, store=store_name, state=StoredObject.State.VERIFIED).first()
-    if copy is None:
-        raise SubsetError(f"swath {swath.uuid} has no verified copy in store {store_name}")
-    store = archive.config.get_store(store_name)
     with tempfile.TemporaryDirectory(prefix="subset-") as tmp, \
-            open_swath(store, copy, swath, Path(tmp)) as src:
+            open_any_copy(swath, Path(tmp), store_name) as (src, _copy_read):
         return kernel.subset(
             src, spec.region, out_path, variables=spec.variables or None,
             time_range=(spec.start, spec.end), fill_outside=spec.fill_outside,

@@ -131,15 +131,74 @@ def test_only_verified_swaths_are_downloadable(client: APIClient, local_primary)
                       ).status_code == 404
 
 
-def test_corrupt_bytes_are_cut_off_not_served_whole(client: APIClient, local_primary) -> None:
-    s = archived(local_primary)
-    path = local_primary.root / s.copies.get().key
+def flip(store: archive.config.Store, key: str, at: int) -> None:
+    path = store.root / key
     raw = bytearray(path.read_bytes())
-    raw[5] ^= 1
+    raw[at] ^= 1
     path.write_bytes(bytes(raw))
+
+
+def test_corrupt_bytes_are_cut_off_short_of_the_length_and_the_copy_marked(
+        client: APIClient, local_primary) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 17)  # more than one piece: streamed before the end
+    s = archived(local_primary, data=data)
+    flip(local_primary, s.copies.get().key, len(data) - 5)
     response = client.get(f"/api/v1/swaths/{s.uuid}/download")
+    assert response.status_code == 200 and response["Content-Length"] == str(len(data))
+    sent = bytearray()
     with pytest.raises(Exception, match="(?i)sha-?256|checksum"):
-        body(response)
+        for piece in response.streaming_content:
+            sent += piece
+    assert 0 < len(sent) < len(data)  # the client sees a short body, never the whole
+    copy = s.copies.get()
+    assert copy.state == "CORRUPT" and "download" in copy.problem
+    again = client.get(f"/api/v1/swaths/{s.uuid}/download")
+    assert again.status_code == 410 and "no verified copy" in again.json()["error"]
+
+
+def test_a_small_corrupt_object_is_refused_before_the_first_byte(client: APIClient,
+                                                                  local_primary) -> None:
+    s = archived(local_primary)
+    flip(local_primary, s.copies.get().key, 5)
+    response = client.get(f"/api/v1/swaths/{s.uuid}/download")
+    assert response.status_code == 410
+    assert "is corrupt" in response.json()["error"]
+    assert s.copies.get().state == "CORRUPT"
+
+
+@pytest.fixture
+def two_local_stores(tmp_path: Path) -> Iterator[tuple[archive.config.Store, ...]]:
+    archive.config.configure({"primary": (tmp_path / "store").as_uri(),
+                              "offsite": (tmp_path / "offsite").as_uri()})
+    yield archive.config.get_store("primary"), archive.config.get_store("offsite")
+    restore_stores()
+
+
+def with_replica(s: Swath, offsite: archive.config.Store, data: bytes = DATA) -> None:
+    key = s.copies.get().key
+    result = offsite.put(key, io.BytesIO(data), size=len(data), sha256=s.sha256)
+    StoredObject.objects.create(swath=s, store="offsite", key=key, codec="none",
+                                size=len(data), stored_size=result.stored_size,
+                                sha256=s.sha256, state="VERIFIED")
+
+
+@pytest.mark.parametrize("damage", ["deleted", "corrupt"])
+def test_a_download_falls_back_to_the_replica_and_marks_the_primary(
+        client: APIClient, two_local_stores, damage: str) -> None:
+    primary, offsite = two_local_stores
+    s = archived(primary)
+    with_replica(s, offsite)
+    key = s.copies.get(store="primary").key
+    if damage == "deleted":
+        primary.delete(key)
+    else:
+        flip(primary, key, 1000)
+    response = client.get(f"/api/v1/swaths/{s.uuid}/download")
+    assert response.status_code == 200
+    assert body(response) == DATA
+    bad = s.copies.get(store="primary")
+    assert bad.state == ("MISSING" if damage == "deleted" else "CORRUPT")
+    assert s.copies.get(store="offsite").state == "VERIFIED"
 
 
 def test_presigned_redirect_is_short_lived_and_for_the_key_only(client: APIClient,

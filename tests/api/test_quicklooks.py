@@ -121,7 +121,7 @@ def test_the_swath_detail_lists_its_stored_copies(client: APIClient, amsr2: Swat
     props = client.get(f"/api/v1/swaths/{amsr2.uuid}/").json()["properties"]
     assert props["copies"] == [{
         "store": "primary", "key": copy.key, "codec": "none", "state": "VERIFIED",
-        "size": amsr2.size, "stored_size": copy.stored_size, "sha256": amsr2.sha256,
+        "problem": "", "size": amsr2.size, "stored_size": copy.stored_size, "sha256": amsr2.sha256,
         "verified_at": copy.verified_at.isoformat().replace("+00:00", "Z"),
     }]
     assert copy.key.startswith(f"swaths/{amsr2.uuid.hex}/")

@@ -37,3 +37,21 @@ def test_swath_list_filters_by_state(admin_client: Client) -> None:
 
 def test_admin_needs_a_login() -> None:
     assert Client().get("/admin/catalog/swath/").status_code == 302
+
+
+def test_a_lost_swath_and_a_degraded_one_are_found_with_their_reasons(
+        admin_client: Client) -> None:
+    from catalog.models import StoredObject, Swath
+
+    lost = swath(box(0, 0, 1, 1), state="LOST", granule_id="lost.nc")
+    Swath.objects.filter(pk=lost.pk).update(failure_reason="no copy hashes to sha256 abc")
+    degraded = swath(box(0, 0, 1, 1), granule_id="degraded.nc")
+    StoredObject.objects.create(swath=degraded, store="offsite", key="k", state="CORRUPT",
+                                problem="fsck: CORRUPT SHA-256 differs")
+    swath(box(0, 0, 1, 1), granule_id="fine.nc")
+    page = admin_client.get("/admin/catalog/swath/?state__exact=LOST").content.decode()
+    assert "lost.nc" in page and "no copy hashes" in page and "fine.nc" not in page
+    page = admin_client.get("/admin/catalog/swath/?copies=bad").content.decode()
+    assert "degraded.nc" in page and "fine.nc" not in page and "lost.nc" not in page
+    page = admin_client.get(f"/admin/catalog/swath/{degraded.pk}/change/").content.decode()
+    assert "fsck: CORRUPT SHA-256 differs" in page

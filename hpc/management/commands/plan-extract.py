@@ -34,7 +34,9 @@ class Command(BaseCommand):
                             help="START/END, RFC 3339 or dates; '..' is open")
         parser.add_argument("--collection", action="append", default=[],
                             help="collection slug (repeat or comma-separate)")
-        parser.add_argument("--store", default="primary", help="which store's copies to read")
+        parser.add_argument("--store", default="primary",
+                            help="which store's copies to read first; each item lists the "
+                                 "swath's other VERIFIED copies as replicas to fall back to")
         parser.add_argument("-o", "--output", required=True, help="manifest file to write")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -57,8 +59,8 @@ class Command(BaseCommand):
         n = write_manifest(str(opts["output"]), plan.items)
         self.stdout.write(f"{n} swaths, {plan.total_bytes / 1e6:.1f} MB -> {opts['output']}")
         if plan.missing:
-            self.stdout.write(f"{len(plan.missing)} swaths left out: no VERIFIED copy in store "
-                              f"{opts['store']!r}")
+            self.stdout.write(f"{len(plan.missing)} swaths left out: no VERIFIED copy in any "
+                              "configured store")
             for uuid in plan.missing[:20]:
                 self.stdout.write(f"  {uuid}")
         sys.stdout.flush()

@@ -13,21 +13,23 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 import archive.config
 from archive.errors import ArchiveError, ChecksumMismatch
 from catalog.models import StoredObject
-from ops.fsck import cleanup, fsck, parse_age
+from ops.fsck import KINDS, cleanup, fsck, parse_age
 
 
 class Command(BaseCommand):
     help = (
         "Operate on the configured object stores. Subcommands: put PATH [--key K] "
         "[--codec C]; get KEY OUT [--no-fsync]; ls [PREFIX]; verify KEY; "
-        "fsck [--full] [--report FILE]; cleanup --older-than AGE; "
+        "fsck [--full] [--repair] [--report FILE]; cleanup --older-than AGE; "
         "rebuild-catalog --collection SLUG [--verify]; replicate --collection SLUG "
         "[--policy P] [--batch N] [--dry-run] [--set-default]. fsck, verify, "
         "rebuild-catalog and replicate exit 1 when they find a problem."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--store", default="primary", help="named store (default primary)")
+        parser.add_argument("--store", default=None,
+                            help="named store (default primary; fsck: every configured store "
+                                 "that holds copies)")
         sub = parser.add_subparsers(dest="action", required=True)
         put = sub.add_parser("put", help="stream a file in; print key, size, sha256, MB/s")
         put.add_argument("path", type=Path)
@@ -43,9 +45,12 @@ class Command(BaseCommand):
         ls.add_argument("prefix", nargs="?", default="")
         verify = sub.add_parser("verify", help="re-read and re-hash one object")
         verify.add_argument("key")
-        check = sub.add_parser("fsck", help="catalog vs store: MISSING, CORRUPT, ORPHAN, "
-                                            "STALE_UPLOAD")
+        check = sub.add_parser("fsck", help="catalog vs stores: MISSING, CORRUPT, UNREADABLE, "
+                                            "ORPHAN, STALE_UPLOAD, LOST")
         check.add_argument("--full", action="store_true", help="re-read and hash every object")
+        check.add_argument("--repair", action="store_true",
+                           help="mark the bad copies found and heal them: rebuild each from a "
+                                "verified copy and re-verify it, else mark the swath LOST")
         check.add_argument("--report", type=Path, help="write one line per problem here")
         clean = sub.add_parser("cleanup", help="abort uploads older than AGE (database time)")
         clean.add_argument("--older-than", required=True, type=parse_age,
@@ -92,6 +97,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **opts: object) -> None:
         store_name = opts["store"]
+        if store_name is None and opts["action"] != "fsck":  # fsck: every store by default
+            store_name = "primary"
         try:
             getattr(self, f"do_{opts['action'].replace('-', '_')}")(store_name, opts)
         except ArchiveError as e:
@@ -139,17 +146,18 @@ class Command(BaseCommand):
             sys.exit(1)
         self.stdout.write(f"OK {key}  {info.size} bytes  sha256 {info.sha256}")
 
-    def do_fsck(self, store_name: str, opts: dict) -> None:
+    def do_fsck(self, store_name: str | None, opts: dict) -> None:
         started = time.perf_counter()
-        report = fsck(store_name, full=opts["full"])
+        report = fsck(store_name, full=opts["full"], repair=opts["repair"])
         lines = [p.line() for p in report.problems]
+        if report.healed is not None:
+            lines += [*report.healed.lines, report.healed.summary()]
         if opts["report"]:
             opts["report"].write_text("".join(f"{line}\n" for line in lines))
-        counts = ", ".join(f"{k} {report.count(k)}"
-                           for k in ("MISSING", "CORRUPT", "ORPHAN", "STALE_UPLOAD"))
+        counts = ", ".join(f"{k} {report.count(k)}" for k in KINDS)
         self._finish(lines, report.warnings,
-                     f"fsck {store_name}: {report.checked} catalogued copies checked, "
-                     f"{report.listed} objects listed, {counts}, "
+                     f"fsck {', '.join(report.stores) or 'no store'}: {report.checked} "
+                     f"catalogued copies checked, {report.listed} objects listed, {counts}, "
                      f"{len(report.warnings)} warnings", started, failed=bool(report.problems))
 
     def do_rebuild_catalog(self, store_name: str, opts: dict) -> None:

@@ -10,16 +10,19 @@ from ops.reconcile import reconcile
 
 class Command(BaseCommand):
     help = (
-        "Compare catalog rows with a store and repair: verify STORED rows, adopt objects "
-        "whose bytes match their swath's source (else delete orphans older than --grace), "
-        "restore vanished copies from replicas or mark them for re-ingest, and re-enqueue "
+        "Compare catalog rows with every store holding copies (or --store) and repair: "
+        "verify STORED rows, adopt objects whose bytes match their swath's source (else "
+        "delete orphans older than --grace), heal MISSING and CORRUPT copies (rebuilt from a "
+        "verified copy and re-verified; a swath with none left is LOST, and ingested again "
+        "when its source file is still there), and re-enqueue "
         "PENDING, FAILED (attempts left) and lease-expired rows. On the primary store also "
         "make standing-order products a crash kept from firing and re-send QUEUED products "
         "older than --grace (failing those out of attempts). Dry run unless --apply."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--store", default="primary")
+        parser.add_argument("--store", default=None,
+                            help="one named store (default: every store holding copies)")
         parser.add_argument("--apply", action="store_true", help="act; default is a dry run")
         parser.add_argument("--grace", type=parse_age, default=parse_age("1h"),
                             help="orphans and QUEUED products younger than this are left alone "
@@ -30,4 +33,5 @@ class Command(BaseCommand):
         for line in report.lines:
             self.stdout.write(line)
         verb = "applied" if opts["apply"] else "found (dry run: --apply to act)"
-        self.stdout.write(f"reconcile {opts['store']}: {len(report.lines)} {verb}")
+        where = opts["store"] or "every store"
+        self.stdout.write(f"reconcile {where}: {len(report.lines)} {verb}")
