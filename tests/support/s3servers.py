@@ -318,7 +318,7 @@ def start_seaweedfs(data_dir: Path, *, bucket: str = BUCKET, timeout: float = 60
     argv = [
         tool("weed"), "server", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={master}", f"-master.port.grpc={free_port()}",
-        "-master.volumeSizeLimitMB=64",
+        "-master.volumeSizeLimitMB=64", "-master.electionTimeout=1s",
         f"-volume.port={volume}", f"-volume.port.grpc={free_port()}", "-volume.max=100",
         "-filer", f"-filer.port={filer}", f"-filer.port.grpc={free_port()}",
         "-s3", f"-s3.port={s3}", f"-s3.port.grpc={free_port()}", f"-s3.config={identities}",
