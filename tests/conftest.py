@@ -1,8 +1,8 @@
 """Suite-wide fixtures: real services on loopback, started and stopped by the suite.
 
 PostgreSQL/PostGIS is the database of the run (DATABASE_URL from `make test`);
-the S3 servers come from tests.support.fixtures_s3; Redis and a Celery worker are
-started here as subprocesses on free ports.
+the S3 servers come from tests.support.fixtures_s3; Redis and a Celery worker per S3
+server are started here as subprocesses on free ports.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -164,26 +164,19 @@ def _test_database_url() -> str:
     return f"postgis://{auth}@{host}:{port}/{s['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(
-    django_db_setup: None,
-    django_db_blocker: object,
-    redis_url: str,
-    rclone_s3: S3Server,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict]:
-    """A real Celery worker (prefork, 2 processes) on the test database, Redis and rclone."""
-    store_url = f"s3://{rclone_s3.bucket}/worker"
-    logdir = tmp_path_factory.mktemp("celery")
+def start_celery_worker(server: S3Server, redis_url: str, logdir: Path) -> dict:
+    """Start a Celery worker (prefork, 2 processes) on the test database, Redis and
+    ``server``; return what tests need of it once it is ready."""
+    store_url = f"s3://{server.bucket}/worker"
     env = {
         **os.environ,
         "DATABASE_URL": _test_database_url(),
         "CELERY_BROKER_URL": redis_url,
         "STORE_URL": store_url,
-        "S3_ENDPOINT_URL": rclone_s3.endpoint_url,
-        "AWS_ACCESS_KEY_ID": rclone_s3.access_key,
-        "AWS_SECRET_ACCESS_KEY": rclone_s3.secret_key,
-        "S3_REGION": rclone_s3.region,
+        "S3_ENDPOINT_URL": server.endpoint_url,
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "S3_REGION": server.region,
         "CELERY_TASK_TIME_LIMIT": "300",
         "CELERY_VISIBILITY_TIMEOUT": "400",
     }
@@ -192,7 +185,7 @@ def celery_worker_process(
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork",
              "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
+             "--without-heartbeat", "-n", f"test-{server.kind}-{os.getpid()}@%h"],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
@@ -201,14 +194,47 @@ def celery_worker_process(
             proc.kill()
             raise RuntimeError(f"celery worker did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
+    return {"process": proc, "log": log, "store_url": store_url, "broker": redis_url}
+
+
+@pytest.fixture(scope="session")
+def celery_workers(
+    django_db_setup: None,
+    django_db_blocker: object,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[S3Server], dict]]:
+    """``worker_for(server)``: the session's Celery worker on ``server``, started on first use.
+
+    One per server, all kept to the end of the session (a worker's start costs seconds):
+    pytest sets ``s3_server`` up again whenever the server changes between tests, and a
+    worker tied to it would be restarted as often.
+    """
+    workers: dict[str, dict] = {}
+
+    def worker_for(server: S3Server) -> dict:
+        if server.endpoint_url not in workers:
+            logdir = tmp_path_factory.mktemp(f"celery-{server.kind}")
+            workers[server.endpoint_url] = start_celery_worker(server, redis_url, logdir)
+        return workers[server.endpoint_url]
+
     try:
-        yield {"process": proc, "log": log, "store_url": store_url, "broker": redis_url}
+        yield worker_for
     finally:
-        stop_process(proc, 20)
+        for worker in workers.values():
+            stop_process(worker["process"], 20)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(celery_workers: Callable[[S3Server], dict], s3_server: S3Server
+                          ) -> dict:
+    """A real Celery worker (prefork, 2 processes) on the test database, Redis and
+    ``s3_server``."""
+    return celery_workers(s3_server)
 
 
 @pytest.fixture
-def celery_worker(celery_worker_process: dict, rclone_s3: S3Server, settings: object
+def celery_worker(celery_worker_process: dict, s3_server: S3Server, settings: object
                   ) -> Iterator[dict]:
     """Point this test's process at the worker's broker and store, and back afterwards.
 
@@ -224,7 +250,7 @@ def celery_worker(celery_worker_process: dict, rclone_s3: S3Server, settings: ob
     settings.CELERY_TASK_ALWAYS_EAGER = False
     _drop_broker_pools(app)  # pools made earlier point at another broker
     try:
-        with stores_on(settings, {"primary": celery_worker_process["store_url"]}, rclone_s3):
+        with stores_on(settings, {"primary": celery_worker_process["store_url"]}, s3_server):
             yield celery_worker_process
     finally:
         app.conf.broker_url, app.conf.task_always_eager = saved
@@ -232,10 +258,10 @@ def celery_worker(celery_worker_process: dict, rclone_s3: S3Server, settings: ob
 
 
 @pytest.fixture
-def s3_primary(settings: object, rclone_s3: S3Server, s3_prefix: str) -> Iterator[Store]:
-    """Make rclone's S3 server (under this test's own prefix) the primary store."""
+def s3_primary(settings: object, s3_server: S3Server, s3_prefix: str) -> Iterator[Store]:
+    """Make the test's real S3 server (under this test's own prefix) the primary store."""
     import archive.config
     from tests.support.stores import stores_on
 
-    with stores_on(settings, {"primary": f"s3://{rclone_s3.bucket}/{s3_prefix}"}, rclone_s3):
+    with stores_on(settings, {"primary": f"s3://{s3_server.bucket}/{s3_prefix}"}, s3_server):
         yield archive.config.get_store("primary")

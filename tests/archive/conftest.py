@@ -62,8 +62,16 @@ def flip_bit(path: Path, offset: int, mask: int = 1) -> None:
 
 
 @pytest.fixture
+def s3_store(s3_server: S3Server, s3_prefix: str) -> S3Store:
+    """An S3Store on the test's real server (each in turn) under this test's prefix, 5 MiB
+    parts."""
+    return s3_server.store(s3_prefix, part_size=PART, max_attempts=3, retry_base_s=0.05)
+
+
+@pytest.fixture
 def rclone_store(rclone_s3: S3Server, s3_prefix: str) -> S3Store:
-    """An S3Store on the rclone server under this test's prefix, 5 MiB parts."""
+    """An S3Store on the rclone server under this test's prefix, 5 MiB parts (for tests of
+    rclone's own behaviour)."""
     return rclone_s3.store(s3_prefix, part_size=PART, max_attempts=3, retry_base_s=0.05)
 
 

@@ -16,6 +16,7 @@ from archive.ranged import RangedFile
 from archive.s3 import S3Store
 from archive.stores import Store
 from tests.archive.conftest import MODIS, MiB, payload
+from tests.support.fixtures_s3 import REAL_SERVERS
 from tests.support.s3servers import S3Server
 from tests.support.tcpproxy import TcpProxy
 
@@ -27,12 +28,15 @@ def expected_sst() -> np.ndarray:
         return f["sea_surface_temperature"][SLICE]
 
 
-@pytest.fixture(params=["rclone", "local"])
-def swath_store(request: pytest.FixtureRequest, local_store: LocalStore) -> Store:
-    """A store (rclone S3 or local) holding the MODIS granule at key swaths/modis/granule.nc."""
-    store: Store = (
-        request.getfixturevalue("rclone_store") if request.param == "rclone" else local_store
-    )
+@pytest.fixture(params=[*REAL_SERVERS, "local"])
+def swath_store(request: pytest.FixtureRequest, local_store: LocalStore, s3_prefix: str
+                ) -> Store:
+    """A store (on each real S3 server, or local) holding the MODIS granule at key
+    swaths/modis/granule.nc."""
+    store: Store = local_store
+    if request.param in REAL_SERVERS:
+        server: S3Server = request.getfixturevalue(REAL_SERVERS[request.param])
+        store = server.store(s3_prefix, max_attempts=3, retry_base_s=0.05)
     store.put("swaths/modis/granule.nc", MODIS, content_type="application/x-netcdf")
     return store
 
@@ -88,10 +92,10 @@ def test_a_ranged_file_seeks_and_reads_like_a_local_file() -> None:
     assert max(b - a for a, b in fetches) == 4 * 4096
 
 
-def test_ranged_reads_of_a_compressed_object_are_refused(rclone_store: S3Store) -> None:
-    rclone_store.put("k/packed", io.BytesIO(b"x" * 1000), codec="zstd")
+def test_ranged_reads_of_a_compressed_object_are_refused(s3_store: S3Store) -> None:
+    s3_store.put("k/packed", io.BytesIO(b"x" * 1000), codec="zstd")
     with pytest.raises(ArchiveError, match="k/packed"):
-        rclone_store.open_ranged("k/packed")
+        s3_store.open_ranged("k/packed")
 
 
 def test_a_ranged_file_notices_the_object_changing_underneath_it(

@@ -57,33 +57,33 @@ def probe_uploads(server: S3Server) -> set[str]:
 
 
 def test_the_soft_limit_ends_a_stalled_single_put_without_a_retry(
-    rclone_s3: S3Server, proxied_store: Proxied
+    s3_server: S3Server, proxied_store: Proxied
 ) -> None:
-    store, proxy = proxied_store(rclone_s3, **PATIENT)
+    store, proxy = proxied_store(s3_server, **PATIENT)
     proxy.stall(120, after=256 * 1024, times=None)
     seconds = put_until_the_soft_limit(store, "k/stalled-put", MiB)
     assert seconds < SOFT_LIMIT_S + 3
     proxy.clear()
-    assert rclone_s3.store(store.prefix, probe=False).head("k/stalled-put") is None
+    assert s3_server.store(store.prefix, probe=False).head("k/stalled-put") is None
 
 
 def test_the_soft_limit_aborts_a_multipart_upload_whose_parts_stalled(
-    rclone_s3: S3Server, proxied_store: Proxied
+    s3_server: S3Server, proxied_store: Proxied
 ) -> None:
-    store, proxy = proxied_store(rclone_s3, **PATIENT)
+    store, proxy = proxied_store(s3_server, **PATIENT)
     proxy.stall(120, after=MiB, times=None)  # every part's connection hangs
     seconds = put_until_the_soft_limit(store, "k/stalled-parts", 3 * PART)
     assert seconds < SOFT_LIMIT_S + 3, "the abort did not wait for the stalled parts"
     proxy.clear()
-    assert_nothing_left(rclone_s3, store, "k/stalled-parts")
+    assert_nothing_left(s3_server, store, "k/stalled-parts")
 
 
 def test_the_soft_limit_during_the_capability_probe_aborts_the_probe_upload(
-    rclone_s3: S3Server, proxied_store: Proxied
+    s3_server: S3Server, proxied_store: Proxied
 ) -> None:
-    before = probe_uploads(rclone_s3)
-    store, proxy = proxied_store(rclone_s3, probe=True, **PATIENT)
+    before = probe_uploads(s3_server)
+    store, proxy = proxied_store(s3_server, probe=True, **PATIENT)
     proxy.stall(120, after=MiB, times=None)  # the probe's 5 MiB part hangs
     seconds = put_until_the_soft_limit(store, "k/never-probed", MiB)
     assert seconds < SOFT_LIMIT_S + 3
-    assert probe_uploads(rclone_s3) <= before
+    assert probe_uploads(s3_server) <= before

@@ -176,27 +176,27 @@ WorkerFactory = Callable[..., FaultWorker]
 
 @pytest.fixture
 def fault_workers(
-    django_db_setup: None, rclone_s3: S3Server, s3_prefix: str, settings: object,
+    django_db_setup: None, s3_server: S3Server, s3_prefix: str, settings: object,
     tmp_path: Path,
 ) -> Iterator[WorkerFactory]:
     """A factory ``start(broker_url, concurrency=2, **env) -> FaultWorker``.
 
-    Workers run on the test database, the given broker and rclone's S3 server under
-    this test's own prefix; the test process is pointed at the same broker and store,
-    so `.delay()` here reaches them. Everything is stopped after the test.
+    Workers run on the test database, the given broker and the test's real S3 server
+    (each in turn) under this test's own prefix; the test process is pointed at the same
+    broker and store, so `.delay()` here reaches them. Everything is stopped after the test.
     """
     import archive.config
     from catalog.apps import store_specs
     from config.celery import app
     from tests.conftest import _test_database_url
 
-    store_url = f"s3://{rclone_s3.bucket}/{s3_prefix}"
+    store_url = f"s3://{s3_server.bucket}/{s3_prefix}"
     workers: list[FaultWorker] = []
     saved = (app.conf.broker_url, app.conf.task_always_eager)
     original = store_specs()
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    options = {**settings.ARCHIVE_STORE_OPTIONS, **rclone_s3.store_options()}
+    options = {**settings.ARCHIVE_STORE_OPTIONS, **s3_server.store_options()}
     archive.config.configure({"primary": (store_url, options)})
 
     def start(broker_url: str, concurrency: int = 2, *, name: str = "w",
@@ -208,10 +208,10 @@ def fault_workers(
             "DATABASE_URL": _test_database_url(),
             "CELERY_BROKER_URL": broker_url,
             "STORE_URL": store_url,
-            "S3_ENDPOINT_URL": endpoint_url or rclone_s3.endpoint_url,
-            "AWS_ACCESS_KEY_ID": rclone_s3.access_key,
-            "AWS_SECRET_ACCESS_KEY": rclone_s3.secret_key,
-            "S3_REGION": rclone_s3.region,
+            "S3_ENDPOINT_URL": endpoint_url or s3_server.endpoint_url,
+            "AWS_ACCESS_KEY_ID": s3_server.access_key,
+            "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
+            "S3_REGION": s3_server.region,
             "VAR_DIR": str(tmp_path / "var"),
             "CELERY_TASK_TIME_LIMIT": "300",
             "CELERY_VISIBILITY_TIMEOUT": "400",

@@ -45,6 +45,8 @@ def lease_pid(owner: str) -> int | None:
 # -- C1 ----------------------------------------------------------------------------------
 
 
+# Celery's own delivery, no object stored: the S3 server plays no part, so one is enough.
+@pytest.mark.s3_servers("rclone")
 def test_c1_control_a_child_killed_without_reject_on_worker_lost_loses_its_task(
     private_redis, fault_workers, tmp_path: Path
 ) -> None:
@@ -58,6 +60,8 @@ def test_c1_control_a_child_killed_without_reject_on_worker_lost_loses_its_task(
     assert "WorkerLostError" in worker.log_text()
 
 
+# Celery's own delivery, no object stored: the S3 server plays no part, so one is enough.
+@pytest.mark.s3_servers("rclone")
 def test_c1_a_killed_child_requeues_its_task_once(private_redis, fault_workers,
                                                   tmp_path: Path) -> None:
     worker = fault_workers(private_redis.url, concurrency=2)
@@ -160,6 +164,8 @@ def test_c1_ingests_survive_children_killed_mid_upload(private_redis, fault_work
 # -- C2 ----------------------------------------------------------------------------------
 
 
+# Celery's own delivery, no object stored: the S3 server plays no part, so one is enough.
+@pytest.mark.s3_servers("rclone")
 def test_c2_a_hard_killed_worker_redelivers_within_the_bound(private_redis, fault_workers,
                                                               tmp_path: Path) -> None:
     """kill -9 of the main process and its children; restart after 1 s. Bound: visibility
@@ -183,6 +189,8 @@ def test_c2_a_hard_killed_worker_redelivers_within_the_bound(private_redis, faul
 # -- C3 ----------------------------------------------------------------------------------
 
 
+# Celery's own delivery, no object stored: the S3 server plays no part, so one is enough.
+@pytest.mark.s3_servers("rclone")
 def test_c3_control_without_a_lease_a_long_task_runs_twice(private_redis, fault_workers,
                                                             tmp_path: Path) -> None:
     fault_workers(private_redis.url, concurrency=2, **FAST_RESTORE)
@@ -193,13 +201,13 @@ def test_c3_control_without_a_lease_a_long_task_runs_twice(private_redis, fault_
 
 
 def test_c3_with_the_lease_a_task_longer_than_visibility_uploads_once(
-    private_redis, fault_workers, tcp_proxy, rclone_s3, rng, tmp_path: Path
+    private_redis, fault_workers, tcp_proxy, s3_server, rng, tmp_path: Path
 ) -> None:
     """An upload stalled past the visibility timeout (10 s) is redelivered to the other
     process; the lease makes that delivery a no-op: one upload, one object, one row."""
     (source,) = make_sources(tmp_path / "src", 1, 4 * MB, seed=rng.randrange(1000))
     coll = collection()
-    proxy = tcp_proxy(rclone_s3.endpoint_url)
+    proxy = tcp_proxy(s3_server.endpoint_url)
     fault_workers(private_redis.url, concurrency=2, endpoint_url=proxy.endpoint_url,
                   **FAST_RESTORE)
     proxy.stall(22, after=2_000_000, times=1)  # the first upload takes ~22 s

@@ -73,6 +73,8 @@ def test_c5_a_wiped_broker_loses_nothing_after_reconcile_and_a_rerun(
     assert Swath.objects.count() == n
 
 
+# Publishing after commit, no worker and no object: the S3 server plays no part.
+@pytest.mark.s3_servers("rclone")
 def test_c6_a_rolled_back_transaction_publishes_nothing(private_redis, fault_workers,
                                                         tmp_path: Path) -> None:
     (source,) = make_sources(tmp_path / "src", 1, MB, seed=6)
@@ -195,11 +197,11 @@ def test_c6_b_lost_products_and_a_missed_standing_order_are_cut_after_reconcile(
 
 
 def test_c7_s3_slowdown_is_retried_with_backoff_and_the_ingest_succeeds(
-    private_redis, fault_workers, tcp_proxy, rclone_s3, tmp_path: Path
+    private_redis, fault_workers, tcp_proxy, s3_server, tmp_path: Path
 ) -> None:
     (source,) = make_sources(tmp_path / "src", 1, 2 * MB, seed=8)
     coll = collection()
-    proxy = tcp_proxy(rclone_s3.endpoint_url)
+    proxy = tcp_proxy(s3_server.endpoint_url)
     fault_workers(private_redis.url, concurrency=1, endpoint_url=proxy.endpoint_url,
                   CELERY_VISIBILITY_TIMEOUT="60")
     outage = sized(4, 8)
@@ -233,7 +235,7 @@ def test_c7_s3_slowdown_is_retried_with_backoff_and_the_ingest_succeeds(
 
 
 def test_c8_a_stalled_upload_hits_the_soft_limit_and_leaves_no_upload(
-    private_redis, fault_workers, tcp_proxy, rclone_s3, tmp_path: Path
+    private_redis, fault_workers, tcp_proxy, s3_server, tmp_path: Path
 ) -> None:
     # The publisher stamps its own limits into each message (header `timelimit`), and
     # they override the worker's: the sender's settings must agree (docs/DEPLOYMENT.md).
@@ -241,7 +243,7 @@ def test_c8_a_stalled_upload_hits_the_soft_limit_and_leaves_no_upload(
     (warm,) = make_sources(tmp_path / "src", 1, MB, seed=90)  # one PutObject
     (source,) = make_sources(tmp_path / "src", 1, 12 * MB, seed=9)
     coll = collection()
-    proxy = tcp_proxy(rclone_s3.endpoint_url)
+    proxy = tcp_proxy(s3_server.endpoint_url)
     soft, hard = 8, 20
     worker = fault_workers(private_redis.url, concurrency=1, endpoint_url=proxy.endpoint_url,
                            S3_PART_SIZE_MB="5", S3_MULTIPART_THRESHOLD_MB="5",

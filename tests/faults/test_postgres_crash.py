@@ -26,15 +26,15 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 MB = 1_000_000
 
 
-def test_d1_postgres_crash_mid_ingest_loses_nothing(private_postgres, rclone_s3, s3_prefix,
+def test_d1_postgres_crash_mid_ingest_loses_nothing(private_postgres, s3_server, s3_prefix,
                                                     rng, tmp_path: Path) -> None:
     pg = private_postgres
     n = sized(4, 20)
     sources = make_sources(tmp_path / "src", n, sized(8, 64) * MB, seed=rng.randrange(1000))
     env = {**os.environ, "DATABASE_URL": pg.url, "VAR_DIR": str(tmp_path / "var"),
-           "STORE_URL": f"s3://{rclone_s3.bucket}/{s3_prefix}",
-           "S3_ENDPOINT_URL": rclone_s3.endpoint_url, "AWS_ACCESS_KEY_ID": rclone_s3.access_key,
-           "AWS_SECRET_ACCESS_KEY": rclone_s3.secret_key, "S3_REGION": rclone_s3.region,
+           "STORE_URL": f"s3://{s3_server.bucket}/{s3_prefix}",
+           "S3_ENDPOINT_URL": s3_server.endpoint_url, "AWS_ACCESS_KEY_ID": s3_server.access_key,
+           "AWS_SECRET_ACCESS_KEY": s3_server.secret_key, "S3_REGION": s3_server.region,
            "UPLOAD_LEASE_S": "10", "CELERY_BROKER_URL": "", "S3_PART_SIZE_MB": "5",
            "S3_MULTIPART_THRESHOLD_MB": "5",
            "ARCHIVE_MAX_OBJECT_GB": "40"}
@@ -76,7 +76,7 @@ def test_d1_postgres_crash_mid_ingest_loses_nothing(private_postgres, rclone_s3,
                    "AND o.state IN ('STORED','VERIFIED') ORDER BY 1", db="swathstore")
     table = [line.split("|") for line in rows.splitlines()]
     print(f"D1 rerun exited {rerun.returncode}; rows: {[(r[0], r[1], r[4]) for r in table]}")
-    store = rclone_s3.store(s3_prefix, probe=False)
+    store = s3_server.store(s3_prefix, probe=False)
     by_name = {p.name: p for p in sources}
     verified = [r for r in table if r[1] == "VERIFIED"]
     for granule, _, sha, key, _ in verified:

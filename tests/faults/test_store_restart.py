@@ -1,10 +1,16 @@
-"""An S3 endpoint restarted under the archive: `rclone serve s3` forgets its upload state
-and then answers ListMultipartUploads itself with 404 NoSuchUpload. fsck and cleanup say
-they could not check uploads, naming the store, and carry on with everything else."""
+"""An S3 endpoint restarted under the archive. `rclone serve s3` forgets its upload state
+and then answers ListMultipartUploads itself with 404 NoSuchUpload: fsck and cleanup say
+they could not check uploads, naming the store, and carry on with everything else.
+SeaweedFS keeps its uploads in its filer: after a restart fsck still finds an unfinished
+one and cleanup aborts it.
+
+Each test restarts a server of its own (restarting the session's would disturb others),
+so each is about that server's behaviour rather than run on every server."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,7 +21,7 @@ from archive.stores import Store
 from catalog.models import StoredObject
 from ingest.pipeline import ingest_file
 from tests.faults.helpers import collection, make_sources
-from tests.support.s3servers import S3Server, start_rclone
+from tests.support.s3servers import S3Server, start_rclone, start_seaweedfs
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db]
 
@@ -32,13 +38,20 @@ def private_rclone(tmp_path: Path) -> Iterator[S3Server]:
 
 
 @pytest.fixture
-def primary_on(settings: object, private_rclone: S3Server) -> Iterator[Store]:
-    """Make the private rclone server the primary store."""
+def private_seaweedfs(tmp_path: Path) -> Iterator[S3Server]:
+    """A SeaweedFS server of this test's own."""
+    server = start_seaweedfs(tmp_path / "seaweedfs")
+    yield server
+    server.stop()
+
+
+@contextmanager
+def primary_on(settings: object, server: S3Server) -> Iterator[Store]:
+    """Make ``server`` (under ``archive/``) the primary store."""
     import archive.config
     from tests.support.stores import stores_on
 
-    with stores_on(settings, {"primary": f"s3://{private_rclone.bucket}/archive"},
-                   private_rclone):
+    with stores_on(settings, {"primary": f"s3://{server.bucket}/archive"}, server):
         yield archive.config.get_store("primary")
 
 
@@ -54,15 +67,23 @@ def archive_command(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int
 
 
 def test_after_an_rclone_restart_fsck_and_cleanup_warn_about_uploads_and_carry_on(
-    primary_on, private_rclone: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    settings: object, private_rclone: S3Server, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
 ) -> None:
+    with primary_on(settings, private_rclone) as store:
+        check_uploads_unlisted_after_a_restart(store, private_rclone, tmp_path, capsys)
+
+
+def check_uploads_unlisted_after_a_restart(store: Store, server: S3Server, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """fsck and cleanup warn that uploads went unlisted; a missing object still fails fsck."""
     coll = collection()
     for source in make_sources(tmp_path / "src", 2, MB, seed=41):
         assert ingest_file(source, coll.pk).status == "new"
-    private_rclone.restart()  # rclone keeps multipart uploads in memory only
+    server.restart()  # rclone keeps multipart uploads in memory only
 
     with pytest.raises(UploadsUnlisted, match="primary: .*NoSuchUpload"):
-        primary_on.list_uploads()
+        store.list_uploads()
 
     code, out, err = archive_command(capsys, "fsck")
     assert code == 0, out + err  # nothing wrong with the archive, one thing unchecked
@@ -75,8 +96,39 @@ def test_after_an_rclone_restart_fsck_and_cleanup_warn_about_uploads_and_carry_o
 
     # A real problem still fails fsck, warning or not.
     gone = StoredObject.objects.order_by("pk").first()
-    private_rclone.object_path(f"archive/{gone.key}").unlink()
-    private_rclone.forget()
+    server.remove_behind(f"archive/{gone.key}")
     code, out, err = archive_command(capsys, "fsck")
     assert code == 1
     assert f"MISSING      primary:{gone.key}" in out and UNLISTED in err
+
+
+def test_after_a_seaweedfs_restart_fsck_finds_an_unfinished_upload_and_cleanup_aborts_it(
+    settings: object, private_seaweedfs: S3Server, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = private_seaweedfs
+    with primary_on(settings, server) as store:
+        coll = collection()
+        for source in make_sources(tmp_path / "src", 2, MB, seed=42):
+            assert ingest_file(source, coll.pk).status == "new"
+        # What a worker killed between its parts leaves: an upload with no row.
+        left = "swaths/00000000000000000000000000000042/killed.nc"
+        server.client().create_multipart_upload(Bucket=server.bucket, Key=f"archive/{left}")
+        server.restart()
+
+        assert [u.key for u in store.list_uploads()] == [left]
+        code, out, err = archive_command(capsys, "fsck")
+        assert code == 1, out + err
+        assert f"primary:{left}" in out and "STALE_UPLOAD 1" in out
+        assert "2 catalogued copies checked" in out and "MISSING 0" in out
+        assert UNLISTED not in err
+
+        code, out, err = archive_command(capsys, "cleanup", "--older-than", "0s")
+        assert code == 0 and "1 uploads aborted" in out, out + err
+        assert store.list_uploads() == []
+
+        gone = StoredObject.objects.order_by("pk").first()
+        server.remove_behind(f"archive/{gone.key}")
+        code, out, err = archive_command(capsys, "fsck")
+        assert code == 1
+        assert f"MISSING      primary:{gone.key}" in out and "STALE_UPLOAD 0" in out

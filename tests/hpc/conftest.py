@@ -1,4 +1,4 @@
-"""Fixtures for the batch-job tests: small synthetic swaths in rclone's S3 server, manifests."""
+"""Fixtures for the batch-job tests: small synthetic swaths in each real S3 server, manifests."""
 
 from __future__ import annotations
 
@@ -30,16 +30,17 @@ def synth_paths(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def staged(rclone_s3: S3Server, synth_paths: list[Path]) -> list[dict]:
-    """Manifest items of the synthetic swaths, stored under rclone's ``hpc-src/`` prefix."""
-    url = f"s3://{rclone_s3.bucket}/hpc-src"
-    return stage(rclone_s3.store("hpc-src"), url, synth_paths)
+def staged(s3_server: S3Server, synth_paths: list[Path]) -> list[dict]:
+    """Manifest items of the synthetic swaths, stored under the server's ``hpc-src/`` prefix
+    (once per server)."""
+    url = f"s3://{s3_server.bucket}/hpc-src"
+    return stage(s3_server.store("hpc-src"), url, synth_paths)
 
 
 @pytest.fixture
-def node_env(rclone_s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def node_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A compute node's environment (store credentials), also set in this process."""
-    env = store_env(rclone_s3)
+    env = store_env(s3_server)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("HPC_FAULT", raising=False)

@@ -90,16 +90,16 @@ def test_a_named_region_travels_in_the_manifest_and_a_failed_job_is_never_regist
 
 
 @pytest.fixture
-def live_api(rclone_s3: S3Server, s3_primary: Store, tmp_path: Path) -> Iterator[str]:
-    """gunicorn on the test database with the test's rclone prefix as its primary store."""
+def live_api(s3_server: S3Server, s3_primary: Store, tmp_path: Path) -> Iterator[str]:
+    """gunicorn on the test database with the test's S3 prefix as its primary store."""
     from django.conf import settings
 
     port = free_port()
     env = {**os.environ, "DATABASE_URL": _test_database_url(), "VAR_DIR": str(tmp_path),
            "STORE_URL": settings.ARCHIVE_STORES["primary"], "STORES": "",
-           "S3_ENDPOINT_URL": rclone_s3.endpoint_url,  # type: ignore[attr-defined]
-           "AWS_ACCESS_KEY_ID": rclone_s3.access_key,  # type: ignore[attr-defined]
-           "AWS_SECRET_ACCESS_KEY": rclone_s3.secret_key,  # type: ignore[attr-defined]
+           "S3_ENDPOINT_URL": s3_server.endpoint_url,  # type: ignore[attr-defined]
+           "AWS_ACCESS_KEY_ID": s3_server.access_key,  # type: ignore[attr-defined]
+           "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,  # type: ignore[attr-defined]
            "CELERY_BROKER_URL": "", "API_THROTTLE_ANON": "1000000/minute", "DEBUG": "0"}
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as f:

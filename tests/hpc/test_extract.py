@@ -1,4 +1,5 @@
-"""hpc.extract without mpirun: mappings, failure policies, resume; objects in rclone's S3."""
+"""hpc.extract without mpirun: mappings, failure policies, resume; objects in each real S3
+server."""
 
 from __future__ import annotations
 

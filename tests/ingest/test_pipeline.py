@@ -207,15 +207,15 @@ def test_ingest_command_exits_nonzero_when_a_file_failed(tree: Path) -> None:
 
 
 @pytest.fixture
-def two_stores(settings, tmp_path: Path, rclone_s3) -> None:
-    """primary: a local directory; offsite: rclone's S3 server over HTTP."""
+def two_stores(settings, tmp_path: Path, s3_server) -> None:
+    """primary: a local directory; offsite: a real S3 server (each in turn) over HTTP."""
     from tests.support.stores import stores_on
 
     settings.ARCHIVE_POLICIES = {"single": ["primary"], "replicate": ["primary", "offsite"],
                                  "copy3": ["primary", "offsite"]}
     with stores_on(settings, {"primary": (tmp_path / "primary").as_uri(),
-                              "offsite": f"s3://{rclone_s3.bucket}/offsite-{tmp_path.name}"},
-                   rclone_s3):
+                              "offsite": f"s3://{s3_server.bucket}/offsite-{tmp_path.name}"},
+                   s3_server):
         yield
 
 

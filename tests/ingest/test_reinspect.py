@@ -1,5 +1,6 @@
 """`manage.py reinspect`: archived swaths read again from their objects, rows brought up to
-date, on PostGIS with rclone's S3 server and with the local directory store.
+date, on PostGIS with each real S3 server (rclone, SeaweedFS) and with the local directory
+store.
 
 A row "catalogued by the old reader" is made the way that reader made it: a footprint from
 every lat/lon pair of the file, largest per group, all groups (the code before

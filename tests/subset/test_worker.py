@@ -1,4 +1,4 @@
-"""One job end to end through a real Celery worker, Redis and the rclone S3 store."""
+"""One job end to end through a real Celery worker, Redis and each real S3 server."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ RUN = "import django; django.setup(); from subset.products import run_product; "
 
 @pytest.mark.django_db(transaction=True)
 def test_a_full_disk_fails_the_product_and_leaves_nothing(
-        celery_worker: dict, rclone_s3: S3Server, shared_swaths: Path, tmp_path: Path) -> None:
+        celery_worker: dict, s3_server: S3Server, shared_swaths: Path, tmp_path: Path) -> None:
     """RELIABILITY S11: the worker runs under a file-size limit smaller than the subset."""
     import os
     import subprocess
@@ -68,9 +68,9 @@ def test_a_full_disk_fails_the_product_and_leaves_nothing(
     # The same database and store as the worker fixture's, but run here, capped.
     env = {**os.environ, "DATABASE_URL": _test_database_url(), "TMPDIR": str(scratch),
            "DJANGO_SETTINGS_MODULE": "config.settings", "CELERY_BROKER_URL": "",
-           "STORE_URL": celery_worker["store_url"], "S3_ENDPOINT_URL": rclone_s3.endpoint_url,
-           "AWS_ACCESS_KEY_ID": rclone_s3.access_key,
-           "AWS_SECRET_ACCESS_KEY": rclone_s3.secret_key, "S3_REGION": rclone_s3.region}
+           "STORE_URL": celery_worker["store_url"], "S3_ENDPOINT_URL": s3_server.endpoint_url,
+           "AWS_ACCESS_KEY_ID": s3_server.access_key,
+           "AWS_SECRET_ACCESS_KEY": s3_server.secret_key, "S3_REGION": s3_server.region}
     proc = subprocess.run(["prlimit", "--fsize=100000", sys.executable, "-c",
                            RUN.format(pk=product.pk)], env=env, capture_output=True,
                           text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])

@@ -304,7 +304,9 @@ def start_seaweedfs(data_dir: Path, *, bucket: str = BUCKET, timeout: float = 60
 
     Objects live in SeaweedFS volume files under ``data_dir/data``, not one file per key;
     ``object_path`` is therefore rclone's only. Volumes are kept small (64 MB) so that a
-    suite's worth of objects spreads over several, as it would on a real cluster.
+    suite's worth of objects spreads over several, as it would on a real cluster; up to
+    400 of them (25 GB): the large fault tier writes over 10 GB in one session (C1 alone
+    20 x 300 MB), more than the 100 volumes first allowed here.
     """
     access, secret = realistic_keys()
     ports = [free_port() for _ in range(4)]
@@ -318,8 +320,8 @@ def start_seaweedfs(data_dir: Path, *, bucket: str = BUCKET, timeout: float = 60
     argv = [
         tool("weed"), "server", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={master}", f"-master.port.grpc={free_port()}",
-        "-master.volumeSizeLimitMB=64",
-        f"-volume.port={volume}", f"-volume.port.grpc={free_port()}", "-volume.max=100",
+        "-master.volumeSizeLimitMB=64", "-master.electionTimeout=1s",
+        f"-volume.port={volume}", f"-volume.port.grpc={free_port()}", "-volume.max=400",
         "-filer", f"-filer.port={filer}", f"-filer.port.grpc={free_port()}",
         "-s3", f"-s3.port={s3}", f"-s3.port.grpc={free_port()}", f"-s3.config={identities}",
         # Off or on free ports: the defaults (8181, 9101, 8111, 6060) collide between two
