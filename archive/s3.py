@@ -148,12 +148,31 @@ class S3Store(Store):
         self._client: Any = None
         self._cleanup_client: Any = None
         self._client_lock = threading.Lock()
+        self._client_pid = os.getpid()
 
     # -- client and probe --------------------------------------------------------------
 
+    def _forget_inherited_clients(self) -> None:
+        """In a process forked from the one that made the clients, drop them (and the lock).
+
+        A client pools keep-alive connections, and a forked child inherits the very same
+        sockets. Celery's main process probes the primary store at worker_ready, after its
+        first pool children were forked, so every child that replaces a killed one
+        inherited the probe's connection: two such children then wrote requests on one
+        TCP connection and read each other's answers, e.g. another upload's ETag for a
+        part, which rclone refuses at CompleteMultipartUpload with InvalidPart
+        (RELIABILITY C1, pitfall 18). The lock is replaced too: a thread of the parent
+        may have held it at the fork, and that thread does not exist here.
+        """
+        if self._client_pid != os.getpid():
+            self._client_lock = threading.Lock()
+            self._client = self._cleanup_client = None
+            self._client_pid = os.getpid()
+
     @property
     def client(self) -> Any:
-        """Return this store's boto3 client, created on first use (never at import)."""
+        """Return this process's boto3 client, created on first use (never at import)."""
+        self._forget_inherited_clients()
         with self._client_lock:
             if self._client is None:
                 self._client = make_client(**self._endpoint(), **self._client_options)
@@ -165,6 +184,7 @@ class S3Store(Store):
         Made on first need, not with the main client: most stores never need it, and
         loading botocore's models again costs about 10 MB.
         """
+        self._forget_inherited_clients()
         with self._client_lock:
             if self._cleanup_client is None:
                 self._cleanup_client = make_cleanup_client(**self._endpoint())
