@@ -6,6 +6,7 @@ reader, archive.envconfig; stores are made lazily, on first use, never at import
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,6 +26,15 @@ _stores: dict[str, Store] = {}
 _by_url: dict[str, Store] = {}
 _configured = False
 _lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    # As in archive/probe.py: a lock held by another thread at fork would never be freed.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def open_store(url: str, **options: Any) -> Store:

@@ -58,6 +58,16 @@ _cache: dict[tuple[str, str, str], Capabilities] = {}
 _lock = threading.Lock()
 
 
+def _new_lock_in_child() -> None:
+    # A child forked while another thread held the lock (a Celery pool child started
+    # during a probe) would wait on it for ever: it gets a fresh one.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
 def reset_cache() -> None:
     """Forget every cached probe result (tests, or after reconfiguring endpoints)."""
     with _lock:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import signal
+import threading
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+from archive import config, probe
 from archive.errors import ArchiveError
 from archive.s3 import S3Store
 from tests.archive.conftest import PART, payload, sha
@@ -109,3 +112,30 @@ def test_children_forked_after_the_store_probed_upload_in_parts(
     for _ in range(3):
         results = _run_children(_puts, [(store, source, sha(data), 2)] * 2, timeout=120)
         assert results == [[], []]
+
+
+def _use_registry_and_probe_cache() -> None:
+    signal.alarm(10)  # a child stuck on an inherited lock dies by SIGALRM instead
+    config.configured_names()
+    probe.reset_cache()
+
+
+def test_a_child_forked_while_a_thread_holds_the_registry_locks_can_still_use_them() -> None:
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with config._lock, probe._lock:
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        child = FORK.Process(target=_use_registry_and_probe_cache)
+        child.start()
+        child.join(30)
+    finally:
+        release.set()
+        holder.join()
+    assert child.exitcode == 0, f"the forked child ended with {child.exitcode}"
