@@ -20,6 +20,7 @@ from ops.reconcile import reconcile
 from tests.faults import tasks
 from tests.faults.conftest import sized
 from tests.faults.helpers import audit, cleanup_all, collection, make_sources, wait_until
+from tests.support.s3servers import S3Server
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
@@ -81,15 +82,22 @@ def test_c1_a_killed_child_requeues_its_task_once(private_redis, fault_workers,
 
 
 def test_c1_ingests_survive_children_killed_mid_upload(private_redis, fault_workers, rng,
-                                                       tmp_path: Path) -> None:
+                                                       tmp_path: Path, s3_server: S3Server,
+                                                       tcp_proxy) -> None:
     """SIGKILL of the pool child during each upload (S2 through Celery): every granule
     ends VERIFIED once, and after lease expiry, reconcile and cleanup nothing is left."""
     n = sized(4, 20)
     size = sized(24, 300) * MB  # an upload of ~1 s at least: the kill lands inside it
     sources = make_sources(tmp_path / "src", n, size, seed=rng.randrange(1000))
     coll = collection()
+    # Small granules go through a proxy that paces each connection to 2 MB/s, so an upload
+    # lasts ~3 s however loaded the machine is: unpaced, uploads on a busy machine ended
+    # before the killer's next look and the test saw too few kills.
+    proxy = tcp_proxy(s3_server.endpoint_url)
+    proxy.limit_rate(None if size > 100 * MB else 2 * MB)
     worker = fault_workers(private_redis.url, concurrency=2, UPLOAD_LEASE_S="10",
-                           S3_PART_SIZE_MB="5", S3_MULTIPART_THRESHOLD_MB="5")
+                           S3_PART_SIZE_MB="5", S3_MULTIPART_THRESHOLD_MB="5",
+                           endpoint_url=proxy.endpoint_url)
     for path in sources:
         ingest_file_task.delay(str(path), coll.pk, "auto", None, "single")
     killed: dict[str, str] = {}  # granule -> state when killed

@@ -45,6 +45,7 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self.connections = 0
         self.bytes_down = 0  # server-to-client bytes, e.g. to show a reader fetched little
+        self.up_rate: float | None = None  # bytes/s each connection may send upstream
         self._thread = threading.Thread(target=self._accept_loop, name="tcpproxy", daemon=True)
         self._thread.start()
 
@@ -76,6 +77,14 @@ class TcpProxy:
     def slowdown(self, *, times: int | None = 1) -> Fault:
         """Answer the next connections' first request with 503 SlowDown and close them."""
         return self._arm(Fault("slowdown", times=times))
+
+    def limit_rate(self, bytes_per_s: float | None) -> None:
+        """Pace every connection's client-to-server bytes to ``bytes_per_s`` (None: no limit).
+
+        Makes an upload last long enough, whatever the machine's load, for a fault to land
+        inside it.
+        """
+        self.up_rate = bytes_per_s
 
     def clear(self) -> None:
         """Disarm every fault."""
@@ -135,6 +144,7 @@ class TcpProxy:
     def _pump_up(self, client: socket.socket, upstream: socket.socket) -> None:
         """Copy client bytes to the server, applying cut, stall and flip faults."""
         offset = 0
+        due = 0.0  # when the bytes sent so far may have gone at up_rate (no idle credit)
         try:
             while True:
                 data = client.recv(65536)
@@ -153,6 +163,9 @@ class TcpProxy:
                     return
                 upstream.sendall(data)
                 offset = hi
+                if self.up_rate:
+                    due = max(due, time.monotonic()) + len(data) / self.up_rate
+                    time.sleep(max(0.0, due - time.monotonic()))
         except OSError:
             pass
         self._close(client, upstream)
