@@ -11,7 +11,7 @@ TEST_ENV := DATABASE_URL=postgis://postgres@127.0.0.1:5432/swathstore \
             VAR_DIR=$(CURDIR)/var/test CELERY_BROKER_URL= STORE_URL= S3_PROBE_CACHE_SECONDS=0
 
 .PHONY: setup run demo test lint test-faults check-deploy stack stack-stop stack-check peers bench-archive bench-ingest \
-        bench-register bench-fsck bench-api bench-subset bench-hpc bench-load clean help
+        bench-register bench-fsck bench-heal bench-api bench-subset bench-hpc bench-load clean help
 
 help:
 	@sed -n '1,5p' Makefile
@@ -80,6 +80,10 @@ bench-register: setup  ## catalog-only registration vs raw COPY, 1,000,000 rows
 bench-fsck: setup  ## fsck over 10,000 rows and --full over 2 GB vs s5cmd cat | sha256sum
 	@bash scripts/test-services.sh
 	$(PY) benchmarks/fsck_bench.py --rows 10000 --repeat 3
+
+bench-heal: setup  ## rebuild 1 GiB of lost copies from a replica vs s5cmd between the same two stores
+	@bash scripts/test-services.sh
+	$(PY) benchmarks/heal_bench.py --repeat 5
 
 bench-api: setup peers  ## /stac/search on 1,000,000 swaths vs bare SQL and pgSTAC
 	@bash scripts/test-services.sh
