@@ -343,18 +343,18 @@ def open_any_copy(swath: Swath, tmp: Path, preferred: str = "primary"
                 src = stack.enter_context(open_swath(store, copy, swath, tmp))
             except ObjectNotFound as e:
                 mark_bad(copy.pk, StoredObject.State.MISSING, f"subset: {e}")
-                reasons.append(str(e))
+                reasons.append(f"{type(e).__name__}: {e}")
                 continue
             except ChecksumMismatch as e:
                 mark_bad(copy.pk, StoredObject.State.CORRUPT, f"subset: {e}")
-                reasons.append(str(e))
+                reasons.append(f"{type(e).__name__}: {e}")
                 continue
             except TransientArchiveError as e:
                 transient = e
-                reasons.append(str(e))
+                reasons.append(f"{type(e).__name__}: {e}")
                 continue
             except (LookupError, ArchiveError) as e:
-                reasons.append(f"{copy.store}: {e}")
+                reasons.append(f"{copy.store}: {type(e).__name__}: {e}")
                 continue
             if reasons:
                 log.warning("swath %s read from %s: %s", swath.uuid, copy.store,
@@ -364,7 +364,14 @@ def open_any_copy(swath: Swath, tmp: Path, preferred: str = "primary"
     if transient is not None:
         raise transient
     raise SubsetError(f"swath {swath.uuid} has no readable verified copy: "
-                      + ("; ".join(reasons) or "the catalog holds none"))
+                      + ("; ".join(reasons) or _why_none(swath)))
+
+
+def _why_none(swath: Swath) -> str:
+    """Say what became of a swath's copies when none is VERIFIED (the cause, for the user)."""
+    gone = [f"{c.store}:{c.key} is {c.state}" + (f" ({c.problem})" if c.problem else "")
+            for c in swath.copies.exclude(state=StoredObject.State.VERIFIED)]
+    return "; ".join(gone) or "the catalog holds none"
 
 
 def _copy(src: BinaryIO, dst: BinaryIO) -> None:

@@ -52,6 +52,7 @@ def test_on_seaweedfs_a_granule_is_verified_by_the_stores_sha256_without_a_read_
     assert seen["GetObject"] == 0 and seen["HeadObject+checksum"] == 1
 
 
+@pytest.mark.s3_servers("rclone")  # SeaweedFS confirms by one HEAD: the test above
 def test_on_rclone_a_granule_is_read_back_before_it_is_verified(
     s3_primary: S3Store, granule: Path
 ) -> None:

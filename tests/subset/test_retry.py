@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 import archive.config
 from catalog.models import Product, Swath
+from ops.heal import heal
 from ops.reconcile import reconcile
 from subset.services import MAX_ATTEMPTS
 from tests.subset.test_jobs import BBOX, archived, post
@@ -58,6 +59,9 @@ class Outage:
         self.store.put(self.copy.key, io.BytesIO(self.data), codec="none", overwrite=True,
                        metadata={"codec": self.copy.codec, "sha256": self.swath.sha256,
                                  "size": str(self.swath.size)})
+        # The failed cut marked the copy MISSING; the operator's heal (fsck --repair,
+        # reconcile) finds the bytes back, verifies them and makes the copy VERIFIED again.
+        heal(swath_ids=[self.swath.pk])
 
 
 @pytest.fixture
