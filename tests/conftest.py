@@ -215,7 +215,10 @@ def celery_workers(
     def worker_for(server: S3Server) -> dict:
         if server.endpoint_url not in workers:
             logdir = tmp_path_factory.mktemp(f"celery-{server.kind}")
-            workers[server.endpoint_url] = start_celery_worker(server, redis_url, logdir)
+            # A Redis database of its own per worker: on one shared queue, the SeaweedFS
+            # worker took tasks sent for the rclone one and stored their objects there.
+            broker = f"{redis_url.rsplit('/', 1)[0]}/{len(workers)}"
+            workers[server.endpoint_url] = start_celery_worker(server, broker, logdir)
         return workers[server.endpoint_url]
 
     try:

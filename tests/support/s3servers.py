@@ -139,8 +139,8 @@ class S3Server:
         """Flip one bit of the stored bytes of ``key`` on disk, under the server.
 
         rclone keeps one file per object. SeaweedFS packs objects into volume files: the
-        object's bytes are found there by content (16 bytes read through S3 at ``offset``,
-        which must make them unique, as random test payloads do) and one bit is flipped.
+        volume is the one the filer names for the chunk at ``offset``, and the bytes are
+        found in it by content (16 bytes read through S3 at ``offset``).
         """
         if self.kind == "rclone":
             path = self.object_path(key)
@@ -151,20 +151,30 @@ class S3Server:
                 f.write(bytes([byte[0] ^ 0x01]))
             self.forget()
             return
-        if self.kind != "seaweedfs" or self.data_dir is None:
+        if self.kind != "seaweedfs" or self.data_dir is None or self.filer_url is None:
             raise RuntimeError(f"{self.kind}: no way to corrupt objects behind the server")
         body = self.client().get_object(Bucket=self.bucket, Key=key,
                                          Range=f"bytes={offset}-{offset + 15}")["Body"].read()
         if len(body) < 16:
             raise ValueError(f"{key}: fewer than 16 bytes at offset {offset}")
-        for path in sorted(self.data_dir.rglob("*.dat")):
+        # The filer names the chunk (and so the volume) holding the offset; within that
+        # volume file the last copy of the bytes is the live one (volumes only append, and
+        # a test payload's bytes may repeat an earlier test's object with the same seed).
+        url = f"{self.filer_url}/buckets/{self.bucket}/{key}?metadata=true"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            chunks = json.load(response).get("chunks") or []
+        volume = next(c["fid"]["volume_id"] for c in chunks
+                      if c.get("offset", 0) <= offset < c.get("offset", 0) + c["size"])
+        for path in sorted(self.data_dir.rglob(f"*{volume}.dat")):
+            if path.stem.rsplit("_", 1)[-1] != str(volume):
+                continue
             with open(path, "r+b") as f, mmap.mmap(f.fileno(), 0) as mapped:
-                at = mapped.find(body)
+                at = mapped.rfind(body)
                 if at >= 0:
                     mapped[at] ^= 0x01
                     mapped.flush()
                     return
-        raise RuntimeError(f"{key}: its bytes at {offset} are in no volume file of "
+        raise RuntimeError(f"{key}: its bytes at {offset} are not in volume {volume} under "
                            f"{self.data_dir}")
 
     def forget(self) -> None:
