@@ -50,6 +50,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchdb import fresh_database
+from benchfiles import random_file
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -89,26 +90,6 @@ def start_server():
     from archive_bench import start_bench_rclone
 
     return start_bench_rclone(WORK / "rclone", BUCKET)
-
-
-def random_file(i: int, size: int) -> Path:
-    """A file of random bytes, written once and reused (incompressible, like the test's)."""
-    path = DATA / f"fsck-{i}-{size}.bin"
-    if path.exists() and path.stat().st_size == size:
-        return path
-    import numpy as np
-
-    DATA.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1000 + i)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as out:
-        left = size
-        while left:
-            n = min(left, 64 * MiB)
-            out.write(rng.bytes(n))
-            left -= n
-    tmp.rename(path)
-    return path
 
 
 def empty_catalog() -> None:
@@ -223,7 +204,7 @@ def bench_r2(count: int, size: int, repeat: int, parallel: list[int], server,
     from tests.faults.helpers import catalog_manifest
 
     store = archive.config.get_store("primary")
-    sources = [random_file(i, size) for i in range(count)]
+    sources = [random_file(DATA / f"fsck-{i}-{size}.bin", size, 1000 + i) for i in range(count)]
     total = sum(p.stat().st_size for p in sources)
     real = []
     for i, path in enumerate(sources):

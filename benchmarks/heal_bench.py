@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 from benchdb import fresh_database
+from benchfiles import random_file
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -79,26 +80,6 @@ def django_env(primary, offsite) -> dict[str, str]:
         "STORE_OFFSITE_SECRET_ACCESS_KEY": offsite.secret_key,
         "AWS_REGION": primary.region, "AWS_DEFAULT_REGION": primary.region,
     }
-
-
-def random_file(i: int, size: int) -> Path:
-    """A file of random bytes, written once and reused."""
-    path = DATA / f"heal-{i}-{size}.bin"
-    if path.exists() and path.stat().st_size == size:
-        return path
-    import numpy as np
-
-    DATA.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(2000 + i)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as out:
-        left = size
-        while left:
-            n = min(left, 64 * MiB)
-            out.write(rng.bytes(n))
-            left -= n
-    tmp.rename(path)
-    return path
 
 
 def catalogue(sources: list[Path]) -> list[tuple[str, str]]:
@@ -173,7 +154,8 @@ def main() -> None:
         from catalog.models import StoredObject
         from ops.heal import heal
 
-        sources = [random_file(i, size) for i in range(args.objects)]
+        sources = [random_file(DATA / f"heal-{i}-{size}.bin", size, 2000 + i)
+                   for i in range(args.objects)]
         total = sum(p.stat().st_size for p in sources)
         keys = catalogue(sources)
         keys_in = "".join(k + "\n" for k, _ in keys)

@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from archive.errors import UploadsUnlisted
 from archive.stores import Store
 from catalog.models import StoredObject
 from ingest.pipeline import ingest_file
 from tests.faults.helpers import collection, make_sources
+from tests.support.commands import archive_command
 from tests.support.s3servers import S3Server, start_rclone, start_seaweedfs
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db]
@@ -53,17 +53,6 @@ def primary_on(settings: object, server: S3Server) -> Iterator[Store]:
 
     with stores_on(settings, {"primary": f"s3://{server.bucket}/archive"}, server):
         yield archive.config.get_store("primary")
-
-
-def archive_command(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run `manage.py archive ARGS`; return its exit status, stdout and stderr."""
-    try:
-        call_command("archive", *args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_after_an_rclone_restart_fsck_and_cleanup_warn_about_uploads_and_carry_on(

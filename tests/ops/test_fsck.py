@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from catalog.models import StoredObject, Swath
+from tests.support.commands import archive_command
 from tests.support.ingesting import copies_of, ingest_paths
 
 pytestmark = pytest.mark.django_db
@@ -24,12 +25,8 @@ def archived(s3_primary, shared_swaths: Path, tmp_path: Path) -> dict[str, Store
 
 
 def fsck(capsys, *args: str) -> tuple[int, str]:
-    try:
-        call_command("archive", "fsck", *args)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().out
+    code, out, _ = archive_command(capsys, "fsck", *args)
+    return code, out
 
 
 def data_file(s3_primary, rclone_s3, key: str) -> Path:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
 import archive.config
@@ -20,6 +19,7 @@ from ops.fsck import fsck
 from ops.heal import heal
 from ops.reconcile import reconcile
 from subset.services import open_any_copy
+from tests.support.commands import archive_command
 from tests.support.ingesting import ingest_paths
 from tests.support.s3servers import S3Server
 from tests.support.stores import restore_stores
@@ -82,15 +82,6 @@ def corrupt(servers: dict, copy: StoredObject, offset: int = 300_000) -> None:
     servers[copy.store].corrupt_behind(bucket_key(servers, copy), offset)
 
 
-def fsck_command(capsys, *args: str) -> tuple[int, str]:
-    try:
-        call_command("archive", "fsck", *args)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().out
-
-
 def assert_whole(swath: Swath) -> None:
     """Every copy VERIFIED, and each store's object hashes to the catalog's sha256."""
     swath.refresh_from_db()
@@ -104,7 +95,8 @@ def test_a_copy_deleted_under_either_store_is_rebuilt_and_reverified(
         replicated: Swath, two_servers: dict, capsys) -> None:
     primary = replicated.copies.get(store="primary")
     remove(two_servers, primary)
-    code, out = fsck_command(capsys, "--repair")  # every store holding copies, by default
+    # Every store holding copies, by default.
+    code, out, _ = archive_command(capsys, "fsck", "--repair")
     assert code == 1
     assert f"MISSING      primary:{primary.key}" in out and "fsck primary, offsite" in out
     assert f"REBUILT primary:{primary.key} from offsite:" in out
@@ -116,15 +108,15 @@ def test_a_copy_deleted_under_either_store_is_rebuilt_and_reverified(
     assert any(line.startswith(f"REBUILT offsite:{offsite.key} from primary:")
                for line in report.lines), report.lines
     assert_whole(replicated)
-    assert fsck_command(capsys, "--full")[0] == 0
+    assert archive_command(capsys, "fsck", "--full")[0] == 0
 
 
 def test_corrupt_bytes_are_found_by_full_fsck_and_rebuilt(replicated: Swath,
                                                           two_servers: dict, capsys) -> None:
     primary = replicated.copies.get(store="primary")
     corrupt(two_servers, primary)
-    assert fsck_command(capsys)[0] == 0  # HEAD cannot see a flipped bit
-    code, out = fsck_command(capsys, "--full", "--repair")
+    assert archive_command(capsys, "fsck")[0] == 0  # HEAD cannot see a flipped bit
+    code, out, _ = archive_command(capsys, "fsck", "--full", "--repair")
     assert code == 1 and f"CORRUPT      primary:{primary.key}" in out
     assert "1 copies rebuilt and re-verified" in out
     assert_whole(replicated)
@@ -151,7 +143,8 @@ def test_a_corrupt_replica_and_a_missing_primary_make_the_swath_lost(
     offsite = replicated.copies.get(store="offsite")
     remove(two_servers, primary)
     corrupt(two_servers, offsite)
-    code, out = fsck_command(capsys, "--full", "--repair", "--report", str(tmp_path / "r"))
+    code, out, _ = archive_command(capsys, "fsck", "--full", "--repair", "--report",
+                                   str(tmp_path / "r"))
     assert code == 1
     replicated.refresh_from_db()
     assert replicated.state == "LOST"
@@ -170,7 +163,7 @@ def test_a_corrupt_replica_and_a_missing_primary_make_the_swath_lost(
     assert client.get(f"/api/v1/swaths/{replicated.uuid}/download").status_code == 409
 
     # A later fsck still reports it; heal again changes nothing and counts nothing good.
-    assert f"LOST         -:{replicated.uuid}" in fsck_command(capsys)[1]
+    assert f"LOST         -:{replicated.uuid}" in archive_command(capsys, "fsck")[1]
     assert heal().lost == [str(replicated.uuid)]
     assert not replicated.copies.filter(state="VERIFIED").exists()
 
