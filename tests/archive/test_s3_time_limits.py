@@ -28,13 +28,19 @@ PATIENT = {"read_timeout": 60, "max_attempts": 5, "upload_attempts": 3}
 
 @contextmanager
 def soft_limit_after(seconds: float) -> Iterator[None]:
-    """Raise SoftTimeLimitExceeded in this (the main) thread after ``seconds``, as Celery does."""
+    """Raise SoftTimeLimitExceeded in this (the main) thread after ``seconds``, as Celery does.
+
+    The alarm repeats every second until the block ends. One alarm was once lost on a
+    loaded machine (the put went on retrying for minutes; an exception raised while the
+    interpreter runs a finalizer is printed and dropped, one way that happens). Code
+    that swallows the exception itself still fails the test: it swallows every repeat.
+    """
 
     def fire(signum: int, frame: Any) -> None:
         raise SoftTimeLimitExceeded()
 
     previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
     try:
         yield
     finally:
