@@ -308,23 +308,14 @@ class S3Store(Store):
         )
 
         def check_source() -> str:
-            digest = reader.hexdigest()
-            if sha256 is not None and digest != sha256:
-                raise ChecksumMismatch(
-                    f"{key}: source hashed to {digest} while uploading, expected {sha256}",
-                    key=key,
-                    store=self.name,
-                    expected=sha256,
-                    actual=digest,
-                )
-            if known is not None and reader.bytes_read != known:
-                raise ArchiveError(
-                    f"{key}: source gave {reader.bytes_read} bytes, expected {known} "
-                    "(did it change during the upload?)",
-                    key=key,
-                    store=self.name,
-                )
-            return digest
+            return reader.check_source(
+                key=key,
+                store=self.name,
+                sha256=sha256,
+                size=known,
+                during="uploading",
+                size_hint=" (did it change during the upload?)",
+            )
 
         def upload_parts(pieces: Iterable[bytes | FileSlice]) -> PutResult:
             """Send ``pieces`` as one multipart upload, checking the source before completing."""
