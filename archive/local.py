@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from archive import codecs
-from archive.errors import ArchiveError, ChecksumMismatch, ObjectExists, ObjectNotFound
+from archive.errors import ArchiveError, ObjectExists, ObjectNotFound
 from archive.ranged import DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_BLOCKS, RangedFile
 from archive.sources import Source, open_source
 from archive.stores import (
@@ -101,21 +101,9 @@ class LocalStore(Store):
                     if self._fsync:
                         os.fsync(out.fileno())
                     stat = os.fstat(out.fileno())
-            digest = reader.hexdigest()
-            if sha256 is not None and digest != sha256:
-                raise ChecksumMismatch(
-                    f"{key}: source hashed to {digest} while writing, expected {sha256}",
-                    key=key,
-                    store=self.name,
-                    expected=sha256,
-                    actual=digest,
-                )
-            if size is not None and reader.bytes_read != size:
-                raise ArchiveError(
-                    f"{key}: source gave {reader.bytes_read} bytes, expected {size}",
-                    key=key,
-                    store=self.name,
-                )
+            digest = reader.check_source(
+                key=key, store=self.name, sha256=sha256, size=size, during="writing"
+            )
             record = {
                 "key": key,
                 "stored_size": stored,

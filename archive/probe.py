@@ -54,6 +54,22 @@ class Capabilities:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class ProbeTarget:
+    """The endpoint and bucket to probe, as whom (``client``) and under which key prefix.
+
+    ``cleanup_client`` returns the client (one with short timeouts) that removes the
+    probe's objects and upload after a failure; None: ``client`` itself.
+    """
+
+    client: Any
+    bucket: str
+    endpoint: str
+    checksum_mode: str
+    cleanup_client: Callable[[], Any] | None = None
+    prefix: str = ""
+
+
 _cache: dict[tuple[str, str, str], Capabilities] = {}
 _lock = threading.Lock()
 
@@ -75,34 +91,26 @@ def reset_cache() -> None:
 
 
 def cached_probe(
-    client: Any,
+    target: ProbeTarget,
     *,
-    bucket: str,
-    endpoint: str,
-    checksum_mode: str,
-    cleanup_client: Callable[[], Any] | None = None,
-    prefix: str = "",
     cache_dir: str | os.PathLike[str] | None = None,
     ttl_s: float = 0.0,
 ) -> Capabilities:
-    """Return the cached capabilities of (endpoint, bucket, mode), probing on first use.
+    """Return the capabilities of the target's (endpoint, bucket, mode), probing on first use.
 
     With ``cache_dir`` and ``ttl_s`` > 0, a result another process kept there less than
     ``ttl_s`` seconds ago counts as this process's first use.
 
-    The probe writes under ``prefix`` (the store's own), so an upload of it that an
-    abort missed is found by that store's ``archive cleanup``.
+    The probe writes under the target's ``prefix`` (the store's own), so an upload of it
+    that an abort missed is found by that store's ``archive cleanup``.
     """
-    cache_key = (endpoint, bucket, checksum_mode)
+    cache_key = (target.endpoint, target.bucket, target.checksum_mode)
     with _lock:
         if cache_key not in _cache:
             kept = _disk_path(cache_dir, cache_key) if cache_dir and ttl_s > 0 else None
             caps = _load(kept, cache_key, ttl_s) if kept else None
             if caps is None:
-                caps = probe(
-                    client, bucket=bucket, endpoint=endpoint, checksum_mode=checksum_mode,
-                    cleanup_client=cleanup_client, prefix=prefix,
-                )
+                caps = probe(target)
                 if kept:
                     _save(kept, cache_key, caps)
             _cache[cache_key] = caps
@@ -153,26 +161,18 @@ def _save(path: Path, cache_key: tuple[str, str, str], caps: Capabilities) -> No
         tmp.unlink(missing_ok=True)
 
 
-def probe(
-    client: Any,
-    *,
-    bucket: str,
-    endpoint: str,
-    checksum_mode: str,
-    cleanup_client: Callable[[], Any] | None = None,
-    prefix: str = "",
-) -> Capabilities:
+def probe(target: ProbeTarget) -> Capabilities:
     """Probe the endpoint with objects under ``prefix + _probe/``; EndpointRefused if bytes change.
 
-    After a failure the probe's objects and upload are removed with the client
-    ``cleanup_client`` returns (one with short timeouts) when given. Exceptions that are
-    not the endpoint's (KeyboardInterrupt, Celery's SoftTimeLimitExceeded) propagate
-    unchanged.
+    After a failure the probe's objects and upload are removed with the target's cleanup
+    client. Exceptions that are not the endpoint's (KeyboardInterrupt, Celery's
+    SoftTimeLimitExceeded) propagate unchanged.
     """
     started = time.monotonic()
-    tidy = cleanup_client or (lambda: client)
-    base = f"{prefix}{PROBE_PREFIX}{uuid.uuid4().hex}/"
-    where = f"{endpoint}/{bucket}"
+    client, bucket, checksum_mode = target.client, target.bucket, target.checksum_mode
+    tidy = target.cleanup_client or (lambda: client)
+    base = f"{target.prefix}{PROBE_PREFIX}{uuid.uuid4().hex}/"
+    where = f"{target.endpoint}/{bucket}"
     created: list[str] = []
     try:
         single = _single_roundtrip(client, bucket, base + "single", created)
@@ -209,7 +209,7 @@ def probe(
         _cleanup(tidy(), bucket, created)
         raise
     caps = Capabilities(
-        endpoint=endpoint,
+        endpoint=target.endpoint,
         checksum_mode=checksum_mode,
         single_roundtrip=single,
         multipart_roundtrip=multi,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from archive.errors import ArchiveError
 from archive.prefetch import DEFAULT_BUDGET, Prefetcher, coalesce
+from archive.streaming import SeekableReader
 from eo.formats import recognise
 
 DEFAULT_BLOCK_SIZE = 256 * 1024
@@ -19,7 +20,7 @@ DEFAULT_READAHEAD_BLOCKS = 4
 Fetch = Callable[[int, int], bytes]
 
 
-class RangedFile(io.RawIOBase):
+class RangedFile(SeekableReader):
     """Seekable read-only file whose bytes come from ``fetch(start, stop)`` range requests.
 
     Blocks of ``block_size`` bytes are kept in an LRU cache of ``cache_blocks`` entries.
@@ -102,18 +103,6 @@ class RangedFile(io.RawIOBase):
     def size(self) -> int:
         """Return the object's size in bytes."""
         return self._size
-
-    def readable(self) -> bool:
-        """Return True: the file can be read."""
-        return True
-
-    def seekable(self) -> bool:
-        """Return True: the file supports seek and tell."""
-        return True
-
-    def tell(self) -> int:
-        """Return the current position."""
-        return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         """Move to ``offset`` relative to ``whence``; return the new position."""

@@ -35,7 +35,7 @@ from archive.errors import (
 from archive.fileput import put_whole_file
 from archive.multipart import checksum_sha256, choose_part_size, content_md5, multipart_upload
 from archive.parallel_get import ParallelRangeReader
-from archive.probe import Capabilities, cached_probe
+from archive.probe import Capabilities, ProbeTarget, cached_probe
 from archive.ranged import DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_BLOCKS, RangedFile
 from archive.s3client import ResponseBody, make_cleanup_client, make_client
 from archive.s3errors import error_code, translate
@@ -207,16 +207,15 @@ class S3Store(Store):
                 conditional_writes=False,
                 content_md5_checked=False,
             )
-        return cached_probe(
+        target = ProbeTarget(
             self.client,
             bucket=self.bucket,
             endpoint=self.endpoint_url or "aws",
             checksum_mode=self.checksum_mode,
             cleanup_client=self.cleanup_client,
             prefix=self.prefix,
-            cache_dir=self._probe_cache_dir,
-            ttl_s=self._probe_ttl_s,
         )
+        return cached_probe(target, cache_dir=self._probe_cache_dir, ttl_s=self._probe_ttl_s)
 
     def _s3_key(self, key: str) -> str:
         return self.prefix + self._check_key(key)
@@ -308,23 +307,14 @@ class S3Store(Store):
         )
 
         def check_source() -> str:
-            digest = reader.hexdigest()
-            if sha256 is not None and digest != sha256:
-                raise ChecksumMismatch(
-                    f"{key}: source hashed to {digest} while uploading, expected {sha256}",
-                    key=key,
-                    store=self.name,
-                    expected=sha256,
-                    actual=digest,
-                )
-            if known is not None and reader.bytes_read != known:
-                raise ArchiveError(
-                    f"{key}: source gave {reader.bytes_read} bytes, expected {known} "
-                    "(did it change during the upload?)",
-                    key=key,
-                    store=self.name,
-                )
-            return digest
+            return reader.check_source(
+                key=key,
+                store=self.name,
+                sha256=sha256,
+                size=known,
+                during="uploading",
+                size_hint=" (did it change during the upload?)",
+            )
 
         def upload_parts(pieces: Iterable[bytes | FileSlice]) -> PutResult:
             """Send ``pieces`` as one multipart upload, checking the source before completing."""

@@ -47,6 +47,38 @@ class HashingReader(io.RawIOBase):
         """Return the SHA-256 of everything read so far."""
         return self._hash.hexdigest()
 
+    def check_source(
+        self,
+        *,
+        key: str,
+        store: str,
+        sha256: str | None,
+        size: int | None,
+        during: str,
+        size_hint: str = "",
+    ) -> str:
+        """Return the digest of what was read; raise if it or the byte count is not the expected.
+
+        Raises ChecksumMismatch on a digest other than ``sha256``, ArchiveError on a count other
+        than ``size``; ``during`` (the store's verb) and ``size_hint`` finish the messages.
+        """
+        digest = self.hexdigest()
+        if sha256 is not None and digest != sha256:
+            raise ChecksumMismatch(
+                f"{key}: source hashed to {digest} while {during}, expected {sha256}",
+                key=key,
+                store=store,
+                expected=sha256,
+                actual=digest,
+            )
+        if size is not None and self.bytes_read != size:
+            raise ArchiveError(
+                f"{key}: source gave {self.bytes_read} bytes, expected {size}{size_hint}",
+                key=key,
+                store=store,
+            )
+        return digest
+
 
 def read_exactly(source: BinaryIO, size: int) -> bytes:
     """Read ``size`` bytes, or fewer only at the end of the stream (pipes return short reads)."""
@@ -240,7 +272,29 @@ def checked_chunks(
                  expected_size=expected_size, what=what, store=store)
 
 
-class FileSlice(io.RawIOBase):
+class SeekableReader(io.RawIOBase):
+    """A read-only stream that seeks, at ``_pos``: the base of FileSlice and RangedFile.
+
+    Both must seek: botocore rewinds an upload body to retry a request, and HDF5 seeks
+    about a ranged file.
+    """
+
+    _pos = 0
+
+    def readable(self) -> bool:
+        """Return True: this is a read-only stream."""
+        return True
+
+    def seekable(self) -> bool:
+        """Return True: the stream supports seek and tell."""
+        return True
+
+    def tell(self) -> int:
+        """Return the current position."""
+        return self._pos
+
+
+class FileSlice(SeekableReader):
     """A part body read straight from a range of an open regular file (``os.pread``).
 
     Multipart uploads of files send these instead of bytes held in memory, so memory no
@@ -264,18 +318,6 @@ class FileSlice(io.RawIOBase):
 
     def __len__(self) -> int:
         return self._length
-
-    def readable(self) -> bool:
-        """Return True: this is a read-only stream."""
-        return True
-
-    def seekable(self) -> bool:
-        """Return True: botocore rewinds a body to retry a request."""
-        return True
-
-    def tell(self) -> int:
-        """Return the position within the slice."""
-        return self._pos
 
     def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
         """Move within the slice (botocore rewinds bodies for retries)."""

@@ -27,6 +27,7 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import api_synth  # noqa: E402
+from benchdb import ensure_database  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/swathstore_bench_api"
@@ -44,13 +45,7 @@ def _ensure_db(dsn: str) -> None:
     base, _, name = dsn.rpartition("/")
     if name in ("swathstore", "test_swathstore"):
         raise SystemExit(f"refusing to load the benchmark into {name}")
-    conn = psycopg2.connect(base + "/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
+    ensure_database(dsn)
     env = {**os.environ, "DATABASE_URL": dsn.replace("postgresql://", "postgis://"),
            "VAR_DIR": str(REPO / "var" / "bench")}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env,

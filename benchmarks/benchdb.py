@@ -22,3 +22,17 @@ def fresh_database(name: str, env: dict[str, str]) -> None:
     psql(f"CREATE DATABASE {name}")
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env,
                    check=True)
+
+
+def ensure_database(dsn: str) -> None:
+    """Create the database the last part of ``dsn`` (postgresql://.../NAME) names if missing."""
+    import psycopg2  # the scripts that only drop and re-create with psql do without it
+
+    base, _, name = dsn.rpartition("/")
+    conn = psycopg2.connect(base + "/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()

@@ -51,6 +51,7 @@ from pathlib import Path
 
 from benchdb import fresh_database
 from benchfiles import random_file
+from contenders import race, summarise
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -247,16 +248,8 @@ def bench_r2(count: int, size: int, repeat: int, parallel: list[int], server,
              + [f"s5cmd cat | openssl dgst, xargs -P {ncpu}",
                 "local sha256sum, one process", f"local sha256sum, xargs -P {ncpu}",
                 "local openssl dgst, one process", f"local openssl dgst, xargs -P {ncpu}"])
-    runs: dict[str, list[float]] = {n: [] for n in names}
-    for rep in range(repeat):
-        k = rep % len(names)
-        for name in names[k:] + names[:k]:
-            seconds = contender(name)
-            runs[name].append(seconds)
-            print(f"  R2 run {rep + 1} {name:42s} {seconds:6.2f} s "
-                  f"{total / MB / seconds:7.0f} MB/s", flush=True)
-    summary = {n: {"seconds": statistics.median(s), "MBps": total / MB / statistics.median(s),
-                   "runs": s} for n, s in runs.items()}
+    runs = race(names, repeat, contender, total, label="R2 run", width=42, rate_width=7)
+    summary = summarise(runs, total)
     ours = summary["swathstore fsck --full"]["MBps"]
     for n in names[1:]:
         summary[n]["fsck_ratio"] = ours / summary[n]["MBps"]

@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -45,6 +44,7 @@ from pathlib import Path
 
 from benchdb import fresh_database
 from benchfiles import random_file
+from contenders import race, summarise
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -56,7 +56,6 @@ DB = "swathstore_bench_heal"
 PG = "postgis://postgres@127.0.0.1:5432"
 VENV = Path(sys.executable).parent
 MiB = 1024**2
-MB = 1_000_000
 
 
 def start_servers():
@@ -201,21 +200,13 @@ def main() -> None:
 
         names = ["swathstore heal", f"s5cmd cat | s5cmd pipe, xargs -P {args.workers}",
                  "s5cmd cp down + cp up"]
-        runs: dict[str, list[float]] = {n: [] for n in names}
-        for rep in range(args.repeat):
-            k = rep % len(names)
-            for name in names[k:] + names[:k]:
-                seconds = contender(name)
-                runs[name].append(seconds)
-                print(f"  run {rep + 1} {name:40s} {seconds:6.2f} s "
-                      f"{total / MB / seconds:6.0f} MB/s", flush=True)
+        runs = race(names, args.repeat, contender, total)
     finally:
         primary.stop()
         offsite.stop()
         shutil.rmtree(WORK, ignore_errors=True)
     results["loadavg_end"] = os.getloadavg()
-    summary = {n: {"seconds": statistics.median(s), "MBps": total / MB / statistics.median(s),
-                   "runs": s} for n, s in runs.items()}
+    summary = summarise(runs, total)
     ours = summary["swathstore heal"]["seconds"]
     for n in names[1:]:
         summary[n]["heal_ratio"] = ours / summary[n]["seconds"]

@@ -31,10 +31,22 @@ class Policy(models.TextChoices):
     COPY3 = "copy3", "3 stores"
 
 
-class Collection(models.Model):
-    """A product line, e.g. MODIS-Aqua L2 ocean colour."""
+class SlugNamed(models.Model):
+    """A row named by a unique slug: listed in slug order and printed as its slug."""
 
     slug = models.SlugField(max_length=100, unique=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Collection(SlugNamed):
+    """A product line, e.g. MODIS-Aqua L2 ocean colour."""
+
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     platform = models.CharField(max_length=100, blank=True)
@@ -46,12 +58,6 @@ class Collection(models.Model):
     default_codec = models.CharField(max_length=8, choices=Codec.choices, default=Codec.AUTO)
     default_policy = models.CharField(max_length=16, choices=Policy.choices, default=Policy.SINGLE)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["slug"]
-
-    def __str__(self) -> str:
-        return self.slug
 
 
 class IngestRun(models.Model):
@@ -262,10 +268,9 @@ class StoredObject(models.Model):
         return f"{self.store}:{self.key}"
 
 
-class Region(models.Model):
+class Region(SlugNamed):
     """A named area; with an active order, new swaths over it are subset automatically."""
 
-    slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     geometry = models.MultiPolygonField(srid=4326)
@@ -279,12 +284,6 @@ class Region(models.Model):
         related_name="standing_orders",
     )
     created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["slug"]
-
-    def __str__(self) -> str:
-        return self.slug
 
 
 class Product(models.Model):

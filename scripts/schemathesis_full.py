@@ -29,6 +29,9 @@ from pathlib import Path
 from urllib.request import urlopen
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+from benchdb import ensure_database  # noqa: E402
+
 BIN = Path(sys.executable).parent
 _ENTRY = re.compile(r"^(\d{3}) (\d+\.\d+) ([A-Z]+ .*)$")
 CHECKS = "not_a_server_error,negative_data_rejection,use_after_free,ensure_resource_availability"
@@ -43,18 +46,11 @@ def _manage(env: dict[str, str], *args: str) -> str:
 
 
 def _ensure_database(url: str) -> None:
-    import psycopg2
-
-    base, _, name = url.replace("postgis://", "postgresql://").rpartition("/")
+    dsn = url.replace("postgis://", "postgresql://")
+    name = dsn.rpartition("/")[2]
     if name in ("swathstore", "test_swathstore") or name.startswith("test_"):
         raise SystemExit(f"refusing to fuzz database {name!r}: give one of its own")
-    conn = psycopg2.connect(base + "/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
+    ensure_database(dsn)
 
 
 def serve(work: Path, database_url: str | None, port: int) -> tuple[subprocess.Popen, str, Path]:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from tests.conftest import REPO
 from tests.faults.conftest import fault_workers, private_redis  # noqa: F401 - fixtures
+from tests.support.routes import all_routes
 
 WRITES = ["post", "put", "patch", "delete"]
 # Writes that need no credentials by design, each with its reason.
@@ -47,19 +47,8 @@ def clean_environ() -> dict[str, str]:
 
 def every_route() -> list[str]:
     """Every URL pattern of the project with sample arguments, format suffixes left out."""
-    routes: list[str] = []
-
-    def walk(patterns: list, prefix: str) -> None:
-        for p in patterns:
-            route = str(p.pattern).lstrip("^").rstrip("$")
-            if isinstance(p, URLResolver):
-                walk(p.url_patterns, prefix + route)
-            elif isinstance(p, URLPattern):
-                routes.append(prefix + route)
-
-    walk(get_resolver().url_patterns, "/")
     out = set()
-    for route in routes:
+    for route in all_routes():
         if "format" in route or "(?:" in route:
             continue
         url = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: SAMPLES.get(m.group(1), "1"), route)

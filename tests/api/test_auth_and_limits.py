@@ -7,11 +7,11 @@ import time
 
 import pytest
 from django.contrib.auth.models import User
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
 from tests.catalog.factories import box, swath
+from tests.support.routes import all_routes
 
 pytestmark = pytest.mark.django_db
 WRITES = ["post", "put", "patch", "delete"]
@@ -20,17 +20,7 @@ SEARCHES = {"/stac/search", "/api/v1/swaths/search/"}  # POST here is a read
 
 def our_urls() -> list[str]:
     """Every /api/v1/ and /stac/ route with sample path arguments filled in."""
-    out: list[str] = []
-
-    def walk(patterns: list, prefix: str) -> None:
-        for p in patterns:
-            route = str(p.pattern).lstrip("^").rstrip("$")
-            if isinstance(p, URLResolver):
-                walk(p.url_patterns, prefix + route)
-            elif isinstance(p, URLPattern) and "format" not in route:
-                out.append(prefix + route)
-
-    walk(get_resolver().url_patterns, "/")
+    out = [route for route in all_routes() if "format" not in route]
     samples = {"(?P<uuid>[^/.]+)": "00000000-0000-0000-0000-000000000001",
                "(?P<uuid>[0-9a-fA-F-]{32,36})": "00000000-0000-0000-0000-000000000001",
                "(?P<slug>[^/.]+)": "x", "(?P<pk>[^/.]+)": "1",

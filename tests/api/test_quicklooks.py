@@ -12,13 +12,12 @@ import pytest
 from PIL import Image
 from rest_framework.test import APIClient
 
-import archive.config
 from archive.stores import Store
-from catalog.apps import store_specs
 from catalog.models import Swath
 from catalog.services import get_or_create_collection, record_quicklook_error
 from ingest.pipeline import ingest_file
 from tests.catalog.factories import box, swath
+from tests.support.stores import local_primary
 
 pytestmark = pytest.mark.django_db
 AMSR2 = "SS_AMSR2-L2B_v08_r38622-v02.0-fv01.0.nc"  # 2-D (1064 x 243) SST, 0.9 MB
@@ -32,10 +31,8 @@ def client() -> APIClient:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     """A local directory as the primary store."""
-    original = store_specs()
-    archive.config.configure({"primary": (tmp_path / "objects").as_uri()})
-    yield archive.config.get_store("primary")
-    archive.config.configure(original)
+    with local_primary(tmp_path / "objects") as primary:
+        yield primary
 
 
 @pytest.fixture

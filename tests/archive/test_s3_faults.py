@@ -39,6 +39,13 @@ def assert_nothing_left(server: S3Server, store: S3Store, key: str) -> None:
     assert direct.head(key) is None
 
 
+def assert_stored_whole(store: S3Store, key: str, data: bytes, sha256: str) -> None:
+    """Assert the put returned ``data``'s SHA-256, the store confirms it, and no upload remains."""
+    assert sha256 == sha(data)
+    store.verify(key, sha(data))
+    assert store.list_uploads() == []
+
+
 @pytest.mark.parametrize("rst", [False, True], ids=["closed", "reset"])
 def test_a_connection_cut_during_parts_aborts_the_upload_and_names_the_key(
     s3_server: S3Server, proxied_store: Proxied, rst: bool
@@ -68,9 +75,7 @@ def test_a_single_dropped_connection_is_retried_and_the_upload_succeeds(
     data = payload(2 * PART + 1, seed=4)
     result = store.put("k/retried", io.BytesIO(data))
     assert fault.fired == 1
-    assert result.sha256 == sha(data)
-    store.verify("k/retried", sha(data))
-    assert store.list_uploads() == []
+    assert_stored_whole(store, "k/retried", data, result.sha256)
 
 
 @pytest.mark.parametrize("size", [64 * 1024, 2 * PART + 1], ids=["single", "multipart"])
@@ -82,9 +87,7 @@ def test_the_server_rejects_a_bit_flipped_in_flight_and_the_upload_is_retried(
     data = payload(size, seed=9)
     result = store.put("k/flipped", io.BytesIO(data))
     assert fault.fired == 1  # the flip happened, Content-MD5 caught it, the retry was clean
-    assert result.sha256 == sha(data)
-    store.verify("k/flipped", sha(data))
-    assert store.list_uploads() == []
+    assert_stored_whole(store, "k/flipped", data, result.sha256)
 
 
 def test_the_server_rejects_a_bit_flipped_in_a_whole_file_put_and_the_put_is_retried(
@@ -127,9 +130,7 @@ def test_an_upload_the_server_drops_midway_is_started_again(
     source = AbortsBehindOurBack(data, s3_server, s3_prefix)
     result = store.put("k/dropped", source)
     assert source.dropped == 1
-    assert result.sha256 == sha(data)
-    store.verify("k/dropped", sha(data))
-    assert store.list_uploads() == []
+    assert_stored_whole(store, "k/dropped", data, result.sha256)
 
 
 def test_an_upload_dropped_on_its_last_attempt_fails_naming_the_object(
@@ -212,6 +213,16 @@ def pipe_of() -> Iterator[Callable[[bytes], io.BufferedReader]]:
         thread.join(timeout=10)
 
 
+def assert_piped_put_refused_as_too_big(
+    server: S3Server, store: S3Store, key: str, data: bytes,
+    pipe_of: Callable[[bytes], io.BufferedReader],
+) -> None:
+    """Assert a put of ``data`` from a pipe (no size) is refused as too big, leaving nothing."""
+    with pipe_of(data) as stream, pytest.raises(SizeLimitExceeded, match=key):
+        store.put(key, stream)  # type: ignore[arg-type]
+    assert_nothing_left(server, store, key)
+
+
 def test_an_unknown_size_stream_past_the_part_ceiling_fails_clearly_and_aborts(
     s3_server: S3Server,
     s3_prefix: str,
@@ -220,9 +231,7 @@ def test_an_unknown_size_stream_past_the_part_ceiling_fails_clearly_and_aborts(
 ) -> None:
     monkeypatch.setattr(multipart, "MAX_PARTS", 2)
     store = s3_server.store(s3_prefix, part_size=PART, max_object_bytes=9000 * PART)
-    with pipe_of(payload(3 * PART)) as stream, pytest.raises(SizeLimitExceeded, match="k/long"):
-        store.put("k/long", stream)  # type: ignore[arg-type]
-    assert_nothing_left(s3_server, store, "k/long")
+    assert_piped_put_refused_as_too_big(s3_server, store, "k/long", payload(3 * PART), pipe_of)
 
 
 def test_a_source_that_changed_during_the_upload_is_not_completed(
@@ -238,9 +247,7 @@ def test_an_object_over_the_store_limit_is_refused_and_aborted(
     s3_server: S3Server, s3_prefix: str, pipe_of: Callable[[bytes], io.BufferedReader]
 ) -> None:
     store = s3_server.store(s3_prefix, part_size=PART, max_object_bytes=PART + 100)
-    with pipe_of(payload(2 * PART)) as stream, pytest.raises(SizeLimitExceeded, match="k/big"):
-        store.put("k/big", stream)  # type: ignore[arg-type]
-    assert_nothing_left(s3_server, store, "k/big")
+    assert_piped_put_refused_as_too_big(s3_server, store, "k/big", payload(2 * PART), pipe_of)
 
 
 def test_the_probe_refuses_an_endpoint_that_corrupts_bytes(

@@ -16,7 +16,7 @@ import pytest
 
 from archive import codecs
 from archive.errors import ArchiveError, ChecksumMismatch, ObjectExists, ObjectNotFound
-from archive.probe import probe, reset_cache
+from archive.probe import ProbeTarget, probe, reset_cache
 from archive.s3 import S3Store
 from tests.archive.conftest import PART, MiB, Zeros, payload, sha
 from tests.support.s3servers import S3Server
@@ -289,8 +289,9 @@ def test_the_probe_writes_only_under_the_store_prefix(s3_store: S3Store) -> None
     # So that a probe upload an abort missed is found by that store's own cleanup,
     # which lists uploads under its prefix.
     recording = RecordingClient(s3_store.client)
-    caps = probe(recording, bucket=s3_store.bucket, endpoint=s3_store.endpoint_url or "",
-                 checksum_mode=s3_store.checksum_mode, prefix=s3_store.prefix)
+    caps = probe(ProbeTarget(recording, bucket=s3_store.bucket,
+                             endpoint=s3_store.endpoint_url or "",
+                             checksum_mode=s3_store.checksum_mode, prefix=s3_store.prefix))
     assert caps.single_roundtrip and caps.multipart_roundtrip
     assert recording.keys
     assert all(k.startswith(s3_store.prefix + "_probe/") for k in recording.keys)

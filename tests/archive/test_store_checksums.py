@@ -116,14 +116,20 @@ def test_a_bit_flipped_in_flight_is_refused_by_seaweedfs_and_the_put_retried(
     store.verify("k/flipped", sha(source.read_bytes()))  # the bytes themselves agree
 
 
+def put_then_rot(server: S3Server, store: S3Store, prefix: str, seed: int) -> bytes:
+    """Put 64 KiB at k/rotted, then change its bytes on the server's disk; return what was put."""
+    data = payload(64 * 1024, seed=seed)
+    store.put("k/rotted", io.BytesIO(data))
+    server.corrupt_behind(f"{prefix}/k/rotted", offset=100)
+    return data
+
+
 def test_bits_rotted_after_the_write_escape_confirm_and_are_found_by_the_read_back(
     seaweed_s3: S3Server, seaweed_store: S3Store, s3_prefix: str
 ) -> None:
     # Why fsck --full keeps re-reading every object: the store's SHA-256 speaks for the
     # bytes it received, not for what its disk holds later.
-    data = payload(64 * 1024, seed=21)
-    seaweed_store.put("k/rotted", io.BytesIO(data))
-    seaweed_s3.corrupt_behind(f"{s3_prefix}/k/rotted", offset=100)
+    data = put_then_rot(seaweed_s3, seaweed_store, s3_prefix, seed=21)
     seaweed_store.confirm("k/rotted", sha(data))
     # SeaweedFS's own CRC of the stored needle refuses to serve it (HTTP 500), which the
     # read-back reports and fsck --full lists as CORRUPT ("cannot be read").
@@ -145,9 +151,7 @@ def test_on_rclone_confirm_reads_the_object_back(
 def test_on_rclone_confirm_finds_what_the_read_back_finds(
     rclone_s3: S3Server, rclone_whole_store: S3Store, s3_prefix: str
 ) -> None:
-    data = payload(64 * 1024, seed=22)
-    rclone_whole_store.put("k/rotted", io.BytesIO(data))
-    rclone_s3.corrupt_behind(f"{s3_prefix}/k/rotted", offset=100)
+    data = put_then_rot(rclone_s3, rclone_whole_store, s3_prefix, seed=22)
     with pytest.raises(ChecksumMismatch, match="k/rotted"):
         rclone_whole_store.confirm("k/rotted", sha(data))
 

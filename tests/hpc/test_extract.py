@@ -4,6 +4,7 @@ server."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import netCDF4
@@ -13,10 +14,25 @@ from hpc.extract import main
 from tests.hpc.conftest import outputs_of, report_of
 from tests.hpc.helpers import run_extract
 
+Fault = Callable[[str, str], tuple[int, dict]]
+
 
 def extract(manifest: Path, out: Path, *extra: str) -> int:
     return main(["--manifest", str(manifest), "--out", str(out), "--mapping", "serial",
                  "--retry-backoff", "0.01", "--progress", "60", *extra])
+
+
+@pytest.fixture
+def extract_with_fault(node_env: dict, manifest: Path, tmp_path: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> Fault:
+    """Extract of the manifest with HPC_FAULT set: (fault, --on-failure) -> (exit, report)."""
+
+    def run(fault: str, on_failure: str) -> tuple[int, dict]:
+        monkeypatch.setenv("HPC_FAULT", fault)
+        out = tmp_path / "out"
+        return extract(manifest, out, "--on-failure", on_failure), report_of(out)
+
+    return run
 
 
 def test_serial_and_process_mappings_write_byte_identical_outputs(
@@ -66,21 +82,17 @@ def test_a_rerun_skips_finished_items_and_redoes_a_damaged_one(
         sorted([*first, *(f"{n}.done" for n in first)])
 
 
-def test_retry_cures_a_transient_failure(node_env: dict, manifest: Path, staged: list[dict],
-                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HPC_FAULT", f"raise:{staged[1]['id']}:2")
-    assert extract(manifest, tmp_path / "out", "--on-failure", "retry:3") == 0
-    result = next(r for r in report_of(tmp_path / "out")["results"]
-                  if r["id"] == staged[1]["id"])
+def test_retry_cures_a_transient_failure(staged: list[dict], extract_with_fault: Fault) -> None:
+    code, summary = extract_with_fault(f"raise:{staged[1]['id']}:2", "retry:3")
+    assert code == 0
+    result = next(r for r in summary["results"] if r["id"] == staged[1]["id"])
     assert result["status"] == "done" and result["attempts"] == 3
 
 
 def test_skip_reports_the_failed_item_and_finishes_the_rest(
-        node_env: dict, manifest: Path, staged: list[dict], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HPC_FAULT", f"fail:{staged[2]['id']}")
-    assert extract(manifest, tmp_path / "out", "--on-failure", "skip") == 2
-    summary = report_of(tmp_path / "out")
+        staged: list[dict], extract_with_fault: Fault) -> None:
+    code, summary = extract_with_fault(f"fail:{staged[2]['id']}", "skip")
+    assert code == 2
     assert summary["complete"] and summary["counts"]["skipped"] == 1
     assert summary["counts"]["done"] == len(staged) - 1
     (failure,) = summary["failures"]
@@ -88,11 +100,9 @@ def test_skip_reports_the_failed_item_and_finishes_the_rest(
 
 
 def test_fail_stops_the_job_with_a_non_zero_exit_and_an_incomplete_report(
-        node_env: dict, manifest: Path, staged: list[dict], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HPC_FAULT", f"raise:{staged[0]['id']}:9")
-    assert extract(manifest, tmp_path / "out", "--on-failure", "retry:1") == 1
-    summary = report_of(tmp_path / "out")
+        staged: list[dict], extract_with_fault: Fault) -> None:
+    code, summary = extract_with_fault(f"raise:{staged[0]['id']}:9", "retry:1")
+    assert code == 1
     assert not summary["complete"] and summary["counts"]["failed"] == 1
     assert summary["counts"]["not_run"] == len(staged) - 1  # serial: stopped at the first
     assert summary["failures"][0]["attempts"] == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from ingest.inspector import Inspector
 GOOD = "GPM_test_file.HDF5"
 OTHER = "ATL03_gt1l.h5"
 DRAWN = "SS_AMSR2-L2B_v08_r38622-v02.0-fv01.0.nc"  # a 2-D SST field: drawn
+MISBEHAVING = "tests.ingest.misbehaving_readers"  # the readers and renderers planted in the child
 
 
 @pytest.fixture
@@ -27,17 +29,13 @@ def files(tmp_path: Path, shared_swaths: Path) -> dict[str, Path]:
 
 
 def test_one_child_serves_many_files(files: dict[str, Path]) -> None:
-    inspector = Inspector(reader="tests.ingest.misbehaving_readers:pid_reader")
-    try:
+    with closing(Inspector(reader=f"{MISBEHAVING}:pid_reader")) as inspector:
         pids = {inspector.inspect(files[k], 60).granule_id for k in ("good", "other", "good")}
-    finally:
-        inspector.close()
     assert len(pids) == 1
 
 
 def test_a_hanging_file_times_out_and_the_next_file_is_read(files: dict[str, Path]) -> None:
-    inspector = Inspector(reader="tests.ingest.misbehaving_readers:hang_on_marker")
-    try:
+    with closing(Inspector(reader=f"{MISBEHAVING}:hang_on_marker")) as inspector:
         inspector.inspect(files["good"], 60)  # warm: imports done
         started = time.monotonic()
         with pytest.raises(InspectError) as err:
@@ -46,31 +44,22 @@ def test_a_hanging_file_times_out_and_the_next_file_is_read(files: dict[str, Pat
         assert time.monotonic() - started < 10
         assert str(files["hang"]) in str(err.value)
         assert inspector.inspect(files["other"], 60).format == "hdf5"
-    finally:
-        inspector.close()
 
 
 def test_a_crashing_reader_is_classified_and_replaced(files: dict[str, Path]) -> None:
-    inspector = Inspector(reader="tests.ingest.misbehaving_readers:crash_on_marker")
-    try:
+    with closing(Inspector(reader=f"{MISBEHAVING}:crash_on_marker")) as inspector:
         with pytest.raises(InspectError) as err:
             inspector.inspect(files["crash"], 60)
         assert err.value.reason == "inspect_crashed"
         assert "SIGSEGV" in str(err.value)
         assert inspector.inspect(files["good"], 60).start_time is not None
-    finally:
-        inspector.close()
 
 
 def test_an_unreadable_file_is_a_reason_not_an_exception_trace(tmp_path: Path) -> None:
     junk = tmp_path / "junk.nc"
     junk.write_bytes(b"CDF\x01" + b"\xff" * 64)
-    inspector = Inspector()
-    try:
-        with pytest.raises(InspectError) as err:
-            inspector.inspect(junk, 60)
-    finally:
-        inspector.close()
+    with closing(Inspector()) as inspector, pytest.raises(InspectError) as err:
+        inspector.inspect(junk, 60)
     assert err.value.reason in {"unreadable", "unsupported_format"}
     assert str(junk) in str(err.value)
 
@@ -88,11 +77,8 @@ def test_the_child_draws_the_same_quicklook_as_the_renderer_in_process(
         drawable: dict[str, Path]) -> None:
     from ingest.quicklook import make_quicklook
 
-    inspector = Inspector()
-    try:
+    with closing(Inspector()) as inspector:
         look = inspector.quicklook(drawable["good"], 60)
-    finally:
-        inspector.close()
     assert look == make_quicklook(drawable["good"])
     assert look.png.startswith(b"\x89PNG")
 
@@ -100,22 +86,18 @@ def test_the_child_draws_the_same_quicklook_as_the_renderer_in_process(
 def test_a_file_with_nothing_to_draw_says_so_and_keeps_its_child(shared_swaths: Path) -> None:
     from ingest.quicklook import NothingToDraw
 
-    inspector = Inspector(reader="tests.ingest.misbehaving_readers:pid_reader")
-    try:
+    with closing(Inspector(reader=f"{MISBEHAVING}:pid_reader")) as inspector:
         pid = inspector.inspect(shared_swaths / GOOD, 60).granule_id
         with pytest.raises(NothingToDraw, match="no 2-D numeric variable"):
             inspector.quicklook(shared_swaths / GOOD, 60)  # GPM: 1-D fields only
         assert inspector.inspect(shared_swaths / GOOD, 60).granule_id == pid
-    finally:
-        inspector.close()
 
 
 def test_a_hanging_quicklook_times_out_and_the_next_one_is_drawn(
         drawable: dict[str, Path]) -> None:
     from ingest.quicklook import QuicklookError
 
-    inspector = Inspector(renderer="tests.ingest.misbehaving_readers:hang_render_on_marker")
-    try:
+    with closing(Inspector(renderer=f"{MISBEHAVING}:hang_render_on_marker")) as inspector:
         inspector.quicklook(drawable["good"], 60)  # warm: imports done
         started = time.monotonic()
         with pytest.raises(QuicklookError, match="inspect_timeout") as err:
@@ -123,18 +105,13 @@ def test_a_hanging_quicklook_times_out_and_the_next_one_is_drawn(
         assert time.monotonic() - started < 10
         assert drawable["hang"].name in str(err.value)
         assert inspector.quicklook(drawable["good"], 60).png.startswith(b"\x89PNG")
-    finally:
-        inspector.close()
 
 
 def test_a_crashing_quicklook_is_a_quicklook_error_and_its_child_is_replaced(
         drawable: dict[str, Path]) -> None:
     from ingest.quicklook import QuicklookError
 
-    inspector = Inspector(renderer="tests.ingest.misbehaving_readers:crash_render_on_marker")
-    try:
+    with closing(Inspector(renderer=f"{MISBEHAVING}:crash_render_on_marker")) as inspector:
         with pytest.raises(QuicklookError, match="SIGSEGV"):
             inspector.quicklook(drawable["crash"], 60)
         assert inspector.quicklook(drawable["good"], 60).png.startswith(b"\x89PNG")
-    finally:
-        inspector.close()

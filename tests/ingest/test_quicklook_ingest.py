@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import archive.config
 import ingest.inspector
 from archive.stores import Store
-from catalog.apps import store_specs
 from catalog.models import Swath
 from catalog.services import get_or_create_collection
 from ingest.inspector import Inspector
 from ingest.pipeline import attach_quicklook, ingest_file, source_info
 from ingest.quicklook import MAX_SIZE
+from tests.support.stores import local_primary
 
 pytestmark = pytest.mark.django_db
 AMSR2 = "SS_AMSR2-L2B_v08_r38622-v02.0-fv01.0.nc"  # 2-D (1064 x 243) SST, 0.9 MB
@@ -34,10 +33,8 @@ EMPTY = "ascat_20211220_231800_metopb_48038_eps_o_250_3202_ovw.l2.nc4"  # no dat
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     """A local directory as the primary store."""
-    original = store_specs()
-    archive.config.configure({"primary": (tmp_path / "objects").as_uri()})
-    yield archive.config.get_store("primary")
-    archive.config.configure(original)
+    with local_primary(tmp_path / "objects") as primary:
+        yield primary
 
 
 def ingested(shared_swaths: Path, name: str) -> Swath:

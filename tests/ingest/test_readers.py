@@ -130,18 +130,27 @@ def test_an_unknown_format_is_refused(tmp_path: Path) -> None:
         read_metadata(path)
 
 
-def test_time_falls_back_to_attributes_only_without_time_data(tmp_path: Path) -> None:
-    path = tmp_path / "attrs.nc"
-    lon, lat = swath_grid(10.0, 0.0, 5.0)
+def write_attribute_timed_grid(path: Path, variables: dict[str, tuple[np.ndarray, str | None]]
+                               ) -> None:
+    """Write 2-D float variables (name -> values, units or None) timed only by the global
+    time_coverage_start and _end attributes."""
+    shape = next(iter(variables.values()))[0].shape
     with netCDF4.Dataset(path, "w") as ds:
         ds.time_coverage_start = "2020-01-02T03:04:05Z"
         ds.time_coverage_end = "2020-01-02T03:14:05Z"
-        ds.createDimension("y", lat.shape[0])
-        ds.createDimension("x", lat.shape[1])
-        for name, data, units in (("lat", lat, "degrees_north"), ("lon", lon, "degrees_east")):
+        ds.createDimension("y", shape[0])
+        ds.createDimension("x", shape[1])
+        for name, (data, units) in variables.items():
             var = ds.createVariable(name, "f4", ("y", "x"))
-            var.units = units
+            if units is not None:
+                var.units = units
             var[:] = data
+
+
+def test_time_falls_back_to_attributes_only_without_time_data(tmp_path: Path) -> None:
+    path = tmp_path / "attrs.nc"
+    lon, lat = swath_grid(10.0, 0.0, 5.0)
+    write_attribute_timed_grid(path, {"lat": (lat, "degrees_north"), "lon": (lon, "degrees_east")})
     meta = read_metadata(path)
     assert meta.time_source == "attribute fallback"
     assert meta.start_time == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -151,13 +160,9 @@ def test_the_gdal_reader_reads_lat_lon_subdatasets(tmp_path: Path) -> None:
     pytest.importorskip("osgeo.gdal")
     path = tmp_path / "gdal.nc"
     lon, lat = swath_grid(30.0, 40.0, 45.0)
-    with netCDF4.Dataset(path, "w") as ds:
-        ds.time_coverage_start = "2020-01-02T03:04:05Z"
-        ds.time_coverage_end = "2020-01-02T03:14:05Z"
-        ds.createDimension("y", lat.shape[0])
-        ds.createDimension("x", lat.shape[1])
-        for name, data in (("lat", lat), ("lon", lon), ("sst", lat * 0)):
-            ds.createVariable(name, "f4", ("y", "x"))[:] = data
+    # No units: the GDAL reader finds the lat and lon subdatasets by their names.
+    write_attribute_timed_grid(path, {"lat": (lat, None), "lon": (lon, None),
+                                      "sst": (lat * 0, None)})
     reader = GDALReader()
     assert reader.can_open(path)
     meta = reader.read(path)

@@ -75,6 +75,10 @@ def _dt(text: str) -> datetime:
 
 
 ATL07_BEAMS = ["gt1l", "gt1r", "gt2l", "gt3l", "gt3r"]
+# The GHRSST-format SST swaths: 2-D /lat and /lon; pixel times are /time plus sst_dtime.
+GHRSST_SWATH: dict[str, Any] = dict(
+    geo=[("/lat", "/lon")], kind="swath",
+    times=lambda p: _ref_plus_offset(p, "/", "sst_dtime", 1.0))
 # file -> (geolocation [(lat, lon)], kind, expected-times function, known (earliest, latest))
 CASES: dict[str, dict[str, Any]] = {
     "ascat_20150702_084200_metopa_45145_eps_o_250_2300_ovw.l2.nc": dict(
@@ -119,16 +123,13 @@ CASES: dict[str, dict[str, Any]] = {
                               for t in _cf(p, "time_20_ku")),
         known=("2019-10-05 15:12:55", "2019-10-05 15:16:22")),
     "SS_VIIRS_NPP-NAVO-L2P-v3.0.nc": dict(
-        geo=[("/lat", "/lon")], kind="swath",
-        times=lambda p: _ref_plus_offset(p, "/", "sst_dtime", 1.0),
+        **GHRSST_SWATH,
         known=("2019-08-05 20:37:02", "2019-08-05 20:38:27")),
     "SS_AMSR2-L2B_v08_r38622-v02.0-fv01.0.nc": dict(
-        geo=[("/lat", "/lon")], kind="swath",
-        times=lambda p: _ref_plus_offset(p, "/", "sst_dtime", 1.0),
+        **GHRSST_SWATH,
         known=("2019-08-21 17:00", "2019-08-21 20:00")),
     "SS_MODIS_A-JPL-L2P-v2014.0.nc": dict(
-        geo=[("/lat", "/lon")], kind="swath",
-        times=lambda p: _ref_plus_offset(p, "/", "sst_dtime", 1.0),
+        **GHRSST_SWATH,
         known=("2019-08-05 06:50", "2019-08-05 07:05")),
     "ascat_20211220_231800_metopb_48038_eps_o_250_3202_ovw.l2.nc4": dict(
         geo=[], kind="empty", times=None,

@@ -4,6 +4,7 @@ where the store checked the SHA-256 on arrival (SeaweedFS), a read-back elsewher
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,12 +42,18 @@ def granule(tmp_path: Path, shared_swaths: Path) -> Path:
     return target
 
 
+def ingest_counting_requests(primary: S3Store, granule: Path) -> Counter[str]:
+    """Ingest ``granule`` into ``primary``; return the S3 requests that took, by name."""
+    with requests_of(primary) as seen:
+        run = ingest_paths([granule], "mixed")
+    assert (run.n_new, run.n_failed) == (1, 0), run.errors
+    return seen
+
+
 def test_on_seaweedfs_a_granule_is_verified_by_the_stores_sha256_without_a_read_back(
     seaweed_primary: S3Store, granule: Path
 ) -> None:
-    with requests_of(seaweed_primary) as seen:
-        run = ingest_paths([granule], "mixed")
-    assert (run.n_new, run.n_failed) == (1, 0), run.errors
+    seen = ingest_counting_requests(seaweed_primary, granule)
     swath = Swath.objects.get()
     assert swath.state == "VERIFIED" and swath.sha256 == sha256_file(granule)
     assert seen["GetObject"] == 0 and seen["HeadObject+checksum"] == 1
@@ -56,8 +63,6 @@ def test_on_seaweedfs_a_granule_is_verified_by_the_stores_sha256_without_a_read_
 def test_on_rclone_a_granule_is_read_back_before_it_is_verified(
     s3_primary: S3Store, granule: Path
 ) -> None:
-    with requests_of(s3_primary) as seen:
-        run = ingest_paths([granule], "mixed")
-    assert (run.n_new, run.n_failed) == (1, 0), run.errors
+    seen = ingest_counting_requests(s3_primary, granule)
     assert Swath.objects.get().state == "VERIFIED"
     assert seen["GetObject"] >= 1 and seen["HeadObject+checksum"] == 0

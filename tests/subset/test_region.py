@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
-from subset.region import parse_bbox, parse_geometry
+from subset.region import Region, parse_bbox, parse_geometry
 
-
-@pytest.mark.parametrize("bbox, reason", [
+BAD_BBOXES = [
     ("190,0,200,10", "covers no part of the world"),
     ("10,20,20,10", "south=20 is greater than north=10"),
     ("nan,0,10,5", "must be a finite number"),
     ("1,2,3", "four numbers"),
+]
+BAD_GEOMETRIES = [
+    ("POLYGON ((0 0, 10 0, 10 95, 0 0))", "latitude 95 is outside"),
+    ("LINESTRING (0 0, 1 1)", "has no area"),
+    ("not a geometry", "is not valid WKT"),
+    ("42", "neither GeoJSON nor WKT"),
+    ('{"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}', "at least 4 positions"),
+]
+
+
+@pytest.mark.parametrize("parse, text, reason", [
+    *[pytest.param(parse_bbox, text, reason, id=f"bbox-{text}") for text, reason in BAD_BBOXES],
+    *[pytest.param(parse_geometry, text, reason, id=f"geometry-{text}")
+      for text, reason in BAD_GEOMETRIES],
 ])
-def test_it_rejects_bad_bboxes_with_the_reason(bbox: str, reason: str) -> None:
+def test_it_rejects_bad_bboxes_and_geometries_with_the_reason(
+        parse: Callable[[str], Region], text: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):  # eo's InputError, or RegionError
-        parse_bbox(bbox)
+        parse(text)
 
 
 def test_a_bbox_beyond_the_world_cuts_the_part_inside_it() -> None:
@@ -63,18 +79,6 @@ def test_geojson_features_and_wkt_give_the_same_region() -> None:
     a, b = parse_geometry(feature), parse_geometry("POLYGON ((0 0, 4 0, 4 4, 0 0))")
     assert a.geometry.equals(b.geometry)
     assert a.contains(np.array([3.0, 1.0]), np.array([1.0, 3.0])).tolist() == [True, False]
-
-
-@pytest.mark.parametrize("geometry, reason", [
-    ("POLYGON ((0 0, 10 0, 10 95, 0 0))", "latitude 95 is outside"),
-    ("LINESTRING (0 0, 1 1)", "has no area"),
-    ("not a geometry", "is not valid WKT"),
-    ("42", "neither GeoJSON nor WKT"),
-    ('{"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}', "at least 4 positions"),
-])
-def test_it_rejects_bad_geometries_with_the_reason(geometry: str, reason: str) -> None:
-    with pytest.raises(ValueError, match=reason):  # eo's InputError, or RegionError
-        parse_geometry(geometry)
 
 
 def test_a_self_intersecting_polygon_is_repaired_and_the_repair_kept() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import archive.config
+from archive.stores import Store
 from catalog.apps import store_specs
 from tests.support.s3servers import S3Server
 
@@ -33,5 +35,16 @@ def stores_on(settings: Any, stores: dict[str, str], server: S3Server) -> Iterat
     archive.config.configure(store_specs())
     try:
         yield
+    finally:
+        archive.config.configure(original)
+
+
+@contextmanager
+def local_primary(root: Path) -> Iterator[Store]:
+    """Make a local directory at ``root`` the only store, as primary; put back after."""
+    original = store_specs()
+    archive.config.configure({"primary": root.as_uri()})
+    try:
+        yield archive.config.get_store("primary")
     finally:
         archive.config.configure(original)
