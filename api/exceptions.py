@@ -15,7 +15,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from catalog.geometry import QueryGeometryError
 from eo.errors import InputError
 from eo.nesting import NestingError
-from subset.errors import SubsetError, SubsetTooLarge, SubsetTotalTooLarge
+from subset.errors import SourceGone, SubsetError, SubsetTooLarge, SubsetTotalTooLarge
 
 # Paths whose every answer is JSON, errors Django itself answers included.
 API_PREFIXES = ("/api/", "/stac/")
@@ -70,6 +70,8 @@ ERRORS: dict[type[Exception], tuple[int, Callable[[Any], dict[str, Any]]]] = {
     # not VERIFIED, a search matching nothing or too much.
     SubsetError: (status.HTTP_400_BAD_REQUEST, _message),
     SubsetTooLarge: (status.HTTP_400_BAD_REQUEST, _estimate),
+    # The swath's bytes are gone from every store (a retry of a product cut from it).
+    SourceGone: (status.HTTP_410_GONE, _message),
     ObjectDoesNotExist: (status.HTTP_404_NOT_FOUND, _message),
     NotDownloadable: (status.HTTP_409_CONFLICT, _message),
     NotRetryable: (status.HTTP_409_CONFLICT, _message),

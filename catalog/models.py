@@ -310,7 +310,7 @@ class Product(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)  # cuts started, ever
     # Automatic attempts (broker redeliveries, reconcile) stop at attempts_base +
-    # subset.services.MAX_ATTEMPTS; a person's retry moves the base up to attempts, as
+    # settings.SUBSET_MAX_ATTEMPTS; a person's retry moves the base up to attempts, as
     # register_swath resets a swath's count for a data manager's re-run.
     attempts_base = models.PositiveSmallIntegerField(default=0)
     # Earlier attempts that FAILED, oldest first: [{"attempt", "at", "error"}]; written

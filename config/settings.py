@@ -217,6 +217,9 @@ SUBSET_MAX_SWATHS = env_int("SUBSET_MAX_SWATHS", 100, minimum=1)
 SUBSET_MAX_TOTAL_BYTES = env_int("SUBSET_MAX_TOTAL_MB", 10000, minimum=1) * 10**6
 # Without a broker each web process cuts in one thread of its own (subset/dispatch.py):
 # the most products waiting in it, and how often an idle one looks for lost products.
+# Automatic attempts of a product (broker redeliveries, reconcile re-sending a FAILED one)
+# before it waits for a person's retry, which gives it this many again.
+SUBSET_MAX_ATTEMPTS = env_int("SUBSET_MAX_ATTEMPTS", 3, minimum=1)
 SUBSET_LOCAL_QUEUE = env_int("SUBSET_LOCAL_QUEUE", 1000, minimum=1)
 SUBSET_LOCAL_SWEEP_S = env_int("SUBSET_LOCAL_SWEEP_S", 60, minimum=1)
 

@@ -23,6 +23,11 @@ class SourceError(SubsetError):
     """The swath file cannot be read or holds no usable geolocation."""
 
 
+class SourceGone(SubsetError):
+    """The swath has no readable copy left (the message says what became of each): a cut
+    cannot succeed until one is healed or ingested again."""
+
+
 class SubsetTooLarge(SubsetError):
     """The subset would exceed the size limit; ``estimated_bytes`` says how big it would be."""
 

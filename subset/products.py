@@ -26,7 +26,7 @@ from archive.keys import product_key
 from catalog.models import Product, StoredObject, Swath, SwathState
 from subset import kernel
 from subset.errors import NoDataInRegion, SubsetError
-from subset.services import MAX_ATTEMPTS, max_bytes, open_any_copy, spec_from_params
+from subset.services import max_attempts, max_bytes, open_any_copy, spec_from_params
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def claim(product_id: int) -> bool:
     changed = Product.objects.filter(
         Q(state=Product.State.QUEUED)
         | Q(state=Product.State.RUNNING, started_at__lt=now - running_lease()),
-        pk=product_id, attempts__lt=F("attempts_base") + MAX_ATTEMPTS,
+        pk=product_id, attempts__lt=F("attempts_base") + max_attempts(),
     ).update(state=Product.State.RUNNING, started_at=now, attempts=F("attempts") + 1, error="")
     return changed == 1
 

@@ -11,7 +11,7 @@ worker thread, or inline in a command); a product can be sent twice safely, sinc
 the worker whose ``claim`` moves it out of QUEUED cuts it. The embedded default's
 worker thread runs this itself when idle, so it needs no periodic reconcile.
 
-A FAILED product with automatic attempts left (subset.services.MAX_ATTEMPTS since a
+A FAILED product with automatic attempts left (settings.SUBSET_MAX_ATTEMPTS since a
 person last asked) is sent again once its failure is older than the grace; one without
 is reported GIVE-UP once and stays FAILED until a person retries it.
 """
@@ -27,10 +27,10 @@ from django.utils import timezone
 from catalog.models import Product, Region, Swath, SwathState
 from subset.products import running_lease
 from subset.services import (
-    MAX_ATTEMPTS,
     active_orders,
     create_order_products,
     enqueue,
+    max_attempts,
     retry_product,
 )
 
@@ -76,9 +76,10 @@ def _lost_products(lines: list[str], apply: bool, grace: timedelta) -> None:
     lost = Product.objects.filter(
         Q(state=Product.State.QUEUED, created_at__lt=now - grace)
         | Q(state=Product.State.RUNNING, started_at__lt=now - running_lease()))
+    limit = max_attempts()
     for pk, state, attempts, base in lost.values_list("pk", "state", "attempts",
                                                       "attempts_base"):
-        if attempts >= base + MAX_ATTEMPTS:
+        if attempts >= base + limit:
             # No worker may claim it any more (transient errors every time, or a worker
             # that died every time): fail it with the reason instead of leaving it waiting.
             lines.append(f"GIVE-UP product {pk} ({state}) after {attempts} attempts")
@@ -102,9 +103,10 @@ def _failed_products(lines: list[str], apply: bool, grace: timedelta) -> None:
     """
     now = timezone.now()
     failed = Product.objects.filter(state=Product.State.FAILED, given_up=False)
+    limit = max_attempts()
     for pk, attempts, base, finished_at, error in failed.values_list(
             "pk", "attempts", "attempts_base", "finished_at", "error"):
-        if attempts >= base + MAX_ATTEMPTS:
+        if attempts >= base + limit:
             lines.append(f"GIVE-UP product {pk} (FAILED) after {attempts} attempts: {error}")
             if apply and Product.objects.filter(
                     pk=pk, state=Product.State.FAILED, given_up=False).update(given_up=True):
@@ -114,7 +116,7 @@ def _failed_products(lines: list[str], apply: bool, grace: timedelta) -> None:
         if finished_at is not None and finished_at >= now - grace:
             continue
         lines.append(f"REQUEUE product {pk} (FAILED, attempt {attempts} of "
-                     f"{base + MAX_ATTEMPTS}): {error}")
+                     f"{base + limit}): {error}")
         if apply:
             # on_commit: at once outside a transaction (reconcile, the worker's sweep).
             retry_product(pk, person=False)

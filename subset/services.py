@@ -36,6 +36,7 @@ from subset import kernel
 from subset.errors import (
     NoDataInRegion,
     RegionError,
+    SourceGone,
     SubsetError,
     SubsetTooLarge,
     SubsetTotalTooLarge,
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 2 * 10**9
 DEFAULT_MAX_TOTAL_BYTES = 10 * 10**9
 DEFAULT_MAX_SWATHS = 100
-MAX_ATTEMPTS = 3
+DEFAULT_MAX_ATTEMPTS = 3  # settings.SUBSET_MAX_ATTEMPTS
 MAX_FAILURES_KEPT = 20  # a product's failure history (Product.failures)
 PARAMS_VERSION = 1
 # Sends a product id to a worker: subset.apps sets it to subset.tasks.cut_subset.delay,
@@ -59,6 +60,11 @@ sender: Callable[[int], object] | None = None
 def max_bytes() -> int:
     """Return the largest subset allowed (settings.SUBSET_MAX_BYTES, default 2 GB)."""
     return int(getattr(settings, "SUBSET_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+def max_attempts() -> int:
+    """Return a product's automatic attempts (settings.SUBSET_MAX_ATTEMPTS, default 3)."""
+    return int(getattr(settings, "SUBSET_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
 
 
 def max_total_bytes() -> int:
@@ -237,7 +243,7 @@ def retry_product(product_id: int, *, person: bool) -> bool:
     """FAILED -> QUEUED, its failure kept in ``failures``; True if this call moved it.
 
     ``person``: a person asked (the retry endpoint, the same request again): the product
-    gets MAX_ATTEMPTS automatic attempts from now on, however many it used. Otherwise
+    gets max_attempts() automatic attempts from now on, however many it used. Otherwise
     (reconcile) only a product with automatic attempts left is sent again. The cut is
     enqueued once the transaction commits. The update is conditional on the row as it
     was read, so two callers racing send it once; no lock is held.
@@ -246,7 +252,7 @@ def retry_product(product_id: int, *, person: bool) -> bool:
         "attempts", "attempts_base", "error", "finished_at", "failures").first()
     if row is None:
         return False
-    if not person and row["attempts"] >= row["attempts_base"] + MAX_ATTEMPTS:
+    if not person and row["attempts"] >= row["attempts_base"] + max_attempts():
         return False
     failure = {"attempt": row["attempts"], "error": row["error"],
                "at": row["finished_at"].isoformat() if row["finished_at"] else None}
@@ -263,9 +269,36 @@ def retry_product(product_id: int, *, person: bool) -> bool:
     return changed == 1
 
 
+def retry_requested(product_id: int) -> bool:
+    """A person's retry of a FAILED product; True if queued, False if it is not FAILED.
+
+    Raises SourceGone when its swath cannot be read (another attempt would fail the same
+    way) and Product.DoesNotExist for an unknown id.
+    """
+    product = Product.objects.select_related("swath").only(
+        "pk", "state", "swath__uuid", "swath__state", "swath__failure_reason").get(pk=product_id)
+    if product.state != Product.State.FAILED:
+        return False
+    reason = unreadable_source(product.swath)
+    if reason is not None:
+        raise SourceGone(f"subset {product_id} cannot be cut again: {reason}")
+    return retry_product(product_id, person=True)
+
+
+def unreadable_source(swath: Swath) -> str | None:
+    """Return why no copy of the swath can be read (its state, each copy's fate), or None."""
+    if swath.state != SwathState.VERIFIED:
+        return f"swath {swath.uuid} is {swath.state}" + (
+            f": {swath.failure_reason}" if swath.failure_reason else "")
+    if not StoredObject.objects.filter(swath_id=swath.pk,
+                                       state=StoredObject.State.VERIFIED).exists():
+        return f"swath {swath.uuid} has no readable verified copy: {_why_none(swath)}"
+    return None
+
+
 def attempts_left(product: Product) -> int:
     """Automatic attempts the product may still be given (0 once they are used)."""
-    return max(0, product.attempts_base + MAX_ATTEMPTS - product.attempts)
+    return max(0, product.attempts_base + max_attempts() - product.attempts)
 
 
 def enqueue(product_id: int) -> None:

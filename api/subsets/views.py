@@ -30,7 +30,7 @@ from archive.config import get_store
 from archive.errors import ArchiveError
 from archive.stores import MAX_PRESIGN_SECONDS
 from catalog.models import Product
-from subset.services import retry_product, submit_subset
+from subset.services import retry_requested, submit_subset
 
 CHUNK = 1 << 20
 
@@ -136,14 +136,16 @@ class SubsetRetryView(APIView):
                                              "(QUEUED); poll its url"),
             409: _error("the product is not FAILED (DONE or EMPTY: nothing to retry; QUEUED "
                         "or RUNNING: an attempt is under way)"),
+            410: _error("the swath's object is gone (no VERIFIED copy left, or the swath is "
+                        "LOST): the reason, copy by copy; nothing is queued"),
             **NO_PRODUCT,
             **UNAUTHENTICATED,
         },
     )
     def post(self, request: Request, pk: int) -> Response:
         # Another user's product is answered as a missing one: 404, not 403.
-        product = Product.objects.visible_to(request.user).only("pk", "state").get(pk=pk)
-        if not retry_product(product.pk, person=True):
+        product = Product.objects.visible_to(request.user).only("pk").get(pk=pk)
+        if not retry_requested(product.pk):
             state = Product.objects.filter(pk=pk).values_list("state", flat=True).first()
             raise NotRetryable(f"subset {pk} is {state}: only a FAILED product can be retried")
         product = Product.objects.select_related("swath", "region").get(pk=pk)

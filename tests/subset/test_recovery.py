@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
+from django.utils import timezone
 
 from catalog.models import Product, Region, Swath
 from ops.reconcile import reconcile
 from subset.region import parse_bbox
-from subset.services import MAX_ATTEMPTS, SubsetSpec, create_product
+from subset.services import SubsetSpec, create_product, max_attempts
 from tests.subset.test_jobs import MODIS, archived
 
 pytestmark = pytest.mark.django_db
@@ -74,12 +75,12 @@ def test_a_queued_product_whose_message_was_lost_is_sent_again_after_the_grace(
 def test_a_product_no_worker_may_claim_any_more_is_failed_with_the_reason(
         modis: Swath) -> None:
     product = lost_product(modis)
-    Product.objects.filter(pk=product.pk).update(attempts=MAX_ATTEMPTS)
-    assert f"GIVE-UP product {product.pk} (QUEUED) after {MAX_ATTEMPTS} attempts" in \
+    Product.objects.filter(pk=product.pk).update(attempts=max_attempts())
+    assert f"GIVE-UP product {product.pk} (QUEUED) after {max_attempts()} attempts" in \
         reconcile("primary", apply=True, grace=NOW).lines
     product.refresh_from_db()
     assert product.state == "FAILED"
-    assert f"gave up after {MAX_ATTEMPTS} attempts" in product.error
+    assert f"gave up after {max_attempts()} attempts" in product.error
 
 
 def test_reconcile_cuts_a_failed_product_again_while_it_has_attempts_left(
@@ -100,7 +101,7 @@ def test_reconcile_cuts_a_failed_product_again_while_it_has_attempts_left(
     with django_capture_on_commit_callbacks(execute=True):
         lines = reconcile("primary", apply=True, grace=NOW).lines
     assert [line for line in lines if line.startswith("REQUEUE product")] == [
-        f"REQUEUE product {product.pk} (FAILED, attempt 1 of {MAX_ATTEMPTS}): {product.error}"]
+        f"REQUEUE product {product.pk} (FAILED, attempt 1 of {max_attempts()}): {product.error}"]
     product.refresh_from_db()
     assert product.state == "DONE" and product.attempts == 2, product.error
     assert [f["attempt"] for f in product.failures] == [1]
@@ -117,19 +118,56 @@ def test_reconcile_gives_up_once_on_a_failed_product_without_attempts_left(
     try:
         with django_capture_on_commit_callbacks(execute=True):
             product = lost_product(modis)
-        Product.objects.filter(pk=product.pk).update(attempts=MAX_ATTEMPTS)
+        Product.objects.filter(pk=product.pk).update(attempts=max_attempts())
         dry = reconcile("primary", grace=NOW).lines
-        assert f"GIVE-UP product {product.pk} (FAILED) after {MAX_ATTEMPTS} attempts" in \
+        assert f"GIVE-UP product {product.pk} (FAILED) after {max_attempts()} attempts" in \
             "\n".join(dry)
         lines = reconcile("primary", apply=True, grace=NOW).lines
         assert [line for line in lines if "product" in line] == [
             line for line in dry if "product" in line]
-        assert f"product {product.pk}: gave up after {MAX_ATTEMPTS} attempts" in caplog.text
+        assert f"product {product.pk}: gave up after {max_attempts()} attempts" in caplog.text
         product.refresh_from_db()
-        assert product.state == "FAILED" and product.attempts == MAX_ATTEMPTS  # not cut again
+        assert product.state == "FAILED" and product.attempts == max_attempts()  # not cut again
         assert product.failures == []
         # Said once: the next sweeps leave it to a person.
         assert not [line for line in reconcile("primary", apply=True, grace=NOW).lines
                     if "product" in line]
     finally:
         outage.restore()
+
+
+def product_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if "product" in line]
+
+
+def test_reconcile_re_sends_only_failed_products_and_stops_at_subset_max_attempts(
+        modis: Swath, settings, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    settings.SUBSET_MAX_ATTEMPTS = 2
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    failed = lost_product(modis)
+    for bbox, state in (("71,42,80,48", "DONE"), ("72,42,80,48", "EMPTY")):
+        other, _ = create_product(modis, SubsetSpec(parse_bbox(bbox), None, []))
+        Product.objects.filter(pk=other.pk).update(state=state, attempts=1,
+                                                   finished_at=an_hour_ago)
+    Product.objects.filter(pk=failed.pk).update(state="FAILED", attempts=1, error="first",
+                                                finished_at=an_hour_ago)
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        lines = reconcile("primary", apply=True, grace=NOW).lines
+    assert product_lines(lines) == [f"REQUEUE product {failed.pk} (FAILED, attempt 1 of 2): first"]
+    assert len(sent) == 1
+    failed.refresh_from_db()
+    assert (failed.state, failed.error) == ("QUEUED", "")
+    assert [(f["attempt"], f["error"]) for f in failed.failures] == [(1, "first")]
+    # Its second attempt fails too: that was the last automatic one.
+    Product.objects.filter(pk=failed.pk).update(state="FAILED", attempts=2, error="second",
+                                                finished_at=an_hour_ago)
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        lines = reconcile("primary", apply=True, grace=NOW).lines
+    assert product_lines(lines) == [
+        f"GIVE-UP product {failed.pk} (FAILED) after 2 attempts: second"]
+    assert not sent
+    failed.refresh_from_db()
+    assert (failed.state, failed.given_up, failed.error) == ("FAILED", True, "second")
+    assert [f["attempt"] for f in failed.failures] == [1]
+    assert product_lines(reconcile("primary", apply=True, grace=NOW).lines) == []
+    assert sorted(Product.objects.values_list("state", flat=True)) == ["DONE", "EMPTY", "FAILED"]

@@ -19,7 +19,7 @@ import archive.config
 from catalog.models import Product, Swath
 from ops.heal import heal
 from ops.reconcile import reconcile
-from subset.services import MAX_ATTEMPTS
+from subset.services import max_attempts
 from tests.subset.test_jobs import BBOX, archived, post
 
 pytestmark = pytest.mark.django_db
@@ -148,7 +148,7 @@ def test_a_product_out_of_automatic_attempts_can_be_retried_by_a_person(
         client: APIClient, modis: Swath, outage: Outage,
         django_capture_on_commit_callbacks) -> None:
     detail = failed_product(client, modis, django_capture_on_commit_callbacks)
-    Product.objects.filter(pk=detail["id"]).update(attempts=MAX_ATTEMPTS)
+    Product.objects.filter(pk=detail["id"]).update(attempts=max_attempts())
     assert client.get(detail["url"]).json()["attempts_left"] == 0
     assert f"GIVE-UP product {detail['id']} (FAILED)" in "\n".join(
         reconcile("primary", apply=True, grace=timedelta(0)).lines)
@@ -156,8 +156,8 @@ def test_a_product_out_of_automatic_attempts_can_be_retried_by_a_person(
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(f"/api/v1/subsets/{detail['id']}/retry").status_code == 202
     done = client.get(detail["url"]).json()
-    assert done["state"] == "DONE" and done["attempts"] == MAX_ATTEMPTS + 1, done
-    assert done["attempts_left"] == MAX_ATTEMPTS - 1
+    assert done["state"] == "DONE" and done["attempts"] == max_attempts() + 1, done
+    assert done["attempts_left"] == max_attempts() - 1
 
 
 def test_staff_may_retry_a_product_without_an_owner(
@@ -174,3 +174,45 @@ def test_staff_may_retry_a_product_without_an_owner(
     with django_capture_on_commit_callbacks(execute=True):
         assert client_of("admin", staff=True).post(url).status_code == 202
     assert Product.objects.get(pk=product.pk).state == "DONE"
+
+
+def test_a_retry_while_the_swaths_object_is_gone_answers_410_with_the_reason(
+        client: APIClient, modis: Swath, outage: Outage,
+        django_capture_on_commit_callbacks) -> None:
+    detail = failed_product(client, modis, django_capture_on_commit_callbacks)
+    url = f"/api/v1/subsets/{detail['id']}/retry"
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        gone = client.post(url)
+    assert gone.status_code == 410, gone.content
+    # The failed cut marked the copy MISSING: the answer names the copy and its fault.
+    error = gone.json()["error"]
+    assert f"subset {detail['id']} cannot be cut again" in error
+    assert f"{outage.copy.key} is MISSING" in error, error
+    assert not sent
+    product = Product.objects.get()
+    assert (product.state, product.attempts, product.failures) == ("FAILED", 1, [])
+    Swath.objects.filter(pk=modis.pk).update(state="LOST", failure_reason="no copy hashes right")
+    lost = client.post(url)
+    assert lost.status_code == 410
+    assert f"swath {modis.uuid} is LOST: no copy hashes right" in lost.json()["error"]
+    Swath.objects.filter(pk=modis.pk).update(state="VERIFIED", failure_reason="")
+
+
+def test_a_product_that_succeeded_answers_409_even_when_its_swath_is_gone(
+        client: APIClient, modis: Swath, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/v1/subsets/", {"swath": str(modis.uuid), "bbox": BBOX},
+                               format="json")
+    pk = response.json()["products"][0]["id"]
+    assert Product.objects.get(pk=pk).state == "DONE"
+    Swath.objects.filter(pk=modis.pk).update(state="LOST")
+    conflict = client.post(f"/api/v1/subsets/{pk}/retry")
+    assert conflict.status_code == 409
+    assert conflict.json()["error"] == f"subset {pk} is DONE: only a FAILED product can be retried"
+
+
+def test_the_schema_describes_the_retry_endpoint(client: APIClient) -> None:
+    schema = client.get("/api/schema/?format=json")
+    assert schema.status_code == 200, schema.content[:300]
+    retry = schema.json()["paths"]["/api/v1/subsets/{id}/retry"]["post"]
+    assert set(retry["responses"]) >= {"202", "401", "404", "409", "410"}

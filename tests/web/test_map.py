@@ -319,23 +319,27 @@ def test_the_page_fits_a_phone_screen(
         context.close()
 
 
-def test_cutting_an_area_makes_a_subset_to_download(
-        page, web_server: LiveServer, transactional_db: None, signed_in, tmp_path,
-        shot) -> None:  # type: ignore[no-untyped-def]
-    import netCDF4
-
+def arabian_sea_swath(tmp_path):  # type: ignore[no-untyped-def]
+    """A real granule in the server's store: 271 x 120 pixels over the Arabian Sea."""
     from catalog.models import Swath
     from ingest.bulk import run_in_process, start_run
     from ingest.scan import scan
     from ingest.synth import write_swath
 
-    # A real granule in the server's store: 271 x 120 pixels over the Arabian Sea.
     path = tmp_path / "small.nc"
     write_swath(path, seed=3, start="2024-03-01T10:00:00", duration_s=40, n_pixels=120)
     found = scan([path])
     run_in_process(start_run("web-subset", found.files, found.refused, paths=[str(path)],
                              options={}), found.files)
-    swath = Swath.objects.get(filename=path.name, state="VERIFIED")
+    return Swath.objects.get(filename=path.name, state="VERIFIED")
+
+
+def test_cutting_an_area_makes_a_subset_to_download(
+        page, web_server: LiveServer, transactional_db: None, signed_in, tmp_path,
+        shot) -> None:  # type: ignore[no-untyped-def]
+    import netCDF4
+
+    swath = arabian_sea_swath(tmp_path)
     assert swath.attrs["quicklook"]["key"].startswith("quicklooks/")  # drawn at ingest
     fragment = f"#bbox=45,12,55,15&swath={swath.uuid}"
 
@@ -374,6 +378,40 @@ def test_cutting_an_area_makes_a_subset_to_download(
         assert 45 - 0.1 <= ds.geospatial_lon_min < ds.geospatial_lon_max <= 55 + 0.1
         names = {v for g in [ds, *ds.groups.values()] for v in g.variables}
         assert {"sst", "latitude", "longitude"} <= names
+
+
+def test_a_failed_subset_offers_a_retry_that_cuts_it_once_the_object_is_back(
+        page, web_server: LiveServer, transactional_db: None, signed_in, tmp_path,
+        shot) -> None:  # type: ignore[no-untyped-def]
+    from catalog.models import Product
+    from tests.subset.test_retry import Outage
+
+    swath = arabian_sea_swath(tmp_path)
+    outage = Outage(swath)
+    outage.lose()
+    signed_in(page, web_server, "scientist")
+    open_map(page, web_server, f"#bbox=45,12,55,15&swath={swath.uuid}")
+    page.wait_for_selector("#details:not([hidden]) #details-meta dt")
+    assert page.is_hidden("#subset-retry")
+    page.click("#subset-button")
+    page.wait_for_selector("#subset-retry:not([hidden])", timeout=60_000)
+    status = page.text_content("#subset-status")
+    assert "failed (attempt 1)" in status and "missing from" in status, status
+    shot(page, "1-failed")
+    # The copy is MISSING now: the retry is refused with the reason (410), and offered again.
+    page.click("#subset-retry")
+    page.locator("#subset-status", has_text="cannot be retried").wait_for()
+    assert f"{outage.copy.key} is MISSING" in page.text_content("#subset-status")
+    assert page.is_visible("#subset-retry")
+    outage.restore()
+    page.click("#subset-retry")
+    page.wait_for_selector("#subset-download:not([hidden])", timeout=60_000)
+    assert "is ready" in page.text_content("#subset-status")
+    assert page.is_hidden("#subset-retry")
+    shot(page, "2-retried")
+    product = Product.objects.get()
+    assert (product.state, product.attempts) == ("DONE", 2)
+    assert [f["attempt"] for f in product.failures] == [1]
 
 
 def test_the_permalink_and_search_helpers_in_the_browser(

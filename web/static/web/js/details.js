@@ -42,6 +42,8 @@ export class Details {
     $("close-details").addEventListener("click", () => onClose());
     this.panel.addEventListener("keydown", (e) => e.key === "Escape" && onClose());
     $("subset-button").addEventListener("click", () => this.cutSubset());
+    $("subset-retry").addEventListener("click", () => this.retrySubset());
+    this.failed = null; // the followed product, once it FAILED: what "Retry" sends again
   }
 
   hide() {
@@ -143,6 +145,8 @@ export class Details {
     $("subset-status").textContent = "";
     $("subset-status").classList.remove("error");
     $("subset-download").hidden = true;
+    $("subset-retry").hidden = true;
+    this.failed = null;
   }
 
   updateSubset() {
@@ -185,6 +189,28 @@ export class Details {
     }
   }
 
+  async retrySubset() {
+    // POST .../retry: a new attempt on the same product, its failure kept in its history.
+    const gen = this.generation;
+    const product = this.failed;
+    if (!product) return;
+    this.resetSubset();
+    const status = $("subset-status");
+    status.textContent = `Asking for subset ${product.id} again…`;
+    try {
+      await this.follow(await postJSON(`${product.url}/retry`, {}), gen);
+    } catch (e) {
+      if (gen !== this.generation) return;
+      status.textContent = `Subset ${product.id} cannot be retried: ${e.message}`;
+      status.classList.add("error");
+      // Still FAILED (its swath's object gone, say): it may be retried once that is mended.
+      if (e.status === 410) {
+        this.failed = product;
+        $("subset-retry").hidden = false;
+      }
+    }
+  }
+
   async follow(product, gen) {
     const status = $("subset-status");
     for (let k = 0; gen === this.generation; k++) {
@@ -201,7 +227,13 @@ export class Details {
         status.textContent = `Subset ${product.id}: the area holds no valid pixel of this swath, so there is nothing to download.`;
         return;
       }
-      if (product.state === "FAILED") throw new Error(product.error || "failed");
+      if (product.state === "FAILED") {
+        status.textContent = `Subset ${product.id} failed (attempt ${product.attempts}): ${product.error || "no reason given"}`;
+        status.classList.add("error");
+        this.failed = product;
+        $("subset-retry").hidden = false;
+        return;
+      }
       const read = product.bytes_read ? `, ${humanSize(product.bytes_read)} read` : "";
       status.textContent = `Subset ${product.id}: ${product.state.toLowerCase()}${read}…`;
       await new Promise((r) => setTimeout(r, POLL_MS[Math.min(k, POLL_MS.length - 1)]));
