@@ -72,11 +72,6 @@ class Orbit:
         return _wrap_deg(15.0 * (self.ltan_hours - ut))
 
     @property
-    def shift_per_orbit_deg(self) -> float:
-        """Return how far west the ground track moves from one orbit to the next."""
-        return math.degrees((EARTH_RATE - SUN_SYNC_NODE_RATE) * self.period_s)
-
-    @property
     def half_swath_angle(self) -> float:
         """Return the Earth-central angle (rad) from nadir to the swath edge."""
         return self.swath_width_km / 2.0 / MEAN_RADIUS_KM
