@@ -16,9 +16,9 @@ result (``source_problems``), and the archive's own fsck finds the copy.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import os
+import shutil
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -30,6 +30,7 @@ from archive.envconfig import StoreConfig
 from archive.errors import ArchiveError, ChecksumMismatch, ObjectNotFound, TransientArchiveError
 from archive.ranged import RangedFile, hdf5_by_ranges
 from archive.stores import Store
+from archive.streaming import CHUNK, HashingReader
 from hpc.env import api_token, store_config
 
 RANGED_BLOCK = 1 << 20
@@ -166,17 +167,13 @@ def _open_from_http(item: dict[str, Any], scratch: Path) -> Iterator[Any]:
 
 def _copy_to(stream: BinaryIO, path: Path, sha256: str | None) -> int:
     """Copy ``stream`` to ``path``; check ``sha256`` if given; return the byte count."""
-    digest = hashlib.sha256()
-    n = 0
+    reader = HashingReader(stream)
     with open(path, "wb") as f:
-        while piece := stream.read(1 << 20):
-            f.write(piece)
-            digest.update(piece)
-            n += len(piece)
-    if sha256 and digest.hexdigest() != sha256:
-        raise ChecksumMismatch(f"{path.name}: downloaded bytes hash to {digest.hexdigest()}, "
+        shutil.copyfileobj(reader, f, CHUNK)
+    if sha256 and reader.hexdigest() != sha256:
+        raise ChecksumMismatch(f"{path.name}: downloaded bytes hash to {reader.hexdigest()}, "
                                f"expected {sha256}")
-    return n
+    return reader.bytes_read
 
 
 class HttpRanges:
