@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -73,8 +74,10 @@ def register_report(path: str | os.PathLike[str], store_name: str = "primary") -
     for result in report.get("results", []):
         if result.get("status") not in ("done", "resumed") or not result.get("sha256"):
             continue
-        swath = Swath.objects.filter(uuid=result["id"]).first() \
-            if _is_uuid(result["id"]) else None
+        try:
+            swath = Swath.objects.filter(uuid=uuid.UUID(result["id"])).first()
+        except ValueError:  # not a swath's id
+            swath = None
         if swath is None or swath.state != SwathState.VERIFIED:
             done.skipped.append((result["id"], "no VERIFIED swath with this id"))
             continue
@@ -106,16 +109,6 @@ def register_report(path: str | os.PathLike[str], store_name: str = "primary") -
             continue
         done.created += 1
     return done
-
-
-def _is_uuid(text: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def register_in_process(path: str, store_name: str = "primary") -> dict[str, Any]:

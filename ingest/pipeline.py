@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.contrib.gis.geos import GEOSGeometry
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.db import DatabaseError
 
 import archive.config
@@ -103,8 +103,6 @@ def metadata_fields(meta: object) -> dict:
     if footprint is not None and not footprint.is_empty:
         geom = GEOSGeometry(footprint.wkb_hex, srid=4326)
         if geom.geom_type == "Polygon":
-            from django.contrib.gis.geos import MultiPolygon
-
             geom = MultiPolygon(geom, srid=4326)
     geolocation = getattr(meta, "geolocation", None) or {}
     attrs = {

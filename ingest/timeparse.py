@@ -7,6 +7,7 @@ Granule attributes (time_coverage_start/end and kin) are used only by
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,11 +76,8 @@ class TimeRange:
 
 def leap_offset(when: datetime) -> int:
     """Return TAI-UTC (seconds) in force at a UTC instant (19 before 1981-07-01)."""
-    offset = TAI_MINUS_UTC[0][1]
-    for start, value in TAI_MINUS_UTC:
-        if when >= start:
-            offset = value
-    return offset
+    after = bisect.bisect_right(TAI_MINUS_UTC, when, key=lambda entry: entry[0])
+    return TAI_MINUS_UTC[max(after - 1, 0)][1]
 
 
 def from_gps_seconds(seconds: float) -> datetime:
@@ -300,7 +298,6 @@ def data_time_range(variables: Sequence[VarRef], pairs: Iterable[GeoPair],
     labels = list(dict.fromkeys(r.variable for r in ranges))
     return TimeRange(min(r.start for r in ranges), max(r.end for r in ranges), "data",
                      ", ".join(labels), ranges[0].encoding)
-
 
 
 def attribute_time_range(attrs: Mapping[str, Any]) -> TimeRange | None:
