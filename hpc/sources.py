@@ -16,10 +16,10 @@ result (``source_problems``), and the archive's own fsck finds the copy.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import os
 import shutil
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,17 +37,10 @@ RANGED_BLOCK = 1 << 20
 RANGED_CACHE_BLOCKS = 64
 HTTP_TIMEOUT_S = 120
 
-_config: StoreConfig | None = None
-_lock = threading.Lock()
-
-
+@functools.cache
 def node_config() -> StoreConfig:
     """Return this process's store configuration, read from its environment once."""
-    global _config
-    with _lock:
-        if _config is None:
-            _config = store_config()
-        return _config
+    return store_config()
 
 
 def store_for(url: str) -> Store:
@@ -66,9 +59,7 @@ def store_for(url: str) -> Store:
 
 def reset_stores() -> None:
     """Re-read the environment and forget the stores opened by this process (tests; fork)."""
-    global _config
-    with _lock:
-        _config = None
+    node_config.cache_clear()
     archive.config.forget_opened()
 
 
