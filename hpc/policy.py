@@ -88,10 +88,8 @@ def run_item(work: Work, item: dict[str, Any], job: dict[str, Any]) -> dict[str,
             result = work(item, job)
         except Exception as e:  # every failure is reported; the policy decides what follows
             reason = f"{type(e).__name__}: {e}"
-            retry = attempt <= policy.retries and retryable(e)
-            if retry:
-                delay = policy.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
-                time.sleep(delay)
+            if attempt <= policy.retries and retryable(e):
+                time.sleep(policy.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random()))
                 continue
             return {"id": item["id"], "status": "skipped" if policy.then == "skip" else "failed",
                     "reason": reason[:2000], "attempts": attempt, "bytes_read": 0,
