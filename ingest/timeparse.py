@@ -22,18 +22,12 @@ from ingest.geoloc import GeoPair, VarRef, core_shape, read_masked
 GPS_EPOCH = datetime(1980, 1, 6, tzinfo=UTC)
 TAI93_EPOCH = datetime(1993, 1, 1, tzinfo=UTC)
 # (UTC instant from which it applies, TAI-UTC seconds); IERS Bulletin C, since the GPS epoch.
-TAI_MINUS_UTC = [
-    (datetime(1980, 1, 1, tzinfo=UTC), 19), (datetime(1981, 7, 1, tzinfo=UTC), 20),
-    (datetime(1982, 7, 1, tzinfo=UTC), 21), (datetime(1983, 7, 1, tzinfo=UTC), 22),
-    (datetime(1985, 7, 1, tzinfo=UTC), 23), (datetime(1988, 1, 1, tzinfo=UTC), 24),
-    (datetime(1990, 1, 1, tzinfo=UTC), 25), (datetime(1991, 1, 1, tzinfo=UTC), 26),
-    (datetime(1992, 7, 1, tzinfo=UTC), 27), (datetime(1993, 7, 1, tzinfo=UTC), 28),
-    (datetime(1994, 7, 1, tzinfo=UTC), 29), (datetime(1996, 1, 1, tzinfo=UTC), 30),
-    (datetime(1997, 7, 1, tzinfo=UTC), 31), (datetime(1999, 1, 1, tzinfo=UTC), 32),
-    (datetime(2006, 1, 1, tzinfo=UTC), 33), (datetime(2009, 1, 1, tzinfo=UTC), 34),
-    (datetime(2012, 7, 1, tzinfo=UTC), 35), (datetime(2015, 7, 1, tzinfo=UTC), 36),
-    (datetime(2017, 1, 1, tzinfo=UTC), 37),
-]
+TAI_MINUS_UTC = [(datetime(year, month, 1, tzinfo=UTC), seconds) for year, month, seconds in (
+    (1980, 1, 19), (1981, 7, 20), (1982, 7, 21), (1983, 7, 22), (1985, 7, 23), (1988, 1, 24),
+    (1990, 1, 25), (1991, 1, 26), (1992, 7, 27), (1993, 7, 28), (1994, 7, 29), (1996, 1, 30),
+    (1997, 7, 31), (1999, 1, 32), (2006, 1, 33), (2009, 1, 34), (2012, 7, 35), (2015, 7, 36),
+    (2017, 1, 37),
+)]
 DURATION_SECONDS = {
     "us": 1e-6, "microsecond": 1e-6, "microseconds": 1e-6,
     "ms": 1e-3, "msec": 1e-3, "millisecond": 1e-3, "milliseconds": 1e-3,
