@@ -190,26 +190,21 @@ def _is_time_like(var: VarRef) -> bool:
             or bool(TIME_NAME.match(var.name)))
 
 
-def _is_tai_scale(var: VarRef) -> bool:
-    """Return True when the variable says its clock is TAI rather than UTC."""
-    label = var.attr_str("long_name")
-    return bool(re.search(r"\bTAI\b", label)) and not re.search(r"\bUTC\b", label)
-
-
 def _decode_var(var: VarRef, epoch: str | None) -> tuple[datetime, datetime, str] | None:
     """Return (start, end, encoding) of one time variable, or None if it cannot be decoded."""
     ext = _extremes(var)
     if ext is None:
         return None
     units = _units(var)
-    match = SINCE.match(units)
-    if match:
+    if SINCE.match(units):
         try:
             first, last = decode_cf(ext, units, var.attr_str("calendar") or "standard")
         except (ValueError, TypeError, OverflowError):
             return None
-        if _is_tai_scale(var):
-            # TAI counts leap seconds (CryoSat-2 time_20_ku): UTC = TAI - (TAI-UTC).
+        label = var.attr_str("long_name")
+        if re.search(r"\bTAI\b", label) and not re.search(r"\bUTC\b", label):
+            # The clock is TAI, which counts leap seconds (CryoSat-2 time_20_ku):
+            # UTC = TAI - (TAI-UTC).
             first -= timedelta(seconds=leap_offset(first))
             last -= timedelta(seconds=leap_offset(last))
             return first, last, f"CF {units} (TAI scale, leap seconds removed)"
