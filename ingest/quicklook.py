@@ -105,8 +105,7 @@ def _read_2d(var: netCDF4.Variable, r0: int, r1: int) -> np.ndarray:
     """Rows r0:r1 of the variable's 2-D field as float64 with NaN for missing values."""
     lead = var.ndim - 2
     data = var[(0,) * lead + (slice(r0, r1), slice(None))]
-    arr = np.ma.masked_invalid(np.ma.asarray(data, dtype=np.float64))
-    return arr.filled(np.nan)
+    return np.ma.masked_invalid(np.ma.asarray(data, dtype=np.float64)).filled(np.nan)
 
 
 def _binned(var: netCDF4.Variable, shape: tuple[int, int], factor: int) -> np.ndarray:

@@ -239,8 +239,7 @@ def _granule_name(swath: Swath, key: str) -> str:
     """Return the swath's file name, safe as a local name (the key's suffix otherwise)."""
     name = Path(swath.filename or "").name.strip()
     if not name or name in (".", "..") or len(name.encode()) > 200:
-        suffix = "".join(Path(key).suffixes[-2:])
-        name = swath.uuid.hex + suffix
+        return swath.uuid.hex + "".join(Path(key).suffixes[-2:])
     return name
 
 
