@@ -38,15 +38,11 @@ def retryable(error: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class Policy:
-    """How to treat a failed item: retries, then skip or fail."""
+    """How to treat a failed item: retries, then skip or fail (jobs carry it as its asdict)."""
 
     retries: int = 0
     then: str = "fail"  # "fail" | "skip"
     backoff_s: float = 0.5
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the policy as plain values (it travels inside the job dict)."""
-        return {"retries": self.retries, "then": self.then, "backoff_s": self.backoff_s}
 
 
 def parse_policy(text: str, backoff_s: float = 0.5) -> Policy:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,11 +40,6 @@ class Registered:
     created: int = 0
     existing: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (id, reason)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the counts as plain values."""
-        return {"created": self.created, "existing": self.existing,
-                "skipped": [list(s) for s in self.skipped]}
 
 
 def _open_output(job: dict[str, Any], ref: str) -> BinaryIO:
@@ -119,4 +114,4 @@ def register_in_process(path: str, store_name: str = "primary") -> dict[str, Any
 
     use_default_django_settings()
     django.setup()
-    return register_report(path, store_name).as_dict()
+    return asdict(register_report(path, store_name))

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,7 @@ def plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]
         Path(dest).mkdir(parents=True, exist_ok=True)
     job_id = args.job_id or time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
     job = {"job_id": job_id, "dest": dest, "ingest": args.ingest,
-           "policy": parse_policy(args.on_failure).to_dict(), "mapping": args.mapping,
+           "policy": asdict(parse_policy(args.on_failure)), "mapping": args.mapping,
            "schedule": args.schedule, "rank0": args.rank0,
            "log_dir": str(Path(args.log_dir or Path("hpc-logs") / job_id).resolve()),
            "scan": {"files": len(found.files), "bytes": found.total_bytes,
