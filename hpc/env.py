@@ -35,11 +35,6 @@ def fault_spec() -> str:
     return os.environ.get("HPC_FAULT", "")
 
 
-def scratch_dir() -> str | None:
-    """Return the node-local scratch directory for downloads (TMPDIR, as Slurm sets it)."""
-    return os.environ.get("TMPDIR") or None
-
-
 def use_default_django_settings() -> None:
     """Point Django at config.settings unless the caller chose (rank 0's --register only)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,7 @@ def plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]
         "variables": [v.strip() for v in args.variables.split(",")] if args.variables else None,
         "created": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "max_bytes": int(args.max_mb * 1e6) if args.max_mb else None,
-        "policy": policy.to_dict(), "mapping": args.mapping, "schedule": args.schedule,
+        "policy": asdict(policy), "mapping": args.mapping, "schedule": args.schedule,
         "rank0": args.rank0, "log_dir": str(Path(log_dir).resolve()),
         "manifest": args.manifest or args.api, "items": len(items),
     }

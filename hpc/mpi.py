@@ -60,13 +60,6 @@ def share(comm: Any, obj: Any = None) -> Any:
     return sleepy_recv(comm, 0, JOB)[0]
 
 
-def can_share_rank0() -> bool:
-    """Return True if MPI allows the service thread beside the working main thread."""
-    from mpi4py import MPI
-
-    return MPI.Query_thread() >= MPI.THREAD_SERIALIZED
-
-
 class _Coordinator:
     """Rank 0's state: the queue, the results, who has said goodbye."""
 
@@ -163,10 +156,13 @@ def run_mpi(comm: Any, items: list[dict[str, Any]] | None, work: Work, job: dict
         comm.send(_stats(rank, t0, cpu0, mine, log_path).__dict__, dest=0, tag=BYE)
         return None
 
+    from mpi4py import MPI
+
     queue = block(items or [], 0, size) if static else largest_first(items or [])
     coord = _Coordinator(comm, queue, on_result, log)
     works = rank0_works or size == 1 or static
-    threaded = size > 1 and works and can_share_rank0()
+    # The service thread beside the working main thread needs MPI's THREAD_SERIALIZED.
+    threaded = size > 1 and works and MPI.Query_thread() >= MPI.THREAD_SERIALIZED
     if size > 1 and works and not threaded and not static:
         log("MPI gives no thread support beyond FUNNELED: rank 0 only dispatches")
         works = False

@@ -12,6 +12,7 @@ item is never written twice under two names.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import ArchiveError
-from archive.stores import Store
 from hpc.sources import store_for
 
 PARTIAL = ".partial"
@@ -111,7 +111,8 @@ def publish(out: str, name: str, local: Path | None, marker: dict[str, Any]) -> 
             if put.sha256 != marker["sha256"]:
                 raise ArchiveError(f"{name}: stored with sha256 {put.sha256}, expected "
                                    f"{marker['sha256']}", key=name)
-        _put_bytes(store, name + MARKER, body)
+        store.put(name + MARKER, io.BytesIO(body), size=len(body),
+                  content_type="application/json", overwrite=True)
         return
     root = Path(out)
     if local is not None:
@@ -125,13 +126,6 @@ def publish(out: str, name: str, local: Path | None, marker: dict[str, Any]) -> 
         os.fsync(f.fileno())
     os.replace(tmp, root / (name + MARKER))
     _fsync_dir(root)
-
-
-def _put_bytes(store: Store, key: str, body: bytes) -> None:
-    import io
-
-    store.put(key, io.BytesIO(body), size=len(body), content_type="application/json",
-              overwrite=True)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -38,15 +38,11 @@ def retryable(error: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class Policy:
-    """How to treat a failed item: retries, then skip or fail."""
+    """How to treat a failed item: retries, then skip or fail (jobs carry it as its asdict)."""
 
     retries: int = 0
     then: str = "fail"  # "fail" | "skip"
     backoff_s: float = 0.5
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the policy as plain values (it travels inside the job dict)."""
-        return {"retries": self.retries, "then": self.then, "backoff_s": self.backoff_s}
 
 
 def parse_policy(text: str, backoff_s: float = 0.5) -> Policy:
@@ -88,10 +84,8 @@ def run_item(work: Work, item: dict[str, Any], job: dict[str, Any]) -> dict[str,
             result = work(item, job)
         except Exception as e:  # every failure is reported; the policy decides what follows
             reason = f"{type(e).__name__}: {e}"
-            retry = attempt <= policy.retries and retryable(e)
-            if retry:
-                delay = policy.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
-                time.sleep(delay)
+            if attempt <= policy.retries and retryable(e):
+                time.sleep(policy.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random()))
                 continue
             return {"id": item["id"], "status": "skipped" if policy.then == "skip" else "failed",
                     "reason": reason[:2000], "attempts": attempt, "bytes_read": 0,

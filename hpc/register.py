@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -39,11 +40,6 @@ class Registered:
     created: int = 0
     existing: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (id, reason)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the counts as plain values."""
-        return {"created": self.created, "existing": self.existing,
-                "skipped": [list(s) for s in self.skipped]}
 
 
 def _open_output(job: dict[str, Any], ref: str) -> BinaryIO:
@@ -73,8 +69,10 @@ def register_report(path: str | os.PathLike[str], store_name: str = "primary") -
     for result in report.get("results", []):
         if result.get("status") not in ("done", "resumed") or not result.get("sha256"):
             continue
-        swath = Swath.objects.filter(uuid=result["id"]).first() \
-            if _is_uuid(result["id"]) else None
+        try:
+            swath = Swath.objects.filter(uuid=uuid.UUID(result["id"])).first()
+        except ValueError:  # not a swath's id
+            swath = None
         if swath is None or swath.state != SwathState.VERIFIED:
             done.skipped.append((result["id"], "no VERIFIED swath with this id"))
             continue
@@ -108,16 +106,6 @@ def register_report(path: str | os.PathLike[str], store_name: str = "primary") -
     return done
 
 
-def _is_uuid(text: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
 def register_in_process(path: str, store_name: str = "primary") -> dict[str, Any]:
     """Set Django up in this process (rank 0 only, after the job) and register the report."""
     import django
@@ -126,4 +114,4 @@ def register_in_process(path: str, store_name: str = "primary") -> dict[str, Any
 
     use_default_django_settings()
     django.setup()
-    return register_report(path, store_name).as_dict()
+    return asdict(register_report(path, store_name))

@@ -16,10 +16,10 @@ result (``source_problems``), and the archive's own fsck finds the copy.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import functools
 import http.client
 import os
-import threading
+import shutil
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,23 +30,17 @@ from archive.envconfig import StoreConfig
 from archive.errors import ArchiveError, ChecksumMismatch, ObjectNotFound, TransientArchiveError
 from archive.ranged import RangedFile, hdf5_by_ranges
 from archive.stores import Store
+from archive.streaming import CHUNK, HashingReader
 from hpc.env import api_token, store_config
 
 RANGED_BLOCK = 1 << 20
 RANGED_CACHE_BLOCKS = 64
 HTTP_TIMEOUT_S = 120
 
-_config: StoreConfig | None = None
-_lock = threading.Lock()
-
-
+@functools.cache
 def node_config() -> StoreConfig:
     """Return this process's store configuration, read from its environment once."""
-    global _config
-    with _lock:
-        if _config is None:
-            _config = store_config()
-        return _config
+    return store_config()
 
 
 def store_for(url: str) -> Store:
@@ -65,9 +59,7 @@ def store_for(url: str) -> Store:
 
 def reset_stores() -> None:
     """Re-read the environment and forget the stores opened by this process (tests; fork)."""
-    global _config
-    with _lock:
-        _config = None
+    node_config.cache_clear()
     archive.config.forget_opened()
 
 
@@ -166,17 +158,13 @@ def _open_from_http(item: dict[str, Any], scratch: Path) -> Iterator[Any]:
 
 def _copy_to(stream: BinaryIO, path: Path, sha256: str | None) -> int:
     """Copy ``stream`` to ``path``; check ``sha256`` if given; return the byte count."""
-    digest = hashlib.sha256()
-    n = 0
+    reader = HashingReader(stream)
     with open(path, "wb") as f:
-        while piece := stream.read(1 << 20):
-            f.write(piece)
-            digest.update(piece)
-            n += len(piece)
-    if sha256 and digest.hexdigest() != sha256:
-        raise ChecksumMismatch(f"{path.name}: downloaded bytes hash to {digest.hexdigest()}, "
+        shutil.copyfileobj(reader, f, CHUNK)
+    if sha256 and reader.hexdigest() != sha256:
+        raise ChecksumMismatch(f"{path.name}: downloaded bytes hash to {reader.hexdigest()}, "
                                f"expected {sha256}")
-    return n
+    return reader.bytes_read
 
 
 class HttpRanges:

@@ -21,7 +21,6 @@ database).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -29,12 +28,13 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from archive.errors import ChecksumMismatch
 from archive.keys import swath_key
-from archive.streaming import sha256_file
+from archive.streaming import CHUNK, HashingReader, sha256_file
 from hpc import outputs
 from hpc.driver import finish, run_job
 from hpc.policy import parse_policy
@@ -42,19 +42,15 @@ from hpc.report import summarize, table, write_json
 from hpc.sources import store_for
 from ingest.scan import scan
 
-CHUNK = 1 << 20
-
 
 def _copy_file(src: Path, dest: Path) -> str:
     """Copy src to dest via a temporary name in dest's directory; return the source hash."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    digest = hashlib.sha256()
     try:
         with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
-            while piece := fin.read(CHUNK):
-                digest.update(piece)
-                fout.write(piece)
+            source = HashingReader(fin)
+            shutil.copyfileobj(source, fout, CHUNK)
             fout.flush()
             os.fsync(fout.fileno())
         shutil.copystat(src, tmp)
@@ -62,7 +58,7 @@ def _copy_file(src: Path, dest: Path) -> str:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return digest.hexdigest()
+    return source.hexdigest()
 
 
 def stage_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +172,7 @@ def plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]
         Path(dest).mkdir(parents=True, exist_ok=True)
     job_id = args.job_id or time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
     job = {"job_id": job_id, "dest": dest, "ingest": args.ingest,
-           "policy": parse_policy(args.on_failure).to_dict(), "mapping": args.mapping,
+           "policy": asdict(parse_policy(args.on_failure)), "mapping": args.mapping,
            "schedule": args.schedule, "rank0": args.rank0,
            "log_dir": str(Path(args.log_dir or Path("hpc-logs") / job_id).resolve()),
            "scan": {"files": len(found.files), "bytes": found.total_bytes,

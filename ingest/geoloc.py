@@ -60,8 +60,7 @@ class VarRef:
     @property
     def group(self) -> str:
         """Return the path of the group holding the variable ('/' for the root)."""
-        head = self.path.rsplit("/", 1)[0]
-        return head or "/"
+        return self.path.rsplit("/", 1)[0] or "/"
 
     @property
     def size(self) -> int:

@@ -126,12 +126,8 @@ def _coordinate_role(var: VarRef) -> str | None:
 def _fits(pair: GeoPair, var: VarRef) -> bool:
     """Return True if the pair's core shape can be ``var``'s (its lengths, in order)."""
     want = list(core_shape(pair.lat)) if pair.kind != "grid" else [pair.lat.size, pair.lon.size]
-    have = [n for n in var.shape if n != 1]
-    i = 0
-    for n in have:
-        if i < len(want) and n == want[i]:
-            i += 1
-    return i == len(want)
+    have = iter(n for n in var.shape if n != 1)
+    return all(n in have for n in want)  # want is a subsequence of have (``in`` consumes it)
 
 
 def pair_dim_keys(pair: GeoPair) -> tuple[str, ...]:

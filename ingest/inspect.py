@@ -9,7 +9,6 @@ failure into an :class:`InspectError` with a reason and a message naming the fil
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import os
@@ -60,9 +59,8 @@ def inspect_file(path: str | Path, timeout_s: float = 30.0,
     with tempfile.TemporaryDirectory(prefix="inspect-") as tmp:
         result = Path(tmp) / "result.json"
         errors = Path(tmp) / "stderr.txt"
-        cmd = [sys.executable, "-m", "ingest.inspect", "--result", str(result),
-               "--memory", str(memory_limit_bytes), "--cpu", str(cpu_limit),
-               "--reader", reader, "--hints", json.dumps(hints or {}), str(path)]
+        cmd = [sys.executable, "-m", "ingest.inspect", str(result), str(memory_limit_bytes),
+               str(cpu_limit), reader, json.dumps(hints or {}), str(path)]
         with open(errors, "wb") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=err, env=env)
@@ -118,36 +116,25 @@ def _classify(exc: BaseException) -> tuple[str, str]:
     return "unreadable", f"{type(exc).__name__}: {exc}"
 
 
-def _child(args: argparse.Namespace) -> int:
+def _child(result: str, memory: int, cpu: int, reader_spec: str, hints: str, path: str) -> int:
     """Run the reader under resource limits and write its result or error as JSON."""
     import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (args.memory, args.memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (args.cpu, args.cpu + 5))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     try:
-        reader = _load(args.reader)
-        meta = reader(args.path, json.loads(args.hints) or None)
+        reader = _load(reader_spec)
+        meta = reader(path, json.loads(hints) or None)
         payload: dict[str, Any] = {"metadata": meta.to_dict()}
         code = 0
     # Untrusted files make C libraries raise anything; every failure becomes a reason.
     except Exception as e:  # noqa: BLE001
         reason, message = _classify(e)
         payload, code = {"error": {"reason": reason, "message": message}}, 2
-    Path(args.result).write_text(json.dumps(payload))
+    Path(result).write_text(json.dumps(payload))
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the child process (``python -m ingest.inspect``)."""
-    parser = argparse.ArgumentParser(description="Read one granule's metadata (child side).")
-    parser.add_argument("--result", required=True)
-    parser.add_argument("--memory", type=int, required=True)
-    parser.add_argument("--cpu", type=int, required=True)
-    parser.add_argument("--reader", default=DEFAULT_READER)
-    parser.add_argument("--hints", default="{}")
-    parser.add_argument("path")
-    return _child(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the child inspect_file starts, with its arguments in order
+    result, memory, cpu, reader_spec, hints, path = sys.argv[1:7]
+    sys.exit(_child(result, int(memory), int(cpu), reader_spec, hints, path))

@@ -68,13 +68,9 @@ class Orbit:
         """Return the Earth-fixed longitude of the ascending node at the epoch."""
         ut_hours = (self.epoch - self.epoch.replace(hour=0, minute=0, second=0, microsecond=0))
         ut = ut_hours.total_seconds() / 3600.0
-        # Mean sun: local time = UT + lon/15, so the node sits where local time is the LTAN.
-        return _wrap_deg(15.0 * (self.ltan_hours - ut))
-
-    @property
-    def shift_per_orbit_deg(self) -> float:
-        """Return how far west the ground track moves from one orbit to the next."""
-        return math.degrees((EARTH_RATE - SUN_SYNC_NODE_RATE) * self.period_s)
+        # Mean sun: local time = UT + lon/15, so the node sits where local time is the LTAN
+        # (wrapped into [-180, 180)).
+        return (15.0 * (self.ltan_hours - ut) + 180.0) % 360.0 - 180.0
 
     @property
     def half_swath_angle(self) -> float:
@@ -229,11 +225,6 @@ def xyz_to_latlon(
     lat = np.degrees(np.arcsin(np.clip(z, -1.0, 1.0)))
     lon = np.degrees(np.arctan2(y, x))
     return lat, lon
-
-
-def _wrap_deg(lon: float) -> float:
-    """Return lon wrapped into [-180, 180)."""
-    return (lon + 180.0) % 360.0 - 180.0
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.contrib.gis.geos import GEOSGeometry
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.db import DatabaseError
 
 import archive.config
@@ -88,13 +88,6 @@ def source_info(path: Path) -> services.SourceInfo:
     )
 
 
-def choose_codec(requested: str, fmt: str) -> str:
-    """auto: NetCDF4/HDF5 as they are (ranged reads), other formats zstd."""
-    if requested != "auto":
-        return requested
-    return "none" if fmt in RANGE_READABLE_FORMATS else "zstd"
-
-
 def metadata_fields(meta: object) -> dict:
     """Catalog fields from a SwathMetadata: the one mapping ingest, rebuild-catalog and
     reinspect apply (catalog.services.register_swath / refresh_swath_metadata write it)."""
@@ -103,8 +96,6 @@ def metadata_fields(meta: object) -> dict:
     if footprint is not None and not footprint.is_empty:
         geom = GEOSGeometry(footprint.wkb_hex, srid=4326)
         if geom.geom_type == "Polygon":
-            from django.contrib.gis.geos import MultiPolygon
-
             geom = MultiPolygon(geom, srid=4326)
     geolocation = getattr(meta, "geolocation", None) or {}
     attrs = {
@@ -267,7 +258,8 @@ def upload_swath(
         return FileOutcome(source.path, status, reason, source.size, swath_id)
 
     store = archive.config.get_store(store_name)
-    codec = choose_codec(codec, fmt)
+    if codec == "auto":  # NetCDF4/HDF5 as they are (ranged reads), other formats zstd
+        codec = "none" if fmt in RANGE_READABLE_FORMATS else "zstd"
     swath_uuid = Swath.objects.values_list("uuid", flat=True).get(pk=swath_id)
     # A fresh object id per attempt: no key is ever written twice, even on servers
     # that ignore If-None-Match (see docs/ARCHITECTURE.md, "Keys").

@@ -35,11 +35,13 @@ _SKIP_NAME = re.compile(r"(^|_)(lat|lon|latitude|longitude|time|flags?|quality|m
                         re.IGNORECASE)
 _FLAG_ATTRS = {"flag_values", "flag_masks", "flag_meanings"}
 _SKIP_STANDARD = {"latitude", "longitude", "time", "status_flag"}
-# viridis at nine stops (matplotlib's), interpolated to 256 entries
+# viridis at ten stops (matplotlib's), interpolated to 256 entries
 _VIRIDIS = np.array([
     (68, 1, 84), (72, 40, 120), (62, 74, 137), (49, 104, 142), (38, 130, 142),
     (31, 158, 137), (53, 183, 121), (109, 205, 89), (180, 222, 44), (253, 231, 37),
 ], dtype=np.float64)
+_LUT = np.stack([np.interp(np.linspace(0.0, 1.0, 256), np.linspace(0.0, 1.0, len(_VIRIDIS)), c)
+                 for c in _VIRIDIS.T], axis=1).astype(np.uint8)
 
 
 class QuicklookError(ValueError):
@@ -54,13 +56,6 @@ class NothingToDraw(QuicklookError):
 class _Choice:
     path: str  # group path and name, e.g. /geophysical_data/sst
     shape: tuple[int, int]  # the two spatial dimensions
-
-
-def _lut() -> np.ndarray:
-    stops = np.linspace(0.0, 1.0, len(_VIRIDIS))
-    x = np.linspace(0.0, 1.0, 256)
-    return np.stack([np.interp(x, stops, _VIRIDIS[:, c]) for c in range(3)], axis=1).astype(
-        np.uint8)
 
 
 def _variables(group: netCDF4.Group, prefix: str = "") -> list[tuple[str, netCDF4.Variable]]:
@@ -110,8 +105,7 @@ def _read_2d(var: netCDF4.Variable, r0: int, r1: int) -> np.ndarray:
     """Rows r0:r1 of the variable's 2-D field as float64 with NaN for missing values."""
     lead = var.ndim - 2
     data = var[(0,) * lead + (slice(r0, r1), slice(None))]
-    arr = np.ma.masked_invalid(np.ma.asarray(data, dtype=np.float64))
-    return arr.filled(np.nan)
+    return np.ma.masked_invalid(np.ma.asarray(data, dtype=np.float64)).filled(np.nan)
 
 
 def _binned(var: netCDF4.Variable, shape: tuple[int, int], factor: int) -> np.ndarray:
@@ -189,7 +183,7 @@ def _colour(field: np.ndarray, log: bool) -> tuple[np.ndarray, float, float]:
     scaled = np.clip((values - lo) / (hi - lo), 0.0, 1.0)
     index = np.where(np.isfinite(scaled), np.round(scaled * 255), 0).astype(np.uint8)
     rgba = np.zeros(field.shape + (4,), dtype=np.uint8)
-    rgba[..., :3] = _lut()[index]
+    rgba[..., :3] = _LUT[index]
     rgba[..., 3] = np.where(np.isfinite(values), 255, 0)
     if log:
         lo, hi = 10.0**lo, 10.0**hi

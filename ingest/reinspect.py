@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -228,9 +229,8 @@ def _read(swath: Swath, copy: StoredObject, store: Any, inspector: Any, timeout_
         local = Path(tmp) / name
         with store.open(copy.key, expected_sha256=swath.sha256, codec=copy.codec) as stream, \
                 open(local, "wb") as out:
-            while piece := stream.read(COPY_CHUNK):
-                out.write(piece)
-                outcome.bytes_read += len(piece)
+            shutil.copyfileobj(stream, out, COPY_CHUNK)
+            outcome.bytes_read = out.tell()
         return inspector.inspect(local, timeout_s,
                                  max_unwrapped_bytes=settings.INGEST_UNWRAP_MAX_MB * 2**20)
 
@@ -239,8 +239,7 @@ def _granule_name(swath: Swath, key: str) -> str:
     """Return the swath's file name, safe as a local name (the key's suffix otherwise)."""
     name = Path(swath.filename or "").name.strip()
     if not name or name in (".", "..") or len(name.encode()) > 200:
-        suffix = "".join(Path(key).suffixes[-2:])
-        name = swath.uuid.hex + suffix
+        return swath.uuid.hex + "".join(Path(key).suffixes[-2:])
     return name
 
 

@@ -51,15 +51,6 @@ class CopyOutcome:
         return self.status not in ("failed", "skipped")
 
 
-def lacking(verified_stores: set[str], names: list[str]) -> list[str]:
-    """Return the stores of ``names`` that hold no VERIFIED copy, in the policy's order.
-
-    >>> lacking({"primary"}, ["primary", "offsite", "lab"])
-    ['offsite', 'lab']
-    """
-    return [name for name in names if name not in verified_stores]
-
-
 def bring_up(swath_id: int, names: list[str], *, dry_run: bool = False,
              skip: Mapping[str, str] | None = None) -> list[CopyOutcome]:
     """Give swath ``swath_id`` a VERIFIED copy in each store of ``names``; return what was
@@ -73,7 +64,8 @@ def bring_up(swath_id: int, names: list[str], *, dry_run: bool = False,
     skip = skip or {}
     copies = list(StoredObject.objects.filter(swath_id=swath_id, state=VERIFIED)
                   .order_by("pk"))
-    targets = lacking({c.store for c in copies}, names)
+    verified = {c.store for c in copies}
+    targets = [name for name in names if name not in verified]  # in the policy's order
     if not targets:
         return []
     configured = set(archive.config.configured_names())

@@ -7,6 +7,7 @@ Granule attributes (time_coverage_start/end and kin) are used only by
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,18 +22,12 @@ from ingest.geoloc import GeoPair, VarRef, core_shape, read_masked
 GPS_EPOCH = datetime(1980, 1, 6, tzinfo=UTC)
 TAI93_EPOCH = datetime(1993, 1, 1, tzinfo=UTC)
 # (UTC instant from which it applies, TAI-UTC seconds); IERS Bulletin C, since the GPS epoch.
-TAI_MINUS_UTC = [
-    (datetime(1980, 1, 1, tzinfo=UTC), 19), (datetime(1981, 7, 1, tzinfo=UTC), 20),
-    (datetime(1982, 7, 1, tzinfo=UTC), 21), (datetime(1983, 7, 1, tzinfo=UTC), 22),
-    (datetime(1985, 7, 1, tzinfo=UTC), 23), (datetime(1988, 1, 1, tzinfo=UTC), 24),
-    (datetime(1990, 1, 1, tzinfo=UTC), 25), (datetime(1991, 1, 1, tzinfo=UTC), 26),
-    (datetime(1992, 7, 1, tzinfo=UTC), 27), (datetime(1993, 7, 1, tzinfo=UTC), 28),
-    (datetime(1994, 7, 1, tzinfo=UTC), 29), (datetime(1996, 1, 1, tzinfo=UTC), 30),
-    (datetime(1997, 7, 1, tzinfo=UTC), 31), (datetime(1999, 1, 1, tzinfo=UTC), 32),
-    (datetime(2006, 1, 1, tzinfo=UTC), 33), (datetime(2009, 1, 1, tzinfo=UTC), 34),
-    (datetime(2012, 7, 1, tzinfo=UTC), 35), (datetime(2015, 7, 1, tzinfo=UTC), 36),
-    (datetime(2017, 1, 1, tzinfo=UTC), 37),
-]
+TAI_MINUS_UTC = [(datetime(year, month, 1, tzinfo=UTC), seconds) for year, month, seconds in (
+    (1980, 1, 19), (1981, 7, 20), (1982, 7, 21), (1983, 7, 22), (1985, 7, 23), (1988, 1, 24),
+    (1990, 1, 25), (1991, 1, 26), (1992, 7, 27), (1993, 7, 28), (1994, 7, 29), (1996, 1, 30),
+    (1997, 7, 31), (1999, 1, 32), (2006, 1, 33), (2009, 1, 34), (2012, 7, 35), (2015, 7, 36),
+    (2017, 1, 37),
+)]
 DURATION_SECONDS = {
     "us": 1e-6, "microsecond": 1e-6, "microseconds": 1e-6,
     "ms": 1e-3, "msec": 1e-3, "millisecond": 1e-3, "milliseconds": 1e-3,
@@ -75,11 +70,8 @@ class TimeRange:
 
 def leap_offset(when: datetime) -> int:
     """Return TAI-UTC (seconds) in force at a UTC instant (19 before 1981-07-01)."""
-    offset = TAI_MINUS_UTC[0][1]
-    for start, value in TAI_MINUS_UTC:
-        if when >= start:
-            offset = value
-    return offset
+    after = bisect.bisect_right(TAI_MINUS_UTC, when, key=lambda entry: entry[0])
+    return TAI_MINUS_UTC[max(after - 1, 0)][1]
 
 
 def from_gps_seconds(seconds: float) -> datetime:
@@ -198,26 +190,21 @@ def _is_time_like(var: VarRef) -> bool:
             or bool(TIME_NAME.match(var.name)))
 
 
-def _is_tai_scale(var: VarRef) -> bool:
-    """Return True when the variable says its clock is TAI rather than UTC."""
-    label = var.attr_str("long_name")
-    return bool(re.search(r"\bTAI\b", label)) and not re.search(r"\bUTC\b", label)
-
-
 def _decode_var(var: VarRef, epoch: str | None) -> tuple[datetime, datetime, str] | None:
     """Return (start, end, encoding) of one time variable, or None if it cannot be decoded."""
     ext = _extremes(var)
     if ext is None:
         return None
     units = _units(var)
-    match = SINCE.match(units)
-    if match:
+    if SINCE.match(units):
         try:
             first, last = decode_cf(ext, units, var.attr_str("calendar") or "standard")
         except (ValueError, TypeError, OverflowError):
             return None
-        if _is_tai_scale(var):
-            # TAI counts leap seconds (CryoSat-2 time_20_ku): UTC = TAI - (TAI-UTC).
+        label = var.attr_str("long_name")
+        if re.search(r"\bTAI\b", label) and not re.search(r"\bUTC\b", label):
+            # The clock is TAI, which counts leap seconds (CryoSat-2 time_20_ku):
+            # UTC = TAI - (TAI-UTC).
             first -= timedelta(seconds=leap_offset(first))
             last -= timedelta(seconds=leap_offset(last))
             return first, last, f"CF {units} (TAI scale, leap seconds removed)"
@@ -300,7 +287,6 @@ def data_time_range(variables: Sequence[VarRef], pairs: Iterable[GeoPair],
     labels = list(dict.fromkeys(r.variable for r in ranges))
     return TimeRange(min(r.start for r in ranges), max(r.end for r in ranges), "data",
                      ", ".join(labels), ranges[0].encoding)
-
 
 
 def attribute_time_range(attrs: Mapping[str, Any]) -> TimeRange | None:

@@ -15,7 +15,7 @@ from ingest.readers.base import (
 )
 from ingest.readers.build import granule_stem
 from ingest.readers.gdal_reader import GDALReader
-from ingest.readers.hdfeos import HDFEOS5Reader, read_hdfeos5_handle
+from ingest.readers.hdfeos import HDFEOS5Reader, has_hdfeos, read_hdfeos5_handle
 from ingest.readers.netcdf import HDF5Reader, NetCDF3Reader, read_hdf5_handle
 from ingest.unwrap import DEFAULT_MAX_BYTES, detect_wrapper, unwrapped
 
@@ -71,7 +71,7 @@ def read_metadata_from(fileobj: BinaryIO, name: str, hints: dict | None = None) 
         raise ReadError(name, f"HDF5 library cannot read the object ({e})") from e
     try:
         with fh:
-            if "HDFEOS" in fh or "HDFEOS INFORMATION" in fh:
+            if has_hdfeos(fh):
                 return read_hdfeos5_handle(fh, name, hints)
             return read_hdf5_handle(fh, name, hints)
     except OSError as e:

@@ -41,11 +41,6 @@ def _open(path: str) -> Any:
         gdal.PopErrorHandler()
 
 
-def _strip_prefix(meta: dict[str, str]) -> dict[str, str]:
-    """Return metadata with driver prefixes removed ('NC_GLOBAL#title' -> 'title')."""
-    return {key.split("#", 1)[-1]: value for key, value in meta.items()}
-
-
 def _read_band(path: str, band_no: int = 1) -> np.ma.MaskedArray:
     """Return one band as float64, nodata/NaN masked and scale/offset applied."""
     ds = _open(path)  # keep the dataset bound: GDAL 3.6 frees it under the band otherwise
@@ -99,7 +94,8 @@ class GDALReader(Reader):
         sources = _geolocation_sources(ds)
         if sources is None:
             raise NoGeolocationError(path, "GDAL finds no GEOLOCATION or lat/lon subdatasets")
-        attrs = _strip_prefix(ds.GetMetadata() or {})
+        # Driver prefixes dropped: 'NC_GLOBAL#title' -> 'title'.
+        attrs = {key.split("#", 1)[-1]: value for key, value in (ds.GetMetadata() or {}).items()}
         try:
             lon = _read_band(sources[0], sources[1])
             lat = _read_band(sources[2], sources[3])
@@ -115,6 +111,7 @@ class GDALReader(Reader):
         flat = flatten_attrs(attrs)
         times = attribute_time_range(flat)
         granule_id = first_text(flat, GRANULE_KEYS) or granule_stem(path)
+        subs = ds.GetMetadata("SUBDATASETS") or {}
         return SwathMetadata(
             path=str(path), format="gdal",
             start_time=times.start if times else None, end_time=times.end if times else None,
@@ -129,13 +126,8 @@ class GDALReader(Reader):
                          "set_aside": [], "warnings": [], "notes": []},
             granule_id=granule_id,
             **identity_fields(path, flat, [], granule_id),
-            variables={name: {"shape": None, "dtype": None, "units": None, "long_name": desc}
-                       for name, desc in _subdatasets(ds)},
+            variables={name: {"shape": None, "dtype": None, "units": None,
+                              "long_name": subs.get(key.replace("_NAME", "_DESC"), "")}
+                       for key, name in subs.items() if key.endswith("_NAME")},
             global_attrs=json_safe(attrs),
         )
-
-
-def _subdatasets(ds: Any) -> list[tuple[str, str]]:
-    subs = ds.GetMetadata("SUBDATASETS") or {}
-    return [(v, subs.get(k.replace("_NAME", "_DESC"), "")) for k, v in subs.items()
-            if k.endswith("_NAME")]

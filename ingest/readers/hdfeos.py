@@ -22,6 +22,23 @@ ECS_FIELDS = {
 }
 
 
+def has_hdfeos(fh: Any) -> bool:
+    """Return True if an open h5py.File holds an /HDFEOS group or 'HDFEOS INFORMATION'."""
+    return "HDFEOS" in fh or "HDFEOS INFORMATION" in fh
+
+
+def is_hdfeos5(path: str | Path) -> bool:
+    """Return True if h5py opens the file and finds HDF-EOS5 structure in it."""
+    import h5py
+    import netCDF4  # noqa: F401  (registers HDF5 filter plugins before h5py reads)
+
+    try:
+        with h5py.File(path, "r") as fh:
+            return has_hdfeos(fh)
+    except OSError:
+        return False
+
+
 class HDFEOS5Reader(Reader):
     """HDF5 files holding an /HDFEOS group or 'HDFEOS INFORMATION'."""
 
@@ -29,16 +46,7 @@ class HDFEOS5Reader(Reader):
 
     def can_open(self, path: str | Path) -> bool:
         """Return True for HDF5 magic bytes with HDF-EOS5 structure."""
-        if sniff(path) != "hdf5":
-            return False
-        import h5py
-        import netCDF4  # noqa: F401  (registers HDF5 filter plugins before h5py reads)
-
-        try:
-            with h5py.File(path, "r") as fh:
-                return "HDFEOS" in fh or "HDFEOS INFORMATION" in fh
-        except OSError:
-            return False
+        return sniff(path) == "hdf5" and is_hdfeos5(path)
 
     def read(self, path: str | Path, hints: dict | None = None) -> SwathMetadata:
         """Return metadata; bare-seconds 'Time' is TAI-93, the Aura HDF-EOS5 convention."""

@@ -9,16 +9,7 @@ from ingest.geoloc import global_attrs, iter_variables
 from ingest.metadata import SwathMetadata
 from ingest.readers.base import Reader, ReadError, sniff
 from ingest.readers.build import build_metadata
-
-
-def _is_hdfeos(path: str | Path) -> bool:
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as fh:
-            return "HDFEOS" in fh or "HDFEOS INFORMATION" in fh
-    except OSError:
-        return False
+from ingest.readers.hdfeos import is_hdfeos5
 
 
 def _netcdf_name(path: str | Path) -> bool:
@@ -62,7 +53,7 @@ class HDF5Reader(Reader):
 
     def can_open(self, path: str | Path) -> bool:
         """Return True for HDF5 magic bytes (also behind a user block) that is not HDF-EOS5."""
-        return sniff(path) == "hdf5" and not _is_hdfeos(path)
+        return sniff(path) == "hdf5" and not is_hdfeos5(path)
 
     def read(self, path: str | Path, hints: dict | None = None) -> SwathMetadata:
         """Return metadata read with netCDF4, or h5py if netCDF4 cannot open the file."""
@@ -73,7 +64,7 @@ class HDF5Reader(Reader):
             ds = netCDF4.Dataset(path, "r")
         except (OSError, AttributeError, KeyError, RuntimeError, ValueError):
             # netCDF-C rejects some valid HDF5 (ATL03's dimension scales); h5py reads them.
-            return self._read_h5py(path, fmt, hints)
+            return self._read_h5py(path, hints)
         with ds:
             return build_metadata(path, fmt, list(iter_variables(ds)), global_attrs(ds), hints)
 
@@ -88,12 +79,11 @@ class HDF5Reader(Reader):
             return False
 
     @staticmethod
-    def _read_h5py(path: str | Path, fmt: str, hints: dict | None) -> SwathMetadata:
+    def _read_h5py(path: str | Path, hints: dict | None) -> SwathMetadata:
         import h5py
 
         try:
             with h5py.File(path, "r") as fh:
-                return build_metadata(path, fmt, list(iter_variables(fh)), global_attrs(fh),
-                                      hints)
+                return read_hdf5_handle(fh, path, hints)
         except OSError as e:
             raise ReadError(path, f"HDF5 library cannot read the file ({e})") from e
