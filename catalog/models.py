@@ -278,6 +278,12 @@ class Region(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="standing_orders",
     )
+    # Why the order's region cannot be cut (the kernel refuses it), and since when: set
+    # once by the first swath that finds it (subset.services.create_order_products), so
+    # reconcile reports it once; such an order makes no products until its region is
+    # saved again (the admin) or the order is made anew.
+    order_problem = models.TextField(blank=True, default="", db_default="")
+    order_problem_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
