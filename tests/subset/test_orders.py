@@ -150,7 +150,8 @@ def test_the_order_command_creates_lists_backfills_and_cancels() -> None:
     said = run("backfill", "aral", "--datetime", "2024-02-01/2024-03-31")
     assert "1 product(s) created" in said and "1 swath(s) had theirs already" in said
     assert "0 product(s) created" in run("backfill", "aral")
-    assert run("list", "--owner", "alice").splitlines()[0] == "aral\towner=alice\tproducts=2\tactive"
+    listed = run("list", "--owner", "alice").splitlines()
+    assert listed[0] == "aral\towner=alice\tproducts=2\tactive"
     assert "2 product(s) not yet started dropped" in run("cancel", "aral")
     assert run("list").splitlines() == ["0 order(s)"]
     assert "aral\towner=alice\tproducts=0\tno order" in run("list", "--all")
@@ -177,3 +178,21 @@ def test_the_order_command_refuses_bad_input_naming_the_option(args: list[str],
 def test_the_order_command_takes_a_negative_west_edge() -> None:
     run("create", "biscay", "--bbox", "-8,43,-1,48")
     assert Region.objects.get(slug="biscay").geometry.extent == (-8, 43, -1, 48)
+
+
+def test_saving_the_region_in_the_admin_tries_the_order_again() -> None:
+    from types import SimpleNamespace
+
+    from django.contrib.admin.sites import site
+
+    region = uncuttable()
+    with pytest.raises(OrderError):
+        backfill_order(region.pk)
+    region.refresh_from_db()
+    region.geometry = box(59, 44, 61, 46)
+    site._registry[Region].save_model(None, region, SimpleNamespace(changed_data=["geometry"]),
+                                      True)
+    region.refresh_from_db()
+    assert region.order_problem == "" and region.order_problem_at is None
+    over(T0)
+    assert backfill_order(region.pk).created == 1
