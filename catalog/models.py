@@ -344,6 +344,9 @@ class Product(models.Model):
         indexes = [
             # workers and the API list products of a swath by state
             models.Index(fields=["swath", "state"], name="product_swath_state"),
+            # which of these swaths have a product of this order? (an order's backfill,
+            # once per batch; reconcile's missed orders, once per recent swath)
+            models.Index(fields=["region", "swath"], name="product_region_swath"),
         ]
 
     def __str__(self) -> str:

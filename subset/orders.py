@@ -12,7 +12,7 @@ cutting is the workers'.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -149,13 +149,6 @@ def order_swaths(order: Region, start: datetime | None, end: datetime | None
             .filter(Exists(rule)))
 
 
-def owed_swaths(order: Region, start: datetime | None, end: datetime | None
-                ) -> QuerySet[Swath]:
-    """The order's swaths in [start, end] that have no product of it yet."""
-    return order_swaths(order, start, end).exclude(
-        Exists(Product.objects.filter(swath=OuterRef("pk"), region_id=order.pk)))
-
-
 def backfill_order(region_id: int, start: datetime | None = None, end: datetime | None = None,
                    *, batch: int = BACKFILL_BATCH) -> BackfillResult:
     """Make the order's products for swaths archived in [start, end] (None: open).
@@ -179,20 +172,25 @@ def backfill_order(region_id: int, start: datetime | None = None, end: datetime 
     geometry = geos(spec.region)
     variables = sorted(set(spec.variables))
     send = uses_broker()
-    created = sent = 0
-    owed = owed_swaths(order, start, end).order_by("pk").values_list("pk", "uuid", "sha256")
-    last = 0
-    # Pages by primary key, each written in its own transaction before the next is read.
-    while chunk := list(owed.filter(pk__gt=last)[:batch]):
-        last = chunk[-1][0]
-        made, ids = _make_products(order, spec, geometry, variables, chunk)
+    created = existing = sent = 0
+    # One query, streamed (a server-side cursor on PostgreSQL); each batch is written in
+    # its own transaction as it comes. Asking which of a batch's swaths have a product
+    # already, once per batch, keeps PostgreSQL from planning a probe per swath.
+    rows = order_swaths(order, start, end).order_by("pk").values_list("pk", "uuid", "sha256")
+    for chunk in _chunks(rows.iterator(chunk_size=batch), batch):
+        had = set(Product.objects.filter(region_id=order.pk, swath_id__in=[c[0] for c in chunk])
+                  .values_list("swath_id", flat=True))
+        existing += len(had)
+        todo = [c for c in chunk if c[0] not in had]
+        if not todo:
+            continue
+        made, ids = _make_products(order, spec, geometry, variables, todo)
         created += made
+        existing += len(todo) - made  # a product of the same identity without the region
         if send:
             for pk in ids:
                 enqueue(pk)
             sent += len(ids)
-    # The order's swaths in the window that had their product before this run.
-    existing = max(0, order_swaths(order, start, end).count() - created)
     return BackfillResult(created, existing, sent, time.monotonic() - t0)
 
 
@@ -225,3 +223,14 @@ class _SwathKey:
 
     uuid: Any
     sha256: str
+
+
+def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
