@@ -196,3 +196,19 @@ def test_saving_the_region_in_the_admin_tries_the_order_again() -> None:
     assert region.order_problem == "" and region.order_problem_at is None
     over(T0)
     assert backfill_order(region.pk).created == 1
+
+
+def test_with_a_broker_the_backfilled_products_are_sent_once_each(monkeypatch) -> None:
+    import subset.orders
+    import subset.services
+
+    sent: list[int] = []
+    # The broker stands in for the workers: what it is handed is what they would cut.
+    monkeypatch.setattr(subset.orders, "uses_broker", lambda: True)
+    monkeypatch.setattr(subset.services, "sender", sent.append)
+    order = aral()
+    over(T0), over(T0 + DAY), over(T0 + 2 * DAY)
+    result = backfill_order(order.pk, batch=2)
+    assert result.sent == 3 and sorted(sent) == sorted(
+        Product.objects.values_list("pk", flat=True))
+    assert backfill_order(order.pk).sent == 0 and len(sent) == 3

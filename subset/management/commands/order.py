@@ -140,10 +140,12 @@ class Command(BaseCommand):
             raise CommandError(f"--batch={opts['batch']}: give a positive number")
         order = Region.objects.get(slug=opts["slug"])
         result = backfill_order(order.pk, start, end, batch=opts["batch"])
-        waiting = ("sent to the workers" if result.sent else
-                   "QUEUED for the web process's worker or `reconcile --apply`")
-        self.stdout.write(f"order {order.slug}: {result.created} product(s) created "
-                          f"({waiting}), {result.existing} swath(s) had theirs already, "
+        waiting = ""
+        if result.created:
+            waiting = (" (sent to the workers)" if result.sent else
+                       " (QUEUED for the web process's worker or `reconcile --apply`)")
+        self.stdout.write(f"order {order.slug}: {result.created} product(s) created{waiting}, "
+                          f"{result.existing} swath(s) had theirs already, "
                           f"{result.seconds:.1f} s")
 
 
