@@ -37,6 +37,7 @@ from eo.errors import InputError
 from subset import kernel
 from subset.errors import (
     NoDataInRegion,
+    RegionError,
     SubsetError,
     SubsetTooLarge,
     SubsetTotalTooLarge,
@@ -415,7 +416,7 @@ def create_order_products(swath_id: int) -> list[Product]:
             spec = order_spec(row)
             product, created = create_product(swath, spec, owner_id=row.order_owner_id,
                                               region_id=row.pk)
-        except (InputError, SubsetError) as e:  # RegionError, and eo's refusals
+        except (InputError, RegionError, SubsetError) as e:  # eo's refusals, the kernel's
             order_problem(row.pk, row.slug, str(e))
             continue
         if created:
