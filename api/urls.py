@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from api import views
+from api import regions, views
 
 app_name = "api"
 router = DefaultRouter()
 router.register("collections", views.CollectionViewSet, basename="collection")
 router.register("swaths", views.SwathViewSet, basename="swath")
-router.register("regions", views.RegionViewSet, basename="region")
+router.register("regions", regions.RegionViewSet, basename="region")
 router.register("ingest-runs", views.IngestRunViewSet, basename="ingest-run")
 router.register("products", views.ProductViewSet, basename="product")
 urlpatterns = [

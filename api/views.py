@@ -27,11 +27,10 @@ from api.serializers import (
     CollectionSerializer,
     IngestRunSerializer,
     ProductSerializer,
-    RegionSerializer,
     SwathDetailSerializer,
     SwathFeatureSerializer,
 )
-from catalog.models import Collection, IngestRun, Product, Region, Swath
+from catalog.models import Collection, IngestRun, Product, Swath
 
 
 class NewestFirst(IdCursorPagination):
@@ -45,16 +44,6 @@ class CollectionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = CollectionSerializer
     permission_classes = [PublicReads]
     lookup_field = "slug"
-
-
-class RegionViewSet(viewsets.ReadOnlyModelViewSet):
-    """Named areas (GeoJSON); `region=<slug>` on swath searches uses them."""
-
-    queryset = Region.objects.prefetch_related("order_collections")
-    serializer_class = RegionSerializer
-    permission_classes = [PublicReads]
-    lookup_field = "slug"
-    pagination_class = None
 
 
 _STAFF_ONLY = {401: OpenApiResponse(description="not signed in"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin as DjangoGISModelAdmin
 from django.db.models import QuerySet
@@ -104,8 +106,15 @@ class SwathAdmin(GISModelAdmin):
 
 @admin.register(Region)
 class RegionAdmin(GISModelAdmin):
-    list_display = ["slug", "name", "order_active", "order_owner"]
+    list_display = ["slug", "name", "order_active", "order_owner", "order_problem"]
     filter_horizontal = ["order_collections"]
+    readonly_fields = ["order_problem", "order_problem_at"]
+
+    def save_model(self, request: HttpRequest, obj: Region, form: Any, change: bool) -> None:
+        # A region fixed (or an order started again) is tried again by the next swath.
+        if change and {"geometry", "order_active"} & set(form.changed_data):
+            obj.order_problem, obj.order_problem_at = "", None
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Product)

@@ -283,6 +283,12 @@ class Region(SlugNamed):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="standing_orders",
     )
+    # Why the order's region cannot be cut (the kernel refuses it), and since when: set
+    # once by the first swath that finds it (subset.services.create_order_products), so
+    # reconcile reports it once; such an order makes no products until its region is
+    # saved again (the admin) or the order is made anew.
+    order_problem = models.TextField(blank=True, default="", db_default="")
+    order_problem_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
 
@@ -337,6 +343,9 @@ class Product(models.Model):
         indexes = [
             # workers and the API list products of a swath by state
             models.Index(fields=["swath", "state"], name="product_swath_state"),
+            # which of these swaths have a product of this order? (an order's backfill,
+            # once per batch; reconcile's missed orders, once per recent swath)
+            models.Index(fields=["region", "swath"], name="product_region_swath"),
         ]
 
     def __str__(self) -> str:

@@ -62,12 +62,19 @@ def _missed_orders(lines: list[str], apply: bool) -> None:
         Exists(owed), state=SwathState.VERIFIED, footprint__isnull=False,
         verified_at__gte=timezone.now() - ORDER_LOOKBACK,
     )
+    since = timezone.now()
     for swath_id, uuid in missed.values_list("pk", "uuid"):
         if not apply:
             lines.append(f"ORDER swath {uuid}: a standing order has no product for it")
             continue
         made = create_order_products(swath_id)
         lines.append(f"ORDER swath {uuid}: {len(made)} standing-order product(s) created")
+    # An order whose region the kernel refuses is stopped with its reason by the first
+    # swath that finds it (subset.services.order_problem), and active_orders leaves it
+    # out from then on: said here once, not at every sweep.
+    for slug, problem in Region.objects.filter(order_problem_at__gte=since).values_list(
+            "slug", "order_problem"):
+        lines.append(f"ORDER {slug}: stopped, its region cannot be cut: {problem}")
 
 
 def _lost_products(lines: list[str], apply: bool, grace: timedelta) -> None:

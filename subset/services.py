@@ -25,6 +25,7 @@ from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 import archive.config
 from archive.errors import ArchiveError, ChecksumMismatch, ObjectNotFound, TransientArchiveError
@@ -32,6 +33,7 @@ from archive.ranged import hdf5_by_ranges
 from archive.stores import Store
 from catalog.copies import mark_bad, verified_copies
 from catalog.models import Product, Region, StoredObject, Swath, SwathState
+from eo.errors import InputError
 from subset import kernel
 from subset.errors import (
     NoDataInRegion,
@@ -426,11 +428,12 @@ def active_orders(footprint: Any, collection_id: Any) -> QuerySet[Region]:
     """Regions whose active standing order covers a swath of this footprint and collection.
 
     The arguments are values, or OuterRefs when a query asks this of many swaths at once
-    (subset.recovery).
+    (subset.recovery, subset.orders). An order whose region was found uncuttable
+    (``order_problem``) is left out: it was reported once, and is not tried again.
     """
     return Region.objects.filter(
         Q(order_collections__isnull=True) | Q(order_collections=collection_id),
-        order_active=True, geometry__intersects=footprint,
+        order_active=True, order_problem="", geometry__intersects=footprint,
     )
 
 
@@ -443,16 +446,34 @@ def create_order_products(swath_id: int) -> list[Product]:
     made = []
     for row in regions:
         try:
-            spec = SubsetSpec(parse_geometry(row.geometry.wkt), row.slug,
-                              list(row.order_variables or []))
+            spec = order_spec(row)
             product, created = create_product(swath, spec, owner_id=row.order_owner_id,
                                               region_id=row.pk)
-        except (RegionError, SubsetError) as e:
-            log.warning("standing order %s skipped for swath %s: %s", row.slug, swath.uuid, e)
+        except (InputError, RegionError, SubsetError) as e:  # eo's refusals, the kernel's
+            order_problem(row.pk, row.slug, str(e))
             continue
         if created:
             made.append(product)
     return made
+
+
+def order_spec(row: Region) -> SubsetSpec:
+    """The spec of a standing order's products; raises InputError or RegionError when the
+    kernel refuses its region."""
+    return SubsetSpec(parse_geometry(row.geometry.wkt), row.slug, list(row.order_variables or []))
+
+
+def order_problem(region_id: int, slug: str, reason: str) -> bool:
+    """Record why an order cannot be cut; True (and one log line) the first time only.
+
+    The conditional update makes it once however many swaths or processes find it, and
+    active_orders leaves the order out from then on.
+    """
+    changed = Region.objects.filter(pk=region_id, order_problem="").update(
+        order_problem=reason[:2000] or "cannot be cut", order_problem_at=timezone.now())
+    if changed:
+        log.error("standing order %s stopped: its region cannot be cut: %s", slug, reason)
+    return changed == 1
 
 
 def on_swath_verified(sender: Any, swath_id: int, **kwargs: Any) -> None:

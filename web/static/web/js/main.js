@@ -7,6 +7,7 @@ import { computeHistogram, renderHistogram } from "./histogram.js";
 import { MapView } from "./mapview.js";
 import { ResultList } from "./results.js";
 import * as S from "./state.js";
+import { SubsetList } from "./subsets.js";
 
 const $ = (id) => document.getElementById(id);
 const timings = []; // one entry per page drawn: {count, fetchMs, layersMs, listMs, paintMs, totalMs}
@@ -265,6 +266,7 @@ const mapView = new MapView($("map"), {
 });
 const results = new ResultList($("result-list"), { onHover: hover, onSelect: select });
 const details = new Details({ getState: () => state, onClose: closeDetails });
+const subsets = new SubsetList($("my-subsets"));
 
 $("search-form").addEventListener("submit", (e) => {
   e.preventDefault();
@@ -304,4 +306,5 @@ restore();
 Promise.race([firstSearch, new Promise((r) => setTimeout(r, 1500))]).then(() => {
   mapView.loadBaseMap();
   loadCollections();
+  subsets.load();
 });
