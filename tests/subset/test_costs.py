@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from catalog.models import Product, Swath
@@ -96,3 +98,17 @@ def test_a_region_without_data_is_estimated_empty(client: APIClient, modis: Swat
 def test_an_estimate_needs_a_user(modis: Swath) -> None:
     response = APIClient().post(URL, {"swath": str(modis.uuid), "bbox": BBOX}, format="json")
     assert response.status_code in (401, 403)
+
+
+def test_plan_extract_prints_each_items_estimate_and_the_total(
+        client: APIClient, modis: Swath, tmp_path: Path) -> None:
+    out = io.StringIO()
+    call_command("plan-extract", "--bbox", BBOX, "--datetime", "2000-01-01/..", "--estimate",
+                 "-o", str(tmp_path / "manifest.jsonl"), stdout=out)
+    lines = out.getvalue().splitlines()
+    _, est = estimate(client, {"swath": str(modis.uuid), "bbox": BBOX})
+    item = est["swaths"][0]
+    assert (f"  {MODIS}: read {item['bytes_read'] / 1e6:.2f} MB, "
+            f"write {item['bytes_written'] / 1e6:.2f} MB") in lines[1], lines
+    assert lines[-1].startswith(f"estimate: read {est['bytes_read'] / 1e6:.2f} MB, "
+                                f"write {est['bytes_written'] / 1e6:.2f} MB"), lines
