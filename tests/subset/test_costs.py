@@ -112,3 +112,13 @@ def test_plan_extract_prints_each_items_estimate_and_the_total(
             f"write {item['bytes_written'] / 1e6:.2f} MB") in lines[1], lines
     assert lines[-1].startswith(f"estimate: read {est['bytes_read'] / 1e6:.2f} MB, "
                                 f"write {est['bytes_written'] / 1e6:.2f} MB"), lines
+
+
+def test_the_schema_describes_the_estimate_endpoint(client: APIClient) -> None:
+    schema = client.get("/api/schema/?format=json").json()
+    op = schema["paths"]["/api/v1/subsets/estimate"]["post"]
+    assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/SubsetRequest")  # the subset request's own model
+    assert set(op["responses"]) >= {"200", "400", "404", "410"}
+    swath = schema["components"]["schemas"]["SwathEstimate"]["properties"]
+    assert {"swath", "bytes_read", "bytes_written", "seconds", "basis"} <= set(swath)
