@@ -70,14 +70,12 @@ def estimate_cut(src: str | os.PathLike[str] | BinaryIO, region: Region, *,
                                     time_epoch=time_epoch)
         except NoDataInRegion:
             return CutEstimate(_read_so_far(src), 0, 0, empty=True)
+        ranged = src if hasattr(src, "fetch_cost") else None
         ranges = [r for ov in plan.out if ov.data is None for r in ov.var.byte_ranges(ov.sel)]
         # Before sampling: a sample's reads would fill the cache the cost is read from.
-        still = src.fetch_cost(ranges) if hasattr(src, "fetch_cost") else 0
+        still = ranged.fetch_cost(ranges) if ranged is not None else 0
         read = _read_so_far(src) + still
-        ranged = src if hasattr(src, "fetch_cost") else None
-        budget = _Budget(still)
-        written = kernel.FILE_BYTES + written_bytes(plan.out, ranged, budget)
-        source.drop_prefetched()
+        written = kernel.FILE_BYTES + written_bytes(plan.out, ranged, _Budget(still))
     return CutEstimate(read, written, plan.n_selected)
 
 
