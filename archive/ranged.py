@@ -93,6 +93,25 @@ class RangedFile(SeekableReader):
                                                 (hi - 1) // self._block_size + 1))]
             return self._prefetch.add(coalesce(todo))
 
+    def fetch_cost(self, ranges: Iterable[tuple[int, int]]) -> int:
+        """Return the bytes reading ``ranges`` would fetch now, fetching nothing.
+
+        The rule reads follow: with prefetch, the ranges not all cached, coalesced as
+        ``prefetch`` requests them; without, every block they touch that is not cached
+        (read-ahead past the last one is not counted).
+        """
+        clipped = [(max(0, lo), min(hi, self._size)) for lo, hi in ranges]
+        with self._lock:
+            todo = [(lo, hi) for lo, hi in clipped if hi > lo and not all(
+                i in self._cache for i in range(lo // self._block_size,
+                                                (hi - 1) // self._block_size + 1))]
+            if self._prefetch is not None:
+                return sum(span.stop - span.start for span in coalesce(todo))
+            blocks = {i for lo, hi in todo
+                      for i in range(lo // self._block_size, (hi - 1) // self._block_size + 1)
+                      if i not in self._cache}
+        return sum(min(self._block_size, self._size - i * self._block_size) for i in blocks)
+
     def drop_prefetched(self) -> None:
         """Forget prefetched bytes not read yet (their requests still count as read)."""
         if self._prefetch is not None:

@@ -10,6 +10,8 @@
 4. Side by side, each run --repeat times (medians): ours from the store (RangedFile
    with chunk prefetch, bytes and requests counted); "download the whole object, then
    l2ss-py --cut"; ours and l2ss-py on the local file. l2ss-py runs from .venv-l2ss as a subprocess.
+   Before them, the estimate (subset.estimate) of the cut from the store, against what
+   the cut then reads and writes.
 Prints a table and writes benchmarks/out/subset.json.
 """
 
@@ -33,6 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from archive.s3 import S3Store  # noqa: E402
 from ingest.synth import parse_size, write_swath  # noqa: E402
+from subset.estimate import estimate_cut  # noqa: E402
 from subset.kernel import RANGED_BLOCK, RANGED_CACHE_BLOCKS, subset  # noqa: E402
 from subset.region import bbox_region  # noqa: E402
 from tests.support.s3servers import start_rclone  # noqa: E402
@@ -100,6 +103,15 @@ def main() -> None:
             t0 = time.monotonic()
             put = store.put("swaths/bench/swath.nc", path, size=size)
             results["upload_seconds"] = time.monotonic() - t0
+            # The estimate first (POST subsets/estimate's rule), on a RangedFile of its own.
+            t0 = time.monotonic()
+            with store.open_ranged(put.key, block_size=RANGED_BLOCK,
+                                   cache_blocks=RANGED_CACHE_BLOCKS) as f:
+                estimate = estimate_cut(f, region)
+                results["estimate"] = {"bytes_read": estimate.bytes_read,
+                                       "bytes_written": estimate.bytes_written,
+                                       "own_bytes_read": f.bytes_read,
+                                       "seconds": time.monotonic() - t0}
             ours_s3, reads, selected = [], [], 0
             requests: list[tuple[int, int]] = []  # (all, made by prefetch threads) per run
             for i in range(args.repeat):
@@ -111,6 +123,7 @@ def main() -> None:
                     requests.append((f.requests, f.prefetch_requests))
                 ours_s3.append(time.monotonic() - t0)
                 reads.append(res.bytes_read or 0)
+                written = res.size
                 selected = res.n_selected
                 windows = res.windows
                 out.unlink()
@@ -137,6 +150,7 @@ def main() -> None:
     results.update({
         "selected_pixels": selected, "pixel_fraction": selected / total, "windows": windows,
         "bytes_read": med(reads), "bytes_read_fraction": med(reads) / size,
+        "bytes_written": written,
         "requests": requests,
         "ours_s3_s": med(ours_s3), "download_plus_l2ss_s": med(base),
         "s3_ratio": med(ours_s3) / med(base),
@@ -153,6 +167,13 @@ def main() -> None:
     print(f"bytes read from the store: {med(reads) / 1e6:.1f} MB "
           f"({100 * med(reads) / size:.2f} % of the object; target <= 10 %)")
     print(f"ranged GETs per run (all, of them by prefetch): {requests}")
+    est = results["estimate"]
+    assert isinstance(est, dict)
+    print(f"estimate: read {est['bytes_read'] / 1e6:.1f} MB "
+          f"({100 * (est['bytes_read'] / med(reads) - 1):+.1f} %), wrote "
+          f"{est['bytes_written'] / 1e6:.1f} MB ({100 * (est['bytes_written'] / written - 1):+.1f} "
+          f"%; target within 10 %), in {est['seconds']:.2f} s reading "
+          f"{est['own_bytes_read'] / 1e6:.1f} MB itself")
     print(f"S3:    ours {med(ours_s3):.2f} s   download + l2ss-py {med(base):.2f} s   "
           f"ratio {med(ours_s3) / med(base):.3f} (target <= 0.25)")
     print(f"local: ours {med(ours_local):.2f} s   l2ss-py {med(l2ss_local):.2f} s   "

@@ -222,6 +222,11 @@ SUBSET_MAX_TOTAL_BYTES = env_int("SUBSET_MAX_TOTAL_MB", 10000, minimum=1) * 10**
 SUBSET_MAX_ATTEMPTS = env_int("SUBSET_MAX_ATTEMPTS", 3, minimum=1)
 SUBSET_LOCAL_QUEUE = env_int("SUBSET_LOCAL_QUEUE", 1000, minimum=1)
 SUBSET_LOCAL_SWEEP_S = env_int("SUBSET_LOCAL_SWEEP_S", 60, minimum=1)
+# Estimates (POST subsets/estimate): a cut's speed in MB read per second (docs/BENCHMARKS.md
+# measured 55 from S3, decoding and compressing included), and the largest object an
+# estimate downloads when a cut would download it whole (NetCDF3, compressed copies).
+SUBSET_ESTIMATE_MB_PER_S = env_int("SUBSET_ESTIMATE_MB_PER_S", 50, minimum=1)
+SUBSET_ESTIMATE_DOWNLOAD_BYTES = env_int("SUBSET_ESTIMATE_DOWNLOAD_MB", 256, minimum=0) * 10**6
 
 # --- Celery ----------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or None

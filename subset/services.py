@@ -167,12 +167,7 @@ def submit_subset(spec: SubsetSpec, *, swath_uuid: str | None = None,
     estimates add up to more than the total limit; every swath is checked before any
     product is made, so a refused request leaves nothing behind.
     """
-    if swath_uuid is not None:
-        swaths = [Swath.objects.select_related("collection").get(uuid=swath_uuid)]
-    else:
-        swaths = list(search_swaths(spec, search or {}))
-        if not swaths:
-            raise NoDataInRegion("no VERIFIED swath matches the search")
+    swaths = request_swaths(spec, swath_uuid, search)
     total = 0
     for swath in swaths:
         if swath.state != SwathState.VERIFIED:
@@ -190,6 +185,20 @@ def submit_subset(spec: SubsetSpec, *, swath_uuid: str | None = None,
         # The same request again after a failure is a person asking for a new attempt.
         return [create_product(swath, spec, owner_id=owner_id, region_id=region_id,
                                retry_failed=True) for swath in swaths]
+
+
+def request_swaths(spec: SubsetSpec, swath_uuid: str | None,
+                   search: dict[str, Any] | None) -> list[Swath]:
+    """Return the swaths a request names: the one swath, or those its search matches.
+
+    Raises Swath.DoesNotExist, or NoDataInRegion for a search matching nothing.
+    """
+    if swath_uuid is not None:
+        return [Swath.objects.select_related("collection").get(uuid=swath_uuid)]
+    swaths = list(search_swaths(spec, search or {}))
+    if not swaths:
+        raise NoDataInRegion("no VERIFIED swath matches the search")
+    return swaths
 
 
 def search_swaths(spec: SubsetSpec, search: dict[str, Any]) -> list[Swath]:
@@ -328,6 +337,12 @@ def spec_from_params(params: dict[str, Any]) -> SubsetSpec:
     )
 
 
+def by_ranges(copy: StoredObject, swath: Swath) -> bool:
+    """True if a cut reads this copy by ranges (plain HDF5); else it downloads it whole."""
+    return (copy.codec or "none") == "none" and (swath.format or "").lower() in (
+        "", "netcdf4", "hdf5", "hdf-eos5")
+
+
 @contextlib.contextmanager
 def open_swath(store: Store, copy: StoredObject, swath: Swath, tmp: Path) -> Any:
     """Yield a readable source: a RangedFile for plain HDF5 objects, else a verified local copy.
@@ -344,8 +359,7 @@ def open_swath(store: Store, copy: StoredObject, swath: Swath, tmp: Path) -> Any
             info.size is not None and swath.size and info.size != swath.size):
         raise ChecksumMismatch(f"{copy.key}: the stored object does not match the catalog "
                                f"(sha256 {info.sha256}, size {info.size})", key=copy.key)
-    if (copy.codec or "none") == "none" and (swath.format or "").lower() in ("", "netcdf4",
-                                                                           "hdf5", "hdf-eos5"):
+    if by_ranges(copy, swath):
         with hdf5_by_ranges(store.open_ranged(copy.key, block_size=kernel.RANGED_BLOCK,
                                               cache_blocks=kernel.RANGED_CACHE_BLOCKS)) as ranged:
             if ranged is not None:

@@ -67,6 +67,7 @@ class Var:
     _chunk_ranges: Callable[[tuple[slice, ...]], list[tuple[int, int]]] | None = field(
         default=None, repr=False)
     _ranged: RangedFile | None = field(default=None, repr=False)
+    _contiguous: tuple[int, int] | None = field(default=None, repr=False)  # its bytes
 
     @property
     def name(self) -> str:
@@ -96,6 +97,16 @@ class Var:
     def prefetch(self, sel: tuple[slice, ...]) -> int:
         """Start fetching the stored chunks ``sel`` will read; return the bytes queued."""
         return prefetch([(self, sel)])
+
+    def byte_ranges(self, sel: tuple[slice, ...]) -> list[tuple[int, int]]:
+        """Return the byte ranges of the file reading ``sel`` touches (an estimate's input):
+        its chunks, or the whole of a contiguous variable; none for compact, NetCDF3 or
+        variable-length strings (their bytes lie elsewhere)."""
+        if any(n == 0 for n in self.shape):
+            return []
+        if self._chunk_ranges is not None:
+            return self._chunk_ranges(sel)
+        return [self._contiguous] if self._contiguous is not None else []
 
     def ref(self) -> VarRef:
         """Return the ingest.geoloc view of this variable (plain attributes, dim names)."""
@@ -251,11 +262,14 @@ def _h5_source(handle: Any, ranged: RangedFile | None = None) -> Source:
         except (OSError, ValueError):
             storage = None
         # Variable-length strings live in the global heap, not in the chunks: no gain.
-        ranges = _h5_chunk_ranges(ds) if ranged is not None and kind != "string" \
-            and ds.chunks is not None else None
+        ranges = _h5_chunk_ranges(ds) if kind != "string" and ds.chunks is not None else None
+        contiguous = None
+        if kind != "string" and ds.chunks is None and storage:
+            offset = ds.id.get_offset()  # None for a compact dataset (in its header)
+            contiguous = (int(offset), int(offset) + storage) if offset is not None else None
         variables.append(Var(path, tuple(vdims), tuple(int(n) for n in ds.shape), dtype, kind,
                              _attr_dict(ds.attrs), fill, ds.chunks, storage,
-                             _h5_reader(ds, kind), ranges, ranged))
+                             _h5_reader(ds, kind), ranges, ranged, contiguous))
     return Source("hdf5", groups, dims, variables, skipped,
                   ranged.drop_prefetched if ranged is not None else None)
 

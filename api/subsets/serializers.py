@@ -197,6 +197,30 @@ class SubsetProductListSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+class SwathEstimateSerializer(serializers.Serializer):
+    """One swath's estimate (subset.costs.SwathCost)."""
+
+    swath = serializers.UUIDField(source="swath.uuid")
+    bytes_read = serializers.IntegerField(help_text="bytes the cut reads from the store")
+    bytes_written = serializers.IntegerField(help_text="size of the subset file")
+    seconds = serializers.FloatField(help_text="bytes read at SUBSET_ESTIMATE_MB_PER_S")
+    selected_pixels = serializers.IntegerField(source="n_selected", allow_null=True)
+    empty = serializers.BooleanField(help_text="no valid pixel in the region: no file")
+    basis = serializers.ChoiceField(
+        ["plan", "catalog"], help_text="plan: the kernel's plan and the object's chunk "
+        "layout; catalog: the catalog alone (an object too large to download for it)")
+
+
+class SubsetEstimateSerializer(serializers.Serializer):
+    """What a subset request would cost, per swath and in total (subset.costs.RequestCost)."""
+
+    swaths = SwathEstimateSerializer(many=True)
+    count = serializers.IntegerField()
+    bytes_read = serializers.IntegerField()
+    bytes_written = serializers.IntegerField()
+    seconds = serializers.FloatField(help_text="the cuts one after another")
+
+
 class SubsetErrorSerializer(serializers.Serializer):
     """Why a request was refused; a subset over a size limit also gives its estimate."""
 

@@ -22,6 +22,7 @@ from api.exceptions import Gone, NotDownloadable, NotRetryable
 from api.permissions import PublicReads
 from api.subsets.serializers import (
     SubsetErrorSerializer,
+    SubsetEstimateSerializer,
     SubsetProductListSerializer,
     SubsetProductSerializer,
     SubsetRequest,
@@ -30,6 +31,7 @@ from archive.config import get_store
 from archive.errors import ArchiveError
 from archive.stores import MAX_PRESIGN_SECONDS
 from catalog.models import Product
+from subset.costs import estimate_request
 from subset.services import retry_requested, submit_subset
 
 CHUNK = 1 << 20
@@ -94,6 +96,36 @@ class SubsetListView(APIView):
         created = any(c for _, c in made)
         return Response({"products": data, "count": len(data)},
                         status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+class SubsetEstimateView(APIView):
+    """POST: what a subset request would read, write and take, without cutting anything."""
+
+    permission_classes = [PublicReads]
+
+    @extend_schema(
+        operation_id="api_v1_subsets_estimate",
+        request={"application/json": SubsetRequest},
+        description="The body of a subset request (one swath, or a search). For each swath "
+                    "the kernel's plan is made (the metadata and geolocation a cut reads "
+                    "first) and the chunks the cut would read are looked up in the object's "
+                    "chunk index: bytes read, bytes written (the subset file) and seconds "
+                    "(bytes read at SUBSET_ESTIMATE_MB_PER_S). Nothing is cut or queued; the "
+                    "size limits are not applied.",
+        responses={
+            200: SubsetEstimateSerializer,
+            400: _error("a bad body (the subset request's own errors)"),
+            404: _error("no such swath"),
+            410: _error("a swath's object is gone (no VERIFIED copy left, or the swath is "
+                        "LOST): the reason, copy by copy"),
+            **UNAUTHENTICATED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = SubsetRequest.parse(request.data)
+        cost = estimate_request(body.spec(), swath_uuid=body.swath,
+                                search=body.search.query() if body.search else None)
+        return Response(SubsetEstimateSerializer(cost).data)
 
 
 # A POST to /api/v1/subsets must not be redirected to the slash (the body would be lost),

@@ -126,3 +126,31 @@ def test_prefetch_does_nothing_when_the_fetch_is_not_declared_thread_safe() -> N
         assert not ranged.can_prefetch
         assert ranged.prefetch([(0, 1000)]) == 0
         assert calls == []
+
+
+@pytest.mark.parametrize("concurrency", [0, 4])
+def test_fetch_cost_is_what_prefetching_and_reading_the_ranges_then_fetch(
+        concurrency: int) -> None:
+    data = payload(8 * MiB + 333, seed=9)
+    calls, fetch = recording_fetch(data)
+    rng = random.Random(10)
+    starts = sorted(rng.sample(range(0, 8 * MiB), 20)) + [len(data)]
+    # Disjoint, as an HDF5 file's chunks are.
+    chunks = [(lo, lo + rng.randrange(1, min(300 * KiB, nxt - lo) + 1))
+              for lo, nxt in zip(starts[:-1], starts[1:], strict=True)]
+    with RangedFile(fetch, len(data), name="k", block_size=64 * KiB,  # type: ignore[arg-type]
+                    readahead_blocks=1, cache_blocks=1000,
+                    prefetch_concurrency=concurrency) as ranged:
+        ranged.seek(3 * MiB)
+        ranged.read(200 * KiB)  # some of it cached already, as after a plan
+        before = ranged.bytes_read
+        cost = ranged.fetch_cost(chunks)
+        assert ranged.bytes_read == before  # nothing fetched to answer
+        ranged.prefetch(chunks)  # as the kernel does before reading a window
+        for lo, hi in chunks:
+            ranged.seek(lo)
+            ranged.read(hi - lo)
+        assert cost == ranged.bytes_read - before > 0
+        # Blocks stay cached; prefetched bytes are dropped once read, so they cost again.
+        assert (ranged.fetch_cost(chunks) == 0) == (concurrency == 0)
+    assert calls

@@ -363,6 +363,9 @@ def test_cutting_an_area_makes_a_subset_to_download(
     assert detail(page, "Stored copies").startswith("primary, none, ")
     assert page.is_enabled("#subset-button")
     assert "45,12,55,15" in page.text_content("#subset-hint")
+    # The estimate (POST subsets/estimate) before the cut is asked for.
+    page.locator("#subset-estimate", has_text="to read from the archive").wait_for()
+    assert " file, " in page.text_content("#subset-estimate")
     page.click("#subset-button")
     page.wait_for_selector("#subset-download:not([hidden])", timeout=60_000)
     assert "is ready" in page.text_content("#subset-status")
@@ -393,6 +396,9 @@ def test_a_failed_subset_offers_a_retry_that_cuts_it_once_the_object_is_back(
     open_map(page, web_server, f"#bbox=45,12,55,15&swath={swath.uuid}")
     page.wait_for_selector("#details:not([hidden]) #details-meta dt")
     assert page.is_hidden("#subset-retry")
+    # The estimate already finds the object gone (410, the reason).
+    page.locator("#subset-estimate", has_text="No estimate").wait_for()
+    assert "missing from" in page.text_content("#subset-estimate")
     page.click("#subset-button")
     page.wait_for_selector("#subset-retry:not([hidden])", timeout=60_000)
     status = page.text_content("#subset-status")

@@ -7,11 +7,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.models import Region
+from catalog.models import Region, Swath
 from eo.argv import accept_negative_values
 from eo.times import parse_interval
 from hpc.manifest import write_manifest
 from hpc.plan import plan_from_catalog
+from subset.costs import estimate_swath
+from subset.errors import SubsetError
+from subset.region import parse_bbox
+from subset.services import SubsetSpec, region_spec
 
 
 class Command(BaseCommand):
@@ -38,6 +42,13 @@ class Command(BaseCommand):
                             help="which store's copies to read first; each item lists the "
                                  "swath's other VERIFIED copies as replicas to fall back to")
         parser.add_argument("-o", "--output", required=True, help="manifest file to write")
+        parser.add_argument("--estimate", action="store_true",
+                            help="also print each item's bytes to read and to write and its "
+                                 "time, and their totals (POST subsets/estimate's rule: each "
+                                 "swath's metadata and geolocation are read to plan its cut)")
+        parser.add_argument("--variables", default="",
+                            help="with --estimate: the variables hpc.extract will cut "
+                                 "(comma-separated; default: all)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -63,4 +74,37 @@ class Command(BaseCommand):
                               "configured store")
             for uuid in plan.missing[:20]:
                 self.stdout.write(f"  {uuid}")
+        if opts["estimate"]:
+            variables = [v.strip() for v in str(opts["variables"]).split(",") if v.strip()]
+            self.print_estimates(plan.items, opts["bbox"], opts["region"], variables,
+                                 str(opts["store"]))
         sys.stdout.flush()
+
+    def print_estimates(self, items: list[dict[str, Any]], bbox: str | None,
+                        region: str | None, variables: list[str], store: str) -> None:
+        """One line per item (read, written, seconds) and the totals, by subset.costs."""
+        if bbox:
+            spec = SubsetSpec(parse_bbox(bbox), variables=variables)
+        else:
+            shape, slug = region_spec(region or "")
+            spec = SubsetSpec(shape, slug, variables)
+        read = written = 0
+        seconds = 0.0
+        failed = 0
+        for item in items:
+            swath = Swath.objects.select_related("collection").get(uuid=item["id"])
+            try:
+                cost = estimate_swath(swath, spec, store)
+            except SubsetError as e:  # SourceGone included: the reason, item by item
+                failed += 1
+                self.stdout.write(f"  {item['granule_id']}: no estimate: {e}")
+                continue
+            read, written, seconds = (read + cost.bytes_read, written + cost.bytes_written,
+                                      seconds + cost.seconds)
+            self.stdout.write(f"  {item['granule_id']}: read {cost.bytes_read / 1e6:.2f} MB, "
+                              f"write {cost.bytes_written / 1e6:.2f} MB, {cost.seconds:.1f} s"
+                              + (" (no pixel in the region)" if cost.empty else "")
+                              + (" (catalog figures)" if cost.basis == "catalog" else ""))
+        self.stdout.write(f"estimate: read {read / 1e6:.2f} MB, write {written / 1e6:.2f} MB, "
+                          f"{seconds:.1f} s on one rank"
+                          + (f"; {failed} items not estimated" if failed else ""))

@@ -167,6 +167,29 @@ export class Details {
     button.disabled = !area || this.feature?.properties.state !== "VERIFIED";
     if (!area) hint.textContent = "Draw or type an area first: the subset is cut to the search area.";
     else hint.textContent = `The variables of this swath inside ${area.bbox ? `the box ${area.bbox}` : "the drawn polygon"}, as NetCDF.`;
+    this.estimate(button.disabled ? null : area);
+  }
+
+  async estimate(area) {
+    // POST /api/v1/subsets/estimate: the size and time of the cut, before it is asked for.
+    const out = $("subset-estimate");
+    const key = area ? JSON.stringify([this.current, area]) : null;
+    if (key === this.estimated) return;
+    this.estimated = key;
+    out.textContent = "";
+    out.classList.remove("error");
+    if (!key) return;
+    out.textContent = "Estimating the cut…";
+    try {
+      const e = await postJSON(`${config.subsets}estimate`, { swath: this.current, ...area });
+      if (key !== this.estimated) return;
+      out.textContent = e.swaths[0]?.empty ? "No pixel of this swath is in the area: the subset would be empty."
+        : `About ${humanSize(e.bytes_read)} to read from the archive, a ${humanSize(e.bytes_written)} file, ${e.seconds < 1 ? "under a second" : `${Math.ceil(e.seconds)} s`}.`;
+    } catch (err) {
+      if (key !== this.estimated) return;
+      out.textContent = `No estimate: ${err.message}`;
+      out.classList.add("error");
+    }
   }
 
   async cutSubset() {
