@@ -193,14 +193,16 @@ class RenderSQL:
     """How PostgreSQL renders each row of a page (see run_search).
 
     `select` is a select list whose columns are `names`, and `joins` the FROM items it
-    reads, both over `p`, the page's row ids (p.id); `params` fill the %s placeholders
-    of `joins`.
+    reads, both over `p`, the page's row ids (p.id) and the `carry` columns, each SQL
+    over the searched catalog_swath row (`{t}` standing for its table); `params` fill
+    the %s placeholders of `joins`.
     """
 
     select: str
     names: tuple[str, ...]
     joins: str
     params: list[Any]
+    carry: dict[str, str] = field(default_factory=dict)
 
 
 def run_search(search: SwathSearch, base: QuerySet | None = None,
@@ -289,14 +291,16 @@ def _run_rendered(search: SwathSearch, base: QuerySet | None, render: RenderSQL)
 
     The ids come from _page_query()'s queryset, compiled by Django
     (sql_with_params): the same filter and keyset condition as _run(), with only the
-    ids and sort columns selected; the rendering joins back by primary key, so it runs
-    for the rows of the page alone. On page 1 the count rides along as a window over
+    ids, the sort columns and `render.carry` selected; the rendering joins on the id,
+    so it runs for the rows of the page alone. On page 1 the count rides along as a window over
     the matches (capped like _count), instead of a second scan of the same index.
     """
     sort_cols = [col for col, _ in search.order]
     query, cursor, qs, first_page, page_qs = _page_query(search, base)
     counting = first_page and search.count
-    ids = page_qs.values("id", *sort_cols)
+    table = connection.ops.quote_name(Swath._meta.db_table)
+    ids = page_qs.values("id", *sort_cols, **{
+        name: RawSQL(sql.format(t=table), []) for name, sql in render.carry.items()})
     try:
         inner, inner_params = ids[: (COUNT_CAP + 1) if counting else (search.limit + 1)] \
             .query.sql_with_params()
