@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/api_load.py pgstac      # the same rows in pgSTAC (once)
     .venv/bin/python benchmarks/api_search.py [--queries 300] [--dsn ...]
     .venv/bin/python benchmarks/api_search.py --breakdown [--queries 300] [--dsn ...]
+    .venv/bin/python benchmarks/api_search.py --baseline DIR [--no-pgstac] [--dsn ...]
 
 Each query is a 10x10 degree bbox and a 30-day window, limit 100, seeded. The
 server (gunicorn, 1 worker) is warmed up first; requests are sequential, through
@@ -11,9 +12,11 @@ http.client (see Client). The bare SQL is the same filter and order run through
 psycopg2 with the footprints as GeoJSON; pgSTAC's `search()` runs in SQL through
 psycopg 3 from .venv-peers. Prints a Markdown table for docs/BENCHMARKS.md.
 
---breakdown runs the same queries in this process, through the WSGI application
-without a server, and splits each request's time into the phases of the request path
-(each phase's own time, without the phases it calls), beside the bare SQL.
+--baseline serves another checkout too (its own .venv) and times its search beside
+this one's, query by query. --breakdown runs the same queries in this process,
+through the WSGI application without a server, and splits each request's time into
+the phases of the request path (each phase's own time, without the phases it
+calls), beside the bare SQL.
 """
 
 from __future__ import annotations
@@ -98,12 +101,13 @@ def server_env(dsn: str) -> dict[str, str]:
             "STORES": "", "CELERY_BROKER_URL": "", "LOG_LEVEL": "WARNING"}
 
 
-def start_server(dsn: str, port: int) -> subprocess.Popen:
-    env = server_env(dsn)
+def start_server(dsn: str, port: int, repo: Path = REPO) -> subprocess.Popen:
+    """gunicorn (1 worker) serving the checkout at `repo`."""
+    env = {**server_env(dsn), "VAR_DIR": str(repo / "var" / "bench")}
     proc = subprocess.Popen(
-        [str(REPO / ".venv" / "bin" / "gunicorn"), "config.wsgi", "--bind",
+        [str(repo / ".venv" / "bin" / "gunicorn"), "config.wsgi", "--bind",
          f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"],
-        cwd=REPO, env=env)
+        cwd=repo, env=env)
     for _ in range(300):
         try:
             requests.get(f"http://127.0.0.1:{port}/stac/conformance", timeout=30)
@@ -290,6 +294,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--no-pgstac", action="store_true", help="skip the pgSTAC side")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout, served on --port + 1 and timed beside this one")
     parser.add_argument("--breakdown", action="store_true",
                         help="where an in-process request's time goes (no server, no pgSTAC)")
     args = parser.parse_args()
@@ -308,6 +314,7 @@ def main() -> None:
         print(f"pgSTAC holds items up to {loaded:%Y-%m-%d}; windows end before it")
     qs = queries(args.queries, args.seed, end)
     warm = queries(args.warmup, args.seed + 1, end)
+    baseline = start_server(args.dsn, args.port + 1, args.baseline) if args.baseline else None
     proc = start_server(args.dsn, args.port)
     try:
         client = Client(args.port)
@@ -317,43 +324,53 @@ def main() -> None:
         for q in warm:
             http_search(client, q)
             bare_search(cur, q)
-        http_t, sql_t, mismatched, sizes = [], [], 0, []
-        # Side by side, query by query, so load changes hit both alike. Whichever runs
-        # second finds the rows' pages already in shared_buffers (the 1 GB table does
-        # not fit in 128 MB), which makes it 2-4x faster: who goes first alternates.
-        second: dict[str, list[float]] = {"http": [], "sql": []}
+        contenders: dict[str, Callable[[dict], tuple[float, list[str]]]] = {
+            "http": lambda q: http_search(client, q), "sql": lambda q: bare_search(cur, q)}
+        if baseline:
+            base_client = Client(args.port + 1)
+            for q in warm:
+                http_search(base_client, q)
+            contenders["baseline"] = lambda q: http_search(base_client, q)
+        names = list(contenders)
+        times: dict[str, list[float]] = {name: [] for name in names}
+        # Side by side, query by query, so load changes hit all alike. Whichever runs
+        # after another finds the rows' pages already in shared_buffers (the 1 GB table
+        # does not fit in 128 MB), which makes it 2-4x faster: who goes first rotates.
+        second: dict[str, list[float]] = {name: [] for name in names}
+        mismatched, sizes = 0, []
         for i, q in enumerate(qs):
-            if i % 2 == 0:
-                th, ids_h = http_search(client, q)
-                ts, ids_s = bare_search(cur, q)
-                second["sql"].append(ts)
-            else:
-                ts, ids_s = bare_search(cur, q)
-                th, ids_h = http_search(client, q)
-                second["http"].append(th)
-            http_t.append(th)
-            sql_t.append(ts)
-            sizes.append(len(ids_h))
-            mismatched += ids_h != ids_s
+            ids = {}
+            for pos, name in enumerate(names[i % len(names):] + names[:i % len(names)]):
+                elapsed, ids[name] = contenders[name](q)
+                times[name].append(elapsed)
+                if pos:
+                    second[name].append(elapsed)
+            sizes.append(len(ids["http"]))
+            mismatched += sum(ids[name] != ids["sql"] for name in names)
+        http_t, sql_t = times["http"], times["sql"]
         pg_t = None
         if not args.no_pgstac:
             pgstac_search(args.dsn, warm)
             pg_t = pgstac_search(args.dsn, qs)
         p1, pn = deep_paging(client, args.pages, 20)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        for server in (proc, baseline):
+            if server:
+                server.terminate()
+                server.wait(10)
     cur.execute("SELECT count(*) FROM catalog_swath")
     (rows,) = cur.fetchone()
     print(f"\n{rows:,} swaths; {len(qs)} queries (10x10 deg, 30 days, limit 100); "
           f"mean {statistics.mean(sizes):.1f} items returned; "
-          f"{mismatched} queries where HTTP and bare SQL returned different ids\n")
+          f"{mismatched} answers (HTTP or baseline) whose ids differed from the bare SQL's\n")
     print("| what | p50 ms | p90 ms | p99 ms |")
     print("| --- | ---: | ---: | ---: |")
     for name, ts in (("/stac/search over HTTP (warm gunicorn, 1 worker)", http_t),
                      ("bare SQL, same rows (psycopg2)", sql_t),
-                     ("/stac/search, only when run second (rows' pages cached)", second["http"]),
-                     ("bare SQL, only when run second (rows' pages cached)", second["sql"]),
+                     ("/stac/search, only when not run first (rows' pages cached)",
+                      second["http"]),
+                     ("bare SQL, only when not run first (rows' pages cached)", second["sql"]),
+                     (f"baseline {args.baseline} /stac/search over HTTP", times.get("baseline")),
                      ("pgSTAC search() in SQL (same rows as Items)", pg_t)):
         if ts:
             print(f"| {name} | {pct(ts, 50):.1f} | {pct(ts, 90):.1f} | {pct(ts, 99):.1f} |")
@@ -362,8 +379,13 @@ def main() -> None:
     print(f"| deep paging: page {args.pages} | {pct(pn, 50):.1f} | {pct(pn, 90):.1f} | "
           f"{pct(pn, 99):.1f} |")
     print(f"\nHTTP p50 / bare SQL p50 = {pct(http_t, 50) / pct(sql_t, 50):.2f} "
-          f"(both run second: {pct(second['http'], 50) / pct(second['sql'], 50):.2f}); "
+          f"(neither run first: {pct(second['http'], 50) / pct(second['sql'], 50):.2f}); "
           f"page {args.pages} p50 / page 1 p50 = {pct(pn, 50) / pct(p1, 50):.2f}")
+    if baseline:
+        ratios = [h / b for h, b in zip(http_t, times["baseline"], strict=True)]
+        print(f"baseline HTTP p50 / bare SQL p50 = "
+              f"{pct(times['baseline'], 50) / pct(sql_t, 50):.2f}; this checkout's time over "
+              f"the baseline's, median of the queries' ratios = {statistics.median(ratios):.3f}")
     if pg_t:
         print(f"HTTP p50 / pgSTAC p50 = {pct(http_t, 50) / pct(pg_t, 50):.2f}")
     load = os.getloadavg()
