@@ -193,16 +193,16 @@ class RenderSQL:
     """How PostgreSQL renders each row of a page (see run_search).
 
     `select` is a select list whose columns are `names`, and `joins` the FROM items it
-    reads, both over `p`, the page's row ids (p.id) and the `carry` columns, each SQL
-    over the searched catalog_swath row (`{t}` standing for its table); `params` fill
-    the %s placeholders of `joins`.
+    reads, both over `p`, the page's row ids (p.id) and the columns of `carry`, a
+    select list over the searched catalog_swath row (`{t}` standing for its table);
+    `params` fill the %s placeholders of `joins`.
     """
 
     select: str
     names: tuple[str, ...]
     joins: str
     params: list[Any]
-    carry: dict[str, str] = field(default_factory=dict)
+    carry: str = ""
 
 
 def run_search(search: SwathSearch, base: QuerySet | None = None,
@@ -298,9 +298,7 @@ def _run_rendered(search: SwathSearch, base: QuerySet | None, render: RenderSQL)
     sort_cols = [col for col, _ in search.order]
     query, cursor, qs, first_page, page_qs = _page_query(search, base)
     counting = first_page and search.count
-    table = connection.ops.quote_name(Swath._meta.db_table)
-    ids = page_qs.values("id", *sort_cols, **{
-        name: RawSQL(sql.format(t=table), []) for name, sql in render.carry.items()})
+    ids = page_qs.values("id", *sort_cols)
     try:
         inner, inner_params = ids[: (COUNT_CAP + 1) if counting else (search.limit + 1)] \
             .query.sql_with_params()
@@ -310,6 +308,12 @@ def _run_rendered(search: SwathSearch, base: QuerySet | None, render: RenderSQL)
         # rows too.
         return SearchPage(rows=[], next_token=None, matched=0 if counting else cursor.matched,
                           exact=True if counting else cursor.exact)
+    if render.carry:
+        # Appended to the ORM's select list of plain columns, whose first FROM is its
+        # own (and its ORDER BY counts columns from the left): as annotations the
+        # carried columns cost 0.2 ms of Python a request, more than they save.
+        table = connection.ops.quote_name(Swath._meta.db_table)
+        inner = inner.replace(" FROM ", f", {render.carry.format(t=table)} FROM ", 1)
     cols = ", ".join(f"p.{c}" for c in ["id", *sort_cols])
     if counting:
         page_sql = (f"SELECT m.*, count(*) OVER () AS n FROM ({inner}) AS m "

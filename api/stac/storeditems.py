@@ -203,7 +203,8 @@ def _page_render(rev: int) -> RenderSQL:
 
 
 # What each of the page's rows carries from the search, to tell a current stored item.
-CARRY = {"row_uuid": "{t}.uuid", "row_state": "{t}.state", "row_xmin": _XMIN.replace("s.", "{t}.")}
+CARRY = ("{t}.uuid AS row_uuid, {t}.state AS row_state, "
+         + _XMIN.replace("s.", "{t}.") + " AS row_xmin")
 
 
 def render(base: str, rev: int = REV) -> RenderSQL:
