@@ -19,29 +19,19 @@ from catalog.models import Collection
 __all__ = ["GEOJSON", "STAC_VERSION", "Raw", "dumps", "item", "collection", "item_collection"]
 
 
-def _fragment(o: object) -> orjson.Fragment:
-    if isinstance(o, Raw):
-        return orjson.Fragment(o.text)
-    raise TypeError(f"{type(o).__name__} is not JSON serializable")
-
-
-def _parsed(o: object) -> object:
-    if isinstance(o, Raw):
-        return json.loads(o.text)
-    raise TypeError(f"{type(o).__name__} is not JSON serializable")
-
-
 def dumps(body: Any) -> bytes:
     """The JSON of a response body, each Raw value written verbatim (not parsed and
     encoded again).
 
-    orjson splices the Raw texts in as fragments; what it refuses (a lone surrogate
-    echoed from a request body, an integer past 64 bits) json writes instead.
+    orjson splices the Raw texts in as fragments (anything else it cannot write has no
+    .text, an error either way); what it refuses (a lone surrogate echoed from a request
+    body, an integer past 64 bits) json writes instead.
     """
     try:
-        return orjson.dumps(body, default=_fragment)
+        return orjson.dumps(body, default=lambda o: orjson.Fragment(o.text))
     except orjson.JSONEncodeError:
-        return json.dumps(body, separators=(",", ":"), default=_parsed).encode()
+        return json.dumps(body, separators=(",", ":"),
+                          default=lambda o: json.loads(o.text)).encode()
 
 
 # The columns a page of items is rendered from (run_search(columns=...) returns dicts).
