@@ -112,7 +112,16 @@ def close() -> None:
     inspector = getattr(_local, "inspector", None)
     _local.inspector = None
     if inspector is not None:
+        _local.spent = getattr(_local, "spent", 0.0) + inspector.child_cpu_s
         inspector.close()
+
+
+def child_cpu_seconds() -> float:
+    """Return the CPU seconds this thread's children spent on the items they answered (a
+    killed child's are not known): the rank's own CPU figure leaves them out otherwise."""
+    inspector = getattr(_local, "inspector", None)
+    return float(getattr(_local, "spent", 0.0)) + (
+        float(inspector.child_cpu_s) if inspector is not None else 0.0)
 
 
 def run_limited(work: Any, item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:

@@ -59,9 +59,9 @@ class Outcome:
 
 
 def cpu_seconds() -> float:
-    """Return this process's user + system CPU time so far."""
+    """Return this process's user + system CPU time so far, with its item children's."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime + usage.ru_stime + limits.child_cpu_seconds()
 
 
 def largest_first(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
