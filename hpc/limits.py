@@ -36,6 +36,7 @@ MODES = ("auto", "all", "off")
 HANGING_FORMATS = frozenset({"netcdf4", "hdf5", "hdfeos5", ""})
 DEFAULT_TIMEOUT_S = 900.0
 DEFAULT_MEMORY_MB = 8192
+MIN_MEMORY_MB = 512
 # A fresh child imports Python, h5py and netCDF4 (1-2 s, more on a loaded node) before
 # the item's clock starts: the timeout is the item's, not the interpreter's.
 STARTUP_TIMEOUT_S = 120.0
@@ -75,13 +76,15 @@ def positive_seconds(text: str) -> float:
 
 
 def positive_mb(text: str) -> int:
-    """argparse type of --item-memory: a whole number of MB, at least 64."""
+    """argparse type of --item-memory: a whole number of MB, at least MIN_MEMORY_MB."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MB") from None
-    if value < 64:
-        raise argparse.ArgumentTypeError(f"must be at least 64 MB, not {text}")
+    if value < MIN_MEMORY_MB:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_MEMORY_MB} MB (the child's interpreter and libraries "
+            f"alone map about 220 MB), not {text}")
     return value
 
 
