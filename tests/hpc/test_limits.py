@@ -61,17 +61,21 @@ def test_a_hanging_item_times_out_and_the_rest_of_the_job_finishes(
     assert f"timeout: {hanging['id']} on rank" in done.stdout
 
 
+@pytest.mark.s3_servers("rclone")  # about scheduling, not the store
+@pytest.mark.parametrize("schedule", ["dynamic", "static"])
 def test_cancel_successors_cancels_the_unstarted_items_of_the_failed_items_group(
-        node_env: dict, staged: list[dict], tmp_path: Path) -> None:
-    # Largest first: g-0 goes out first and fails at once; while both ranks cut x-0 and
-    # x-1, the smaller g-1 and g-2 of its granule wait in the queue and are cancelled.
+        node_env: dict, staged: list[dict], tmp_path: Path, schedule: str) -> None:
+    # g-0 fails at once. Dynamic, largest first: g-0 goes out first; while both ranks cut
+    # x-0 and x-1, the smaller g-1 and g-2 wait in rank 0's queue. Static: rank 0 holds
+    # g-0 and x-0, rank 1 x-1, g-1 and g-2, and hears of the group while cutting x-1.
     big, mid, small, smallest = staged[2], staged[0], staged[1], staged[3]
     items = [{**big, "id": "g-0", "granule_id": "G"}, {**big, "id": "x-0"},
              {**mid, "id": "x-1"}, {**small, "id": "g-1", "granule_id": "G"},
              {**smallest, "id": "g-2", "granule_id": "G"}]
     out = tmp_path / "out"
     done = run_extract(args(write(tmp_path / "m.jsonl", items), out, "--on-failure",
-                            "cancel-successors", "--group-by", "granule"),
+                            "cancel-successors", "--group-by", "granule",
+                            "--schedule", schedule),
                        {**node_env, "HPC_FAULT": "fail:g-0,slow:x-:1"}, ranks=2)
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     summary = report_of(out)
