@@ -2,14 +2,19 @@
 
     mpirun -n N python -m mpi4py -m hpc.extract --manifest manifest.jsonl \
         --bbox W,S,E,N --out DIR|s3://bucket/prefix \
-        [--schedule dynamic|static] [--on-failure retry:3|skip|fail] \
+        [--schedule dynamic|static] \
+        [--on-failure retry:3|skip|fail|cancel-successors] [--group-by granule|region] \
+        [--item-limits auto|all|off] [--item-timeout SECONDS] [--item-memory MB] \
         [--mapping mpi|processes|serial]
 
 Run it as ``python -m mpi4py -m hpc.extract`` so that an exception or a killed rank
 aborts the whole job instead of deadlocking it. Workers import archive/, subset/ and
 ingest's reading side only: no Django, no database. ``--api URL`` plans the manifest
-from the REST API instead of a file. Exit codes: 0 all done, 2 some items skipped,
-1 the job failed (nothing is registered), 3 registration failed.
+from the REST API instead of a file. Items read through the HDF5 library (NetCDF-4,
+HDF5, format unknown: the library with kept hang cases) run in a child process with a
+time and memory limit (--item-limits auto); a timeout is the item's failure under
+--on-failure. Exit codes: 0 all done, 2 some items skipped or cancelled, 1 the job
+failed (nothing is registered), 3 registration failed.
 """
 
 from __future__ import annotations
@@ -26,6 +31,14 @@ from eo.argv import accept_negative_values
 from eo.times import parse_interval
 from hpc import outputs
 from hpc.driver import finish, run_job
+from hpc.limits import (
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
+    MODES,
+    Limits,
+    positive_mb,
+    positive_seconds,
+)
 from hpc.manifest import ManifestError, read_manifest, region_from_spec
 from hpc.policy import parse_policy
 from hpc.report import summarize, table, write_json
@@ -55,7 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory or s3://bucket/prefix")
     p.add_argument("--schedule", choices=("dynamic", "static"), default="dynamic")
     p.add_argument("--on-failure", default="retry:3",
-                   help="retry:N (then fail), retry:N,skip, skip or fail (default retry:3)")
+                   help="retry:N (then fail), retry:N,skip, skip, fail, cancel-successors "
+                        "or retry:N,cancel-successors (default retry:3)")
+    p.add_argument("--group-by", choices=("granule", "region"), default="granule",
+                   help="with cancel-successors: a failed item cancels the unstarted items "
+                        "of its granule or of its region (default granule)")
+    p.add_argument("--item-limits", choices=MODES, default="auto",
+                   help="run items in a child with --item-timeout and --item-memory: auto "
+                        "(default) for NetCDF-4/HDF5 items or of unknown format, whose "
+                        "library has kept hang cases; all; off")
+    p.add_argument("--item-timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
+                   metavar="SECONDS", help="wall-clock limit of one limited item, > 0 "
+                   f"(default {DEFAULT_TIMEOUT_S:g}); past it the item fails, not retried")
+    p.add_argument("--item-memory", type=positive_mb, default=DEFAULT_MEMORY_MB,
+                   metavar="MB", help="address-space limit of a limited item's child "
+                   f"(default {DEFAULT_MEMORY_MB})")
     p.add_argument("--mapping", choices=("mpi", "processes", "serial"), default="mpi")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="processes for --mapping processes")
@@ -123,13 +150,15 @@ def plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]
     out = args.out.rstrip("/") if outputs.is_store(args.out) else str(Path(args.out).resolve())
     log_dir = args.log_dir or (str(Path(out) / "_logs" / job_id) if not outputs.is_store(out)
                                else str(Path("hpc-logs") / job_id))
-    policy = parse_policy(args.on_failure, backoff_s=args.retry_backoff)
+    policy = parse_policy(args.on_failure, backoff_s=args.retry_backoff,
+                          group_by=args.group_by)
     job = {
         "job_id": job_id, "out": out, "region": resolve_region(args, items),
         "variables": [v.strip() for v in args.variables.split(",")] if args.variables else None,
         "created": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "max_bytes": int(args.max_mb * 1e6) if args.max_mb else None,
         "policy": asdict(policy), "mapping": args.mapping, "schedule": args.schedule,
+        "limits": asdict(Limits(args.item_limits, args.item_timeout, args.item_memory)),
         "rank0": args.rank0, "log_dir": str(Path(log_dir).resolve()),
         "manifest": args.manifest or args.api, "items": len(items),
     }

@@ -3,7 +3,9 @@
 Kinds: ``raise`` (a transient error on the first n attempts of the process, default 1),
 ``fail`` (a permanent error every time), ``exit`` (``os._exit(137)``: the rank dies),
 ``slow`` (sleep n seconds before the item; prefix ``*`` matches every item).
-Unset in production; read through hpc.env like every other variable.
+Unset in production; read through hpc.env like every other variable. Acted on in the
+rank by ``hpc.policy.run_item`` before each attempt, also for an item whose work runs in
+a limited child (hpc.limits), so a fault's attempt count outlives a replaced child.
 """
 
 from __future__ import annotations

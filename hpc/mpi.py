@@ -13,6 +13,10 @@ steals it from a rank that is working, so every wait here is ``iprobe`` plus a s
 sleep. A ``failed`` result (policy ``fail``) makes rank 0 stop handing out items and
 tell static ranks to stop; every rank then says goodbye with its statistics (the
 gather that confirms success), and rank 0 sends each the job's exit code.
+
+Under cancel-successors a failure closes its group: rank 0 drops the group's queued
+items at once (dynamic) and reports them cancelled; static ranks are sent the group
+(CANCEL) and cancel their own unstarted items of it when the message arrives.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hpc.policy import Work, run_item
+from hpc import limits
+from hpc.policy import Cancellations, Work, run_item
 from hpc.scheduler import (
     OnResult,
     Outcome,
@@ -36,7 +41,7 @@ from hpc.scheduler import (
     largest_first,
 )
 
-REQUEST, WORK, RESULT, BYE, ABORT, FINAL, JOB = range(11, 18)
+REQUEST, WORK, RESULT, BYE, ABORT, FINAL, JOB, CANCEL = range(11, 19)
 POLL_S = 0.001  # a waiting worker rank: idle anyway, answer fast
 SERVE_POLL_S = 0.005  # rank 0's service thread: wakes beside a working main thread
 
@@ -64,7 +69,7 @@ class _Coordinator:
     """Rank 0's state: the queue, the results, who has said goodbye."""
 
     def __init__(self, comm: Any, items: list[dict[str, Any]], on_result: OnResult,
-                 log: Callable[[str], None]) -> None:
+                 log: Callable[[str], None], job: dict[str, Any]) -> None:
         self.comm = comm
         self.queue = collections.deque(items)
         self.lock = threading.Lock()
@@ -73,6 +78,8 @@ class _Coordinator:
         self.log = log
         self.byes: dict[int, dict[str, Any]] = {}
         self.aborted_sent: set[int] = set()
+        self.groups = Cancellations(job)
+        self.to_announce: list[tuple[str, str]] = []  # closed groups static ranks must hear
 
     def next_item(self) -> dict[str, Any] | None:
         with self.lock:
@@ -85,6 +92,21 @@ class _Coordinator:
                 self.outcome.aborted = True
                 self.log(f"item {result['id']} failed: stopping the job ({result['reason']})")
             self.on_result(result)
+            if self.groups.close(result):
+                self.to_announce.append((result["cancels"], result["id"]))
+                self.log(f"item {result['id']} failed: cancelling the unstarted items of "
+                         f"{result['cancels']}")
+                kept: collections.deque[dict[str, Any]] = collections.deque()
+                for item in self.queue:
+                    cancelled = self.groups.cancelled(item)
+                    if cancelled is None:
+                        kept.append(item)
+                        continue
+                    cancelled["rank"] = result.get("rank")
+                    self.log(f"cancelled {item['id']}: {cancelled['reason']}")
+                    self.outcome.results.append(cancelled)
+                    self.on_result(cancelled)
+                self.queue = kept
 
     def serve(self, static: bool) -> None:
         """Answer requests and collect results until every other rank has said goodbye."""
@@ -93,6 +115,12 @@ class _Coordinator:
         comm = self.comm
         status = MPI.Status()
         while len(self.byes) < comm.size - 1:
+            while static and self.to_announce:
+                with self.lock:
+                    closed = self.to_announce.pop(0)
+                for dest in range(1, comm.size):
+                    if dest not in self.byes:
+                        comm.send(closed, dest=dest, tag=CANCEL)
             if self.outcome.aborted and static:
                 for dest in range(1, comm.size):
                     if dest not in self.byes and dest not in self.aborted_sent:
@@ -134,12 +162,22 @@ def run_mpi(comm: Any, items: list[dict[str, Any]] | None, work: Work, job: dict
     if rank != 0:
         mine: list[dict[str, Any]] = []
         if static:
+            groups = Cancellations(job)
             for item in block(items or [], rank, size):
                 if comm.iprobe(source=0, tag=ABORT):
                     comm.recv(source=0, tag=ABORT)
                     log("rank 0 asked to stop")
                     break
-                result = _run(work, item, job, rank, log)
+                while comm.iprobe(source=0, tag=CANCEL):
+                    group, by = comm.recv(source=0, tag=CANCEL)
+                    groups.close({"id": by, "cancels": group})
+                result = groups.cancelled(item)
+                if result is not None:
+                    result["rank"] = rank
+                    log(f"cancelled {item['id']}: {result['reason']}")
+                else:
+                    result = _run(work, item, job, rank, log)
+                    groups.close(result)
                 mine.append(result)
                 comm.send(result, dest=0, tag=RESULT)
                 if is_fatal(result):
@@ -153,13 +191,16 @@ def run_mpi(comm: Any, items: list[dict[str, Any]] | None, work: Work, job: dict
                     break
                 result = _run(work, item, job, rank, log)
                 mine.append(result)
+        limits.close()
         comm.send(_stats(rank, t0, cpu0, mine, log_path).__dict__, dest=0, tag=BYE)
+        while comm.iprobe(source=0, tag=CANCEL):  # announced after this rank's last item
+            comm.recv(source=0, tag=CANCEL)
         return None
 
     from mpi4py import MPI
 
     queue = block(items or [], 0, size) if static else largest_first(items or [])
-    coord = _Coordinator(comm, queue, on_result, log)
+    coord = _Coordinator(comm, queue, on_result, log, job)
     works = rank0_works or size == 1 or static
     # The service thread beside the working main thread needs MPI's THREAD_SERIALIZED.
     threaded = size > 1 and works and MPI.Query_thread() >= MPI.THREAD_SERIALIZED
@@ -176,6 +217,7 @@ def run_mpi(comm: Any, items: list[dict[str, Any]] | None, work: Work, job: dict
         result = _run(work, mine_next, job, 0, log)
         mine.append(result)
         coord.record(result)
+    limits.close()
     if server is not None:
         while server.is_alive():
             server.join(0.05)

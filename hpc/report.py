@@ -1,9 +1,12 @@
 """Job reports: per-rank log files, progress lines while it runs, the summary at the end.
 
 The summary (a table on stdout and JSON beside the logs) counts items done, empty
-(no pixel in the region), resumed (finished by an earlier run), skipped and failed
-with reasons; bytes read from the store and written; per-rank busy time and MB/s;
-and the load imbalance, max rank busy time / mean busy time over the working ranks.
+(no pixel in the region), resumed (finished by an earlier run), skipped, failed and
+cancelled (cancel-successors) with reasons; names every item ended by its time limit
+(``timeouts``, also memory overruns and crashes of the item's child) and every
+cancellation with the failure that caused it; bytes read from the store and written;
+per-rank busy time, MB/s, timeouts and cancellations; and the load imbalance, max rank
+busy time / mean busy time over the working ranks.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any, TextIO
 
 from hpc.scheduler import Outcome
 
-STATUSES = ("done", "empty", "resumed", "skipped", "failed")
+STATUSES = ("done", "empty", "resumed", "skipped", "failed", "cancelled")
+NOT_PRODUCED = ("failed", "skipped", "cancelled")
 
 
 class RankLog:
@@ -69,7 +73,7 @@ class Progress:
         self.bytes_read += int(result.get("bytes_read") or 0)
         n = sum(self.counts.values())
         now = time.monotonic()
-        if result.get("status") in ("failed", "skipped"):
+        if result.get("status") in NOT_PRODUCED:
             print(f"[{self.label}] {result['status']} {result['id']}: {result.get('reason')}",
                   file=self.stream, flush=True)
         if now - self._last < self.interval_s and n < self.total:
@@ -98,10 +102,12 @@ def summarize(outcome: Outcome, job: dict[str, Any], total: int,
     bytes_in = sum(int(r.get("size_in") or 0) for r in outcome.results
                    if r.get("status") in ("done", "empty"))
     failed = counts["failed"] > 0 or outcome.aborted
+    limited = [r for r in outcome.results if r.get("cause")]
+    cancelled = [r for r in outcome.results if r.get("status") == "cancelled"]
     summary = {
         "job": job,
         "complete": not failed,
-        "exit_code": 1 if failed else (2 if counts["skipped"] else 0),
+        "exit_code": 1 if failed else (2 if counts["skipped"] or counts["cancelled"] else 0),
         "items": total,
         "counts": {s: counts[s] for s in STATUSES} | {"not_run": total - len(outcome.results)},
         "bytes_in": bytes_in,
@@ -114,11 +120,22 @@ def summarize(outcome: Outcome, job: dict[str, Any], total: int,
         "ranks": [
             {**w.__dict__, "busy_s": round(w.busy_s, 3), "wall_s": round(w.wall_s, 3),
              "cpu_s": round(w.cpu_s, 3),
-             "mb_per_s": round(w.bytes_read / w.busy_s / 1e6, 2) if w.busy_s else 0.0}
+             "mb_per_s": round(w.bytes_read / w.busy_s / 1e6, 2) if w.busy_s else 0.0,
+             # what ended by its limits on this rank, and what its failures cancelled
+             "timeouts": sum(r.get("cause") == "timeout" and r.get("rank") == w.rank
+                             for r in limited),
+             "limit_failures": [r["id"] for r in limited if r.get("rank") == w.rank],
+             "cancelled": sum(r.get("rank") == w.rank for r in cancelled)}
             for w in outcome.workers],
         "failures": [{"id": r["id"], "status": r["status"], "reason": r.get("reason"),
-                      "attempts": r.get("attempts")}
+                      "attempts": r.get("attempts"), "cause": r.get("cause"),
+                      "rank": r.get("rank")}
                      for r in outcome.results if r.get("status") in ("failed", "skipped")],
+        "timeouts": [{"id": r["id"], "cause": r["cause"], "status": r["status"],
+                      "rank": r.get("rank"), "seconds": round(float(r.get("seconds") or 0), 3),
+                      "reason": r.get("reason")} for r in limited],
+        "cancelled": [{"id": r["id"], "group": r["group"], "cancelled_by": r["cancelled_by"],
+                       "rank": r.get("rank")} for r in cancelled],
         "results": sorted(outcome.results, key=lambda r: r["id"]),
     }
     summary.update(extra or {})
@@ -128,12 +145,14 @@ def summarize(outcome: Outcome, job: dict[str, Any], total: int,
 def table(summary: dict[str, Any]) -> str:
     """Return the summary as a text table."""
     lines = [f"{'rank':>4} {'host':<16} {'pid':>7} {'items':>5} {'busy s':>8} {'wall s':>8} "
-             f"{'cpu s':>7} {'read MB':>9} {'written MB':>10} {'MB/s':>7}"]
+             f"{'cpu s':>7} {'read MB':>9} {'written MB':>10} {'MB/s':>7} {'timeouts':>8} "
+             f"{'cancelled':>9}"]
     for w in summary["ranks"]:
         lines.append(f"{w['rank']:>4} {w['host'][:16]:<16} {w['pid']:>7} {w['items']:>5} "
                      f"{w['busy_s']:>8.2f} {w['wall_s']:>8.2f} {w['cpu_s']:>7.1f} "
                      f"{w['bytes_read'] / 1e6:>9.1f} {w['bytes_written'] / 1e6:>10.1f} "
-                     f"{w['mb_per_s']:>7.1f}")
+                     f"{w['mb_per_s']:>7.1f} {w.get('timeouts', 0):>8} "
+                     f"{w.get('cancelled', 0):>9}")
     c = summary["counts"]
     lines.append(" ".join(f"{k} {v}" for k, v in c.items()) + f" (of {summary['items']})")
     lines.append(f"wall {summary['wall_s']:.2f} s; {summary['bytes_in'] / 1e6:.1f} MB of input "
@@ -144,6 +163,13 @@ def table(summary: dict[str, Any]) -> str:
         lines.append(f"  {f['status']} {f['id']} after {f['attempts']} attempt(s): {f['reason']}")
     if len(summary["failures"]) > 20:
         lines.append(f"  ... and {len(summary['failures']) - 20} more in the JSON report")
+    for t in summary.get("timeouts", []):
+        lines.append(f"  {t['cause']}: {t['id']} on rank {t['rank']}, ended after "
+                     f"{t['seconds']:.1f} s ({t['status']})")
+    for c in summary.get("cancelled", [])[:20]:
+        lines.append(f"  cancelled {c['id']}: {c['cancelled_by']} of {c['group']} failed")
+    if len(summary.get("cancelled", [])) > 20:
+        lines.append(f"  ... and {len(summary['cancelled']) - 20} more cancelled in the report")
     verdict = "complete" if summary["complete"] else "FAILED: nothing may be registered"
     lines.append(f"job {verdict}, exit code {summary['exit_code']}")
     return "\n".join(lines)

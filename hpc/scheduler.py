@@ -17,7 +17,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpc.policy import Work, run_item
+from hpc import limits
+from hpc.policy import Cancellations, Work, run_item
 
 OnResult = Callable[[dict[str, Any]], None]
 
@@ -38,7 +39,9 @@ class WorkerStats:
     log: str | None = None
 
     def add(self, result: dict[str, Any]) -> None:
-        """Count one item's result."""
+        """Count one item's result (a cancelled item never ran: not counted)."""
+        if result.get("status") == "cancelled":
+            return
         self.items += 1
         self.busy_s += float(result.get("seconds") or 0.0)
         self.bytes_read += int(result.get("bytes_read") or 0)
@@ -56,9 +59,9 @@ class Outcome:
 
 
 def cpu_seconds() -> float:
-    """Return this process's user + system CPU time so far."""
+    """Return this process's user + system CPU time so far, with its item children's."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime + usage.ru_stime + limits.child_cpu_seconds()
 
 
 def largest_first(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -88,15 +91,20 @@ def run_serial(items: Sequence[dict[str, Any]], work: Work, job: dict[str, Any],
     t0, cpu0 = time.monotonic(), cpu_seconds()
     stats = WorkerStats(0, socket.gethostname(), os.getpid())
     outcome = Outcome(workers=[stats])
-    for item in items:
-        result = run_item(work, item, job)
-        result["rank"] = 0
-        stats.add(result)
-        outcome.results.append(result)
-        on_result(result)
-        if is_fatal(result):
-            outcome.aborted = True
-            break
+    groups = Cancellations(job)
+    try:
+        for item in items:
+            result = groups.cancelled(item) or run_item(work, item, job)
+            result["rank"] = 0
+            stats.add(result)
+            outcome.results.append(result)
+            on_result(result)
+            groups.close(result)
+            if is_fatal(result):
+                outcome.aborted = True
+                break
+    finally:
+        limits.close()
     outcome.wall_s = stats.wall_s = time.monotonic() - t0
     stats.cpu_s = cpu_seconds() - cpu0
     return outcome
@@ -109,23 +117,39 @@ def _in_pool(work: Work, item: dict[str, Any], job: dict[str, Any]) -> dict[str,
     return result
 
 
+def _cancel_group(pending: dict[Future[dict[str, Any]], dict[str, Any]], groups: Cancellations,
+                  outcome: Outcome, on_result: OnResult, rank: int) -> None:
+    """Cancel the queued futures of closed groups; their items are reported cancelled, on
+    the ``rank`` (pool process) whose failure closed the group."""
+    for future, item in list(pending.items()):
+        result = groups.cancelled(item)
+        if result is not None and future.cancel():
+            del pending[future]
+            result["rank"] = rank
+            outcome.results.append(result)
+            on_result(result)
+
+
 def run_processes(items: Sequence[dict[str, Any]], work: Work, job: dict[str, Any],
                   on_result: OnResult, workers: int) -> Outcome:
     """Run the items in a pool of ``workers`` fresh processes, largest first.
 
     Processes are spawned, not forked: netCDF-C/HDF5 and boto3 clients must not be
-    shared with a parent (STYLE 13). A fatal result cancels what has not started.
+    shared with a parent (STYLE 13). A fatal result cancels what has not started;
+    under cancel-successors, what has not started of the failed item's group.
     """
     t0 = time.monotonic()
     outcome = Outcome()
     by_pid: dict[int, WorkerStats] = {}
     context = multiprocessing.get_context("spawn")
+    groups = Cancellations(job)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: set[Future[dict[str, Any]]] = {
-            pool.submit(_in_pool, work, item, job) for item in largest_first(items)}
+        pending: dict[Future[dict[str, Any]], dict[str, Any]] = {
+            pool.submit(_in_pool, work, item, job): item for item in largest_first(items)}
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
+                pending.pop(future, None)
                 if future.cancelled():
                     continue
                 result = future.result()
@@ -137,6 +161,8 @@ def run_processes(items: Sequence[dict[str, Any]], work: Work, job: dict[str, An
                 stats.add(result)
                 outcome.results.append(result)
                 on_result(result)
+                if groups.close(result):
+                    _cancel_group(pending, groups, outcome, on_result, stats.rank)
                 if is_fatal(result) and not outcome.aborted:
                     outcome.aborted = True
                     for other in pending:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.streaming import sha256_file
-from hpc import faults, outputs
+from hpc import outputs
 from hpc.manifest import region_from_spec
 from hpc.sources import open_item
 from subset import kernel
@@ -72,7 +72,6 @@ def extract_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
         if marker.get("empty"):
             result["output"] = None
         return result
-    faults.item_fault(item["id"])
     region = region_from_spec(job["region"])
     marker = {"id": item["id"], "params": params, "created": job["created"],
               "source_sha256": item.get("sha256"), "region": job["region"],

@@ -16,6 +16,8 @@ a whole copy are needed there.
 The same child draws quicklooks (ingest.quicklook): an untrusted file is then never
 opened by netCDF-C in the ingesting process, whose other threads it could crash or
 hang, and the threads of `ingest --workers N` draw side by side, each in its own child.
+And it runs any top-level function of JSON values (``call``): the batch jobs' items
+(hpc.limits) get the same limits, timeout and replacement as inspection.
 """
 
 from __future__ import annotations
@@ -112,6 +114,22 @@ class Inspector:
         return Quicklook(base64.b64decode(look["png"]), look["variable"], look["units"],
                          look["width"], look["height"])
 
+    def call(self, func: str, args: list[Any], label: str, timeout_s: float = 30.0) -> Any:
+        """Return ``func(*args)`` run in the child (``func`` a 'module:function' of JSON
+        values returning JSON values); ``label`` names the work in errors.
+
+        Raises InspectError: ``inspect_timeout``, ``inspect_crashed`` and
+        ``inspect_out_of_memory`` as inspect does; an exception of ``func`` as its
+        ``reason`` attribute (if a string) or ``unreadable``, with its message.
+        """
+        request = {"op": "call", "func": func, "args": args}
+        return self._ask(request, Path(label), timeout_s, local=False)["result"]
+
+    @property
+    def running(self) -> bool:
+        """Return True if a child is up (the next request pays no start-up)."""
+        return self._proc is not None and self._proc.poll() is None
+
     def __del__(self) -> None:
         # A pooled inspector goes with its thread (an ingest pool's at shutdown): its child
         # is stopped and reaped then, not left to notice its closed stdin on its own.
@@ -121,12 +139,13 @@ class Inspector:
             log.debug("closing an inspection child failed", exc_info=True)
 
     def _ask(self, request: dict[str, Any], path: Path, timeout_s: float,
-             serve: Serve | None = None, size: int = 0) -> dict[str, Any]:
+             serve: Serve | None = None, size: int = 0, local: bool = True) -> dict[str, Any]:
         """Send one request, return the child's answer; InspectError for every failure.
 
-        With ``serve``, the child's byte-range requests are answered until its answer comes.
+        With ``serve``, the child's byte-range requests are answered until its answer comes;
+        ``local`` says ``path`` is a file here that must exist.
         """
-        if serve is None and not path.is_file():
+        if local and serve is None and not path.is_file():
             raise InspectError(path, "not_found", "no such file")
         proc = self._child()
         line = (json.dumps(request) + "\n").encode()
@@ -188,7 +207,7 @@ class Inspector:
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "ingest.inspector", str(self.memory_limit_bytes),
-             self.reader, self.renderer],
+             self.reader, self.renderer, str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )
         self._uses = 0
@@ -279,6 +298,8 @@ def _answer(request: dict[str, Any], reader: Any, renderer_spec: str,
                         block_size=RANGED_BLOCK, cache_blocks=RANGED_CACHE_BLOCKS) as f:
             meta = _load(RANGED_READER)(f, request["name"], request["hints"] or None)
         return {"metadata": meta.to_dict()}
+    if request.get("op") == "call":
+        return {"result": _load(request["func"])(*request["args"])}
     if request.get("op", "metadata") == "metadata":
         # Only a cap the caller set is passed on: other readers take (path, hints) alone.
         cap = request.get("max_unwrapped_bytes")
@@ -297,10 +318,26 @@ def _answer(request: dict[str, Any], reader: Any, renderer_spec: str,
                           "width": look.width, "height": look.height}}
 
 
-def _serve(memory_limit: int, reader_spec: str, renderer_spec: str = DEFAULT_RENDERER) -> int:
+def _die_with_parent(parent: int) -> None:
+    """Child side (Linux): be killed when the parent's thread goes, so a reader hung in C
+    never outlives the process waiting for it (a killed MPI rank, a killed ingest)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: stdin's EOF still ends the child
+        return
+    if os.getppid() != parent:  # the parent went before the request was made
+        os._exit(0)
+
+
+def _serve(memory_limit: int, reader_spec: str, renderer_spec: str = DEFAULT_RENDERER,
+           parent: int = 0) -> int:
     """Child side: answer one JSON request per line until stdin closes."""
     import resource
 
+    if parent:
+        _die_with_parent(parent)
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     # Keep the protocol channel private: C libraries may print to fd 1.
     channel = os.fdopen(os.dup(1), "wb", buffering=0)
@@ -321,4 +358,4 @@ def _serve(memory_limit: int, reader_spec: str, renderer_spec: str = DEFAULT_REN
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(int(sys.argv[1]), *sys.argv[2:4]))
+    sys.exit(_serve(int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])))

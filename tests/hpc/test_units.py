@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
+from hpc import limits
 from hpc.manifest import ManifestError, read_manifest, write_manifest
 from hpc.policy import parse_policy, run_item
-from hpc.scheduler import block, largest_first
+from hpc.scheduler import block, largest_first, run_serial
 from tests.hpc.helpers import REPO
 
 ITEM = {"id": "a1", "store_url": "s3://bucket/p", "key": "swaths/a1/x.nc", "size": 10}
@@ -70,6 +72,39 @@ def test_retries_exhausted_fail_or_skip_as_the_policy_says() -> None:
         result = run_item(_flaky, ITEM, job)
         assert result["status"] == ("failed" if then == "fail" else "skipped")
         assert result["attempts"] == 2 and "connection reset" in result["reason"]
+
+
+def _fail_g0(item: dict, job: dict) -> dict:
+    if item["id"] == "g0":
+        raise OSError("unreadable")
+    return {"id": item["id"], "status": "done", "bytes_read": 0, "bytes_written": 0}
+
+
+def test_cancel_successors_cancels_only_the_later_items_of_the_failed_items_group() -> None:
+    items = [{"id": "a0", "granule_id": "A"}, {"id": "g0", "granule_id": "G"},
+             {"id": "g1", "granule_id": "G"}, {"id": "a1", "granule_id": "A"}]
+    job = {"policy": asdict(parse_policy("cancel-successors")), "region": {"bbox": "0,0,1,1"}}
+    outcome = run_serial(items, _fail_g0, job, lambda r: None)
+    assert [(r["id"], r["status"]) for r in outcome.results] == [
+        ("a0", "done"), ("g0", "skipped"), ("g1", "cancelled"), ("a1", "done")]
+    assert outcome.results[2]["cancelled_by"] == "g0" and not outcome.aborted
+    # By region: the job cuts one region, so every later item is cancelled.
+    job["policy"] = asdict(parse_policy("cancel-successors", group_by="region"))
+    outcome = run_serial(items, _fail_g0, job, lambda r: None)
+    assert [r["status"] for r in outcome.results] == ["done", "skipped", "cancelled",
+                                                      "cancelled"]
+    assert outcome.results[3]["group"] == "region:0,0,1,1"
+
+
+def test_item_limits_apply_by_default_to_formats_read_through_hdf5() -> None:
+    def job(mode: str) -> dict:
+        return {"limits": asdict(limits.Limits(mode=mode))}
+
+    for fmt, auto in (("netcdf4", True), ("hdf5", True), ("", True), ("netcdf3", False)):
+        assert limits.applies({"id": "x", "format": fmt}, job("auto")) is auto
+        assert limits.applies({"id": "x", "format": fmt}, job("all"))
+        assert not limits.applies({"id": "x", "format": fmt}, job("off"))
+    assert not limits.applies({"id": "x", "format": "netcdf4"}, {})  # hpc.stage's jobs
 
 
 def test_static_blocks_cover_every_item_once_and_dynamic_order_is_largest_first() -> None:
