@@ -47,8 +47,11 @@ def _message(exc: Exception) -> dict[str, Any]:
     return {"error": str(exc)}
 
 
-def _estimate(exc: SubsetTooLarge) -> dict[str, Any]:
-    """A subset over a size limit says how big it would be, so the client can shrink it."""
+def too_large_body(exc: SubsetTooLarge) -> dict[str, Any]:
+    """A subset over a size limit says how big it would be, so the client can shrink it.
+
+    Also the `refused` of an estimate (api.subsets.serializers): the same words, asked first.
+    """
     body = {**_message(exc), "estimated_bytes": exc.estimated_bytes,
             "limit_bytes": exc.limit_bytes}
     if isinstance(exc, SubsetTotalTooLarge):
@@ -69,7 +72,7 @@ ERRORS: dict[type[Exception], tuple[int, Callable[[Any], dict[str, Any]]]] = {
     # A subset that cannot be made as asked: a bad region, variable or time, a swath
     # not VERIFIED, a search matching nothing or too much.
     SubsetError: (status.HTTP_400_BAD_REQUEST, _message),
-    SubsetTooLarge: (status.HTTP_400_BAD_REQUEST, _estimate),
+    SubsetTooLarge: (status.HTTP_400_BAD_REQUEST, too_large_body),
     # The swath's bytes are gone from every store (a retry of a product cut from it).
     SourceGone: (status.HTTP_410_GONE, _message),
     ObjectDoesNotExist: (status.HTTP_404_NOT_FOUND, _message),

@@ -27,7 +27,7 @@ from django.conf import settings
 
 from catalog.copies import verified_copies
 from catalog.models import Swath, SwathState
-from subset.errors import SourceGone, SubsetError
+from subset.errors import SourceGone, SubsetError, SubsetTooLarge
 from subset.estimate import estimate_cut
 from subset.services import (
     SubsetSpec,
@@ -36,6 +36,7 @@ from subset.services import (
     estimate_bytes,
     open_any_copy,
     request_swaths,
+    size_refusal,
     unreadable_source,
 )
 
@@ -64,9 +65,13 @@ class SwathCost:
 
 @dataclass
 class RequestCost:
-    """Every swath's estimate and their totals."""
+    """Every swath's estimate, their totals, and what the size limits would refuse."""
 
     swaths: list[SwathCost] = field(default_factory=list)
+    # The refusal submit_subset would raise for this request (the catalog's estimates
+    # against SUBSET_MAX_MB and SUBSET_MAX_TOTAL_MB), or None: asked first, a client
+    # learns that the request would be refused, and why, before it makes it.
+    refusal: SubsetTooLarge | None = None
 
     @property
     def count(self) -> int:
@@ -95,7 +100,8 @@ def estimate_request(spec: SubsetSpec, *, swath_uuid: str | None = None,
     """Return the estimate of every swath a subset request would cut.
 
     Raises what submit_subset raises for a bad request (but not the size limits: an
-    estimate says the size), and SourceGone for a swath with no readable copy left.
+    estimate says the size, and ``refusal`` what the limits would refuse), and
+    SourceGone for a swath with no readable copy left.
     """
     swaths = request_swaths(spec, swath_uuid, search)
     for swath in swaths:
@@ -105,7 +111,8 @@ def estimate_request(spec: SubsetSpec, *, swath_uuid: str | None = None,
             raise SubsetError(f"swath {swath.uuid} is {swath.state}, not VERIFIED: "
                               "only verified swaths can be subset")
         check_variables(swath, spec.variables)
-    return RequestCost([estimate_swath(s, spec, store_name) for s in swaths])
+    return RequestCost([estimate_swath(s, spec, store_name) for s in swaths],
+                       size_refusal(swaths, spec))
 
 
 def estimate_swath(swath: Swath, spec: SubsetSpec, store_name: str = "primary") -> SwathCost:

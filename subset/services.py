@@ -168,23 +168,37 @@ def submit_subset(spec: SubsetSpec, *, swath_uuid: str | None = None,
     product is made, so a refused request leaves nothing behind.
     """
     swaths = request_swaths(spec, swath_uuid, search)
-    total = 0
     for swath in swaths:
         if swath.state != SwathState.VERIFIED:
             raise SubsetError(f"swath {swath.uuid} is {swath.state}, not VERIFIED: "
                               "only verified swaths can be subset")
         check_variables(swath, spec.variables)
-        estimate = estimate_bytes(swath, spec)
-        if estimate > max_bytes():
-            raise SubsetTooLarge(estimate, max_bytes())
-        total += estimate
-    if total > max_total_bytes():
-        raise SubsetTotalTooLarge(total, max_total_bytes(), len(swaths))
+    refusal = size_refusal(swaths, spec)
+    if refusal is not None:
+        raise refusal
     # One commit for all (a short transaction: rows only); the cuts start after it.
     with transaction.atomic():
         # The same request again after a failure is a person asking for a new attempt.
         return [create_product(swath, spec, owner_id=owner_id, region_id=region_id,
                                retry_failed=True) for swath in swaths]
+
+
+def size_refusal(swaths: Sequence[Swath], spec: SubsetSpec) -> SubsetTooLarge | None:
+    """Return why the size limits refuse a request for these swaths, or None.
+
+    The catalog's estimates (estimate_bytes), one product against SUBSET_MAX_MB and their
+    sum against SUBSET_MAX_TOTAL_MB: what submit_subset refuses, and what an estimate
+    reports it would refuse.
+    """
+    total = 0
+    for swath in swaths:
+        estimate = estimate_bytes(swath, spec)
+        if estimate > max_bytes():
+            return SubsetTooLarge(estimate, max_bytes())
+        total += estimate
+    if total > max_total_bytes():
+        return SubsetTotalTooLarge(total, max_total_bytes(), len(swaths))
+    return None
 
 
 def request_swaths(spec: SubsetSpec, swath_uuid: str | None,

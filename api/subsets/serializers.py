@@ -11,15 +11,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, ClassVar
 
+from drf_spectacular.utils import extend_schema_field
 from pydantic import Field, model_validator
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from api.exceptions import QueryError
+from api.exceptions import QueryError, too_large_body
 from api.params import MAX_LIST_ITEMS, clean_text, parse_list
 from api.requests import RequestModel, rule
 from catalog.models import Product, Region
 from eo.times import parse_interval
+from subset.costs import RequestCost
 from subset.region import Region as KernelRegion
 from subset.region import parse_bbox, parse_geometry
 from subset.services import SubsetSpec, attempts_left, region_spec
@@ -211,16 +213,6 @@ class SwathEstimateSerializer(serializers.Serializer):
         "layout; catalog: the catalog alone (an object too large to download for it)")
 
 
-class SubsetEstimateSerializer(serializers.Serializer):
-    """What a subset request would cost, per swath and in total (subset.costs.RequestCost)."""
-
-    swaths = SwathEstimateSerializer(many=True)
-    count = serializers.IntegerField()
-    bytes_read = serializers.IntegerField()
-    bytes_written = serializers.IntegerField()
-    seconds = serializers.FloatField(help_text="the cuts one after another")
-
-
 class SubsetErrorSerializer(serializers.Serializer):
     """Why a request was refused; a subset over a size limit also gives its estimate."""
 
@@ -231,3 +223,21 @@ class SubsetErrorSerializer(serializers.Serializer):
         required=False, help_text="SUBSET_MAX_MB per product, or SUBSET_MAX_TOTAL_MB in all")
     swaths = serializers.IntegerField(
         required=False, help_text="how many swaths the refused request would cut (total limit)")
+
+
+class SubsetEstimateSerializer(serializers.Serializer):
+    """What a subset request would cost, per swath and in total (subset.costs.RequestCost)."""
+
+    swaths = SwathEstimateSerializer(many=True)
+    count = serializers.IntegerField()
+    bytes_read = serializers.IntegerField()
+    bytes_written = serializers.IntegerField()
+    seconds = serializers.FloatField(help_text="the cuts one after another")
+    refused = serializers.SerializerMethodField(
+        help_text="null, or the 400 a subset request with this body would answer for "
+                  "being over a size limit (SUBSET_MAX_MB per product, SUBSET_MAX_TOTAL_MB "
+                  "in all): its error and estimate")
+
+    @extend_schema_field(SubsetErrorSerializer(allow_null=True))
+    def get_refused(self, obj: RequestCost) -> dict[str, Any] | None:
+        return None if obj.refusal is None else too_large_body(obj.refusal)

@@ -61,6 +61,21 @@ def test_a_search_is_estimated_per_swath_and_in_total(
     assert classic["bytes_read"] == ascat.size  # the whole object, as the cut reads it
 
 
+def test_an_estimate_over_the_total_limit_gives_the_refusal_the_request_would_get(
+        client: APIClient, modis: Swath, shared_swaths: Path, settings,
+        django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    archived(shared_swaths / ASCAT)
+    body = {"search": {"bbox": "-180,-90,180,90"}, "bbox": BBOX}
+    assert estimate(client, body)[1]["refused"] is None  # within the default limits
+    settings.SUBSET_MAX_TOTAL_BYTES = 1000
+    code, est = estimate(client, body)
+    assert code == 200 and est["count"] == 2, est
+    code, refused = post(client, body, django_capture_on_commit_callbacks)
+    assert code == 400 and est["refused"] == refused  # the same words, asked first
+    assert refused["swaths"] == 2 and "over the limit of 0.0 MB per request" in refused["error"]
+    assert Product.objects.count() == 0
+
+
 def test_a_swath_whose_object_is_gone_answers_410_with_the_reason(
         client: APIClient, modis: Swath) -> None:
     gone = Outage(modis)
@@ -122,3 +137,5 @@ def test_the_schema_describes_the_estimate_endpoint(client: APIClient) -> None:
     assert set(op["responses"]) >= {"200", "400", "404", "410"}
     swath = schema["components"]["schemas"]["SwathEstimate"]["properties"]
     assert {"swath", "bytes_read", "bytes_written", "seconds", "basis"} <= set(swath)
+    total = schema["components"]["schemas"]["SubsetEstimate"]["properties"]
+    assert {"count", "bytes_read", "bytes_written", "seconds", "refused"} <= set(total)

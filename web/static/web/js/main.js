@@ -2,6 +2,7 @@
 // Everything comes from the REST API; the URL fragment holds the whole search (a permalink).
 
 import { config, getJSON, searchUrl } from "./api.js";
+import { CutAll } from "./cutall.js";
 import { Details } from "./details.js";
 import { computeHistogram, renderHistogram } from "./histogram.js";
 import { MapView } from "./mapview.js";
@@ -107,7 +108,10 @@ async function runSearch({ pageIndex = 0, url = "push" } = {}) {
   const t0 = performance.now();
   let body;
   try {
-    if (pageIndex === 0) page = { urls: [searchUrl(S.searchParams(state))], index: 0 };
+    if (pageIndex === 0) {
+      page = { urls: [searchUrl(S.searchParams(state))], index: 0 };
+      cutAll.update(0); // offered again, for the new search, once it has answered
+    }
     body = await getJSON(page.urls[pageIndex], { signal });
   } catch (e) {
     if (e.name === "AbortError") return;
@@ -118,6 +122,7 @@ async function runSearch({ pageIndex = 0, url = "push" } = {}) {
     $("page-label").textContent = "";
     $("prev-page").disabled = true;
     $("next-page").disabled = true;
+    cutAll.update(0);
     setResultsState("error");
     setStatus("");
     showError(`The search failed: ${e.message}`);
@@ -168,6 +173,7 @@ function showPageStatus(body, pageIndex) {
   $("next-page").disabled = !page.urls[pageIndex + 1];
   const pages = matched != null ? ` of ${Math.max(1, Math.ceil(matched / S.PAGE_SIZE))}` : "";
   $("page-label").textContent = `Page ${pageIndex + 1}${pages}`;
+  if (pageIndex === 0) cutAll.update(matched ?? n, about);
 }
 
 async function updateHistogram(features) {
@@ -267,6 +273,7 @@ const mapView = new MapView($("map"), {
 const results = new ResultList($("result-list"), { onHover: hover, onSelect: select });
 const details = new Details({ getState: () => state, onClose: closeDetails });
 const subsets = new SubsetList($("my-subsets"));
+const cutAll = new CutAll({ getState: () => state, onCut: () => subsets.load() });
 
 $("search-form").addEventListener("submit", (e) => {
   e.preventDefault();
