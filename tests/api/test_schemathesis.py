@@ -54,7 +54,7 @@ def _run(server: LiveServer, tmp_path: Path, examples: int, seconds: int) -> Non
 
 
 def test_schemathesis_finds_no_server_errors(api_server: LiveServer, tmp_path: Path) -> None:
-    _run(api_server, tmp_path, examples=25, seconds=70)
+    _run(api_server, tmp_path, examples=25, seconds=45)
 
 
 @pytest.mark.faults
