@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from eo.variables import PathNamed
+
 LAT_UNITS = {"degrees_north", "degree_north", "degrees_n", "degree_n", "degreesn", "degreen"}
 LON_UNITS = {"degrees_east", "degree_east", "degrees_e", "degree_e", "degreese", "degreee"}
 # Names seen in real products; matched case-insensitively after the CF checks.
@@ -32,7 +34,7 @@ PURE_DIM = "This is a netCDF dimension but not a netCDF variable"
 
 
 @dataclass
-class VarRef:
+class VarRef(PathNamed):
     """A variable in an open file: its group path, name, shape, attributes and a reader.
 
     ``dims`` are the dimension names as netCDF shows them; ``dim_keys`` identify each
@@ -51,16 +53,6 @@ class VarRef:
     def __post_init__(self) -> None:
         if not self.dim_keys:
             self.dim_keys = tuple(self.dims)
-
-    @property
-    def name(self) -> str:
-        """Return the variable's own name (last path component)."""
-        return self.path.rsplit("/", 1)[-1]
-
-    @property
-    def group(self) -> str:
-        """Return the path of the group holding the variable ('/' for the root)."""
-        return self.path.rsplit("/", 1)[0] or "/"
 
     @property
     def size(self) -> int:

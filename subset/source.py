@@ -20,6 +20,7 @@ import numpy as np
 
 from archive.ranged import RangedFile
 from eo.formats import recognise
+from eo.variables import PathNamed
 from ingest.geoloc import (
     INTERNAL_ATTRS as NETCDF_INTERNAL,
 )
@@ -50,7 +51,7 @@ class Dim:
 
 
 @dataclass
-class Var:
+class Var(PathNamed):
     """A variable: path, dims, stored dtype, attributes (as stored) and a slice reader."""
 
     path: str
@@ -68,16 +69,6 @@ class Var:
         default=None, repr=False)
     _ranged: RangedFile | None = field(default=None, repr=False)
     _contiguous: tuple[int, int] | None = field(default=None, repr=False)  # its bytes
-
-    @property
-    def name(self) -> str:
-        """Return the variable's own name."""
-        return self.path.rsplit("/", 1)[-1]
-
-    @property
-    def group(self) -> str:
-        """Return the path of its group ('/' for the root)."""
-        return self.path.rsplit("/", 1)[0] or "/"
 
     @property
     def nbytes(self) -> int:

@@ -5,34 +5,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import User
 from django.contrib.gis.geos import MultiPolygon, Polygon
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalog.models import Product, Region
 from subset.orders import ORDER_MAX_VERTICES
 from subset.services import create_order_products
 from tests.catalog.factories import box, collection, swath
+from tests.support.clients import client_of
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 ARAL = {"slug": "aral", "name": "Aral Sea", "bbox": "58,43,62,47"}
 
 
-def user_client(name: str, staff: bool = False) -> APIClient:
-    user = User.objects.create_user(name, is_staff=staff)
-    return APIClient(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-
-
 @pytest.fixture
 def alice() -> APIClient:
-    return user_client("alice")
+    return client_of("alice")
 
 
 @pytest.fixture
 def bob() -> APIClient:
-    return user_client("bob")
+    return client_of("bob")
 
 
 def slugs(client: APIClient) -> list[str]:
@@ -56,7 +50,7 @@ def test_an_order_is_placed_listed_and_deleted_by_its_owner_only(
     assert slugs(alice) == ["aral", "shared"]
     assert slugs(bob) == ["shared"]  # another user's order is not listed
     assert slugs(APIClient()) == ["shared"]
-    assert slugs(user_client("staff", staff=True)) == ["aral", "shared"]
+    assert slugs(client_of("staff", is_staff=True)) == ["aral", "shared"]
     assert bob.get("/api/v1/regions/aral/").status_code == 404
 
     assert bob.delete("/api/v1/regions/aral/").status_code == 404
@@ -69,7 +63,7 @@ def test_an_order_is_placed_listed_and_deleted_by_its_owner_only(
 
 def test_staff_may_delete_any_order(alice: APIClient) -> None:
     assert alice.post("/api/v1/regions/", ARAL, format="json").status_code == 201
-    staff = user_client("staff", staff=True)
+    staff = client_of("staff", is_staff=True)
     assert staff.delete("/api/v1/regions/aral/").status_code == 200
     assert not Region.objects.exists()
 

@@ -10,11 +10,19 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 import pytest
+from rest_framework.test import APIClient
 
 from ingest.synth import write_swath
+from tests.support.clients import client_of
 
 REPO = Path(__file__).resolve().parents[2]
 L2SS_VENV = REPO / ".venv-l2ss" / "bin"
+
+
+@pytest.fixture
+def client() -> APIClient:
+    """The API client of a signed-in scientist (pytest-django's ``client`` is not an API one)."""
+    return client_of("scientist")
 
 
 @pytest.fixture(scope="session")

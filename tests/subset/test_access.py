@@ -11,20 +11,14 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.gis.geos import MultiPolygon, Polygon
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalog.models import IngestRun, Product, Region, Swath
 from catalog.signals import swath_verified
 from tests.subset.test_jobs import BBOX, MODIS, archived
+from tests.support.clients import client_of
 
 pytestmark = pytest.mark.django_db
-
-
-def client_of(name: str, **flags: bool) -> APIClient:
-    """An API client with the token of a new user `name`."""
-    token = Token.objects.create(user=User.objects.create_user(name, **flags))
-    return APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
 
 
 @pytest.fixture

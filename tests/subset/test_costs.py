@@ -11,15 +11,10 @@ from rest_framework.test import APIClient
 
 from catalog.models import Product, Swath
 from tests.subset.test_jobs import ASCAT, BBOX, MODIS, archived, post
-from tests.subset.test_retry import Outage, client_of
+from tests.subset.test_retry import Outage
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/subsets/estimate"
-
-
-@pytest.fixture
-def client() -> APIClient:
-    return client_of("scientist")
 
 
 @pytest.fixture

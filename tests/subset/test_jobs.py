@@ -8,10 +8,8 @@ from pathlib import Path
 
 import netCDF4
 import pytest
-from django.contrib.auth.models import User
 from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 import archive.config
@@ -33,12 +31,6 @@ def archived(path: Path) -> Swath:
     run = start_run("subset-tests", found.files, found.refused, paths=[str(path)], options={})
     run_in_process(run, found.files)
     return Swath.objects.get(granule_id=path.name)
-
-
-@pytest.fixture
-def client() -> APIClient:
-    token = Token.objects.create(user=User.objects.create_user("scientist"))
-    return APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
 
 
 @pytest.fixture

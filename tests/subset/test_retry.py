@@ -11,8 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 import archive.config
@@ -21,19 +19,10 @@ from ops.heal import heal
 from ops.reconcile import reconcile
 from subset.services import max_attempts
 from tests.subset.test_jobs import BBOX, archived, post
+from tests.support.clients import client_of
 
 pytestmark = pytest.mark.django_db
 MODIS = "SS_MODIS_A-JPL-L2P-v2014.0.nc"
-
-
-def client_of(name: str, *, staff: bool = False) -> APIClient:
-    user = User.objects.create_user(name, is_staff=staff)
-    return APIClient(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-
-
-@pytest.fixture
-def client() -> APIClient:
-    return client_of("scientist")
 
 
 @pytest.fixture
@@ -172,7 +161,7 @@ def test_staff_may_retry_a_product_without_an_owner(
     assert client_of("user").post(url).status_code == 404
     outage.restore()
     with django_capture_on_commit_callbacks(execute=True):
-        assert client_of("admin", staff=True).post(url).status_code == 202
+        assert client_of("admin", is_staff=True).post(url).status_code == 202
     assert Product.objects.get(pk=product.pk).state == "DONE"
 
 
