@@ -103,6 +103,13 @@ def orders_visible_to(user: Any) -> QuerySet[Region]:
     return rows.filter(Q(order_owner__isnull=True) | Q(order_owner_id=user.pk))
 
 
+def region_visible(slug: str, user: Any) -> bool:
+    """Return True if ``user`` may name the region ``slug`` (``region=`` of a search or a
+    subset): a shared region, their own order; any for staff. Another user's order is as
+    unknown as a slug no region has."""
+    return orders_visible_to(user).filter(slug=slug).exists()
+
+
 def create_order(*, slug: str, name: str, region: KernelRegion, owner_id: int | None,
                  description: str = "", collections: Sequence[str] = (),
                  variables: Sequence[str] = (), field: str = "geometry") -> Region:

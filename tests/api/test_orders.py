@@ -243,3 +243,16 @@ def test_staff_may_resume_any_order_and_the_schema_lists_resume(alice: APIClient
     schema = APIClient().get("/api/schema/?format=json").json()
     assert "/api/v1/regions/{slug}/resume/" in schema["paths"]
 
+
+def test_another_users_order_is_an_unknown_region_to_a_subset_request(
+        alice: APIClient, bob: APIClient) -> None:
+    assert alice.post("/api/v1/regions/", ARAL, format="json").status_code == 201
+    missing = "00000000-0000-0000-0000-000000000000"
+    for url in ("/api/v1/subsets/", "/api/v1/subsets/estimate"):
+        # The owner's region is taken: what fails is the swath, which does not exist.
+        response = alice.post(url, {"region": "aral", "swath": missing}, format="json")
+        assert response.status_code == 404, response.json()
+        for region in ("aral", "nowhere"):
+            response = bob.post(url, {"region": region, "swath": missing}, format="json")
+            assert response.status_code == 400
+            assert response.json()["error"] == f"no region named {region!r}"
