@@ -4,8 +4,9 @@ GET lists the regions a caller may see: the shared ones (made by staff, no owner
 caller's own orders, every one for staff; `region=<slug>` on swath searches uses them.
 POST places a standing order (every swath VERIFIED over the region from then on gets a
 product, owned by the caller and listed in GET /api/v1/subsets/); POST {slug}/backfill
-gives it the swaths archived before; DELETE cancels it. Thin views: check the body (a
-request model, api.requests), call subset.orders, serialize.
+gives it the swaths archived before; POST {slug}/resume starts again an order stopped
+because its region could not be cut (checked again first); DELETE cancels it. Thin
+views: check the body (a request model, api.requests), call subset.orders, serialize.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from subset.orders import (
     cancel_order,
     create_order,
     orders_visible_to,
+    resume_order,
 )
 from subset.region import Region as KernelRegion
 from subset.region import parse_bbox, parse_geometry
@@ -131,6 +133,16 @@ class BackfillSerializer(serializers.Serializer):
     seconds = serializers.FloatField()
 
 
+class ResumeSerializer(serializers.Serializer):
+    """A resumed order."""
+
+    resumed = serializers.BooleanField(help_text="false: the order was not stopped")
+    stopped_since = serializers.DateTimeField(
+        allow_null=True, help_text="when it stopped (null: it was not); a backfill gives it "
+                                   "the swaths archived meanwhile")
+    order = OrderSerializer()
+
+
 class CancelSerializer(serializers.Serializer):
     """A cancelled order."""
 
@@ -160,6 +172,11 @@ NOT_YOURS = {401: _error("not signed in"),
         responses={200: BackfillSerializer,
                    400: _error("a bad window, a cancelled order, or one whose region "
                                "cannot be cut"), **NOT_YOURS}),
+    resume=extend_schema(
+        request=None,
+        responses={200: ResumeSerializer,
+                   400: _error("its region still cannot be cut (the reason), or a cancelled "
+                               "order"), **NOT_YOURS}),
 )
 class RegionViewSet(viewsets.GenericViewSet):
     """Named areas (GeoJSON) and standing orders; `region=<slug>` on swath searches uses them."""
@@ -205,6 +222,17 @@ class RegionViewSet(viewsets.GenericViewSet):
         result = backfill_order(order.pk, start, end)
         return Response({"created": result.created, "existing": result.existing,
                          "sent": result.sent, "seconds": round(result.seconds, 3)})
+
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, slug: str) -> Response:
+        """Start again an order stopped because its region could not be cut; its region is
+        checked first, and the reason given if it still cannot be."""
+        order = self._owned()
+        stopped = resume_order(order.pk)
+        order = self.get_queryset().get(pk=order.pk)
+        return Response(ResumeSerializer(
+            {"resumed": stopped is not None, "stopped_since": stopped, "order": order},
+            context=self.get_serializer_context()).data)
 
     def _owned(self) -> Region:
         """The region in the URL, if the caller may change it (its owner, or staff)."""

@@ -54,6 +54,9 @@ class SwathSearch:
     orbit_direction: str | None = None  # a value of api.params.ORBIT_STATES
     equator_crossing: tuple[float, float] | None = None  # (west, east); west > east wraps
     region: str | None = None
+    # Who searches: ``region`` must be a region they may see (subset.orders.region_visible);
+    # None is anyone, who sees only the shared regions.
+    viewer: Any = None
     states: list[str] = field(default_factory=lambda: [SwathState.VERIFIED])
     filter_q: Q | None = None
     filter_key: str = ""  # canonical text of the filter, for the token fingerprint
@@ -123,9 +126,9 @@ def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
     if search.equator_crossing is not None:
         qs = qs.filter(longitude_range_q("equator_crossing_longitude", *search.equator_crossing))
     if search.region is not None:
-        from catalog.models import Region
+        from subset.orders import region_visible
 
-        if not Region.objects.filter(slug=search.region).exists():
+        if not region_visible(search.region, search.viewer):
             raise QueryError(f"region={search.region!r} is not a known region slug")
         qs = qs.in_region(search.region)
     if search.filter_q is not None:

@@ -100,6 +100,7 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
 
     def _page(self, search: Any) -> SearchPage:
         """One page of value rows (api.features renders them as the serializer would)."""
+        search.viewer = self.request.user  # region= names only regions the caller may see
         return run_search(search, features.page_rows(self.get_queryset()),
                           features.FEATURE_COLUMNS)
 

@@ -19,6 +19,10 @@ hang) run in the rank.
 A timeout, crash or memory overrun is the item's failure under the job's policy, never
 retried: the same bytes hang the same library again. Its result says which
 (``cause``: ``timeout``, ``memory`` or ``crash``).
+
+``hpc.stage --ingest`` reads each file's metadata through ``run_limited`` too (the
+reading only, under its job's ``metadata_limits``), so a file that hangs its reader is
+that file's failure there as well.
 """
 
 from __future__ import annotations

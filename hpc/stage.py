@@ -1,6 +1,7 @@
 """Parallel staging of a directory tree into a directory or an object store (PyStager).
 
-    mpirun -n N python -m mpi4py -m hpc.stage SRC DEST [--include GLOB] [--ingest]
+    mpirun -n N python -m mpi4py -m hpc.stage SRC DEST [--include GLOB] [--ingest] \
+        [--item-limits auto|all|off] [--item-timeout SECONDS] [--item-memory MB]
 
 Rank 0 walks SRC with ingest.scan (no links followed; FIFOs, devices and bad names are
 refused with a reason) and prints the scanner summary: files, bytes, per-directory
@@ -15,7 +16,9 @@ DEST is a directory (the tree is mirrored) or ``s3://bucket/prefix`` / ``file://
 objects get content-addressed archive keys, the Django-free readers extract each
 file's metadata on the ranks, and rank 0 writes ``register.jsonl`` for
 ``manage.py register FILE --collection SLUG --trust-checksums`` (a node needs no
-database).
+database). The metadata is read as hpc.extract reads items: in a child process with a
+time and memory limit (``--item-limits``, ``--item-timeout``, ``--item-memory``;
+hpc.limits), so a file that hangs HDF5 fails as its item instead of stalling its rank.
 """
 
 from __future__ import annotations
@@ -35,8 +38,16 @@ from typing import Any
 from archive.errors import ChecksumMismatch
 from archive.keys import swath_key
 from archive.streaming import CHUNK, HashingReader, sha256_file
-from hpc import outputs
+from hpc import limits, outputs
 from hpc.driver import finish, run_job
+from hpc.limits import (
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
+    MODES,
+    Limits,
+    positive_mb,
+    positive_seconds,
+)
 from hpc.policy import parse_policy
 from hpc.report import summarize, table, write_json
 from hpc.sources import store_for
@@ -102,13 +113,32 @@ def stage_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def read_item_metadata(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """Return the metadata of the item's file as plain values (a work function: it runs in
+    the limited child or in the rank)."""
+    from ingest.readers import read_metadata
+
+    return read_metadata(Path(item["path"])).to_dict()
+
+
+def _metadata(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """Return the file's metadata, read under the job's metadata limits where they apply.
+
+    Only the reading runs in the child (ItemFailed with its ``cause`` past a limit): the
+    hashing and the upload are this process's, so a large file's copy is not bounded by
+    a timeout meant for the reader.
+    """
+    reading = {"limits": job.get("metadata_limits") or {"mode": "off"}}
+    if limits.applies(item, reading):
+        return limits.run_limited(read_item_metadata, item, reading)
+    return read_item_metadata(item, reading)
+
+
 def _ingest(item: dict[str, Any], job: dict[str, Any], result: dict[str, Any],
             t0: float) -> dict[str, Any]:
     """Read metadata, store under an archive key, verify; the result carries the record."""
-    from ingest.readers import read_metadata
-
     src, size = Path(item["path"]), int(item["size"])
-    meta = read_metadata(src).to_dict()
+    meta = _metadata(item, job)
     source_sha = sha256_file(src)
     store = store_for(job["dest"])
     # A stable object id per content: a re-run finds and reuses the same key.
@@ -141,6 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include", action="append", help="only names matching GLOB")
     p.add_argument("--ingest", action="store_true",
                    help="archive keys + metadata + register.jsonl (DEST: the archive store)")
+    p.add_argument("--item-limits", choices=MODES, default="auto",
+                   help="with --ingest: read each file's metadata in a child with "
+                        "--item-timeout and --item-memory: auto (default) and all: every "
+                        "file (a staged file's format is not known before it is read); off")
+    p.add_argument("--item-timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
+                   metavar="SECONDS", help="with --ingest: wall-clock limit of reading one "
+                   f"file's metadata, > 0 (default {DEFAULT_TIMEOUT_S:g}); past it the file "
+                   "fails, not retried")
+    p.add_argument("--item-memory", type=positive_mb, default=DEFAULT_MEMORY_MB,
+                   metavar="MB", help="with --ingest: address-space limit of the reading "
+                   f"child (default {DEFAULT_MEMORY_MB})")
     p.add_argument("--schedule", choices=("dynamic", "static"), default="dynamic")
     p.add_argument("--on-failure", default="retry:3")
     p.add_argument("--mapping", choices=("mpi", "processes", "serial"), default="mpi")
@@ -172,6 +213,9 @@ def plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]
         Path(dest).mkdir(parents=True, exist_ok=True)
     job_id = args.job_id or time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
     job = {"job_id": job_id, "dest": dest, "ingest": args.ingest,
+           # Not "limits": those would put the whole item (its upload too) in the child.
+           "metadata_limits": asdict(Limits(args.item_limits, args.item_timeout,
+                                            args.item_memory)),
            "policy": asdict(parse_policy(args.on_failure)), "mapping": args.mapping,
            "schedule": args.schedule, "rank0": args.rank0,
            "log_dir": str(Path(args.log_dir or Path("hpc-logs") / job_id).resolve()),

@@ -1,4 +1,5 @@
-"""Standing regional orders: create, list, cancel and backfill, for the API and `manage.py order`.
+"""Standing regional orders: create, list, cancel, resume and backfill, for the API and
+`manage.py order`.
 
 An order is a Region with ``order_active``: every swath VERIFIED over it later gets a
 product (subset.services.create_order_products, on the swath_verified signal). A backfill
@@ -102,6 +103,13 @@ def orders_visible_to(user: Any) -> QuerySet[Region]:
     return rows.filter(Q(order_owner__isnull=True) | Q(order_owner_id=user.pk))
 
 
+def region_visible(slug: str, user: Any) -> bool:
+    """Return True if ``user`` may name the region ``slug`` (``region=`` of a search or a
+    subset): a shared region, their own order; any for staff. Another user's order is as
+    unknown as a slug no region has."""
+    return orders_visible_to(user).filter(slug=slug).exists()
+
+
 def create_order(*, slug: str, name: str, region: KernelRegion, owner_id: int | None,
                  description: str = "", collections: Sequence[str] = (),
                  variables: Sequence[str] = (), field: str = "geometry") -> Region:
@@ -137,6 +145,31 @@ def cancel_order(region_id: int, *, delete: bool = False) -> int:
         if delete:
             Region.objects.filter(pk=region_id).delete()
     return dropped
+
+
+def resume_order(region_id: int) -> datetime | None:
+    """Start again an order stopped because its region could not be cut; return when it
+    stopped (None: it was not stopped, and nothing changed).
+
+    The region is checked as the next swath would check it (the spec of its products);
+    if it still cannot be cut, OrderError gives the reason and the order stays stopped.
+    Raises Region.DoesNotExist, or OrderError for a cancelled order. The swaths verified
+    while it was stopped are not given products here: a backfill gives them theirs.
+    """
+    order = Region.objects.get(pk=region_id)
+    if not order.order_active:
+        raise OrderError(f"order {order.slug} is cancelled (or {order.slug} is a region "
+                         "with no order): place a new order")
+    if not order.order_problem:
+        return None
+    try:
+        order_spec(order)
+    except (InputError, SubsetError) as e:
+        raise OrderError(f"order {order.slug} still cannot be cut: {e}") from e
+    stopped = order.order_problem_at
+    # The next swath verified over it (subset.services.active_orders) gets its product.
+    Region.objects.filter(pk=order.pk).update(order_problem="", order_problem_at=None)
+    return stopped or order.created_at
 
 
 def order_swaths(order: Region, start: datetime | None, end: datetime | None

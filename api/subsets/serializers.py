@@ -22,6 +22,7 @@ from api.requests import RequestModel, rule
 from catalog.models import Product, Region
 from eo.times import parse_interval
 from subset.costs import RequestCost
+from subset.orders import region_visible
 from subset.region import Region as KernelRegion
 from subset.region import parse_bbox, parse_geometry
 from subset.services import SubsetSpec, attempts_left, region_spec
@@ -120,14 +121,18 @@ class SubsetRequest(RequestModel):
             raise QueryError("give exactly one of swath (a uuid) or search")
         return self
 
-    def spec(self) -> SubsetSpec:
-        """The subset spec; raises QueryError for an unknown region."""
+    def spec(self, viewer: Any) -> SubsetSpec:
+        """The subset spec; raises QueryError for a region unknown to ``viewer`` (the
+        requesting user: another user's order is as unknown as a missing slug)."""
         region, slug = self.bbox or self.geometry, None
         if region is None:
+            unknown = QueryError(f"no region named {self.region!r}")
+            if not region_visible(self.region or "", viewer):
+                raise unknown
             try:
                 region, slug = region_spec(self.region or "")
-            except Region.DoesNotExist as e:
-                raise QueryError(f"no region named {self.region!r}") from e
+            except Region.DoesNotExist as e:  # deleted since
+                raise unknown from e
         start, end = self.datetime or (None, None)
         return SubsetSpec(region, slug, self.variables, start, end, self.fill_outside)
 

@@ -88,7 +88,7 @@ class SubsetListView(APIView):
     )
     def post(self, request: Request) -> Response:
         body = SubsetRequest.parse(request.data)
-        made = submit_subset(body.spec(), swath_uuid=body.swath,
+        made = submit_subset(body.spec(request.user), swath_uuid=body.swath,
                              search=body.search.query() if body.search else None,
                              owner_id=request.user.pk)
         data = SubsetProductSerializer([p for p, _ in made], many=True,
@@ -123,7 +123,7 @@ class SubsetEstimateView(APIView):
     )
     def post(self, request: Request) -> Response:
         body = SubsetRequest.parse(request.data)
-        cost = estimate_request(body.spec(), swath_uuid=body.swath,
+        cost = estimate_request(body.spec(request.user), swath_uuid=body.swath,
                                 search=body.search.query() if body.search else None)
         return Response(SubsetEstimateSerializer(cost).data)
 

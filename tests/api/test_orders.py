@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import pytest
@@ -189,3 +190,63 @@ def test_a_shared_region_an_order_is_placed_on_keeps_the_old_shape(alice: APICli
     assert feature["properties"]["owner"] is None
     assert {"name", "description", "order_active", "order_collections", "order_variables",
             "created_at"} <= set(feature["properties"])
+
+
+def uncuttable_ring() -> MultiPolygon:
+    """A region the kernel refuses: over eo's 10,000 vertices."""
+    n = 12_000
+    ring = [(60 + 2 * math.cos(2 * math.pi * i / n), 45 + 2 * math.sin(2 * math.pi * i / n))
+            for i in range(n)]
+    return MultiPolygon(Polygon([*ring, ring[0]]), srid=4326)
+
+
+def test_the_owner_resumes_a_stopped_order_once_its_region_can_be_cut(
+        alice: APIClient, bob: APIClient) -> None:
+    assert alice.post("/api/v1/regions/", ARAL, format="json").status_code == 201
+    url = "/api/v1/regions/aral/resume/"
+    body = alice.post(url).json()
+    assert body["resumed"] is False and body["stopped_since"] is None  # it was running
+    Region.objects.filter(slug="aral").update(geometry=uncuttable_ring())
+    response = alice.post("/api/v1/regions/aral/backfill/", {}, format="json")
+    assert response.status_code == 400  # the backfill finds the problem: the order stops
+    stopped = Region.objects.get(slug="aral").order_problem_at
+    assert stopped is not None
+    response = alice.post(url)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("order aral still cannot be cut: ")
+    assert Region.objects.get(slug="aral").order_problem  # still stopped
+    assert bob.post(url).status_code == 404  # another user's order: not even its name
+    assert APIClient().post(url).status_code == 401
+    Region.objects.filter(slug="aral").update(geometry=box(58, 43, 62, 47))  # staff fix it
+    response = alice.post(url)
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["resumed"] is True
+    assert datetime.fromisoformat(body["stopped_since"].replace("Z", "+00:00")) == stopped
+    assert body["order"]["id"] == "aral" and body["order"]["properties"]["order_problem"] == ""
+    inside = swath(box(59, 44, 61, 46), start=T0)
+    assert len(create_order_products(inside.pk)) == 1  # the next swath gets its product
+
+
+def test_staff_may_resume_any_order_and_the_schema_lists_resume(alice: APIClient) -> None:
+    assert alice.post("/api/v1/regions/", ARAL, format="json").status_code == 201
+    Region.objects.filter(slug="aral").update(order_problem="geometry: WKT too long")
+    staff = user_client("staff", staff=True)
+    body = staff.post("/api/v1/regions/aral/resume/").json()
+    assert body["resumed"] is True and body["order"]["properties"]["owner"] == "alice"
+    schema = APIClient().get("/api/schema/?format=json").json()
+    assert "/api/v1/regions/{slug}/resume/" in schema["paths"]
+
+
+def test_another_users_order_is_an_unknown_region_to_a_subset_request(
+        alice: APIClient, bob: APIClient) -> None:
+    assert alice.post("/api/v1/regions/", ARAL, format="json").status_code == 201
+    missing = "00000000-0000-0000-0000-000000000000"
+    for url in ("/api/v1/subsets/", "/api/v1/subsets/estimate"):
+        # The owner's region is taken: what fails is the swath, which does not exist.
+        response = alice.post(url, {"region": "aral", "swath": missing}, format="json")
+        assert response.status_code == 404, response.json()
+        for region in ("aral", "nowhere"):
+            response = bob.post(url, {"region": region, "swath": missing}, format="json")
+            assert response.status_code == 400
+            assert response.json()["error"] == f"no region named {region!r}"

@@ -126,6 +126,37 @@ def test_region_filter_and_regions_endpoint(client: APIClient) -> None:
     assert regions["features"][0]["id"] == "agulhas"
 
 
+def test_a_private_orders_region_filters_only_for_its_owner_and_staff() -> None:
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    from catalog.models import Region
+
+    def signed_in(name: str, staff: bool = False) -> APIClient:
+        user = User.objects.create_user(name, is_staff=staff)
+        return APIClient(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    alice, bob, staff = signed_in("alice"), signed_in("bob"), signed_in("staff", staff=True)
+    Region.objects.create(slug="aral", name="Aral", geometry=box(58, 43, 62, 47),
+                          order_active=True, order_owner=User.objects.get(username="alice"))
+    hit = swath(box(59, 44, 61, 46), start=T0)
+    swath(box(0, 0, 1, 1), start=T0)
+    for who in (alice, staff):
+        body = who.get("/api/v1/swaths/", {"region": "aral"}).json()
+        assert [f["id"] for f in body["features"]] == [str(hit.uuid)]
+        body = who.post("/api/v1/swaths/search/", {"region": "aral"}, format="json").json()
+        assert [f["id"] for f in body["features"]] == [str(hit.uuid)]
+    # Anyone else is told what a slug no region has gets: the order's name is not revealed.
+    unknown = APIClient().get("/api/v1/swaths/", {"region": "aralx"})
+    assert unknown.status_code == 400
+    for who in (bob, APIClient()):
+        for response in (who.get("/api/v1/swaths/", {"region": "aral"}),
+                         who.post("/api/v1/swaths/search/", {"region": "aral"}, format="json")):
+            assert response.status_code == 400
+            assert response.json() == {**unknown.json(), "error": unknown.json()["error"]
+                                       .replace("aralx", "aral")}
+
+
 def test_post_search_takes_a_geojson_body_and_reports_repairs(client: APIClient) -> None:
     hit = swath(box(0, 0, 2, 2), start=T0)
     bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]}

@@ -16,6 +16,10 @@ from archive.stores import Store
 from catalog.models import Swath
 from hpc.stage import main
 from tests.hpc.helpers import MPI_ENV, REPO
+from tests.support.s3servers import S3Server
+
+HANGS = Path(__file__).resolve().parents[1] / "faults" / "fixtures"
+TIMEOUT_S = 2
 
 
 @pytest.fixture
@@ -69,3 +73,31 @@ def test_ingest_staging_stores_verified_objects_and_a_manifest_the_catalog_loads
     assert Swath.objects.filter(collection__slug="staged", state="VERIFIED").count() == 4
     assert main(args) == 0  # a rerun stores nothing again
     assert json.loads((logs / "report.json").read_text())["counts"]["resumed"] == 4
+
+
+@pytest.mark.s3_servers("rclone")  # about the reading child, not the store
+def test_ingest_staging_ends_a_file_that_hangs_its_reader_as_that_files_failure(
+        tree: Path, tmp_path: Path, s3_server: S3Server, node_env: dict,
+        capsys: pytest.CaptureFixture) -> None:
+    # A kept fuzz case that never returns from HDF5 (tests/faults/fixtures): read in the
+    # rank, it would stall the job for ever.
+    hang = HANGS / "timeout-CS_LTA__SIR_SAR_2__20191-zero-185.nc"
+    shutil.copy(hang, tree / "a" / hang.name)
+    logs = tmp_path / "logs"
+    code = main([str(tree), f"s3://{s3_server.bucket}/stage-hang", "--ingest",
+                 "--mapping", "serial", "--item-timeout", str(TIMEOUT_S), "--on-failure",
+                 "retry:3,skip", "--log-dir", str(logs), "--progress", "60"])
+    assert code == 2
+    report = json.loads((logs / "report.json").read_text())
+    [hung] = report["timeouts"]
+    assert hung["cause"] == "timeout" and hung["status"] == "skipped"
+    assert hung["seconds"] <= TIMEOUT_S + 5
+    assert hung["reason"] == (f"timeout: the item did not finish within {TIMEOUT_S} s "
+                              "(child killed)")
+    assert next(r for r in report["results"] if r["id"] == hung["id"])["attempts"] == 1
+    assert report["counts"]["done"] == 4
+    # The other files were stored and registered; the hung one was neither.
+    records = [json.loads(x) for x in (logs / "register.jsonl").read_text().splitlines()]
+    assert sorted(r["filename"] for r in records) == sorted(p.name for p in tree.rglob(
+        "synth-*.nc"))
+    assert f"timeout: {hung['id']} on rank 0" in capsys.readouterr().out

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from catalog.models import Product, Region
-from subset.orders import OrderError, backfill_order, cancel_order, create_order
+from subset.orders import OrderError, backfill_order, cancel_order, create_order, resume_order
 from subset.recovery import recover_products
 from subset.region import parse_bbox
 from subset.services import create_order_products
@@ -129,6 +129,29 @@ def test_backfill_of_an_uncuttable_order_is_refused_with_its_reason() -> None:
     assert region.order_problem
 
 
+def test_resume_starts_a_stopped_order_again_only_once_its_region_can_be_cut() -> None:
+    region = uncuttable()
+    with pytest.raises(OrderError):
+        backfill_order(region.pk)  # finds the problem and stops the order
+    region.refresh_from_db()
+    stopped, problem = region.order_problem_at, region.order_problem
+    with pytest.raises(OrderError, match="still cannot be cut: ") as refused:
+        resume_order(region.pk)
+    assert problem in str(refused.value)
+    region.refresh_from_db()
+    assert (region.order_problem, region.order_problem_at) == (problem, stopped)
+    # Staff redraw the region (the admin's own save would also clear the problem).
+    Region.objects.filter(pk=region.pk).update(geometry=box(59, 44, 61, 46))
+    assert resume_order(region.pk) == stopped
+    region.refresh_from_db()
+    assert region.order_problem == "" and region.order_problem_at is None
+    assert resume_order(region.pk) is None  # running: nothing to resume
+    assert len(create_order_products(over(T0, verified_at=timezone.now()).pk)) == 1
+    cancel_order(region.pk)
+    with pytest.raises(OrderError, match="cancelled"):
+        resume_order(region.pk)
+
+
 def run(*args: str) -> str:
     out = io.StringIO()
     call_command("order", *args, stdout=out)
@@ -173,6 +196,26 @@ def test_the_order_command_refuses_bad_input_naming_the_option(args: list[str],
     aral()
     with pytest.raises(CommandError, match=message.replace("(", r"\(")):
         run(*args)
+
+
+def test_the_order_command_resumes_a_stopped_order_or_says_why_it_cannot() -> None:
+    uncuttable()
+    with pytest.raises(CommandError, match="cannot be cut"):
+        run("backfill", "coast")
+    assert run("list").splitlines()[0].startswith("coast\towner=-\tproducts=0\tstopped: ")
+    with pytest.raises(CommandError, match="order coast still cannot be cut: "):
+        run("resume", "coast")
+    # Archived while stopped: the hook gives it no product.
+    assert create_order_products(over(T0, verified_at=timezone.now()).pk) == []
+    Region.objects.filter(slug="coast").update(geometry=box(59, 44, 61, 46))
+    said = run("resume", "coast")
+    assert said.startswith("order coast resumed (stopped since ")
+    assert run("list").splitlines()[0] == "coast\towner=-\tproducts=0\tactive"
+    assert "`manage.py order backfill coast` gives it the swaths archived while" in said
+    assert "1 product(s) created" in run("backfill", "coast")  # the one archived meanwhile
+    assert "not stopped: nothing to resume" in run("resume", "coast")
+    with pytest.raises(CommandError, match="no region 'nowhere'"):
+        run("resume", "nowhere")
 
 
 def test_the_order_command_takes_a_negative_west_edge() -> None:

@@ -1,4 +1,5 @@
-"""`manage.py order create|list|cancel|backfill`: standing regional orders (subset.orders)."""
+"""`manage.py order create|list|cancel|resume|backfill`: standing regional orders
+(subset.orders)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from subset.orders import (
     backfill_order,
     cancel_order,
     create_order,
+    resume_order,
 )
 from subset.region import parse_bbox, parse_geometry
 
@@ -28,7 +30,9 @@ class Command(BaseCommand):
         "a subset product, owned by the order's owner. `create SLUG --bbox W,S,E,N` (or "
         "--geometry FILE) places one; `list` shows them with their owner, product count and "
         "problem; `cancel SLUG` stops one and drops its products not yet started "
-        "(--delete removes the region too); `backfill SLUG --start T --end T` makes its "
+        "(--delete removes the region too); `resume SLUG` starts again an order stopped "
+        "because its region could not be cut, once the region is checked and can be "
+        "(refused with the reason otherwise); `backfill SLUG --start T --end T` makes its "
         "products for swaths already archived in that window (rows only: the workers cut "
         "them), and makes nothing twice when run again. A region may have at most "
         f"{ORDER_MAX_VERTICES:,} vertices and cover at most {ORDER_MAX_AREA_KM2:,} km2."
@@ -63,6 +67,11 @@ class Command(BaseCommand):
         cancel.add_argument("slug")
         cancel.add_argument("--delete", action="store_true",
                             help="remove the region as well (its products stay)")
+
+        resume = actions.add_parser(
+            "resume", help="start again an order stopped because its region could not be "
+                           "cut (checked again first)")
+        resume.add_argument("slug")
 
         backfill = actions.add_parser(
             "backfill", help="make an order's products for swaths already archived")
@@ -126,6 +135,18 @@ class Command(BaseCommand):
         dropped = cancel_order(order.pk, delete=opts["delete"])
         self.stdout.write(f"order {order.slug} cancelled{' and deleted' if opts['delete'] else ''}"
                           f"; {dropped} product(s) not yet started dropped")
+
+    def do_resume(self, opts: dict[str, Any]) -> None:
+        order = Region.objects.get(slug=opts["slug"])
+        stopped = resume_order(order.pk)
+        if stopped is None:
+            self.stdout.write(f"order {order.slug} is not stopped: nothing to resume")
+            return
+        # A window by observation time would miss swaths observed before the stop but
+        # archived during it: the whole archive, which makes nothing twice.
+        self.stdout.write(f"order {order.slug} resumed (stopped since "
+                          f"{stopped:%Y-%m-%dT%H:%M:%SZ}); `manage.py order backfill "
+                          f"{order.slug}` gives it the swaths archived while it was stopped")
 
     def do_backfill(self, opts: dict[str, Any]) -> None:
         if opts["datetime"] and (opts["start"] or opts["end"]):
