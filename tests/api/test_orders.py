@@ -231,7 +231,7 @@ def test_the_owner_resumes_a_stopped_order_once_its_region_can_be_cut(
 def test_staff_may_resume_any_order_and_the_schema_lists_resume(alice: APIClient) -> None:
     assert alice.post("/api/v1/regions/", ARAL, format="json").status_code == 201
     Region.objects.filter(slug="aral").update(order_problem="geometry: WKT too long")
-    staff = user_client("staff", staff=True)
+    staff = client_of("staff", is_staff=True)
     body = staff.post("/api/v1/regions/aral/resume/").json()
     assert body["resumed"] is True and body["order"]["properties"]["owner"] == "alice"
     schema = APIClient().get("/api/schema/?format=json").json()
