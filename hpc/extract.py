@@ -31,14 +31,7 @@ from eo.argv import accept_negative_values
 from eo.times import parse_interval
 from hpc import outputs
 from hpc.driver import finish, run_job
-from hpc.limits import (
-    DEFAULT_MEMORY_MB,
-    DEFAULT_TIMEOUT_S,
-    MODES,
-    Limits,
-    positive_mb,
-    positive_seconds,
-)
+from hpc.limits import add_limit_arguments, limits_from_args
 from hpc.manifest import ManifestError, read_manifest, region_from_spec
 from hpc.policy import parse_policy
 from hpc.report import summarize, table, write_json
@@ -73,16 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-by", choices=("granule", "region"), default="granule",
                    help="with cancel-successors: a failed item cancels the unstarted items "
                         "of its granule or of its region (default granule)")
-    p.add_argument("--item-limits", choices=MODES, default="auto",
-                   help="run items in a child with --item-timeout and --item-memory: auto "
-                        "(default) for NetCDF-4/HDF5 items or of unknown format, whose "
-                        "library has kept hang cases; all; off")
-    p.add_argument("--item-timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
-                   metavar="SECONDS", help="wall-clock limit of one limited item, > 0 "
-                   f"(default {DEFAULT_TIMEOUT_S:g}); past it the item fails, not retried")
-    p.add_argument("--item-memory", type=positive_mb, default=DEFAULT_MEMORY_MB,
-                   metavar="MB", help="address-space limit of a limited item's child "
-                   f"(default {DEFAULT_MEMORY_MB})")
+    add_limit_arguments(
+        p, what="run items in a child with --item-timeout and --item-memory: auto "
+                "(default) for NetCDF-4/HDF5 items or of unknown format, whose "
+                "library has kept hang cases; all; off",
+        timeout_help="wall-clock limit of one limited item, > 0 "
+                     "(default {default}); past it the item fails, not retried",
+        memory_help="address-space limit of a limited item's child (default {default})")
     p.add_argument("--mapping", choices=("mpi", "processes", "serial"), default="mpi")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="processes for --mapping processes")
@@ -158,7 +148,7 @@ def plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]
         "created": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "max_bytes": int(args.max_mb * 1e6) if args.max_mb else None,
         "policy": asdict(policy), "mapping": args.mapping, "schedule": args.schedule,
-        "limits": asdict(Limits(args.item_limits, args.item_timeout, args.item_memory)),
+        "limits": limits_from_args(args),
         "rank0": args.rank0, "log_dir": str(Path(log_dir).resolve()),
         "manifest": args.manifest or args.api, "items": len(items),
     }

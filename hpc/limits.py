@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import argparse
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from archive.errors import ArchiveError, TransientArchiveError
@@ -90,6 +90,27 @@ def positive_mb(text: str) -> int:
             f"must be at least {MIN_MEMORY_MB} MB (the child's interpreter and libraries "
             f"alone map about 220 MB), not {text}")
     return value
+
+
+def add_limit_arguments(parser: argparse.ArgumentParser, *, what: str, timeout_help: str,
+                        memory_help: str) -> None:
+    """Add --item-limits, --item-timeout and --item-memory to ``parser``.
+
+    ``what`` helps --item-limits; ``timeout_help`` and ``memory_help`` may name the
+    default as ``{default}`` (the timeout shown as ``:g``), so each command says what its
+    limits bound in its own words.
+    """
+    parser.add_argument("--item-limits", choices=MODES, default="auto", help=what)
+    parser.add_argument("--item-timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
+                        metavar="SECONDS",
+                        help=timeout_help.format(default=f"{DEFAULT_TIMEOUT_S:g}"))
+    parser.add_argument("--item-memory", type=positive_mb, default=DEFAULT_MEMORY_MB,
+                        metavar="MB", help=memory_help.format(default=DEFAULT_MEMORY_MB))
+
+
+def limits_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the job's limits (Limits as its asdict) from add_limit_arguments' options."""
+    return asdict(Limits(args.item_limits, args.item_timeout, args.item_memory))
 
 
 def applies(item: dict[str, Any], job: dict[str, Any]) -> bool:

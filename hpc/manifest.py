@@ -98,14 +98,17 @@ def write_manifest(path: str | os.PathLike[str], items: Iterable[dict[str, Any]]
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    n = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            lines = [json.dumps(check_item(item), sort_keys=True) + "\n" for item in items]
-            f.writelines(lines)
+            # Line by line: a planned archive-wide manifest is not held twice in memory.
+            for item in items:
+                f.write(json.dumps(check_item(item), sort_keys=True) + "\n")
+                n += 1
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return len(lines)
+    return n

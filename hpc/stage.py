@@ -40,14 +40,7 @@ from archive.keys import swath_key
 from archive.streaming import CHUNK, HashingReader, sha256_file
 from hpc import limits, outputs
 from hpc.driver import finish, run_job
-from hpc.limits import (
-    DEFAULT_MEMORY_MB,
-    DEFAULT_TIMEOUT_S,
-    MODES,
-    Limits,
-    positive_mb,
-    positive_seconds,
-)
+from hpc.limits import add_limit_arguments, limits_from_args
 from hpc.policy import parse_policy
 from hpc.report import summarize, table, write_json
 from hpc.sources import store_for
@@ -171,17 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include", action="append", help="only names matching GLOB")
     p.add_argument("--ingest", action="store_true",
                    help="archive keys + metadata + register.jsonl (DEST: the archive store)")
-    p.add_argument("--item-limits", choices=MODES, default="auto",
-                   help="with --ingest: read each file's metadata in a child with "
-                        "--item-timeout and --item-memory: auto (default) and all: every "
-                        "file (a staged file's format is not known before it is read); off")
-    p.add_argument("--item-timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
-                   metavar="SECONDS", help="with --ingest: wall-clock limit of reading one "
-                   f"file's metadata, > 0 (default {DEFAULT_TIMEOUT_S:g}); past it the file "
-                   "fails, not retried")
-    p.add_argument("--item-memory", type=positive_mb, default=DEFAULT_MEMORY_MB,
-                   metavar="MB", help="with --ingest: address-space limit of the reading "
-                   f"child (default {DEFAULT_MEMORY_MB})")
+    add_limit_arguments(
+        p, what="with --ingest: read each file's metadata in a child with "
+                "--item-timeout and --item-memory: auto (default) and all: every "
+                "file (a staged file's format is not known before it is read); off",
+        timeout_help="with --ingest: wall-clock limit of reading one "
+                     "file's metadata, > 0 (default {default}); past it the file "
+                     "fails, not retried",
+        memory_help="with --ingest: address-space limit of the reading "
+                    "child (default {default})")
     p.add_argument("--schedule", choices=("dynamic", "static"), default="dynamic")
     p.add_argument("--on-failure", default="retry:3")
     p.add_argument("--mapping", choices=("mpi", "processes", "serial"), default="mpi")
@@ -214,8 +205,7 @@ def plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]
     job_id = args.job_id or time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
     job = {"job_id": job_id, "dest": dest, "ingest": args.ingest,
            # Not "limits": those would put the whole item (its upload too) in the child.
-           "metadata_limits": asdict(Limits(args.item_limits, args.item_timeout,
-                                            args.item_memory)),
+           "metadata_limits": limits_from_args(args),
            "policy": asdict(parse_policy(args.on_failure)), "mapping": args.mapping,
            "schedule": args.schedule, "rank0": args.rank0,
            "log_dir": str(Path(args.log_dir or Path("hpc-logs") / job_id).resolve()),
