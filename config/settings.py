@@ -215,11 +215,11 @@ SUBSET_MAX_BYTES = env_int("SUBSET_MAX_MB", 2000, minimum=1) * 10**6
 SUBSET_MAX_SWATHS = env_int("SUBSET_MAX_SWATHS", 100, minimum=1)
 # The largest sum of the estimates of one request's products (a search over many swaths).
 SUBSET_MAX_TOTAL_BYTES = env_int("SUBSET_MAX_TOTAL_MB", 10000, minimum=1) * 10**6
-# Without a broker each web process cuts in one thread of its own (subset/dispatch.py):
-# the most products waiting in it, and how often an idle one looks for lost products.
 # Automatic attempts of a product (broker redeliveries, reconcile re-sending a FAILED one)
 # before it waits for a person's retry, which gives it this many again.
 SUBSET_MAX_ATTEMPTS = env_int("SUBSET_MAX_ATTEMPTS", 3, minimum=1)
+# Without a broker each web process cuts in one thread of its own (subset/dispatch.py):
+# the most products waiting in it, and how often an idle one looks for lost products.
 SUBSET_LOCAL_QUEUE = env_int("SUBSET_LOCAL_QUEUE", 1000, minimum=1)
 SUBSET_LOCAL_SWEEP_S = env_int("SUBSET_LOCAL_SWEEP_S", 60, minimum=1)
 # Estimates (POST subsets/estimate): a cut's speed in MB read per second (docs/BENCHMARKS.md
