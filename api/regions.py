@@ -36,7 +36,7 @@ from api.subsets.serializers import (
     Interval,
     Names,
     SubsetErrorSerializer,
-    _variables,
+    parse_variables,
 )
 from catalog.models import Region
 from eo.times import parse_interval
@@ -79,7 +79,7 @@ class OrderRequest(RequestModel):
     collections: Annotated[list[str], rule(
         lambda v: parse_list(v, "collections"), Names, SKIP)] = Field(
         [], description="collection slugs (default: every collection)")
-    variables: Annotated[list[str], rule(_variables, Names, SKIP)] = Field(
+    variables: Annotated[list[str], rule(parse_variables, Names, SKIP)] = Field(
         [], description="variables to cut (default: every variable)")
 
     @model_validator(mode="before")
