@@ -22,10 +22,17 @@ class PublicReads(BasePermission):
 
 
 class IsOwnerOrStaff(PublicReads):
-    """Object-level: writes to an object are for its owner or staff."""
+    """Object-level: writes to an object are for its owner or staff.
+
+    The owner is the object's `owner_id`, or the attribute the view names in
+    `owner_field`; an object without one (a shared region) is staff's alone.
+    """
+
+    message = "only its owner or staff may change it"
 
     def has_object_permission(self, request: Request, view: APIView, obj: object) -> bool:
         if request.method in SAFE_METHODS:
             return True
         user = request.user
-        return bool(user and (user.is_staff or getattr(obj, "owner_id", None) == user.pk))
+        owner = getattr(obj, getattr(view, "owner_field", "owner_id"), None)
+        return bool(user and (user.is_staff or (owner is not None and owner == user.pk)))

@@ -19,13 +19,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from pydantic import Field, model_validator
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.exceptions import QueryError
 from api.params import clean_text, parse_list
-from api.permissions import PublicReads
+from api.permissions import IsOwnerOrStaff
 from api.requests import RequestModel, rule
 from api.serializers import RegionSerializer
 from api.subsets.serializers import (
@@ -37,7 +36,7 @@ from api.subsets.serializers import (
     Interval,
     Names,
     SubsetErrorSerializer,
-    _variables,
+    parse_variables,
 )
 from catalog.models import Region
 from eo.times import parse_interval
@@ -80,7 +79,7 @@ class OrderRequest(RequestModel):
     collections: Annotated[list[str], rule(
         lambda v: parse_list(v, "collections"), Names, SKIP)] = Field(
         [], description="collection slugs (default: every collection)")
-    variables: Annotated[list[str], rule(_variables, Names, SKIP)] = Field(
+    variables: Annotated[list[str], rule(parse_variables, Names, SKIP)] = Field(
         [], description="variables to cut (default: every variable)")
 
     @model_validator(mode="before")
@@ -182,7 +181,9 @@ class RegionViewSet(viewsets.GenericViewSet):
     """Named areas (GeoJSON) and standing orders; `region=<slug>` on swath searches uses them."""
 
     serializer_class = OrderSerializer
-    permission_classes = [PublicReads]
+    # Changing an order (DELETE, backfill, resume) is for its owner or staff.
+    permission_classes = [IsOwnerOrStaff]
+    owner_field = "order_owner_id"
     lookup_field = "slug"
     pagination_class = None
 
@@ -208,7 +209,7 @@ class RegionViewSet(viewsets.GenericViewSet):
         return Response(self.get_serializer(order).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, slug: str) -> Response:
-        order = self._owned()
+        order = self.get_object()
         dropped = cancel_order(order.pk, delete=True)
         return Response({"deleted": order.slug, "dropped": dropped})
 
@@ -217,7 +218,7 @@ class RegionViewSet(viewsets.GenericViewSet):
         """Make the order's products for swaths archived before it, in a window; a second
         call makes only those of swaths archived since."""
         body = BackfillRequest.parse(request.data or {})
-        order = self._owned()
+        order = self.get_object()
         start, end = body.datetime or (None, None)
         result = backfill_order(order.pk, start, end)
         return Response({"created": result.created, "existing": result.existing,
@@ -227,18 +228,9 @@ class RegionViewSet(viewsets.GenericViewSet):
     def resume(self, request: Request, slug: str) -> Response:
         """Start again an order stopped because its region could not be cut; its region is
         checked first, and the reason given if it still cannot be."""
-        order = self._owned()
+        order = self.get_object()
         stopped = resume_order(order.pk)
         order = self.get_queryset().get(pk=order.pk)
         return Response(ResumeSerializer(
             {"resumed": stopped is not None, "stopped_since": stopped, "order": order},
             context=self.get_serializer_context()).data)
-
-    def _owned(self) -> Region:
-        """The region in the URL, if the caller may change it (its owner, or staff)."""
-        order = self.get_object()
-        user = self.request.user
-        if not (user.is_staff or (order.order_owner_id is not None
-                                  and order.order_owner_id == user.pk)):
-            raise PermissionDenied("only the order's owner or staff may change it")
-        return order

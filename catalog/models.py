@@ -286,7 +286,8 @@ class Region(SlugNamed):
     # Why the order's region cannot be cut (the kernel refuses it), and since when: set
     # once by the first swath that finds it (subset.services.create_order_products), so
     # reconcile reports it once; such an order makes no products until its region is
-    # saved again (the admin) or the order is made anew.
+    # saved again (the admin), it is resumed (subset.orders.resume_order: POST
+    # regions/{slug}/resume/, manage.py order resume) or the order is made anew.
     order_problem = models.TextField(blank=True, default="", db_default="")
     order_problem_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -42,8 +42,23 @@ from api.stac.itemdef import ITEM, WRAPS, bbox_of
 # escapes, so it can be nowhere else in an item's text.
 STORED_BASE = "chr(1)"
 
-# The row version's xmin as a number (the xid type has no order or cast to bigint).
-_XMIN = "s.xmin::text::bigint"
+
+def _xmin(t: str) -> str:
+    """The xmin of table (alias) `t`'s row version as a number (the xid type has no order
+    or cast to bigint)."""
+    return f"{t}.xmin::text::bigint"
+
+
+_XMIN = _xmin("s")
+
+
+def _current(rev: int, row: str, uuid: str, xmin: str, state: str) -> str:
+    """When the stored item `i` may serve the swath row `row` (its id), whose uuid, xmin
+    and state are the other arguments: of revision `rev`, made from the row as it is now,
+    and the row VERIFIED."""
+    return (f"i.swath_id = {row} AND i.rev = {int(rev)} AND i.uuid = {uuid}"
+            f" AND i.row_xmin = {xmin} AND {state} = 'VERIFIED'")
+
 
 # The item of one row for a base URL (JSON-escaped text). A function rather than the
 # expression in each page's statement: PostgreSQL plans its large expression once per
@@ -174,11 +189,9 @@ def _run(connection: Any, statements: list[str]) -> None:
             cur.execute(sql)
 
 
-# An item a page may serve for the row `s`.
-_CURRENT = ("i.swath_id = s.id AND i.rev = %d AND i.uuid = s.uuid"
-            f" AND i.row_xmin = {_XMIN} AND s.state = 'VERIFIED'")
 # The VERIFIED rows of ids [%s, %s) that have no item of this revision.
-_MISSING = (f"SELECT s.id FROM catalog_swath s LEFT JOIN api_stacitem i ON {_CURRENT % REV}"
+_MISSING = ("SELECT s.id FROM catalog_swath s LEFT JOIN api_stacitem i ON "
+            f"{_current(REV, 's.id', 's.uuid', _XMIN, 's.state')}"
             " WHERE s.id >= %s AND s.id < %s AND s.state = 'VERIFIED' AND i.swath_id IS NULL")
 
 
@@ -196,15 +209,14 @@ def _page_render(rev: int) -> RenderSQL:
     own = "FROM catalog_swath s WHERE s.id = p.id"
     select = (f"u.base, COALESCE(i.text, (SELECT swathstore_item(s, {STORED_BASE}) {own}))"
               f" AS rendered, COALESCE(i.wraps, (SELECT {WRAPS} {own})) AS wrapping")
-    current = (f"i.swath_id = p.id AND i.rev = {int(rev)} AND i.uuid = p.row_uuid"
-               " AND i.row_xmin = p.row_xmin AND p.row_state = 'VERIFIED'")
+    current = _current(rev, "p.id", "p.row_uuid", "p.row_xmin", "p.row_state")
     joins = f"CROSS JOIN (SELECT %s::text AS base) AS u LEFT JOIN api_stacitem i ON {current}"
     return RenderSQL(select, ("base", "rendered", "wrapping"), joins, [], CARRY)
 
 
 # What each of the page's rows carries from the search, to tell a current stored item.
 CARRY = ("{t}.uuid AS row_uuid, {t}.state AS row_state, "
-         + _XMIN.replace("s.", "{t}.") + " AS row_xmin")
+         + _xmin("{t}") + " AS row_xmin")
 
 
 def render(base: str, rev: int = REV) -> RenderSQL:

@@ -36,7 +36,8 @@ BOX = "W,S,E,N in degrees; W>E crosses the antimeridian"
 WHEN = "RFC 3339 instant or start/end; '..' is open"
 
 
-def _variables(value: Any) -> list[str]:
+def parse_variables(value: Any) -> list[str]:
+    """The variables of a subset request or a standing order (api.regions)."""
     if isinstance(value, str):
         value = [v for v in value.split(",") if v.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -98,7 +99,7 @@ class SubsetRequest(RequestModel):
     # clean_text: PostgreSQL refuses a NUL in a query (a 500 until refused here).
     region: Annotated[str | None, rule(lambda v: clean_text(v, "region", 100), str, SKIP)] = \
         Field(None, description="slug of a named region")
-    variables: Annotated[list[str], rule(_variables, Names, SKIP)] = Field(
+    variables: Annotated[list[str], rule(parse_variables, Names, SKIP)] = Field(
         [], description="variables to cut (default: every variable)")
     datetime: Annotated[Interval | None, rule(parse_interval, str, SKIP)] = Field(
         None, description="keep only pixels observed in this " + WHEN)
