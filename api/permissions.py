@@ -25,7 +25,8 @@ class IsOwnerOrStaff(PublicReads):
     """Object-level: writes to an object are for its owner or staff.
 
     The owner is the object's `owner_id`, or the attribute the view names in
-    `owner_field`; an object without one (a shared region) is staff's alone.
+    `owner_field`; an object without one (a shared region) is staff's alone. A view may
+    name its refusal in `owner_message`.
     """
 
     message = "only its owner or staff may change it"
@@ -35,4 +36,6 @@ class IsOwnerOrStaff(PublicReads):
             return True
         user = request.user
         owner = getattr(obj, getattr(view, "owner_field", "owner_id"), None)
+        # An instance per request (DRF's get_permissions), so setting it here is safe.
+        self.message = getattr(view, "owner_message", self.message)
         return bool(user and (user.is_staff or (owner is not None and owner == user.pk)))

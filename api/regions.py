@@ -184,6 +184,7 @@ class RegionViewSet(viewsets.GenericViewSet):
     # Changing an order (DELETE, backfill, resume) is for its owner or staff.
     permission_classes = [IsOwnerOrStaff]
     owner_field = "order_owner_id"
+    owner_message = "only the order's owner or staff may change it"
     lookup_field = "slug"
     pagination_class = None
 
