@@ -85,13 +85,8 @@ class RangedFile(SeekableReader):
         """Start fetching ``ranges`` (start, stop) in the background; return bytes queued."""
         if self._prefetch is None or self.closed:
             return 0
-        clipped = ((max(0, lo), min(hi, self._size)) for lo, hi in ranges)
         with self._lock:
-            # Small chunks often sit in blocks already read (with the metadata beside them).
-            todo = [(lo, hi) for lo, hi in clipped if hi > lo and not all(
-                i in self._cache for i in range(lo // self._block_size,
-                                                (hi - 1) // self._block_size + 1))]
-            return self._prefetch.add(coalesce(todo))
+            return self._prefetch.add(coalesce(self._uncached(ranges)))
 
     def fetch_cost(self, ranges: Iterable[tuple[int, int]]) -> int:
         """Return the bytes reading ``ranges`` would fetch now, fetching nothing.
@@ -100,17 +95,26 @@ class RangedFile(SeekableReader):
         ``prefetch`` requests them; without, every block they touch that is not cached
         (read-ahead past the last one is not counted).
         """
-        clipped = [(max(0, lo), min(hi, self._size)) for lo, hi in ranges]
         with self._lock:
-            todo = [(lo, hi) for lo, hi in clipped if hi > lo and not all(
-                i in self._cache for i in range(lo // self._block_size,
-                                                (hi - 1) // self._block_size + 1))]
+            todo = self._uncached(ranges)
             if self._prefetch is not None:
                 return sum(span.stop - span.start for span in coalesce(todo))
-            blocks = {i for lo, hi in todo
-                      for i in range(lo // self._block_size, (hi - 1) // self._block_size + 1)
-                      if i not in self._cache}
+            blocks = {i for lo, hi in todo for i in self._blocks(lo, hi) if i not in self._cache}
         return sum(min(self._block_size, self._size - i * self._block_size) for i in blocks)
+
+    def _blocks(self, lo: int, hi: int) -> range:
+        """Return the indices of the blocks holding bytes [lo, hi) (hi > lo)."""
+        return range(lo // self._block_size, (hi - 1) // self._block_size + 1)
+
+    def _uncached(self, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Return ``ranges``, clipped to the file, without those wholly in cached blocks.
+
+        Small chunks often sit in blocks already read (with the metadata beside them).
+        Call with the lock held.
+        """
+        clipped = ((max(0, lo), min(hi, self._size)) for lo, hi in ranges)
+        return [(lo, hi) for lo, hi in clipped
+                if hi > lo and not all(i in self._cache for i in self._blocks(lo, hi))]
 
     def drop_prefetched(self) -> None:
         """Forget prefetched bytes not read yet (their requests still count as read)."""
