@@ -37,7 +37,6 @@ from eo.errors import InputError
 from subset import kernel
 from subset.errors import (
     NoDataInRegion,
-    RegionError,
     SourceGone,
     SubsetError,
     SubsetTooLarge,
@@ -479,7 +478,7 @@ def create_order_products(swath_id: int) -> list[Product]:
             spec = order_spec(row)
             product, created = create_product(swath, spec, owner_id=row.order_owner_id,
                                               region_id=row.pk)
-        except (InputError, RegionError, SubsetError) as e:  # eo's refusals, the kernel's
+        except (InputError, SubsetError) as e:  # eo's refusals, the kernel's (RegionError)
             order_problem(row.pk, row.slug, str(e))
             continue
         if created:
