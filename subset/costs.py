@@ -1,7 +1,7 @@
 """What a subset request would cost, asked before it is made: bytes read, written, time.
 
 estimate_request() takes the same spec and swath-or-search as subset.services.
-submit_subset() and checks them by the same rules (request_swaths, check_variables);
+submit_subset() and checks them by the same rules (request_swaths, check_swath);
 for each swath it opens a readable copy as a worker would (open_any_copy: by ranges for
 plain HDF5) and runs subset.estimate.estimate_cut, which makes the kernel's plan (the
 metadata and geolocation a cut reads first) and looks up, without reading them, the
@@ -32,7 +32,7 @@ from subset.estimate import estimate_cut
 from subset.services import (
     SubsetSpec,
     by_ranges,
-    check_variables,
+    check_swath,
     estimate_bytes,
     open_any_copy,
     request_swaths,
@@ -107,10 +107,7 @@ def estimate_request(spec: SubsetSpec, *, swath_uuid: str | None = None,
     for swath in swaths:
         if swath.state in GONE:
             raise SourceGone(f"swath {swath.uuid} cannot be cut: {unreadable_source(swath)}")
-        if swath.state != SwathState.VERIFIED:
-            raise SubsetError(f"swath {swath.uuid} is {swath.state}, not VERIFIED: "
-                              "only verified swaths can be subset")
-        check_variables(swath, spec.variables)
+        check_swath(swath, spec.variables)
     return RequestCost([estimate_swath(s, spec, store_name) for s in swaths],
                        size_refusal(swaths, spec))
 

@@ -113,18 +113,24 @@ def written_bytes(outs: list[OutVar], ranged: Any, budget: _Budget) -> int:
             continue
         if ov.data is not None:
             ratio: float | None = compressed_ratio(ov.data)
-        else:
-            # Over the whole window; else over its middle row of chunks, which costs less.
-            strips = next((strips for strips in (_strips(ov, False), _strips(ov, True))
-                           if ranged is None or budget.take(ranged.fetch_cost(
-                               [r for sel in strips for r in var.byte_ranges(sel)]))), None)
-            if strips is None:
-                total += kernel.output_bytes(ov, ratio=_chunk_ratio(ov))
-                continue
+        elif (strips := _affordable_strips(ov, ranged, budget)) is not None:
             ratio = compressed_ratio(np.concatenate([var.read(sel).reshape(-1)
                                                      for sel in strips]))
+        else:
+            ratio = _chunk_ratio(ov)
         total += kernel.output_bytes(ov, ratio=ratio)
     return total
+
+
+def _affordable_strips(ov: OutVar, ranged: Any, budget: _Budget) -> list[tuple[slice, ...]] | None:
+    """The strips to sample: over the whole window, else over its middle row of chunks
+    (which costs less), the first the budget affords (any, from a local copy); None: neither."""
+    for middle in (False, True):
+        strips = _strips(ov, middle)
+        if ranged is None or budget.take(ranged.fetch_cost(
+                [r for sel in strips for r in ov.var.byte_ranges(sel)])):
+            return strips
+    return None
 
 
 def _strips(ov: OutVar, middle: bool) -> list[tuple[slice, ...]]:

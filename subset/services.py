@@ -37,7 +37,6 @@ from eo.errors import InputError
 from subset import kernel
 from subset.errors import (
     NoDataInRegion,
-    RegionError,
     SourceGone,
     SubsetError,
     SubsetTooLarge,
@@ -146,8 +145,13 @@ def estimate_bytes(swath: Swath, spec: SubsetSpec) -> int:
     return size
 
 
-def check_variables(swath: Swath, variables: Sequence[str]) -> None:
-    """Raise SubsetError if the catalog lists the swath's variables and one is missing."""
+def check_swath(swath: Swath, variables: Sequence[str]) -> None:
+    """Raise SubsetError if the swath is not VERIFIED, or if the catalog lists its
+    variables and one is missing: what a request is refused for (submit_subset, and
+    subset.costs.estimate_request by the same rule)."""
+    if swath.state != SwathState.VERIFIED:
+        raise SubsetError(f"swath {swath.uuid} is {swath.state}, not VERIFIED: "
+                          "only verified swaths can be subset")
     described = (swath.attrs or {}).get("variables") or {}
     if not described or not variables:
         return
@@ -169,10 +173,7 @@ def submit_subset(spec: SubsetSpec, *, swath_uuid: str | None = None,
     """
     swaths = request_swaths(spec, swath_uuid, search)
     for swath in swaths:
-        if swath.state != SwathState.VERIFIED:
-            raise SubsetError(f"swath {swath.uuid} is {swath.state}, not VERIFIED: "
-                              "only verified swaths can be subset")
-        check_variables(swath, spec.variables)
+        check_swath(swath, spec.variables)
     refusal = size_refusal(swaths, spec)
     if refusal is not None:
         raise refusal
@@ -477,7 +478,7 @@ def create_order_products(swath_id: int) -> list[Product]:
             spec = order_spec(row)
             product, created = create_product(swath, spec, owner_id=row.order_owner_id,
                                               region_id=row.pk)
-        except (InputError, RegionError, SubsetError) as e:  # eo's refusals, the kernel's
+        except (InputError, SubsetError) as e:  # eo's refusals, the kernel's (RegionError)
             order_problem(row.pk, row.slug, str(e))
             continue
         if created:
