@@ -31,8 +31,10 @@ What is described how:
 - netCDF-4's dimension-only datasets (no variable of their own) and its bookkeeping
   attributes (DIMENSION_LIST, _Netcdf4Dimid, ...) are left out, as netCDF4 hides them.
 
-Offsets are absolute in the object: HDF5 addresses count from the superblock, so a user
-block's size is added (h5py's chunk_iter and get_offset report file addresses).
+Offsets are absolute in the object. HDF5 addresses count from the superblock, behind any
+user block; whether the library's answers (``get_offset``, ``chunk_iter``) already add the
+user block has changed between HDF5 releases, so for a file with one it is measured on a
+small file made in memory (``_userblock_added``), not assumed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import math
 import os
 from collections.abc import Iterator
@@ -48,6 +51,7 @@ from typing import IO, Any
 
 import numpy as np
 
+log = logging.getLogger(__name__)
 FORMAT = "kerchunk-v1+json"
 INLINE_MAX = 300  # bytes: inlined rather than referenced (kerchunk's usual threshold)
 INLINE_DATA_MAX = 1 << 20  # compact or vlen data larger than this is skipped, not inlined
@@ -76,8 +80,8 @@ def build_references(source: str | Path | IO[bytes], *, object_sha256: str | Non
 
     ``source`` is a path or a seekable binary file (an object read by byte ranges).
     ``object_sha256`` is the object's SHA-256 when the caller knows it (else it is
-    computed). Raises NotIndexable for NetCDF classic, anything not HDF5, and corrupt or
-    truncated files.
+    computed); ``geo`` adds per-chunk geolocation bounds (ingest.chunkgeo). Raises
+    NotIndexable for NetCDF classic, anything not HDF5, and corrupt or truncated files.
     """
     import h5py
 
@@ -90,22 +94,62 @@ def build_references(source: str | Path | IO[bytes], *, object_sha256: str | Non
         except (OSError, ValueError, RuntimeError, KeyError) as e:
             raise NotIndexable(f"HDF5 cannot open the object (corrupt or truncated?): {e}"
                                ) from None
-        try:
-            with h5:
-                doc = _Walk(h5, fh, size).run()
-                if geo:
-                    doc["swathstore"].update(_geo(h5))
-        except NotIndexable:
-            raise
-        # A corrupt object makes HDF5 raise from anywhere in the walk (B-trees, headers).
-        except (OSError, ValueError, RuntimeError, KeyError) as e:
-            raise NotIndexable(f"reading the object's structure failed (corrupt?): "
-                               f"{type(e).__name__}: {e}") from None
+        with h5:
+            doc = _walk_or_kerchunk(h5, fh, size)
+            if geo:
+                doc["swathstore"].update(_geo(h5))
         doc["swathstore"]["object_sha256"] = object_sha256 or _sha256(fh)
         return doc
     finally:
         if close:
             fh.close()
+
+
+def _walk_or_kerchunk(h5: Any, fh: IO[bytes], size: int) -> dict:
+    """The h5py walk's document; kerchunk's where the walk itself trips on something it
+    does not foresee, so a file this module cannot describe still gets an index."""
+    try:
+        return _Walk(h5, fh, size).run()
+    except NotIndexable:
+        raise
+    # HDF5 itself failing (a bad B-tree, header or checksum) means a corrupt object:
+    # kerchunk would read it with the same library and fail the same way.
+    except (OSError, RuntimeError) as e:
+        raise NotIndexable(f"reading the object's structure failed (corrupt?): "
+                           f"{type(e).__name__}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - any other failure is the walk's: kerchunk decides
+        walk_error = f"{type(e).__name__}: {e}"
+    log.warning("chunk index: the h5py walk failed (%s); trying kerchunk", walk_error)
+    try:
+        return build_with_kerchunk(fh, size)
+    except Exception as e:  # noqa: BLE001 - untrusted files make kerchunk raise anything
+        raise NotIndexable(f"the object's structure could not be described: {walk_error}; "
+                           f"kerchunk: {type(e).__name__}: {e}") from None
+
+
+def build_with_kerchunk(fh: IO[bytes], size: int) -> dict:
+    """Return kerchunk's references of a file open for reading, in this module's form
+    ({{u}} for the object, consolidated metadata, references checked against its size)."""
+    import kerchunk
+    from kerchunk.hdf import SingleHdf5ToZarr
+
+    fh.seek(0)
+    refs = SingleHdf5ToZarr(fh, url=URL, inline_threshold=INLINE_MAX,
+                            error="raise").translate()["refs"]
+    for key, value in refs.items():
+        if isinstance(value, list):
+            if len(value) != 3:
+                raise NotIndexable(f"{key}: kerchunk referred to a whole object")
+            offset, nbytes = int(value[1]), int(value[2])
+            if offset < 0 or offset + nbytes > size:
+                raise NotIndexable(f"{key}: chunk at byte {offset} (+{nbytes}) lies beyond "
+                                   f"the end of the object ({size} bytes)")
+            refs[key] = [URL, offset, nbytes]
+        elif isinstance(value, bytes):
+            refs[key] = "base64:" + base64.b64encode(value).decode("ascii")
+    refs[".zmetadata"] = _consolidated(refs)
+    return {"version": 1, "templates": {"u": ""}, "refs": refs,
+            "swathstore": {"builder": f"kerchunk {kerchunk.__version__}", "skipped": {}}}
 
 
 def dumps(doc: dict) -> bytes:
@@ -157,12 +201,17 @@ def _sha256(fh: IO[bytes]) -> str:
 
 
 def _geo(h5: Any) -> dict:
-    """Per-chunk geolocation bounds (ingest.chunkgeo), when that module is present."""
+    """Per-chunk geolocation bounds (ingest.chunkgeo), when that module is present; their
+    failure is noted, never the index's."""
     try:
         from ingest.chunkgeo import chunk_geo_bounds  # type: ignore[import-not-found]
     except ImportError:
         return {}
-    bounds = chunk_geo_bounds(h5)
+    try:
+        bounds = chunk_geo_bounds(h5)
+    # Bounds read untrusted geolocation arrays: whatever fails there, the index stands.
+    except Exception as e:  # noqa: BLE001
+        return {"geo_error": f"{type(e).__name__}: {e}"[:500]}
     return {"geo": bounds} if bounds is not None else {}
 
 
@@ -173,7 +222,10 @@ class _Walk:
         self.h5 = h5
         self.fh = fh
         self.size = size
-        self.base = int(h5.userblock_size or 0)
+        userblock = int(h5.userblock_size or 0)
+        contiguous, chunked = _userblock_added() if userblock else (True, True)
+        self.base_contiguous = 0 if contiguous else userblock
+        self.base_chunked = 0 if chunked else userblock
         self.refs: dict[str, Any] = {}
         self.skipped: dict[str, str] = {}
         self.by_addr: dict[int, str] | None = None  # object address -> name, made on need
@@ -300,7 +352,7 @@ class _Walk:
                         "filters: no single codec pipeline describes them all")
         for offset, addr, nbytes, _ in found:
             key = ".".join(str(o // c) for o, c in zip(offset, chunks, strict=True)) or "0"
-            self._ref(f"{path}/{key}", self.base + addr, nbytes)
+            self._ref(f"{path}/{key}", self.base_chunked + addr, nbytes)
         total = math.prod(-(-n // c) for n, c in zip(dsid.shape, chunks, strict=True))
         return len(found) < total
 
@@ -311,15 +363,15 @@ class _Walk:
         nbytes = dsid.get_storage_size()
         if addr is None or nbytes == 0:
             return whole  # never written: reads as the fill value
+        addr += self.base_contiguous
         rows = _row_block(shape, itemsize)
         if rows is None:
-            self._ref(f"{path}/" + (".".join("0" for _ in shape) or "0"), self.base + addr,
-                      nbytes)
+            self._ref(f"{path}/" + (".".join("0" for _ in shape) or "0"), addr, nbytes)
             return whole
         step = rows * math.prod(shape[1:]) * itemsize
         rest = ".0" * (len(shape) - 1)
         for i in range(shape[0] // rows):
-            self._ref(f"{path}/{i}{rest}", self.base + addr + i * step, step)
+            self._ref(f"{path}/{i}{rest}", addr + i * step, step)
         return [rows, *whole[1:]]
 
     def _inline_all(self, ds: Any, path: str, vlen: bool) -> None:
@@ -410,6 +462,33 @@ class _Walk:
             except _Skip:
                 pass
         return shown, special
+
+
+def _userblock_added() -> tuple[bool, bool]:
+    """Return whether this HDF5 library's (contiguous offset, chunk address) already count
+    the user block, read back from a file with one, made in memory (a few ms)."""
+    import io
+
+    import h5py
+
+    marks = {"contiguous": b"ZZZZ", "chunked": b"<<<<"}
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", userblock_size=512) as f:
+        f.create_dataset("contiguous", data=np.frombuffer(marks["contiguous"] * 4, "<u4"))
+        f.create_dataset("chunked", data=np.frombuffer(marks["chunked"] * 4, "<u4"),
+                         chunks=(4,))
+    raw = buf.getvalue()
+    with h5py.File(io.BytesIO(raw), "r") as f:
+        at = {"contiguous": int(f["contiguous"].id.get_offset())}
+        found: list[int] = []
+        f["chunked"].id.chunk_iter(lambda info: found.append(info.byte_offset))
+        at["chunked"] = found[0]
+    added = {k: raw[v:v + 4] == marks[k] for k, v in at.items()}
+    for k, v in at.items():
+        if not added[k] and raw[v + 512:v + 516] != marks[k]:
+            raise RuntimeError(f"HDF5's {k} addresses are neither absolute nor relative to "
+                               "the superblock: chunk references would be wrong")
+    return added["contiguous"], added["chunked"]
 
 
 def _consolidated(refs: dict[str, Any]) -> str:
