@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.fields.json import KT
 
 import archive.config
@@ -196,7 +196,7 @@ def pending(collection: str | None = None, uuids: list[str] | None = None, *,
         return rows
     # An index of another object than the swath's (sha256 differs) counts as none.
     rows = (rows.annotate(indexed_sha256=KT("attrs__chunk_index__object_sha256"))
-            .exclude(indexed_sha256=F("sha256")))
+            .filter(Q(indexed_sha256__isnull=True) | ~Q(indexed_sha256=F("sha256"))))
     if not retry_failed:
         rows = rows.exclude(attrs__has_key="chunk_index_error")
     return rows
