@@ -167,17 +167,27 @@ def _decode(pair: GeoPair, lat: np.ndarray, lon: np.ndarray,
 def block_box(lon: np.ma.MaskedArray, lat: np.ma.MaskedArray) -> list[float] | None:
     """Return [w, s, e, n] of the valid pixels of one block (format above); None if none."""
     valid = ~np.ma.getmaskarray(lon) & ~np.ma.getmaskarray(lat)
-    if not valid.any():
+    if valid.all():  # the usual block: no copies of the valid pixels
+        lat_v, lon_v = np.asarray(lat), np.asarray(lon)
+    elif valid.any():
+        lat_v, lon_v = np.asarray(lat)[valid], np.asarray(lon)[valid]
+    else:
         return None
-    lat_v = np.asarray(lat)[valid]
-    lon_v = _wrap(np.asarray(lon)[valid])
     south, north = float(lat_v.min()), float(lat_v.max())
+    lo, hi = float(lon_v.min()), float(lon_v.max())
+    if lo < -180.0 or hi >= 180.0:
+        lon_v = _wrap(lon_v)
+        lo, hi = float(lon_v.min()), float(lon_v.max())
+    if hi - lo < 180.0:
+        # The gap left out is over 180 degrees, so it is the widest: the smallest arc.
+        return [_down(lo), _down(south), _up(hi), _up(north)]
+    # Only a block spanning half the globe or more can ring a pole.
     pole = _ringed_pole(np.asarray(lon), np.asarray(lat), valid)
     if pole > 0:
         return [-180.0, _down(south), 180.0, 90.0]
     if pole < 0:
         return [-180.0, -90.0, 180.0, _up(north)]
-    west, east = _lon_arc(lon_v)
+    west, east = _lon_arc(lon_v.ravel())
     return [max(-180.0, _down(west)), _down(south), min(180.0, _up(east)), _up(north)]
 
 
@@ -188,11 +198,13 @@ def _wrap(lon: np.ndarray) -> np.ndarray:
 
 
 def _down(v: float) -> float:
-    return float(math.floor(v * 10**DIGITS) / 10**DIGITS)
+    r = math.floor(v * 10**DIGITS) / 10**DIGITS
+    return float(r if r <= v else r - 10.0**-DIGITS)  # never above v, whatever the rounding
 
 
 def _up(v: float) -> float:
-    return float(math.ceil(v * 10**DIGITS) / 10**DIGITS)
+    r = math.ceil(v * 10**DIGITS) / 10**DIGITS
+    return float(r if r >= v else r + 10.0**-DIGITS)
 
 
 def _lon_arc(lon: np.ndarray) -> tuple[float, float]:
