@@ -66,6 +66,10 @@ def test_an_ingested_netcdf4_swath_gets_its_chunk_index_beside_it_with_both_sha2
     assert record["object_sha256"] == swath.sha256 == doc["swathstore"]["object_sha256"]
     assert (record["format"], record["builder"]) == (FORMAT, "h5py")
     assert record["chunks"] == count_refs(doc) > 0
+    # per-chunk bounds of the geolocation pair the footprint was made of
+    geo = doc["swathstore"]["geo"]
+    assert [(p["lat"], p["lon"]) for p in geo["pairs"]] == [
+        (p["lat"], p["lon"]) for p in swath.attrs["geolocation"]["pairs"]]
     # an index is no copy of the swath
     assert [c.key.split("/")[0] for c in swath.copies.all()] == ["swaths"]
     # the stored object, read through the stored references, gives the file's values
