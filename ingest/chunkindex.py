@@ -60,6 +60,7 @@ URL = "{{u}}"
 # netCDF-4 bookkeeping that netCDF4 and xarray never show as attributes.
 HIDDEN_ATTRS = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid",
                 "_Netcdf4Coordinates", "_nc3_strict", "_NCProperties", "_FillValue"}
+NOT_READ = {"REFERENCE_LIST", "_Netcdf4Dimid", "_nc3_strict", "_NCProperties"}  # never used
 PURE_DIMENSION = "This is a netCDF dimension but not a netCDF variable"
 NETCDF3_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
 
@@ -109,10 +110,11 @@ def build_references(source: str | Path | IO[bytes], *, object_sha256: str | Non
 
 
 def _walk_or_kerchunk(h5: Any, fh: IO[bytes], size: int) -> dict:
-    """The h5py walk's document; kerchunk's where the walk itself trips on something it
-    does not foresee, so a file this module cannot describe still gets an index."""
+    """The h5py walk's document; kerchunk's where the walk itself tripped on something it
+    does not foresee and kerchunk describes the whole file."""
+    walk = _Walk(h5, fh, size)
     try:
-        return _Walk(h5, fh, size).run()
+        doc = walk.run()
     except NotIndexable:
         raise
     # HDF5 itself failing (a bad B-tree, header or checksum) means a corrupt object:
@@ -120,14 +122,17 @@ def _walk_or_kerchunk(h5: Any, fh: IO[bytes], size: int) -> dict:
     except (OSError, RuntimeError) as e:
         raise NotIndexable(f"reading the object's structure failed (corrupt?): "
                            f"{type(e).__name__}: {e}") from None
-    except Exception as e:  # noqa: BLE001 - any other failure is the walk's: kerchunk decides
-        walk_error = f"{type(e).__name__}: {e}"
-    log.warning("chunk index: the h5py walk failed (%s); trying kerchunk", walk_error)
+    if not walk.unforeseen:
+        return doc
+    log.warning("chunk index: the h5py walk could not describe %s; trying kerchunk",
+                ", ".join(walk.unforeseen[:5]))
     try:
         return build_with_kerchunk(fh, size)
-    except Exception as e:  # noqa: BLE001 - untrusted files make kerchunk raise anything
-        raise NotIndexable(f"the object's structure could not be described: {walk_error}; "
-                           f"kerchunk: {type(e).__name__}: {e}") from None
+    # Untrusted files make kerchunk raise anything: the walk's document, with its
+    # skipped variables and their reasons, stands then.
+    except Exception as e:  # noqa: BLE001
+        doc["swathstore"]["kerchunk_error"] = f"{type(e).__name__}: {e}"[:500]
+        return doc
 
 
 def build_with_kerchunk(fh: IO[bytes], size: int) -> dict:
@@ -229,6 +234,7 @@ class _Walk:
         self.base_chunked = 0 if chunked else userblock
         self.refs: dict[str, Any] = {}
         self.skipped: dict[str, str] = {}
+        self.unforeseen: list[str] = []  # variables skipped for an error of the walk's own
         self.by_addr: dict[int, str] | None = None  # object address -> name, made on need
 
     def run(self) -> dict:
@@ -263,6 +269,14 @@ class _Walk:
                     described = self._dataset(obj, path)
                 except _Skip as e:
                     self.skipped[path] = str(e)
+                    continue
+                except (OSError, RuntimeError, NotIndexable):
+                    raise  # HDF5 failing: the object is corrupt (build_references says so)
+                # Anything else is this walk meeting a layout it does not foresee: the
+                # variable is left out, and the caller may ask kerchunk (_walk_or_kerchunk).
+                except Exception as e:  # noqa: BLE001
+                    self.skipped[path] = f"not described: {type(e).__name__}: {e}"
+                    self.unforeseen.append(path)
                     continue
                 if described is not None:
                     arrays.append((path, *described))
@@ -300,8 +314,10 @@ class _Walk:
         attrs, special = self._attrs(ds, path)
         if _text(special.get("NAME", "")).startswith(PURE_DIMENSION):
             return None
-        dtype, vlen = _zarr_dtype(ds.dtype)
         dsid = ds.id
+        if dsid.shape is None:
+            raise _Skip("null dataspace: the dataset holds no value")
+        dtype, vlen = _zarr_dtype(ds.dtype)
         plist = dsid.get_create_plist()
         if plist.get_external_count() > 0:
             raise _Skip("external storage: the bytes are in other files")
@@ -418,7 +434,7 @@ class _Walk:
                     names[axis] = self._scale_name(refs[0])
         elif len(shape) == 1 and _text(special.get("CLASS", "")) == "DIMENSION_SCALE":
             names[0] = own
-        if shape and names[0] is None and "_Netcdf4Coordinates" in special:
+        if shape and names[0] is None and special.get("_Netcdf4Coordinates"):
             names[0] = own  # a multi-dimensional netCDF-4 coordinate variable
         return [n if n else f"phony_dim_{shape[i]}" for i, n in enumerate(names)]
 
@@ -441,14 +457,19 @@ class _Walk:
             return None
 
     def _attrs(self, obj: Any, where: str) -> tuple[dict, dict]:
-        """Return (the attributes netCDF4 shows, as JSON values; netCDF-4's own ones read
-        here, raw)."""
+        """Return (the attributes netCDF4 shows, as JSON values; netCDF-4's own ones that
+        the walk needs, raw). Reading an attribute costs a fraction of a millisecond, and
+        ATL07 has 4000: those never needed are not read."""
         shown: dict[str, Any] = {}
         special: dict[str, Any] = {}
         manager = obj.attrs
-        for name in manager:
-            if name == "REFERENCE_LIST":
-                continue  # never needed, and costly to read
+        names = list(manager)
+        for name in names:
+            if name in NOT_READ or (name == "NAME" and "CLASS" not in names):
+                continue  # NAME matters on dimension scales only (netCDF-4's own marker)
+            if name == "_Netcdf4Coordinates":
+                special[name] = True  # its presence is all the walk asks
+                continue
             try:
                 value = manager[name]
                 if name in HIDDEN_ATTRS:
@@ -521,8 +542,12 @@ def _row_block(shape: list[int], itemsize: int) -> int | None:
     return None
 
 
-def _zarr_dtype(dt: np.dtype) -> tuple[str, bool]:
-    """Return (Zarr v2 dtype, is variable-length string); _Skip for types Zarr lacks."""
+def _zarr_dtype(dt: np.dtype) -> tuple[Any, bool]:
+    """Return (Zarr v2 dtype, is variable-length string); _Skip for types Zarr lacks.
+
+    Compounds of plain numbers and fixed-length strings are Zarr v2 structured types
+    (zarr and xarray read them as numpy's, as netCDF4 does); others have no Zarr form.
+    """
     import h5py
 
     info = h5py.check_string_dtype(dt)
@@ -532,8 +557,17 @@ def _zarr_dtype(dt: np.dtype) -> tuple[str, bool]:
         raise _Skip("variable-length sequences have no Zarr v2 form")
     if h5py.check_ref_dtype(dt) is not None:
         raise _Skip("object or region references have no Zarr v2 form")
-    if dt.names is not None or dt.kind in "OVc" or dt.subdtype is not None:
-        raise _Skip(f"compound or opaque type {dt}: no Zarr v2 form xarray reads")
+    if dt.names is not None:
+        fields = [(name, dt.fields[name][0]) for name in dt.names]
+        # kind O (variable-length strings), V (nested) and array members have no Zarr
+        # form; zarr 3.1 fails to cast a structure with big-endian members.
+        if all(f.kind in "biufS" and f.subdtype is None and f.str[0] != ">"
+               for _, f in fields):
+            return [[name, f.str] for name, f in fields], False
+        raise _Skip(f"compound type {dt} with nested, array, variable-length or big-endian "
+                    "members: no Zarr v2 form zarr reads")
+    if dt.kind in "OVc" or dt.subdtype is not None:
+        raise _Skip(f"opaque or array type {dt}: no Zarr v2 form xarray reads")
     return dt.str, False
 
 

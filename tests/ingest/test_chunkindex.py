@@ -40,8 +40,10 @@ def hdf5_granules() -> list[str]:
 
 @pytest.fixture(scope="module")
 def documents(shared_swaths: Path) -> dict[str, dict]:
-    """Every shared HDF5-based granule's index, built once for the module."""
-    return {name: build_references(shared_swaths / name) for name in hdf5_granules()}
+    """Every shared HDF5-based granule's index, built once for the module (without the
+    per-chunk geolocation bounds, which tests/subset/test_chunkgeo.py checks)."""
+    return {name: build_references(shared_swaths / name, geo=False)
+            for name in hdf5_granules()}
 
 
 def with_url(doc: dict, path: Path) -> dict:
@@ -252,3 +254,24 @@ def test_the_inspection_child_reports_bad_files_and_goes_on_indexing(
         assert count_refs(doc) > 0
     finally:
         inspector.close()
+
+
+def test_compound_enum_and_empty_variables_are_described_or_skipped_with_a_reason(
+        tmp_path: Path) -> None:
+    path = tmp_path / "odd.h5"
+    record = np.dtype([("count", "<i4"), ("height", "<f8"), ("flag", "S2")])
+    with h5py.File(path, "w") as f:
+        f.create_dataset("records", data=np.array([(1, 2.5, b"ok"), (3, -1.0, b"no")],
+                                                  dtype=record), chunks=(1,))
+        f.create_dataset("colour", data=np.array([0, 1, 1], dtype="i1"),
+                         dtype=h5py.enum_dtype({"RED": 0, "GREEN": 1}, basetype="i1"))
+        f.create_dataset("nothing", data=h5py.Empty("f4"))
+        f.create_dataset("ragged", (2,), dtype=h5py.vlen_dtype(np.int32))
+    doc = build_references(path)
+    assert set(doc["swathstore"]["skipped"]) == {"nothing", "ragged"}
+    assert "null dataspace" in doc["swathstore"]["skipped"]["nothing"]
+    assert doc["swathstore"]["builder"] == "h5py"
+    got = through_references(with_url(doc, path))
+    expected = h5py_values(path)
+    for key in ("records", "colour"):
+        assert same(expected[key], got[key]), key
