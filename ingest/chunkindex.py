@@ -61,6 +61,7 @@ URL = "{{u}}"
 HIDDEN_ATTRS = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid",
                 "_Netcdf4Coordinates", "_nc3_strict", "_NCProperties", "_FillValue"}
 NOT_READ = {"REFERENCE_LIST", "_Netcdf4Dimid", "_nc3_strict", "_NCProperties"}  # never used
+NON_COORD = "_nc4_non_coord_"
 PURE_DIMENSION = "This is a netCDF dimension but not a netCDF variable"
 NETCDF3_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
 
@@ -265,6 +266,9 @@ class _Walk:
             if isinstance(obj, h5py.Group):
                 self._group(obj, path + "/", seen)
             elif isinstance(obj, h5py.Dataset):
+                # netCDF-4 stores a variable named like a dimension it does not stand for
+                # under this prefix; netCDF4 shows it by its own name.
+                path = prefix + name.removeprefix(NON_COORD)
                 try:
                     described = self._dataset(obj, path)
                 except _Skip as e:
@@ -299,8 +303,15 @@ class _Walk:
             for dim, n in zip(attrs["_ARRAY_DIMENSIONS"], meta["shape"], strict=True):
                 lengths[dim] = max(lengths.get(dim, 0), n)
         for path, meta, attrs in arrays:
-            if meta.pop("_chunked"):
-                meta["shape"] = [lengths[d] for d in attrs["_ARRAY_DIMENSIONS"]]
+            chunked = meta.pop("_chunked")
+            if chunked is not None:
+                shape = [lengths[d] for d in attrs["_ARRAY_DIMENSIONS"]]
+                if ((chunked["missing"] or shape != meta["shape"])
+                        and meta["fill_value"] is None and chunked["hdf5_fill"] is not None):
+                    # No CF fill, but HDF5 has one for what was never written: what
+                    # netCDF4 reads there, so values come first (xarray masks it too).
+                    meta["fill_value"] = chunked["hdf5_fill"]
+                meta["shape"] = shape
             self.refs[path + "/.zarray"] = json.dumps(meta)
             self.refs[path + "/.zattrs"] = json.dumps(attrs)
 
@@ -335,19 +346,16 @@ class _Walk:
             chunks = [max(1, n) for n in shape]
             self._inline_all(ds, path, vlen)
             filters = [{"id": "vlen-utf8"}] if vlen else []
-            chunked = False
+            chunked = None
         elif layout == h5py.h5d.CHUNKED:
             filters = _filters(plist, ds.dtype)
             chunks = list(plist.get_chunk())
-            missing = self._chunked(dsid, path, chunks)
-            chunked = True
-            hdf5_fill = ds.fillvalue
-            if missing and "_FillValue" not in special and hdf5_fill != 0:
-                # No CF fill, but HDF5 has one for the never-written chunks: values first.
-                fill = _json_fill(hdf5_fill, ds.dtype)
+            chunked = {"missing": self._chunked(dsid, path, chunks), "hdf5_fill": None}
+            if "_FillValue" not in special and ds.dtype.kind in "biuf" and ds.fillvalue != 0:
+                chunked["hdf5_fill"] = _json_fill(ds.fillvalue, ds.dtype)
         elif layout == h5py.h5d.CONTIGUOUS:
             chunks = self._contiguous(dsid, path, shape, ds.dtype.itemsize)
-            chunked = False
+            chunked = None
         else:
             raise _Skip("virtual dataset: its bytes are in other datasets or files")
         meta = {"zarr_format": 2, "shape": shape, "chunks": chunks, "dtype": dtype,

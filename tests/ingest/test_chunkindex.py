@@ -206,6 +206,10 @@ def test_a_variable_shorter_than_its_unlimited_dimension_reads_its_fill_beyond(
         short = nc.createVariable("short", "i2", ("time",), fill_value=-9)
         full[:10] = np.arange(10)
         short[:3] = [7, 8, 9]
+        # named like a dimension it does not stand for: "_nc4_non_coord_time" in HDF5
+        nc.createDimension("pixel", 2)
+        other = nc.createVariable("pixel", "i4", ("time", "pixel"))
+        other[:4] = np.arange(8).reshape(4, 2)
     doc = build_references(path)
     got = through_references(with_url(doc, path))
     expected = netcdf4_values(path)
