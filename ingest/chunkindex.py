@@ -23,11 +23,13 @@ What is described how:
   letting a client read part of it.
 - compact datasets (stored in the object header) and variable-length strings: read and
   inlined, as they have no byte range of their own.
+- compounds of plain numbers and fixed-length strings: Zarr v2 structured types.
 - skipped, each with its reason in ``document["swathstore"]["skipped"]``: datasets whose
   filters numcodecs has no codec for (szip, scale-offset, n-bit, ...), chunks some of whose
-  optional filters were not applied, compound, reference and non-string variable-length
-  types (no Zarr v2 form xarray reads), external and virtual storage (the bytes are not
-  in this object), soft and external links, and attributes h5py cannot read.
+  optional filters were not applied, reference, non-string variable-length and nested or
+  big-endian compound types (no Zarr v2 form zarr reads), null dataspaces, external and
+  virtual storage and external links (the bytes are not in this object), and attributes
+  h5py cannot read. Soft links are followed: netCDF4 shows them as variables.
 - netCDF-4's dimension-only datasets (no variable of their own) and its bookkeeping
   attributes (DIMENSION_LIST, _Netcdf4Dimid, ...) are left out, as netCDF4 hides them.
 
@@ -114,6 +116,7 @@ def _walk_or_kerchunk(h5: Any, fh: IO[bytes], size: int) -> dict:
     """The h5py walk's document; kerchunk's where the walk itself tripped on something it
     does not foresee and kerchunk describes the whole file."""
     walk = _Walk(h5, fh, size)
+    doc: dict | None
     try:
         doc = walk.run()
     except NotIndexable:
@@ -123,15 +126,23 @@ def _walk_or_kerchunk(h5: Any, fh: IO[bytes], size: int) -> dict:
     except (OSError, RuntimeError) as e:
         raise NotIndexable(f"reading the object's structure failed (corrupt?): "
                            f"{type(e).__name__}: {e}") from None
-    if not walk.unforeseen:
+    # Anything else is the walk's own failure outside a variable (a group it does not
+    # foresee): kerchunk may still describe the file.
+    except Exception as e:  # noqa: BLE001
+        doc, walk.unforeseen = None, [f"the walk ({type(e).__name__}: {e})"]
+    if not walk.unforeseen and doc is not None:
         return doc
     log.warning("chunk index: the h5py walk could not describe %s; trying kerchunk",
                 ", ".join(walk.unforeseen[:5]))
     try:
         return build_with_kerchunk(fh, size)
     # Untrusted files make kerchunk raise anything: the walk's document, with its
-    # skipped variables and their reasons, stands then.
+    # skipped variables and their reasons, stands then, if there is one.
     except Exception as e:  # noqa: BLE001
+        if doc is None:
+            raise NotIndexable(f"the object's structure could not be described: "
+                               f"{walk.unforeseen[0]}; kerchunk: {type(e).__name__}: {e}"
+                               ) from None
         doc["swathstore"]["kerchunk_error"] = f"{type(e).__name__}: {e}"[:500]
         return doc
 

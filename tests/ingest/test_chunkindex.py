@@ -17,7 +17,14 @@ import pytest
 import xarray as xr
 
 from eo.formats import recognise
-from ingest.chunkindex import INLINE_MAX, NotIndexable, build_references, count_refs, dumps
+from ingest.chunkindex import (
+    INLINE_MAX,
+    NotIndexable,
+    build_references,
+    build_with_kerchunk,
+    count_refs,
+    dumps,
+)
 from ingest.inspector import Inspector
 from tests.conftest import SHARED_SWATHS
 
@@ -279,3 +286,15 @@ def test_compound_enum_and_empty_variables_are_described_or_skipped_with_a_reaso
     expected = h5py_values(path)
     for key in ("records", "colour"):
         assert same(expected[key], got[key]), key
+
+
+def test_kerchunks_references_the_fallback_read_the_same_values(shared_swaths: Path) -> None:
+    path = shared_swaths / MODIS
+    with open(path, "rb") as f:
+        doc = build_with_kerchunk(f, path.stat().st_size)
+    assert doc["swathstore"]["builder"].startswith("kerchunk ")
+    got = through_references(with_url(doc, path))
+    expected = netcdf4_values(path)
+    assert expected is not None
+    for key, value in expected.items():
+        assert same(value, got[key]), key

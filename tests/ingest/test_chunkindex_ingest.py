@@ -140,6 +140,8 @@ def test_index_backfills_an_archive_in_batches_and_resumes_where_it_stopped(
         [swaths[0].attrs["chunk_index"]["key"], new])
 
 
+# Ranged reads on each real server are reinspect's tests' subject; one server here.
+@pytest.mark.s3_servers("rclone")
 def test_index_on_s3_builds_from_byte_ranges_of_the_stored_object(
         s3_primary: Store, shared_swaths: Path, settings: object) -> None:
     settings.INGEST_CHUNK_INDEX = False  # type: ignore[attr-defined]
