@@ -47,7 +47,6 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -537,10 +536,3 @@ def _userblock_added() -> tuple[bool, bool]:
             raise RuntimeError(f"HDF5's {k} addresses are neither absolute nor relative to "
                                "the superblock: chunk references would be wrong")
     return added["contiguous"], added["chunked"]
-
-
-def iter_chunk_refs(doc: dict) -> Iterator[tuple[str, int, int]]:
-    """Yield (key, offset, size) of every byte-range reference of a document."""
-    for key, value in doc["refs"].items():
-        if isinstance(value, list) and len(value) == 3:
-            yield key, int(value[1]), int(value[2])
