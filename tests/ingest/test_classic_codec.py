@@ -1,0 +1,71 @@
+"""The auto codec and NetCDF classic: large files kept as they are, small ones compressed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import netCDF4
+import numpy as np
+import pytest
+
+from archive.stores import Store
+from catalog.models import StoredObject
+from ingest.chunkindex_nc3 import build_nc3_references
+from tests.support.ingesting import copies_of, ingest_paths
+
+pytestmark = pytest.mark.django_db
+
+JASON = "JA1_GPN_2PeP001_002_20020115_060706_20020115_070316.nc"  # 3.5 MiB
+ASCAT = "ascat_20150702_084200_metopa_45145_eps_o_250_2300_ovw.l2.nc"  # 2.1 MiB
+
+
+@pytest.fixture
+def classic(tmp_path: Path, shared_swaths: Path) -> Path:
+    return copies_of(shared_swaths, [JASON, ASCAT], tmp_path / "incoming")
+
+
+def codecs_by_file() -> dict[str, str]:
+    return dict(StoredObject.objects.values_list("swath__granule_id", "codec"))
+
+
+def test_auto_keeps_classic_files_from_the_threshold_as_they_are_and_compresses_smaller_ones(
+    classic: Path, settings: Any, s3_primary: Store
+) -> None:
+    settings.INGEST_CLASSIC_AS_IS_MB = 3
+    run = ingest_paths([classic], "classic")
+    assert (run.n_new, run.n_failed) == (2, 0), run.errors
+    assert codecs_by_file() == {JASON: "none", ASCAT: "zstd"}
+
+
+def test_a_classic_object_kept_as_it_is_is_read_by_ranges_where_its_references_point(
+    classic: Path, settings: Any, s3_primary: Store
+) -> None:
+    settings.INGEST_CLASSIC_AS_IS_MB = 0
+    ingest_paths([classic / JASON], "classic")
+    key = StoredObject.objects.get(swath__granule_id=JASON).key
+    refs = build_nc3_references(classic / JASON)["refs"]
+    with netCDF4.Dataset(classic / JASON) as nc:
+        nc.set_auto_maskandscale(False)
+        want = np.asarray(nc["lat"][:])
+    _, offset, length = refs["lat/0"]
+    with s3_primary.open_ranged(key) as f:
+        f.seek(offset)
+        got = np.frombuffer(f.read(length), dtype=">i4")[: want.size]
+        # Only the variable's bytes (and the block they fall in) came from the store.
+        assert f.bytes_read < (classic / JASON).stat().st_size / 4
+    assert got.tobytes() == want.astype(">i4").tobytes()
+
+
+def test_an_explicit_codec_wins_over_the_classic_rule(
+    classic: Path, settings: Any, s3_primary: Store
+) -> None:
+    settings.INGEST_CLASSIC_AS_IS_MB = 0
+    run = ingest_paths([classic], "classic", codec="zstd")
+    assert (run.n_new, run.n_failed) == (2, 0), run.errors
+    assert codecs_by_file() == {JASON: "zstd", ASCAT: "zstd"}
+
+
+def test_by_default_the_small_real_classic_granules_are_compressed(classic: Path) -> None:
+    ingest_paths([classic], "classic")
+    assert codecs_by_file() == {JASON: "zstd", ASCAT: "zstd"}
