@@ -48,6 +48,7 @@ TYPES = {  # nc_type -> numpy dtype (big-endian, as stored)
     1: ">i1", 2: "S1", 3: ">i2", 4: ">i4", 5: ">f4", 6: ">f8",
     7: ">u1", 8: ">u2", 9: ">u4", 10: ">i8", 11: ">u8",  # CDF-5 only
 }
+BUILDER = "netcdf3-header"  # the catalog record's "builder" for these documents
 MAX_NAME = 64 * 1024  # netCDF-C allows 256; generous, but no gigabyte names
 
 
@@ -217,28 +218,34 @@ def _slab(v: Nc3Var) -> int:
 
 
 def build_nc3_references(
-    path: str | os.PathLike[str], *, object_sha256: str | None = None
+    source: str | os.PathLike[str] | BinaryIO, *, object_sha256: str | None = None
 ) -> dict[str, Any]:
-    """Return the kerchunk v1 reference document of the classic file at ``path``.
+    """Return the kerchunk v1 reference document of the classic file ``source``.
 
-    Chunk references use the template ``{{u}}`` for the object's URL. ``object_sha256``
-    (the SHA-256 of the file, which the caller usually has) is computed when not given.
+    ``source`` is a path or a seekable binary file (an object read by byte ranges: only
+    the header and the few chunks small enough to inline are read). Chunk references use
+    the template ``{{u}}`` for the object's URL. ``object_sha256`` (the SHA-256 of the
+    file, which the caller usually has) is computed when not given, reading it all.
     Raises Nc3IndexError with the reason when the file cannot be indexed.
     """
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        layout = read_layout(f, size)
-        refs: dict[str, Any] = {
-            ".zgroup": json.dumps({"zarr_format": 2}),
-            ".zattrs": json.dumps(layout.attrs),
-        }
-        _check_record_cost(layout)
-        for v in layout.variables:
-            refs.update(_variable_refs(f, layout, v))
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as fh:
+            return build_nc3_references(fh, object_sha256=object_sha256)
+    f: BinaryIO = source
+    size = f.seek(0, os.SEEK_END)
+    f.seek(0)
+    layout = read_layout(f, size)
+    refs: dict[str, Any] = {
+        ".zgroup": json.dumps({"zarr_format": 2}),
+        ".zattrs": json.dumps(layout.attrs),
+    }
+    _check_record_cost(layout)
+    for v in layout.variables:
+        refs.update(_variable_refs(f, layout, v))
     if object_sha256 is None:
-        object_sha256 = _sha256(path)
+        object_sha256 = _sha256(f)
     return {"version": 1, "templates": {"u": ""}, "refs": refs,
-            "swathstore": {"object_sha256": object_sha256}}
+            "swathstore": {"builder": BUILDER, "skipped": {}, "object_sha256": object_sha256}}
 
 
 def _check_record_cost(layout: Nc3Layout) -> None:
@@ -326,9 +333,9 @@ def _zarr_fill(fill: Any, dtype: np.dtype) -> Any:
     return fill
 
 
-def _sha256(path: str | os.PathLike[str]) -> str:
+def _sha256(f: BinaryIO) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
+    f.seek(0)
+    while block := f.read(1 << 20):
+        digest.update(block)
     return digest.hexdigest()
