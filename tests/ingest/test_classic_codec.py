@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from archive.stores import Store
-from catalog.models import StoredObject
+from catalog.models import StoredObject, Swath
 from ingest.chunkindex_nc3 import build_nc3_references
 from tests.support.ingesting import copies_of, ingest_paths
 
@@ -72,6 +72,13 @@ def test_an_explicit_codec_wins_over_the_classic_rule(
     assert codecs_by_file() == {JASON: "zstd", ASCAT: "zstd"}
 
 
-def test_by_default_the_small_real_classic_granules_are_compressed(classic: Path) -> None:
+def test_by_default_the_small_real_classic_granules_are_compressed_and_say_why_no_index(
+    classic: Path, settings: Any
+) -> None:
+    settings.INGEST_CHUNK_INDEX = True
     ingest_paths([classic], "classic")
     assert codecs_by_file() == {JASON: "zstd", ASCAT: "zstd"}
+    for swath in Swath.objects.all():
+        assert "chunk_index" not in swath.attrs
+        assert swath.attrs["chunk_index_error"].startswith("stored zstd-compressed: byte "
+                                                           "ranges of the object are not")
