@@ -75,12 +75,15 @@ class _Skip(Exception):
 
 
 def build_references(source: str | Path | IO[bytes], *, object_sha256: str | None = None,
-                     geo: bool = True) -> dict:
+                     geo: bool = True, geo_pairs: list[tuple[str, str]] | None = None) -> dict:
     """Return the kerchunk reference document (version 1) of an HDF5-based file.
 
     ``source`` is a path or a seekable binary file (an object read by byte ranges).
     ``object_sha256`` is the object's SHA-256 when the caller knows it (else it is
-    computed); ``geo`` adds per-chunk geolocation bounds (ingest.chunkgeo). Raises
+    computed); ``geo`` adds per-chunk geolocation bounds (ingest.chunkgeo) under
+    ``["swathstore"]["geo"]``, of ``geo_pairs`` when the caller knows the file's
+    (lat, lon) paths (the inspected metadata's; choosing them again costs a listing of
+    every variable). Raises
     NotIndexable for NetCDF classic, anything not HDF5, and corrupt or truncated files.
     """
     import h5py
@@ -97,7 +100,7 @@ def build_references(source: str | Path | IO[bytes], *, object_sha256: str | Non
         with h5:
             doc = _walk_or_kerchunk(h5, fh, size)
             if geo:
-                doc["swathstore"].update(_geo(h5))
+                doc["swathstore"].update(_geo(h5, geo_pairs))
         doc["swathstore"]["object_sha256"] = object_sha256 or _sha256(fh)
         return doc
     finally:
@@ -200,16 +203,14 @@ def _sha256(fh: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _geo(h5: Any) -> dict:
-    """Per-chunk geolocation bounds (ingest.chunkgeo), when that module is present; their
-    failure is noted, never the index's."""
+def _geo(h5: Any, pairs: list[tuple[str, str]] | None) -> dict[str, Any]:
+    """Per-chunk geolocation bounds (ingest.chunkgeo) of ``pairs`` (lat, lon paths; None:
+    the readers choose them again); their failure is noted, never the index's."""
+    from ingest.chunkgeo import chunk_geo_bounds
+
     try:
-        from ingest.chunkgeo import chunk_geo_bounds  # type: ignore[import-not-found]
-    except ImportError:
-        return {}
-    try:
-        bounds = chunk_geo_bounds(h5)
-    # Bounds read untrusted geolocation arrays: whatever fails there, the index stands.
+        bounds = chunk_geo_bounds(h5, pairs)
+    # Bounds decode untrusted geolocation arrays: whatever fails there, the index stands.
     except Exception as e:  # noqa: BLE001
         return {"geo_error": f"{type(e).__name__}: {e}"[:500]}
     return {"geo": bounds} if bounds is not None else {}
