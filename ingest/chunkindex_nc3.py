@@ -242,6 +242,10 @@ def build_nc3_references(
     _check_record_cost(layout)
     for v in layout.variables:
         refs.update(_variable_refs(f, layout, v))
+    # Consolidated, as ingest.chunkindex writes it: a client opens it without listing.
+    meta = {k: json.loads(v) for k, v in refs.items()
+            if k.rsplit("/", 1)[-1] in (".zgroup", ".zarray", ".zattrs")}
+    refs[".zmetadata"] = json.dumps({"zarr_consolidated_format": 1, "metadata": meta})
     if object_sha256 is None:
         object_sha256 = _sha256(f)
     return {"version": 1, "templates": {"u": ""}, "refs": refs,

@@ -24,7 +24,7 @@ def open_through(doc: dict[str, Any], path: Path) -> xr.Dataset:
     doc = json.loads(json.dumps(doc))  # what is stored is JSON: read back what JSON keeps
     doc["templates"]["u"] = str(path)
     fs = fsspec.filesystem("reference", fo=doc, remote_protocol="file")
-    return xr.open_dataset(fs.get_mapper(""), engine="zarr", consolidated=False,
+    return xr.open_dataset(fs.get_mapper(""), engine="zarr", consolidated=True,
                            mask_and_scale=False, decode_times=False, decode_coords=False,
                            concat_characters=False)
 
