@@ -186,11 +186,18 @@ def _attributes(r: _Reader) -> dict[str, Any]:
 
 
 def _attr_value(raw: bytes, dtype: np.dtype) -> Any:
-    """Return an attribute as JSON-able Python: text as str, one number as a scalar."""
+    """Return an attribute as netCDF4 gives it: text as str, one number as a numpy scalar
+    of its type, several as an array (native byte order)."""
     if dtype.kind == "S":
         return raw.decode("utf-8", "replace").rstrip("\x00")
-    values = np.frombuffer(raw, dtype=dtype).tolist()
+    values = np.frombuffer(raw, dtype=dtype).astype(dtype.newbyteorder("="))
     return values[0] if len(values) == 1 else values
+
+
+def _jsonable(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Return attributes as JSON values (numbers and lists of numbers, text)."""
+    return {k: v.tolist() if isinstance(v, np.ndarray | np.generic) else v
+            for k, v in attrs.items()}
 
 
 def _record_geometry(layout: Nc3Layout) -> None:
@@ -237,7 +244,7 @@ def build_nc3_references(
     layout = read_layout(f, size)
     refs: dict[str, Any] = {
         ".zgroup": json.dumps({"zarr_format": 2}),
-        ".zattrs": json.dumps(layout.attrs),
+        ".zattrs": json.dumps(_jsonable(layout.attrs)),
     }
     _check_record_cost(layout)
     for v in layout.variables:
@@ -268,7 +275,7 @@ def _check_record_cost(layout: Nc3Layout) -> None:
 def _variable_refs(f: BinaryIO, layout: Nc3Layout, v: Nc3Var) -> dict[str, Any]:
     """Return the .zarray, .zattrs and chunk references of one variable."""
     shape = list(v.shape)
-    attrs = dict(v.attrs)
+    attrs = _jsonable(v.attrs)
     fill = attrs.pop("_FillValue", None)
     attrs["_ARRAY_DIMENSIONS"] = list(v.dims)
     row = v.dtype.itemsize * math.prod(v.shape[1:])

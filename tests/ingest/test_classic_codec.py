@@ -82,3 +82,20 @@ def test_by_default_the_small_real_classic_granules_are_compressed_and_say_why_n
         assert "chunk_index" not in swath.attrs
         assert swath.attrs["chunk_index_error"].startswith("stored zstd-compressed: byte "
                                                            "ranges of the object are not")
+
+
+def test_a_cut_of_a_classic_swath_kept_as_it_is_reads_part_of_its_object(
+    classic: Path, settings: Any, s3_primary: Store, tmp_path: Path
+) -> None:
+    from subset.region import bbox_region
+    from subset.services import SubsetSpec, cut_swath_to
+
+    settings.INGEST_CLASSIC_AS_IS_MB = 0
+    ingest_paths([classic / ASCAT], "classic")
+    swath = Swath.objects.get(granule_id=ASCAT)
+    assert swath.copies.get().codec == "none"
+    result = cut_swath_to(swath, SubsetSpec(bbox_region(-5.0, -5.0, 5.0, 5.0)),
+                          tmp_path / "cut.nc")
+    assert result.n_selected > 0
+    # By ranges: the geolocation and the window's rows, not the whole object.
+    assert result.bytes_read is not None and result.bytes_read < swath.size / 2

@@ -1,4 +1,4 @@
-"""Which archived copies a cut reads by ranges: every HDF5-based format stored as it is."""
+"""Which archived copies a cut reads by ranges: HDF5-based and classic, stored as they are."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from catalog.models import StoredObject, Swath
 from ingest.metadata import FORMATS
 from subset.services import by_ranges
 
-HDF5_BASED = {"netcdf4", "hdf5", "hdfeos5"}
+BY_RANGES = {"netcdf4", "hdf5", "hdfeos5", "netcdf3"}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_a_copy_stored_as_it_is_is_cut_by_ranges_exactly_when_its_format_is_hdf5_based(
+def test_a_copy_stored_as_it_is_is_cut_by_ranges_unless_its_format_has_no_ranged_reader(
     fmt: str
 ) -> None:
-    assert by_ranges(StoredObject(codec="none"), Swath(format=fmt)) is (fmt in HDF5_BASED)
+    assert by_ranges(StoredObject(codec="none"), Swath(format=fmt)) is (fmt in BY_RANGES)
 
 
 @pytest.mark.parametrize("codec", ["zstd", "gzip"])
