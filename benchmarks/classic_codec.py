@@ -20,7 +20,11 @@ flattened into a NETCDF3_64BIT file), side by side, medians of --repeat runs:
      reference document names (ingest/chunkindex_nc3.py; one GET of the document,
      stored beside the object, then the geolocation's chunks, then the window's), which
      is what an xarray client reading through the references fetches.
-   The three cuts' values are compared: they must be identical.
+   The three cuts' values are compared: they must be identical. Then the product's own
+   cut (subset.kernel, the same box as a region) of each copy: "kernel: zstd, whole"
+   (downloaded, decoded, read with netCDF4) and "kernel: none, ranged" (a RangedFile
+   over the object as it is, read from its parsed header: subset.source); both must
+   select the same pixels.
 3. storage: the bytes each choice keeps per TB of classic source.
 Prints a table and writes benchmarks/out/classic_codec.json.
 """
@@ -49,6 +53,8 @@ from archive import codecs  # noqa: E402
 from archive.s3 import S3Store  # noqa: E402
 from ingest.chunkindex_nc3 import build_nc3_references  # noqa: E402
 from ingest.synth import parse_size, write_swath  # noqa: E402
+from subset.kernel import RANGED_BLOCK, RANGED_CACHE_BLOCKS, subset  # noqa: E402
+from subset.region import bbox_region  # noqa: E402
 from tests.support.s3servers import start_rclone  # noqa: E402
 
 WORK = REPO / "var" / "bench-classic"
@@ -274,6 +280,35 @@ def _head(path: Path) -> bytes:
         return f.read(3)
 
 
+def kernel_cuts(store: S3Store, stem: str, box: tuple[float, ...], tmp: Path,
+                runs: dict[str, dict[str, list[float]]]) -> None:
+    """The product's own cut (subset.kernel, the box as a lon/lat region) of each copy:
+    the zstd object downloaded and decoded, the object as it is read by ranges."""
+    west, south, east, north, centre = box
+    region = bbox_region((west + centre + 180) % 360 - 180, south,
+                         (east + centre + 180) % 360 - 180, north)
+    selected = set()
+    local, out = tmp / "download.nc", tmp / "cut.nc"
+    t0 = time.perf_counter()
+    got = store.get(f"{stem}.nc.zst", local, fsync=False)
+    res = subset(local, region, out)
+    _record(runs, "kernel: zstd, whole", time.perf_counter() - t0, got.stored_size,
+            max(1, math.ceil(got.stored_size / store.get_part_size)))
+    selected.add(res.n_selected)
+    local.unlink()
+    out.unlink()
+    t0 = time.perf_counter()
+    with store.open_ranged(f"{stem}.nc", block_size=RANGED_BLOCK,
+                           cache_blocks=RANGED_CACHE_BLOCKS) as f:
+        res = subset(f, region, out)
+        _record(runs, "kernel: none, ranged", time.perf_counter() - t0, f.bytes_read,
+                f.requests)
+    selected.add(res.n_selected)
+    out.unlink()
+    if len(selected) != 1:
+        raise SystemExit(f"{stem}: the kernel's cuts selected {selected} pixels")
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -327,6 +362,7 @@ def measure(path: Path, store: S3Store, tmp: Path, repeat: int, fraction: float)
         values, nbytes, requests = cut_ranged(store, f"{stem}.nc", f"{stem}.refs.json", box)
         _record(runs, "none, ranged", time.perf_counter() - t0, nbytes, requests)
         reference = _same(reference, values, "none, ranged")
+        kernel_cuts(store, stem, box, tmp, runs)
     return {
         "file": path.name, "bytes": size, "zstd_bytes": stored, "ratio": size / stored,
         "zstd_encode_s": median(enc), "zstd_decode_s": median(dec),
@@ -401,7 +437,7 @@ def _print(r: dict[str, Any]) -> None:
           f"none 1000 GB, zstd {1000 / r['ratio']:.0f} GB "
           f"(${1000 * saved_tb * USD_PER_GB_MONTH:.2f}/month more as none)")
     for how, c in r["cuts"].items():
-        print(f"  {how:13s} {c['seconds']:7.3f} s  {c['bytes_read'] / mb:8.2f} MB read "
+        print(f"  {how:20s} {c['seconds']:7.3f} s  {c['bytes_read'] / mb:8.2f} MB read "
               f"({100 * c['bytes_read'] / r['bytes']:5.1f} % of the file)  "
               f"{c['requests']:.0f} requests")
 
