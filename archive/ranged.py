@@ -221,9 +221,10 @@ class RangedFile(SeekableReader):
 
 @contextlib.contextmanager
 def hdf5_by_ranges(ranged: RangedFile) -> Iterator[RangedFile | None]:
-    """Yield ``ranged`` when it holds HDF5, which h5py reads by ranges, else None (the
-    caller downloads the object instead); ``ranged`` is closed when the block ends."""
+    """Yield ``ranged`` when it holds HDF5 (h5py reads it by ranges) or NetCDF classic
+    (subset.source reads it by ranges from its header), else None (the caller downloads
+    the object instead); ``ranged`` is closed when the block ends."""
     try:
-        yield ranged if recognise(ranged) == "hdf5" else None
+        yield ranged if recognise(ranged) in ("hdf5", "netcdf3") else None
     finally:
         ranged.close()

@@ -197,6 +197,9 @@ PRESIGN_MAX_SECONDS = ARCHIVE_STORE_OPTIONS["presign_max_s"]
 
 # --- ingest ----------------------------------------------------------------------
 INGEST_DEFAULT_CODEC = env_choice("INGEST_CODEC", "auto", ("auto", "none", "gzip", "zstd"))
+# "auto" keeps NetCDF classic files from this size as they are (ranged reads, a chunk
+# index) and zstd-compresses smaller ones (docs/BENCHMARKS.md, "NetCDF classic").
+INGEST_CLASSIC_AS_IS_MB = env_int("INGEST_CLASSIC_AS_IS_MB", 64, minimum=0)
 INGEST_DEFAULT_POLICY = env_choice("INGEST_POLICY", "single", ("single", "replicate", "copy3"))
 INGEST_MIN_FILE_AGE_S = env_int("INGEST_MIN_FILE_AGE_S", 0, minimum=0)
 INGEST_INSPECT_TIMEOUT_S = env_int("INGEST_INSPECT_TIMEOUT_S", 60, minimum=1)

@@ -239,6 +239,22 @@ def ensure_replicas(swath_id: int, policy: str) -> str:
                      for o in bring_up(swath_id, stores_of(policy)) if not o.ok)
 
 
+def auto_codec(fmt: str, size: int) -> str:
+    """Return the codec "auto" stands for with a file of format ``fmt`` and ``size`` bytes.
+
+    NetCDF4/HDF5 are kept as they are (ranged reads, a chunk index). So is NetCDF classic
+    from INGEST_CLASSIC_AS_IS_MB up: a regional cut of a large one by ranged reads took
+    half the time of downloading and decoding its zstd copy, while for the small classic
+    granules (a few MB) a cut reads the whole object either way and zstd halves what is
+    stored (docs/BENCHMARKS.md, "NetCDF classic"). Other formats: zstd.
+    """
+    if fmt in RANGE_READABLE_FORMATS:
+        return "none"
+    if fmt == "netcdf3" and size >= settings.INGEST_CLASSIC_AS_IS_MB * 2**20:
+        return "none"
+    return "zstd"
+
+
 def upload_swath(
     swath_id: int, path: Path, source: services.SourceInfo, fmt: str, codec: str,
     store_name: str = "primary", timings: dict[str, float] | None = None,
@@ -260,8 +276,8 @@ def upload_swath(
         return FileOutcome(source.path, status, reason, source.size, swath_id)
 
     store = archive.config.get_store(store_name)
-    if codec == "auto":  # NetCDF4/HDF5 as they are (ranged reads), other formats zstd
-        codec = "none" if fmt in RANGE_READABLE_FORMATS else "zstd"
+    if codec == "auto":
+        codec = auto_codec(fmt, source.size)
     swath_uuid = Swath.objects.values_list("uuid", flat=True).get(pk=swath_id)
     # A fresh object id per attempt: no key is ever written twice, even on servers
     # that ignore If-None-Match (see docs/ARCHITECTURE.md, "Keys").

@@ -7,13 +7,14 @@ plain HDF5) and runs subset.estimate.estimate_cut, which makes the kernel's plan
 metadata and geolocation a cut reads first) and looks up, without reading them, the
 chunks the cut would read. Nothing is cut, written or queued.
 
-An object a cut would download whole (NetCDF3, a compressed copy) is estimated from the
-downloaded copy when it is at most SUBSET_ESTIMATE_DOWNLOAD_MB; a larger one is not
-downloaded: its bytes read are its size (exact: a cut downloads it whole) and its bytes
-written the catalog's rough estimate (subset.services.estimate_bytes), ``basis``
-"catalog". Time is bytes read over SUBSET_ESTIMATE_MB_PER_S, the speed of a cut from S3
-in docs/BENCHMARKS.md (113.4 MB read in 2.07 s: 55 MB/s, decoding and compressing
-included; the default, 50, rounds it down).
+An object a cut would download whole (a compressed copy, HDF4 or GDAL formats) is
+estimated from the downloaded copy when it is at most SUBSET_ESTIMATE_DOWNLOAD_MB; a
+larger one is not downloaded: its bytes read are its size (exact: a cut downloads it
+whole) and its bytes written the catalog's rough estimate
+(subset.services.estimate_bytes), ``basis`` "catalog". Time is bytes read over
+SUBSET_ESTIMATE_MB_PER_S, the speed of a cut from S3 in docs/BENCHMARKS.md (113.4 MB
+read in 2.07 s: 55 MB/s, decoding and compressing included; the default, 50, rounds it
+down).
 """
 
 from __future__ import annotations

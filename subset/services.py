@@ -353,9 +353,13 @@ def spec_from_params(params: dict[str, Any]) -> SubsetSpec:
 
 
 def by_ranges(copy: StoredObject, swath: Swath) -> bool:
-    """True if a cut reads this copy by ranges (plain HDF5); else it downloads it whole."""
+    """True if a cut reads this copy by ranges (HDF5-based or NetCDF classic, stored as
+    it is); else it downloads it whole.
+
+    The formats are ingest's names (ingest.metadata.FORMATS): HDF-EOS5 is "hdfeos5".
+    """
     return (copy.codec or "none") == "none" and (swath.format or "").lower() in (
-        "", "netcdf4", "hdf5", "hdf-eos5")
+        "", "netcdf4", "hdf5", "hdfeos5", "netcdf3")
 
 
 @contextlib.contextmanager

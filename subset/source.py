@@ -3,14 +3,16 @@
 NetCDF4/HDF5 files are read with h5py, which takes a path or any seekable file object, so
 an archived object is read through ``archive.ranged.RangedFile`` by range requests: only
 the metadata and the chunks a slice touches are fetched. NetCDF3 (classic) files are read
-with netCDF4 from a path (a classic file in the store is fetched whole and checksummed by
-the caller first). Dimensions are identified as netCDF does, by their dimension scales;
+with netCDF4 from a path, or, given a seekable file (an archived object stored as it is),
+by byte ranges from their parsed header (ingest.chunkindex_nc3.read_layout): a slice of
+a variable is one range. Dimensions are identified as netCDF does, by their dimension scales;
 datasets without scales get per-group phony dimensions, one per length, like netCDF-C.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -163,17 +165,25 @@ def open_source(src: str | os.PathLike[str] | BinaryIO) -> Iterator[Source]:
             kind = recognise(f)
     else:
         kind = recognise(src)
-    if kind == "netcdf3":
-        if not isinstance(src, str | os.PathLike):
-            raise SourceError("a NetCDF3 file must be read from a local path")
+    if kind == "netcdf3" and isinstance(src, str):
         import netCDF4
 
         try:
-            ds = netCDF4.Dataset(os.fspath(src))
+            ds = netCDF4.Dataset(src)
         except OSError as e:
-            raise SourceError(f"cannot open {os.fspath(src)}: {e}") from e
+            raise SourceError(f"cannot open {src}: {e}") from e
         with ds:
             yield _nc3_source(ds)
+        return
+    if kind == "netcdf3" and not isinstance(src, str):
+        # An archived classic object stored as it is: its header says where every
+        # variable's values lie, so a slice is one byte range (nc3_ranged_source).
+        ranged3 = src if isinstance(src, RangedFile) and src.can_prefetch else None
+        try:
+            yield nc3_ranged_source(src, ranged3)
+        finally:
+            if ranged3 is not None:
+                ranged3.drop_prefetched()
         return
     import h5py
 
@@ -316,3 +326,90 @@ def _nc3_source(ds: Any) -> Source:
 
 def _nc_reader(v: Any) -> Callable[[tuple[slice, ...]], np.ndarray]:
     return lambda sel: np.asarray(v[sel])
+
+
+def nc3_ranged_source(f: BinaryIO, ranged: RangedFile | None = None) -> Source:
+    """Return the Source of a classic file read by byte ranges of ``f`` (seekable).
+
+    Attributes, fills and dtypes are as netCDF4 gives them (native byte order), so a cut
+    writes the same file either way. ``ranged``, when given, prefetches the ranges a
+    batch of reads names. Raises SourceError for a header that cannot be read.
+    """
+    from ingest.chunkindex_nc3 import Nc3IndexError, read_layout
+
+    size = f.seek(0, os.SEEK_END)
+    f.seek(0)
+    try:
+        layout = read_layout(f, size)
+    except Nc3IndexError as e:
+        raise SourceError(f"cannot read the NetCDF classic header: {e}") from e
+    dims = {f"/{name}": Dim(f"/{name}", name, "/", layout.numrecs if n == 0 else n, n == 0)
+            for name, n in layout.dims.items()}
+    variables = []
+    for v in layout.variables:
+        attrs = {k: a for k, a in v.attrs.items() if k != "_FillValue"}
+        fill = v.attrs.get("_FillValue")
+        kind = "char" if v.dtype.kind == "S" else "numeric"
+        dtype = v.dtype if kind == "char" else v.dtype.newbyteorder("=")
+        stride = layout.recsize if v.is_record else v.dtype.itemsize * math.prod(v.shape[1:])
+        span = _nc3_span(v.begin, stride, v.dtype.itemsize * math.prod(v.shape[1:]), v.shape)
+        variables.append(Var(f"/{v.name}", tuple(dims[f"/{d}"] for d in v.dims), v.shape,
+                             dtype, kind, attrs, fill, None, None,
+                             _nc3_reader(f, span, stride, v.dtype, dtype, v.shape),
+                             _nc3_ranges(span), ranged, None))
+    return Source("netcdf3", {"/": dict(layout.attrs)}, dims, variables, [],
+                  ranged.drop_prefetched if ranged is not None else None)
+
+
+def _nc3_ranges(span: Callable[[tuple[slice, ...]], tuple[int, int, int]]
+                ) -> Callable[[tuple[slice, ...]], list[tuple[int, int]]]:
+    """Return ranges(sel): the one byte range a read of ``sel`` fetches (none if empty)."""
+    def ranges(sel: tuple[slice, ...]) -> list[tuple[int, int]]:
+        start, stop, n = span(sel)
+        return [(start, stop)] if n else []
+
+    return ranges
+
+
+def _nc3_span(begin: int, stride: int, slab: int, shape: tuple[int, ...]
+              ) -> Callable[[tuple[slice, ...]], tuple[int, int, int]]:
+    """Return span(sel) -> (start, stop, rows): the bytes holding the rows ``sel`` reads.
+
+    Rows (records, for a record variable) lie ``stride`` bytes apart, each ``slab`` long.
+    """
+    def span(sel: tuple[slice, ...]) -> tuple[int, int, int]:
+        if not shape:
+            return begin, begin + slab, 1
+        rows = range(*(sel[0] if sel else slice(None)).indices(shape[0]))
+        if not rows:
+            return begin, begin, 0
+        lo, hi = min(rows), max(rows) + 1
+        return begin + lo * stride, begin + (hi - 1) * stride + slab, hi - lo
+
+    return span
+
+
+def _nc3_reader(f: BinaryIO, span: Callable[[tuple[slice, ...]], tuple[int, int, int]],
+                stride: int, stored: np.dtype, native: np.dtype, shape: tuple[int, ...]
+                ) -> Callable[[tuple[slice, ...]], np.ndarray]:
+    slab = stored.itemsize * math.prod(shape[1:])
+
+    def read(sel: tuple[slice, ...]) -> np.ndarray:
+        start, stop, n = span(sel)
+        f.seek(start)
+        raw = f.read(stop - start)
+        if len(raw) != stop - start:
+            raise SourceError(f"the classic file ends inside a variable (byte {start + len(raw)})")
+        if not shape:
+            return np.frombuffer(raw, dtype=stored).astype(native).reshape(())
+        # Pad the last row to a whole stride so the rows can be viewed as a 2-D array.
+        rows = np.frombuffer(raw + bytes(n * stride - len(raw)), dtype=np.uint8)
+        values = np.ascontiguousarray(rows.reshape(n, stride)[:, :slab]).view(stored)
+        values = values.reshape((n, *shape[1:]))
+        first = range(*(sel[0] if sel else slice(None)).indices(shape[0]))
+        lo = min(first) if first else 0
+        picked = values[np.asarray(first, dtype=np.int64) - lo] if first.step != 1 else values
+        data: np.ndarray = picked[(slice(None), *sel[1:])].astype(native)
+        return data
+
+    return read
