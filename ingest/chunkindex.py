@@ -94,13 +94,17 @@ def build_references(source: str | Path | IO[bytes], *, object_sha256: str | Non
     ``["swathstore"]["geo"]``, of ``geo_pairs`` when the caller knows the file's
     (lat, lon) paths (the inspected metadata's; choosing them again costs a listing of
     every variable). Raises
-    NotIndexable for NetCDF classic, anything not HDF5, and corrupt or truncated files.
+    NotIndexable for anything neither HDF5 nor NetCDF classic, and corrupt or truncated
+    files. NetCDF classic gets ingest.chunkindex_nc3's document (no geolocation bounds).
     """
     import h5py
 
     fh, close = _open_bytes(source)
     try:
         size = _size_of(fh)
+        fh.seek(0)
+        if fh.read(4) in NETCDF3_MAGICS:
+            return _classic(fh, object_sha256)
         _check_magic(fh)
         try:
             h5 = h5py.File(fh, "r")
@@ -204,17 +208,22 @@ def _size_of(fh: IO[bytes]) -> int:
     return size
 
 
+def _classic(fh: IO[bytes], object_sha256: str | None) -> dict:
+    """NetCDF classic's document: its header says where every variable's bytes lie."""
+    from ingest.chunkindex_nc3 import Nc3IndexError, build_nc3_references
+
+    try:
+        return build_nc3_references(fh, object_sha256=object_sha256)
+    except Nc3IndexError as e:
+        raise NotIndexable(f"NetCDF classic: {e}") from None
+
+
 def _check_magic(fh: IO[bytes]) -> None:
     from eo.formats import recognise
 
     kind = recognise(fh)
     if kind == "hdf5":
         return
-    fh.seek(0)
-    head = fh.read(4)
-    if head in NETCDF3_MAGICS:
-        raise NotIndexable("NetCDF classic (CDF-1/2/5) stores variables as interleaved "
-                           "records, not HDF5 chunks: it has no chunk index")
     raise NotIndexable(f"not an HDF5-based file ({kind or 'unrecognised magic bytes'})")
 
 

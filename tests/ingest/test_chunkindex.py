@@ -169,9 +169,18 @@ def test_every_reference_is_a_templated_byte_range_inside_the_object_or_inlined(
     assert all(count_refs(doc) > 0 for name, doc in documents.items() if "20211220" not in name)
 
 
-def test_netcdf_classic_is_not_indexable_and_says_why(shared_swaths: Path) -> None:
+def test_netcdf_classic_is_indexed_from_its_header(shared_swaths: Path) -> None:
+    doc = build_references(shared_swaths / JASON)
+    assert doc["swathstore"]["builder"] == "netcdf3-header"
+    assert count_refs(doc) > 0
+
+
+def test_a_truncated_netcdf_classic_file_is_not_indexable_and_says_why(
+        shared_swaths: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.nc"
+    cut.write_bytes((shared_swaths / JASON).read_bytes()[:200])
     with pytest.raises(NotIndexable, match="NetCDF classic"):
-        build_references(shared_swaths / JASON)
+        build_references(cut)
 
 
 def test_an_hdf5_file_behind_a_user_block_is_read_at_the_right_offsets(tmp_path: Path) -> None:
