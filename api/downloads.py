@@ -100,7 +100,7 @@ def if_range_holds(header: str | None, etag: str, last_modified: datetime | None
         when == int(last_modified.timestamp())
 
 
-def _candidates(swath: Swath, reasons: list[str]) -> Iterator[tuple[Store, StoredObject]]:
+def candidates(swath: Swath, reasons: list[str]) -> Iterator[tuple[Store, StoredObject]]:
     """Yield the swath's VERIFIED copies whose objects look right, in reading order.
 
     A copy whose object is gone, or whose recorded SHA-256 or size is not the catalog's,
@@ -192,8 +192,8 @@ def download_response(request: Request, uuid: str) -> HttpResponse | StreamingHt
         headers["Repr-Digest"] = f"sha-256=:{digest}:"
         headers["Digest"] = f"SHA-256={digest}"
     reasons: list[str] = []
-    candidates = _candidates(swath, reasons)
-    located = next(candidates, None)
+    copies = candidates(swath, reasons)
+    located = next(copies, None)
     if located is None:
         raise Gone(f"swath {swath.uuid} cannot be downloaded: " + "; ".join(reasons))
     if size is None:
@@ -233,7 +233,7 @@ def download_response(request: Request, uuid: str) -> HttpResponse | StreamingHt
             _mark(copy, StoredObject.State.CORRUPT, str(e), reasons)
         except ArchiveError as e:
             reasons.append(f"cannot be read from store {copy.store!r}: {e}")
-        located = next(candidates, None)
+        located = next(copies, None)
     else:
         raise Gone(f"swath {swath.uuid} cannot be downloaded: " + "; ".join(reasons))
     for name, value in headers.items():
