@@ -165,6 +165,8 @@ def references_response(request: Request, uuid: str) -> HttpResponse:
     if len(body) >= GZIP_FROM and "gzip" in request.headers.get("Accept-Encoding", ""):
         body = gzip.compress(body, compresslevel=5)
         headers["Content-Encoding"] = "gzip"
-    response = HttpResponse(body, content_type=REFERENCES_TYPE, headers=headers)
+    # HEAD (fsspec asks it for the size first): the headers of the GET, no body.
+    response = HttpResponse(b"" if request.method == "HEAD" else body,
+                            content_type=REFERENCES_TYPE, headers=headers)
     response["Content-Length"] = str(len(body))
     return response
