@@ -92,10 +92,32 @@ def quicklook_key(swath_id: str, attempt_id: str) -> str:
     ...
     ValueError: attempt id '../x' must be 1-128 letters, digits, '-' or '_'
     """
+    _check_ids(swath_id, attempt_id)
+    return validate_key(f"quicklooks/{swath_id}/{attempt_id}.png")
+
+
+def index_key(swath_id: str, attempt_id: str) -> str:
+    """Return ``indexes/<swath_id>/<attempt_id>.json``, the key of a swath's chunk index
+    (kerchunk references, ingest.chunkindex).
+
+    Outside ``swaths/`` for the reason quicklooks are: derived from the archived bytes,
+    never taken for a copy of them.
+
+    >>> index_key("7f3a", "c0ffee")
+    'indexes/7f3a/c0ffee.json'
+    >>> index_key("", "c0ffee")
+    Traceback (most recent call last):
+    ...
+    ValueError: swath id '' must be 1-128 letters, digits, '-' or '_'
+    """
+    _check_ids(swath_id, attempt_id)
+    return validate_key(f"indexes/{swath_id}/{attempt_id}.json")
+
+
+def _check_ids(swath_id: str, attempt_id: str) -> None:
     for what, value in (("swath id", swath_id), ("attempt id", attempt_id)):
         if not isinstance(value, str) or not _OBJECT_ID.match(value):
             raise ValueError(f"{what} {value!r} must be 1-128 letters, digits, '-' or '_'")
-    return validate_key(f"quicklooks/{swath_id}/{attempt_id}.png")
 
 
 def _content_key(kind: str, object_id: str, sha256: str, suffix: str) -> str:

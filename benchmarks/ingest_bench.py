@@ -78,9 +78,10 @@ def django_env(server, prefix: str) -> dict[str, str]:
 
 
 TIMING = re.compile(r"timings\.ingest: .* total=([\d.]+) inspect=([\d.]+) upload=([\d.]+) "
-                    r"verify=([\d.]+) db=([\d.]+) quicklook=([\d.]+) "
+                    r"verify=([\d.]+) db=([\d.]+) quicklook=([\d.]+) index=([\d.]+) "
                     r"thread_cpu=([\d.]+) child_cpu=([\d.]+)")
-STEPS = ("total", "inspect", "upload", "verify", "db", "quicklook", "thread_cpu", "child_cpu")
+STEPS = ("total", "inspect", "upload", "verify", "db", "quicklook", "index", "thread_cpu",
+         "child_cpu")
 def children_cpu_s() -> float:
     """User + system CPU seconds of this process's finished children (the contenders)."""
     import resource

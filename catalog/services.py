@@ -352,6 +352,28 @@ def record_quicklook_error(swath_id: int, reason: str) -> dict | None:
     return _replaced((before or {}).get("quicklook"), None)
 
 
+def record_chunk_index(swath_id: int, index: dict) -> dict | None:
+    """Note a stored chunk index in attrs["chunk_index"]; return the record it replaces,
+    if any (its object is the caller's to delete).
+
+    Raises Swath.DoesNotExist when the row is gone (the caller then deletes the object).
+    """
+    index = {k: _json_text(v) if isinstance(v, str) else v for k, v in index.items()}
+    before = _update_attrs(swath_id, {"chunk_index": index}, drop="chunk_index_error")
+    if before is None:
+        raise Swath.DoesNotExist(f"swath {swath_id} is gone; its chunk index has no row to "
+                                 "go on")
+    return _replaced(before.get("chunk_index"), index)
+
+
+def record_chunk_index_error(swath_id: int, reason: str) -> dict | None:
+    """Note why a swath has no chunk index in attrs["chunk_index_error"]; return the record
+    of the index it had before, if any (a gone row is left be)."""
+    before = _update_attrs(swath_id, {"chunk_index_error": _json_text(reason[:500])},
+                           drop="chunk_index")
+    return _replaced((before or {}).get("chunk_index"), None)
+
+
 def _json_text(text: str) -> str:
     """Text a jsonb column takes: names that are not UTF-8 (surrogates) and NULs escaped,
     since quicklook messages quote file names and units come from untrusted files.
@@ -363,7 +385,8 @@ def _json_text(text: str) -> str:
 
 
 def _replaced(old: object, new: dict | None) -> dict | None:
-    """The old quicklook record when it names another object than the new one."""
+    """The old quicklook (or chunk index) record when it names another object than the
+    new one."""
     if not isinstance(old, dict) or not old.get("key"):
         return None
     if new is not None and (old.get("store"), old["key"]) == (new.get("store"), new.get("key")):

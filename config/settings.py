@@ -205,6 +205,8 @@ INGEST_INSPECT_TIMEOUT_S = env_int("INGEST_INSPECT_TIMEOUT_S", 60, minimum=1)
 INGEST_UNWRAP_MAX_MB = env_int("INGEST_UNWRAP_MAX_MB", 64 * 1024, minimum=1)
 # A PNG of each new swath's main variable, stored beside it (a STAC "overview" asset).
 INGEST_QUICKLOOKS = env_bool("INGEST_QUICKLOOKS", True)
+# A chunk index (kerchunk references) of each new NetCDF4/HDF5 swath stored as-is, beside it.
+INGEST_CHUNK_INDEX = env_bool("INGEST_CHUNK_INDEX", True)
 UPLOAD_LEASE_S = env_int("UPLOAD_LEASE_S", 3600, minimum=10)
 DEMO_SWATHS = env_int("DEMO_SWATHS", 6, minimum=0)
 

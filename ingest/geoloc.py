@@ -147,6 +147,9 @@ def h5_dimensions(datasets: list[tuple[str, Any]]) -> tuple[dict[str, Any],
     """
     scales = {path: ds for path, ds in datasets
               if ds.attrs.get("CLASS") == b"DIMENSION_SCALE" and ds.ndim == 1}
+    # Attached scales are matched by HDF5 object identity: asking h5py for a scale's
+    # name searches the file for it (2.7 of ATL07's 5.3 s of variable listing).
+    scale_ids = {ds.id: path for path, ds in scales.items()}
     phony: dict[tuple[str, int], str] = {}
     keys: dict[str, tuple[str, ...]] = {}
 
@@ -161,10 +164,10 @@ def h5_dimensions(datasets: list[tuple[str, Any]]) -> tuple[dict[str, Any],
             key = path if path in scales and axis == 0 else None
             if key is None:
                 try:
-                    attached = [s.name for s in ds.dims[axis].values()]
+                    attached = [scale_ids.get(s.id) for s in ds.dims[axis].values()]
                 except (RuntimeError, OSError, KeyError, ValueError, TypeError):
                     attached = []  # broken references: the axis gets a phony dimension
-                key = next((a for a in attached if a in scales), None)
+                key = next((a for a in attached if a is not None), None)
             if key is None or scales[key].shape[0] != size:
                 if (group, int(size)) not in phony:
                     number = len(scales) + len(phony)
@@ -184,7 +187,7 @@ def _iter_h5py(handle: Any) -> Iterator[VarRef]:
     for path, obj in datasets:
         if obj.dtype.kind == "V" and obj.dtype.names or is_pure_dimension(obj):
             continue
-        attrs = _h5_attrs(obj)
+        attrs = h5_attrs(obj)
         keys = dim_keys[path]
         # As netCDF shows them: HDF5 strings are NC_STRING ('str'), save NC_CHAR's '|S1'.
         dtype = str(obj.dtype)
@@ -199,10 +202,10 @@ def global_attrs(handle: Any) -> dict[str, Any]:
     """Return the root attributes of an open netCDF4.Dataset or h5py.File as plain values."""
     if _is_netcdf4(handle):
         return {a: plain_attr(handle.getncattr(a)) for a in handle.ncattrs()}
-    return _h5_attrs(handle)
+    return h5_attrs(handle)
 
 
-def _h5_attrs(obj: Any) -> dict[str, Any]:
+def h5_attrs(obj: Any) -> dict[str, Any]:
     """Return an h5py object's attributes as plain values, without HDF5's internal ones."""
     out = {}
     for key in obj.attrs:

@@ -16,7 +16,9 @@ a whole copy are needed there.
 The same child draws quicklooks (ingest.quicklook): an untrusted file is then never
 opened by netCDF-C in the ingesting process, whose other threads it could crash or
 hang, and the threads of `ingest --workers N` draw side by side, each in its own child.
-And it runs any top-level function of JSON values (``call``): the batch jobs' items
+It builds chunk indexes (ingest.chunkindex) too, of a local file or of an archived object
+read by byte ranges: HDF5 parses the untrusted structure there, and a hang or crash costs
+only the index. And it runs any top-level function of JSON values (``call``): the batch jobs' items
 (hpc.limits) get the same limits, timeout and replacement as inspection.
 """
 
@@ -113,6 +115,41 @@ class Inspector:
         look = payload["quicklook"]
         return Quicklook(base64.b64decode(look["png"]), look["variable"], look["units"],
                          look["width"], look["height"])
+
+    def chunk_index(self, path: str | Path, timeout_s: float = 30.0,
+                    object_sha256: str | None = None) -> dict:
+        """Return the file's chunk index (ingest.chunkindex.build_references), built in the
+        child; ``object_sha256`` is the object's, when known (else it is computed).
+
+        Raises NotIndexable with the reason, also when the child hangs, crashes or runs out
+        of memory while building.
+        """
+        request = {"op": "chunk_index", "path": str(path), "object_sha256": object_sha256}
+        return self._index(request, Path(path), timeout_s)
+
+    def chunk_index_ranged(self, serve: Serve, size: int, name: str, object_sha256: str,
+                           timeout_s: float = 30.0) -> dict:
+        """Return the chunk index of an object of ``size`` bytes read in the child by byte
+        ranges, each fetched here with ``serve(start, stop)`` (as inspect_ranged does).
+
+        Raises NotIndexable as chunk_index does; an error of ``serve`` itself (the store's)
+        is raised as it is.
+        """
+        request = {"op": "chunk_index_ranged", "name": name, "size": int(size),
+                   "object_sha256": object_sha256}
+        return self._index(request, Path(name), timeout_s, serve=serve, size=int(size))
+
+    def _index(self, request: dict[str, Any], path: Path, timeout_s: float,
+               serve: Serve | None = None, size: int = 0) -> dict:
+        from ingest.chunkindex import NotIndexable
+
+        try:
+            payload = self._ask(request, path, timeout_s, serve=serve, size=size)
+        except InspectError as e:
+            if e.reason == NotIndexable.reason:
+                raise NotIndexable(e.message) from None
+            raise NotIndexable(f"building the index failed: {e.reason}: {e.message}") from None
+        return payload["references"]
 
     def call(self, func: str, args: list[Any], label: str, timeout_s: float = 30.0) -> Any:
         """Return ``func(*args)`` run in the child (``func`` a 'module:function' of JSON
@@ -298,6 +335,18 @@ def _answer(request: dict[str, Any], reader: Any, renderer_spec: str,
                         block_size=RANGED_BLOCK, cache_blocks=RANGED_CACHE_BLOCKS) as f:
             meta = _load(RANGED_READER)(f, request["name"], request["hints"] or None)
         return {"metadata": meta.to_dict()}
+    if request.get("op") == "chunk_index_ranged" and fetch is not None:
+        from archive.ranged import RangedFile
+        from ingest.chunkindex import build_references
+
+        with RangedFile(fetch, int(request["size"]), name=request["name"],
+                        block_size=RANGED_BLOCK, cache_blocks=RANGED_CACHE_BLOCKS) as f:
+            return {"references": build_references(f, object_sha256=request["object_sha256"])}
+    if request.get("op") == "chunk_index":
+        from ingest.chunkindex import build_references
+
+        return {"references": build_references(request["path"],
+                                                object_sha256=request["object_sha256"])}
     if request.get("op") == "call":
         return {"result": _load(request["func"])(*request["args"])}
     if request.get("op", "metadata") == "metadata":

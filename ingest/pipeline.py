@@ -1,10 +1,11 @@
-"""One file through the archive: inspect, register, upload, verify, draw a quicklook.
+"""One file through the archive: inspect, register, upload, verify, index, draw a quicklook.
 
 The order is the one of STYLE.md's data flow: the row is written and committed
 before any byte moves, the upload runs with no transaction open, and the row becomes
 VERIFIED only after the stored bytes were found to match (invariants I1, I5: read back, or
 the SHA-256 the store checked on arrival; docs/ARCHITECTURE.md, "Verification").
-The quicklook comes after that commit, so it can neither fail nor delay the swath.
+The chunk index (ingest.indexes) and the quicklook come after that commit, so they can
+neither fail nor delay the swath.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from archive.stores import Store
 from catalog import services
 from catalog.models import IngestItem, SwathState
 from catalog.policies import ingest_choice, policy_problem, stores_of
+from ingest.indexes import attach_chunk_index
 from ingest.replicas import bring_up
 from ingest.scan import printable
 
@@ -143,7 +145,7 @@ def ingest_file(
         choice = ingest_choice(collection_id, codec, policy)
         codec, policy = choice.codec, choice.policy
     timings: dict[str, float] = {"inspect": 0.0, "upload": 0.0, "verify": 0.0, "db": 0.0,
-                                 "quicklook": 0.0}
+                                 "quicklook": 0.0, "index": 0.0}
     started = time.perf_counter()
     cpu = (time.thread_time(), _child_cpu_s())
     try:
@@ -313,7 +315,11 @@ def upload_swath(
             return FileOutcome(source.path, "skipped", f"lease passed on: {e}", source.size,
                                swath_id)
         return FileOutcome(source.path, "failed", str(e), source.size, swath_id)
-    if verified:  # the source file is still at hand: draw it now, not in a later pass
+    if verified:  # the source file is still at hand: index and draw it now, not later
+        mark = time.perf_counter()
+        attach_chunk_index(swath_id, path, codec, store_name,
+                           changed=lambda: _changed(path, source))
+        timings["index"] = timings.get("index", 0.0) + time.perf_counter() - mark
         mark = time.perf_counter()
         attach_quicklook(swath_id, path, source, store_name)
         timings["quicklook"] = timings.get("quicklook", 0.0) + time.perf_counter() - mark
