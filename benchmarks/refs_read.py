@@ -53,10 +53,6 @@ out = {}
 for path in sys.argv[1:]:
     outcome = ingest_file(path, coll.pk)
     swath = Swath.objects.get(pk=outcome.swath_id)
-    if "chunk_index" not in swath.attrs and "chunk_index_error" not in swath.attrs:
-        from pathlib import Path
-        from tests.support.refindex import kerchunk_document, store_document  # TEMP
-        store_document(swath, kerchunk_document(Path(path), swath.sha256))
     if "chunk_index" not in swath.attrs:
         raise SystemExit(f"{path}: no references: {swath.attrs.get('chunk_index_error')}")
     out[path] = str(swath.uuid)
