@@ -1,7 +1,8 @@
 """Issue 22: one variable read through the published chunk references, over HTTP on
 loopback, against h5py reading it from a local copy of the file (target <= 1.5x).
 
-    .venv/bin/python benchmarks/refs_read.py [--repeat 7] [--file PATH --variable GROUP/NAME]...
+    .venv/bin/python benchmarks/refs_read.py [--repeat 7] [--presigned]
+        [--file PATH --variable GROUP/NAME]...
 
 Self-contained: it migrates its own database (swathstore_bench_refs, never the
 suite's), ingests each file into a directory store (ingest records the references),
@@ -15,7 +16,9 @@ alternates the contenders on each repeat, rotating who goes first:
   second and later variables of a session);
 - `h5py`: h5py.File(local copy) and the variable read whole.
 
-Values are read raw on every side (no mask, no scale) and checked equal once. By
+With --presigned the objects are in a SeaweedFS bucket and downloads are presigned, so
+the references point at presigned URLs and chunk reads go to the object store, not
+through the API. Values are read raw on every side (no mask, no scale) and checked equal once. By
 default: the main variable of the largest shared granule (VIIRS SST, 2.8 MB), and that
 of a 50 MB synthetic swath (`manage.py synth`, zlib chunks). Prints medians and
 ratios; writes benchmarks/out/refs_read.json.
@@ -60,7 +63,18 @@ print(json.dumps(out))
 """
 
 
-def setup(var: Path, files: list[Path]) -> dict[str, str]:
+def store_env(var: Path, s3: dict[str, str] | None) -> dict[str, str]:
+    """The store settings: a directory under ``var``, or an S3 bucket with presigned
+    downloads (``s3``: endpoint, keys, bucket)."""
+    if s3 is None:
+        return {"STORES": "", "STORE_URL": (var / "objects").as_uri()}
+    return {"STORES": "", "STORE_URL": f"s3://{s3['bucket']}/refs-read",
+            "S3_ENDPOINT_URL": s3["endpoint_url"], "S3_REGION": s3["region"],
+            "AWS_ACCESS_KEY_ID": s3["access_key"], "AWS_SECRET_ACCESS_KEY": s3["secret_key"],
+            "PRESIGN_DOWNLOADS": "1"}
+
+
+def setup(var: Path, files: list[Path], s3: dict[str, str] | None) -> dict[str, str]:
     """Migrate the bench database and ingest ``files``; return {path: swath uuid}."""
     import psycopg2
 
@@ -70,9 +84,9 @@ def setup(var: Path, files: list[Path]) -> dict[str, str]:
         cur.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         cur.execute(f"CREATE DATABASE {DB}")
     conn.close()
-    env = {**os.environ, "DATABASE_URL": DSN, "VAR_DIR": str(var), "STORES": "",
-           "STORE_URL": (var / "objects").as_uri(), "CELERY_BROKER_URL": "",
-           "DJANGO_SETTINGS_MODULE": "config.settings", "INGEST_QUICKLOOKS": "0"}
+    env = {**os.environ, "DATABASE_URL": DSN, "VAR_DIR": str(var), **store_env(var, s3),
+           "CELERY_BROKER_URL": "", "DJANGO_SETTINGS_MODULE": "config.settings",
+           "INGEST_QUICKLOOKS": "0"}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env,
                    check=True)
     done = subprocess.run([sys.executable, "-c", INGEST, *map(str, files)], cwd=REPO,
@@ -80,9 +94,9 @@ def setup(var: Path, files: list[Path]) -> dict[str, str]:
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def start_server(port: int, var: Path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": DSN, "VAR_DIR": str(var), "STORES": "",
-           "STORE_URL": (var / "objects").as_uri(), "CELERY_BROKER_URL": "",
+def start_server(port: int, var: Path, s3: dict[str, str] | None) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": DSN, "VAR_DIR": str(var), **store_env(var, s3),
+           "CELERY_BROKER_URL": "",
            "API_THROTTLE_ANON": "100000000/minute", "API_THROTTLE_USER": "100000000/minute",
            "LOG_LEVEL": "WARNING"}
     proc = subprocess.Popen(
@@ -150,16 +164,28 @@ def main() -> None:
     ap.add_argument("--file", type=Path, action="append", default=[])
     ap.add_argument("--variable", action="append", default=[])
     ap.add_argument("--port", type=int, default=8766)
+    ap.add_argument("--presigned", action="store_true",
+                    help="objects in a SeaweedFS bucket with PRESIGN_DOWNLOADS=1: the "
+                         "references point at presigned URLs, chunks bypass the API")
     args = ap.parse_args()
     import numpy as np
+    import requests
 
     with tempfile.TemporaryDirectory(prefix="refs-read-") as tmp:
         var = Path(tmp)
         cases = list(zip(args.file, args.variable, strict=True))
         if not cases:
             cases = [(SHARED / VIIRS[0], VIIRS[1]), synthetic(var / "synth")]
-        uuids = setup(var, [c[0] for c in cases])
-        server = start_server(args.port, var)
+        weed = s3 = None
+        if args.presigned:
+            sys.path.insert(0, str(REPO))
+            from tests.support.s3servers import start_seaweedfs
+
+            (var / "weed").mkdir()
+            weed = start_seaweedfs(var / "weed")
+            s3 = {**weed.store_options(), "bucket": weed.bucket}
+        uuids = setup(var, [c[0] for c in cases], s3)
+        server = start_server(args.port, var, s3)
         results = []
         try:
             for path, variable in cases:
@@ -167,6 +193,8 @@ def main() -> None:
                        f"/references.json")
                 group, _, name = variable.strip("/").rpartition("/")
                 expected = read_h5py(path, variable)
+                u = requests.get(url, timeout=30).json()["templates"]["u"]
+                print(f"{path.name}: chunks read from {u.split('?')[0]}")
                 assert np.array_equal(read_refs(url, variable), expected, equal_nan=True)
                 names = ["refs", "refs-open", "h5py"]
                 times: dict[str, list[float]] = {k: [] for k in names}
@@ -195,11 +223,15 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(15)
+            if weed is not None:
+                weed.stop()
     out = REPO / "benchmarks" / "out"
     out.mkdir(exist_ok=True)
     load = os.getloadavg()
-    (out / "refs_read.json").write_text(json.dumps(
-        {"repeat": args.repeat, "load": load, "results": results}, indent=1))
+    name = "refs_read_presigned.json" if args.presigned else "refs_read.json"
+    (out / name).write_text(json.dumps(
+        {"repeat": args.repeat, "presigned": args.presigned, "load": load,
+         "results": results}, indent=1))
     print(f"load average at the end: {load[0]:.1f}")
 
 
