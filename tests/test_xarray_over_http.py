@@ -28,12 +28,14 @@ import pytest
 import requests
 import xarray as xr
 import zarr
+from django.test import override_settings
 
 from eo.formats import recognise_path
 from tests.support.liveserver import LiveServer, live_server
 
 # The tests only read, over HTTP: rows are committed once for the module, removed after.
-pytestmark = [pytest.mark.django_db]
+# About 60 s on a loaded 2-core machine: 11 ingests, then ~1,000 chunk requests.
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 COLLECTION = "xarray-references"
 GPM = "GPM_test_file.HDF5"  # groups within groups: FS/SLV, FS/navigation, HS/...
 
@@ -52,22 +54,26 @@ def served(django_db_setup: None, django_db_blocker: Any, shared_swaths: Path,
     from catalog.services import get_or_create_collection
     from ingest.pipeline import ingest_file
 
-    with live_server(tmp_path_factory.mktemp("live-xarray")) as server:
+    # Quicklooks are not what is tested here: drawing them would only add time.
+    with live_server(tmp_path_factory.mktemp("live-xarray")) as server, \
+            override_settings(INGEST_QUICKLOOKS=False):
         with django_db_blocker.unblock():
             coll, _ = get_or_create_collection(COLLECTION)
+            outcomes = {path.name: ingest_file(path, coll.pk)
+                        for path in hdf5_granules(shared_swaths)}
+            swaths = {s.pk: s for s in Swath.objects.filter(collection=coll)}
+        try:
             uuids = {}
-            try:
-                for path in hdf5_granules(shared_swaths):
-                    outcome = ingest_file(path, coll.pk)
-                    assert outcome.status == "new", f"{path.name}: {outcome.reason}"
-                    swath = Swath.objects.get(pk=outcome.swath_id)
-                    assert "chunk_index" in swath.attrs, (
-                        f"{path.name}: ingest made no chunk references: "
-                        f"{swath.attrs.get('chunk_index_error')}")
-                    uuids[path.name] = str(swath.uuid)
-                yield server, uuids
-            finally:
-                ids = list(Swath.objects.filter(collection=coll).values_list("pk", flat=True))
+            for name, outcome in outcomes.items():
+                assert outcome.status == "new", f"{name}: {outcome.reason}"
+                attrs = swaths[outcome.swath_id].attrs
+                assert "chunk_index" in attrs, (
+                    f"{name}: ingest made no chunk references: {attrs.get('chunk_index_error')}")
+                uuids[name] = str(swaths[outcome.swath_id].uuid)
+            yield server, uuids
+        finally:
+            with django_db_blocker.unblock():
+                ids = list(swaths)
                 IngestItem.objects.filter(swath_id__in=ids).delete()
                 Swath.objects.filter(pk__in=ids).delete()
                 Collection.objects.filter(pk=coll.pk).delete()
