@@ -34,7 +34,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpResponse
 from rest_framework.request import Request
 
-from api.downloads import candidates
+from api.downloads import DOWNLOAD_FIELDS, candidates
 from api.exceptions import Gone, NotDownloadable
 from api.stac.itemdef import REFERENCES_TYPE
 from archive.config import get_store
@@ -136,7 +136,7 @@ def consolidated(refs: dict[str, Any]) -> str:
 
 def references_response(request: Request, uuid: str) -> HttpResponse:
     """Serve one swath's references with their object URL filled in (module docstring)."""
-    swath = Swath.objects.get(uuid=uuid)
+    swath = Swath.objects.only(*DOWNLOAD_FIELDS, "attrs").get(uuid=uuid)
     record = index_record(swath)
     if record.get("object_sha256") != swath.sha256:
         raise Gone(f"the references of swath {swath.uuid} describe the object with SHA-256 "
