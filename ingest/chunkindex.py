@@ -23,11 +23,13 @@ What is described how:
   letting a client read part of it.
 - compact datasets (stored in the object header) and variable-length strings: read and
   inlined, as they have no byte range of their own.
+- compounds of plain numbers and fixed-length strings: Zarr v2 structured types.
 - skipped, each with its reason in ``document["swathstore"]["skipped"]``: datasets whose
   filters numcodecs has no codec for (szip, scale-offset, n-bit, ...), chunks some of whose
-  optional filters were not applied, compound, reference and non-string variable-length
-  types (no Zarr v2 form xarray reads), external and virtual storage (the bytes are not
-  in this object), soft and external links, and attributes h5py cannot read.
+  optional filters were not applied, reference, non-string variable-length and nested or
+  big-endian compound types (no Zarr v2 form zarr reads), null dataspaces, external and
+  virtual storage and external links (the bytes are not in this object), and attributes
+  h5py cannot read. Soft links are followed: netCDF4 shows them as variables.
 - netCDF-4's dimension-only datasets (no variable of their own) and its bookkeeping
   attributes (DIMENSION_LIST, _Netcdf4Dimid, ...) are left out, as netCDF4 hides them.
 
@@ -60,6 +62,8 @@ URL = "{{u}}"
 # netCDF-4 bookkeeping that netCDF4 and xarray never show as attributes.
 HIDDEN_ATTRS = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid",
                 "_Netcdf4Coordinates", "_nc3_strict", "_NCProperties", "_FillValue"}
+NOT_READ = {"REFERENCE_LIST", "_Netcdf4Dimid", "_nc3_strict", "_NCProperties"}  # never used
+NON_COORD = "_nc4_non_coord_"
 PURE_DIMENSION = "This is a netCDF dimension but not a netCDF variable"
 NETCDF3_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
 
@@ -75,12 +79,15 @@ class _Skip(Exception):
 
 
 def build_references(source: str | Path | IO[bytes], *, object_sha256: str | None = None,
-                     geo: bool = True) -> dict:
+                     geo: bool = True, geo_pairs: list[tuple[str, str]] | None = None) -> dict:
     """Return the kerchunk reference document (version 1) of an HDF5-based file.
 
     ``source`` is a path or a seekable binary file (an object read by byte ranges).
     ``object_sha256`` is the object's SHA-256 when the caller knows it (else it is
-    computed); ``geo`` adds per-chunk geolocation bounds (ingest.chunkgeo). Raises
+    computed); ``geo`` adds per-chunk geolocation bounds (ingest.chunkgeo) under
+    ``["swathstore"]["geo"]``, of ``geo_pairs`` when the caller knows the file's
+    (lat, lon) paths (the inspected metadata's; choosing them again costs a listing of
+    every variable). Raises
     NotIndexable for NetCDF classic, anything not HDF5, and corrupt or truncated files.
     """
     import h5py
@@ -97,7 +104,7 @@ def build_references(source: str | Path | IO[bytes], *, object_sha256: str | Non
         with h5:
             doc = _walk_or_kerchunk(h5, fh, size)
             if geo:
-                doc["swathstore"].update(_geo(h5))
+                doc["swathstore"].update(_geo(h5, geo_pairs))
         doc["swathstore"]["object_sha256"] = object_sha256 or _sha256(fh)
         return doc
     finally:
@@ -106,10 +113,12 @@ def build_references(source: str | Path | IO[bytes], *, object_sha256: str | Non
 
 
 def _walk_or_kerchunk(h5: Any, fh: IO[bytes], size: int) -> dict:
-    """The h5py walk's document; kerchunk's where the walk itself trips on something it
-    does not foresee, so a file this module cannot describe still gets an index."""
+    """The h5py walk's document; kerchunk's where the walk itself tripped on something it
+    does not foresee and kerchunk describes the whole file."""
+    walk = _Walk(h5, fh, size)
+    doc: dict | None
     try:
-        return _Walk(h5, fh, size).run()
+        doc = walk.run()
     except NotIndexable:
         raise
     # HDF5 itself failing (a bad B-tree, header or checksum) means a corrupt object:
@@ -117,14 +126,25 @@ def _walk_or_kerchunk(h5: Any, fh: IO[bytes], size: int) -> dict:
     except (OSError, RuntimeError) as e:
         raise NotIndexable(f"reading the object's structure failed (corrupt?): "
                            f"{type(e).__name__}: {e}") from None
-    except Exception as e:  # noqa: BLE001 - any other failure is the walk's: kerchunk decides
-        walk_error = f"{type(e).__name__}: {e}"
-    log.warning("chunk index: the h5py walk failed (%s); trying kerchunk", walk_error)
+    # Anything else is the walk's own failure outside a variable (a group it does not
+    # foresee): kerchunk may still describe the file.
+    except Exception as e:  # noqa: BLE001
+        doc, walk.unforeseen = None, [f"the walk ({type(e).__name__}: {e})"]
+    if not walk.unforeseen and doc is not None:
+        return doc
+    log.warning("chunk index: the h5py walk could not describe %s; trying kerchunk",
+                ", ".join(walk.unforeseen[:5]))
     try:
         return build_with_kerchunk(fh, size)
-    except Exception as e:  # noqa: BLE001 - untrusted files make kerchunk raise anything
-        raise NotIndexable(f"the object's structure could not be described: {walk_error}; "
-                           f"kerchunk: {type(e).__name__}: {e}") from None
+    # Untrusted files make kerchunk raise anything: the walk's document, with its
+    # skipped variables and their reasons, stands then, if there is one.
+    except Exception as e:  # noqa: BLE001
+        if doc is None:
+            raise NotIndexable(f"the object's structure could not be described: "
+                               f"{walk.unforeseen[0]}; kerchunk: {type(e).__name__}: {e}"
+                               ) from None
+        doc["swathstore"]["kerchunk_error"] = f"{type(e).__name__}: {e}"[:500]
+        return doc
 
 
 def build_with_kerchunk(fh: IO[bytes], size: int) -> dict:
@@ -200,16 +220,14 @@ def _sha256(fh: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _geo(h5: Any) -> dict:
-    """Per-chunk geolocation bounds (ingest.chunkgeo), when that module is present; their
-    failure is noted, never the index's."""
+def _geo(h5: Any, pairs: list[tuple[str, str]] | None) -> dict[str, Any]:
+    """Per-chunk geolocation bounds (ingest.chunkgeo) of ``pairs`` (lat, lon paths; None:
+    the readers choose them again); their failure is noted, never the index's."""
+    from ingest.chunkgeo import chunk_geo_bounds
+
     try:
-        from ingest.chunkgeo import chunk_geo_bounds  # type: ignore[import-not-found]
-    except ImportError:
-        return {}
-    try:
-        bounds = chunk_geo_bounds(h5)
-    # Bounds read untrusted geolocation arrays: whatever fails there, the index stands.
+        bounds = chunk_geo_bounds(h5, pairs)
+    # Bounds decode untrusted geolocation arrays: whatever fails there, the index stands.
     except Exception as e:  # noqa: BLE001
         return {"geo_error": f"{type(e).__name__}: {e}"[:500]}
     return {"geo": bounds} if bounds is not None else {}
@@ -228,6 +246,7 @@ class _Walk:
         self.base_chunked = 0 if chunked else userblock
         self.refs: dict[str, Any] = {}
         self.skipped: dict[str, str] = {}
+        self.unforeseen: list[str] = []  # variables skipped for an error of the walk's own
         self.by_addr: dict[int, str] | None = None  # object address -> name, made on need
 
     def run(self) -> dict:
@@ -258,10 +277,21 @@ class _Walk:
             if isinstance(obj, h5py.Group):
                 self._group(obj, path + "/", seen)
             elif isinstance(obj, h5py.Dataset):
+                # netCDF-4 stores a variable named like a dimension it does not stand for
+                # under this prefix; netCDF4 shows it by its own name.
+                path = prefix + name.removeprefix(NON_COORD)
                 try:
                     described = self._dataset(obj, path)
                 except _Skip as e:
                     self.skipped[path] = str(e)
+                    continue
+                except (OSError, RuntimeError, NotIndexable):
+                    raise  # HDF5 failing: the object is corrupt (build_references says so)
+                # Anything else is this walk meeting a layout it does not foresee: the
+                # variable is left out, and the caller may ask kerchunk (_walk_or_kerchunk).
+                except Exception as e:  # noqa: BLE001
+                    self.skipped[path] = f"not described: {type(e).__name__}: {e}"
+                    self.unforeseen.append(path)
                     continue
                 if described is not None:
                     arrays.append((path, *described))
@@ -284,8 +314,15 @@ class _Walk:
             for dim, n in zip(attrs["_ARRAY_DIMENSIONS"], meta["shape"], strict=True):
                 lengths[dim] = max(lengths.get(dim, 0), n)
         for path, meta, attrs in arrays:
-            if meta.pop("_chunked"):
-                meta["shape"] = [lengths[d] for d in attrs["_ARRAY_DIMENSIONS"]]
+            chunked = meta.pop("_chunked")
+            if chunked is not None:
+                shape = [lengths[d] for d in attrs["_ARRAY_DIMENSIONS"]]
+                if ((chunked["missing"] or shape != meta["shape"])
+                        and meta["fill_value"] is None and chunked["hdf5_fill"] is not None):
+                    # No CF fill, but HDF5 has one for what was never written: what
+                    # netCDF4 reads there, so values come first (xarray masks it too).
+                    meta["fill_value"] = chunked["hdf5_fill"]
+                meta["shape"] = shape
             self.refs[path + "/.zarray"] = json.dumps(meta)
             self.refs[path + "/.zattrs"] = json.dumps(attrs)
 
@@ -299,8 +336,10 @@ class _Walk:
         attrs, special = self._attrs(ds, path)
         if _text(special.get("NAME", "")).startswith(PURE_DIMENSION):
             return None
-        dtype, vlen = _zarr_dtype(ds.dtype)
         dsid = ds.id
+        if dsid.shape is None:
+            raise _Skip("null dataspace: the dataset holds no value")
+        dtype, vlen = _zarr_dtype(ds.dtype)
         plist = dsid.get_create_plist()
         if plist.get_external_count() > 0:
             raise _Skip("external storage: the bytes are in other files")
@@ -318,19 +357,16 @@ class _Walk:
             chunks = [max(1, n) for n in shape]
             self._inline_all(ds, path, vlen)
             filters = [{"id": "vlen-utf8"}] if vlen else []
-            chunked = False
+            chunked = None
         elif layout == h5py.h5d.CHUNKED:
             filters = _filters(plist, ds.dtype)
             chunks = list(plist.get_chunk())
-            missing = self._chunked(dsid, path, chunks)
-            chunked = True
-            hdf5_fill = ds.fillvalue
-            if missing and "_FillValue" not in special and hdf5_fill != 0:
-                # No CF fill, but HDF5 has one for the never-written chunks: values first.
-                fill = _json_fill(hdf5_fill, ds.dtype)
+            chunked = {"missing": self._chunked(dsid, path, chunks), "hdf5_fill": None}
+            if "_FillValue" not in special and ds.dtype.kind in "biuf" and ds.fillvalue != 0:
+                chunked["hdf5_fill"] = _json_fill(ds.fillvalue, ds.dtype)
         elif layout == h5py.h5d.CONTIGUOUS:
             chunks = self._contiguous(dsid, path, shape, ds.dtype.itemsize)
-            chunked = False
+            chunked = None
         else:
             raise _Skip("virtual dataset: its bytes are in other datasets or files")
         meta = {"zarr_format": 2, "shape": shape, "chunks": chunks, "dtype": dtype,
@@ -417,7 +453,7 @@ class _Walk:
                     names[axis] = self._scale_name(refs[0])
         elif len(shape) == 1 and _text(special.get("CLASS", "")) == "DIMENSION_SCALE":
             names[0] = own
-        if shape and names[0] is None and "_Netcdf4Coordinates" in special:
+        if shape and names[0] is None and special.get("_Netcdf4Coordinates"):
             names[0] = own  # a multi-dimensional netCDF-4 coordinate variable
         return [n if n else f"phony_dim_{shape[i]}" for i, n in enumerate(names)]
 
@@ -440,14 +476,19 @@ class _Walk:
             return None
 
     def _attrs(self, obj: Any, where: str) -> tuple[dict, dict]:
-        """Return (the attributes netCDF4 shows, as JSON values; netCDF-4's own ones read
-        here, raw)."""
+        """Return (the attributes netCDF4 shows, as JSON values; netCDF-4's own ones that
+        the walk needs, raw). Reading an attribute costs a fraction of a millisecond, and
+        ATL07 has 4000: those never needed are not read."""
         shown: dict[str, Any] = {}
         special: dict[str, Any] = {}
         manager = obj.attrs
-        for name in manager:
-            if name == "REFERENCE_LIST":
-                continue  # never needed, and costly to read
+        names = list(manager)
+        for name in names:
+            if name in NOT_READ or (name == "NAME" and "CLASS" not in names):
+                continue  # NAME matters on dimension scales only (netCDF-4's own marker)
+            if name == "_Netcdf4Coordinates":
+                special[name] = True  # its presence is all the walk asks
+                continue
             try:
                 value = manager[name]
                 if name in HIDDEN_ATTRS:
@@ -520,8 +561,12 @@ def _row_block(shape: list[int], itemsize: int) -> int | None:
     return None
 
 
-def _zarr_dtype(dt: np.dtype) -> tuple[str, bool]:
-    """Return (Zarr v2 dtype, is variable-length string); _Skip for types Zarr lacks."""
+def _zarr_dtype(dt: np.dtype) -> tuple[Any, bool]:
+    """Return (Zarr v2 dtype, is variable-length string); _Skip for types Zarr lacks.
+
+    Compounds of plain numbers and fixed-length strings are Zarr v2 structured types
+    (zarr and xarray read them as numpy's, as netCDF4 does); others have no Zarr form.
+    """
     import h5py
 
     info = h5py.check_string_dtype(dt)
@@ -531,8 +576,17 @@ def _zarr_dtype(dt: np.dtype) -> tuple[str, bool]:
         raise _Skip("variable-length sequences have no Zarr v2 form")
     if h5py.check_ref_dtype(dt) is not None:
         raise _Skip("object or region references have no Zarr v2 form")
-    if dt.names is not None or dt.kind in "OVc" or dt.subdtype is not None:
-        raise _Skip(f"compound or opaque type {dt}: no Zarr v2 form xarray reads")
+    if dt.names is not None:
+        fields = [(name, dt.fields[name][0]) for name in dt.names]
+        # kind O (variable-length strings), V (nested) and array members have no Zarr
+        # form; zarr 3.1 fails to cast a structure with big-endian members.
+        if all(f.kind in "biufS" and f.subdtype is None and f.str[0] != ">"
+               for _, f in fields):
+            return [[name, f.str] for name, f in fields], False
+        raise _Skip(f"compound type {dt} with nested, array, variable-length or big-endian "
+                    "members: no Zarr v2 form zarr reads")
+    if dt.kind in "OVc" or dt.subdtype is not None:
+        raise _Skip(f"opaque or array type {dt}: no Zarr v2 form xarray reads")
     return dt.str, False
 
 

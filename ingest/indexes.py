@@ -19,6 +19,7 @@ can be made, ``attrs["chunk_index_error"]`` says why; a swath never fails for it
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import time
@@ -61,7 +62,8 @@ def attach_chunk_index(swath_id: int, path: Path, codec: str, store_name: str = 
     """
     if not settings.INGEST_CHUNK_INDEX:
         return
-    row = Swath.objects.filter(pk=swath_id).values("uuid", "sha256").first()
+    row = (Swath.objects.filter(pk=swath_id)
+           .values("uuid", "sha256", geolocation=KT("attrs__geolocation")).first())
     if row is None:
         return
     if codec != "none":
@@ -71,7 +73,8 @@ def attach_chunk_index(swath_id: int, path: Path, codec: str, store_name: str = 
 
     try:
         doc = pooled().chunk_index(path, timeout_s=settings.INGEST_INSPECT_TIMEOUT_S,
-                                   object_sha256=row["sha256"])
+                                   object_sha256=row["sha256"],
+                                   geo_pairs=geolocation_pairs(row["geolocation"]))
         moved = changed() if changed is not None else ""
         if moved:
             raise NotIndexable(f"{path.name} changed since it was archived ({moved})")
@@ -85,6 +88,20 @@ def attach_chunk_index(swath_id: int, path: Path, codec: str, store_name: str = 
         log.warning("chunk index of %s (swath %s) failed: %s: %s", path, swath_id,
                     type(e).__name__, e)
         _record_error(swath_id, f"{type(e).__name__}: {e}", path.parent)
+
+
+def geolocation_pairs(account: Any) -> list[tuple[str, str]] | None:
+    """The (lat, lon) paths of a swath's geolocation account (attrs["geolocation"]: the
+    pairs of its footprint and those set aside), for per-chunk bounds; None when the row
+    has no account (then the bounds' builder chooses the pairs again)."""
+    if isinstance(account, str):
+        account = json.loads(account)
+    if not isinstance(account, dict):
+        return None
+    found = [*(account.get("pairs") or []), *(account.get("set_aside") or [])]
+    return [(p["lat"], p["lon"]) for p in found
+            if isinstance(p, dict) and isinstance(p.get("lat"), str)
+            and isinstance(p.get("lon"), str)]
 
 
 def store_index(swath_id: int, swath_uuid: str, doc: dict, store_name: str) -> dict:
@@ -293,8 +310,9 @@ def _build_ranged(swath: Swath, copy: StoredObject, store: Any, inspector: Any,
             return bytes(ranged.read(stop - start))
 
         name = Path(swath.filename or "").name or swath.uuid.hex
-        return inspector.chunk_index_ranged(serve, ranged.size, name, swath.sha256,
-                                            timeout_s)
+        return inspector.chunk_index_ranged(
+            serve, ranged.size, name, swath.sha256, timeout_s,
+            geo_pairs=geolocation_pairs((swath.attrs or {}).get("geolocation")))
     finally:
         outcome.bytes_read = ranged.bytes_read
         ranged.close()

@@ -117,18 +117,22 @@ class Inspector:
                          look["width"], look["height"])
 
     def chunk_index(self, path: str | Path, timeout_s: float = 30.0,
-                    object_sha256: str | None = None) -> dict:
+                    object_sha256: str | None = None,
+                    geo_pairs: list[tuple[str, str]] | None = None) -> dict:
         """Return the file's chunk index (ingest.chunkindex.build_references), built in the
-        child; ``object_sha256`` is the object's, when known (else it is computed).
+        child; ``object_sha256`` is the object's, when known (else it is computed), and
+        ``geo_pairs`` the (lat, lon) paths to bound per chunk, when known.
 
         Raises NotIndexable with the reason, also when the child hangs, crashes or runs out
         of memory while building.
         """
-        request = {"op": "chunk_index", "path": str(path), "object_sha256": object_sha256}
+        request = {"op": "chunk_index", "path": str(path), "object_sha256": object_sha256,
+                   "geo_pairs": geo_pairs}
         return self._index(request, Path(path), timeout_s)
 
     def chunk_index_ranged(self, serve: Serve, size: int, name: str, object_sha256: str,
-                           timeout_s: float = 30.0) -> dict:
+                           timeout_s: float = 30.0,
+                           geo_pairs: list[tuple[str, str]] | None = None) -> dict:
         """Return the chunk index of an object of ``size`` bytes read in the child by byte
         ranges, each fetched here with ``serve(start, stop)`` (as inspect_ranged does).
 
@@ -136,7 +140,7 @@ class Inspector:
         is raised as it is.
         """
         request = {"op": "chunk_index_ranged", "name": name, "size": int(size),
-                   "object_sha256": object_sha256}
+                   "object_sha256": object_sha256, "geo_pairs": geo_pairs}
         return self._index(request, Path(name), timeout_s, serve=serve, size=int(size))
 
     def _index(self, request: dict[str, Any], path: Path, timeout_s: float,
@@ -341,12 +345,14 @@ def _answer(request: dict[str, Any], reader: Any, renderer_spec: str,
 
         with RangedFile(fetch, int(request["size"]), name=request["name"],
                         block_size=RANGED_BLOCK, cache_blocks=RANGED_CACHE_BLOCKS) as f:
-            return {"references": build_references(f, object_sha256=request["object_sha256"])}
+            return {"references": build_references(f, object_sha256=request["object_sha256"],
+                                                   geo_pairs=_pairs(request))}
     if request.get("op") == "chunk_index":
         from ingest.chunkindex import build_references
 
         return {"references": build_references(request["path"],
-                                                object_sha256=request["object_sha256"])}
+                                                object_sha256=request["object_sha256"],
+                                                geo_pairs=_pairs(request))}
     if request.get("op") == "call":
         return {"result": _load(request["func"])(*request["args"])}
     if request.get("op", "metadata") == "metadata":
@@ -365,6 +371,12 @@ def _answer(request: dict[str, Any], reader: Any, renderer_spec: str,
     return {"quicklook": {"png": base64.b64encode(look.png).decode("ascii"),
                           "variable": look.variable, "units": look.units,
                           "width": look.width, "height": look.height}}
+
+
+def _pairs(request: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """The (lat, lon) paths of a chunk index request (JSON lists), or None."""
+    pairs = request.get("geo_pairs")
+    return None if pairs is None else [(str(lat), str(lon)) for lat, lon in pairs]
 
 
 def _die_with_parent(parent: int) -> None:

@@ -17,7 +17,14 @@ import pytest
 import xarray as xr
 
 from eo.formats import recognise
-from ingest.chunkindex import INLINE_MAX, NotIndexable, build_references, count_refs, dumps
+from ingest.chunkindex import (
+    INLINE_MAX,
+    NotIndexable,
+    build_references,
+    build_with_kerchunk,
+    count_refs,
+    dumps,
+)
 from ingest.inspector import Inspector
 from tests.conftest import SHARED_SWATHS
 
@@ -40,8 +47,10 @@ def hdf5_granules() -> list[str]:
 
 @pytest.fixture(scope="module")
 def documents(shared_swaths: Path) -> dict[str, dict]:
-    """Every shared HDF5-based granule's index, built once for the module."""
-    return {name: build_references(shared_swaths / name) for name in hdf5_granules()}
+    """Every shared HDF5-based granule's index, built once for the module (without the
+    per-chunk geolocation bounds, which tests/subset/test_chunkgeo.py checks)."""
+    return {name: build_references(shared_swaths / name, geo=False)
+            for name in hdf5_granules()}
 
 
 def with_url(doc: dict, path: Path) -> dict:
@@ -204,6 +213,10 @@ def test_a_variable_shorter_than_its_unlimited_dimension_reads_its_fill_beyond(
         short = nc.createVariable("short", "i2", ("time",), fill_value=-9)
         full[:10] = np.arange(10)
         short[:3] = [7, 8, 9]
+        # named like a dimension it does not stand for: "_nc4_non_coord_time" in HDF5
+        nc.createDimension("pixel", 2)
+        other = nc.createVariable("pixel", "i4", ("time", "pixel"))
+        other[:4] = np.arange(8).reshape(4, 2)
     doc = build_references(path)
     got = through_references(with_url(doc, path))
     expected = netcdf4_values(path)
@@ -252,3 +265,36 @@ def test_the_inspection_child_reports_bad_files_and_goes_on_indexing(
         assert count_refs(doc) > 0
     finally:
         inspector.close()
+
+
+def test_compound_enum_and_empty_variables_are_described_or_skipped_with_a_reason(
+        tmp_path: Path) -> None:
+    path = tmp_path / "odd.h5"
+    record = np.dtype([("count", "<i4"), ("height", "<f8"), ("flag", "S2")])
+    with h5py.File(path, "w") as f:
+        f.create_dataset("records", data=np.array([(1, 2.5, b"ok"), (3, -1.0, b"no")],
+                                                  dtype=record), chunks=(1,))
+        f.create_dataset("colour", data=np.array([0, 1, 1], dtype="i1"),
+                         dtype=h5py.enum_dtype({"RED": 0, "GREEN": 1}, basetype="i1"))
+        f.create_dataset("nothing", data=h5py.Empty("f4"))
+        f.create_dataset("ragged", (2,), dtype=h5py.vlen_dtype(np.int32))
+    doc = build_references(path)
+    assert set(doc["swathstore"]["skipped"]) == {"nothing", "ragged"}
+    assert "null dataspace" in doc["swathstore"]["skipped"]["nothing"]
+    assert doc["swathstore"]["builder"] == "h5py"
+    got = through_references(with_url(doc, path))
+    expected = h5py_values(path)
+    for key in ("records", "colour"):
+        assert same(expected[key], got[key]), key
+
+
+def test_kerchunks_references_the_fallback_read_the_same_values(shared_swaths: Path) -> None:
+    path = shared_swaths / MODIS
+    with open(path, "rb") as f:
+        doc = build_with_kerchunk(f, path.stat().st_size)
+    assert doc["swathstore"]["builder"].startswith("kerchunk ")
+    got = through_references(with_url(doc, path))
+    expected = netcdf4_values(path)
+    assert expected is not None
+    for key, value in expected.items():
+        assert same(value, got[key]), key

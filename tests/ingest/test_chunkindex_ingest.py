@@ -66,6 +66,10 @@ def test_an_ingested_netcdf4_swath_gets_its_chunk_index_beside_it_with_both_sha2
     assert record["object_sha256"] == swath.sha256 == doc["swathstore"]["object_sha256"]
     assert (record["format"], record["builder"]) == (FORMAT, "h5py")
     assert record["chunks"] == count_refs(doc) > 0
+    # per-chunk bounds of the geolocation pair the footprint was made of
+    geo = doc["swathstore"]["geo"]
+    assert [(p["lat"], p["lon"]) for p in geo["pairs"]] == [
+        (p["lat"], p["lon"]) for p in swath.attrs["geolocation"]["pairs"]]
     # an index is no copy of the swath
     assert [c.key.split("/")[0] for c in swath.copies.all()] == ["swaths"]
     # the stored object, read through the stored references, gives the file's values
@@ -134,3 +138,23 @@ def test_index_backfills_an_archive_in_batches_and_resumes_where_it_stopped(
     assert new != old  # a key is never written twice, and the old document is gone
     assert sorted(i.key for i in store.list("indexes/")) == sorted(
         [swaths[0].attrs["chunk_index"]["key"], new])
+
+
+# Ranged reads on each real server are reinspect's tests' subject; one server here.
+@pytest.mark.s3_servers("rclone")
+def test_index_on_s3_builds_from_byte_ranges_of_the_stored_object(
+        s3_primary: Store, shared_swaths: Path, settings: object) -> None:
+    settings.INGEST_CHUNK_INDEX = False  # type: ignore[attr-defined]
+    settings.INGEST_QUICKLOOKS = False  # type: ignore[attr-defined]
+    swath = ingested(shared_swaths, S6A)
+    report = index_swaths()
+    [outcome] = report.outcomes
+    assert outcome.status == "indexed", outcome.message
+    # read through the store's ranged reads (a 0.4 MB object: within one 1 MiB block)
+    assert outcome.bytes_read == swath.size
+    swath.refresh_from_db()
+    record = swath.attrs["chunk_index"]
+    data, doc = stored_document(s3_primary, record)
+    assert record["sha256"] == hashlib.sha256(data).hexdigest()
+    assert doc["refs"] == build_references(shared_swaths / S6A)["refs"]
+    assert doc["swathstore"]["geo"]["pairs"]
