@@ -44,7 +44,7 @@ from catalog.models import Swath, SwathState
 
 FORMAT = "kerchunk-v1+json"
 MAX_AGE_S = 3600
-# Below this a gzip round trip costs more than the bytes it saves on any link.
+# Smaller documents go as they are: compressing them would save little.
 GZIP_FROM = 16 * 1024
 _METADATA = (".zgroup", ".zarray", ".zattrs")
 
@@ -61,13 +61,16 @@ def index_record(swath: Swath) -> dict[str, Any]:
     attrs = swath.attrs or {}
     record = attrs.get("chunk_index")
     if isinstance(record, dict) and all(record.get(k) for k in ("store", "key", "sha256")):
+        if record.get("format", FORMAT) != FORMAT:
+            raise NoReferences(f"swath {swath.uuid} has chunk references in the format "
+                               f"{record['format']!r}, which this server does not serve")
         return record
     if attrs.get("chunk_index_error"):
         raise NoReferences(f"swath {swath.uuid} has no chunk references: "
                            f"{attrs['chunk_index_error']}")
     raise NoReferences(f"swath {swath.uuid} has no chunk references (none are made for "
                        f"NetCDF classic files or objects stored compressed, and swaths "
-                       f"archived before indexing get theirs from the backfill command)")
+                       f"archived before indexing get theirs from manage.py index)")
 
 
 def _object_url(request: Request, swath: Swath) -> tuple[str, datetime | None]:

@@ -210,6 +210,12 @@ def test_no_references_answers_404_with_the_reason(client: APIClient, store: Sto
     assert response.json()["error"].endswith("NetCDF classic has no chunks")
     item = client.get(f"/stac/collections/{plain.collection.slug}/items/{plain.uuid}").json()
     assert "references" not in item["assets"]
+    Swath.objects.filter(pk=plain.pk).update(attrs={"chunk_index": {
+        "store": "primary", "key": "indexes/x/y.parquet", "sha256": "3" * 64,
+        "object_sha256": plain.sha256, "format": "kerchunk-v1+parquet"}})
+    response = client.get(url_of(plain))
+    assert response.status_code == 404
+    assert "'kerchunk-v1+parquet', which this server does not serve" in response.json()["error"]
     pending = swath(box(0, 0, 1, 1), state="PENDING")
     response = client.get(url_of(pending))
     assert response.status_code == 409 and "is PENDING" in response.json()["error"]
