@@ -47,17 +47,27 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from ingest.zarrv2 import (
+    Skip,
+    as_text,
+    consolidated,
+    fill_value,
+    filters_of,
+    json_attr,
+    json_fill,
+    row_block,
+    zarr_dtype,
+)
+
 log = logging.getLogger(__name__)
 FORMAT = "kerchunk-v1+json"
 INLINE_MAX = 300  # bytes: inlined rather than referenced (kerchunk's usual threshold)
 INLINE_DATA_MAX = 1 << 20  # compact or vlen data larger than this is skipped, not inlined
-CONTIGUOUS_TARGET = 4 << 20  # bytes per row block of a split contiguous dataset
 URL = "{{u}}"
 # netCDF-4 bookkeeping that netCDF4 and xarray never show as attributes.
 HIDDEN_ATTRS = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid",
@@ -72,10 +82,6 @@ class NotIndexable(ValueError):
     """The object has no chunk index we can write; the message says why."""
 
     reason = "not_indexable"
-
-
-class _Skip(Exception):
-    """This variable cannot be described; the message says why (the others go on)."""
 
 
 def build_references(source: str | Path | IO[bytes], *, object_sha256: str | None = None,
@@ -167,7 +173,7 @@ def build_with_kerchunk(fh: IO[bytes], size: int) -> dict:
             refs[key] = [URL, offset, nbytes]
         elif isinstance(value, bytes):
             refs[key] = "base64:" + base64.b64encode(value).decode("ascii")
-    refs[".zmetadata"] = _consolidated(refs)
+    refs[".zmetadata"] = consolidated(refs)
     return {"version": 1, "templates": {"u": ""}, "refs": refs,
             "swathstore": {"builder": f"kerchunk {kerchunk.__version__}", "skipped": {}}}
 
@@ -251,7 +257,7 @@ class _Walk:
 
     def run(self) -> dict:
         self._group(self.h5, "", set())
-        self.refs[".zmetadata"] = _consolidated(self.refs)
+        self.refs[".zmetadata"] = consolidated(self.refs)
         return {"version": 1, "templates": {"u": ""}, "refs": self.refs,
                 "swathstore": {"builder": "h5py", "skipped": self.skipped}}
 
@@ -282,7 +288,7 @@ class _Walk:
                 path = prefix + name.removeprefix(NON_COORD)
                 try:
                     described = self._dataset(obj, path)
-                except _Skip as e:
+                except Skip as e:
                     self.skipped[path] = str(e)
                     continue
                 except (OSError, RuntimeError, NotIndexable):
@@ -334,15 +340,15 @@ class _Walk:
         import h5py
 
         attrs, special = self._attrs(ds, path)
-        if _text(special.get("NAME", "")).startswith(PURE_DIMENSION):
+        if as_text(special.get("NAME", "")).startswith(PURE_DIMENSION):
             return None
         dsid = ds.id
         if dsid.shape is None:
-            raise _Skip("null dataspace: the dataset holds no value")
-        dtype, vlen = _zarr_dtype(ds.dtype)
+            raise Skip("null dataspace: the dataset holds no value")
+        dtype, vlen = zarr_dtype(ds.dtype)
         plist = dsid.get_create_plist()
         if plist.get_external_count() > 0:
-            raise _Skip("external storage: the bytes are in other files")
+            raise Skip("external storage: the bytes are in other files")
         layout = plist.get_layout()
         shape = list(dsid.shape)
         attrs["_ARRAY_DIMENSIONS"] = self._dims(path, shape, special)
@@ -351,7 +357,7 @@ class _Walk:
             # Fixed-length strings are bytes in Zarr v2; xarray's CF decoding turns them
             # into str with this attribute, as netCDF4 returns them.
             attrs.setdefault("_Encoding", text.encoding)
-        fill = _fill_value(special, ds.dtype)
+        fill = fill_value(special, ds.dtype)
         filters: list[dict] = []
         if vlen or layout == h5py.h5d.COMPACT:
             chunks = [max(1, n) for n in shape]
@@ -359,16 +365,16 @@ class _Walk:
             filters = [{"id": "vlen-utf8"}] if vlen else []
             chunked = None
         elif layout == h5py.h5d.CHUNKED:
-            filters = _filters(plist, ds.dtype)
+            filters = filters_of(plist, ds.dtype)
             chunks = list(plist.get_chunk())
             chunked = {"missing": self._chunked(dsid, path, chunks), "hdf5_fill": None}
             if "_FillValue" not in special and ds.dtype.kind in "biuf" and ds.fillvalue != 0:
-                chunked["hdf5_fill"] = _json_fill(ds.fillvalue, ds.dtype)
+                chunked["hdf5_fill"] = json_fill(ds.fillvalue, ds.dtype)
         elif layout == h5py.h5d.CONTIGUOUS:
             chunks = self._contiguous(dsid, path, shape, ds.dtype.itemsize)
             chunked = None
         else:
-            raise _Skip("virtual dataset: its bytes are in other datasets or files")
+            raise Skip("virtual dataset: its bytes are in other datasets or files")
         meta = {"zarr_format": 2, "shape": shape, "chunks": chunks, "dtype": dtype,
                 "fill_value": fill, "order": "C", "filters": filters or None,
                 "compressor": None, "_chunked": chunked}
@@ -384,7 +390,7 @@ class _Walk:
 
         dsid.chunk_iter(visit)
         if any(mask for *_, mask in found):
-            raise _Skip("some chunks were stored without one of the dataset's optional "
+            raise Skip("some chunks were stored without one of the dataset's optional "
                         "filters: no single codec pipeline describes them all")
         for offset, addr, nbytes, _ in found:
             key = ".".join(str(o // c) for o, c in zip(offset, chunks, strict=True)) or "0"
@@ -400,7 +406,7 @@ class _Walk:
         if addr is None or nbytes == 0:
             return whole  # never written: reads as the fill value
         addr += self.base_contiguous
-        rows = _row_block(shape, itemsize)
+        rows = row_block(shape, itemsize)
         if rows is None:
             self._ref(f"{path}/" + (".".join("0" for _ in shape) or "0"), addr, nbytes)
             return whole
@@ -423,7 +429,7 @@ class _Walk:
         else:
             raw = np.ascontiguousarray(ds[()]).tobytes()
         if len(raw) > INLINE_DATA_MAX:
-            raise _Skip(f"{'variable-length strings' if vlen else 'compact data'} of "
+            raise Skip(f"{'variable-length strings' if vlen else 'compact data'} of "
                         f"{len(raw)} bytes: too large to inline")
         key = ".".join("0" for _ in ds.shape) or "0"
         self.refs[f"{path}/{key}"] = "base64:" + base64.b64encode(raw).decode("ascii")
@@ -451,7 +457,7 @@ class _Walk:
             for axis, refs in enumerate(lists[: len(shape)]):
                 if len(refs):
                     names[axis] = self._scale_name(refs[0])
-        elif len(shape) == 1 and _text(special.get("CLASS", "")) == "DIMENSION_SCALE":
+        elif len(shape) == 1 and as_text(special.get("CLASS", "")) == "DIMENSION_SCALE":
             names[0] = own
         if shape and names[0] is None and special.get("_Netcdf4Coordinates"):
             names[0] = own  # a multi-dimensional netCDF-4 coordinate variable
@@ -494,13 +500,13 @@ class _Walk:
                 if name in HIDDEN_ATTRS:
                     special[name] = value
                 else:
-                    shown[name] = _json_attr(value)
-            except (OSError, ValueError, TypeError, _Skip) as e:
+                    shown[name] = json_attr(value)
+            except (OSError, ValueError, TypeError, Skip) as e:
                 self.skipped[f"{where}@{name}"] = f"attribute not readable as JSON: {e}"
         if "_FillValue" in special:
             try:  # kept for readers that do not take Zarr's fill_value as CF's (zarr v3 use)
-                shown["_FillValue"] = _json_attr(special["_FillValue"])
-            except _Skip:
+                shown["_FillValue"] = json_attr(special["_FillValue"])
+            except Skip:
                 pass
         return shown, special
 
@@ -530,152 +536,3 @@ def _userblock_added() -> tuple[bool, bool]:
             raise RuntimeError(f"HDF5's {k} addresses are neither absolute nor relative to "
                                "the superblock: chunk references would be wrong")
     return added["contiguous"], added["chunked"]
-
-
-def _consolidated(refs: dict[str, Any]) -> str:
-    """Zarr v2 consolidated metadata: every .zgroup/.zarray/.zattrs in one key.
-
-    Without it a client lists directories to find a group's members, and zarr 3.1's
-    fsspec store asks the reference filesystem for "/group" (a leading slash) when the
-    document is the root of the store, which finds nothing: subgroups would open empty.
-    With it, ``xr.open_dataset(..., group=...)`` and ``xr.open_datatree`` read no listing.
-    """
-    meta = {k: json.loads(v) for k, v in refs.items()
-            if k.rsplit("/", 1)[-1] in (".zgroup", ".zarray", ".zattrs")}
-    return json.dumps({"zarr_consolidated_format": 1, "metadata": meta})
-
-
-def _row_block(shape: list[int], itemsize: int) -> int | None:
-    """Rows per block of a contiguous dataset split for partial reads, or None for one
-    chunk. Blocks divide the first axis exactly: an uncompressed Zarr chunk must be whole."""
-    if len(shape) == 0 or shape[0] < 2:
-        return None
-    row = math.prod(shape[1:]) * itemsize
-    if row == 0 or row * shape[0] <= CONTIGUOUS_TARGET:
-        return None
-    target = max(1, CONTIGUOUS_TARGET // row)
-    for rows in range(min(target, shape[0]), 0, -1):
-        if shape[0] % rows == 0:
-            # A tiny divisor (a prime length) would mean a reference per row: one chunk then.
-            return rows if rows * row * 16 >= CONTIGUOUS_TARGET else None
-    return None
-
-
-def _zarr_dtype(dt: np.dtype) -> tuple[Any, bool]:
-    """Return (Zarr v2 dtype, is variable-length string); _Skip for types Zarr lacks.
-
-    Compounds of plain numbers and fixed-length strings are Zarr v2 structured types
-    (zarr and xarray read them as numpy's, as netCDF4 does); others have no Zarr form.
-    """
-    import h5py
-
-    info = h5py.check_string_dtype(dt)
-    if info is not None and info.length is None:
-        return "|O", True
-    if h5py.check_vlen_dtype(dt) is not None:
-        raise _Skip("variable-length sequences have no Zarr v2 form")
-    if h5py.check_ref_dtype(dt) is not None:
-        raise _Skip("object or region references have no Zarr v2 form")
-    if dt.names is not None:
-        fields = [(name, dt.fields[name][0]) for name in dt.names]
-        # kind O (variable-length strings), V (nested) and array members have no Zarr
-        # form; zarr 3.1 fails to cast a structure with big-endian members.
-        if all(f.kind in "biufS" and f.subdtype is None and f.str[0] != ">"
-               for _, f in fields):
-            return [[name, f.str] for name, f in fields], False
-        raise _Skip(f"compound type {dt} with nested, array, variable-length or big-endian "
-                    "members: no Zarr v2 form zarr reads")
-    if dt.kind in "OVc" or dt.subdtype is not None:
-        raise _Skip(f"opaque or array type {dt}: no Zarr v2 form xarray reads")
-    return dt.str, False
-
-
-# HDF5 filter id -> the numcodecs config that decodes it (values: the filter's cd_values).
-def _filters(plist: Any, dtype: np.dtype) -> list[dict]:
-    out: list[dict] = []
-    for i in range(plist.get_nfilters()):
-        code, _flags, values, fname = plist.get_filter(i)
-        if code == 1:  # deflate
-            out.append({"id": "zlib", "level": int(values[0]) if len(values) else 4})
-        elif code == 2:  # shuffle
-            out.append({"id": "shuffle", "elementsize": int(dtype.itemsize)})
-        elif code == 3:  # fletcher32: numcodecs checks and strips the 4-byte checksum
-            out.append({"id": "fletcher32"})
-        elif code == 32015:  # zstd
-            out.append({"id": "zstd", "level": int(values[0]) if len(values) else 0})
-        elif code == 307:  # bzip2
-            out.append({"id": "bz2", "level": int(values[0]) if len(values) else 9})
-        else:
-            label = fname.decode("ascii", "replace") if isinstance(fname, bytes) else fname
-            raise _Skip(f"HDF5 filter {code} ({label}) has no numcodecs codec")
-    return out
-
-
-def _fill_value(special: dict, dtype: np.dtype) -> Any:
-    """The Zarr fill value: the CF _FillValue when there is one (xarray masks with it, as
-    netCDF4 does), else none. netCDF-4 sets HDF5's fill to _FillValue, so unallocated
-    chunks read the same either way."""
-    if "_FillValue" not in special or dtype.kind not in "biuf":
-        return None
-    value = np.asarray(special["_FillValue"]).reshape(-1)
-    if value.size != 1:
-        return None
-    return _json_fill(value[0], dtype)
-
-
-def _json_fill(value: Any, dtype: np.dtype) -> Any:
-    if dtype.kind == "S":
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if dtype.kind == "f":
-        v = float(value)
-        if math.isnan(v):
-            return "NaN"
-        if math.isinf(v):
-            return "Infinity" if v > 0 else "-Infinity"
-        return v
-    if dtype.kind in "biu":
-        return int(dtype.type(value)) if dtype.kind != "b" else bool(value)
-    return None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, np.ndarray) and value.size == 1:
-        return _text(value.reshape(-1)[0])
-    return str(value)
-
-
-def _json_attr(value: Any) -> Any:
-    """An attribute as netCDF4 shows it: one-element arrays as scalars, text as str."""
-    import h5py
-
-    if isinstance(value, h5py.Empty):
-        return ""
-    if isinstance(value, bytes | str):
-        return _text(value)
-    if isinstance(value, np.generic):
-        return _json_scalar(value)
-    if isinstance(value, np.ndarray):
-        if value.dtype.names is not None or h5py.check_ref_dtype(value.dtype) is not None:
-            raise _Skip(f"type {value.dtype}")
-        flat = [_json_attr(v) for v in value.reshape(-1)]
-        return flat[0] if len(flat) == 1 else flat
-    if isinstance(value, int | float | bool):
-        return value
-    raise _Skip(f"type {type(value).__name__}")
-
-
-def _json_scalar(value: np.generic) -> Any:
-    if isinstance(value, np.bytes_):
-        return _text(bytes(value))
-    if isinstance(value, np.void) or value.dtype.names is not None:
-        raise _Skip(f"type {value.dtype}")
-    return value.item()
-
-
-def iter_chunk_refs(doc: dict) -> Iterator[tuple[str, int, int]]:
-    """Yield (key, offset, size) of every byte-range reference of a document."""
-    for key, value in doc["refs"].items():
-        if isinstance(value, list) and len(value) == 3:
-            yield key, int(value[1]), int(value[2])
