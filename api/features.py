@@ -9,6 +9,7 @@ two cores (docs/BENCHMARKS.md, "Load").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,7 +20,8 @@ from django.db.models import QuerySet
 
 from api.renderers import COORD_DECIMALS
 from api.serializers import StoredCopySerializer, SwathDetailSerializer, SwathFeatureSerializer
-from catalog.models import StoredObject, Swath
+from api.stac.itemdef import MEDIA_TYPES, REFERENCES_TYPE
+from catalog.models import StoredObject, Swath, SwathState
 
 # The serializer's field list, so the schema and the output keep the same properties in
 # the same order; "collection" is the related slug, the id field is the Feature's id.
@@ -65,8 +67,9 @@ def feature_collection(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": [feature(r) for r in rows]}
 
 
-def detail(uuid: str) -> dict[str, Any]:
-    """The Feature of one swath, any state, with SwathDetailSerializer's extra properties.
+def detail(uuid: str, url: Callable[[str], str]) -> dict[str, Any]:
+    """The Feature of one swath, any state, with SwathDetailSerializer's extra properties
+    (``url`` makes a path on this server absolute).
 
     Raises Swath.DoesNotExist (a 404) for an unknown or malformed uuid.
     """
@@ -87,8 +90,32 @@ def detail(uuid: str) -> dict[str, Any]:
     extra = {"failure_reason": row["failure_reason"],
              "footprint_warning": row["footprint_warning"],
              "footprint_source": footprint_source(row["attrs"]),
-             "copies": StoredCopySerializer(copies, many=True).data}
+             "copies": StoredCopySerializer(copies, many=True).data,
+             "links": links(row, url)}
     out["properties"].update((f, extra[f]) for f in _DETAIL)
+    return out
+
+
+def links(row: dict[str, Any], url: Callable[[str], str]) -> list[dict[str, str]]:
+    """What a VERIFIED swath serves: its bytes, its quicklook, its chunk references.
+
+    The same conditions as the STAC item's assets (api.stac.itemdef): references only
+    while they describe the object the swath holds (api.references serves no others).
+    """
+    if row["state"] != SwathState.VERIFIED:
+        return []
+    base = f"/api/v1/swaths/{row[_ID]}"
+    media = MEDIA_TYPES.get((row["format"] or "").lower(), "application/octet-stream")
+    out = [{"rel": "data", "href": url(f"{base}/download"), "type": media}]
+    attrs = row["attrs"] or {}
+    look, refs = attrs.get("quicklook"), attrs.get("chunk_index")
+    if isinstance(look, dict) and look.get("key"):
+        out.append({"rel": "quicklook", "href": url(f"{base}/quicklook.png"),
+                    "type": "image/png"})
+    if isinstance(refs, dict) and refs.get("key") and row["sha256"] and \
+            refs.get("object_sha256") == row["sha256"]:
+        out.append({"rel": "references", "href": url(f"{base}/references.json"),
+                    "type": REFERENCES_TYPE})
     return out
 
 

@@ -75,6 +75,15 @@ class FootprintSourceSerializer(serializers.Serializer):
                                   help_text="coordinates attributes that were ignored")
 
 
+class SwathLinkSerializer(serializers.Serializer):
+    rel = serializers.CharField(
+        help_text="data (the original file: download), quicklook (a PNG of the main "
+                  "variable), references (chunk references for xarray and fsspec's "
+                  "reference:// filesystem); the keys of the STAC item's assets")
+    href = serializers.URLField()
+    type = serializers.CharField(help_text="media type of what href answers")
+
+
 class SwathDetailSerializer(SwathFeatureSerializer):
     """The schema of one swath (api.features.detail renders it): search pages' properties,
     its stored copies (pages leave them out: one query per page) and the geolocation its
@@ -82,10 +91,12 @@ class SwathDetailSerializer(SwathFeatureSerializer):
 
     copies = StoredCopySerializer(many=True, read_only=True)
     footprint_source = FootprintSourceSerializer(read_only=True)
+    links = SwathLinkSerializer(many=True, read_only=True,
+                                help_text="what a VERIFIED swath serves besides this page")
 
     class Meta(SwathFeatureSerializer.Meta):
         fields = [*SwathFeatureSerializer.Meta.fields, "failure_reason", "footprint_warning",
-                  "footprint_source", "copies"]
+                  "footprint_source", "copies", "links"]
 
 
 class RegionSerializer(GeoFeatureModelSerializer):

@@ -26,5 +26,9 @@ urlpatterns = [
             views.SwathViewSet.as_view({"get": "quicklook"},
                                        **{**views.SwathViewSet.quicklook.kwargs, "schema": None}),
             name="swath-quicklook-noslash"),
+    re_path(r"^swaths/(?P<uuid>[0-9a-fA-F-]{32,36})/references\.json$",
+            views.SwathViewSet.as_view({"get": "references"},
+                                       **{**views.SwathViewSet.references.kwargs, "schema": None}),
+            name="swath-references-noslash"),
     *router.urls,
 ]

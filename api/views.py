@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -20,6 +21,7 @@ from api.limits import check_body_size
 from api.paging import IdCursorPagination
 from api.permissions import IsOwnerOrStaff, PublicReads
 from api.quicklooks import quicklook_response
+from api.references import references_response
 from api.renderers import FirstRenderer
 from api.requests import query_parameters
 from api.search import SearchPage, run_search
@@ -30,6 +32,7 @@ from api.serializers import (
     SwathDetailSerializer,
     SwathFeatureSerializer,
 )
+from api.stac.itemdef import REFERENCES_TYPE
 from catalog.models import Collection, IngestRun, Product, Swath
 
 
@@ -123,7 +126,7 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
 
     def retrieve(self, request: Request, uuid: str) -> Response:
         """One swath of any state, with its stored copies and its footprint's geolocation."""
-        return Response(features.detail(uuid))
+        return Response(features.detail(uuid, request.build_absolute_uri))
 
     @extend_schema(parameters=query_parameters(SwathQuery))
     def list(self, request: Request) -> Response:
@@ -156,3 +159,22 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
     def quicklook(self, request: Request, uuid: str) -> Any:
         """A PNG of the swath's main variable drawn at ingest (ETag); 404 when it has none."""
         return quicklook_response(request, uuid)
+
+    @extend_schema(
+        operation_id="api_v1_swaths_references_retrieve",
+        responses={
+            (200, REFERENCES_TYPE): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="kerchunk references (version 1) of every chunk of every "
+                            "variable, `templates.u` set to the object's download URL (or a "
+                            "presigned URL where downloads are presigned)"),
+            404: OpenApiResponse(description="no such swath, or it has no references (why)"),
+            409: OpenApiResponse(description="the swath is not VERIFIED"),
+            410: OpenApiResponse(description="the references or the object they describe "
+                                             "changed or cannot be read; never served"),
+        })
+    @action(detail=True, methods=["get"], url_path="references.json",
+            renderer_classes=[JSONRenderer], content_negotiation_class=FirstRenderer)
+    def references(self, request: Request, uuid: str) -> Any:
+        """Chunk references for xarray + fsspec `reference://` (no download, no HDF5)."""
+        return references_response(request, uuid)

@@ -42,6 +42,11 @@ MEDIA_TYPES = {
     "hdf5": "application/x-hdf5", "h5": "application/x-hdf5", "hdf4": "application/x-hdf",
     "hdf": "application/x-hdf",
 }
+# The chunk references' media type (api.references): JSON whose profile names the
+# kerchunk reference format. A profile parameter, not a vnd type of our own making: every
+# JSON client still reads it as JSON, and the format is named by its specification.
+REFERENCES_SPEC = "https://fsspec.github.io/kerchunk/spec.html"
+REFERENCES_TYPE = f'application/json; profile="{REFERENCES_SPEC}"'
 ORBIT_STATES = ("ascending", "descending", "geostationary")
 GEOJSON = "application/geo+json"
 
@@ -260,6 +265,15 @@ LOOK_TITLE = Expr(f"('Quicklook of ' + str({LOOK_VARIABLE.py}) if {LOOK_VARIABLE
                   f"CASE WHEN {TRUTHY(LOOK_VARIABLE).sql}"
                   f" THEN to_json('Quicklook of ' || ({LOOK_VARIABLE.sql} #>> '{{}}'))::text"
                   f" ELSE {_json('Quicklook')} END")
+# Chunk references are listed only while they describe the swath's object as it is
+# (api.references refuses to serve them otherwise).
+REFS_KEY = Expr("get(row['chunk_index'], 'key')", "(s.attrs -> 'chunk_index' -> 'key')")
+REFS_OBJECT = Expr("get(row['chunk_index'], 'object_sha256')",
+                   "(s.attrs -> 'chunk_index' ->> 'object_sha256')")
+HAS_REFS = Expr(f"({TRUTHY(REFS_KEY).py} and bool(row['sha256'])"
+                f" and {REFS_OBJECT.py} == row['sha256'])",
+                "(jsonb_typeof(s.attrs -> 'chunk_index') = 'object'"
+                f" AND {TRUTHY(REFS_KEY).sql} AND {REFS_OBJECT.sql} = s.sha256)")
 COLLECTION_LINK = link("/stac/collections/", SLUG)
 
 
@@ -329,6 +343,12 @@ ITEM = obj(
             ("roles", const(["overview"])),
             ("title", LOOK_TITLE),
         ), HAS_LOOK),
+        ("references", obj(
+            ("href", link("/api/v1/swaths/", UUID, "/references.json")),
+            ("type", const(REFERENCES_TYPE)),
+            ("roles", const(["index"])),
+            ("title", const("Chunk references (kerchunk, version 1) for xarray and fsspec")),
+        ), HAS_REFS),
     )),
 )
 

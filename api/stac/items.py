@@ -41,6 +41,7 @@ ITEM_COLUMNS = (
     "relative_orbit", "orbit_cycle", "pass_number", "equator_crossing_longitude",
     "start_time", "end_time", "size",
     "sha256", "created_at", "updated_at", "fp_geojson", "fp_box", "cloud_cover", "quicklook",
+    "chunk_index",
 )
 
 

@@ -64,7 +64,8 @@ def _page_rows(base: QuerySet | None = None) -> QuerySet:
     return qs.annotate(fp_geojson=AsGeoJSON("footprint", precision=COORD_DECIMALS),
                        fp_box=FootprintBox("footprint"),
                        cloud_cover=KeyTransform("cloud_cover", "attrs"),
-                       quicklook=KeyTransform("quicklook", "attrs"))
+                       quicklook=KeyTransform("quicklook", "attrs"),
+                       chunk_index=KeyTransform("chunk_index", "attrs"))
 
 
 def search_page(view: StacView, search: SwathSearch,
