@@ -47,17 +47,15 @@ def polar_swath(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _decoded(path: Path, pairs: list[tuple[str, str]]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Return (lon, lat) of each pair with invalid pixels as NaN, decoded as ingest does."""
-    from ingest.geoloc import GeoPair, iter_variables, pair_kind, read_lonlat
+    from ingest.chunkgeo import named_pairs
+    from ingest.geoloc import read_lonlat
 
     out = []
     with h5py.File(path, "r") as f:
-        refs = {r.path: r for r in iter_variables(f)}
-        for lat_path, lon_path in pairs:
-            lat, lon = refs[lat_path], refs[lon_path]
-            kind = pair_kind(lat, lon)
-            assert kind is not None
-            lo, la = read_lonlat(GeoPair(lat, lon, kind))
+        for pair in named_pairs(f, pairs):
+            lo, la = read_lonlat(pair)
             out.append((lo.filled(np.nan), la.filled(np.nan)))
+    assert len(out) == len(pairs)
     return out
 
 
