@@ -7,6 +7,10 @@ lies within ``s * (index distance)`` of a pixel already read, where ``s`` is the
 step between neighbouring pixels seen so far times a safety factor (swath geolocation is
 continuous; the probes include both swath edges, where pixels are largest). So an
 archived object is read for its metadata, a few probe chunks and the window itself.
+
+With the swath's per-chunk geolocation bounds (ingest.chunkgeo, from its chunk index)
+there is no search: the blocks whose box meets the region are read, all at once, and
+every pixel in the region is in one of them, so the window is the same.
 """
 
 from __future__ import annotations
