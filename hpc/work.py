@@ -63,7 +63,7 @@ def item_geo_bounds(item: dict[str, Any]) -> dict[str, Any] | None:
     if not record or not record.get("store_url"):
         return None
     return load_geo_bounds(record, item.get("sha256"), lambda r: store_for(r["store_url"]),
-                           what=f"item {item['id']}")
+                           what=f"item {item['id']}", object_size=item.get("size"))
 
 
 def extract_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:

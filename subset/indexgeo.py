@@ -28,17 +28,23 @@ log = logging.getLogger(__name__)
 # A document beyond this is not read for its bounds (they are a few KB; the references
 # of a very large file can be tens of MB, more than the search they would save).
 MAX_DOCUMENT_BYTES = 64 * 2**20
+# Nor one larger than this share of its object (or 1 MiB): the search reads the object's
+# geolocation, a few per cent of it at least, so a document this size costs less.
+MAX_DOCUMENT_SHARE = 0.02
+MIN_DOCUMENT_BUDGET = 2**20
 RECORD_FIELDS = ("store", "key", "sha256", "object_sha256")
 
 
 def load_geo_bounds(record: Mapping[str, Any] | None, object_sha256: str | None,
                     store_of: Callable[[Mapping[str, Any]], Store], *,
-                    what: str = "swath") -> dict[str, Any] | None:
+                    what: str = "swath", object_size: int | None = None,
+                    ) -> dict[str, Any] | None:
     """Return the geolocation bounds of the object whose SHA-256 is ``object_sha256`` from
     its chunk index ``record``, or None (logged, naming ``what``) when they cannot be used.
 
     ``store_of(record)`` returns the store holding the document: by its name
-    (:func:`store_by_name`), or by the URL a batch plan added (hpc.work).
+    (:func:`store_by_name`), or by the URL a batch plan added (hpc.work). With
+    ``object_size``, a document over MAX_DOCUMENT_SHARE of it (and 1 MiB) is not read.
     """
     if not record:
         return None
@@ -52,8 +58,12 @@ def load_geo_bounds(record: Mapping[str, Any] | None, object_sha256: str | None,
                     record["object_sha256"], object_sha256)
         return None
     size = record.get("size")
-    if isinstance(size, int) and size > MAX_DOCUMENT_BYTES:
-        log.info("%s is %d bytes: bounds not read", where, size)
+    budget = MAX_DOCUMENT_BYTES
+    if object_size:
+        budget = min(budget, max(MIN_DOCUMENT_BUDGET, int(object_size * MAX_DOCUMENT_SHARE)))
+    if isinstance(size, int) and size > budget:
+        log.info("%s is %d bytes, more than reading the geolocation would cost: bounds "
+                 "not read", where, size)
         return None
     try:
         with store_of(record).open(str(record["key"])) as stream:

@@ -531,4 +531,4 @@ def swath_geo_bounds(swath: Swath) -> dict[str, Any] | None:
     """Return the per-chunk geolocation bounds of the swath's chunk index, or None (logged:
     the cut then searches the geolocation; subset.indexgeo)."""
     return load_geo_bounds((swath.attrs or {}).get("chunk_index"), swath.sha256,
-                           store_by_name, what=f"swath {swath.uuid}")
+                           store_by_name, what=f"swath {swath.uuid}", object_size=swath.size)

@@ -77,6 +77,12 @@ def test_the_bounds_of_a_good_record_are_returned_and_every_bad_one_is_logged_an
 
         assert load_geo_bounds(rec, SHA, store_of, what="swath x") is None, what
         assert words in caplog.text and "swath x" in caplog.text, (what, caplog.text)
+    # A document that would cost more than the search it saves is not read.
+    caplog.clear()
+    large = {**record, "size": 3 * 2**20}
+    assert load_geo_bounds(large, SHA, lambda r: store, object_size=100 * 2**20) is None
+    assert "more than reading the geolocation" in caplog.text
+    assert load_geo_bounds(record, SHA, lambda r: store, object_size=100 * 2**20) == geo
 
 
 @pytest.mark.django_db
