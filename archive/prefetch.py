@@ -102,8 +102,12 @@ class Prefetcher:
 
     ``count(nbytes)`` is called once per request whose bytes arrived (on the caller's
     thread), so the owner's ``bytes_read``/``requests`` include prefetched bytes, read or not.
-    A span is dropped once all its wanted bytes were served; when the budget is full the
-    oldest fetched span is evicted (a later read of it goes back to on-demand reads).
+    A span whose wanted bytes were all served stays held until its room is needed: the
+    bytes it took along between wanted ranges (a gap it was coalesced over) are often
+    read next (the rest of a subset window's geolocation, other variables' chunks), and
+    dropping them at once fetched them a second time. When the budget is full, spans
+    served in full are evicted first, oldest first, then the oldest fetched span (a later
+    read of it goes back to on-demand reads).
     """
 
     def __init__(self, fetch: Fetch, *, name: str, concurrency: int, count: Callable[[int], None],
@@ -128,22 +132,38 @@ class Prefetcher:
         return self._used
 
     def add(self, spans: Iterable[Span]) -> int:
-        """Queue spans (those overlapping one already held are skipped); return bytes queued."""
+        """Queue spans (less what spans already held cover); return bytes queued."""
         queued = 0
-        for span in spans:
-            i = bisect.bisect_right(self._starts, span.start)
-            before = self._held[self._starts[i - 1]] if i else None
-            after = self._held[self._starts[i]] if i < len(self._starts) else None
-            if (before and before.span.stop > span.start) or (after and after.span.start
-                                                               < span.stop):
-                continue
-            held = _Held(span)
-            self._starts.insert(i, span.start)
-            self._held[span.start] = held
+        for piece in (p for span in spans for p in self._uncovered(span)):
+            i = bisect.bisect_right(self._starts, piece.start)
+            held = _Held(piece)
+            self._starts.insert(i, piece.start)
+            self._held[piece.start] = held
             self._queue.append(held)
-            queued += span.stop - span.start
+            queued += piece.stop - piece.start
         self._pump()
         return queued
+
+    def _uncovered(self, span: Span) -> list[Span]:
+        """Return the parts of ``span`` no held span covers (its wanted bytes shared out)."""
+        pieces = []
+        pos = span.start
+        i = max(0, bisect.bisect_right(self._starts, span.start) - 1)
+        while pos < span.stop:
+            held = self._held[self._starts[i]] if i < len(self._starts) else None
+            if held is None or held.span.start >= span.stop:
+                pieces.append((pos, span.stop))
+                break
+            if held.span.stop <= pos:
+                i += 1
+                continue
+            if held.span.start > pos:
+                pieces.append((pos, held.span.start))
+            pos = max(pos, held.span.stop)
+            i += 1
+        length = span.stop - span.start
+        return [Span(lo, hi, min(hi - lo, max(1, span.wanted * (hi - lo) // length)))
+                for lo, hi in pieces if hi > lo]
 
     def serve(self, pos: int, out: memoryview) -> tuple[int, int | None]:
         """Copy held bytes at ``pos`` into ``out``; return (bytes copied, next held start).
@@ -160,9 +180,8 @@ class Prefetcher:
         n = min(len(out), len(data) - offset)
         out[:n] = data[offset : offset + n]
         held.served += n
-        if held.served >= held.span.wanted:
-            self._drop(held)
-            self._pump()
+        if held.served >= held.span.wanted and self._queue:
+            self._pump()  # its room may go to the next queued span
         return n, None
 
     def clear(self) -> None:
@@ -187,12 +206,23 @@ class Prefetcher:
             self._pool = None
 
     def _pump(self) -> None:
-        """Submit queued spans while the budget allows (always one if nothing is held)."""
+        """Submit queued spans while the budget allows (always one if nothing is held),
+        making room by evicting spans already served in full."""
         while self._queue:
             size = self._queue[0].span.stop - self._queue[0].span.start
+            if self._used + size > self._budget:
+                self._evict_served(size)
             if self._used + size > self._budget and self._submitted:
                 return
             self._submit(self._queue.popleft())
+
+    def _evict_served(self, size: int) -> None:
+        """Evict spans whose wanted bytes were all served, oldest first, until ``size`` fits."""
+        for held in list(self._submitted):
+            if self._used + size <= self._budget:
+                return
+            if held.served >= held.span.wanted and held.data is not None:
+                self._drop(held)
 
     def _submit(self, held: _Held) -> Future[bytes]:
         if self._pool is None:
@@ -222,7 +252,9 @@ class Prefetcher:
         return held.data
 
     def _make_room(self, size: int) -> None:
-        """Evict the oldest fetched spans until ``size`` more bytes fit in the budget."""
+        """Evict spans served in full, then the oldest fetched ones, until ``size`` more
+        bytes fit in the budget."""
+        self._evict_served(size)
         for held in list(self._submitted):
             if self._used + size <= self._budget:
                 return

@@ -84,5 +84,20 @@ def plan_from_catalog(*, bbox: str | None = None, region: str | None = None,
             "start_time": swath.start_time.isoformat() if swath.start_time else None,
             "end_time": swath.end_time.isoformat() if swath.end_time else None,
             "region": spec, "planned": planned,
+            **index_entry(swath, stores),
         })
     return plan
+
+
+def index_entry(swath: Swath, stores: dict[str, str]) -> dict[str, Any]:
+    """Return ``{"chunk_index": record}`` for a swath whose chunk index is in a configured
+    store (its URL added, as for copies), so a rank reads only the region's chunks; else {}.
+    The rank checks the document's SHA-256 and the object it names (subset.indexgeo)."""
+    record = (swath.attrs or {}).get("chunk_index")
+    if not isinstance(record, dict) or record.get("store") not in stores:
+        return {}
+    if record.get("object_sha256") != swath.sha256:
+        return {}
+    keep = ("store", "key", "size", "sha256", "object_sha256", "format")
+    return {"chunk_index": {**{k: record[k] for k in keep if k in record},
+                            "store_url": stores[record["store"]]}}

@@ -32,7 +32,10 @@ from archive.ranged import RangedFile, hdf5_by_ranges
 from archive.stores import Store
 from archive.streaming import CHUNK, HashingReader
 from hpc.env import api_token, store_config
+from subset import kernel
 
+# Over HTTP (no prefetch) HDF5 reads chunks through the blocks: large ones. A store's
+# RangedFile prefetches the chunks, so its blocks hold metadata: the kernel's small ones.
 RANGED_BLOCK = 1 << 20
 RANGED_CACHE_BLOCKS = 64
 HTTP_TIMEOUT_S = 120
@@ -123,8 +126,8 @@ def _open_copy(item: dict[str, Any], scratch: Path) -> Iterator[Any]:
                                f"(sha256 {info.sha256}, size {info.size})", key=key)
     codec = item.get("codec") or info.codec or "none"
     if codec == "none":
-        with hdf5_by_ranges(store.open_ranged(key, block_size=RANGED_BLOCK,
-                                              cache_blocks=RANGED_CACHE_BLOCKS)) as ranged:
+        with hdf5_by_ranges(store.open_ranged(key, block_size=kernel.RANGED_BLOCK,
+                                              cache_blocks=kernel.RANGED_CACHE_BLOCKS)) as ranged:
             if ranged is not None:
                 yield ranged
                 return

@@ -22,9 +22,10 @@ from typing import Any
 from archive.streaming import sha256_file
 from hpc import outputs
 from hpc.manifest import region_from_spec
-from hpc.sources import open_item
+from hpc.sources import open_item, store_for
 from subset import kernel
 from subset.errors import NoDataInRegion
+from subset.indexgeo import load_geo_bounds
 
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
@@ -53,6 +54,16 @@ def stamp(path: Path, created: str) -> None:
             lines[-1] = created + lines[-1][len(created):]
             ds.setncattr("history", "\n".join(lines))
         ds.setncattr("subset_created", created)
+
+
+def item_geo_bounds(item: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the per-chunk geolocation bounds of an item's chunk index (hpc.plan), read
+    from its store by URL; None when it has none or it cannot be used (logged)."""
+    record = item.get("chunk_index")
+    if not record or not record.get("store_url"):
+        return None
+    return load_geo_bounds(record, item.get("sha256"), lambda r: store_for(r["store_url"]),
+                           what=f"item {item['id']}", object_size=item.get("size"))
 
 
 def extract_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +99,8 @@ def extract_item(item: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
                     sub = kernel.subset(src, region, target, variables=job.get("variables"),
                                         provenance=provenance(item),
                                         max_bytes=job.get("max_bytes"),
-                                        threads=job.get("codec_threads"))
+                                        threads=job.get("codec_threads"),
+                                        geo_bounds=item_geo_bounds(item))
                 finally:
                     result["bytes_read"] = int(getattr(src, "bytes_read", 0) or 0)
         except NoDataInRegion as e:

@@ -38,6 +38,7 @@ from subset.services import (
     open_any_copy,
     request_swaths,
     size_refusal,
+    swath_geo_bounds,
     unreadable_source,
 )
 
@@ -133,7 +134,8 @@ def estimate_swath(swath: Swath, spec: SubsetSpec, store_name: str = "primary") 
                 open_any_copy(swath, Path(tmp), store_name) as (src, _copy):
             est = estimate_cut(src, spec.region, variables=spec.variables or None,
                                time_range=(spec.start, spec.end),
-                               hints=swath.collection.variable_hints or None)
+                               hints=swath.collection.variable_hints or None,
+                               geo_bounds=swath_geo_bounds(swath))
     except SubsetError as e:
         swath.refresh_from_db(fields=["state", "failure_reason"])
         gone = unreadable_source(swath)  # open_any_copy marked the copies it found gone

@@ -56,7 +56,8 @@ def estimate_cut(src: str | os.PathLike[str] | BinaryIO, region: Region, *,
                  variables: Sequence[str] | None = None,
                  time_range: tuple[datetime | None, datetime | None] | None = None,
                  hints: Mapping[str, Any] | None = None,
-                 time_epoch: str | None = None) -> CutEstimate:
+                 time_epoch: str | None = None,
+                 geo_bounds: Mapping[str, Any] | None = None) -> CutEstimate:
     """Return what subset.kernel.subset(src, region, ...) would read and write.
 
     ``src`` as for the kernel: a RangedFile's ``bytes_read`` count the planning, and its
@@ -67,7 +68,7 @@ def estimate_cut(src: str | os.PathLike[str] | BinaryIO, region: Region, *,
         try:
             plan = kernel.make_plan(source, region, variables=variables,
                                     time_range=time_range, hints=hints,
-                                    time_epoch=time_epoch)
+                                    time_epoch=time_epoch, geo_bounds=geo_bounds)
         except NoDataInRegion:
             return CutEstimate(_read_so_far(src), 0, 0, empty=True)
         ranged = src if hasattr(src, "fetch_cost") else None

@@ -26,7 +26,13 @@ from archive.keys import product_key
 from catalog.models import Product, StoredObject, Swath, SwathState
 from subset import kernel
 from subset.errors import NoDataInRegion, SubsetError
-from subset.services import max_attempts, max_bytes, open_any_copy, spec_from_params
+from subset.services import (
+    max_attempts,
+    max_bytes,
+    open_any_copy,
+    spec_from_params,
+    swath_geo_bounds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +86,7 @@ def run_product(product_id: int, store_name: str = "primary") -> str:
                         time_range=(spec.start, spec.end), fill_outside=spec.fill_outside,
                         max_bytes=max_bytes(), provenance=provenance(swath, product),
                         hints=swath.collection.variable_hints or None,
+                        geo_bounds=swath_geo_bounds(swath),
                     )
                 finally:
                     bytes_read = int(getattr(src, "bytes_read", 0) or copy.stored_size or 0)

@@ -42,6 +42,7 @@ from subset.errors import (
     SubsetTooLarge,
     SubsetTotalTooLarge,
 )
+from subset.indexgeo import load_geo_bounds, store_by_name
 from subset.region import Region as KernelRegion
 from subset.region import parse_geometry
 
@@ -526,4 +527,12 @@ def cut_swath_to(swath: Swath, spec: SubsetSpec, out_path: Path,
             time_range=(spec.start, spec.end), fill_outside=spec.fill_outside,
             provenance={"granule_id": swath.granule_id, "swath_uuid": str(swath.uuid),
                         "sha256": swath.sha256, "collection": swath.collection.slug},
-            hints=swath.collection.variable_hints or None)
+            hints=swath.collection.variable_hints or None,
+            geo_bounds=swath_geo_bounds(swath))
+
+
+def swath_geo_bounds(swath: Swath) -> dict[str, Any] | None:
+    """Return the per-chunk geolocation bounds of the swath's chunk index, or None (logged:
+    the cut then searches the geolocation; subset.indexgeo)."""
+    return load_geo_bounds((swath.attrs or {}).get("chunk_index"), swath.sha256,
+                           store_by_name, what=f"swath {swath.uuid}", object_size=swath.size)

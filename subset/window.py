@@ -7,6 +7,10 @@ lies within ``s * (index distance)`` of a pixel already read, where ``s`` is the
 step between neighbouring pixels seen so far times a safety factor (swath geolocation is
 continuous; the probes include both swath edges, where pixels are largest). So an
 archived object is read for its metadata, a few probe chunks and the window itself.
+
+With the swath's per-chunk geolocation bounds (ingest.chunkgeo, from its chunk index)
+there is no search: the blocks whose box meets the region are read, all at once, and
+every pixel in the region is in one of them, so the window is the same.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ingest.chunkgeo import PairBounds
 from ingest.geoloc import GeoPair, VarRef, read_lonlat
 from subset.region import Region
 from subset.source import Dim, Var, prefetch
@@ -147,10 +152,12 @@ class Window:
 
 
 def find_window(geo: Geo, region: Region, time_mask: TimeMask | None = None,
-                strategy: str = "auto") -> Window | None:
+                strategy: str = "auto", bounds: PairBounds | None = None) -> Window | None:
     """Return the minimal window of pixels in the region (and time window), or None if none.
 
-    ``strategy`` 'full' reads all geolocation; 'auto' prunes by chunk on chunked swaths.
+    ``strategy`` 'full' reads all geolocation; 'auto' prunes by chunk on chunked swaths:
+    with ``bounds`` (the pair's per-block boxes, ingest.chunkgeo) it reads only the blocks
+    whose box meets the region, else it searches (_ChunkSearch).
     """
     shape = geo.shape
     if any(n == 0 for n in shape):
@@ -158,7 +165,9 @@ def find_window(geo: Geo, region: Region, time_mask: TimeMask | None = None,
     chunks = _core_chunks(geo)
     n_chunks = math.prod(math.ceil(n / c) for n, c in zip(shape, chunks, strict=True))
     whole: tuple[np.ndarray, np.ndarray] | None = None
-    if strategy == "full" or n_chunks < MIN_CHUNKS_TO_PRUNE or geo.pair.kind == "grid":
+    if bounds is not None and strategy == "auto" and geo.pair.kind != "grid":
+        box, read, total = _bounded(geo, region, bounds, time_mask)
+    elif strategy == "full" or n_chunks < MIN_CHUNKS_TO_PRUNE or geo.pair.kind == "grid":
         core = tuple(slice(0, n) for n in shape)
         stored = math.prod(shape) * (geo.lat.dtype.itemsize + geo.lon.dtype.itemsize)
         if geo.pair.kind != "grid" and stored <= KEEP_BYTES:
@@ -201,6 +210,34 @@ def find_window(geo: Geo, region: Region, time_mask: TimeMask | None = None,
                   lat.filled(np.nan)[inner],
                   lat_raw[inner] if lat_raw is not None else None,
                   lon_raw[inner] if lon_raw is not None else None, read, total)
+
+
+def _bounded(geo: Geo, region: Region, bounds: PairBounds, time_mask: TimeMask | None,
+             ) -> tuple[list[tuple[int, int]] | None, int, int]:
+    """Return (selected box, blocks read, blocks) reading only the geolocation blocks whose
+    box (ingest.chunkgeo) meets the region: every pixel in the region lies in one of them.
+    The blocks read are kept for the window (up to KEEP_BYTES)."""
+    geo.chunks = bounds.block
+    total = math.prod(bounds.grid)
+    indices = bounds.meeting(region.geometry)
+    cores = [tuple(slice(i * b, min((i + 1) * b, n))
+                   for i, b, n in zip(index, bounds.block, bounds.shape, strict=True))
+             for index in indices]
+    geo.prefetch(cores)  # all in flight at once: no probe decides what comes next
+    boxes = []
+    kept = 0
+    for index, core in zip(indices, cores, strict=True):
+        lat_raw, lon_raw = geo.read_raw(core)
+        if kept < KEEP_BYTES:
+            geo.kept[index] = (lat_raw, lon_raw)
+            kept += lat_raw.nbytes + lon_raw.nbytes
+        hit = _hits(geo, region, core, time_mask, geo.decode(lat_raw, lon_raw))
+        if hit:
+            boxes.append(hit)
+    if not boxes:
+        return None, len(indices), total
+    return ([(min(b[k][0] for b in boxes), max(b[k][1] for b in boxes))
+             for k in range(len(bounds.shape))], len(indices), total)
 
 
 def _xyz32(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

@@ -47,17 +47,15 @@ def polar_swath(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _decoded(path: Path, pairs: list[tuple[str, str]]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Return (lon, lat) of each pair with invalid pixels as NaN, decoded as ingest does."""
-    from ingest.geoloc import GeoPair, iter_variables, pair_kind, read_lonlat
+    from ingest.chunkgeo import named_pairs
+    from ingest.geoloc import read_lonlat
 
     out = []
     with h5py.File(path, "r") as f:
-        refs = {r.path: r for r in iter_variables(f)}
-        for lat_path, lon_path in pairs:
-            lat, lon = refs[lat_path], refs[lon_path]
-            kind = pair_kind(lat, lon)
-            assert kind is not None
-            lo, la = read_lonlat(GeoPair(lat, lon, kind))
+        for pair in named_pairs(f, pairs):
+            lo, la = read_lonlat(pair)
             out.append((lo.filled(np.nan), la.filled(np.nan)))
+    assert len(out) == len(pairs)
     return out
 
 
@@ -154,3 +152,119 @@ def test_a_malformed_document_is_refused_with_the_pair_named() -> None:
     with pytest.raises(ValueError, match="version"):
         read_bounds({"version": 2, "pairs": []})
     assert read_bounds(None) == {}
+
+
+# ---- the kernel with bounds: the same cut, fewer geolocation chunks read -----------------
+
+STAMPED = {"history", "subset_created"}  # the kernel's wall-clock time
+
+
+def _same_file(a: Path, b: Path) -> None:
+    """Assert two subset files hold the same groups, variables, values and attributes."""
+    import netCDF4
+
+    def walk(x: Any, y: Any) -> None:
+        assert set(x.groups) == set(y.groups), x.path
+        assert set(x.variables) == set(y.variables), x.path
+        assert {k: str(x.getncattr(k)) for k in x.ncattrs() if k not in STAMPED} == \
+            {k: str(y.getncattr(k)) for k in y.ncattrs() if k not in STAMPED}, x.path
+        for name, vx in x.variables.items():
+            vy = y.variables[name]
+            assert vx.dimensions == vy.dimensions and vx.shape == vy.shape, (x.path, name)
+            dx, dy = vx[...], vy[...]
+            assert np.array_equal(np.ma.getmaskarray(dx), np.ma.getmaskarray(dy)), name
+            assert np.array_equal(np.ma.filled(dx, 0), np.ma.filled(dy, 0)), (x.path, name)
+        for name in x.groups:
+            walk(x.groups[name], y.groups[name])
+
+    with netCDF4.Dataset(a) as x, netCDF4.Dataset(b) as y:
+        walk(x, y)
+
+
+def _cut_both(src: Path, region: Any, bounds: dict[str, Any] | None, tmp: Path,
+              variables: list[str] | None = None) -> tuple[Any, Any]:
+    """Cut ``src`` without and with ``bounds``; assert the same outcome; return both results
+    (None, None when neither finds data)."""
+    from subset.errors import NoDataInRegion
+    from subset.kernel import subset
+
+    out = []
+    for k, geo in enumerate((None, bounds)):
+        try:
+            out.append(subset(src, region, tmp / f"cut-{k}.nc", geo_bounds=geo,
+                              variables=variables))
+        except NoDataInRegion:
+            out.append(None)
+    plain, bounded = out
+    assert (plain is None) == (bounded is None)
+    if plain is not None:
+        assert plain.n_selected == bounded.n_selected and plain.bounds == bounded.bounds
+        assert [w["window"] for w in plain.windows] == [w["window"] for w in bounded.windows]
+        _same_file(tmp / "cut-0.nc", tmp / "cut-1.nc")
+    return plain, bounded
+
+
+def _region_near(path: Path, bounds: dict[str, Any]) -> Any:
+    """A 3 x 2 degree box around a valid pixel 40 % along the first bounded pair."""
+    from subset.region import bbox_region
+
+    first = bounds["pairs"][0]
+    ((lon, lat),) = _decoded(path, [(first["lat"], first["lon"])])
+    ok = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+    k = ok[int(0.4 * (len(ok) - 1))]
+    x, y = float(normalize_lon(lon.ravel()[k])), float(lat.ravel()[k])
+    west, east = x - 1.5, x + 1.5
+    west = west + 360 if west < -180 else west
+    east = east - 360 if east > 180 else east
+    return bbox_region(west, max(-90.0, y - 1.0), east, min(90.0, y + 1.0))
+
+
+@pytest.mark.parametrize("name", [p.name for p in _hdf5_granules()])
+def test_a_cut_of_a_shared_granule_is_the_same_with_its_bounds(
+        name: str, shared_bounds: dict[str, dict[str, Any] | None], tmp_path: Path) -> None:
+    bounds = shared_bounds[name]
+    if bounds is None:
+        return  # nothing to bound, so nothing to compare (why: the test above)
+    # Every pair's window is found (the part bounds change); the data read is the window's
+    # either way, so one variable with its geolocation keeps the test short (ATL07: 26 s
+    # for all 500 variables twice).
+    first = bounds["pairs"][0]["lat"]
+    plain, bounded = _cut_both(SHARED / name, _region_near(SHARED / name, bounds), bounds,
+                               tmp_path, variables=[first])
+    assert plain is not None, name  # the region holds the pixel it was drawn around
+
+
+def test_cuts_across_the_antimeridian_and_over_the_pole_are_the_same_with_bounds(
+        polar_swath: Path, tmp_path: Path) -> None:
+    from subset.region import bbox_region, parse_geometry
+
+    with h5py.File(polar_swath, "r") as f:
+        bounds = chunk_geo_bounds(f)
+    regions = [bbox_region(170, 60, -170, 75),  # across 180
+               bbox_region(-180, 86, 180, 90),  # the cap round the North Pole
+               parse_geometry("POLYGON((-100 85, 0 89, 100 85, -100 85))"),
+               bbox_region(-180, -90, 180, -80)]  # where the swath is not
+    for k, region in enumerate(regions):
+        (tmp_path / str(k)).mkdir()
+        plain, bounded = _cut_both(polar_swath, region, bounds, tmp_path / str(k))
+        if k < 3:
+            assert plain is not None and plain.n_selected > 0, region.label
+            (w_plain,), (w_bounded,) = plain.windows, bounded.windows
+            assert w_bounded["chunks_read"] < w_plain["chunks_total"] / 4, region.label
+        else:
+            assert plain is None
+
+
+def test_bounds_that_do_not_fit_the_file_are_not_used(polar_swath: Path, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    from subset.region import bbox_region
+
+    with h5py.File(polar_swath, "r") as f:
+        bounds = chunk_geo_bounds(f)
+    assert bounds is not None
+    wrong = json.loads(json.dumps(bounds))
+    wrong["pairs"][0]["shape"][0] -= 64  # another granule's, one row of blocks shorter
+    wrong["pairs"][0]["boxes"] = wrong["pairs"][0]["boxes"][:-4]
+    plain, bounded = _cut_both(polar_swath, bbox_region(170, 60, -170, 75), wrong, tmp_path)
+    assert "not used" in caplog.text
+    assert bounded.windows[0]["chunks_read"] == plain.windows[0]["chunks_read"]
