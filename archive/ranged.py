@@ -97,10 +97,10 @@ class RangedFile(SeekableReader):
         (read-ahead past the last one is not counted).
         """
         with self._lock:
-            todo = self._uncached(ranges)
+            missing = self._uncached(ranges)
             if self._prefetch is not None:
-                return sum(span.stop - span.start for span in coalesce(todo))
-            blocks = {i for lo, hi in todo for i in self._blocks(lo, hi) if i not in self._cache}
+                return sum(span.stop - span.start for span in coalesce(missing))
+            blocks = {i for lo, hi in missing for i in self._blocks(lo, hi) if i not in self._cache}
         return sum(min(self._block_size, self._size - i * self._block_size) for i in blocks)
 
     def _blocks(self, lo: int, hi: int) -> range:

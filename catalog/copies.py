@@ -12,7 +12,7 @@ import logging
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from catalog.models import StoredObject
+from catalog.models import StoredObject, Swath
 
 log = logging.getLogger(__name__)
 BAD_STATES = (StoredObject.State.MISSING, StoredObject.State.CORRUPT)
@@ -28,6 +28,13 @@ def verified_copies(swath_id: int, preferred: str = "primary") -> list[StoredObj
     rows: QuerySet[StoredObject] = StoredObject.objects.filter(
         swath_id=swath_id, state=StoredObject.State.VERIFIED)
     return sorted(rows, key=lambda c: read_order(c, preferred))
+
+
+def verified_copy_in(swath: Swath, store_name: str) -> StoredObject | None:
+    """The swath's VERIFIED copy in one store (the oldest, should there be several)."""
+    return (StoredObject.objects.filter(swath=swath, store=store_name,
+                                        state=StoredObject.State.VERIFIED)
+            .order_by("pk").first())
 
 
 def mark_bad(copy_id: int, state: str, why: str, *, only_from: tuple[str, ...] = (

@@ -337,19 +337,13 @@ def record_quicklook(swath_id: int, quicklook: dict) -> dict | None:
 
     Raises Swath.DoesNotExist when the row is gone (the caller then deletes the object).
     """
-    quicklook = {k: _json_text(v) if isinstance(v, str) else v for k, v in quicklook.items()}
-    before = _update_attrs(swath_id, {"quicklook": quicklook}, drop="quicklook_error")
-    if before is None:
-        raise Swath.DoesNotExist(f"swath {swath_id} is gone; its quicklook has no row to go on")
-    return _replaced(before.get("quicklook"), quicklook)
+    return _record_stored(swath_id, "quicklook", quicklook)
 
 
 def record_quicklook_error(swath_id: int, reason: str) -> dict | None:
     """Note why a swath has no quicklook in attrs["quicklook_error"]; return the record
     of the quicklook it had before, if any (a gone row is left be)."""
-    before = _update_attrs(swath_id, {"quicklook_error": _json_text(reason[:500])},
-                           drop="quicklook")
-    return _replaced((before or {}).get("quicklook"), None)
+    return _record_missing(swath_id, "quicklook", reason)
 
 
 def record_chunk_index(swath_id: int, index: dict) -> dict | None:
@@ -358,20 +352,29 @@ def record_chunk_index(swath_id: int, index: dict) -> dict | None:
 
     Raises Swath.DoesNotExist when the row is gone (the caller then deletes the object).
     """
-    index = {k: _json_text(v) if isinstance(v, str) else v for k, v in index.items()}
-    before = _update_attrs(swath_id, {"chunk_index": index}, drop="chunk_index_error")
-    if before is None:
-        raise Swath.DoesNotExist(f"swath {swath_id} is gone; its chunk index has no row to "
-                                 "go on")
-    return _replaced(before.get("chunk_index"), index)
+    return _record_stored(swath_id, "chunk_index", index)
 
 
 def record_chunk_index_error(swath_id: int, reason: str) -> dict | None:
     """Note why a swath has no chunk index in attrs["chunk_index_error"]; return the record
     of the index it had before, if any (a gone row is left be)."""
-    before = _update_attrs(swath_id, {"chunk_index_error": _json_text(reason[:500])},
-                           drop="chunk_index")
-    return _replaced((before or {}).get("chunk_index"), None)
+    return _record_missing(swath_id, "chunk_index", reason)
+
+
+def _record_stored(swath_id: int, name: str, record: dict) -> dict | None:
+    """attrs[name] = record (an object stored beside the swath), dropping name_error."""
+    record = {k: _json_text(v) if isinstance(v, str) else v for k, v in record.items()}
+    before = _update_attrs(swath_id, {name: record}, drop=f"{name}_error")
+    if before is None:
+        raise Swath.DoesNotExist(f"swath {swath_id} is gone; its {name.replace('_', ' ')} "
+                                 "has no row to go on")
+    return _replaced(before.get(name), record)
+
+
+def _record_missing(swath_id: int, name: str, reason: str) -> dict | None:
+    """attrs[name_error] = reason, dropping attrs[name]; return the record dropped."""
+    before = _update_attrs(swath_id, {f"{name}_error": _json_text(reason[:500])}, drop=name)
+    return _replaced((before or {}).get(name), None)
 
 
 def _json_text(text: str) -> str:

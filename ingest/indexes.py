@@ -37,6 +37,7 @@ import archive.config
 from archive.errors import ArchiveError, ChecksumMismatch
 from archive.keys import index_key
 from catalog import services
+from catalog.copies import verified_copy_in
 from catalog.models import StoredObject, Swath, SwathState
 from ingest.chunkindex import FORMAT, NotIndexable, count_refs, dumps
 
@@ -264,9 +265,7 @@ def index_swath(swath: Swath, store: Any, store_name: str, inspector: Any,
     """Build, store and record one swath's chunk index from its verified copy."""
     started = time.perf_counter()
     outcome = Outcome(str(swath.uuid), swath.granule_id, "failed")
-    copy = (StoredObject.objects.filter(swath=swath, store=store_name,
-                                        state=StoredObject.State.VERIFIED)
-            .order_by("pk").first())
+    copy = verified_copy_in(swath, store_name)
     if copy is None:
         outcome.message = f"no verified copy in store {store_name!r}"
         return outcome

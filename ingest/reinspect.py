@@ -38,6 +38,7 @@ from django.db.models import QuerySet
 import archive.config
 from archive.errors import ArchiveError, ChecksumMismatch
 from catalog import services
+from catalog.copies import verified_copy_in
 from catalog.geometry import EARTH_RADIUS_KM
 from catalog.models import StoredObject, Swath, SwathState
 from eo.formats import recognise
@@ -164,9 +165,7 @@ def reinspect_swath(swath: Swath, store: Any, store_name: str, inspector: Any,
     from ingest.inspect import InspectError
 
     outcome = Outcome(str(swath.uuid), swath.granule_id, "failed")
-    copy = (StoredObject.objects.filter(swath=swath, store=store_name,
-                                        state=StoredObject.State.VERIFIED)
-            .order_by("pk").first())
+    copy = verified_copy_in(swath, store_name)
     if copy is None:
         outcome.message = f"no verified copy in store {store_name!r}"
         return outcome

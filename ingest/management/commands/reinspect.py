@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import signal
 import sys
-import uuid
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-import archive.config
-from catalog.models import Collection, Swath
 from ingest.management.stopping import stop_requests
+from ingest.management.swathargs import check_batch_arguments, swath_uuid
 from ingest.reinspect import Outcome, reinspect
-
-
-def _uuid(text: str) -> str:
-    """Return a --swath value as a uuid string; CommandError (exit 2) naming it if it is not."""
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise CommandError(f"--swath {text!r} is not a swath uuid", returncode=2) from None
 
 
 class Command(BaseCommand):
@@ -53,8 +43,8 @@ class Command(BaseCommand):
                             help="where streamed copies go (default the system's temp dir)")
 
     def handle(self, *args: object, **opts: object) -> None:
-        uuids = [_uuid(u) for u in opts["swath"] or []]
-        self._check(opts, uuids)
+        uuids = [swath_uuid(u) for u in opts["swath"] or []]
+        check_batch_arguments(opts, uuids, "read again")
 
         def show(outcome: Outcome) -> None:
             self.stdout.write(outcome.line(bool(opts["dry_run"])))
@@ -69,25 +59,3 @@ class Command(BaseCommand):
         self.stdout.write(report.summary())
         if report.count("failed") or report.stopped:
             sys.exit(1)
-
-    @staticmethod
-    def _check(opts: dict, uuids: list[str]) -> None:
-        """Refuse arguments that name nothing, naming the one at fault (exit status 2)."""
-        if int(opts["batch"]) < 1:
-            raise CommandError(f"--batch must be at least 1, got {opts['batch']}", returncode=2)
-        if opts["timeout"] is not None and float(opts["timeout"]) <= 0:
-            raise CommandError(f"--timeout must be positive, got {opts['timeout']}",
-                               returncode=2)
-        slug = opts["collection"]
-        if slug and not Collection.objects.filter(slug=slug).exists():
-            raise CommandError(f"--collection {slug!r}: no such collection", returncode=2)
-        if opts["store"] not in archive.config.configured_names():
-            raise CommandError(f"--store {opts['store']!r}: no such store (configured: "
-                               f"{', '.join(archive.config.configured_names())})", returncode=2)
-        for value in uuids:
-            state = Swath.objects.filter(uuid=value).values_list("state", flat=True).first()
-            if state is None:
-                raise CommandError(f"--swath {value}: no such swath", returncode=2)
-            if state != Swath.State.VERIFIED:
-                raise CommandError(f"--swath {value} is {state}: only VERIFIED swaths are "
-                                   "read again", returncode=2)
