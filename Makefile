@@ -31,7 +31,7 @@ run: setup  ## migrate, demo data on an empty archive, serve on 127.0.0.1:$(PORT
 test: setup  ## test services on loopback, the whole lint, the whole pytest suite
 	@bash scripts/test-services.sh
 	@$(MAKE) --no-print-directory lint
-	$(TEST_ENV) $(PY) -m pytest
+	$(TEST_ENV) $(PY) -m pytest --durations=60
 
 lint:  ## ruff; import-linter's layer contracts (pyproject.toml); mypy over archive/, hpc/, the subset kernel
 	.venv/bin/ruff check .

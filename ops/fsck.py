@@ -36,6 +36,7 @@ from archive.errors import (
 from archive.stores import Store
 from catalog.copies import BAD_STATES, mark_bad
 from catalog.models import StoredObject, Swath, SwathState
+from ops.derived import DERIVED, recorded_keys
 from ops.heal import HealReport, Stores, heal
 
 LIVE_STATES = (StoredObject.State.STORED, StoredObject.State.VERIFIED)
@@ -218,6 +219,13 @@ def _orphans(store: Store, name: str, report: FsckReport) -> Iterator[Problem]:
             report.listed += 1
             if info.key not in known:
                 yield Problem("ORPHAN", name, info.key, f"{info.stored_size} bytes, no catalog row")
+    recorded = recorded_keys(name)
+    for prefix, entry in DERIVED.items():
+        for info in store.list(prefix):
+            report.listed += 1
+            if info.key not in recorded:
+                yield Problem("ORPHAN", name, info.key,
+                              f"{info.stored_size} bytes, no swath's {entry} names it")
 
 
 def stale_uploads(store: Store, name: str, horizon: timedelta) -> list[Problem]:

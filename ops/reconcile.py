@@ -8,6 +8,8 @@ What it repairs (RELIABILITY I1-I6, S3, C5, D1):
 - Objects under `swaths/<swath uuid>/` with no StoredObject row (a crash after the
   upload completed, before the row was written): adopted when the object's bytes
   hash to the swath's source file, else deleted once older than the grace period.
+- Quicklooks and chunk indexes no swath's record names (ops.derived): deleted once older
+  than the grace period.
 - VERIFIED rows whose copy has vanished: marked MISSING; then every MISSING or CORRUPT
   copy (whoever marked it) is healed (ops.heal): rebuilt from a verified copy and
   re-verified, else the swath is LOST with the reason. A LOST swath whose source file
@@ -39,6 +41,7 @@ from archive.streaming import sha256_file
 from catalog import services
 from catalog.copies import BAD_STATES, mark_bad
 from catalog.models import StoredObject, Swath, SwathState
+from ops.derived import DERIVED, recorded_keys
 from ops.fsck import FsckReport, stores_to_check
 from ops.heal import heal
 
@@ -72,6 +75,7 @@ def reconcile(store_name: str | None = None, *, apply: bool = False,
             store = archive.config.get_store(name)
             _finish_stored(store, name, report, apply)
             _adopt_orphans(store, name, report, apply, grace)
+            _delete_derived_orphans(store, name, report, apply, grace)
             _find_missing(store, name, report, apply)
         except (LookupError, ArchiveError) as e:
             report.add(f"UNREACHABLE {name}: {e}; left for the next run")
@@ -132,6 +136,21 @@ def _adopt_orphans(store: Store, name: str, report: ReconcileReport, apply: bool
         report.add(f"ORPHAN {name}:{info.key}" + (" (deleted)" if apply and old else ""))
         if apply and old:
             store.delete(info.key)
+
+
+def _delete_derived_orphans(store: Store, name: str, report: ReconcileReport, apply: bool,
+                            grace: timedelta) -> None:
+    """Quicklooks and chunk indexes no swath's record names (ops.derived)."""
+    recorded = recorded_keys(name)
+    old = timezone.now() - grace
+    for prefix in DERIVED:
+        for info in store.list(prefix):
+            if info.key in recorded:
+                continue
+            delete = apply and (info.last_modified is None or info.last_modified < old)
+            report.add(f"ORPHAN {name}:{info.key}" + (" (deleted)" if delete else ""))
+            if delete:
+                store.delete(info.key)
 
 
 def _in_flight(row: StoredObject, now: object) -> bool:

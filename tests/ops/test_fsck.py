@@ -3,6 +3,7 @@ changed or deleted behind the service's back are found, stale uploads aborted.""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,51 @@ def test_an_unknown_object_is_an_orphan(archived, s3_primary, capsys, tmp_path: 
     code, out = fsck(capsys)
     assert code == 1
     assert "ORPHAN       primary:swaths/not-catalogued/1" in out
+
+
+def named_side_objects() -> set[str]:
+    """Keys of the quicklooks and chunk indexes the swaths' records name."""
+    return {swath.attrs[entry]["key"] for swath in Swath.objects.all()
+            for entry in ("quicklook", "chunk_index") if entry in swath.attrs}
+
+
+def put_strays(store, tmp_path: Path) -> list[str]:
+    stray = tmp_path / "stray.bin"
+    stray.write_bytes(b"{}")
+    keys = ["indexes/0123abcd/stale.json", "quicklooks/0123abcd/stale.png"]
+    for key in keys:
+        store.put(key, stray)
+    return keys
+
+
+def test_side_objects_no_swath_names_are_orphans(archived, s3_primary, capsys,
+                                                 tmp_path: Path) -> None:
+    named = named_side_objects()
+    assert named, "the ingest kept no quicklook or index: the clean check proves nothing"
+    assert fsck(capsys)[0] == 0  # every recorded one is known
+    strays = put_strays(s3_primary, tmp_path)
+    code, out = fsck(capsys)
+    assert code == 1
+    orphans = [line for line in out.splitlines() if line.startswith("ORPHAN")]
+    assert len(orphans) == 2 and all(f"primary:{key}" in out for key in strays)
+
+
+def test_reconcile_deletes_old_side_orphans_and_keeps_named_ones(archived, s3_primary,
+                                                                 tmp_path: Path) -> None:
+    from ops.derived import DERIVED
+    from ops.reconcile import reconcile
+
+    named = named_side_objects()
+    strays = put_strays(s3_primary, tmp_path)
+
+    def side_keys() -> set[str]:
+        return {info.key for prefix in DERIVED for info in s3_primary.list(prefix)}
+
+    young = reconcile(apply=True)  # within the grace: a record may be on its way
+    assert f"ORPHAN primary:{strays[0]}" in young.lines and side_keys() == {*named, *strays}
+    report = reconcile(apply=True, grace=timedelta(0))
+    assert {f"ORPHAN primary:{key} (deleted)" for key in strays} <= set(report.lines)
+    assert side_keys() == named
 
 
 def test_cleanup_aborts_stale_multipart_uploads_by_database_time(archived, s3_primary,
