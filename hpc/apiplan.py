@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import urllib.error
 import urllib.parse
@@ -24,6 +25,9 @@ from eo.argv import accept_negative_values
 from eo.times import parse_interval
 from hpc.env import api_token
 from hpc.manifest import now_iso, write_manifest
+from subset.indexgeo import document_budget, geo_of
+
+log = logging.getLogger(__name__)
 
 PAGE = 1000
 TIMEOUT_S = 60
@@ -31,6 +35,14 @@ TIMEOUT_S = 60
 
 class ApiError(RuntimeError):
     """The API answered with an error or something that is not the expected JSON."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status of an error answer
+
+
+class TooLarge(ApiError):
+    """The answer is larger than the caller would read."""
 
 
 def api_root(url: str) -> str:
@@ -46,18 +58,27 @@ def api_root(url: str) -> str:
     return url
 
 
-def get_json(url: str, token: str | None = None) -> Any:
-    """GET ``url`` and return its JSON body; ApiError with the API's own message on failure."""
+def get_json(url: str, token: str | None = None, *, max_bytes: int | None = None) -> Any:
+    """GET ``url`` and return its JSON body; ApiError with the API's own message on failure,
+    or when the body is over ``max_bytes`` (TooLarge: not read)."""
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Token {token}"
     request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            return json.load(response)
+            if max_bytes is None:
+                return json.load(response)
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > max_bytes:
+                raise TooLarge(f"GET {url}: {length} bytes, over {max_bytes}")
+            data = response.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise TooLarge(f"GET {url}: over {max_bytes} bytes")
+            return json.loads(data)
     except urllib.error.HTTPError as e:
         body = e.read().decode("utf-8", "replace")[:500]
-        raise ApiError(f"GET {url}: HTTP {e.code}: {body}") from e
+        raise ApiError(f"GET {url}: HTTP {e.code}: {body}", status=e.code) from e
     except (urllib.error.URLError, OSError, json.JSONDecodeError) as e:
         raise ApiError(f"GET {url}: {e}") from e
 
@@ -95,7 +116,9 @@ def iter_features(root: str, params: dict[str, str], token: str | None
 
 def item_from_feature(root: str, feature: dict[str, Any], region: dict[str, Any],
                       planned: str) -> dict[str, Any]:
-    """Return the manifest item of one swath Feature (its download URL as the source)."""
+    """Return the manifest item of one swath Feature: its download URL as the source, and
+    the URL of its chunk references, whose geolocation bounds (where it has them) spare a
+    rank the search of the whole geolocation, as a catalog plan's chunk_index record does."""
     props = feature.get("properties") or {}
     uuid = str(props.get("uuid") or feature.get("id"))
     return {
@@ -110,7 +133,34 @@ def item_from_feature(root: str, feature: dict[str, Any], region: dict[str, Any]
         "end_time": props.get("end_time"),
         "region": region,
         "planned": planned,
+        # Not in a search's Features: asked for by a rank, where there are none it is a 404.
+        "references": {"url": f"{root}/api/v1/swaths/{uuid}/references.json"},
     }
+
+
+def geo_bounds(item: dict[str, Any]) -> dict[str, Any] | None:
+    """The per-chunk geolocation bounds in the references the API serves for an item,
+    or None (logged): the cut then searches the geolocation, as without an index.
+
+    The API checks the stored document's SHA-256 before serving it; here the document
+    must name the item's object, and be worth reading for an object its size (its
+    Content-Length is looked at before its body).
+    """
+    refs = item.get("references") or {}
+    what = f"item {item.get('id')}: references {refs.get('url')}"
+    try:
+        doc = get_json(refs["url"], api_token(), max_bytes=document_budget(item.get("size")))
+    except TooLarge as e:
+        log.info("%s: more than reading the geolocation would cost (%s): bounds not read",
+                 what, e)
+        return None
+    except (ApiError, KeyError, ValueError) as e:
+        # 404: no index; 409/410: not one for this object (api.references)
+        level = logging.INFO if getattr(e, "status", None) in (404, 409, 410) else \
+            logging.WARNING
+        log.log(level, "%s cannot be read (%s): bounds not used", what, e)
+        return None
+    return geo_of(doc, item.get("sha256"), what)
 
 
 def checked_interval(interval: str | None) -> str:

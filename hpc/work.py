@@ -57,8 +57,13 @@ def stamp(path: Path, created: str) -> None:
 
 
 def item_geo_bounds(item: dict[str, Any]) -> dict[str, Any] | None:
-    """Return the per-chunk geolocation bounds of an item's chunk index (hpc.plan), read
-    from its store by URL; None when it has none or it cannot be used (logged)."""
+    """Return the per-chunk geolocation bounds of an item's chunk index, read from its
+    store by URL (hpc.plan) or from the API (hpc.apiplan); None when it has none or it
+    cannot be used (logged)."""
+    if item.get("references"):  # an API plan (hpc.apiplan)
+        from hpc.apiplan import geo_bounds
+
+        return geo_bounds(item)
     record = item.get("chunk_index")
     if not record or not record.get("store_url"):
         return None

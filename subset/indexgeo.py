@@ -58,10 +58,7 @@ def load_geo_bounds(record: Mapping[str, Any] | None, object_sha256: str | None,
                     record["object_sha256"], object_sha256)
         return None
     size = record.get("size")
-    budget = MAX_DOCUMENT_BYTES
-    if object_size:
-        budget = min(budget, max(MIN_DOCUMENT_BUDGET, int(object_size * MAX_DOCUMENT_SHARE)))
-    if isinstance(size, int) and size > budget:
+    if isinstance(size, int) and size > document_budget(object_size):
         log.info("%s is %d bytes, more than reading the geolocation would cost: bounds "
                  "not read", where, size)
         return None
@@ -81,16 +78,39 @@ def load_geo_bounds(record: Mapping[str, Any] | None, object_sha256: str | None,
         return None
     try:
         doc = json.loads(data)
-        own = doc.get("swathstore") or {}
-    except (ValueError, AttributeError) as e:
+    except ValueError as e:
         log.warning("%s is not a JSON object (%s): bounds not used", where, e)
         return None
-    named = own.get("object_sha256") if isinstance(own, Mapping) else None
+    return geo_of(doc, object_sha256, where)
+
+
+def document_budget(object_size: int | None) -> int:
+    """The largest index document worth reading for the bounds of an object this size.
+
+    >>> document_budget(None) == MAX_DOCUMENT_BYTES, document_budget(10**9)
+    (True, 20000000)
+    >>> document_budget(1000) == MIN_DOCUMENT_BUDGET
+    True
+    """
+    if not object_size:
+        return MAX_DOCUMENT_BYTES
+    return min(MAX_DOCUMENT_BYTES, max(MIN_DOCUMENT_BUDGET, int(object_size * MAX_DOCUMENT_SHARE)))
+
+
+def geo_of(doc: object, object_sha256: str | None, where: str) -> dict[str, Any] | None:
+    """The bounds in a parsed document, when it describes the object ``object_sha256``."""
+    if not isinstance(doc, Mapping):
+        log.warning("%s is not a JSON object: bounds not used", where)
+        return None
+    own = doc.get("swathstore")
+    if not isinstance(own, Mapping):
+        return None
+    named = own.get("object_sha256")
     if named and named != object_sha256:
         log.warning("%s names object %s inside, not %s: bounds not used", where, named,
                     object_sha256)
         return None
-    geo = own.get("geo") if isinstance(own, Mapping) else None
+    geo = own.get("geo")
     return geo if isinstance(geo, dict) else None
 
 

@@ -133,3 +133,27 @@ def test_a_manifest_from_the_live_api_gives_the_outputs_of_the_catalog_plan(
     assert summary["counts"]["done"] == len(via_api) and summary["bytes_read"] > 0
     lines = [json.loads(x) for x in api.read_text().splitlines()]
     assert all("key" not in x and x["sha256"] for x in lines)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_api_plan_reads_the_geolocation_bounds_of_the_served_references(
+        live_api: str, node_env: dict, synth_paths: list[Path], tmp_path: Path) -> None:
+    from hpc.apiplan import geo_bounds
+    from hpc.work import item_geo_bounds
+    from subset.indexgeo import load_geo_bounds, store_by_name
+
+    swaths = {str(s.uuid): s for s in ingest(synth_paths[:2])}
+    items = plan_from_api(live_api, bbox=BBOX, datetime=WHEN)
+    assert items and all(i["references"]["url"].startswith(live_api) for i in items)
+    for item in items:
+        swath = swaths[item["id"]]
+        stored = load_geo_bounds(swath.attrs["chunk_index"], swath.sha256, store_by_name)
+        assert stored and item_geo_bounds(item) == stored
+        # References that describe another object, or cost more than the search, are not used.
+        assert geo_bounds({**item, "sha256": "0" * 64}) is None
+        assert geo_bounds({**item, "size": 1}) == stored  # 1 MiB is always worth it
+        assert geo_bounds({**item, "references": {"url": item["url"]}}) is None  # not JSON
+    # A swath without an index: its references are a 404, and the cut searches as before.
+    swath = next(iter(swaths.values()))
+    Swath.objects.filter(pk=swath.pk).update(attrs={})
+    assert item_geo_bounds(next(i for i in items if i["id"] == str(swath.uuid))) is None
