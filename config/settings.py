@@ -293,13 +293,14 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-    ],
+    # DRF's anonymous and per-user rates; Range reads of a swath's bytes (a chunk each,
+    # for clients of the chunk references) are counted apart (api/throttles.py).
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.AnonThrottle", "api.throttles.UserThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_THROTTLE_ANON", "600/minute"),
         "user": env_str("API_THROTTLE_USER", "3000/minute"),
+        "anon_ranges": env_str("API_THROTTLE_ANON_RANGES", "6000/minute"),
+        "user_ranges": env_str("API_THROTTLE_USER_RANGES", "30000/minute"),
     },
     # Number of trusted reverse proxies in front of the app; forged X-Forwarded-For
     # values beyond them are ignored by throttling.

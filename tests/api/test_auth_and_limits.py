@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
+import archive.config
 from tests.catalog.factories import box, swath
 from tests.support.routes import all_routes
 
@@ -85,3 +86,27 @@ def test_throttling_ignores_forged_forwarded_for(monkeypatch: pytest.MonkeyPatch
              for i in range(8)]
     assert codes[:5] == [200] * 5
     assert codes[5:] == [429] * 3
+
+
+def test_range_reads_of_a_swath_are_counted_apart_from_other_requests(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A client reading chunks through the references makes many Range requests: they use
+    their own budget, and never shut the same client out of searches."""
+    from tests.api.test_downloads import archived
+    from tests.support.stores import restore_stores
+
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES",
+                        {"anon": "3/minute", "anon_ranges": "6/minute"})
+    archive.config.configure({"primary": (tmp_path / "store").as_uri()})
+    try:
+        url = f"/api/v1/swaths/{archived(archive.config.get_store('primary')).uuid}/download"
+        client = APIClient()
+        ranges = [client.get(url, HTTP_RANGE=f"bytes={i}-{i + 9}").status_code
+                  for i in range(8)]
+        assert ranges == [206] * 6 + [429] * 2
+        others = [client.get("/stac/conformance").status_code, client.get(url).status_code,
+                  client.get("/stac/conformance").status_code,
+                  client.get("/stac/conformance").status_code]
+        assert others == [200, 200, 200, 429]  # a whole download counts with the others
+    finally:
+        restore_stores()
