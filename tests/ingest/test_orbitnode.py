@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from ingest.orbitnode import orbit_node
+from ingest.readers import read_metadata
 
 
 def _wrap(lon: float) -> float:
@@ -76,3 +77,24 @@ def test_no_node_from_a_point_a_stationary_track_or_a_wrong_direction_name() -> 
     zig_lat = np.array([50.0, 51.0, 50.0, 51.0, 50.0])
     assert orbit_node(np.linspace(10, 14, 5), zig_lat, np.arange(5.0) * 60,
                       "ascending") is None
+
+
+def test_a_million_sample_track_is_fitted_from_a_few_thousand(shared_swaths: Path,
+                                                              tmp_path: Path) -> None:
+    """ATL07's track resampled to a photon-like density (ATL03 granules hold millions):
+    ingest thins it before fitting and finds the same crossing."""
+    with h5py.File(shared_swaths / "processed_ATL07-01_20190222003738_08490201_003_02.h5") as f:
+        beam = f["gt1l/sea_ice_segments"]
+        lon, lat, t = (beam[k][()] for k in ("longitude", "latitude", "delta_time"))
+    expected = orbit_node(lon, lat, t, "descending")
+    dense_t = np.linspace(t[0], t[-1], 1_000_000)
+    path = tmp_path / "dense.h5"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("gt1l/heights")
+        for name, values, units in (("lat_ph", np.interp(dense_t, t, lat), "degrees_north"),
+                                    ("lon_ph", np.interp(dense_t, t, lon), "degrees_east"),
+                                    ("delta_time", dense_t, "seconds since 2018-01-01")):
+            g.create_dataset(name, data=values).attrs["units"] = units
+    meta = read_metadata(path)
+    assert expected is not None and meta.orbit_direction == "descending"
+    assert meta.equator_crossing_longitude == pytest.approx(expected.longitude, abs=0.01)
