@@ -162,6 +162,10 @@ class _Compiler:
             # Compared as Python numbers (an int of 400 digits would overflow a float).
             if abs(raw) >= (2**62 if q.kind == "integer" else 1e300):
                 raise QueryError(f"filter: {raw!r:.40} is out of range for {op}")
+            if q.column in LONGITUDE_COLUMNS and abs(raw) > 180:
+                name = next(n for n, x in QUERYABLES.items() if x is q)
+                raise QueryError(f"filter: {op} on {name}: {raw:g} is not a longitude "
+                                 "in -180..180")
             return raw
         if q.kind in ("string", "uuid"):
             if not isinstance(raw, str):

@@ -201,6 +201,23 @@ def test_items_and_rest_features_carry_the_orbit_fields(
         real["jason"]["equator_crossing_longitude"]
 
 
+def test_a_json_body_may_send_the_crossing_range_as_a_pair(
+        client: APIClient, rows: dict[str, str]) -> None:
+    found = client.post("/api/v1/swaths/search/", {"equator_crossing": [170, -160]},
+                        format="json")
+    assert found.status_code == 200, found.content[:300]
+    assert _labels(rows, found.json()["features"]) == {"ascat", "legacy-ascending"}
+    for bad in ([170], [170, "x"], [True, 10], [170, -170, 0]):
+        refused = client.post("/api/v1/swaths/search/", {"equator_crossing": bad},
+                              format="json")
+        assert refused.status_code == 400
+        assert refused.json()["error"].startswith("equator_crossing must be W,E or [W, E]")
+    refused = client.post("/api/v1/swaths/search/", {"equator_crossing": [190, 10]},
+                          format="json")
+    assert refused.json()["error"].startswith(
+        "equator_crossing='190,10': longitudes must be within -180..180")
+
+
 @pytest.mark.parametrize(("text", "cql2", "expected"), CQL2_ONLY,
                          ids=[c[0] for c in CQL2_ONLY])
 def test_cql2_reads_an_unknown_orbit_state_or_cycle_as_null(
@@ -244,6 +261,9 @@ def test_rest_refuses_a_bad_value_naming_the_parameter_and_what_is_allowed(
     ("swathstore:equator_crossing_longitude BETWEEN 'a' AND 10",
      "filter: between on swathstore:equator_crossing_longitude needs a number"),
     ("swathstore:pass IN ('x')", "filter: in on swathstore:pass needs a number"),
+    ("swathstore:equator_crossing_longitude BETWEEN 170 AND 190",
+     "filter: between on swathstore:equator_crossing_longitude: 190 is not a longitude in "
+     "-180..180"),
 ])
 def test_cql2_refuses_a_bad_value_naming_the_property(client: APIClient, text: str,
                                                        error: str) -> None:
@@ -257,6 +277,8 @@ def test_queryables_list_the_orbit_properties_and_the_states(client: APIClient) 
     for name in ("sat:absolute_orbit", "sat:relative_orbit", "sat:orbit_cycle",
                  "swathstore:pass"):
         assert props[name]["type"] == "integer"
-    assert props["swathstore:equator_crossing_longitude"]["type"] == "number"
+        assert props[name]["minimum"] == 1
+    crossing = props["swathstore:equator_crossing_longitude"]
+    assert (crossing["type"], crossing["minimum"], crossing["maximum"]) == ("number", -180, 180)
     assert props["sat:orbit_state"]["enum"] == ["ascending", "descending", "geostationary"]
 
