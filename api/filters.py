@@ -65,6 +65,17 @@ def _range(name: str) -> Any:
 Range = Annotated[Bounds | None, _range("orbit")]
 
 
+def _longitudes(value: object) -> tuple[float, float]:
+    """equator_crossing: 'W,E' text or, in a body, a [W, E] pair of numbers."""
+    if isinstance(value, list):
+        if len(value) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                      for v in value):
+            raise QueryError("equator_crossing must be W,E or [W, E]: two longitudes in "
+                             "-180..180")
+        value = f"{value[0]},{value[1]}"
+    return _text("equator_crossing", parse_longitude_range)(value)  # type: ignore[no-any-return]
+
+
 def _intersects(value: object) -> QueryGeometry:
     return parse_geojson(value) if isinstance(value, dict) else parse_wkt(
         _text("intersects")(value))
@@ -126,9 +137,9 @@ class SwathBody(RequestModel):
         _text("orbit_direction", parse_orbit_state), str, SKIP)] = Field(
         None, description=f"{', '.join(ORBIT_STATES)}, any case (STAC sat:orbit_state)")
     equator_crossing: Annotated[tuple[float, float] | None, rule(
-        _text("equator_crossing", parse_longitude_range), str, SKIP)] = Field(
-        None, description="W,E: equator-crossing longitude in this range (-180..180); "
-                          "W>E crosses the antimeridian, e.g. 170,-170")
+        _longitudes, str | list[float], SKIP)] = Field(
+        None, description="W,E (a body may send [W, E]): equator-crossing longitude in this "
+                          "range (-180..180); W>E crosses the antimeridian, e.g. 170,-170")
     state: Annotated[list[str], rule(_states, str | list[str], SKIP)] = Field(
         [SwathState.VERIFIED], description="default VERIFIED; comma-separated states")
     sortby: Annotated[tuple[tuple[str, bool], ...], rule(paging.parse_sortby, str, SKIP)] = \

@@ -161,7 +161,8 @@ class Swath(models.Model):
     relative_orbit = models.IntegerField(null=True, blank=True)
     orbit_cycle = models.IntegerField(null=True, blank=True)  # repeat cycle (altimeters)
     pass_number = models.IntegerField(null=True, blank=True)  # pass within the cycle
-    # Where the track crosses the equator (-180..180), when it does so once (ingest).
+    # Where the granule's pass or orbit crosses the equator (-180..180): as the file
+    # states it, else the track's own crossing, else extrapolated (docs/API.md).
     equator_crossing_longitude = models.FloatField(null=True, blank=True)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)

@@ -61,8 +61,9 @@ class SwathMetadata:
     relative_orbit: int | None = None
     orbit_cycle: int | None = None
     pass_number: int | None = None
-    # Longitude (-180..180) where the track crosses the equator in its one direction;
-    # None when it does not, goes both ways, or crosses more than once.
+    # Longitude (-180..180) where the granule's pass or orbit crosses the equator: as the
+    # file states it, else the track's one crossing, else extrapolated along a 1-D
+    # track's orbit (ingest.orbitnode); None when none of these tells.
     equator_crossing_longitude: float | None = None
     granule_id: str | None = None
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -312,3 +312,22 @@ def attribute_time_range(attrs: Mapping[str, Any]) -> TimeRange | None:
                 return TimeRange(min(start, end), max(start, end), "attribute fallback",
                                  f"{start_key}/{end_key}", "attribute timestamps")
     return None
+
+
+def pair_seconds(variables: Sequence[VarRef], pair: GeoPair) -> np.ndarray | None:
+    """Seconds (from any epoch: for differences) at each sample of a 1-D track, from its
+    best time variable of the track's own shape; None when it has none (masked: NaN)."""
+    shape = core_shape(pair.lat)
+    for _score, cand in _candidates(variables, pair):
+        if isinstance(cand, tuple) or core_shape(cand) != shape:
+            continue
+        match = SINCE.match(_units(cand))
+        scale = DURATION_SECONDS.get(match.group(1).lower()) if match else _duration(cand)
+        if scale is None:
+            continue
+        try:
+            values = np.ma.masked_invalid(read_masked(cand).astype(float))
+        except (TypeError, ValueError, OSError):
+            continue
+        return values.filled(np.nan).reshape(-1) * scale
+    return None

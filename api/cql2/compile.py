@@ -29,7 +29,7 @@ from api.params import (
     parse_instant,
     parse_orbit_state,
 )
-from api.search import platform_q
+from api.search import longitude_range_q, platform_q
 from catalog.geometry import bbox_geometry
 from catalog.models import Collection
 
@@ -41,6 +41,9 @@ TEMPORAL = {
 }
 COLLECTION_COLUMN = "collection__slug"
 STATE_COLUMN = "orbit_direction"  # "" when unknown: IS NULL and <> read it so
+# Longitudes: BETWEEN W AND E with W > E is the range across +-180 (as REST's
+# equator_crossing=170,-170), not the empty range it would be on a plain number.
+LONGITUDE_COLUMNS = {"equator_crossing_longitude"}
 FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
 
@@ -77,7 +80,9 @@ QUERYABLES: dict[str, Queryable] = {
     "swathstore:pass": Queryable("pass_number", "integer", "Pass number within the cycle"),
     "swathstore:equator_crossing_longitude": Queryable(
         "equator_crossing_longitude", "number",
-        "Longitude (-180..180) where the track crosses the equator, when it does once"),
+        "Longitude (-180..180) where the granule's orbit or pass crosses the equator: as "
+        "the file states it, else where its track crosses once; BETWEEN 170 AND -170 is "
+        "the range across +-180"),
     "file:size": Queryable("size", "integer", "Size of the original file in bytes"),
     "eo:cloud_cover": Queryable("attrs__cloud_cover", "number",
                                 "Cloud cover in percent, when the granule states it"),
@@ -157,6 +162,10 @@ class _Compiler:
             # Compared as Python numbers (an int of 400 digits would overflow a float).
             if abs(raw) >= (2**62 if q.kind == "integer" else 1e300):
                 raise QueryError(f"filter: {raw!r:.40} is out of range for {op}")
+            if q.column in LONGITUDE_COLUMNS and abs(raw) > 180:
+                name = next(n for n, x in QUERYABLES.items() if x is q)
+                raise QueryError(f"filter: {op} on {name}: {raw:g} is not a longitude "
+                                 "in -180..180")
             return raw
         if q.kind in ("string", "uuid"):
             if not isinstance(raw, str):
@@ -225,7 +234,11 @@ class _Compiler:
         q = self.prop(args[0], "between")
         if q.column == STATE_COLUMN:
             return self.orbit_state("between", [])
+        if len(args) != 3:
+            raise QueryError("filter: between takes a property and two values")
         lo, hi = (self.value(q, b, "between") for b in args[1:])
+        if q.column in LONGITUDE_COLUMNS and lo > hi:
+            return longitude_range_q(q.column, lo, hi)
         return Q(**{f"{q.column}__gte": lo, f"{q.column}__lte": hi})
 
     def in_(self, args: list) -> Q:

@@ -21,6 +21,10 @@ def queryables_body(self_url: str) -> dict[str, Any]:
     props = {name: {"description": q.description, **_TYPES[q.kind]}
              for name, q in QUERYABLES.items()}
     props["sat:orbit_state"]["enum"] = ["ascending", "descending", "geostationary"]
+    for name in ("sat:absolute_orbit", "sat:relative_orbit", "sat:orbit_cycle",
+                 "swathstore:pass"):
+        props[name]["minimum"] = 1  # the sat extension's bound; ingest keeps no 0
+    props["swathstore:equator_crossing_longitude"].update(minimum=-180, maximum=180)
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
         "$id": self_url,

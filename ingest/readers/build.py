@@ -15,12 +15,14 @@ from ingest.footprint import footprint
 from ingest.geoloc import GeoPair, VarRef, read_lonlat, read_masked
 from ingest.geoselect import select_geolocation
 from ingest.metadata import SwathMetadata, json_safe
+from ingest.orbitnode import orbit_node
 from ingest.readers.base import NoGeolocationError
-from ingest.timeparse import attribute_time_range, data_time_range
+from ingest.readers.track import direction_from_pass, equator_from_attrs
+from ingest.timeparse import attribute_time_range, data_time_range, pair_seconds
 
 ORBIT_KEYS = ("orbit_number", "orbit", "abs_orbit_number", "absolute_orbit_number",
               "absolute_rev_number", "orbit_num", "OrbitNumber", "StartOrbitNumber",
-              "GranuleNumber", "abs_orbit_start", "start_orbit_number")
+              "GranuleNumber", "abs_orbit_start", "start_orbit_number", "start_orbit")
 GRANULE_KEYS = ("granule_id", "LocalGranuleID", "LOCALGRANULEID", "granule_name", "product_name",
                 "FileName", "producer_granule_id", "GranuleID")
 DIRECTION_KEYS = ("orbit_direction", "pass_direction", "ascending_flag", "OrbitDirection",
@@ -30,6 +32,7 @@ ORBIT_VARIABLES = ("orbit_number", "orbit", "abs_orbit_number")
 # Small variables numbering the track (ICESat-2's /orbit_info, /ancillary_data), which
 # identify() reads beside the attributes.
 TRACK_VARIABLES = ("rgt", "cycle_number", "start_rgt", "start_cycle")
+NODE_SAMPLES = 4096  # at most this many track samples fit the orbit plane
 
 
 
@@ -82,10 +85,6 @@ def _direction_from_data(lat: np.ma.MaskedArray) -> str | None:
     return None
 
 
-EQUATOR_KEYS = ("EquatorCrossingLongitude", "equator_crossing_longitude",
-                "equatorCrossingLongitude", "EQUATOR_CROSSING_LONGITUDE")
-
-
 def equator_crossing(lon: np.ma.MaskedArray, lat: np.ma.MaskedArray,
                      direction: str | None) -> float | None:
     """Longitude where a one-way track crosses the equator once, in -180..180, else None.
@@ -117,15 +116,25 @@ def equator_crossing(lon: np.ma.MaskedArray, lat: np.ma.MaskedArray,
     return round(float((x + 180.0) % 360.0 - 180.0), 4)
 
 
-def _equator_from_attrs(attrs: Mapping[str, Any]) -> float | None:
-    for key in EQUATOR_KEYS:
-        try:
-            value = float(attrs[key])
-        except (KeyError, TypeError, ValueError):
-            continue
-        if math.isfinite(value) and -360.0 <= value <= 360.0:
-            return round((value + 180.0) % 360.0 - 180.0, 4)
-    return None
+def _extrapolated_crossing(variables: Sequence[VarRef], pair: GeoPair,
+                           lon: np.ma.MaskedArray, lat: np.ma.MaskedArray,
+                           direction: str) -> float | None:
+    """The crossing of a 1-D track's pass in its direction, extrapolated along its orbit
+    (ingest.orbitnode) from its samples and their own times. A 2-D swath is left out:
+    the middle of a regional subset is no nadir track."""
+    if lat.ndim != 1 or lon.shape != lat.shape:
+        return None
+    seconds = pair_seconds(variables, pair)
+    if seconds is None or seconds.shape != lat.shape:
+        return None
+    keep = np.flatnonzero(~(np.ma.getmaskarray(lat) | np.ma.getmaskarray(lon))
+                          & np.isfinite(seconds))
+    # A few thousand samples fix a plane as well as ATL03's millions of photons do.
+    keep = keep[::max(1, math.ceil(keep.size / NODE_SAMPLES))]
+    keep = keep[np.argsort(seconds[keep], kind="stable")]
+    node = orbit_node(np.asarray(lon[keep], dtype=float), np.asarray(lat[keep], dtype=float),
+                      seconds[keep], direction)
+    return node.longitude if node is not None else None
 
 
 def _direction_from_attrs(attrs: Mapping[str, Any]) -> str | None:
@@ -138,8 +147,13 @@ def _direction_from_attrs(attrs: Mapping[str, Any]) -> str | None:
 
 
 def identity_fields(path: str | Path, flat: Mapping[str, Any], variables: Sequence[VarRef],
-                    granule_id: str) -> dict[str, Any]:
-    """SwathMetadata's platform, instrument, orbit numbers and level (eo.identify)."""
+                    granule_id: str, track: Mapping[str, Any] | None = None
+                    ) -> dict[str, Any]:
+    """SwathMetadata's platform, instrument, orbit numbers and level (eo.identify).
+
+    ``track`` (ingest.readers.track) ranks below the root attributes and the orbit
+    variables."""
+    track = track or {}
     values: dict[str, Any] = {}
     for var in variables:
         if var.name in TRACK_VARIABLES and var.name not in values and 0 < var.size <= 16:
@@ -149,11 +163,11 @@ def identity_fields(path: str | Path, flat: Mapping[str, Any], variables: Sequen
                 continue
             if data.size:
                 values[var.name] = data[0].item()
-    ident = identify({**values, **flat}, [Path(path).name, granule_id])
+    ident = identify({**track, **values, **flat}, [Path(path).name, granule_id])
     return {
         "platform": ident.platform, "constellation": ident.constellation,
         "instrument": ident.instrument, "processing_level": ident.processing_level,
-        "orbit": _orbit(flat, variables) or ident.absolute_orbit,
+        "orbit": _orbit(flat, variables) or _orbit(track, []) or ident.absolute_orbit,
         "relative_orbit": ident.relative_orbit, "orbit_cycle": ident.orbit_cycle,
         "pass_number": ident.pass_number,
     }
@@ -181,13 +195,15 @@ def describe_variables(variables: Sequence[VarRef]) -> dict[str, dict[str, Any]]
 
 def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
                    attrs: Mapping[str, Any], hints: Mapping[str, Any] | None = None,
-                   epoch: str | None = None) -> SwathMetadata:
+                   epoch: str | None = None, track: Mapping[str, Any] | None = None
+                   ) -> SwathMetadata:
     """Return SwathMetadata from an open file's variables and global attributes.
 
     The footprint, times and direction come from the geolocation the science variables
     use (:func:`ingest.geoselect.select_geolocation`); ``geolocation`` records which pairs
     that was, which were set aside and why, and any warning. ``hints`` may carry collection
-    geolocation hints and ``epoch`` ('gps'/'tai93') for bare-seconds time variables.
+    geolocation hints and ``epoch`` ('gps'/'tai93') for bare-seconds time variables;
+    ``track`` the orbit facts found outside the root (ingest.readers.track.track_attrs).
     Raises NoGeolocationError.
     """
     hints = dict(hints or {})
@@ -205,11 +221,22 @@ def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
     times = data_time_range(variables, pairs, epoch) or attribute_time_range(flat)
     primary = pairs[0]
     granule_id = first_text(flat, GRANULE_KEYS) or granule_stem(path)
+    track = dict(track or {})
+    identity = identity_fields(path, flat, variables, granule_id, track)
     direction = _direction_from_data(arrays[0][1]) if fp.n_valid else None
-    # The granule's own crossing first; else the one its metadata states (that of the
-    # orbit the granule belongs to, which ECHO/ISO metadata call EquatorCrossingLongitude).
-    crossing = equator_crossing(arrays[0][0], arrays[0][1], direction) if fp.n_valid \
-        else None
+    # The crossing the file states first (its orbit's or pass's, as CMR's
+    # EquatorCrossingLongitude: one mission's files then agree whether or not each
+    # reaches the equator); else the granule's own, when its track crosses once.
+    crossing = equator_from_attrs({**track, **flat})
+    if crossing is None and fp.n_valid:
+        crossing = equator_crossing(arrays[0][0], arrays[0][1], direction)
+    # A track that turns (over a pole) has no one direction in its data; its pass
+    # number may still name one.
+    direction = direction or _direction_from_attrs(flat) or direction_from_pass(
+        identity["pass_number"])
+    if crossing is None and fp.n_valid and direction:
+        crossing = _extrapolated_crossing(variables, primary, arrays[0][0], arrays[0][1],
+                                          direction)
     geolocation = {
         "lat": primary.lat.path, "lon": primary.lon.path,
         "time": times.variable if times else None,
@@ -224,11 +251,10 @@ def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
         time_source=times.source if times else None,
         footprint=fp.geometry, is_empty=fp.geometry is None, n_valid_points=fp.n_valid,
         geolocation=geolocation,
-        orbit_direction=direction or _direction_from_attrs(flat),
-        equator_crossing_longitude=crossing if crossing is not None
-        else _equator_from_attrs(flat),
+        orbit_direction=direction,
+        equator_crossing_longitude=crossing,
         granule_id=granule_id,
-        **identity_fields(path, flat, variables, granule_id),
+        **identity,
         variables=describe_variables(variables),
         global_attrs=json_safe(dict(attrs)),
     )

@@ -10,6 +10,7 @@ from ingest.metadata import SwathMetadata
 from ingest.readers.base import Reader, ReadError, sniff
 from ingest.readers.build import build_metadata
 from ingest.readers.hdfeos import is_hdfeos5
+from ingest.readers.track import track_attrs
 
 
 def _netcdf_name(path: str | Path) -> bool:
@@ -22,7 +23,8 @@ def read_hdf5_handle(fh: Any, path: str | Path, hints: dict | None = None) -> Sw
     """Return the metadata of an open h5py.File of a NetCDF4 or plain HDF5 granule, with the
     format label ingest gives it (``path`` names it)."""
     fmt = "netcdf4" if _netcdf_name(path) or "_NCProperties" in fh.attrs else "hdf5"
-    return build_metadata(path, fmt, list(iter_variables(fh)), global_attrs(fh), hints)
+    return build_metadata(path, fmt, list(iter_variables(fh)), global_attrs(fh), hints,
+                          track=track_attrs(fh))
 
 
 class NetCDF3Reader(Reader):
@@ -41,7 +43,7 @@ class NetCDF3Reader(Reader):
         try:
             with netCDF4.Dataset(path, "r") as ds:
                 return build_metadata(path, "netcdf3", list(iter_variables(ds)),
-                                      global_attrs(ds), hints)
+                                      global_attrs(ds), hints, track=track_attrs(ds))
         except OSError as e:
             raise ReadError(path, f"netCDF library cannot read the file ({e})") from e
 
@@ -66,7 +68,8 @@ class HDF5Reader(Reader):
             # netCDF-C rejects some valid HDF5 (ATL03's dimension scales); h5py reads them.
             return self._read_h5py(path, hints)
         with ds:
-            return build_metadata(path, fmt, list(iter_variables(ds)), global_attrs(ds), hints)
+            return build_metadata(path, fmt, list(iter_variables(ds)), global_attrs(ds), hints,
+                                  track=track_attrs(ds))
 
     @staticmethod
     def _has_netcdf_marker(path: str | Path) -> bool:

@@ -1,13 +1,17 @@
-"""Orbit and pass searches: absolute and relative orbit, cycle, pass and orbit state select
-the same swaths through REST GET and POST, STAC GET (CQL2 text) and POST (CQL2 JSON).
+"""Orbit and pass searches: absolute and relative orbit, cycle, pass, orbit state and
+equator-crossing longitude select the same swaths through REST GET and POST, STAC GET
+(CQL2 text) and POST (CQL2 JSON).
 
-The rows are four real granules of ../shared/data/swaths as ingest reads them (their
-numbers come from the files: Sentinel-6A cycle 14 pass 191, Jason-1 cycle 1 pass 2,
-ICESat-2 ATL07 reference ground track 849 cycle 2, CryoSat-2 relative orbit 3832
-cycle 11; Jason-1's track crosses the equator descending at 94.2555 W, and MetOp-A's
-ASCAT file states its orbit's crossing, 192.175 E, i.e. -167.825) and two synthetic rows:
-one whose direction was stored before names were normalised ("Ascending") and which
-crosses the equator at 175 E, one with no orbit numbers at all.
+The rows are seven real granules of ../shared/data/swaths as ingest reads them (that
+ingest reads each file's own numbers is tests/ingest/test_orbit_extraction.py): Sentinel-6A
+cycle 14 pass 191 (ascending, crossing 72.99 W), Jason-1 cycle 1 pass 2 (descending,
+94.26 W), ICESat-2 ATL07 reference ground track 849 cycle 2 (descending, crossing
+computed at 61.08 W), an ATL03 known only by its lineage (track 235, cycle 1),
+CryoSat-2 relative orbit 3832 cycle 11 (descending, its orbit's node 169.87 E), MetOp-A
+ASCAT (its orbit's crossing 192.175 E, i.e. -167.825) and Sentinel-5P orbit 7407
+(dayside crossing 22.79 E); and two synthetic rows: one whose direction was stored
+before names were normalised ("Ascending") and which crosses at 175 E, one with no
+orbit numbers at all.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ REAL = {  # label -> file in ../shared/data/swaths
     "atl07": "processed_ATL07-01_20190222003738_08490201_003_02.h5",
     "cryosat": "CS_LTA__SIR_SAR_2__20191005T151255_20191005T151621_E001.nc",
     "ascat": "ascat_20150702_084200_metopa_45145_eps_o_250_2300_ovw.l2.nc",
+    "atl03": "ATL03_gt1l.h5",
+    "tropomi": "test_var_subsetting_tropomi_S5P_OFFL_L2__CH4____20190319T110835_20190319T125006_"
+               "07407_01_010202_20190325T125810_subset.nc4",
 }
 
 
@@ -67,20 +74,6 @@ def client() -> APIClient:
     return c
 
 
-def test_the_rows_carry_the_numbers_their_files_state(
-        real: dict[str, dict[str, Any]]) -> None:
-    got = {label: tuple(real[label][k] for k in (
-        "orbit", "relative_orbit", "orbit_cycle", "pass_number", "orbit_direction"))
-        for label in REAL}
-    assert got["s6"][2:4] == (14, 191)
-    assert got["jason"][2:] == (1, 2, "descending")
-    assert got["atl07"][1:3] == (849, 2)
-    assert got["cryosat"][1:3] == (3832, 11)
-    crossing = {label: real[label]["equator_crossing_longitude"] for label in REAL}
-    assert crossing == {"s6": None, "jason": -94.2555, "atl07": None, "cryosat": None,
-                        "ascat": -167.825}
-
-
 def _cmp(op: str, prop: str, *values: Any) -> dict[str, Any]:
     return {"op": op, "args": [{"property": prop}, *values]}
 
@@ -92,11 +85,13 @@ CASES = [
      _cmp("between", "sat:absolute_orbit", 2000, 3000), {"atl07"}),
     ({"relative_orbit": "849"}, "sat:relative_orbit = 849",
      _cmp("=", "sat:relative_orbit", 849), {"atl07"}),
+    ({"relative_orbit": "235"}, "sat:relative_orbit = 235",
+     _cmp("=", "sat:relative_orbit", 235), {"atl03"}),
     ({"relative_orbit": "3000.."}, "sat:relative_orbit >= 3000",
      _cmp(">=", "sat:relative_orbit", 3000), {"cryosat"}),
     ({"orbit_cycle": "14"}, "sat:orbit_cycle = 14", _cmp("=", "sat:orbit_cycle", 14), {"s6"}),
     ({"orbit_cycle": "1..2"}, "sat:orbit_cycle BETWEEN 1 AND 2",
-     _cmp("between", "sat:orbit_cycle", 1, 2), {"jason", "atl07"}),
+     _cmp("between", "sat:orbit_cycle", 1, 2), {"jason", "atl07", "atl03"}),
     ({"orbit_cycle": "11", "orbit_direction": "descending"},
      "sat:orbit_cycle = 11 AND sat:orbit_state = 'descending'",
      {"op": "and", "args": [_cmp("=", "sat:orbit_cycle", 11),
@@ -109,14 +104,17 @@ CASES = [
      _cmp("=", "sat:orbit_state", "descending"), {"jason", "atl07", "cryosat"}),
     # Case is ignored on both sides: a row stored as "Ascending" is ascending.
     ({"orbit_direction": "ASCENDING"}, "sat:orbit_state IN ('ascending')",
-     _cmp("in", "sat:orbit_state", ["ascending"]), {"legacy-ascending"}),
-    # Equator-crossing longitude: a range, across +-180 when west > east.
+     _cmp("in", "sat:orbit_state", ["ascending"]), {"legacy-ascending", "s6"}),
+    # Equator-crossing longitude: a range, across +-180 when west > east, and so is
+    # CQL2's BETWEEN on it.
     ({"equator_crossing": "170,-160"},
-     "swathstore:equator_crossing_longitude >= 170 OR "
-     "swathstore:equator_crossing_longitude <= -160",
-     {"op": "or", "args": [_cmp(">=", "swathstore:equator_crossing_longitude", 170),
-                           _cmp("<=", "swathstore:equator_crossing_longitude", -160)]},
+     "swathstore:equator_crossing_longitude BETWEEN 170 AND -160",
+     _cmp("between", "swathstore:equator_crossing_longitude", 170, -160),
      {"ascat", "legacy-ascending"}),
+    ({"equator_crossing": "169.5,-179"},
+     "swathstore:equator_crossing_longitude BETWEEN 169.5 AND -179",
+     _cmp("between", "swathstore:equator_crossing_longitude", 169.5, -179),
+     {"cryosat", "legacy-ascending"}),
     ({"equator_crossing": "170,-170"},
      "swathstore:equator_crossing_longitude >= 170 OR "
      "swathstore:equator_crossing_longitude <= -170",
@@ -126,22 +124,34 @@ CASES = [
     ({"equator_crossing": "-100,-90"},
      "swathstore:equator_crossing_longitude BETWEEN -100 AND -90",
      _cmp("between", "swathstore:equator_crossing_longitude", -100, -90), {"jason"}),
+    ({"equator_crossing": "-75,30"},
+     "swathstore:equator_crossing_longitude BETWEEN -75 AND 30",
+     _cmp("between", "swathstore:equator_crossing_longitude", -75, 30),
+     {"s6", "atl07", "tropomi"}),
     ({"equator_crossing": "-170,170", "orbit_direction": "descending"},
      "swathstore:equator_crossing_longitude BETWEEN -170 AND 170 AND "
      "sat:orbit_state = 'descending'",
      {"op": "and", "args": [_cmp("between", "swathstore:equator_crossing_longitude",
                                  -170, 170), _cmp("=", "sat:orbit_state", "descending")]},
-     {"jason"}),
+     {"jason", "atl07", "cryosat"}),
     ({"orbit_direction": "geostationary"}, "sat:orbit_state = 'geostationary'",
      _cmp("=", "sat:orbit_state", "geostationary"), set()),
 ]
 CQL2_ONLY = [  # what only CQL2 can say: a swath whose direction or cycle is unknown
     ("sat:orbit_state IS NULL", _cmp("isNull", "sat:orbit_state"),
-     {"s6", "ascat", "no-orbit"}),
+     {"ascat", "atl03", "tropomi", "no-orbit"}),
     ("sat:orbit_state <> 'descending'", _cmp("<>", "sat:orbit_state", "descending"),
-     {"legacy-ascending"}),
+     {"legacy-ascending", "s6"}),
     ("sat:orbit_cycle IS NULL", _cmp("isNull", "sat:orbit_cycle"),
-     {"ascat", "legacy-ascending", "no-orbit"}),
+     {"ascat", "tropomi", "legacy-ascending", "no-orbit"}),
+    ("swathstore:equator_crossing_longitude IS NULL",
+     _cmp("isNull", "swathstore:equator_crossing_longitude"), {"atl03", "no-orbit"}),
+    # BETWEEN W AND E across +-180 holds the two ends; the middle is its complement
+    ("swathstore:equator_crossing_longitude BETWEEN 0 AND -100 OR "
+     "swathstore:equator_crossing_longitude BETWEEN -100 AND 0",
+     {"op": "or", "args": [_cmp("between", "swathstore:equator_crossing_longitude", 0, -100),
+                           _cmp("between", "swathstore:equator_crossing_longitude", -100, 0)]},
+     {"s6", "jason", "atl07", "cryosat", "ascat", "tropomi", "legacy-ascending"}),
 ]
 
 
@@ -171,16 +181,41 @@ def test_each_face_selects_exactly_the_swaths_with_those_numbers(
         assert _labels(rows, response.json()["features"]) == expected, face
 
 
-def test_items_and_rest_features_carry_the_equator_crossing(
-        client: APIClient, rows: dict[str, str]) -> None:
+def test_items_and_rest_features_carry_the_orbit_fields(
+        client: APIClient, rows: dict[str, str], real: dict[str, dict[str, Any]]) -> None:
     item = client.get(f"/stac/collections/orbits/items/{rows['jason']}").json()
-    assert item["properties"]["swathstore:equator_crossing_longitude"] == -94.2555
+    props = item["properties"]
+    assert props["swathstore:equator_crossing_longitude"] == \
+        real["jason"]["equator_crossing_longitude"]
+    assert (props["sat:orbit_cycle"], props["swathstore:pass"], props["sat:orbit_state"]) == (
+        real["jason"]["orbit_cycle"], real["jason"]["pass_number"], "descending")
     page = client.get("/stac/search", {"ids": ",".join(rows.values())}).json()
     by_id = {f["id"]: f["properties"] for f in page["features"]}
     assert by_id[rows["ascat"]]["swathstore:equator_crossing_longitude"] == -167.825
-    assert "swathstore:equator_crossing_longitude" not in by_id[rows["s6"]]
+    assert by_id[rows["s6"]]["sat:orbit_state"] == "ascending"  # odd pass: over the turn
+    assert (by_id[rows["atl03"]]["sat:relative_orbit"], by_id[rows["atl03"]]["sat:orbit_cycle"]
+            ) == (real["atl03"]["relative_orbit"], real["atl03"]["orbit_cycle"])
+    assert "swathstore:equator_crossing_longitude" not in by_id[rows["atl03"]]
     rest = client.get(f"/api/v1/swaths/{rows['jason']}/").json()
-    assert rest["properties"]["equator_crossing_longitude"] == -94.2555
+    assert rest["properties"]["equator_crossing_longitude"] == \
+        real["jason"]["equator_crossing_longitude"]
+
+
+def test_a_json_body_may_send_the_crossing_range_as_a_pair(
+        client: APIClient, rows: dict[str, str]) -> None:
+    found = client.post("/api/v1/swaths/search/", {"equator_crossing": [170, -160]},
+                        format="json")
+    assert found.status_code == 200, found.content[:300]
+    assert _labels(rows, found.json()["features"]) == {"ascat", "legacy-ascending"}
+    for bad in ([170], [170, "x"], [True, 10], [170, -170, 0]):
+        refused = client.post("/api/v1/swaths/search/", {"equator_crossing": bad},
+                              format="json")
+        assert refused.status_code == 400
+        assert refused.json()["error"].startswith("equator_crossing must be W,E or [W, E]")
+    refused = client.post("/api/v1/swaths/search/", {"equator_crossing": [190, 10]},
+                          format="json")
+    assert refused.json()["error"].startswith(
+        "equator_crossing='190,10': longitudes must be within -180..180")
 
 
 @pytest.mark.parametrize(("text", "cql2", "expected"), CQL2_ONLY,
@@ -223,6 +258,12 @@ def test_rest_refuses_a_bad_value_naming_the_parameter_and_what_is_allowed(
     ("sat:orbit_state < 'b'", "filter: sat:orbit_state takes =, <>, IN or IS NULL, not <"),
     ("sat:relative_orbit = 'x'", "filter: = on sat:relative_orbit needs a number"),
     ("sat:cycle = 3", "filter: 'sat:cycle' is not a queryable; see /stac/queryables"),
+    ("swathstore:equator_crossing_longitude BETWEEN 'a' AND 10",
+     "filter: between on swathstore:equator_crossing_longitude needs a number"),
+    ("swathstore:pass IN ('x')", "filter: in on swathstore:pass needs a number"),
+    ("swathstore:equator_crossing_longitude BETWEEN 170 AND 190",
+     "filter: between on swathstore:equator_crossing_longitude: 190 is not a longitude in "
+     "-180..180"),
 ])
 def test_cql2_refuses_a_bad_value_naming_the_property(client: APIClient, text: str,
                                                        error: str) -> None:
@@ -236,6 +277,8 @@ def test_queryables_list_the_orbit_properties_and_the_states(client: APIClient) 
     for name in ("sat:absolute_orbit", "sat:relative_orbit", "sat:orbit_cycle",
                  "swathstore:pass"):
         assert props[name]["type"] == "integer"
-    assert props["swathstore:equator_crossing_longitude"]["type"] == "number"
+        assert props[name]["minimum"] == 1
+    crossing = props["swathstore:equator_crossing_longitude"]
+    assert (crossing["type"], crossing["minimum"], crossing["maximum"]) == ("number", -180, 180)
     assert props["sat:orbit_state"]["enum"] == ["ascending", "descending", "geostationary"]
 

@@ -180,7 +180,8 @@ SHARED = {
     "SS_AMSR2-L2B_v08_r38622-v02.0-fv01.0.nc": ("gcom-w1", None, "amsr2", "L2P", 38622, None,
                                                 None, None),
     "SS_MODIS_A-JPL-L2P-v2014.0.nc": ("aqua", None, "modis", "L2P", None, None, None, None),
-    "ATL03_gt1l.h5": ("icesat-2", None, "atlas", "L2A", None, None, None, None),
+    # trimmed of /orbit_info: orbit, track and cycle from the lineage of its ATL02 inputs
+    "ATL03_gt1l.h5": ("icesat-2", None, "atlas", "L2A", 436, 235, 1, None),
 }
 
 
