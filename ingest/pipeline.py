@@ -5,7 +5,8 @@ before any byte moves, the upload runs with no transaction open, and the row bec
 VERIFIED only after the stored bytes were found to match (invariants I1, I5: read back, or
 the SHA-256 the store checked on arrival; docs/ARCHITECTURE.md, "Verification").
 The chunk index (ingest.indexes) and the quicklook come after that commit, so they can
-neither fail nor delay the swath.
+neither fail nor delay the swath. ``stage_file`` stops at STORED and returns the rest as a
+StoredFile, so a bulk run verifies one file while its worker uploads the next.
 """
 
 from __future__ import annotations
