@@ -69,7 +69,7 @@ peers:  ## .venv-peers: awscli, pypgstac (benchmarks only)
 bench-archive: setup peers  ## upload/download/RSS vs s5cmd and aws s3 cp; codecs; local put
 	$(PY) benchmarks/archive_bench.py
 
-bench-ingest: setup peers  ## 100 x 50 MB ingest vs s5cmd cp of the same tree
+bench-ingest: setup peers  ## 100 x 50 MB ingest vs s5cmd cp of the same tree, and vs cp + cat | sha256sum
 	@bash scripts/test-services.sh
 	$(PY) benchmarks/ingest_bench.py
 

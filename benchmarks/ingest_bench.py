@@ -1,4 +1,5 @@
-"""End-to-end ingest of a tree of synthetic swaths against `s5cmd cp` of the same tree (issue 4).
+"""End-to-end ingest of a tree of synthetic swaths against `s5cmd cp` of the same tree
+(issue 4) and against the same work done with s5cmd (issue 24).
 
     .venv/bin/python benchmarks/ingest_bench.py [--count 100] [--workers 2] [--repeat 3]
 
@@ -10,13 +11,18 @@ NetCDF4 is stored as it is by the default codec `auto`, so compression changes n
 on the upload side).
 
 One `rclone serve s3` on loopback (same flags as benchmarks/archive_bench.py), and per
-repeat, alternating who goes first:
+repeat, the three contenders in rotating order:
 * `s5cmd --endpoint-url URL cp 'DIR/*' s3://bench-ingest/s5cmd-<n>/`;
+* "same work": that `s5cmd cp`, then `s5cmd cat s3://.../NAME | sha256sum` of every
+  object, W pipelines at a time, each digest compared with the file's (the files'
+  digests are computed once, before any clock: the contender is spared hashing the
+  sources, which our upload does);
 * `manage.py ingest DIR --collection bench --workers W` into a fresh PostGIS database
   `swathstore_bench_ingest` (migrated before the clock starts), STORE_URL
   s3://bench-ingest/ours-<n>: inspect in the child process, register, upload with the
   SHA-256, re-read and re-hash (I5), VERIFIED.
-Reports the wall times (medians), their ratio (target <= 1.2) and, from the pipeline's
+Reports the wall times (medians), the ratios (targets <= 1.6 against `cp`, <= 1.0 against
+the same work; issue 24) and, from the pipeline's
 DEBUG timing lines, the per-file breakdown inspect / upload / verify / db / quicklook (wall
 seconds) and the CPU seconds of the worker thread and of its inspection child, and the CPU
 seconds of each contender and of the S3 server during its run.
@@ -115,6 +121,29 @@ def run_s5cmd(server, tree: Path, prefix: str) -> dict:
     return {"seconds": time.perf_counter() - started}
 
 
+def run_same_work(server, tree: Path, prefix: str, workers: int,
+                  digests: dict[str, str]) -> dict:
+    """s5cmd cp of the tree, then every object read back through sha256sum and checked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.perf_counter()
+    run_s5cmd(server, tree, prefix)
+    s5cmd = str(VENV / "s5cmd")
+
+    def read_back(name: str) -> None:
+        url = f"s3://{BUCKET}/{prefix}/{name}"
+        out = subprocess.run(
+            ["sh", "-c", f"'{s5cmd}' --endpoint-url '{server.s3.endpoint_url}' cat '{url}' "
+                         f"| sha256sum"],
+            env=server.env, check=True, capture_output=True, text=True).stdout
+        if out.split()[0] != digests[name]:
+            raise RuntimeError(f"{url}: read back {out.split()[0]}, expected {digests[name]}")
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(read_back, sorted(digests)))
+    return {"seconds": time.perf_counter() - started}
+
+
 def _cpu_since(cpu0: tuple[float, float], server) -> dict:
     return {"client_s": children_cpu_s() - cpu0[0],
             "server_s": server.cpu_s() - cpu0[1]}
@@ -139,6 +168,9 @@ def main() -> None:
         for f in files:
             os.link(f, tree / f.name)
     total = sum(f.stat().st_size for f in files)
+    from archive.streaming import sha256_file
+
+    digests = {f.name: sha256_file(f) for f in files}  # before any clock
     ab = _archive_bench()
     WORK.mkdir(parents=True, exist_ok=True)
     server = ab.Server(WORK / "rclone", BUCKET)
@@ -146,11 +178,12 @@ def main() -> None:
                      "bytes": total, "loadavg_start": os.getloadavg(), "series": {}}
     try:
         for workers in [int(w) for w in args.workers.split(",")]:
-            ours, peer, steps = [], [], []
+            ours, peer, same, steps = [], [], [], []
             ours_cpu: list[dict] = []
             peer_cpu: list[dict] = []
+            same_cpu: list[dict] = []
             for rep in range(args.repeat):
-                order = ("ours", "s5cmd") if rep % 2 == 0 else ("s5cmd", "ours")
+                order = ("ours", "s5cmd", "same")[rep % 3:] + ("ours", "s5cmd", "same")[:rep % 3]
                 fresh_database(DB, django_env(server, "none"))
                 for who in order:
                     prefix = f"{who}-w{workers}-{rep}"
@@ -165,6 +198,12 @@ def main() -> None:
                         print(f"  w={workers} rep {rep}: ingest {r['seconds']:6.1f} s "
                               f"RSS {r['rss_mib']:.0f} MiB, CPU {_cpu_text(ours_cpu[-1])}",
                               flush=True)
+                    elif who == "same":
+                        r = run_same_work(server, tree, prefix, workers, digests)
+                        same.append(r["seconds"])
+                        same_cpu.append(_cpu_since(cpu0, server))
+                        print(f"  w={workers} rep {rep}: same work {r['seconds']:6.1f} s, "
+                              f"CPU {_cpu_text(same_cpu[-1])}", flush=True)
                     else:
                         r = run_s5cmd(server, tree, prefix)
                         peer.append(r["seconds"])
@@ -174,6 +213,7 @@ def main() -> None:
                     shutil.rmtree(server.s3.data_dir / BUCKET / prefix, ignore_errors=True)
                     server.s3.forget()
             o, p = statistics.median(ours), statistics.median(peer)
+            sw = statistics.median(same)
             cols = list(zip(*steps, strict=True))
             breakdown = {name: {"median": statistics.median(col), "mean": statistics.fmean(col)}
                          for name, col in zip(STEPS, cols, strict=True)}
@@ -181,9 +221,18 @@ def main() -> None:
                 "ingest_s": o, "s5cmd_s": p, "ratio": o / p, "ingest_runs": ours,
                 "s5cmd_runs": peer, "ingest_MBps": total / 1e6 / o, "s5cmd_MBps": total / 1e6 / p,
                 "per_file_s": breakdown, "ingest_cpu": ours_cpu, "s5cmd_cpu": peer_cpu,
+                "same_work_s": sw, "same_work_runs": same, "same_work_cpu": same_cpu,
+                "ratio_same_work": o / sw,
+                "cpu_medians": {who: {k: statistics.median(c[k] for c in cpu)
+                                      for k in ("client_s", "server_s")}
+                                for who, cpu in (("ingest", ours_cpu), ("s5cmd", peer_cpu),
+                                                 ("same_work", same_cpu))},
             }
             print(f"workers={workers}: ingest {o:.1f} s ({total / 1e6 / o:.1f} MB/s), s5cmd "
-                  f"{p:.1f} s ({total / 1e6 / p:.1f} MB/s), ratio {o / p:.2f} (target <= 1.2)")
+                  f"{p:.1f} s ({total / 1e6 / p:.1f} MB/s), ratio {o / p:.2f} (target <= 1.6); "
+                  f"same work with s5cmd {sw:.1f} s, ratio {o / sw:.2f} (target <= 1.0)")
+            for who, cpu in results["series"][f"workers={workers}"]["cpu_medians"].items():
+                print(f"  CPU median {who}: {_cpu_text(cpu)}")
             print("  per file (median s): " + ", ".join(
                 f"{k} {v['median']:.2f}" for k, v in breakdown.items()))
     finally:

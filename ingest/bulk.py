@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +27,11 @@ from django.utils import timezone
 from catalog import services
 from catalog.models import IngestItem, IngestRun
 from catalog.policies import ingest_choice
-from ingest.pipeline import FileOutcome, ingest_file, record_outcome
+from ingest.pipeline import FileOutcome, StoredFile, ingest_file, record_outcome, stage_file
 from ingest.scan import printable
 
 log = logging.getLogger(__name__)
+Staged = FileOutcome | StoredFile
 
 
 @dataclass
@@ -139,20 +141,19 @@ def run_in_process(
     ``codec``/``policy`` left None are the run's (start_run chose them). Whatever one
     file's handling raises (a database error, a bug an odd file reaches) becomes that
     file's FAILED entry with the exception as its reason.
+
+    Each worker hands a file whose bytes are STORED to a finishing thread (verification,
+    VERIFIED, replicas, chunk index, quicklook: pipeline.StoredFile) and goes on with the
+    next file; at most ``workers`` files wait to be finished, so a worker is never more
+    than about one file ahead. Inside a transaction (``workers`` 1 in the caller's
+    thread) every file is finished before the next starts: another thread would not see
+    the rows.
     """
     codec, policy = _chosen(run, codec, policy)
     progress = Progress(started=time.monotonic())
     unrecorded: list[FileOutcome] = []
 
-    def one(path: str) -> FileOutcome:
-        try:
-            outcome = ingest_file(path, run.collection_id, codec=codec, policy=policy,
-                                  ingest_run_id=run.pk)
-        # ingest_file turns every failure it knows into an outcome; anything else must
-        # still fail this file only, not the other files of the batch.
-        except Exception as e:  # noqa: BLE001
-            log.error("ingest of %s raised", printable(path), exc_info=True)
-            outcome = FileOutcome(printable(path), "failed", f"{type(e).__name__}: {e}")
+    def record(outcome: FileOutcome) -> FileOutcome:
         try:
             record_outcome(run.pk, outcome)
         except DatabaseError as e:  # the summary counts it all the same
@@ -160,11 +161,20 @@ def run_in_process(
             unrecorded.append(outcome)
         return outcome
 
-    def pooled(path: str) -> FileOutcome:
+    def guarded(path: str, step: Callable[[], Staged]) -> Staged:
         try:
-            return one(path)
-        finally:
-            connection.close()  # each worker thread opened its own connection
+            return step()
+        # The pipeline turns every failure it knows into an outcome; anything else must
+        # still fail this file only, not the other files of the batch.
+        except Exception as e:  # noqa: BLE001
+            log.error("ingest of %s raised", printable(path), exc_info=True)
+            return FileOutcome(printable(path), "failed", f"{type(e).__name__}: {e}")
+
+    def one(path: str) -> FileOutcome:
+        staged = guarded(path, lambda: ingest_file(
+            path, run.collection_id, codec=codec, policy=policy, ingest_run_id=run.pk))
+        assert isinstance(staged, FileOutcome)
+        return record(staged)
 
     def done(outcome: FileOutcome) -> None:
         progress.files_done += 1
@@ -172,17 +182,55 @@ def run_in_process(
         if on_outcome:
             on_outcome(outcome, progress)
 
-    if workers <= 1:  # in the caller's thread (and its transaction, if any)
+    if workers <= 1 and connection.in_atomic_block:  # the caller's transaction holds it all
         for path, _ in files:
             done(one(str(path)))
-    else:
-        pool = ThreadPoolExecutor(max_workers=workers)
+        return finish_run(run, time.monotonic() - progress.started, unrecorded)
+
+    workers = max(1, workers)
+    waiting = threading.BoundedSemaphore(workers)  # files STORED, not yet finished
+    finishers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest-finish")
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
+
+    def finish(path: str, stored: StoredFile) -> FileOutcome:
         try:
-            for future in as_completed([pool.submit(pooled, str(p)) for p, _ in files]):
-                done(future.result())
+            outcome = guarded(path, stored.finish)
+            assert isinstance(outcome, FileOutcome)
+            return record(outcome)
         finally:
-            # On Ctrl-C the files not started yet are dropped, not waited for.
-            pool.shutdown(wait=True, cancel_futures=True)
+            waiting.release()
+            connection.close()  # each finishing thread opened its own connection
+
+    def start(path: str) -> FileOutcome | Future[FileOutcome]:
+        try:
+            staged = guarded(path, lambda: stage_file(
+                path, run.collection_id, codec=codec, policy=policy, ingest_run_id=run.pk))
+            if isinstance(staged, FileOutcome):
+                return record(staged)
+            waiting.acquire()
+            try:
+                return finishers.submit(finish, path, staged)
+            except BaseException:
+                waiting.release()
+                raise
+        finally:
+            connection.close()  # each worker thread opened its own connection
+
+    try:
+        pending: set[Future] = {pool.submit(start, str(p)) for p, _ in files}
+        while pending:
+            ready, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in ready:
+                result = future.result()
+                if isinstance(result, Future):  # STORED: its outcome comes from a finisher
+                    pending.add(result)
+                else:
+                    done(result)
+    finally:
+        # On Ctrl-C the files not started yet are dropped, not waited for; the files
+        # already STORED are finished (verified or failed), not left for reconcile.
+        pool.shutdown(wait=True, cancel_futures=True)
+        finishers.shutdown(wait=True)
     return finish_run(run, time.monotonic() - progress.started, unrecorded)
 
 

@@ -4,8 +4,12 @@ interpreter per file.
 Starting Python and importing netCDF4, h5py, GDAL and shapely costs about a second,
 more than reading most granules. An Inspector keeps one child process (memory
 limited with RLIMIT_AS) and sends it one request at a time over a pipe; the parent
-waits with a wall-clock timeout. A timeout, crash or error kills the child and the
-next file gets a fresh one, and every child is retired after `max_uses` requests, so
+waits with a wall-clock timeout, and each request has a CPU-time budget as the one-shot
+child has (ingest.inspect: the timeout plus a second). RLIMIT_CPU counts the whole
+life of a process, so before each request the child sets its soft limit to the CPU
+seconds it has used so far (getrusage) plus the budget, and lifts it again afterwards:
+a request that spends more dies of SIGXCPU. A timeout, crash or error kills the child
+and the next file gets a fresh one, and every child is retired after `max_uses` requests, so
 state a corrupt file may leave in the C libraries never outlives it.
 
 An archived object can be inspected where it lies (``inspect_ranged``): the child reads
@@ -27,6 +31,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import os
 import select
 import signal
@@ -34,7 +39,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,8 +65,11 @@ class Inspector:
     """One child process reading metadata (or drawing quicklooks) for one caller thread."""
 
     def __init__(self, memory_limit_bytes: int = 2 * GIB, reader: str = DEFAULT_READER,
-                 max_uses: int = 200, renderer: str = DEFAULT_RENDERER) -> None:
+                 max_uses: int = 200, renderer: str = DEFAULT_RENDERER,
+                 cpu_limit_s: int | None = None) -> None:
         self.memory_limit_bytes = memory_limit_bytes
+        # CPU seconds one request may use; None: the one-shot child's, from the timeout.
+        self.cpu_limit_s = cpu_limit_s
         self.reader = reader
         self.renderer = renderer
         self.max_uses = max_uses
@@ -189,7 +198,8 @@ class Inspector:
         if local and serve is None and not path.is_file():
             raise InspectError(path, "not_found", "no such file")
         proc = self._child()
-        line = (json.dumps(request) + "\n").encode()
+        cpu_limit = self.cpu_limit_s or cpu_budget(timeout_s)
+        line = (json.dumps({**request, "cpu_limit_s": cpu_limit}) + "\n").encode()
         deadline = time.monotonic() + timeout_s
         store_error: BaseException | None = None
         try:
@@ -207,6 +217,9 @@ class Inspector:
                                f"reader did not finish within {timeout_s:g} s") from None
         except (BrokenPipeError, EOFError):
             code = self.close()
+            if code == -signal.SIGXCPU:
+                raise InspectError(path, "inspect_timeout", f"reader used more than its "
+                                   f"{cpu_limit} CPU seconds") from None
             if code is not None and code < 0:
                 name = signal.Signals(-code).name
                 raise InspectError(path, "inspect_crashed", f"reader died with {name}") from None
@@ -290,6 +303,11 @@ def _serve_range(proc: subprocess.Popen[bytes], serve: Serve | None, size: int,
     proc.stdin.write(json.dumps(head).encode() + b"\n" + data)
     proc.stdin.flush()
     return failed
+
+
+def cpu_budget(timeout_s: float) -> int:
+    """CPU seconds one request may use: the one-shot child's limit (ingest.inspect)."""
+    return max(1, int(timeout_s) + 1)
 
 
 _local = threading.local()
@@ -392,6 +410,29 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+@contextmanager
+def _cpu_budget(seconds: Any) -> Iterator[None]:
+    """Child side: let the block use ``seconds`` more CPU seconds (None: no limit), then
+    die of SIGXCPU. RLIMIT_CPU is whole seconds of the process's life: the soft limit is
+    what was used so far, rounded up, plus the budget; the hard limit stays as it was
+    (unlimited), so the soft one can be lifted again."""
+    import resource
+
+    if seconds is None:
+        yield
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime) + max(1, int(seconds))
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
+
+
 def _serve(memory_limit: int, reader_spec: str, renderer_spec: str = DEFAULT_RENDERER,
            parent: int = 0) -> int:
     """Child side: answer one JSON request per line until stdin closes."""
@@ -400,6 +441,8 @@ def _serve(memory_limit: int, reader_spec: str, renderer_spec: str = DEFAULT_REN
     if parent:
         _die_with_parent(parent)
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    # A reader killed by its limits or a broken library leaves no core file behind.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Keep the protocol channel private: C libraries may print to fd 1.
     channel = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
@@ -408,7 +451,9 @@ def _serve(memory_limit: int, reader_spec: str, renderer_spec: str = DEFAULT_REN
     for raw in sys.stdin.buffer:
         started = time.process_time()
         try:
-            payload = _answer(json.loads(raw), reader, renderer_spec, fetch)
+            request = json.loads(raw)
+            with _cpu_budget(request.pop("cpu_limit_s", None)):
+                payload = _answer(request, reader, renderer_spec, fetch)
         # Untrusted files make C libraries raise anything; every failure becomes a reason.
         except Exception as e:  # noqa: BLE001
             reason, message = _classify(e)

@@ -5,7 +5,8 @@ before any byte moves, the upload runs with no transaction open, and the row bec
 VERIFIED only after the stored bytes were found to match (invariants I1, I5: read back, or
 the SHA-256 the store checked on arrival; docs/ARCHITECTURE.md, "Verification").
 The chunk index (ingest.indexes) and the quicklook come after that commit, so they can
-neither fail nor delay the swath.
+neither fail nor delay the swath. ``stage_file`` stops at STORED and returns the rest as a
+StoredFile, so a bulk run verifies one file while its worker uploads the next.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import stat
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +34,7 @@ import archive.config
 from archive.errors import ArchiveError
 from archive.faults import fault_point
 from archive.keys import quicklook_key
-from archive.stores import Store
+from archive.stores import PutResult, Store
 from catalog import services
 from catalog.models import IngestItem, SwathState
 from catalog.policies import ingest_choice, policy_problem, stores_of
@@ -140,26 +143,68 @@ def ingest_file(
 
     ``codec``/``policy`` left None take the collection's (catalog.policies.ingest_choice).
     """
+    staged = stage_file(path, collection_id, codec=codec, policy=policy,
+                        ingest_run_id=ingest_run_id)
+    return staged if isinstance(staged, FileOutcome) else staged.finish()
+
+
+def stage_file(
+    path: str | Path,
+    collection_id: int,
+    *,
+    codec: str | None = None,
+    policy: str | None = None,
+    ingest_run_id: int | None = None,
+) -> FileOutcome | StoredFile:
+    """Archive one file up to STORED: its outcome if it ended sooner, else a StoredFile
+    whose ``finish()`` (in any thread) verifies it and returns the outcome.
+
+    A bulk run overlaps one file's verification, chunk index and quicklook with the next
+    file's inspection and upload this way (ingest.bulk). Never raises for a bad file.
+    """
     path = Path(path)
     if codec is None or policy is None:
         choice = ingest_choice(collection_id, codec, policy)
         codec, policy = choice.codec, choice.policy
-    timings: dict[str, float] = {"inspect": 0.0, "upload": 0.0, "verify": 0.0, "db": 0.0,
-                                 "quicklook": 0.0, "index": 0.0}
-    started = time.perf_counter()
-    cpu = (time.thread_time(), _child_cpu_s())
+    clock = FileClock()
+    staged: FileOutcome | StoredFile | None = None
     try:
-        outcome = _ingest_file(path, collection_id, codec, policy, ingest_run_id, timings)
+        with clock.segment():
+            staged = _stage_file(path, collection_id, codec, policy, ingest_run_id, clock)
     finally:
+        if not isinstance(staged, StoredFile):  # this file's last line is written now
+            clock.log(path)
+    if isinstance(staged, StoredFile):
+        staged.policy, staged.clock = policy, clock
+    return staged
+
+
+class FileClock:
+    """Wall seconds per step of one file and CPU seconds of the threads that handled it
+    and of their inspection children, for the DEBUG timing line (ingest_bench reads it)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.timings: dict[str, float] = {"inspect": 0.0, "upload": 0.0, "verify": 0.0,
+                                          "db": 0.0, "quicklook": 0.0, "index": 0.0,
+                                          "thread_cpu": 0.0, "child_cpu": 0.0}
+
+    @contextmanager
+    def segment(self) -> Iterator[None]:
+        """Count this thread's CPU and its inspection child's while the block runs."""
+        cpu = (time.thread_time(), _child_cpu_s())
+        try:
+            yield
+        finally:
+            # Upload threads' hashing (multipart) is not in this thread's figure.
+            self.timings["thread_cpu"] += time.thread_time() - cpu[0]
+            self.timings["child_cpu"] += _child_cpu_s() - cpu[1]
+
+    def log(self, path: Path) -> None:
         if timing_log.isEnabledFor(logging.DEBUG):
-            # Wall seconds per step, then CPU seconds of this thread and of its inspection
-            # child (upload threads' hashing is not in this thread's figure).
-            timings["thread_cpu"] = time.thread_time() - cpu[0]
-            timings["child_cpu"] = _child_cpu_s() - cpu[1]
-            total = time.perf_counter() - started
+            total = time.perf_counter() - self.started
             timing_log.debug("%s total=%.3f %s", printable(path), total,
-                             " ".join(f"{k}={v:.3f}" for k, v in timings.items()))
-    return outcome
+                             " ".join(f"{k}={v:.3f}" for k, v in self.timings.items()))
 
 
 def _child_cpu_s() -> float:
@@ -168,12 +213,13 @@ def _child_cpu_s() -> float:
     return pooled().child_cpu_s
 
 
-def _ingest_file(
+def _stage_file(
     path: Path, collection_id: int, codec: str, policy: str, ingest_run_id: int | None,
-    timings: dict[str, float],
-) -> FileOutcome:
+    clock: FileClock,
+) -> FileOutcome | StoredFile:
     from ingest.inspect import InspectError
 
+    timings = clock.timings
     try:
         source = source_info(path)
     except (OSError, ValueError) as e:
@@ -210,14 +256,7 @@ def _ingest_file(
     fields["source_mtime_ns"] = source.mtime_ns
     swath = services.register_swath(collection_id, source, fields, ingest_run_id)
     timings["db"] += time.perf_counter() - mark
-    outcome = upload_swath(swath.pk, path, source, fields["format"], codec, timings=timings)
-    if outcome.status == "new":
-        mark = time.perf_counter()
-        problem = ensure_replicas(swath.pk, policy)
-        timings["db"] += time.perf_counter() - mark
-        if problem:
-            return FileOutcome(source.path, "failed", problem, source.size, swath.pk)
-    return outcome
+    return store_swath(swath.pk, path, source, fields["format"], codec, timings=timings)
 
 
 def inspect_granule(path: str | Path) -> SwathMetadata:
@@ -263,6 +302,17 @@ def upload_swath(
 
     ``timings``, when given, accumulates the seconds spent in upload, verify and db.
     """
+    staged = store_swath(swath_id, path, source, fmt, codec, store_name, timings)
+    return staged if isinstance(staged, FileOutcome) else staged.finish()
+
+
+def store_swath(
+    swath_id: int, path: Path, source: services.SourceInfo, fmt: str, codec: str,
+    store_name: str = "primary", timings: dict[str, float] | None = None,
+) -> FileOutcome | StoredFile:
+    """Upload a registered swath under a lease up to STORED: the outcome if it ended
+    sooner, else the StoredFile whose ``finish()`` verifies it (upload_swath's first half).
+    """
     from catalog.models import Swath
 
     if timings is None:
@@ -283,13 +333,14 @@ def upload_swath(
     # that ignore If-None-Match (see docs/ARCHITECTURE.md, "Keys").
     key = f"swaths/{swath_uuid.hex}/{uuid.uuid4().hex}{SUFFIX.get(fmt, '')}{CODEC_SUFFIX[codec]}"
     obj = services.start_object(swath_id, store_name, key, codec)
-    result = None
+    stored = StoredFile(swath_id, path, source, store, store_name, key, codec, owner, obj.pk,
+                        timings)
     timings["db"] += time.perf_counter() - mark
     try:
         try:
             mark = time.perf_counter()
             with LeaseKeeper(swath_id, owner, settings.UPLOAD_LEASE_S):
-                result = store.put(key, path, size=source.size, codec=codec)
+                stored.result = store.put(key, path, size=source.size, codec=codec)
             timings["upload"] += time.perf_counter() - mark
         finally:
             # S12: a file that changed while streaming is never archived, whatever
@@ -300,46 +351,105 @@ def upload_swath(
                                f"({changed}); it will be retried on the next run")
         fault_point("after_complete_before_commit")
         mark = time.perf_counter()
+        result = stored.result
         services.mark_stored(
             swath_id, owner, obj.pk, size=result.size, sha256=result.sha256,
             stored_size=result.stored_size, etag=result.etag or "",
         )
-        timings["db"] += time.perf_counter() - mark
-        fault_point("after_commit_before_verify")
-        mark = time.perf_counter()
-        # I5: re-read and re-hashed, or, for a whole object the store checked against our
-        # SHA-256 on arrival (SeaweedFS, AWS), that full-object digest read by one HEAD.
-        store.confirm(key, result.sha256, codec=codec)
-        timings["verify"] += time.perf_counter() - mark
-        mark = time.perf_counter()
-        verified = services.mark_verified(swath_id, obj.pk)
         timings["db"] += time.perf_counter() - mark
     except services.DuplicateSwath as e:
         _discard(store, key)
         Swath.objects.filter(pk=swath_id).delete()
         return FileOutcome(source.path, "skipped", str(e), source.size)
     except (ArchiveError, OSError, services.LeaseLost, SoftTimeLimitExceeded) as e:
-        changed = _changed(path, source)
-        if changed and "changed while" not in str(e):
-            e = ArchiveError(f"{source.path} changed while it was being archived ({changed}); "
-                             f"it will be retried on the next run ({e})")
-        if result is not None:  # bytes reached the store but will never be VERIFIED
-            _discard(store, key)
-        if not services.mark_failed(swath_id, _failure_reason(e), obj.pk, owner=owner):
+        return stored.failed(e)
+    return stored
+
+
+@dataclass
+class StoredFile:
+    """A swath whose bytes are STORED, not yet VERIFIED: ``finish()`` does the rest.
+
+    The rest is the check of the stored bytes (read back and re-hashed, or the SHA-256 the
+    store checked on arrival: I5), VERIFIED, the policy's replicas, then the chunk index
+    and the quicklook. It may run in another thread than the upload, while that thread
+    goes on with the next file: the row stays STORED (never VERIFIED) until the check
+    passed, and a failed check makes it FAILED and discards the object, as it did inline.
+    """
+
+    swath_id: int
+    path: Path
+    source: services.SourceInfo
+    store: Store
+    store_name: str
+    key: str
+    codec: str
+    owner: str
+    obj_id: int
+    timings: dict[str, float]
+    result: PutResult | None = None
+    policy: str | None = None  # set by stage_file: the replicas it brings up once VERIFIED
+    clock: FileClock | None = None  # set by stage_file: the file's timing line
+
+    def finish(self) -> FileOutcome:
+        """Verify, mark VERIFIED, replicate, index and draw; return the file's outcome."""
+        if self.clock is None:
+            return self._finish()
+        outcome = None
+        try:
+            with self.clock.segment():
+                outcome = self._finish()
+        finally:
+            self.clock.log(self.path)
+        return outcome
+
+    def _finish(self) -> FileOutcome:
+        timings, source, result = self.timings, self.source, self.result
+        assert result is not None  # only store_swath hands one out, once stored
+        try:
+            fault_point("after_commit_before_verify")
+            mark = time.perf_counter()
+            # I5: re-read and re-hashed, or, for a whole object the store checked against
+            # our SHA-256 on arrival (SeaweedFS, AWS), that full-object digest by one HEAD.
+            self.store.confirm(self.key, result.sha256, codec=self.codec)
+            timings["verify"] += time.perf_counter() - mark
+            mark = time.perf_counter()
+            verified = services.mark_verified(self.swath_id, self.obj_id)
+            timings["db"] += time.perf_counter() - mark
+        except (ArchiveError, OSError, services.LeaseLost, SoftTimeLimitExceeded) as e:
+            return self.failed(e)
+        if verified:  # the source file is still at hand: index and draw it now, not later
+            mark = time.perf_counter()
+            attach_chunk_index(self.swath_id, self.path, self.codec, self.store_name,
+                               changed=lambda: _changed(self.path, source))
+            timings["index"] = timings.get("index", 0.0) + time.perf_counter() - mark
+            mark = time.perf_counter()
+            attach_quicklook(self.swath_id, self.path, source, self.store_name)
+            timings["quicklook"] = timings.get("quicklook", 0.0) + time.perf_counter() - mark
+        if self.policy is not None:
+            mark = time.perf_counter()
+            problem = ensure_replicas(self.swath_id, self.policy)
+            timings["db"] += time.perf_counter() - mark
+            if problem:
+                return FileOutcome(source.path, "failed", problem, source.size, self.swath_id)
+        return FileOutcome(source.path, "new", "", source.size, self.swath_id, result.seconds)
+
+    def failed(self, error: BaseException) -> FileOutcome:
+        """Discard the object (if any bytes got there) and mark the swath FAILED."""
+        source = self.source
+        changed = _changed(self.path, source)
+        if changed and "changed while" not in str(error):
+            error = ArchiveError(f"{source.path} changed while it was being archived "
+                                 f"({changed}); it will be retried on the next run ({error})")
+        if self.result is not None:  # bytes reached the store but will never be VERIFIED
+            _discard(self.store, self.key)
+        if not services.mark_failed(self.swath_id, _failure_reason(error), self.obj_id,
+                                    owner=self.owner):
             # Another worker took the swath over (its lease expired here): its outcome
             # is the swath's, and this attempt only leaves its own object behind.
-            return FileOutcome(source.path, "skipped", f"lease passed on: {e}", source.size,
-                               swath_id)
-        return FileOutcome(source.path, "failed", str(e), source.size, swath_id)
-    if verified:  # the source file is still at hand: index and draw it now, not later
-        mark = time.perf_counter()
-        attach_chunk_index(swath_id, path, codec, store_name,
-                           changed=lambda: _changed(path, source))
-        timings["index"] = timings.get("index", 0.0) + time.perf_counter() - mark
-        mark = time.perf_counter()
-        attach_quicklook(swath_id, path, source, store_name)
-        timings["quicklook"] = timings.get("quicklook", 0.0) + time.perf_counter() - mark
-    return FileOutcome(source.path, "new", "", source.size, swath_id, result.seconds)
+            return FileOutcome(source.path, "skipped", f"lease passed on: {error}",
+                               source.size, self.swath_id)
+        return FileOutcome(source.path, "failed", str(error), source.size, self.swath_id)
 
 
 class LeaseKeeper:

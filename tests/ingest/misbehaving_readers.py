@@ -55,3 +55,21 @@ def pid_renderer(path: str) -> object:
     from ingest.quicklook import make_quicklook
 
     return replace(make_quicklook(path), variable=str(os.getpid()))
+
+
+def burn(seconds: float) -> float:
+    """Spend ``seconds`` of CPU time (for ever when negative); return the seconds spent."""
+    started = time.process_time()
+    while seconds < 0 or time.process_time() - started < seconds:
+        sum(range(10_000))
+    return time.process_time() - started
+
+
+def crash_or_hang(path: str, hints: dict | None = None, **limits: object) -> object:
+    """Die with SIGSEGV on files whose name contains 'crash', hang for ever on 'hang',
+    else read normally (with the ingest's limits, as the pooled reader is called)."""
+    if "crash" in os.path.basename(path):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if "hang" in os.path.basename(path):
+        time.sleep(3600)
+    return read_metadata(path, hints, **limits)  # type: ignore[arg-type]

@@ -115,3 +115,25 @@ def test_a_crashing_quicklook_is_a_quicklook_error_and_its_child_is_replaced(
         with pytest.raises(QuicklookError, match="SIGSEGV"):
             inspector.quicklook(drawable["crash"], 60)
         assert inspector.quicklook(drawable["good"], 60).png.startswith(b"\x89PNG")
+
+
+def test_each_request_has_its_own_cpu_budget_and_a_spinning_one_is_stopped() -> None:
+    # RLIMIT_CPU counts a process's whole life: the child moves the limit per request, so
+    # requests that each stay within the budget all pass though together they exceed it.
+    with closing(Inspector(cpu_limit_s=2)) as inspector:
+        spent = [inspector.call(f"{MISBEHAVING}:burn", [1.2], "burn", timeout_s=60)
+                 for _ in range(3)]
+        assert sum(spent) > 3  # past any whole-life limit of 2 (+1 for rounding) seconds
+        started = time.monotonic()
+        with pytest.raises(InspectError) as err:
+            inspector.call(f"{MISBEHAVING}:burn", [-1], "spinner", timeout_s=60)
+        assert err.value.reason == "inspect_timeout"
+        assert "more than its 2 CPU seconds" in err.value.message
+        assert time.monotonic() - started < 30  # the CPU budget, not the wall timeout
+        assert inspector.call(f"{MISBEHAVING}:burn", [0.1], "after", timeout_s=60) > 0
+
+
+def test_the_cpu_budget_follows_the_timeout_as_in_the_one_shot_child() -> None:
+    from ingest.inspector import cpu_budget
+
+    assert (cpu_budget(0.5), cpu_budget(3), cpu_budget(60)) == (1, 4, 61)
