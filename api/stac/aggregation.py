@@ -157,10 +157,10 @@ def check_size(search: SwathSearch) -> None:
         except EmptyResultSet:  # a filter Django proves empty: nothing to scan
             return
     else:
-        rows, how = qs.values("id")[: limit + 1].count(), "more than"
-        how = how if rows > limit else "counted"
+        rows, how = qs.values("id")[: limit + 1].count(), "counted more than"
     if rows > limit:
-        raise QueryError(f"this aggregation would scan too many rows: {how} {rows:,}"
+        shown = limit if connection.vendor != "postgresql" else rows
+        raise QueryError(f"this aggregation would scan too many rows: {how} {shown:,}"
                          f" (STAC_AGGREGATE_MAX_ROWS is {limit:,}); narrow the collections,"
                          " the time window or the area")
 
