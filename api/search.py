@@ -92,8 +92,14 @@ class SearchPage:
     exact: bool
 
 
-def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
-    """The queryset for all matches of a search, unordered."""
+def filtered(search: SwathSearch, base: QuerySet | None = None,
+             bound_start: bool = True) -> QuerySet:
+    """The queryset for all matches of a search, unordered.
+
+    `bound_start=False` leaves out _earliest_start's redundant lower bound on start_time,
+    whose value the planner cannot know when it plans: an EXPLAIN of the rows a search
+    matches (api.stac.aggregation's guard) then estimates them from the time window.
+    """
     qs = base if base is not None else Swath.objects.all()
     qs = qs.filter(state__in=search.states) if len(search.states) > 1 else qs.filter(
         state=search.states[0])
@@ -105,7 +111,7 @@ def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
             footprint__intersects=geom)
     if search.start is not None or search.end is not None:
         qs = qs.between(search.start, search.end)
-        if search.start is not None and connection.vendor == "postgresql":
+        if search.start is not None and connection.vendor == "postgresql" and bound_start:
             qs = qs.filter(start_time__gte=_earliest_start(search.start))
     if search.collections is not None:
         qs = qs.filter(collection__slug__in=search.collections)
