@@ -18,7 +18,7 @@ from api.exceptions import QueryError
 from api.params import parse_list
 from api.requests import RequestModel, rule
 from api.stac import aggregation
-from api.stac.params import EMPTY, Names, SearchBody, SearchQuery
+from api.stac.params import EMPTY, ItemsQuery, Names, SearchBody, SearchQuery
 
 NOT_FOR_AGGREGATES = ("limit", "token", "sortby", "fields")
 _NAMES_DOC = f"comma-separated: {', '.join(aggregation.KINDS)} (default all)"
@@ -42,6 +42,10 @@ class _Aggregate(RequestModel):
     sortby: SkipJsonSchema[Any] = None
     fields: SkipJsonSchema[Any] = None
 
+    @classmethod
+    def names(cls) -> list[str]:
+        return [n for n in super().names() if n not in NOT_FOR_AGGREGATES]
+
     @model_validator(mode="before")
     @classmethod
     def _no_paging(cls, values: Any) -> Any:
@@ -61,6 +65,15 @@ class _Aggregate(RequestModel):
 
 class AggregateQuery(_Aggregate, SearchQuery):
     """GET /stac/aggregate: item search's query filters, comma lists."""
+
+    aggregations: Annotated[list[str] | None, rule(
+        partial(parse_list, name="aggregations"), str, EMPTY)] = Field(
+        None, description=_NAMES_DOC)
+
+
+class CollectionAggregateQuery(_Aggregate, ItemsQuery):
+    """GET /stac/collections/{id}/aggregate: the items query's filters (the path names
+    the collection)."""
 
     aggregations: Annotated[list[str] | None, rule(
         partial(parse_list, name="aggregations"), str, EMPTY)] = Field(

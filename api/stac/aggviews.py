@@ -7,10 +7,16 @@ from typing import Any
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 
+from api.exceptions import QueryError
 from api.search import SwathSearch
 from api.stac import aggregation
-from api.stac.aggparams import AggregateBody, AggregateQuery
-from api.stac.docs import aggregate_get_schema, aggregate_post_schema, aggregations_schema
+from api.stac.aggparams import AggregateBody, AggregateQuery, CollectionAggregateQuery
+from api.stac.docs import (
+    aggregate_get_schema,
+    aggregate_post_schema,
+    aggregations_schema,
+    collection_aggregate_get_schema,
+)
 from api.stac.views import StacView, json_response
 from catalog.models import Collection
 
@@ -54,6 +60,27 @@ class AggregateView(StacView):
         _known(collection_id)
         query = AggregateBody.parse(request.data)
         return self._answer(query.search(collection_id), query.request(), collection_id)
+
+
+class CollectionAggregateView(AggregateView):
+    """/stac/collections/{id}/aggregate: the path names the collection."""
+
+    @extend_schema(operation_id="stac_collection_aggregate_get")
+    @collection_aggregate_get_schema
+    def get(self, request: Request, collection_id: str | None = None) -> Any:
+        """Counts over one collection's items that a search with the same filters matches."""
+        _known(collection_id)
+        query = CollectionAggregateQuery.parse(request.query_params.dict())
+        return self._answer(query.search(collection_id), query.request(), collection_id)
+
+    @extend_schema(operation_id="stac_collection_aggregate_post")
+    @aggregate_post_schema
+    def post(self, request: Request, collection_id: str | None = None) -> Any:
+        """As GET, with the filters in a JSON body (`collections` is the path's)."""
+        if isinstance(request.data, dict) and request.data.get("collections") not in (None, []):
+            raise QueryError("collections: not a parameter here; the path names the "
+                             f"collection ({collection_id})")
+        return super().post(request, collection_id)
 
 
 class AggregationsView(StacView):

@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 
 from api.requests import query_parameters
-from api.stac.aggparams import AggregateBody, AggregateQuery
+from api.stac.aggparams import AggregateBody, AggregateQuery, CollectionAggregateQuery
 from api.stac.params import ItemsQuery, SearchBody, SearchQuery
 
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
@@ -47,6 +47,9 @@ TOO_MANY = OpenApiResponse(ERROR, description="bad parameter (the message lists 
                            "allowed), or more rows to scan than STAC_AGGREGATE_MAX_ROWS")
 aggregate_get_schema = extend_schema(
     tags=["stac"], parameters=query_parameters(AggregateQuery),
+    responses={200: AGGREGATION_COLLECTION, 400: TOO_MANY, 404: ERRORS[404]})
+collection_aggregate_get_schema = extend_schema(
+    tags=["stac"], parameters=query_parameters(CollectionAggregateQuery),
     responses={200: AGGREGATION_COLLECTION, 400: TOO_MANY, 404: ERRORS[404]})
 aggregate_post_schema = extend_schema(
     tags=["stac"], request={"application/json": AggregateBody},

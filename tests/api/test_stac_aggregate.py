@@ -167,6 +167,14 @@ def test_a_collection_aggregate_counts_that_collection_only(client: APIClient,
     assert body["aggregations"][1]["buckets"] == [
         {"key": "viirs-npp-l2", "data_type": "string", "frequency": n}]
     assert client.get("/stac/collections/nope/aggregate").status_code == 404
+    post = client.post("/stac/collections/viirs-npp-l2/aggregate",
+                       {"aggregations": ["total_count"]}, format="json").json()
+    assert body_total(post) == n
+    for r in (client.get("/stac/collections/viirs-npp-l2/aggregate", {"collections": "x"}),
+              client.post("/stac/collections/viirs-npp-l2/aggregate", {"collections": ["x"]},
+                          format="json")):
+        assert r.status_code == 400
+        assert "collections" in r.json()["error"]
 
 
 def test_without_aggregations_every_one_is_computed(client: APIClient,
@@ -205,7 +213,7 @@ def test_counts_equal_brute_force_counts_over_the_shared_granules(
     ({"centroid_geohash_grid_frequency_precision": "two"}, "allowed: a whole number 1 to 8"),
     ({"limit": "5"}, "limit: not a parameter of an aggregation"),
     ({"sortby": "-datetime"}, "sortby: not a parameter of an aggregation"),
-    ({"colections": "a"}, "unknown parameter(s): colections; allowed:"),
+    ({"colections": "a"}, "unknown parameter(s): colections; allowed: aggregations, bbox,"),
     ({"bbox": "1,2,3"}, "bbox"),
     ({"filter": "nonsense ="}, "filter"),
 ])
