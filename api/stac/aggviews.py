@@ -109,3 +109,19 @@ class AggregationsView(StacView):
     def post(self, request: Request, collection_id: str | None = None) -> Any:
         """The same listing as GET; a body is not read."""
         return self._listing(collection_id)
+
+
+class CollectionAggregationsView(AggregationsView):
+    """/stac/collections/{id}/aggregations: the same listing (every collection has all)."""
+
+    @extend_schema(operation_id="stac_collection_aggregations_get")
+    @aggregations_schema
+    def get(self, request: Request, collection_id: str | None = None) -> Any:
+        """The aggregations /aggregate computes for this collection (all of them)."""
+        return self._listing(collection_id)
+
+    @extend_schema(operation_id="stac_collection_aggregations_post")
+    @aggregations_schema
+    def post(self, request: Request, collection_id: str | None = None) -> Any:
+        """The same listing as GET; a body is not read."""
+        return self._listing(collection_id)

@@ -21,8 +21,8 @@ urlpatterns = [
     path("collections/<slug:collection_id>/items", views.ItemsView.as_view(), name="items"),
     path("collections/<slug:collection_id>/aggregate",
          aggviews.CollectionAggregateView.as_view(), name="collection-aggregate"),
-    path("collections/<slug:collection_id>/aggregations", aggviews.AggregationsView.as_view(),
-         name="collection-aggregations"),
+    path("collections/<slug:collection_id>/aggregations",
+         aggviews.CollectionAggregationsView.as_view(), name="collection-aggregations"),
     path("collections/<slug:collection_id>/items/<str:item_id>", views.ItemView.as_view(),
          name="item"),
 ]
