@@ -278,3 +278,13 @@ def test_openapi_describes_the_aggregation_endpoints(client: APIClient) -> None:
     assert "AggregationCollection" in str(get["responses"]["200"])
     assert "requestBody" in schema["paths"]["/stac/aggregate"]["post"]
     assert "get" in schema["paths"]["/stac/aggregations"]
+
+
+def test_a_filter_that_matches_nothing_counts_zero(client: APIClient,
+                                                    synthetic: list[Swath]) -> None:
+    for params in ({"ids": "not-a-uuid"},
+                   {"datetime": "1990-01-01T00:00:00Z/1990-12-31T00:00:00Z"}):
+        body = client.get("/stac/aggregate", params).json()
+        assert as_counts(body)["total_count"] == 0
+        assert all(a.get("buckets", []) == [] for a in body["aggregations"])
+        assert all(a.get("overflow", 0) == 0 for a in body["aggregations"])
