@@ -31,11 +31,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models.expressions import RawSQL
 
 from api.exceptions import QueryError
-from api.search import SwathSearch, filtered, planner_estimate, statement_limit
+from api.search import (
+    STATEMENT_TIMEOUT_MS,
+    SwathSearch,
+    filtered,
+    planner_estimate,
+    statement_limit,
+)
+from api.timelimit import timed_out
 from catalog.models import Collection
 
 INTERVALS = ("day", "month", "year")
@@ -172,9 +179,17 @@ def check_size(search: SwathSearch) -> None:
 
 def aggregate(search: SwathSearch, req: Request) -> list[dict[str, Any]]:
     """The requested aggregations over the search's matches, in the order asked."""
-    with statement_limit():
-        check_size(search)
-        counts, total = _counts(search, req)
+    try:
+        with statement_limit():
+            check_size(search)
+            counts, total = _counts(search, req)
+    except DatabaseError as e:
+        # An estimate under the limit can still be wrong (a CQL2 filter the planner
+        # cannot see into): the statement timeout is the last bound, answered as a 400.
+        if timed_out(e):
+            raise QueryError(f"the aggregation took longer than {STATEMENT_TIMEOUT_MS / 1000:g}"
+                             " s: narrow the collections, the time window or the area") from e
+        raise
     out = []
     for name in req.names:
         kind = KINDS[name]

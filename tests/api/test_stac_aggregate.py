@@ -288,3 +288,24 @@ def test_a_filter_that_matches_nothing_counts_zero(client: APIClient,
         assert as_counts(body)["total_count"] == 0
         assert all(a.get("buckets", []) == [] for a in body["aggregations"])
         assert all(a.get("overflow", 0) == 0 for a in body["aggregations"])
+
+
+def test_an_aggregate_slower_than_the_statement_timeout_answers_400(
+        client: APIClient, synthetic: list[Swath], monkeypatch: pytest.MonkeyPatch) -> None:
+    # An estimate under the limit can be wrong; the timeout is the last bound. 1 ms is
+    # less than planning the statement and the geohash grid of 5,300 footprints take.
+    import api.search
+    import api.stac.aggregation
+
+    coll = synthetic[0].collection
+    Swath.objects.bulk_create([Swath(
+        collection=coll, granule_id=f"bulk{i}", filename=f"bulk{i}.nc", state="VERIFIED",
+        footprint=box(i % 350 - 175, -40, i % 350 - 170, 40), start_time=T0,
+        end_time=T0 + timedelta(minutes=5), sha256=f"{i:064x}", size=i) for i in range(5000)])
+
+    monkeypatch.setattr(api.search, "STATEMENT_TIMEOUT_MS", 1)
+    monkeypatch.setattr(api.stac.aggregation, "STATEMENT_TIMEOUT_MS", 1)
+    r = client.get("/stac/aggregate", {"aggregations": ALL,
+                                       "centroid_geohash_grid_frequency_precision": "8"})
+    assert r.status_code == 400, r.content
+    assert r.json()["error"].startswith("the aggregation took longer than 0.001 s")
