@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -91,8 +92,14 @@ class SearchPage:
     exact: bool
 
 
-def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
-    """The queryset for all matches of a search, unordered."""
+def filtered(search: SwathSearch, base: QuerySet | None = None,
+             bound_start: bool = True) -> QuerySet:
+    """The queryset for all matches of a search, unordered.
+
+    `bound_start=False` leaves out _earliest_start's redundant lower bound on start_time,
+    whose value the planner cannot know when it plans: an EXPLAIN of the rows a search
+    matches (api.stac.aggregation's guard) then estimates them from the time window.
+    """
     qs = base if base is not None else Swath.objects.all()
     qs = qs.filter(state__in=search.states) if len(search.states) > 1 else qs.filter(
         state=search.states[0])
@@ -104,7 +111,7 @@ def filtered(search: SwathSearch, base: QuerySet | None = None) -> QuerySet:
             footprint__intersects=geom)
     if search.start is not None or search.end is not None:
         qs = qs.between(search.start, search.end)
-        if search.start is not None and connection.vendor == "postgresql":
+        if search.start is not None and connection.vendor == "postgresql" and bound_start:
             qs = qs.filter(start_time__gte=_earliest_start(search.start))
     if search.collections is not None:
         qs = qs.filter(collection__slug__in=search.collections)
@@ -179,7 +186,7 @@ def _earliest_start(start: datetime) -> RawSQL:
                   " interval '0') FROM catalog_swath))", [start], output_field=DateTimeField())
 
 
-def _estimate(qs: QuerySet) -> int:
+def planner_estimate(qs: QuerySet) -> int:
     """The planner's row estimate for a queryset (PostgreSQL), else -1."""
     if connection.vendor != "postgresql":
         return -1
@@ -219,15 +226,7 @@ def run_search(search: SwathSearch, base: QuerySet | None = None,
     try:
         if render is not None:
             return _run_rendered(search, base, render)
-        # SET LOCAL needs a transaction on PostgreSQL. The embedded default (SQLite) opens
-        # every transaction IMMEDIATE (settings), which would make a search wait for an
-        # ingest's writes; there each statement reads its own WAL snapshot instead.
-        postgres = connection.vendor == "postgresql"
-        with (transaction.atomic() if postgres else contextlib.nullcontext()), \
-                sqlite_time_limit(STATEMENT_TIMEOUT_MS):
-            if postgres:
-                with connection.cursor() as cur:
-                    cur.execute("SET LOCAL statement_timeout = %s", [STATEMENT_TIMEOUT_MS])
+        with statement_limit():
             return _run(search, base, columns)
     except DatabaseError as e:
         if timed_out(e):
@@ -236,6 +235,23 @@ def run_search(search: SwathSearch, base: QuerySet | None = None,
                 "narrow the area, the time window or the collections"
             ) from e
         raise
+
+
+@contextlib.contextmanager
+def statement_limit() -> Iterator[None]:
+    """Each statement run inside the block stops after STATEMENT_TIMEOUT_MS (either database).
+
+    SET LOCAL needs a transaction on PostgreSQL. The embedded default (SQLite) opens
+    every transaction IMMEDIATE (settings), which would make a search wait for an
+    ingest's writes; there each statement reads its own WAL snapshot instead.
+    """
+    postgres = connection.vendor == "postgresql"
+    with (transaction.atomic() if postgres else contextlib.nullcontext()), \
+            sqlite_time_limit(STATEMENT_TIMEOUT_MS):
+        if postgres:
+            with connection.cursor() as cur:
+                cur.execute("SET LOCAL statement_timeout = %s", [STATEMENT_TIMEOUT_MS])
+        yield
 
 
 def _page_query(search: SwathSearch, base: QuerySet | None
@@ -277,7 +293,7 @@ def _count(qs: QuerySet) -> tuple[int, bool]:
     n = qs.order_by().values("id")[: COUNT_CAP + 1].count()
     if n <= COUNT_CAP:
         return n, True
-    estimate = _estimate(qs)
+    estimate = planner_estimate(qs)
     return (max(estimate, n) if estimate >= 0 else n), False
 
 
@@ -340,7 +356,7 @@ def _run_rendered(search: SwathSearch, base: QuerySet | None, render: RenderSQL)
         if n <= COUNT_CAP:
             matched, exact = n, True
         else:
-            estimate = _estimate(qs)
+            estimate = planner_estimate(qs)
             matched, exact = max(estimate, n), False
         cursor = paging.Cursor(values=[], pk=0, snapshot=cursor.snapshot, matched=matched,
                                exact=exact)

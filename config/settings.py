@@ -326,6 +326,10 @@ API_STATEMENT_TIMEOUT_MS = env_int("API_STATEMENT_TIMEOUT_MS", 5000, minimum=100
 # (api.stac.storeditems), rendered from the same declaration as the Python renderer
 # (api.stac.itemdef); off, PostgreSQL pages are rendered in Python as on SpatiaLite.
 API_SQL_ITEMS = env_bool("API_SQL_ITEMS", True)
+# /stac/aggregate refuses (400, naming both numbers) a request whose filter the planner
+# estimates to match more rows than this (SpatiaLite: counted up to it), rather than
+# scanning them into a statement timeout (api.stac.aggregation).
+STAC_AGGREGATE_MAX_ROWS = env_int("STAC_AGGREGATE_MAX_ROWS", 500_000, minimum=1)
 
 # --- caches (throttling, sign-in lockout) -----------------------------------------
 _redis_cache = env_str("CACHE_URL")

@@ -1,7 +1,8 @@
 """The conformance classes this API advertises: only the ones its tests pass.
 
 Checked by stac-api-validator (core, collections, features, item-search, fields,
-sort, filter) in tests/api/test_stac_live.py. Not advertised: query, transaction,
+sort, filter) in tests/api/test_stac_live.py; aggregation by
+tests/api/test_stac_aggregate.py. Not advertised: query, transaction,
 advanced comparison operators (LIKE/BETWEEN/IN work for our queryables, but the
 validator probes a 'mission' property we do not have), spatial functions other
 than S_INTERSECTS, arrays, arithmetic, property-property comparisons.
@@ -30,4 +31,7 @@ CONFORMS_TO = [
     f"{CQL2}/basic-spatial-functions",
     f"{CQL2}/temporal-operators",
     f"{CQL2}/temporal-functions",
+    # stac-api-extensions/aggregation v0.3.0; its #filter: /aggregate takes CQL2 too.
+    "https://api.stacspec.org/v0.3.0/aggregation",
+    "https://api.stacspec.org/v0.3.0/aggregation#filter",
 ]

@@ -72,6 +72,12 @@ def collection(coll: Collection, url: Url, extent: dict[str, Any]) -> dict[str, 
             {"rel": "items", "type": GEOJSON, "href": url(f"{base}/items")},
             {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
              "type": "application/schema+json", "href": url(f"{base}/queryables")},
+            {"rel": "aggregate", "type": "application/json", "method": "GET",
+             "href": url(f"{base}/aggregate")},
+            {"rel": "aggregate", "type": "application/json", "method": "POST",
+             "href": url(f"{base}/aggregate")},
+            {"rel": "aggregations", "type": "application/json",
+             "href": url(f"{base}/aggregations")},
         ],
     }
     summaries: dict[str, list[str]] = {}

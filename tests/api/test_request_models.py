@@ -16,8 +16,12 @@ pytestmark = pytest.mark.django_db
 
 STAC_BODY = {"bbox", "datetime", "intersects", "collections", "ids", "limit", "filter",
              "filter-lang", "filter-crs", "sortby", "fields", "token"}
+AGGREGATE = STAC_BODY - {"limit", "sortby", "fields", "token"} | {
+    "aggregations", "datetime_frequency_interval", "centroid_geohash_grid_frequency_precision"}
 QUERIES = {  # path -> the query parameters it documents and takes
     "/stac/search": STAC_BODY,
+    "/stac/aggregate": AGGREGATE,
+    "/stac/collections/{collection_id}/aggregate": AGGREGATE - {"collections"},
     "/stac/collections/{collection_id}/items": STAC_BODY - {"collections"},
     "/api/v1/swaths/": {"bbox", "intersects", "point", "radius_km", "region", "datetime",
                         "collection", "platform", "orbit", "relative_orbit", "orbit_cycle",
@@ -33,6 +37,13 @@ BODIES = {  # path -> (its body component, a body using every documented name)
         "filter-lang": "cql2-json", "filter-crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
         "sortby": [{"field": "datetime", "direction": "desc"}],
         "fields": {"include": ["id"], "exclude": ["geometry"]}, "intersects": None}),
+    "/stac/aggregate": ("AggregateBody", {
+        "bbox": [0, 0, 10, 10], "datetime": "2024-01-01T00:00:00Z/..",
+        "collections": ["c"], "ids": [],
+        "filter": {"op": "=", "args": [{"property": "platform"}, "aqua"]},
+        "filter-lang": "cql2-json", "filter-crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+        "intersects": None, "aggregations": ["total_count", "datetime_frequency"],
+        "datetime_frequency_interval": "day", "centroid_geohash_grid_frequency_precision": 4}),
     "/api/v1/swaths/search/": ("SwathBody", {
         "intersects": {"type": "Point", "coordinates": [5, 5]}, "region": "", "point": "",
         "radius_km": None, "bbox": None, "datetime": "2024-01-01/2024-12-31",

@@ -61,6 +61,7 @@ export async function postJSON(url, body) {
 }
 
 export const searchUrl = (params) => `${config.stac}search?${params}`;
+export const aggregateUrl = (params) => `${config.stac}aggregate?${params}`;
 export const swathUrl = (uuid) => `${config.api}swaths/${uuid}/`;
 export const downloadUrl = (uuid) => `${config.api}swaths/${uuid}/download`;
 export const stacItemUrl = (collection, uuid) => `${config.stac}collections/${collection}/items/${uuid}`;

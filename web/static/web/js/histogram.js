@@ -1,10 +1,13 @@
 // How many swaths fall in each period of the search's time range.
 //
-// The API has no aggregation endpoint: each bar is one STAC search with limit=1 whose
-// numberMatched is the count of swaths overlapping that period (so a swath spanning a
-// boundary counts in both bars). At most MAX_BINS + 1 requests, CONCURRENCY at a time.
+// Bars of a day, a month or a year come from one /stac/aggregate request
+// (datetime_frequency): the swaths that start in each period, counted exactly. Other
+// periods, which the aggregation does not have, are one STAC search each with limit=1
+// whose numberMatched is the count of swaths overlapping that period (so a swath
+// spanning a boundary counts in both bars): at most MAX_BINS + 1 requests,
+// CONCURRENCY at a time.
 
-import { getJSON, searchUrl } from "./api.js";
+import { aggregateUrl, getJSON, searchUrl } from "./api.js";
 import { searchParams } from "./state.js";
 
 const MAX_BINS = 24;
@@ -89,6 +92,7 @@ export async function computeHistogram(state, features, signal) {
   if (!range || range[1] < range[0]) return null;
   const made = makeBins(range[0], range[1]);
   if (!made) return null;
+  if (AGGREGATED.has(made.unit.name)) return aggregated(state, range, made, signal);
   const base = searchParams({ ...state, start: "", end: "" }, { limit: 1, fields: "id" });
   let next = 0;
   const worker = async () => {
@@ -102,6 +106,25 @@ export async function computeHistogram(state, features, signal) {
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return made;
+}
+
+const AGGREGATED = new Set(["day", "month", "year"]);
+
+async function aggregated(state, range, made, signal) {
+  // One request for every bar: the search's filters over the charted range.
+  const params = searchParams({ ...state, start: "", end: "" }, { fields: "" });
+  params.delete("limit");
+  params.set("datetime", `${iso(range[0])}/${iso(range[1])}`);
+  params.set("aggregations", "datetime_frequency");
+  params.set("datetime_frequency_interval", made.unit.name);
+  const body = await getJSON(aggregateUrl(params), { signal });
+  const counts = new Map(body.aggregations[0].buckets.map((b) => [Date.parse(b.key), b.frequency]));
+  for (const bin of made.bins) {
+    bin.count = counts.get(floorTo(bin.start, made.unit)) ?? 0;
+    bin.estimated = false;
+  }
+  made.byStart = true;
   return made;
 }
 
@@ -136,7 +159,8 @@ export function renderHistogram(section, caption, bars, made, onPick) {
   bars.replaceChildren(fragment);
   const first = binLabel(bins[0], unit);
   const last = binLabel(bins[bins.length - 1], unit);
-  caption.textContent = `Swaths per ${unit.name}, ${first} to ${last} (tallest bar: ${max}).`
+  const per = made.byStart ? `Swaths starting each ${unit.name}` : `Swaths per ${unit.name}`;
+  caption.textContent = `${per}, ${first} to ${last} (tallest bar: ${max}).`
     + (pickable ? " Select a bar to search that period." : "");
   section.hidden = false;
 }

@@ -4,6 +4,7 @@
 import { config, getJSON, searchUrl } from "./api.js";
 import { CutAll } from "./cutall.js";
 import { Details } from "./details.js";
+import { CountGrid, precisionFor } from "./countgrid.js";
 import { computeHistogram, renderHistogram } from "./histogram.js";
 import { MapView } from "./mapview.js";
 import { ResultList } from "./results.js";
@@ -154,6 +155,7 @@ async function runSearch({ pageIndex = 0, url = "push" } = {}) {
   window.swathstore.completed += 1;
   firstSearchEnded();
   if (pageIndex === 0) updateHistogram(features);
+  if (pageIndex === 0 && $("count-grid").checked) grid.show(state, $("count-grid"));
 }
 
 function showPageStatus(body, pageIndex) {
@@ -270,6 +272,16 @@ const mapView = new MapView($("map"), {
   onHover: hover,
   onSelect: select,
 });
+const grid = new CountGrid(mapView.map);
+$("count-grid").addEventListener("change", (e) => {
+  if (e.target.checked) grid.show(state, e.target);
+  else grid.hide();
+});
+mapView.map.on("zoomend", () => {
+  // Finer cells as the map zooms in: the counts again at the new zoom's precision.
+  const zoom = mapView.map.getZoom();
+  if ($("count-grid").checked && precisionFor(zoom) !== grid.precision) grid.show(state, $("count-grid"));
+});
 const results = new ResultList($("result-list"), { onHover: hover, onSelect: select });
 const details = new Details({ getState: () => state, onClose: closeDetails });
 const subsets = new SubsetList($("my-subsets"));
@@ -305,7 +317,7 @@ window.addEventListener("popstate", restore);
 
 // For the browser tests and for anyone curious in the console.
 // `completed` counts searches that ended (results, none, or an error).
-window.swathstore = { map: mapView, timings, state: () => state, completed: 0 };
+window.swathstore = { map: mapView, grid, timings, state: () => state, completed: 0 };
 
 restore();
 // The base map and the collection list wait for the first search (1.5 s at most), so
