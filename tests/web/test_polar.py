@@ -6,6 +6,8 @@ Screenshots go to test-output/web/ (gitignored): look at them.
 
 from __future__ import annotations
 
+import json
+import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from catalog.services import get_or_create_collection
 from ingest.pipeline import ingest_file
 from tests.support.liveserver import LiveServer
 from tests.support.stores import local_primary
+from tests.web.conftest import SHOTS, Archive
 from tests.web.test_map import completed, listed, open_map, wait_search
 
 pytestmark = pytest.mark.browser
@@ -197,6 +200,21 @@ def test_a_box_near_the_pole_beside_it_or_across_the_antimeridian_searches_that_
     assert page.get_attribute("#results", "data-state") == "empty"
     assert page.is_hidden("#error")
     shot(page, "2-across-the-antimeridian")
+    # A polygon drawn round the pole (four clicks, then the first vertex again).
+    frame = page.locator("#map").bounding_box()
+    x, y = pole_pixel(page, 90)
+    corners = [(frame["x"] + x + dx, frame["y"] + y + dy)
+               for dx, dy in ((-50, -50), (50, -50), (50, 50), (-50, 50), (-50, -50))]
+    page.click(".leaflet-draw-draw-polygon")
+    before = completed(page)
+    for cx, cy in corners:
+        page.mouse.click(cx, cy)
+        page.wait_for_timeout(150)
+    wait_search(page, before)
+    poly = page.evaluate("window.swathstore.state().poly")
+    assert [p for p in poly if p[1] == 90] and shapely.Polygon(poly).is_valid, poly
+    assert listed(page) == [str(north.uuid)]
+    shot(page, "3-polygon-round-the-pole")
 
 
 def test_the_polar_area_helpers_in_the_browser(page, web_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
@@ -226,6 +244,35 @@ def test_the_polar_area_helpers_in_the_browser(page, web_server: LiveServer) -> 
     assert got["plain"] == [[10, 70], [20, 70], [20, 75]]
     assert got["windows"] == [[[170, 70], [180, 70], [180, 75], [170, 75]],
                               [[-180, 70], [-170, 70], [-170, 75], [-180, 75]]]
-    assert got["clipped"] == [[0, 30], [10, 30], [10, 40], [0, 40]]
+    assert sorted(got["clipped"]) == [[0, 30], [0, 40], [10, 30], [10, 40]]
     assert got["hash"] == "#map=3/-90/0/antarctic&poly=-180,-80;180,-80;180,-90;-180,-90"
     assert got["bad"] is None
+
+
+def test_switching_views_with_500_footprints_is_quick(
+        page, web_server: LiveServer, archive_rows: Archive, shot) -> None:  # type: ignore[no-untyped-def]
+    """Time from a click on a view to the next frame painted, 500 footprints on the map;
+    the first switch to a polar view also clips and projects its base map."""
+    open_map(page, web_server)
+    assert len(listed(page)) == 500
+    runs = []
+    for name in ("arctic", "antarctic", "mercator") * 3:
+        ms = page.evaluate("""async name => {
+          const t0 = performance.now();
+          document.getElementById(`projection-${name}`).click();
+          await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+          return performance.now() - t0;
+        }""", name)
+        assert page.get_attribute("#map", "data-projection") == name
+        runs.append({"view": name, "ms": round(ms)})
+    drawn = page.evaluate("window.swathstore.map.layers.size")
+    figures = {name: statistics.median(r["ms"] for r in runs[3:] if r["view"] == name)
+               for name in ("arctic", "antarctic", "mercator")}
+    figures["first_arctic"] = runs[0]["ms"]
+    figures["first_antarctic"] = runs[1]["ms"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "timings-polar-switch.json").write_text(json.dumps(
+        {"median": figures, "runs": runs, "footprints_drawn": drawn}, indent=1))
+    assert drawn > 0
+    assert max(figures.values()) < 5000, figures  # a sanity bound; the figure is recorded
+    shot(page, "world-again")
