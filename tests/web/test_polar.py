@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from catalog.models import Swath
 from catalog.services import get_or_create_collection
 from ingest.pipeline import ingest_file
 from tests.support.liveserver import LiveServer
-from tests.support.stores import local_primary
 from tests.web.conftest import SHOTS, Archive
 from tests.web.test_map import completed, listed, open_map, wait_search
 
@@ -36,16 +34,16 @@ class PolarSwaths:
 
 @pytest.fixture
 def polar_swaths(web_server: LiveServer, transactional_db: None,
-                 shared_swaths: Path) -> Iterator[PolarSwaths]:
-    """The two granules ingested through the real pipeline into the server's store."""
+                 shared_swaths: Path) -> PolarSwaths:
+    """The two granules ingested through the real pipeline into the server's store (the
+    test process's primary store while web_server runs)."""
     got = {}
-    with local_primary(web_server.store_dir):
-        for name, file in (("north", NORTH), ("south", SOUTH)):
-            collection, _ = get_or_create_collection(f"polar-{name}")
-            outcome = ingest_file(shared_swaths / file, collection.pk)
-            assert outcome.status == "new", outcome.reason
-            got[name] = Swath.objects.get(pk=outcome.swath_id)
-        yield PolarSwaths(**got)
+    for name, file in (("north", NORTH), ("south", SOUTH)):
+        collection, _ = get_or_create_collection(f"polar-{name}")
+        outcome = ingest_file(shared_swaths / file, collection.pk)
+        assert outcome.status == "new", outcome.reason
+        got[name] = Swath.objects.get(pk=outcome.swath_id)
+    return PolarSwaths(**got)
 
 
 def footprint(swath: Swath) -> shapely.Geometry:
