@@ -3,7 +3,8 @@
 # widget into web/static/vendor (idempotent).
 #   npm ci runs only when node_modules is missing or package-lock.json changed, without
 #   install scripts (none is needed; swagger-ui-dist's dependency would send telemetry);
-#   Leaflet, Leaflet.draw, Swagger UI and OpenLayers are copied as they ship; world-atlas
+#   Leaflet, Leaflet.draw, proj4, Proj4Leaflet (the polar views), Swagger UI and OpenLayers
+#   are copied as they ship; world-atlas
 #   TopoJSON becomes GeoJSON for the offline base maps. Nothing is fetched at run time.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,7 +19,7 @@ fi
 
 out=static/vendor
 mkdir -p "$out/leaflet/images" "$out/leaflet-draw/images" "$out/world" "$out/swagger-ui" \
-         "$out/ol"
+         "$out/ol" "$out/proj4" "$out/proj4leaflet"
 copy() {  # copy SRC... DIR, only files that changed
     cp -u "$@"
 }
@@ -29,6 +30,9 @@ copy node_modules/leaflet-draw/dist/leaflet.draw.js node_modules/leaflet-draw/di
      "$out/leaflet-draw/"
 copy node_modules/leaflet-draw/dist/images/* "$out/leaflet-draw/images/"
 copy node_modules/world-atlas/LICENSE "$out/world/"
+# The polar views of the map (web/static/web/js/polar.js): EPSG:3413 and EPSG:3031 in Leaflet.
+copy node_modules/proj4/dist/proj4.js node_modules/proj4/LICENSE.md "$out/proj4/"
+copy node_modules/proj4leaflet/src/proj4leaflet.js node_modules/proj4leaflet/LICENSE "$out/proj4leaflet/"
 # /api/docs/ (drf-spectacular's SWAGGER_UI_DIST points here): the bundles, their CSS, the icon.
 ui=node_modules/swagger-ui-dist
 copy "$ui/swagger-ui-bundle.js" "$ui/swagger-ui-standalone-preset.js" "$ui/swagger-ui.css" \

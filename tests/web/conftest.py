@@ -39,7 +39,7 @@ def _vendored() -> None:
     """Make sure web/build.sh has vendored Leaflet and the base map (idempotent, fast)."""
     if all((VENDOR / name).is_file() for name in (
             "world/land-50m.geojson", "leaflet/leaflet.js", "swagger-ui/swagger-ui-bundle.js",
-            "ol/ol.js")):
+            "ol/ol.js", "proj4leaflet/proj4leaflet.js")):
         return
     done = subprocess.run(["bash", str(REPO / "web" / "build.sh")], capture_output=True,
                           text=True, timeout=300)

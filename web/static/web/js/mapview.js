@@ -4,8 +4,13 @@
 // and each piece is drawn where it lies: a swath that crosses the antimeridian shows as
 // two pieces at the two edges of the map, never as a band around the world. The map
 // shows one world (no wrapped copies), so a piece is never drawn twice.
+// The Arctic and Antarctic views (polar.js) swap the map's CRS; everything drawn is
+// redrawn for the new view, and the search itself is left as it is.
+
+import * as polar from "./polar.js";
 
 const L = window.L;
+const MERCATOR_BOUNDS = [[-89.9, -180], [89.9, 180]];
 
 const STYLE = {
   footprint: { color: "#1d5fa8", weight: 1, opacity: 0.8, fill: true, fillColor: "#3b82c4", fillOpacity: 0.08 },
@@ -38,7 +43,7 @@ export class MapView {
       minZoom: 1,
       maxZoom: 12,
       worldCopyJump: false,
-      maxBounds: [[-89.9, -180], [89.9, 180]],
+      maxBounds: MERCATOR_BOUNDS,
       maxBoundsViscosity: 1.0,
       keyboard: true,
       zoomControl: true,
@@ -51,11 +56,18 @@ export class MapView {
     this.area = L.featureGroup().addTo(this.map);
     this.outlines = L.layerGroup().addTo(this.map);
     this.staticRoot = staticRoot;
+    this.projection = "mercator";
+    this.features = [];
+    this.world = null; // the base map's GeoJSON, once loaded
+    this.baseLayers = {}; // projection -> its base map layer
+    this.tiles = null;
     if (tileUrl) {
-      const tiles = L.tileLayer(tileUrl, { maxZoom: 18, noWrap: true }).addTo(this.map);
-      L.control.layers(null, { "Tiles": tiles, "Coastlines and borders": this.outlines },
+      this.tiles = L.tileLayer(tileUrl, { maxZoom: 18, noWrap: true }).addTo(this.map);
+      L.control.layers(null, { "Tiles": this.tiles, "Coastlines and borders": this.outlines },
         { collapsed: false }).addTo(this.map);
     }
+    this.showSwitch = polar.addSwitcher(this.map, this.projection, (name) => this.setProjection(name));
+    this.map.getContainer().dataset.projection = this.projection;
     this.addDrawControl();
     this.map.on("moveend", () => this.onView(this.view()));
     // The details panel opening or closing resizes the map without a window resize.
@@ -74,19 +86,68 @@ export class MapView {
     const get = async (name) => (await fetch(`${this.staticRoot}vendor/world/${name}`)).json();
     try {
       const [land, borders] = await Promise.all([get("land-50m.geojson"), get("borders-50m.geojson")]);
-      L.geoJSON(land, {
-        renderer: this.baseRenderer, interactive: false,
-        style: { color: "#a59d8a", weight: 0.6, fillColor: "#f3efe4", fillOpacity: 1 },
-      }).addTo(this.outlines);
-      L.geoJSON(borders, {
-        renderer: this.baseRenderer, interactive: false,
-        style: { color: "#b8ae98", weight: 0.6 },
-      }).addTo(this.outlines);
+      this.world = { land, borders };
+      this.showBaseMap();
       this.map.attributionControl.addAttribution("Natural Earth (world-atlas)");
       this.map.getContainer().dataset.basemap = "ready";
     } catch (e) {
       this.map.getContainer().dataset.basemap = "failed";
     }
+  }
+
+  showBaseMap() {
+    // The base map of the current view, made the first time that view shows it.
+    if (!this.world) return;
+    const name = this.projection;
+    if (!this.baseLayers[name]) {
+      this.baseLayers[name] = name === "mercator" ? L.layerGroup([
+        L.geoJSON(this.world.land, {
+          renderer: this.baseRenderer, interactive: false,
+          style: { color: "#a59d8a", weight: 0.6, fillColor: "#f3efe4", fillOpacity: 1 },
+        }),
+        L.geoJSON(this.world.borders, {
+          renderer: this.baseRenderer, interactive: false,
+          style: { color: "#b8ae98", weight: 0.6 },
+        }),
+      ]) : polar.baseLayers(this.world, name, this.baseRenderer);
+    }
+    this.outlines.clearLayers();
+    this.outlines.addLayer(this.baseLayers[name]);
+  }
+
+  setProjection(name, view = null) {
+    // Switch between Web Mercator and the polar views, keeping the search, its area, the
+    // footprints and the selection. The view goes to `view`, or to the pole (or back to
+    // the world) when none is given.
+    if (name !== "mercator" && !polar.PROJECTIONS[name]) name = "mercator";
+    if (name === this.projection) {
+      if (view) this.map.setView([view.lat, view.lon], view.zoom, { animate: false });
+      return;
+    }
+    const center = this.map.getCenter();
+    this.projection = name;
+    this.map.getContainer().dataset.projection = name;
+    this.showSwitch(name);
+    const toMercator = name === "mercator";
+    // Leaflet has no CRS switch of its own: set it, then reset the view. What is drawn is
+    // taken off first (the other pole is at infinity in a polar view) and redrawn after.
+    this.footprints.clearLayers();
+    this.area.clearLayers();
+    this.outlines.clearLayers();
+    this.map.setMaxBounds(null);
+    this.map.options.crs = toMercator ? L.CRS.EPSG3857 : polar.crs(name);
+    if (this.tiles) { // Web Mercator tiles: not on a polar map
+      if (toMercator) this.map.addLayer(this.tiles);
+      else this.map.removeLayer(this.tiles);
+    }
+    const target = view || (toMercator
+      ? { lat: Math.max(-60, Math.min(60, center.lat)), lon: center.lng, zoom: 2 }
+      : { lat: polar.PROJECTIONS[name].pole, lon: 0, zoom: polar.DEFAULT_ZOOM });
+    this.map.setView([target.lat, target.lon], target.zoom, { reset: true });
+    if (toMercator) this.map.setMaxBounds(MERCATOR_BOUNDS);
+    this.showBaseMap();
+    this.showArea(this.areaState || {});
+    this.showFootprints(this.features);
   }
 
   addDrawControl() {
@@ -104,7 +165,9 @@ export class MapView {
     this.map.on(L.Draw.Event.DRAWSTART, () => { this.drawing = true; });
     this.map.on(L.Draw.Event.DRAWSTOP, () => setTimeout(() => { this.drawing = false; }, 300));
     this.map.on(L.Draw.Event.CREATED, (e) => {
-      if (e.layerType === "rectangle") {
+      if (polar.isPolar(this.map)) {
+        this.onArea(polar.drawnArea(this.map, e.layer)); // a polygon: see polar.js
+      } else if (e.layerType === "rectangle") {
         const b = e.layer.getBounds();
         const wide = b.getEast() - b.getWest() >= 360;
         const bbox = [wide ? -180 : wrapLon(b.getWest()), b.getSouth(), wide ? 180 : wrapLon(b.getEast()), b.getNorth()];
@@ -118,15 +181,24 @@ export class MapView {
 
   view() {
     const c = this.map.getCenter();
-    return { zoom: this.map.getZoom(), lat: c.lat, lon: c.lng };
+    const view = { zoom: this.map.getZoom(), lat: c.lat, lon: c.lng };
+    if (this.projection !== "mercator") view.proj = this.projection;
+    return view;
   }
 
   setView(view) {
-    this.map.setView([view.lat, view.lon], view.zoom, { animate: false });
+    this.setProjection(view.proj || "mercator", view);
   }
 
   showArea(state) {
     this.area.clearLayers();
+    this.areaState = { bbox: state.bbox, poly: state.poly };
+    if (this.projection !== "mercator") {
+      const ring = state.bbox ? polar.bboxRing(state.bbox) : state.poly;
+      const latlngs = ring && polar.polarLatLngs([ring], polar.PROJECTIONS[this.projection].pole);
+      if (latlngs) L.polygon(latlngs, STYLE.area).addTo(this.area);
+      return;
+    }
     if (state.bbox) {
       const [w, s, e, n] = state.bbox;
       const boxes = w <= e ? [[w, e]] : [[w, 180], [-180, e]];
@@ -134,16 +206,25 @@ export class MapView {
         L.rectangle([[s, west], [n, east]], STYLE.area).addTo(this.area);
       }
     } else if (state.poly) {
-      L.polygon(state.poly.map(([x, y]) => [y, x]), STYLE.area).addTo(this.area);
+      // A ring drawn on a polar view may run past +-180: drawn here piece by piece.
+      const pieces = polar.toWindows(state.poly).map((ring) => [ring.map(([x, y]) => [y, x])]);
+      L.polygon(pieces, STYLE.area).addTo(this.area);
     }
   }
 
   fitArea() {
+    if (this.projection !== "mercator") {
+      const latlngs = [];
+      this.area.eachLayer((layer) => latlngs.push(...layer.getLatLngs().flat(3)));
+      polar.fit(this.map, latlngs);
+      return;
+    }
     const bounds = this.area.getBounds();
     if (bounds.isValid()) this.map.fitBounds(bounds, { padding: [20, 20], maxZoom: 6, animate: false });
   }
 
   showFootprints(features) {
+    this.features = features;
     this.footprints.clearLayers();
     this.layers.clear();
     this.hovered = null;
@@ -153,7 +234,10 @@ export class MapView {
       const g = f.geometry;
       const polys = g.type === "MultiPolygon" ? g.coordinates : [g.coordinates];
       // One Leaflet polygon with one ring list per piece: each piece drawn where it lies.
-      const latlngs = polys.map((rings) => rings.map((ring) => ring.map(([x, y]) => [y, x])));
+      const latlngs = this.projection === "mercator"
+        ? polys.map((rings) => rings.map((ring) => ring.map(([x, y]) => [y, x])))
+        : polar.footprintLatLngs(g, this.projection);
+      if (!latlngs.length) continue; // all in the other hemisphere: listed, not drawn
       const layer = L.polygon(latlngs, { ...this.rest, renderer: this.footprintRenderer });
       const id = f.id;
       layer.on("mouseover", () => this.drawing || this.onHover(id, true));

@@ -2,6 +2,7 @@
 // Pure functions: no DOM, no Leaflet.
 
 export const PAGE_SIZE = 500;
+export const PROJECTIONS = ["arctic", "antarctic"]; // the map's polar views (polar.js)
 // The map and the list need the footprint and a few properties; the details panel asks
 // the REST API for the rest. (STAC search builds footprints as GeoJSON in the database:
 // 500 items in ~0.5 s, where the REST list takes several seconds.)
@@ -13,12 +14,13 @@ export const LIST_FIELDS = [
 export function emptyState() {
   return {
     bbox: null, // [W, S, E, N]; W > E crosses the antimeridian
-    poly: null, // [[lon, lat], ...] open ring
+    poly: null, // [[lon, lat], ...] open ring; lon within +-360 (a ring drawn round a pole
+    //            is unwrapped and closed along it: polar.js)
     start: "", // YYYY-MM-DD (UTC day)
     end: "",
     collection: "",
     orbit: "",
-    view: null, // {lat, lon, zoom}
+    view: null, // {lat, lon, zoom, proj?}; proj "arctic" or "antarctic" (no proj: Web Mercator)
     swath: "", // selected uuid
   };
 }
@@ -46,7 +48,7 @@ export function formatBbox(bbox) {
 function parsePoly(text) {
   const ring = text.split(";").map((pair) => pair.split(",").map(Number));
   const ok = ring.length >= 3 && ring.every((p) => p.length === 2 && p.every(Number.isFinite)
-    && Math.abs(p[0]) <= 180 && Math.abs(p[1]) <= 90);
+    && Math.abs(p[0]) <= 360 && Math.abs(p[1]) <= 90);
   return ok ? ring : null;
 }
 
@@ -67,9 +69,11 @@ export function fromHash(hash) {
   state.collection = (p.get("collection") || "").slice(0, 100);
   state.orbit = (p.get("orbit") || "").slice(0, 40);
   state.swath = /^[0-9a-f-]{36}$/i.test(p.get("swath") || "") ? p.get("swath") : "";
-  const view = (p.get("map") || "").split("/").map(Number);
-  if (view.length === 3 && view.every(Number.isFinite)) {
+  const [zoom, lat, lon, proj, ...rest] = (p.get("map") || "").split("/");
+  const view = [zoom, lat, lon].map(Number);
+  if (lon && !rest.length && view.every(Number.isFinite) && [undefined, ...PROJECTIONS].includes(proj)) {
     state.view = { zoom: view[0], lat: view[1], lon: view[2] };
+    if (proj) state.view.proj = proj;
   }
   return state;
 }
@@ -78,8 +82,8 @@ export function toHash(state) {
   // The fragment for a state; empty parts are left out.
   const p = new URLSearchParams();
   if (state.view) {
-    const { zoom, lat, lon } = state.view;
-    p.set("map", `${zoom}/${num(lat, 3)}/${num(lon, 3)}`);
+    const { zoom, lat, lon, proj } = state.view;
+    p.set("map", `${zoom}/${num(lat, 3)}/${num(lon, 3)}${proj ? `/${proj}` : ""}`);
   }
   if (state.bbox) p.set("bbox", formatBbox(state.bbox));
   else if (state.poly) p.set("poly", state.poly.map(([x, y]) => `${num(x, 4)},${num(y, 4)}`).join(";"));
