@@ -118,12 +118,13 @@ def pgstac_template() -> None:
          f"UPDATE collections SET partition_trunc = 'year' WHERE id = '{COLLECTION}'", TEMPLATE)
 
 
-def run_ours(manifest: Path, db: str) -> dict:
+def run_ours(manifest: Path, db: str, repo: Path = cr.REPO) -> dict:
+    """register_manifest of the checkout at ``repo`` (this one, or --baseline's)."""
     env = {**os.environ, "DATABASE_URL": f"{cr.PG}/{db}", "VAR_DIR": str(cr.OUT / "var"),
-           "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": str(cr.REPO)}
+           "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": str(repo)}
     fresh_database(db, env)
     with ServerCpu(db) as server:
-        out = subprocess.run([sys.executable, "-c", OURS_CHILD, str(manifest)], cwd=cr.REPO,
+        out = subprocess.run([sys.executable, "-c", OURS_CHILD, str(manifest)], cwd=repo,
                              env=env, check=True, capture_output=True, text=True).stdout.split()
     wall, cpu, loaded, rejected, items = float(out[0]), float(out[1]), *map(int, out[2:])
     assert rejected == 0 and items == loaded, (loaded, rejected, items)
@@ -161,6 +162,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--db", default=cr.DB, help="our catalog's database (dropped)")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout (git archive of a commit) whose register_manifest "
+                             "runs as a fourth contender, 'base', in the same rotation")
     args = parser.parse_args()
     cr.OUT.mkdir(parents=True, exist_ok=True)
     manifest = cr.OUT / f"manifest-{args.rows}.jsonl"
@@ -178,11 +182,13 @@ def main() -> None:
         "pgstac": lambda: run_pgstac(items),
         "raw": lambda: run_raw(text, args.rows, args.db),
     }
+    if args.baseline:
+        contenders["base"] = lambda: run_ours(manifest, args.db, args.baseline.resolve())
     names = list(contenders)
     runs: dict[str, list[dict]] = {n: [] for n in names}
     loads = []
     for i in range(args.repeat):
-        order = names[i % 3:] + names[:i % 3]  # who goes first rotates
+        order = names[i % len(names):] + names[:i % len(names)]  # who goes first rotates
         for name in order:
             load = Path("/proc/loadavg").read_text().split()[0]
             r = {**contenders[name](), "load_at_start": float(load), "position": order.index(name)}
@@ -196,12 +202,15 @@ def main() -> None:
     medians = {n: {k: median(runs[n], k) for k in
                    ("rows_per_s", "seconds", "client_cpu", "server_cpu", "background_cpu")}
                for n in names}
-    o, p, w = (medians[n]["rows_per_s"] for n in names)
+    o, p, w = (medians[n]["rows_per_s"] for n in ("ours", "pgstac", "raw"))
     print(f"median of {args.repeat}: " + "; ".join(
         f"{n} {m['rows_per_s']:,.0f} rows/s, client CPU {m['client_cpu']:.1f} s, "
         f"server CPU {m['server_cpu']:.1f} s" for n, m in medians.items()))
     print(f"ours / pgstac {o / p:.2f} (target >= 2); ours / raw COPY {o / w:.2f} (target >= 0.4);"
           f" load {min(loads)}-{max(loads)}", flush=True)
+    if args.baseline:
+        b = medians["base"]["rows_per_s"]
+        print(f"base / pgstac {b / p:.2f}; base / raw COPY {b / w:.2f}; ours / base {o / b:.2f}")
     (cr.OUT / "register_pgstac.json").write_text(json.dumps(
         {"rows": args.rows, "repeat": args.repeat, "runs": runs, "medians": medians,
          "ours_over_pgstac": o / p, "ours_over_raw": o / w}, indent=1))
