@@ -28,13 +28,28 @@ def _cpu(pid: str) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def _postmaster_command() -> bytes:
+    """The start of the postmaster's command line (its path), which children inherit."""
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and Path(f"/proc/{pid}/comm").read_bytes() == b"postgres\n":
+                title = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if not title.startswith(b"postgres: "):
+                    return title.split(b"\0", 1)[0]
+        except OSError:
+            continue
+    return b"\0never"
+
+
 class ServerCpu:
     """Context manager: .backends and .background CPU seconds spent while it was open."""
 
     def __init__(self, database: str, interval: float = 0.1) -> None:
         self._tag = f" {database} ".encode()
         self._interval = interval
-        self._kind: dict[str, str | None] = {}  # pid -> "backend", "background" or None
+        # pid -> "backend", "background", "unknown" (not told yet) or None (not counted)
+        self._kind: dict[str, str | None] = {}
+        self._postmaster = _postmaster_command()
         self._first: dict[str, float] = {}
         self._last: dict[str, float] = {}
         self._stop = threading.Event()
@@ -48,7 +63,9 @@ class ServerCpu:
         except OSError:
             return None
         if not title.startswith(b"postgres: "):
-            return None
+            # A backend just forked still has the postmaster's command line until it
+            # sets its title: look again next time rather than miss all its CPU.
+            return "unknown" if title.startswith(self._postmaster) else None
         if self._tag in title:
             return "backend"
         return "background" if any(b in title for b in BACKGROUND) else None
@@ -57,12 +74,12 @@ class ServerCpu:
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
                 continue
-            if pid not in self._kind:
+            if self._kind.get(pid, "unknown") == "unknown":
                 self._kind[pid] = self._classify(pid)
                 # A backend first seen after the start began at zero CPU.
                 if not baseline and self._kind[pid] is not None:
                     self._first[pid] = 0.0
-            if self._kind[pid] is None:
+            if self._kind[pid] in (None, "unknown"):
                 continue
             cpu = _cpu(pid)
             if cpu is None:
