@@ -11,7 +11,7 @@ TEST_ENV := DATABASE_URL=postgis://postgres@127.0.0.1:5432/swathstore \
             VAR_DIR=$(CURDIR)/var/test CELERY_BROKER_URL= STORE_URL= S3_PROBE_CACHE_SECONDS=0
 
 .PHONY: setup run demo test lint test-faults check-deploy stack stack-stop stack-check peers bench-archive bench-ingest \
-        bench-register bench-fsck bench-heal bench-api bench-subset bench-hpc bench-load clean help
+        bench-register bench-register-pgstac bench-fsck bench-heal bench-api bench-subset bench-hpc bench-load clean help
 
 help:
 	@sed -n '1,5p' Makefile
@@ -76,6 +76,10 @@ bench-ingest: setup peers  ## 100 x 50 MB ingest vs s5cmd cp of the same tree, a
 bench-register: setup  ## catalog-only registration vs raw COPY, 1,000,000 rows
 	@bash scripts/test-services.sh
 	$(PY) benchmarks/catalog_register.py --rows 1000000 --repeat 3
+
+bench-register-pgstac: setup peers  ## registration vs pypgstac load (insert) vs raw COPY, CPU seconds, 1,000,000 rows
+	@bash scripts/test-services.sh
+	$(PY) benchmarks/register_pgstac.py --rows 1000000 --repeat 3
 
 bench-fsck: setup  ## fsck over 10,000 rows and --full over 2 GB vs s5cmd cat | sha256sum
 	@bash scripts/test-services.sh

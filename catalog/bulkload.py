@@ -2,11 +2,11 @@
 
 For objects already in a store (a migrated archive, a catalog rebuilt elsewhere).
 On PostgreSQL rows go in by COPY with ids drawn from the sequence up front, so each
-batch is two COPYs (swaths, then their StoredObject rows); WKT footprints pass
-through as text and PostGIS parses them in C, GeoJSON ones are converted in one
-vectorised shapely call per batch; validity is checked by PostGIS in the same
-transaction. SpatiaLite (the embedded default) uses batched inserts. Rows whose
-sha256 or granule id is already catalogued are skipped: a re-run loads nothing twice.
+batch is two COPYs (swaths, then their StoredObject rows). Footprints (WKT or
+GeoJSON) are parsed, checked (validity, lon/lat range) and written as EWKB by
+vectorised shapely calls in the thread that parses the next batch. SpatiaLite (the
+embedded default) uses batched inserts. Rows whose sha256 or granule id is already
+catalogued are skipped: a re-run loads nothing twice.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 import shapely
 from django.contrib.gis.geos import GEOSGeometry
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Collection, StoredObject, Swath, SwathState
@@ -54,7 +54,7 @@ class Record:
     line: int
     doc: dict
     sha256: str
-    footprint: str | None = None  # EWKT or hex EWKB text PostGIS can parse; None: empty
+    footprint: str | None = None  # hex EWKB, checked; None: no footprint (empty swath)
 
 
 def parse_line(n: int, raw: bytes | str, result: LoadResult) -> Record | None:
@@ -189,7 +189,7 @@ def _load_batch(batch: list[Record], coll: Collection, state: str, result: LoadR
             if defer:
                 with connection.cursor() as cur:
                     cur.execute("SET LOCAL swathstore.bulk_load = 'on'")
-            ids = _copy_postgres(fresh, coll, state, result)
+            ids = _copy_postgres(fresh, coll, state)
             result.loaded += len(ids)
             return ids
         result.loaded += _insert_orm(fresh, coll, state)
@@ -197,44 +197,66 @@ def _load_batch(batch: list[Record], coll: Collection, state: str, result: LoadR
 
 
 def _with_footprints(batch: list[Record], result: LoadResult) -> list[Record]:
-    """Turn each footprint into text PostGIS parses: WKT passes through, GeoJSON converts."""
-    geojson = [r for r in batch if isinstance(r.doc.get("footprint"), dict)]
-    if geojson:
-        geoms = shapely.from_geojson(
-            np.array([orjson.dumps(r.doc["footprint"]).decode() for r in geojson]),
-            on_invalid="ignore",
-        )
-        for r, g in zip(geojson, geoms, strict=True):
-            if g is None:
-                r.footprint = "invalid"
-            else:
-                if g.geom_type == "Polygon":
-                    g = shapely.MultiPolygon([g])
-                r.footprint = g.geom_type if g.geom_type != "MultiPolygon" else (
-                    shapely.to_wkb(shapely.set_srid(g, 4326), hex=True, include_srid=True)
-                )
-    kept = []
+    """Check every footprint here and hand PostGIS hex EWKB; reject the others by line.
+
+    Parsed (WKT or GeoJSON), checked for validity and the lon/lat range and written as
+    WKB by vectorised shapely calls (GEOS, as ST_IsValid), in the read-ahead thread
+    while the batch before is COPYed: the server then reads binary geometry instead of
+    parsing WKT, and no longer reads every new row back to check it, which was about a
+    third of its time per row (docs/BENCHMARKS.md, Catalog registration).
+    """
+    kinds, texts, wanted = [], [], []
+    kept: list[Record] = []
     for r in batch:
         fp = r.doc.get("footprint")
-        if isinstance(fp, str):
-            r.footprint = _as_multipolygon_ewkt(fp.strip())
-        if r.footprint is not None and not r.footprint.startswith(("SRID=", "0106")):
-            reason = ("footprint is not a readable geometry" if r.footprint == "invalid"
-                      else f"footprint is a {r.footprint}, not a (Multi)Polygon")
-            result.rejected.append((r.line, f"line {r.line}: {reason}"))
+        if fp is None:
+            kept.append(r)  # no footprint: an empty swath, searchable by time only
+        elif isinstance(fp, str | dict):
+            wanted.append(r)
+            kinds.append(isinstance(fp, dict))
+            texts.append(orjson.dumps(fp).decode() if isinstance(fp, dict) else fp)
+        else:
+            result.rejected.append((r.line, f"line {r.line}: footprint is not a readable geometry"))
+    if not wanted:
+        return kept
+    geojson = np.array(kinds, dtype=bool)
+    geoms = np.empty(len(texts), dtype=object)
+    text = np.array(texts, dtype=object)
+    geoms[geojson] = shapely.from_geojson(text[geojson], on_invalid="ignore")
+    geoms[~geojson] = shapely.from_wkt(text[~geojson], on_invalid="ignore")
+    areal = np.array([_footprint_error(g) is None for g in geoms], dtype=bool)
+    empty = areal & shapely.is_empty(geoms)  # 'POLYGON EMPTY': no footprint, as null
+    multi = geoms.copy()
+    polygon = shapely.get_type_id(geoms) == 3
+    multi[polygon] = shapely.multipolygons(geoms[polygon][:, None])
+    xmin, ymin, xmax, ymax = shapely.bounds(multi).T
+    with np.errstate(invalid="ignore"):  # an unreadable geometry's bounds are NaN
+        inside = (xmin >= -180) & (xmax <= 180) & (ymin >= -90) & (ymax <= 90)
+    ok = areal & ~empty & inside & shapely.is_valid(multi)
+    ewkb = shapely.to_wkb(shapely.set_srid(multi[ok], 4326), hex=True, include_srid=True,
+                          output_dimension=2)  # a footprint is lon/lat: a Z is dropped
+    good = iter(ewkb)
+    for r, g, is_areal, is_empty, is_ok in zip(wanted, geoms, areal, empty, ok, strict=True):
+        if is_ok or is_empty:
+            r.footprint = None if is_empty else next(good)
+            kept.append(r)
             continue
-        kept.append(r)
+        reason = (_footprint_error(g) if not is_areal
+                  else "footprint is not valid or leaves lon/lat range")
+        if g is None and isinstance(r.doc["footprint"], str):
+            reason = "footprint is not valid WKT"
+        result.rejected.append((r.line, f"line {r.line}: {reason}"))
+    kept.sort(key=lambda r: r.line)
     return kept
 
 
-def _as_multipolygon_ewkt(wkt: str) -> str:
-    """'POLYGON ((...))' -> 'SRID=4326;MULTIPOLYGON (((...)))'; MULTIPOLYGON passes."""
-    head = wkt[:12].upper()
-    if head.startswith("MULTIPOLYGON"):
-        return "SRID=4326;" + wkt
-    if head.startswith("POLYGON"):
-        return "SRID=4326;MULTIPOLYGON(" + wkt[wkt.index("(") :] + ")"
-    return wkt.split("(", 1)[0].strip().title() or "empty string"
+def _footprint_error(geom: shapely.Geometry | None) -> str | None:
+    """Why ``geom`` cannot be a swath's footprint; None when it is a (Multi)Polygon."""
+    if geom is None:
+        return "footprint is not a readable geometry"
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return None
+    return f"footprint is a {geom.geom_type}, not a (Multi)Polygon"
 
 
 def _drop_known(batch: list[Record], coll: Collection) -> list[Record]:
@@ -283,39 +305,10 @@ _OBJECT_COLUMNS = (
     "swath_id", "store", "key", "codec", "size", "sha256", "etag", "upload_id", "state",
     "created_at", "verified_at",
 )
-_NOT_AREAL = (
-    "SELECT id FROM catalog_swath WHERE id BETWEEN %s AND %s AND footprint IS NOT NULL AND "
-    "(NOT ST_IsValid(footprint) OR ST_XMin(footprint) < -180 OR ST_XMax(footprint) > 180 "
-    "OR ST_YMin(footprint) < -90 OR ST_YMax(footprint) > 90)"
-)
 
 
-def _copy_postgres(rows: list[Record], coll: Collection, state: str,
-                   result: LoadResult) -> list[int]:
-    """COPY the rows; a batch PostGIS refuses is retried row-checked, never half-loaded."""
-    import psycopg2
-
-    try:
-        with transaction.atomic():
-            return _copy_rows(rows, coll, state, result)
-    except (DatabaseError, psycopg2.Error):
-        # One unparsable footprint fails the whole COPY: find the bad rows with shapely
-        # and load the others.
-        good = []
-        for r in rows:
-            text = r.footprint.split(";", 1)[1] if r.footprint and "SRID=" in r.footprint else None
-            if text is not None and shapely.from_wkt(text, on_invalid="ignore") is None:
-                result.rejected.append((r.line, f"line {r.line}: footprint is not valid WKT"))
-            else:
-                good.append(r)
-        if len(good) == len(rows):
-            raise
-        with transaction.atomic():
-            return _copy_rows(good, coll, state, result) if good else []
-
-
-def _copy_rows(rows: list[Record], coll: Collection, state: str,
-               result: LoadResult) -> list[int]:
+def _copy_postgres(rows: list[Record], coll: Collection, state: str) -> list[int]:
+    """COPY the rows (footprints already checked, as EWKB); return their new ids."""
     now = timezone.now().isoformat()
     verified = now if state == SwathState.VERIFIED else None
     copy_state = StoredObject.State.VERIFIED if verified else StoredObject.State.STORED
@@ -326,25 +319,10 @@ def _copy_rows(rows: list[Record], coll: Collection, state: str,
         )
         ids = [r[0] for r in cur.fetchall()]
         swaths, objects = _copy_text(ids, rows, coll, state, now, verified, copy_state)
-        swaths.seek(0)
-        objects.seek(0)
         raw = cur.cursor  # the psycopg2 cursor under Django's wrapper
         raw.copy_from(swaths, "catalog_swath", columns=_SWATH_COLUMNS, null="\\N")
-        cur.execute(_NOT_AREAL, [ids[0], ids[-1]])
-        bad = {row[0] for row in cur.fetchall()}
-        if bad:
-            cur.execute("DELETE FROM catalog_swath WHERE id = ANY(%s)", [list(bad)])
-            for pk, r in zip(ids, rows, strict=True):
-                if pk in bad:
-                    result.rejected.append(
-                        (r.line, f"line {r.line}: footprint is not valid or leaves lon/lat range")
-                    )
-            keep = {pk for pk in ids if pk not in bad}
-            objects = io.StringIO("".join(
-                line for line in objects if int(line.split("\t", 1)[0]) in keep
-            ))
         raw.copy_from(objects, "catalog_storedobject", columns=_OBJECT_COLUMNS, null="\\N")
-    return [pk for pk in ids if pk not in bad]
+    return ids
 
 
 def _copy_text(
@@ -434,7 +412,7 @@ def _insert_orm(rows: list[Record], coll: Collection, state: str) -> int:
     swaths = []
     for r in rows:
         d = r.doc
-        fp = GEOSGeometry(r.footprint.split(";", 1)[-1], srid=4326) if r.footprint else None
+        fp = GEOSGeometry(r.footprint) if r.footprint else None  # EWKB: SRID 4326 in it
         swaths.append(Swath(
             collection=coll, granule_id=d["granule_id"], filename=d["granule_id"],
             format=d.get("format") or "", platform=d.get("platform") or "",

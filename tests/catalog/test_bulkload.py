@@ -109,3 +109,32 @@ def test_a_manifest_that_fails_to_read_midway_raises_and_loads_no_partial_batch(
         register_manifest(lines(), collection(), batch_size=4)
     # The two whole batches before the failure are in; the broken tail is not.
     assert Swath.objects.count() == 8
+
+
+def test_footprints_are_checked_before_the_copy_and_stored_as_given() -> None:
+    # Checked by shapely while the batch before is COPYed: each bad one is refused by
+    # its line with the reason, and the good ones keep their coordinates exactly.
+    ring = "10.123456789 -5.5, 11.25 -5.5, 11.25 -4.75, 10.123456789 -5.5"
+    lines = [
+        manifest_line(1, footprint=f"POLYGON (({ring}))"),
+        manifest_line(2, footprint="POLYGON EMPTY"),
+        manifest_line(3, footprint="LINESTRING (0 0, 1 1)"),
+        manifest_line(4, footprint=42),
+        manifest_line(5, footprint={"type": "Polygon",
+                                    "coordinates": [[[0, 80], [1, 80], [1, 95], [0, 80]]]}),
+        manifest_line(6, footprint="POLYGON ((0 0, 2 2, 2 0, 0 2, 0 0))"),  # a bow tie
+        manifest_line(7, footprint=f"MULTIPOLYGON ((({ring})))", sha256="7" * 64),
+    ]
+    result = register_manifest(lines, collection(), trust_checksums=True)
+    reasons = dict(result.rejected)
+    assert (result.loaded, sorted(reasons)) == (3, [3, 4, 5, 6])
+    assert "a LineString, not a (Multi)Polygon" in reasons[3]
+    assert "not a readable geometry" in reasons[4]
+    assert "leaves lon/lat range" in reasons[5]
+    assert "not valid" in reasons[6]
+    first = Swath.objects.get(granule_id="G00001.nc")
+    assert first.footprint.geom_type == "MultiPolygon" and first.footprint.srid == 4326
+    assert first.footprint.coords[0][0][0] == (10.123456789, -5.5)
+    assert Swath.objects.get(granule_id="G00007.nc").footprint == first.footprint
+    empty = Swath.objects.get(granule_id="G00002.nc")
+    assert empty.is_empty and empty.footprint is None
