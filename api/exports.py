@@ -59,7 +59,7 @@ def export_search(search: SwathSearch) -> SwathSearch:
     page) or swaths in states other than VERIFIED (they cannot be downloaded).
     """
     if search.token:
-        raise QueryError("token: an export has every match, from the first; drop the token")
+        raise QueryError("token (next): an export has every match, from the first; drop it")
     if list(search.states) != [SwathState.VERIFIED]:
         raise QueryError("state: only VERIFIED swaths can be downloaded, so only they "
                          "are exported; drop the state parameter")

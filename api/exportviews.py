@@ -20,7 +20,7 @@ from api.filters import SwathBody, SwathQuery
 from api.permissions import PublicReads
 from api.requests import query_parameters
 from api.search import SwathSearch
-from api.stac.exportviews import EXPORT_RESPONSES, FORMAT, SearchExportView
+from api.stac.exportviews import EXPORT_RESPONSES, FORMAT, FORMAT_POST, SearchExportView
 from catalog.models import Swath
 
 
@@ -40,7 +40,7 @@ class SwathExportView(SearchExportView):
         return self.export(self._viewer(query.search()), fmt)
 
     @extend_schema(operation_id="api_v1_swaths_export_post", tags=["api"],
-                   parameters=[FORMAT], request={"application/json": SwathBody},
+                   parameters=[FORMAT_POST], request={"application/json": SwathBody},
                    responses=EXPORT_RESPONSES)
     def post(self, request: Request) -> Any:
         """Every match of a swath search (POST /api/v1/swaths/search's body) as one file."""

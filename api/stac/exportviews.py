@@ -29,6 +29,10 @@ FORMAT = OpenApiParameter(
     description="parquet: stac-geoparquet; urls: one download URL a line (wget -i); "
                 "sha256: `<sha256>  <filename>` lines (sha256sum -c); "
                 "tsv: url, filename, size, sha256")
+# POST may name the format in its body instead.
+FORMAT_POST = OpenApiParameter(
+    "format", OpenApiTypes.STR, enum=list(exports.FORMATS), required=False,
+    description=FORMAT.description + "; or `format` in the JSON body")
 EXPORT_RESPONSES = {
     (200, media.split(";")[0]): OpenApiResponse(OpenApiTypes.BINARY, description=fmt)
     for fmt, (media, _) in exports.FORMATS.items()
@@ -55,7 +59,7 @@ class SearchExportView(StacView):
         return self.export(query.search(), fmt)
 
     @extend_schema(operation_id="stac_search_export_post", tags=["stac"],
-                   parameters=[FORMAT], request={"application/json": SearchBody},
+                   parameters=[FORMAT_POST], request={"application/json": SearchBody},
                    responses=EXPORT_RESPONSES)
     def post(self, request: Request) -> Any:
         """Every match of a search (POST /stac/search's body, CQL2-JSON) as one file."""

@@ -10,9 +10,8 @@ left out, as the specification recommends.
 The item's shape is fixed by its declaration, so the schema is declared here once and
 every batch is parsed against it by Arrow's JSON reader (C++, no Python object per
 value); a field the schema lacks is an error, never dropped (the round-trip test
-compares exported items with served ones). The geometry is cut out of the text before
-that parse (its coordinates nest one level deeper for a MultiPolygon) and turned into
-WKB by GEOS.
+compares exported items with served ones). The footprints, all MultiPolygons, come
+out of that parse as GeoArrow's nested lists, which shapely turns into WKB at once.
 """
 
 from __future__ import annotations
@@ -50,10 +49,13 @@ ASSETS = pa.struct([
     ("quicklook", pa.struct(_ASSET)),
     ("references", pa.struct(_ASSET)),
 ])
-# The item's JSON as Arrow reads it (geometry cut out beforehand: null).
+# A footprint as GeoJSON: always a MultiPolygon (catalog.models.Swath.footprint).
+GEOMETRY = pa.struct([("type", pa.string()), ("coordinates", pa.list_(pa.list_(pa.list_(
+    pa.list_(pa.float64())))))])
+# The item's JSON as Arrow reads it.
 ITEM_JSON = pa.schema([
     ("type", pa.string()), ("stac_version", pa.string()), ("stac_extensions", _TEXTS),
-    ("id", pa.string()), ("collection", pa.string()), ("geometry", pa.null()),
+    ("id", pa.string()), ("collection", pa.string()), ("geometry", GEOMETRY),
     ("bbox", pa.list_(pa.float64())), ("properties", PROPERTIES),
     ("links", pa.list_(LINK)), ("assets", ASSETS),
 ])
@@ -73,33 +75,40 @@ GEO_METADATA = {
     }},  # no "crs": OGC:CRS84, the footprints' longitude/latitude
 }
 _PARSE = pa_json.ParseOptions(explicit_schema=ITEM_JSON, unexpected_field_behavior="error")
-_GEOMETRY_KEY = '"geometry":'
+_READ = pa_json.ReadOptions(use_threads=False, block_size=32 << 20)
 
 
-def _cut_geometry(text: str) -> tuple[str, str | None]:
-    """(the item's text with "geometry":null, its geometry's GeoJSON or None).
+def _wkb(geometry: pa.StructArray) -> pa.Array:
+    """The items' GeoJSON MultiPolygons (as Arrow parsed them) as WKB.
 
-    The geometry is the value between its key and the next top-level key, "bbox"
-    (or "properties" when the footprint, and so the bbox, is missing): GeoJSON of
-    numbers and type names only, in which neither key can occur.
+    Arrow's nested lists are GeoArrow's layout of multipolygons already (offsets of
+    polygons, rings and points over one run of coordinates), which shapely builds
+    geometries from in one call.
     """
-    start = text.index(_GEOMETRY_KEY) + len(_GEOMETRY_KEY)
-    end = text.find(',"bbox":', start)
-    if end < 0:
-        end = text.index(',"properties":', start)
-    geometry = text[start:end]
-    return text[:start] + "null" + text[end:], (None if geometry == "null" else geometry)
+    coords = geometry.field("coordinates")
+    polygons = coords.values
+    rings = polygons.values
+    points = rings.values
+    xy = points.values.to_numpy(zero_copy_only=False)
+    if len(xy) != 2 * len(points) or coords.offset or polygons.offset or rings.offset:
+        raise ValueError("a footprint's positions are not all [lon, lat]")
+    geoms = shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON, xy.reshape(-1, 2),
+        (rings.offsets.to_numpy(), polygons.offsets.to_numpy(), coords.offsets.to_numpy()))
+    wkb = shapely.to_wkb(geoms, output_dimension=2)
+    wkb[geometry.is_null().to_numpy(zero_copy_only=False)] = None
+    return pa.array(wkb, pa.binary())
 
 
 def record_batch(items: Iterable[str]) -> pa.RecordBatch:
     """The stac-geoparquet rows of some items (their JSON text, as the API serves them)."""
-    texts, geometries = [], []
-    for text in items:
-        rest, geometry = _cut_geometry(text)
-        texts.append(rest)
-        geometries.append(geometry)
-    table = pa_json.read_json(io.BytesIO("\n".join(texts).encode()), parse_options=_PARSE)
-    wkb = shapely.to_wkb(shapely.from_geojson(geometries), output_dimension=2)
+    table = pa_json.read_json(io.BytesIO("\n".join(items).encode()),
+                              read_options=_READ, parse_options=_PARSE).combine_chunks()
+    geometry = table.column("geometry").chunk(0) if table.num_rows else pa.array(
+        [], GEOMETRY)
+    kinds = pc.unique(geometry.field("type").drop_null()).to_pylist()
+    if kinds not in ([], ["MultiPolygon"]):
+        raise ValueError(f"footprints are MultiPolygons; found {kinds}")
     box = table.column("bbox").combine_chunks()
     bbox = pa.StructArray.from_arrays(
         [pc.list_element(box, i) for i in range(4)], fields=list(BBOX),
@@ -109,7 +118,7 @@ def record_batch(items: Iterable[str]) -> pa.RecordBatch:
         "stac_version": table.column("stac_version"),
         "stac_extensions": table.column("stac_extensions"),
         "id": table.column("id"), "collection": table.column("collection"),
-        "geometry": pa.array(wkb, pa.binary()), "bbox": bbox,
+        "geometry": _wkb(geometry), "bbox": bbox,
         **{f.name: props.field(f.name) for f in PROPERTIES},
         "links": table.column("links"), "assets": table.column("assets"),
     }
