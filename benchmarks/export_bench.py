@@ -6,12 +6,13 @@
 For each size N, a datetime window holding exactly the N oldest swaths is exported
 through /stac/search/export by a fresh gunicorn (1 gthread worker, so a long response
 is not a silent worker), read to the last byte over HTTP and counted (rows in the
-Parquet footer, lines of the URL list). The figures are the wall time of the request
-and the worker's peak RSS (VmHWM, a fresh process per run, so each peak is that
-export's own). Beside each, the bare reference: psql-free COPY ... TO STDOUT of the
-same rows in the same order (the stored items' JSON for parquet; uuid, filename, size
-and sha256 for the manifests), read by psycopg2 into a discarding sink: what the
-database costs before any rendering or HTTP.
+Parquet footer, lines of the URL list). The figures: the wall time of the request; the
+worker's peak RSS (VmHWM, a fresh process per run, so each peak is that export's own);
+the worker's CPU seconds during the request (user + system: what the export would take
+on an idle core, apart from PostgreSQL's share). Beside each, the bare reference: a
+COPY ... TO STDOUT of the same rows in the same order (the stored items' JSON for
+parquet; uuid, filename, size and sha256 for the manifests), read by psycopg2 into a
+discarding sink: what the database costs before any rendering or HTTP.
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ def worker_pid(master: int) -> int:
     return int(children[0])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used (what it would take on an idle core)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -97,26 +104,30 @@ def count_rows(fmt: str, data_path: Path) -> int:
         return sum(1 for _ in f)
 
 
-def export_once(dsn: str, fmt: str, end: datetime, work: Path) -> tuple[float, float, int]:
-    """(seconds, worker peak RSS in MB, rows) of one export by a fresh server."""
+def export_once(dsn: str, fmt: str, end: datetime, work: Path
+                ) -> tuple[float, float, int, float]:
+    """(seconds, worker peak RSS in MB, rows, worker CPU seconds) of one export by a
+    fresh server."""
     proc = start_server(dsn, work)
     try:
         pid = worker_pid(proc.pid)
         url = (f"http://127.0.0.1:{PORT}/stac/search/export?format={fmt}"
                f"&datetime=../{end.isoformat().replace('+00:00', 'Z')}")
         out = work / f"export.{fmt}"
+        cpu0 = cpu_seconds(pid)
         t0 = time.perf_counter()
         with urllib.request.urlopen(url, timeout=600) as response, open(out, "wb") as f:
             while chunk := response.read(1 << 20):
                 f.write(chunk)
         seconds = time.perf_counter() - t0
+        cpu = cpu_seconds(pid) - cpu0
         peak = peak_rss_mb(pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     rows = count_rows(fmt, out)
     out.unlink()
-    return seconds, peak, rows
+    return seconds, peak, rows, cpu
 
 
 COPY_SQL = {
@@ -157,11 +168,13 @@ def main() -> None:
             copies = [copy_once(args.dsn, fmt, end) for _ in range(2)]
             t = statistics.median(r[0] for r in runs)
             rss = statistics.median(r[1] for r in runs)
+            cpu = statistics.median(r[3] for r in runs)
             c = statistics.median(copies)
             load = Path("/proc/loadavg").read_text().split()[0]
             print(f"{fmt:8s} {n:>9,} items: export {t:7.2f} s (runs "
                   f"{', '.join(f'{r[0]:.2f}' for r in runs)}), worker peak RSS "
-                  f"{rss:6.1f} MB; COPY {c:6.2f} s; ratio {t / c:5.1f}x; load {load}",
+                  f"{rss:6.1f} MB (runs {', '.join(f'{r[1]:.1f}' for r in runs)}), worker CPU "
+                  f"{cpu:6.2f} s; COPY {c:6.2f} s; ratio {t / c:5.1f}x; load {load}",
                   flush=True)
     sys.exit(0)
 
