@@ -42,6 +42,8 @@ FORMATS: dict[str, tuple[str, str]] = {
     "sha256": ("text/plain; charset=utf-8", "sha256"),
     "tsv": ("text/tab-separated-values; charset=utf-8", "tsv"),
 }
+# Tries of a batch after the first (exports._retrying).
+BATCH_ATTEMPTS = 3
 MANIFEST_COLUMNS = ("id", "uuid", "filename", "size", "sha256")
 
 
@@ -77,6 +79,7 @@ def batches(search: SwathSearch, fetch: Callable[[SwathSearch], SearchPage]
     longer of the two, not their sum), so two pages at most are held. Not inside a
     transaction: another connection would not see its rows.
     """
+    fetch = _retrying(fetch)
     if connection.in_atomic_block or connection.vendor != "postgresql":
         yield from _pages(search, fetch)
         return
@@ -94,6 +97,24 @@ def batches(search: SwathSearch, fetch: Callable[[SwathSearch], SearchPage]
         finally:
             ahead.cancel()
             pool.submit(connections.close_all).result()  # the thread's own connection
+
+
+def _retrying(fetch: Callable[[SwathSearch], SearchPage]) -> Callable[[SwathSearch], SearchPage]:
+    """fetch, a batch after the first tried again when it fails (QueryError: over the
+    statement time limit). The first batch proved the query's plan, which every batch
+    shares; a later one over the limit met a busy server, and one stall should not cut
+    off an export of a million rows. The first batch's error is the client's 400."""
+
+    def fetch_again(search: SwathSearch) -> SearchPage:
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            try:
+                return fetch(search)
+            except QueryError:
+                if search.token is None or attempt == BATCH_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    return fetch_again
 
 
 def _pages(search: SwathSearch, fetch: Callable[[SwathSearch], SearchPage]

@@ -252,3 +252,34 @@ def test_the_named_download_url_is_only_for_the_swaths_own_name(tmp_path) -> Non
         assert wrong.status_code == 404 and "other.nc" in wrong.json()["error"]
     finally:
         restore_stores()
+
+
+def test_a_later_batch_over_the_time_limit_is_tried_again_and_the_first_is_a_400() -> None:
+    from api.exceptions import QueryError
+    from api.search import SearchPage, SwathSearch
+
+    calls: list[str | None] = []
+
+    def flaky(search: SwathSearch) -> SearchPage:
+        calls.append(search.token)
+        if search.token == "2" and calls.count("2") < 3:
+            raise QueryError("the search took longer than 5 s")
+        nxt = {None: "2", "2": None}[search.token]
+        return SearchPage(rows=[search.token or "1"], next_token=nxt, matched=None, exact=True)
+
+    search = exports.export_search(SwathSearch())
+    assert list(exports.batches(search, flaky)) == [["1"], ["2"]]
+    assert calls == [None, "2", "2", "2"]
+
+    def slow_first(search: SwathSearch) -> SearchPage:
+        raise QueryError("the search took longer than 5 s")
+
+    with pytest.raises(QueryError):
+        list(exports.batches(search, slow_first))
+    calls.clear()
+
+    def always_slow_later(search: SwathSearch) -> SearchPage:
+        return flaky(search) if search.token is None else slow_first(search)
+
+    with pytest.raises(QueryError):
+        list(exports.batches(search, always_slow_later))
