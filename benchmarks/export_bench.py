@@ -12,13 +12,15 @@ the worker's CPU seconds during the request (user + system: what the export woul
 on an idle core, apart from PostgreSQL's share). Beside each, the bare reference: a
 COPY ... TO STDOUT of the same rows in the same order (the stored items' JSON for
 parquet; uuid, filename, size and sha256 for the manifests), read by psycopg2 into a
-discarding sink: what the database costs before any rendering or HTTP.
+discarding sink: what the database costs before any rendering or HTTP. Writes
+benchmarks/out/export_bench.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import signal
 import statistics
@@ -159,6 +161,7 @@ def main() -> None:
     work = REPO / "var" / "bench-export"
     work.mkdir(parents=True, exist_ok=True)
     print(f"load before: {Path('/proc/loadavg').read_text().split()[:3]}", flush=True)
+    results = []
     for n in (int(s) for s in args.sizes.split(",")):
         end = window_end(args.dsn, n)
         for fmt in args.formats.split(","):
@@ -176,6 +179,13 @@ def main() -> None:
                   f"{rss:6.1f} MB (runs {', '.join(f'{r[1]:.1f}' for r in runs)}), worker CPU "
                   f"{cpu:6.2f} s; COPY {c:6.2f} s; ratio {t / c:5.1f}x; load {load}",
                   flush=True)
+            results.append({"format": fmt, "items": n, "seconds": [r[0] for r in runs],
+                            "peak_rss_mb": [r[1] for r in runs],
+                            "cpu_seconds": [r[3] for r in runs], "copy_seconds": copies,
+                            "load": float(load)})
+    out = REPO / "benchmarks" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "export_bench.json").write_text(json.dumps(results, indent=1))
     sys.exit(0)
 
 
