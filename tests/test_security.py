@@ -33,6 +33,8 @@ OPEN_WRITES = {
     ("post", "/admin/logout/"): "ends the caller's own session",
     ("post", "/stac/search"): "a search: POST carries the query (STAC API)",
     ("post", "/api/v1/swaths/search/"): "a search: POST carries the query",
+    ("post", "/stac/search/export"): "a search's export: POST carries the query",
+    ("post", "/api/v1/swaths/export"): "a search's export: POST carries the query",
 }
 SAMPLES = {"uuid": "00000000-0000-0000-0000-000000000001", "slug": "x", "pk": "1",
            "collection_id": "x", "item_id": "x", "object_id": "1", "app_label": "catalog",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api.stac import aggviews, views
+from api.stac import aggviews, exportviews, views
 
 app_name = "stac"
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("conformance", views.ConformanceView.as_view(), name="conformance"),
     path("queryables", views.QueryablesView.as_view(), name="queryables"),
     path("search", views.SearchView.as_view(), name="search"),
+    path("search/export", exportviews.SearchExportView.as_view(), name="search-export"),
     path("aggregate", aggviews.AggregateView.as_view(), name="aggregate"),
     path("aggregations", aggviews.AggregationsView.as_view(), name="aggregations"),
     path("collections", views.CollectionsView.as_view(), name="collections"),

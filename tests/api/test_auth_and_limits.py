@@ -16,7 +16,8 @@ from tests.support.routes import all_routes
 
 pytestmark = pytest.mark.django_db
 WRITES = ["post", "put", "patch", "delete"]
-SEARCHES = {"/stac/search", "/api/v1/swaths/search/"}  # POST here is a read
+SEARCHES = {"/stac/search", "/api/v1/swaths/search/",  # POST here is a read
+            "/stac/search/export", "/api/v1/swaths/export"}
 
 
 def our_urls() -> list[str]:
@@ -25,7 +26,8 @@ def our_urls() -> list[str]:
     samples = {"(?P<uuid>[^/.]+)": "00000000-0000-0000-0000-000000000001",
                "(?P<uuid>[0-9a-fA-F-]{32,36})": "00000000-0000-0000-0000-000000000001",
                "(?P<slug>[^/.]+)": "x", "(?P<pk>[^/.]+)": "1",
-               "<slug:collection_id>": "modis-aqua-l2", "<str:item_id>": "x"}
+               "<slug:collection_id>": "modis-aqua-l2", "<str:item_id>": "x",
+               "(?P<filename>[^/]+)": "a.nc"}
     urls = []
     for url in out:
         if not url.startswith(("/api/v1/", "/stac/")) or url.startswith("/api/v1/subsets"):
