@@ -35,6 +35,10 @@ OPEN_WRITES = {
     ("post", "/api/v1/swaths/search/"): "a search: POST carries the query",
     ("post", "/stac/search/export"): "a search's export: POST carries the query",
     ("post", "/api/v1/swaths/export"): "a search's export: POST carries the query",
+    ("post", "/stac/aggregate"): "an aggregation: POST carries the query (STAC API)",
+    ("post", "/stac/aggregations"): "lists the aggregations (STAC API)",
+    ("post", "/stac/collections/x/aggregate"): "an aggregation: POST carries the query",
+    ("post", "/stac/collections/x/aggregations"): "lists the aggregations",
 }
 SAMPLES = {"uuid": "00000000-0000-0000-0000-000000000001", "slug": "x", "pk": "1",
            "collection_id": "x", "item_id": "x", "object_id": "1", "app_label": "catalog",

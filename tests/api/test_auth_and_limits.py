@@ -17,7 +17,9 @@ from tests.support.routes import all_routes
 pytestmark = pytest.mark.django_db
 WRITES = ["post", "put", "patch", "delete"]
 SEARCHES = {"/stac/search", "/api/v1/swaths/search/",  # POST here is a read
-            "/stac/search/export", "/api/v1/swaths/export"}
+            "/stac/search/export", "/api/v1/swaths/export", "/stac/aggregate",
+            "/stac/aggregations", "/stac/collections/modis-aqua-l2/aggregate",
+            "/stac/collections/modis-aqua-l2/aggregations"}
 
 
 def our_urls() -> list[str]:
