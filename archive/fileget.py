@@ -44,9 +44,11 @@ def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
 def fetch_into_file(
     fd: int, fetch: Fetch, size: int, *, part_size: int, concurrency: int, name: str,
     store: str, writeback: bool = True, check_head: Callable[[bytes], None] | None = None,
-) -> str:
+    hashed: bool = True,
+) -> str | None:
     """Fetch ``size`` bytes as ``fetch(start, stop)`` parts into ``fd``; return their SHA-256.
 
+    ``hashed=False`` (nothing to check them against) returns None and hashes nothing.
     ``fd`` is a new, empty regular file; it ends ``size`` bytes long. ``writeback``
     starts each part's writeback as it is written (writeout.writeback_hint), for a caller
     that fsyncs at the end. ``check_head`` sees the first bytes before anything is hashed
@@ -58,7 +60,7 @@ def fetch_into_file(
         raise ValueError("part_size and concurrency must be positive")
     os.ftruncate(fd, size)  # parts land in any order; the file has its length from the start
     hint = writeback_hint(fd) if writeback else None
-    digest = hashlib.sha256()
+    digest = hashlib.sha256() if hashed else None
 
     def fetch_part(start: int, stop: int) -> bytes:
         data = fetch(start, stop)
@@ -86,7 +88,8 @@ def fetch_into_file(
             if check_head is not None:
                 check_head(data[:8])
                 check_head = None
-            digest.update(data)
+            if digest is not None:
+                digest.update(data)
             del data  # the part's memory goes now, not when the next one replaces it
     finally:
         for future in pending:
@@ -94,4 +97,4 @@ def fetch_into_file(
         # Wait for the fetches still running: none may write into fd once the caller
         # closes or removes it (the descriptor's number could be another file's by then).
         pool.shutdown(wait=True)
-    return digest.hexdigest()
+    return None if digest is None else digest.hexdigest()

@@ -523,13 +523,15 @@ class S3Store(Store):
         if (info is None or not self._parallel(info) or (info.codec or "none") != "none"
                 or info.size not in (None, info.stored_size)):
             return super()._get_into(key, out, expected_sha256=expected_sha256, fsync=fsync)
+        expected = expected_sha256 or info.sha256
         digest = fetch_into_file(
             out.fileno(), self._range_fetch(key, info), info.stored_size,
             part_size=self.get_part_size, concurrency=self.concurrency, name=key,
             store=self.name, writeback=fsync,
             # No codec recorded (metadata lost): refuse compressed bytes, as open() does.
-            check_head=None if info.codec else lambda head: self._refuse_compressed(info, head))
-        if expected := expected_sha256 or info.sha256:
+            check_head=None if info.codec else lambda head: self._refuse_compressed(info, head),
+            hashed=expected is not None)
+        if expected is not None and digest is not None:
             check_digest(digest, info.stored_size, expected_sha256=expected,
                          expected_size=info.size, what=key, store=self.name)
         return info
