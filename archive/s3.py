@@ -127,7 +127,8 @@ class S3Store(Store):
             part_size, multipart_threshold)
         self.concurrency = concurrency
         # Downloads use their own, smaller parts: an API process serving several
-        # downloads holds get_part_size x (concurrency + 1) per download. 0 = one stream.
+        # downloads holds get_part_size x (concurrency + 1) per download, a download into
+        # a file (fileget.py) x (concurrency + 2). 0 = one stream.
         self.get_part_size = get_part_size
         self.max_object_bytes = max_object_bytes
         self.upload_attempts = max(1, upload_attempts)

@@ -76,7 +76,7 @@ def test_parts_landing_out_of_order_give_the_right_bytes_and_hash(
     dest = tmp_path / "dl" / "big.bin"
     dest.parent.mkdir()
     info = store.get("k/big", dest, expected_sha256=sha(data))
-    assert landed[:2] == [MiB, 2 * MiB] and landed.index(0) == 2  # out of order on arrival
+    assert landed.index(0) >= 2  # the first part landed after two later ones
     assert sorted(landed) == [n * MiB for n in range(8)]
     assert dest.read_bytes() == data and info.size == len(data)
     assert leftovers(dest.parent) == ["big.bin"]
