@@ -48,11 +48,11 @@ def fetch_into_file(
 ) -> str | None:
     """Fetch ``size`` bytes as ``fetch(start, stop)`` parts into ``fd``; return their SHA-256.
 
-    ``hashed=False`` (nothing to check them against) returns None and hashes nothing.
     ``fd`` is a new, empty regular file; it ends ``size`` bytes long. ``writeback``
     starts each part's writeback as it is written (writeout.writeback_hint), for a caller
     that fsyncs at the end. ``check_head`` sees the first bytes before anything is hashed
-    (it may refuse them by raising). Any failure (a fetch, a short part, a full disk)
+    (it may refuse them by raising). ``hashed=False`` (nothing to check the bytes
+    against) hashes nothing and returns None. Any failure (a fetch, a short part, a full disk)
     propagates once no thread is still writing into ``fd``; the file's content is then
     undefined and the caller must not keep it.
     """
