@@ -170,3 +170,22 @@ def test_a_download_holds_a_few_parts_in_memory_whatever_the_object_size(
     # (4-9 MiB measured), not the 96 MiB the object is.
     assert grew[96] < 24, grew
     assert grew[96] < grew[16] + 12, grew  # flat in the object's size
+
+
+def test_after_rclone_forgets_metadata_a_compressed_object_is_refused_not_written(
+    own_rclone: S3Server, tmp_path: Path
+) -> None:
+    store = big_store(own_rclone, "p", probe=False)
+    data = payload(8 * MiB, seed=44)  # zstd keeps the random half: about 4 MiB stored
+    store.put("k/packed", io.BytesIO(data), codec="zstd")
+    store.put("k/plain", io.BytesIO(data))
+    own_rclone.restart()  # rclone keeps user metadata in memory only
+    info = store.head("k/packed")
+    assert info is not None and info.codec is None and info.stored_size > 2 * MiB
+    out = tmp_path / "dl"
+    out.mkdir()
+    with pytest.raises(ArchiveError, match="k/packed.*codec="):
+        store.get("k/packed", out / "packed.bin")
+    assert leftovers(out) == []
+    store.get("k/plain", out / "plain.bin")  # nothing recorded to check: fetched unhashed
+    assert (out / "plain.bin").read_bytes() == data
