@@ -32,6 +32,7 @@ from archive.errors import (
     TransientArchiveError,
     UploadsUnlisted,
 )
+from archive.fileget import fetch_into_file
 from archive.fileput import put_whole_file
 from archive.multipart import checksum_sha256, choose_part_size, content_md5, multipart_upload
 from archive.parallel_get import ParallelRangeReader
@@ -53,6 +54,7 @@ from archive.stores import (
 from archive.streaming import (
     FileSlice,
     HashingReader,
+    check_digest,
     iter_file_slices,
     iter_parts,
     iter_reads,
@@ -125,7 +127,8 @@ class S3Store(Store):
             part_size, multipart_threshold)
         self.concurrency = concurrency
         # Downloads use their own, smaller parts: an API process serving several
-        # downloads holds get_part_size x (concurrency + 1) per download. 0 = one stream.
+        # downloads holds get_part_size x (concurrency + 1) per download, a download into
+        # a file (fileget.py) x (concurrency + 2). 0 = one stream.
         self.get_part_size = get_part_size
         self.max_object_bytes = max_object_bytes
         self.upload_attempts = max(1, upload_attempts)
@@ -496,7 +499,7 @@ class S3Store(Store):
         flight (pinned to the ETag the HEAD saw), returned in order.
         """
         info = self.head(key) if self.get_part_size else None
-        if info is not None and info.stored_size > 2 * self.get_part_size:
+        if info is not None and self._parallel(info):
             reader = ParallelRangeReader(
                 self._range_fetch(key, info), info.stored_size, part_size=self.get_part_size,
                 concurrency=self.concurrency, name=key, store=self.name,
@@ -508,6 +511,31 @@ class S3Store(Store):
             raise self._fail(e, key, "get") from e
         body = ResponseBody(response["Body"], key=key, store=self.name)
         return io.BufferedReader(body, buffer_size=MiB), self._info(key, response)
+
+    def _parallel(self, info: ObjectInfo) -> bool:
+        """Whether ``info``'s object is large enough to fetch as parallel ranged GETs."""
+        return self.get_part_size > 0 and info.stored_size > 2 * self.get_part_size
+
+    def _get_into(
+        self, key: str, out: BinaryIO, *, expected_sha256: str | None, fsync: bool
+    ) -> ObjectInfo:
+        """Fetch a large uncompressed object's parts straight into ``out`` (fileget.py)."""
+        info = self.head(key) if self.get_part_size else None
+        if (info is None or not self._parallel(info) or (info.codec or "none") != "none"
+                or info.size not in (None, info.stored_size)):
+            return super()._get_into(key, out, expected_sha256=expected_sha256, fsync=fsync)
+        expected = expected_sha256 or info.sha256
+        digest = fetch_into_file(
+            out.fileno(), self._range_fetch(key, info), info.stored_size,
+            part_size=self.get_part_size, concurrency=self.concurrency, name=key,
+            store=self.name, writeback=fsync,
+            # No codec recorded (metadata lost): refuse compressed bytes, as open() does.
+            check_head=None if info.codec else lambda head: self._refuse_compressed(info, head),
+            hashed=expected is not None)
+        if expected is not None and digest is not None:
+            check_digest(digest, info.stored_size, expected_sha256=expected,
+                         expected_size=info.size, what=key, store=self.name)
+        return info
 
     def _range_fetch(self, key: str, info: ObjectInfo) -> Callable[[int, int], bytes]:
         """Return fetch(start, stop) -> bytes for ``key``, failing if the object changes."""

@@ -230,25 +230,42 @@ class Store(ABC):
         the flush to the kernel, as cp and s5cmd do, for copies that a crash may lose
         (scratch space): the disk then no longer bounds the download.
         """
+        if not isinstance(dest, str | os.PathLike):
+            raw, info = self.open_raw(key)
+            try:
+                for chunk in self._checked_chunks(raw, info, expected_sha256 or info.sha256):
+                    dest.write(chunk)
+            finally:
+                raw.close()
+            return info
+        target = Path(dest)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        try:
+            # The file gets its name only once every byte is in it and hashed right: a
+            # failed or mismatching download leaves no file at ``dest`` and no temporary.
+            with os.fdopen(fd, "wb", buffering=0) as out:
+                info = self._get_into(key, out, expected_sha256=expected_sha256, fsync=fsync)
+                if fsync:
+                    os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return info
+
+    def _get_into(
+        self, key: str, out: BinaryIO, *, expected_sha256: str | None, fsync: bool
+    ) -> ObjectInfo:
+        """Write the original bytes of ``key`` into the new empty file ``out``, checked.
+
+        Raises ChecksumMismatch (after writing) when the bytes are not the expected ones;
+        the caller renames the file into place only when this returns.
+        """
         raw, info = self.open_raw(key)
         try:
             chunks = self._checked_chunks(raw, info, expected_sha256 or info.sha256)
-            if not isinstance(dest, str | os.PathLike):
-                for chunk in chunks:
-                    dest.write(chunk)
-                return info
-            target = Path(dest)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-            try:
-                with os.fdopen(fd, "wb", buffering=0) as out:
-                    write_chunks(chunks, out, writeback=fsync)
-                    if fsync:
-                        os.fsync(out.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+            write_chunks(chunks, out, writeback=fsync)
         finally:
             raw.close()
         return info
@@ -350,7 +367,12 @@ class Store(ABC):
         bytes as if they were the original would be silently wrong, so refuse instead.
         """
         peek = getattr(raw, "peek", None)
-        sniffed = codecs.sniff(peek(4)[:4]) if peek is not None else "none"
+        self._refuse_compressed(info, peek(4)[:4] if peek is not None else b"")
+        return "none"
+
+    def _refuse_compressed(self, info: ObjectInfo, head: bytes) -> None:
+        """Raise ArchiveError if ``head``, an object's first bytes, look compressed."""
+        sniffed = codecs.sniff(head[:4])
         if sniffed != "none":
             raise ArchiveError(
                 f"{info.key}: {self.name} has no codec recorded (metadata lost?) and the bytes "
@@ -358,7 +380,6 @@ class Store(ABC):
                 key=info.key,
                 store=self.name,
             )
-        return "none"
 
     def _check_key(self, key: str) -> str:
         """Validate ``key``, raising ValueError that names this store."""

@@ -45,12 +45,12 @@ _sync_file_range = _load_sync_file_range()
 def writeback_hint(out: Any) -> Callable[[int, int], bool]:
     """Return hint(offset, length) that starts the writeback of that range of ``out``.
 
-    The hint returns whether the kernel took it. It does nothing where the call is
-    missing (not Linux) or refused (a pipe, a file system without it): the caller's
-    fsync stays the guarantee either way.
+    ``out`` is a file object or a descriptor. The hint returns whether the kernel took
+    it. It does nothing where the call is missing (not Linux) or refused (a pipe, a file
+    system without it): the caller's fsync stays the guarantee either way.
     """
     try:
-        fd = out.fileno()
+        fd = out if isinstance(out, int) else out.fileno()
     except (AttributeError, OSError, ValueError):
         fd = -1
     call = _sync_file_range

