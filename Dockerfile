@@ -11,4 +11,6 @@ COPY . .
 # The pages' front-end packages (Leaflet, Swagger UI, OpenLayers) from npm, then static files.
 RUN bash web/build.sh && .venv/bin/python manage.py collectstatic --no-input -v0
 EXPOSE 8000
-CMD [".venv/bin/gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]
+# Threaded workers: a sync worker streaming one download or export for longer than
+# --timeout (30 s) would be killed mid-response by gunicorn's arbiter.
+CMD [".venv/bin/gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--worker-class", "gthread", "--threads", "4"]
