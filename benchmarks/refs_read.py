@@ -98,6 +98,7 @@ def start_server(port: int, var: Path, s3: dict[str, str] | None) -> subprocess.
     env = {**os.environ, "DATABASE_URL": DSN, "VAR_DIR": str(var), **store_env(var, s3),
            "CELERY_BROKER_URL": "",
            "API_THROTTLE_ANON": "100000000/minute", "API_THROTTLE_USER": "100000000/minute",
+           "API_THROTTLE_ANON_RANGES": "100000000/minute",
            "LOG_LEVEL": "WARNING"}
     proc = subprocess.Popen(
         [str(REPO / ".venv" / "bin" / "gunicorn"), "config.wsgi", "--bind",

@@ -100,7 +100,8 @@ def live_api(s3_server: S3Server, s3_primary: Store, tmp_path: Path) -> Iterator
            "S3_ENDPOINT_URL": s3_server.endpoint_url,  # type: ignore[attr-defined]
            "AWS_ACCESS_KEY_ID": s3_server.access_key,  # type: ignore[attr-defined]
            "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,  # type: ignore[attr-defined]
-           "CELERY_BROKER_URL": "", "API_THROTTLE_ANON": "1000000/minute", "DEBUG": "0"}
+           "CELERY_BROKER_URL": "", "API_THROTTLE_ANON": "1000000/minute",
+           "API_THROTTLE_ANON_RANGES": "1000000/minute", "DEBUG": "0"}
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as f:
         proc = subprocess.Popen(

@@ -59,6 +59,8 @@ def live_server(work: Path, extra_env: dict[str, str] | None = None,
         "CELERY_BROKER_URL": "",  # subsets run in-process, right after their request commits
         "API_THROTTLE_ANON": "1000000/minute",
         "API_THROTTLE_USER": "1000000/minute",
+        "API_THROTTLE_ANON_RANGES": "1000000/minute",  # chunk reads through references
+        "API_THROTTLE_USER_RANGES": "1000000/minute",
         "DEBUG": "0",
         **(extra_env or {}),
     }
@@ -72,7 +74,10 @@ def live_server(work: Path, extra_env: dict[str, str] | None = None,
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind",
-             f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--timeout", "60"],
+             f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--timeout", "60",
+             # Idle connections outlive aiohttp's (fsspec's) 15 s pool: a server that
+             # closes first races the client's next request on it (connection reset).
+             "--keep-alive", "30"],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
