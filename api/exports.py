@@ -56,6 +56,22 @@ def parse_format(raw: object) -> str:
     return raw
 
 
+def get_params(request: Any) -> tuple[dict[str, str], str]:
+    """A GET export's search parameters without `format`, and the format."""
+    params = request.query_params.dict()
+    return params, parse_format(params.pop("format", None))
+
+
+def post_body(request: Any) -> tuple[dict[str, Any], str]:
+    """A POST export's search body without `format`, and the format (the body's, else the
+    query string's)."""
+    body = request.data
+    if not isinstance(body, dict):
+        raise QueryError("the search body must be a JSON object")
+    body = dict(body)
+    return body, parse_format(body.pop("format", None) or request.query_params.get("format"))
+
+
 def export_search(search: SwathSearch) -> SwathSearch:
     """The search an export runs: every match from the first, in batches, uncounted.
 

@@ -32,8 +32,7 @@ class SwathExportView(SearchExportView):
                    responses=EXPORT_RESPONSES)
     def get(self, request: Request) -> Any:
         """Every match of a swath search (GET /api/v1/swaths's parameters) as one file."""
-        params = request.query_params.dict()
-        fmt = exports.parse_format(params.pop("format", None))
+        params, fmt = exports.get_params(request)
         query = SwathQuery.parse(params)
         if query.fields is not None:
             raise QueryError("fields: an export writes whole records; drop the fields parameter")
@@ -44,12 +43,7 @@ class SwathExportView(SearchExportView):
                    responses=EXPORT_RESPONSES)
     def post(self, request: Request) -> Any:
         """Every match of a swath search (POST /api/v1/swaths/search's body) as one file."""
-        body = request.data
-        if not isinstance(body, dict):
-            raise QueryError("the search body must be a JSON object")
-        body = dict(body)
-        fmt = exports.parse_format(body.pop("format", None)
-                                   or request.query_params.get("format"))
+        body, fmt = exports.post_body(request)
         query = SwathBody.parse(body)
         if query.fields is not None:
             raise QueryError("fields: an export writes whole records; drop the fields parameter")

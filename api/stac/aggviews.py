@@ -8,7 +8,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 
 from api.exceptions import QueryError
-from api.search import SwathSearch
 from api.stac import aggregation
 from api.stac.aggparams import AggregateBody, AggregateQuery, CollectionAggregateQuery
 from api.stac.docs import (
@@ -33,10 +32,11 @@ def _path(collection_id: str | None, leaf: str) -> str:
 class AggregateView(StacView):
     post_is_read = True
 
-    def _answer(self, search: SwathSearch, req: aggregation.Request,
-                collection_id: str | None) -> Any:
+    def _answer(self, query: Any, collection_id: str | None) -> Any:
+        """The counts a parsed request (AggregateQuery, AggregateBody...) asks for."""
+        search = query.search(collection_id)
         body = {"type": "AggregationCollection",
-                "aggregations": aggregation.aggregate(search, req),
+                "aggregations": aggregation.aggregate(search, query.request()),
                 "links": [{"rel": "self", "type": "application/json",
                            "href": self.url(_path(collection_id, "aggregate"))},
                           {"rel": "root", "type": "application/json",
@@ -50,16 +50,14 @@ class AggregateView(StacView):
     def get(self, request: Request, collection_id: str | None = None) -> Any:
         """Counts over the items a search with the same filters matches (GET)."""
         _known(collection_id)
-        query = AggregateQuery.parse(request.query_params.dict())
-        return self._answer(query.search(collection_id), query.request(), collection_id)
+        return self._answer(AggregateQuery.parse(request.query_params.dict()), collection_id)
 
     @extend_schema(operation_id="stac_aggregate_post")
     @aggregate_post_schema
     def post(self, request: Request, collection_id: str | None = None) -> Any:
         """Counts over the items a search with the same filters matches (POST, JSON body)."""
         _known(collection_id)
-        query = AggregateBody.parse(request.data)
-        return self._answer(query.search(collection_id), query.request(), collection_id)
+        return self._answer(AggregateBody.parse(request.data), collection_id)
 
 
 class CollectionAggregateView(AggregateView):
@@ -71,7 +69,7 @@ class CollectionAggregateView(AggregateView):
         """Counts over one collection's items that a search with the same filters matches."""
         _known(collection_id)
         query = CollectionAggregateQuery.parse(request.query_params.dict())
-        return self._answer(query.search(collection_id), query.request(), collection_id)
+        return self._answer(query, collection_id)
 
     @extend_schema(operation_id="stac_collection_aggregate_post")
     @aggregate_post_schema

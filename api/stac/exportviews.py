@@ -52,8 +52,7 @@ class SearchExportView(StacView):
                    responses=EXPORT_RESPONSES)
     def get(self, request: Request) -> Any:
         """Every match of a search (GET /stac/search's parameters) as one file."""
-        params = request.query_params.dict()
-        fmt = exports.parse_format(params.pop("format", None))
+        params, fmt = exports.get_params(request)
         query = SearchQuery.parse(params)
         _refuse_fields(query.fields)
         return self.export(query.search(), fmt)
@@ -63,12 +62,7 @@ class SearchExportView(StacView):
                    responses=EXPORT_RESPONSES)
     def post(self, request: Request) -> Any:
         """Every match of a search (POST /stac/search's body, CQL2-JSON) as one file."""
-        body = request.data
-        if not isinstance(body, dict):
-            raise QueryError("the search body must be a JSON object")
-        body = dict(body)
-        fmt = exports.parse_format(body.pop("format", None)
-                                   or request.query_params.get("format"))
+        body, fmt = exports.post_body(request)
         query = SearchBody.parse(body)
         _refuse_fields(query.fields)
         return self.export(query.search(), fmt)
