@@ -21,6 +21,7 @@ from typing import Any
 
 from archive.streaming import sha256_file
 from hpc import outputs
+from hpc.apiplan import geo_bounds
 from hpc.manifest import region_from_spec
 from hpc.sources import open_item, store_for
 from subset import kernel
@@ -61,8 +62,6 @@ def item_geo_bounds(item: dict[str, Any]) -> dict[str, Any] | None:
     store by URL (hpc.plan) or from the API (hpc.apiplan); None when it has none or it
     cannot be used (logged)."""
     if item.get("references"):  # an API plan (hpc.apiplan)
-        from hpc.apiplan import geo_bounds
-
         return geo_bounds(item)
     record = item.get("chunk_index")
     if not record or not record.get("store_url"):
