@@ -112,7 +112,7 @@ class _Compiler:
         if op == "not":
             if len(args) != 1:
                 raise QueryError("filter: not takes one argument")
-            return ~self.node(args[0])
+            return self.false(args[0])
         if op in COMPARISONS or op == "<>":
             return self.compare(op, args)
         if op == "isnull":
@@ -131,6 +131,42 @@ class _Compiler:
         if op in TEMPORAL:
             return self.temporal(op, args)
         raise QueryError(f"filter: operator {op!r} is not supported")
+
+    def false(self, n: Any) -> Q:
+        """The rows where expression `n` is FALSE, in CQL2's (SQL's) three-valued logic.
+
+        Django's ~Q(x > 5) also keeps the rows where x is NULL, for which `x > 5` is
+        unknown and NOT of it still unknown: such a row must not match `NOT x > 5`.
+        So a negation is pushed down (De Morgan) to the comparisons, and a negated
+        comparison keeps only rows where its property is known.
+        """
+        if isinstance(n, bool) or not isinstance(n, dict) or not isinstance(
+                n.get("args"), list) or not isinstance(n.get("op"), str):
+            return ~self.node(n)  # a literal, or an error node() reports
+        op, args = n["op"].lower(), n["args"]
+        if op in ("and", "or"):
+            if len(args) < 2:
+                raise QueryError(f"filter: {op} needs at least two arguments")
+            parts = [self.false(a) for a in args]
+            return functools.reduce(operator.or_ if op == "and" else operator.and_, parts)
+        if op == "not":
+            if len(args) != 1:
+                raise QueryError("filter: not takes one argument")
+            return self.node(args[0])
+        if op == "isnull":
+            return ~self.node(n)  # IS NULL is never unknown
+        return ~self.node(n) & self.known(args)
+
+    def known(self, args: list) -> Q:
+        """Rows where the property a comparison reads is not NULL (its truth is known)."""
+        q = self.prop(args[0] if args else None, "filter")
+        if q.column == STATE_COLUMN:
+            return ~Q(orbit_direction="")
+        if args[0]["property"].removeprefix("properties.") == "datetime":
+            return Q(start_time__isnull=False, end_time__isnull=False)
+        if q.column == COLLECTION_COLUMN or q.kind == "uuid":
+            return Q()  # never NULL
+        return Q(**{f"{q.column}__isnull": False})
 
     # -- pieces ------------------------------------------------------------------
     def prop(self, arg: Any, op: str) -> Queryable:
