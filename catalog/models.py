@@ -233,6 +233,14 @@ class Swath(models.Model):
             models.Index(fields=["end_time"], name="swath_end"),
             # resume/reconcile: rows by state, oldest first
             models.Index(fields=["state", "updated_at"], name="swath_state_updated"),
+            # STAC aggregation of a collection over a time window: an index-only scan
+            # reads every column its filter and its bucket keys need, about a tenth of
+            # the heap pages (docs/BENCHMARKS.md, "STAC aggregation"). SQLite ignores
+            # INCLUDE: there it is a plain (collection, start_time) index.
+            models.Index(fields=["collection", "start_time"],
+                         include=["end_time", "state", "platform", "orbit_direction",
+                                  "centroid_geohash"],
+                         name="swath_coll_start_agg"),
             # Re-ingest lookups by (collection, granule_id) use swath_unique_version's
             # leading columns; a separate index on them only slowed every insert.
         ]
