@@ -234,7 +234,7 @@ class Swath(models.Model):
             # resume/reconcile: rows by state, oldest first
             models.Index(fields=["state", "updated_at"], name="swath_state_updated"),
             # STAC aggregation of a collection over a time window: an index-only scan
-            # reads every column its filter and its bucket keys need, about a tenth of
+            # reads every column its filter and its bucket keys need, an eighth of
             # the heap pages (docs/BENCHMARKS.md, "STAC aggregation"). SQLite ignores
             # INCLUDE: there it is a plain (collection, start_time) index.
             models.Index(fields=["collection", "start_time"],
