@@ -323,6 +323,10 @@ def _inside_fraction(shapes: np.ndarray, region: BaseGeometry) -> np.ndarray:
         wide = shapely.union_all([region, affinity.translate(region, 360.0),
                                   affinity.translate(region, -360.0)])
         shapely.prepare(wide)
+        bad = ~shapely.is_valid(shapes)
+        if bad.any():  # a sliver outline near a pole: its area stands, its shape is mended
+            shapes = shapes.copy()
+            shapes[bad] = shapely.make_valid(shapes[bad])
         whole = shapely.contains_properly(wide, shapes)
         cut = shapely.intersects(wide, shapes) & ~whole
         inside[whole] = shapely.area(shapes[whole])
@@ -385,12 +389,16 @@ def _cell_polygons(cells: list[int]) -> np.ndarray:
     shapes = shapely.polygons(shapely.linearrings(np.column_stack((lon, lat)),
                                                   indices=np.repeat(np.arange(len(rings)),
                                                                     counts)))
-    res = h3.api.basic_int.get_resolution(cells[0]) if cells else 0
-    for pole in (90.0, -90.0):
-        polar = h3.api.basic_int.latlng_to_cell(pole, 0.0, res)
-        for i in (i for i, c in enumerate(cells) if c == polar):
+    for i, cell in enumerate(cells):
+        pole = _POLAR_CELLS.get(cell)
+        if pole is not None:
             shapes[i] = _polar_polygon(rings[i], pole)
     return np.asarray(shapes, dtype=object)
+
+
+# The one cell at each resolution that holds each pole.
+_POLAR_CELLS = {h3.api.basic_int.latlng_to_cell(pole, 0.0, res): pole
+                for res in range(16) for pole in (90.0, -90.0)}
 
 
 def _polar_polygon(ring: tuple[tuple[float, float], ...], pole: float) -> Polygon:
