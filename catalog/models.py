@@ -190,6 +190,8 @@ class Swath(models.Model):
         output_field=models.CharField(max_length=CENTROID_GEOHASH_PRECISION, null=True),
         db_persist=True,
     )
+    # Valid-pixel counts of the main variable per H3 cell (ingest/coverage.py blob), or None.
+    coverage = models.BinaryField(null=True, blank=True, editable=False)
     size = models.BigIntegerField(null=True, blank=True)  # original bytes
     sha256 = models.CharField(max_length=64, null=True, blank=True)  # of the original bytes
     state = models.CharField(max_length=12, choices=SwathState.choices, default=SwathState.PENDING)

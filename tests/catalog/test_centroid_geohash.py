@@ -25,8 +25,8 @@ from tests.catalog.factories import collection, manifest_line
 from tests.fixtures.geoloc_files import icesat2_subset
 from tests.ingest.test_reinspect import SUBSET, SUMMARY, ingest, make_old, run
 
-BEFORE = [("catalog", "0011_region_order_problem")]
-AFTER = [("catalog", "0012_swath_centroid_geohash")]
+BEFORE = [("catalog", "0012_swath_coverage")]
+AFTER = [("catalog", "0013_swath_centroid_geohash")]
 
 
 def expected(footprint: GEOSGeometry | None) -> str | None:

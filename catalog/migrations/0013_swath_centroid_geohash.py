@@ -25,7 +25,7 @@ def _no_statement_timeout(apps: object, schema_editor: object) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0011_region_order_problem'),
+        ('catalog', '0012_swath_coverage'),
     ]
 
     operations = [
