@@ -11,8 +11,5 @@ COPY . .
 # The pages' front-end packages (Leaflet, Swagger UI, OpenLayers) from npm, then static files.
 RUN bash web/build.sh && .venv/bin/python manage.py collectstatic --no-input -v0
 EXPOSE 8000
-# Threaded workers: a sync worker streaming one download or export for longer than
-# --timeout (30 s) would be killed mid-response by gunicorn's arbiter. Idle connections
-# are kept past aiohttp's 15 s (fsspec, reading chunk references): a server closing first
-# races the client's next request on the connection, which then fails with a reset.
-CMD [".venv/bin/gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--worker-class", "gthread", "--threads", "4", "--keep-alive", "30"]
+# Worker class, threads, keep-alive and limits: config/gunicorn.conf.py (why, there).
+CMD [".venv/bin/gunicorn", "config.wsgi", "-c", "config/gunicorn.conf.py", "--bind", "0.0.0.0:8000", "--workers", "4"]

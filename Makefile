@@ -26,7 +26,7 @@ run: setup  ## migrate, demo data on an empty archive, serve on 127.0.0.1:$(PORT
 	$(PY) manage.py demo
 	$(PY) manage.py collectstatic --no-input -v0
 	@echo "swathstore: http://127.0.0.1:$(PORT)/"
-	.venv/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --worker-class gthread --threads 4 --keep-alive 30 --access-logfile -
+	.venv/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) -c config/gunicorn.conf.py --workers 2 --access-logfile -
 
 test: setup  ## test services on loopback, the whole lint, the whole pytest suite
 	@bash scripts/test-services.sh

@@ -63,8 +63,9 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
     port = free_port()
     log = open(var / "gunicorn.log", "wb")  # noqa: SIM115 - closed after the server
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind",
-         f"127.0.0.1:{port}", "--workers", "1", "--threads", "4", "--timeout", "60"],
+        [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi",
+         "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "--timeout", "60"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, 30, server)

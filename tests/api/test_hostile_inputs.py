@@ -185,3 +185,36 @@ def _urls() -> None:
 
 
 _urls()
+
+
+def _ring(vertices: int) -> dict[str, Any]:
+    """A polygon of `vertices` points on a 5-degree circle around (10, 10)."""
+    import math
+
+    pts = [[round(10 + 5 * math.cos(2 * math.pi * i / vertices), 4),
+            round(10 + 5 * math.sin(2 * math.pi * i / vertices), 4)] for i in range(vertices)]
+    return {"type": "Polygon", "coordinates": [[*pts, pts[0]]]}
+
+
+def test_a_get_search_with_a_long_polygon_is_served_and_a_longer_one_is_sent_to_post(
+        api_server: LiveServer) -> None:
+    """A GET request line up to 8,190 bytes (config/gunicorn.conf.py) carries an
+    `intersects` of about 200 vertices (gunicorn's default, 4,094, refused it); past
+    that gunicorn refuses the line, and POST carries any polygon."""
+    inside = str(swath(box(9, 9, 11, 11), coll=collection("long-polygons")).uuid)
+    swath(box(40, 40, 41, 41), coll=collection("long-polygons"))
+    for vertices, get_ok in ((200, True), (400, False)):
+        ring = _ring(vertices)
+        path = "/stac/search" + hostile.q(intersects=json.dumps(ring, separators=(",", ":")))
+        request_line = len(f"GET {path} HTTP/1.1")
+        assert (4094 < request_line <= 8190) if get_ok else request_line > 8190, request_line
+        got = hostile.send(api_server.url, "GET", path)
+        if get_ok:
+            assert got.status == 200, got.raw[:300]
+            assert [f["id"] for f in got.body["features"]] == [inside]
+        else:
+            assert got.status == 414 and b"Request Line is too large" in got.raw, got.raw[:300]
+        posted = hostile.send(api_server.url, "POST", "/stac/search",
+                              hostile.post({"intersects": ring}))
+        assert posted.status == 200, posted.raw[:300]
+        assert [f["id"] for f in posted.body["features"]] == [inside]

@@ -105,8 +105,8 @@ def live_api(s3_server: S3Server, s3_primary: Store, tmp_path: Path) -> Iterator
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as f:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind",
-             f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"],
+            [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi",
+             "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
             cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, 30, proc)

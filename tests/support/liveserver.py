@@ -73,11 +73,9 @@ def live_server(work: Path, extra_env: dict[str, str] | None = None,
     log = work / "gunicorn.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind",
-             f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--timeout", "60",
-             # Idle connections outlive aiohttp's (fsspec's) 15 s pool: a server that
-             # closes first races the client's next request on it (connection reset).
-             "--keep-alive", "30"],
+            [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi",
+             "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+             "--workers", "2", "--timeout", "60"],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
