@@ -174,6 +174,8 @@ class Swath(models.Model):
     # only); attrs["geolocation"] names the variables it was made from. A database
     # default too: the bulk COPY of catalog/bulkload.py names its columns.
     footprint_warning = models.TextField(blank=True, default="", db_default="")
+    # Valid-pixel counts of the main variable per H3 cell (ingest/coverage.py blob), or None.
+    coverage = models.BinaryField(null=True, blank=True, editable=False)
     size = models.BigIntegerField(null=True, blank=True)  # original bytes
     sha256 = models.CharField(max_length=64, null=True, blank=True)  # of the original bytes
     state = models.CharField(max_length=12, choices=SwathState.choices, default=SwathState.PENDING)

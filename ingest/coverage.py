@@ -1,0 +1,317 @@
+"""Per-region valid-data coverage: valid-pixel counts of a swath per H3 cell. No Django here.
+
+At ingest, :func:`measure` bins the pixel centres of the swath's main variable into H3
+cells and counts, per cell, all pixels and the valid ones. The result, a :class:`Coverage`,
+is stored beside the footprint as a small versioned blob (:meth:`Coverage.encode`). At
+search time :func:`region_weights` says how much of each cell a region covers (cached per
+region) and :func:`region_fraction` estimates the region's valid fraction as the
+area-weighted ratio of valid to all pixels, assuming pixels spread evenly within a cell.
+
+Blob format, version 1 (little-endian; 8 + 7 bytes per cell):
+
+====== ======= ==============================================================
+offset type    meaning
+====== ======= ==============================================================
+0      u8      format version (1)
+1      u8      H3 resolution of every cell (0..8)
+2      i8      exponent e: a cell's pixel count is its float16 times 2**e
+3      u8      reserved, 0
+4      u32     n, the number of cells
+8      u32 x n cells, sorted and unique, each packed to its base cell and digits
+..     u8 x n  valid fraction of each cell, round(255 * valid / total)
+..     f16 x n pixel count of each cell, divided by 2**e
+====== ======= ==============================================================
+
+An H3 cell index at resolution r holds constant mode and resolution bits and 15 - r unused
+digits that are all ones, so its base cell (7 bits) and r digits (3 bits each) restore it
+losslessly: 19 bits at resolution 4. Packing keeps the sort order.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import struct
+from dataclasses import dataclass
+
+import h3
+import numpy as np
+import shapely
+from shapely import affinity
+from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry.base import BaseGeometry
+
+VERSION = 1
+MIN_RESOLUTION, MAX_RESOLUTION = 3, 4
+# A finer resolution while the swath touches at most this many of its cells: a few KB.
+MAX_FINE_CELLS = 1000
+# Pixels binned per swath at most: h3 places one point in ~0.5 us, so ~1 s. A regular
+# stride keeps the sample spread evenly over the swath; only fractions are stored.
+MAX_POINTS = 2_000_000
+_HEADER = struct.Struct("<BBbBI")
+_BASE_CELLS = 122
+_CODEC_MAX_RESOLUTION = 8  # 7 + 3 * 8 = 31 bits: the packed cell fits a u32
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Valid and total pixel counts of one swath per H3 cell at one resolution."""
+
+    resolution: int  # 3 or 4
+    cells: np.ndarray  # uint64 H3 cell indexes, sorted, unique
+    valid: np.ndarray  # float64 valid-pixel counts per cell (as decoded)
+    total: np.ndarray  # float64 pixel counts per cell (as decoded)
+
+    def encode(self) -> bytes:
+        """Return the compact binary form (format version in the first byte)."""
+        n = len(self.cells)
+        if not 0 <= self.resolution <= _CODEC_MAX_RESOLUTION:
+            raise ValueError(f"coverage resolution {self.resolution} is outside "
+                             f"0..{_CODEC_MAX_RESOLUTION}")
+        total = np.asarray(self.total, dtype=np.float64)
+        valid = np.asarray(self.valid, dtype=np.float64)
+        if not (len(valid) == len(total) == n):
+            raise ValueError(f"coverage arrays differ in length: {n} cells, {len(valid)} valid, "
+                             f"{len(total)} total")
+        if n and not (np.all(np.isfinite(total)) and total.min() > 0):
+            raise ValueError("coverage pixel counts must be finite and positive")
+        top = float(total.max()) if n else 1.0
+        exponent = math.ceil(math.log2(top)) - 15  # counts / 2**e in (16384, 32768]
+        frac = np.clip(np.round(255.0 * valid / np.where(total > 0, total, 1.0)), 0, 255)
+        return b"".join((
+            _HEADER.pack(VERSION, self.resolution, exponent, 0, n),
+            _pack_cells(np.asarray(self.cells, dtype=np.uint64), self.resolution).tobytes(),
+            frac.astype(np.uint8).tobytes(),
+            (total / 2.0**exponent).astype("<f2").tobytes(),
+        ))
+
+    @classmethod
+    def decode(cls, blob: bytes) -> Coverage:
+        """Return the coverage a blob holds; raises ValueError naming what is wrong."""
+        blob = bytes(blob)
+        if len(blob) < _HEADER.size:
+            raise ValueError(f"coverage blob is {len(blob)} bytes, shorter than its "
+                             f"{_HEADER.size}-byte header")
+        version, res, exponent, reserved, n = _HEADER.unpack_from(blob)
+        if version != VERSION:
+            raise ValueError(f"coverage blob has format version {version}; this code reads "
+                             f"version {VERSION}")
+        if res > _CODEC_MAX_RESOLUTION:
+            raise ValueError(f"coverage blob has resolution {res}, outside "
+                             f"0..{_CODEC_MAX_RESOLUTION}")
+        if reserved:
+            raise ValueError(f"coverage blob has reserved byte {reserved}, not 0")
+        expected = _HEADER.size + 7 * n
+        if len(blob) != expected:
+            raise ValueError(f"coverage blob is {len(blob)} bytes; its header says {n} cells, "
+                             f"which take {expected}")
+        at = _HEADER.size
+        packed = np.frombuffer(blob, dtype="<u4", count=n, offset=at)
+        frac = np.frombuffer(blob, dtype=np.uint8, count=n, offset=at + 4 * n)
+        scaled = np.frombuffer(blob, dtype="<f2", count=n, offset=at + 5 * n)
+        if n > 1 and not np.all(np.diff(packed.astype(np.int64)) > 0):
+            raise ValueError("coverage blob cells are not sorted and unique")
+        _check_packed(packed, res)
+        total = scaled.astype(np.float64) * 2.0**exponent
+        if not (np.all(np.isfinite(total)) and np.all(total > 0)):
+            raise ValueError("coverage blob has a pixel count that is not finite and positive")
+        valid = frac.astype(np.float64) / 255.0 * total
+        return cls(res, _unpack_cells(packed, res), valid, total)
+
+
+def _pack_cells(cells: np.ndarray, res: int) -> np.ndarray:
+    """Base cell and the first `res` digits of each cell, as u32."""
+    shift = np.uint64(3 * (15 - res))
+    mask = np.uint64((1 << (7 + 3 * res)) - 1)
+    return ((cells >> shift) & mask).astype("<u4")
+
+
+def _unpack_cells(packed: np.ndarray, res: int) -> np.ndarray:
+    """Full 64-bit H3 cell indexes from packed cells at resolution `res`."""
+    tail = 3 * (15 - res)
+    head = np.uint64((1 << 59) | (res << 52) | ((1 << tail) - 1))
+    return (packed.astype(np.uint64) << np.uint64(tail)) | head
+
+
+def _check_packed(packed: np.ndarray, res: int) -> None:
+    """Raise ValueError when a packed cell has no such base cell or an unused digit 7."""
+    values = packed.astype(np.uint64)
+    if np.any((values >> np.uint64(3 * res)) >= _BASE_CELLS):
+        raise ValueError(f"coverage blob has a cell with a base cell past {_BASE_CELLS - 1}")
+    for digit in range(res):
+        if np.any(((values >> np.uint64(3 * digit)) & np.uint64(7)) == 7):
+            raise ValueError("coverage blob has a cell with an invalid digit (7)")
+
+
+def _parents(cells: np.ndarray, res: int, to: int) -> np.ndarray:
+    """The parents at resolution `to` of uint64 cells at `res` (bit arithmetic, vectorised)."""
+    return _unpack_cells(_pack_cells(cells, res) >> np.uint32(3 * (res - to)), to)
+
+
+def _stride(shape: tuple[int, ...], limit: int) -> tuple[slice, ...]:
+    """A regular stride on every axis leaving at most about `limit` elements."""
+    size = int(np.prod(shape)) if shape else 1
+    if size <= limit or not shape:
+        return tuple(slice(None) for _ in shape)
+    step = math.ceil((size / limit) ** (1.0 / len(shape)))
+    return tuple(slice(None, None, step) for _ in shape)
+
+
+def sample_stride(shape: tuple[int, ...], limit: int = MAX_POINTS) -> tuple[slice, ...]:
+    """Return the slices a caller may read instead of the whole field (what measure bins)."""
+    return _stride(shape, limit)
+
+
+def measure(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray) -> Coverage | None:
+    """Return per-cell pixel counts of a field from its pixel centres and valid mask.
+
+    Arrays share one shape; None when no pixel has a finite latitude and longitude. Past
+    MAX_POINTS pixels a regular stride samples the field.
+    """
+    lon, lat, valid = np.asarray(lon), np.asarray(lat), np.asarray(valid)
+    if not (lon.shape == lat.shape == valid.shape):
+        raise ValueError(f"lon {lon.shape}, lat {lat.shape} and valid {valid.shape} differ "
+                         "in shape")
+    cut = _stride(lon.shape, MAX_POINTS)
+    lon = np.asarray(lon[cut], dtype=np.float64).ravel()
+    lat = np.asarray(lat[cut], dtype=np.float64).ravel()
+    good = np.asarray(valid[cut], dtype=bool).ravel()
+    located = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90.0)
+    if not located.any():
+        return None
+    lon, lat, good = lon[located], lat[located], good[located]
+    lon = (lon + 180.0) % 360.0 - 180.0
+    to_cell = h3.api.basic_int.latlng_to_cell
+    fine = np.fromiter((to_cell(y, x, MAX_RESOLUTION) for y, x in zip(lat.tolist(),
+                                                                         lon.tolist(),
+                                                                         strict=True)),
+                       dtype=np.uint64, count=len(lat))
+    res = MAX_RESOLUTION
+    cells, inverse = np.unique(fine, return_inverse=True)
+    while len(cells) > MAX_FINE_CELLS and res > MIN_RESOLUTION:
+        res -= 1
+        cells, inverse = np.unique(_parents(cells, res + 1, res)[inverse], return_inverse=True)
+    total = np.bincount(inverse, minlength=len(cells)).astype(np.float64)
+    count = np.bincount(inverse, weights=good.astype(np.float64), minlength=len(cells))
+    return Coverage(res, cells, count, total)
+
+
+def whole_fraction(cov: Coverage) -> float | None:
+    """Return the valid fraction over the whole swath; None when it has no pixel."""
+    total = float(np.sum(cov.total))
+    return float(np.sum(cov.valid)) / total if total > 0 else None
+
+
+def region_fraction(cov: Coverage, weights: dict[int, float]) -> float | None:
+    """Return sum(w*valid)/sum(w*total) over the swath's cells in the region, or None.
+
+    `weights` come from region_weights at the coverage's resolution. None when the swath
+    has no pixel in the region.
+    """
+    if not weights or len(cov.cells) == 0:
+        return None
+    keys = np.fromiter(weights.keys(), dtype=np.uint64, count=len(weights))
+    w = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+    at = np.searchsorted(cov.cells, keys)
+    inside = at < len(cov.cells)
+    hit = np.zeros(len(keys), dtype=bool)
+    hit[inside] = cov.cells[at[inside]] == keys[inside]
+    if not hit.any():
+        return None
+    w, at = w[hit], at[hit]
+    denominator = float(np.dot(w, cov.total[at]))
+    return float(np.dot(w, cov.valid[at])) / denominator if denominator > 0 else None
+
+
+def region_weights(region: BaseGeometry, resolution: int) -> dict[int, float]:
+    """Return {cell: fraction of the cell's area inside the region} for cells it touches.
+
+    `region` is lon/lat (a MultiPolygon split at +-180 crosses the antimeridian). Cached
+    per (region, resolution); the caller gets its own copy.
+    """
+    if not 0 <= resolution <= 15:
+        raise ValueError(f"H3 resolution must be 0..15, got {resolution}")
+    return dict(_weights(shapely.to_wkb(region), resolution))
+
+
+@functools.lru_cache(maxsize=128)
+def _weights(wkb: bytes, resolution: int) -> dict[int, float]:
+    region = shapely.from_wkb(wkb)
+    if region.is_empty or region.area == 0:
+        return {}
+    touching, inside = _touching_cells(region, resolution)
+    edge = sorted(touching - inside)
+    weights = dict.fromkeys(inside, 1.0)
+    if not edge:
+        return weights
+    # Copies a turn east and west: a cell across +-180 is unwrapped past it, and its part
+    # over the seam then meets the region's copy.
+    wide = shapely.union_all([region, affinity.translate(region, 360.0),
+                              affinity.translate(region, -360.0)])
+    cells = _cell_polygons(edge)
+    fraction = np.clip(shapely.area(shapely.intersection(cells, wide)) / shapely.area(cells),
+                       0.0, 1.0)
+    weights.update((c, f) for c, f in zip(edge, fraction.tolist(), strict=True) if f > 0)
+    return weights
+
+
+# Regions are cut into strips at most this wide before h3 fills them: h3 takes a polygon
+# edge spanning more than 180 degrees of longitude for one crossing the antimeridian.
+_STRIP_DEG = 90.0
+
+
+def _touching_cells(region: BaseGeometry, resolution: int) -> tuple[set[int], set[int]]:
+    """Cells that overlap the region and cells wholly inside it (h3's containment modes).
+
+    h3_shape_to_cells_experimental is experimental in h3-py; requirements.txt pins h3.
+    """
+    touching: set[int] = set()
+    inside: set[int] = set()
+    fill = h3.api.basic_int.h3shape_to_cells_experimental
+    for west in np.arange(-180.0, 180.0, _STRIP_DEG):
+        piece = region.intersection(box(west, -90.0, west + _STRIP_DEG, 90.0))
+        for poly in _polygons(piece):
+            shape = h3.LatLngPoly([(y, x) for x, y in poly.exterior.coords[:-1]],
+                                  *[[(y, x) for x, y in ring.coords[:-1]]
+                                    for ring in poly.interiors])
+            touching.update(fill(shape, resolution, contain="overlap"))
+            inside.update(fill(shape, resolution, contain="full"))
+    return touching, inside
+
+
+def _polygons(geom: BaseGeometry) -> list[Polygon]:
+    """The polygons with area in a geometry (intersections may add lines and points)."""
+    if isinstance(geom, Polygon):
+        return [geom] if geom.area > 0 else []
+    if isinstance(geom, MultiPolygon) or hasattr(geom, "geoms"):
+        return [p for g in geom.geoms for p in _polygons(g)]
+    return []
+
+
+def _cell_polygons(cells: list[int]) -> np.ndarray:
+    """Cell outlines in lon/lat, unwrapped across +-180 and closed over a pole they hold."""
+    xs: list[float] = []
+    ys: list[float] = []
+    ring_of: list[int] = []
+    for n, cell in enumerate(cells):
+        ring = h3.api.basic_int.cell_to_boundary(cell)
+        lat0, lon0 = ring[0]
+        x = lon0
+        turn = 0.0
+        for lat, lon in ring:
+            step = (lon - x + 180.0) % 360.0 - 180.0
+            x += step
+            turn += step
+            xs.append(x)
+            ys.append(lat)
+        step = (lon0 - x + 180.0) % 360.0 - 180.0
+        turn += step
+        count = len(ring)
+        if abs(turn) > 180.0:  # the outline winds once around a pole: close it over the pole
+            pole = 90.0 if lat0 > 0 else -90.0
+            xs.extend((lon0 + turn, lon0 + turn, lon0))
+            ys.extend((lat0, pole, pole))
+            count += 3
+        ring_of.extend([n] * count)
+    rings = shapely.linearrings(np.column_stack((xs, ys)), indices=np.asarray(ring_of))
+    return np.asarray(shapely.polygons(rings), dtype=object)
