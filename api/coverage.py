@@ -113,7 +113,8 @@ def _run(search: SwathSearch, base: QuerySet, columns: tuple[str, ...]) -> Searc
     if len(found) > limit:
         n, exact = count_matches(qs)
         raise QueryError(
-            f"valid_fraction: the other filters match {'' if exact else 'about '}{n} swaths, "
+            f"valid_fraction: the other filters match {'' if exact else 'about '}{n} swaths"
+            f"{' of known coverage' if search.valid_fraction else ''}, "
             f"more than the {limit} whose coverage one search may read "
             "(SEARCH_COVERAGE_MAX_CANDIDATES): narrow the area, the time window or the "
             "collections")
