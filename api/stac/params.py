@@ -147,10 +147,15 @@ class ItemsQuery(_Search):
         Field(None, description=f"comma-separated item ids (at most {MAX_LIST_ITEMS})")
     sortby: Annotated[Order, rule(paging.parse_sortby, str, EMPTY)] = Field(
         paging.DEFAULT_SORT, description="e.g. -datetime,+id (datetime, end_datetime, "
-                                         "sat:absolute_orbit, created, updated, id, file:size)")
+                                         "sat:absolute_orbit, created, updated, id, file:size, "
+                                         "swathstore:valid_fraction)")
     fields: Annotated[FieldSpec, rule(parse_fields_get, str)] = Field(
         FieldSpec(), description="e.g. id,-geometry (STAC fields extension)")
-    filter: str | None = Field(None, description="CQL2 filter (text unless filter-lang)")
+    filter: str | None = Field(None, description=(
+        "CQL2 filter (text unless filter-lang). swathstore:valid_fraction >= X (0..1) keeps "
+        "swaths with at least that fraction of valid pixels over bbox or intersects (the "
+        "whole swath without one); only as a term of the top-level AND; items then carry "
+        "it"))
 
 
 class SearchQuery(ItemsQuery):
@@ -192,4 +197,6 @@ class SearchBody(_Search, Search):  # type: ignore[misc]
         paging.DEFAULT_SORT
     fields: Annotated[FieldSpec, rule(_fields_post, Fields, ())] = FieldSpec()
     filter: Annotated[Any, rule(lambda v: v, dict[str, Any] | str)] = Field(
-        None, description="CQL2-JSON (or CQL2 text with filter-lang=cql2-text)")
+        None, description="CQL2-JSON (or CQL2 text with filter-lang=cql2-text); "
+                          "swathstore:valid_fraction (0..1, over bbox or intersects) only as "
+                          "a term of the top-level AND")
