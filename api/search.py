@@ -113,7 +113,7 @@ class SwathSearch:
     def uses_coverage(self) -> bool:
         """Whether the search filters or sorts on the valid fraction (api.coverage)."""
         return self.valid_fraction is not None or any(
-            col == paging.VALID_FRACTION for col, _ in self.order)
+            col == paging.VALID_FRACTION for col, _ in self.order or ())
 
     @property
     def repairs(self) -> list[str]:
