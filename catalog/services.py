@@ -325,6 +325,9 @@ def _same_value(before: Any, after: Any) -> bool:
         return before.equals_exact(after, 1e-9)
     if isinstance(before, dict | list) or isinstance(after, dict | list):
         return _json_form(before) == _json_form(after)
+    if isinstance(before, memoryview | bytes) and isinstance(after, memoryview | bytes):
+        # A BinaryField reads back as a memoryview, which never equals bytes.
+        return bytes(before) == bytes(after)
     return before == after
 
 

@@ -5,9 +5,13 @@ cells and counts, per cell, all pixels and the valid ones. The result, a :class:
 is stored beside the footprint as a small versioned blob (:meth:`Coverage.encode`). At
 search time :func:`region_weights` says how much of each cell a region covers (cached per
 region) and :func:`region_fraction` estimates the region's valid fraction as the
-area-weighted ratio of valid to all pixels, assuming pixels spread evenly within a cell.
+area-weighted ratio of valid to all pixels. Pixels are assumed to spread evenly over the
+cell's occupied children: each cell also records which of its seven children (one
+resolution finer) hold a pixel, and a cell the region only partly covers weighs the part of
+those children inside it. A track or a swath edge crossing a cell then counts only where it
+lies, not over the whole cell.
 
-Blob format, version 1 (little-endian; 8 + 7 bytes per cell):
+Blob format, version 1 (little-endian; 8 + 8 bytes per cell):
 
 ====== ======= ==============================================================
 offset type    meaning
@@ -19,6 +23,8 @@ offset type    meaning
 4      u32     n, the number of cells
 8      u32 x n cells, sorted and unique, each packed to its base cell and digits
 ..     u8 x n  valid fraction of each cell, round(255 * valid / total)
+..     u8 x n  occupied children: bit k set when child k (digit k one resolution finer)
+               holds a pixel; 127 when unknown
 ..     f16 x n pixel count of each cell, divided by 2**e
 ====== ======= ==============================================================
 
@@ -51,6 +57,7 @@ MAX_POINTS = 2_000_000
 _HEADER = struct.Struct("<BBbBI")
 _BASE_CELLS = 122
 _CODEC_MAX_RESOLUTION = 8  # 7 + 3 * 8 = 31 bits: the packed cell fits a u32
+ALL_CHILDREN = 0x7F
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,8 @@ class Coverage:
     cells: np.ndarray  # uint64 H3 cell indexes, sorted, unique
     valid: np.ndarray  # float64 valid-pixel counts per cell (as decoded)
     total: np.ndarray  # float64 pixel counts per cell (as decoded)
+    # uint8 per cell: bit k set when its child k holds a pixel; None: unknown (all may)
+    occupied: np.ndarray | None = None
 
     def encode(self) -> bytes:
         """Return the compact binary form (format version in the first byte)."""
@@ -78,10 +87,15 @@ class Coverage:
         top = float(total.max()) if n else 1.0
         exponent = math.ceil(math.log2(top)) - 15  # counts / 2**e in (16384, 32768]
         frac = np.clip(np.round(255.0 * valid / np.where(total > 0, total, 1.0)), 0, 255)
+        occupied = (np.full(n, ALL_CHILDREN, dtype=np.uint8) if self.occupied is None
+                    else np.asarray(self.occupied, dtype=np.uint8) & ALL_CHILDREN)
+        if len(occupied) != n:
+            raise ValueError(f"coverage has {n} cells but {len(occupied)} occupancy masks")
         return b"".join((
             _HEADER.pack(VERSION, self.resolution, exponent, 0, n),
             _pack_cells(np.asarray(self.cells, dtype=np.uint64), self.resolution).tobytes(),
             frac.astype(np.uint8).tobytes(),
+            occupied.tobytes(),
             (total / 2.0**exponent).astype("<f2").tobytes(),
         ))
 
@@ -101,22 +115,25 @@ class Coverage:
                              f"0..{_CODEC_MAX_RESOLUTION}")
         if reserved:
             raise ValueError(f"coverage blob has reserved byte {reserved}, not 0")
-        expected = _HEADER.size + 7 * n
+        expected = _HEADER.size + 8 * n
         if len(blob) != expected:
             raise ValueError(f"coverage blob is {len(blob)} bytes; its header says {n} cells, "
                              f"which take {expected}")
         at = _HEADER.size
         packed = np.frombuffer(blob, dtype="<u4", count=n, offset=at)
         frac = np.frombuffer(blob, dtype=np.uint8, count=n, offset=at + 4 * n)
-        scaled = np.frombuffer(blob, dtype="<f2", count=n, offset=at + 5 * n)
+        occupied = np.frombuffer(blob, dtype=np.uint8, count=n, offset=at + 5 * n)
+        scaled = np.frombuffer(blob, dtype="<f2", count=n, offset=at + 6 * n)
         if n > 1 and not np.all(np.diff(packed.astype(np.int64)) > 0):
             raise ValueError("coverage blob cells are not sorted and unique")
         _check_packed(packed, res)
+        if np.any(occupied > ALL_CHILDREN) or (n and np.any(occupied == 0)):
+            raise ValueError("coverage blob has an occupancy mask outside 1..127")
         total = scaled.astype(np.float64) * 2.0**exponent
         if not (np.all(np.isfinite(total)) and np.all(total > 0)):
             raise ValueError("coverage blob has a pixel count that is not finite and positive")
         valid = frac.astype(np.float64) / 255.0 * total
-        return cls(res, _unpack_cells(packed, res), valid, total)
+        return cls(res, _unpack_cells(packed, res), valid, total, occupied.copy())
 
 
 def _pack_cells(cells: np.ndarray, res: int) -> np.ndarray:
@@ -162,38 +179,49 @@ def sample_stride(shape: tuple[int, ...], limit: int = MAX_POINTS) -> tuple[slic
     return _stride(shape, limit)
 
 
-def measure(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray) -> Coverage | None:
+def measure(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray,
+            max_points: int | None = MAX_POINTS) -> Coverage | None:
     """Return per-cell pixel counts of a field from its pixel centres and valid mask.
 
-    Arrays share one shape; None when no pixel has a finite latitude and longitude. Past
-    MAX_POINTS pixels a regular stride samples the field.
+    Arrays share one shape; `valid` is a mask, or each pixel's valid share in [0, 1] (the
+    valid fraction of a profile's levels). None when no pixel has a finite latitude and
+    longitude. Past `max_points` pixels a regular stride samples the field (None: never).
     """
     lon, lat, valid = np.asarray(lon), np.asarray(lat), np.asarray(valid)
     if not (lon.shape == lat.shape == valid.shape):
         raise ValueError(f"lon {lon.shape}, lat {lat.shape} and valid {valid.shape} differ "
                          "in shape")
-    cut = _stride(lon.shape, MAX_POINTS)
+    cut = _stride(lon.shape, max_points) if max_points else tuple(slice(None) for _ in lon.shape)
     lon = np.asarray(lon[cut], dtype=np.float64).ravel()
     lat = np.asarray(lat[cut], dtype=np.float64).ravel()
-    good = np.asarray(valid[cut], dtype=bool).ravel()
+    good = np.clip(np.nan_to_num(np.asarray(valid[cut], dtype=np.float64).ravel()), 0.0, 1.0)
     located = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90.0)
     if not located.any():
         return None
     lon, lat, good = lon[located], lat[located], good[located]
     lon = (lon + 180.0) % 360.0 - 180.0
     to_cell = h3.api.basic_int.latlng_to_cell
-    fine = np.fromiter((to_cell(y, x, MAX_RESOLUTION) for y, x in zip(lat.tolist(),
-                                                                         lon.tolist(),
-                                                                         strict=True)),
-                       dtype=np.uint64, count=len(lat))
+    finest = MAX_RESOLUTION + 1  # the children of the finest cells kept
+    points = np.fromiter((to_cell(y, x, finest) for y, x in zip(lat.tolist(), lon.tolist(),
+                                                                 strict=True)),
+                         dtype=np.uint64, count=len(lat))
+    children, inverse = np.unique(points, return_inverse=True)
     res = MAX_RESOLUTION
-    cells, inverse = np.unique(fine, return_inverse=True)
-    while len(cells) > MAX_FINE_CELLS and res > MIN_RESOLUTION:
+    while True:
+        parents = _parents(children, res + 1, res)
+        cells, parent_of = np.unique(parents, return_inverse=True)
+        if len(cells) <= MAX_FINE_CELLS or res == MIN_RESOLUTION:
+            break
         res -= 1
-        cells, inverse = np.unique(_parents(cells, res + 1, res)[inverse], return_inverse=True)
-    total = np.bincount(inverse, minlength=len(cells)).astype(np.float64)
-    count = np.bincount(inverse, weights=good.astype(np.float64), minlength=len(cells))
-    return Coverage(res, cells, count, total)
+        children, inverse = cells, parent_of[inverse]
+    # children: distinct cells at res + 1 holding points; parent_of: each one's cell
+    cell_of = parent_of[inverse]
+    total = np.bincount(cell_of, minlength=len(cells)).astype(np.float64)
+    count = np.bincount(cell_of, weights=good, minlength=len(cells))
+    digit = (_pack_cells(children, res + 1) & np.uint32(7)).astype(np.uint8)
+    occupied = np.zeros(len(cells), dtype=np.uint8)
+    np.bitwise_or.at(occupied, parent_of, np.left_shift(np.uint8(1), digit))
+    return Coverage(res, cells, count, total, occupied)
 
 
 def whole_fraction(cov: Coverage) -> float | None:
@@ -205,8 +233,10 @@ def whole_fraction(cov: Coverage) -> float | None:
 def region_fraction(cov: Coverage, weights: dict[int, float]) -> float | None:
     """Return sum(w*valid)/sum(w*total) over the swath's cells in the region, or None.
 
-    `weights` come from region_weights at the coverage's resolution. None when the swath
-    has no pixel in the region.
+    `weights` come from region_weights at the coverage's resolution. A cell the region
+    only partly covers weighs the mean weight of its occupied children (region_weights
+    gives them), when the weights hold any of them. None when the swath has no pixel in
+    the region.
     """
     if not weights or len(cov.cells) == 0:
         return None
@@ -219,15 +249,34 @@ def region_fraction(cov: Coverage, weights: dict[int, float]) -> float | None:
     if not hit.any():
         return None
     w, at = w[hit], at[hit]
+    if cov.occupied is not None:
+        for i in np.flatnonzero(w < 1.0).tolist():
+            w[i] = _occupied_weight(cov.cells[at[i]], cov.resolution, int(cov.occupied[at[i]]),
+                                    weights, float(w[i]))
     denominator = float(np.dot(w, cov.total[at]))
     return float(np.dot(w, cov.valid[at])) / denominator if denominator > 0 else None
+
+
+def _occupied_weight(cell: np.uint64, res: int, mask: int, weights: dict[int, float],
+                     whole: float) -> float:
+    """Mean weight of a cell's occupied children; `whole` when weights have no child of it."""
+    packed = int(_pack_cells(np.array([cell], dtype=np.uint64), res)[0]) << 3
+    kids = _unpack_cells(np.array([packed | k for k in range(7)], dtype=np.uint32),
+                         res + 1).tolist()
+    found = [weights.get(kid) for kid in kids]
+    if all(f is None for f in found):
+        return whole
+    occupied = [f or 0.0 for k, f in enumerate(found) if mask >> k & 1]
+    return sum(occupied) / len(occupied) if occupied else whole
 
 
 def region_weights(region: BaseGeometry, resolution: int) -> dict[int, float]:
     """Return {cell: fraction of the cell's area inside the region} for cells it touches.
 
-    `region` is lon/lat (a MultiPolygon split at +-180 crosses the antimeridian). Cached
-    per (region, resolution); the caller gets its own copy.
+    Cells the region only partly covers come with their children (resolution + 1) that
+    it touches, which region_fraction uses. `region` is lon/lat (a MultiPolygon split at
+    +-180 crosses the antimeridian). Cached per (region, resolution); the caller gets its
+    own copy.
     """
     if not 0 <= resolution <= 15:
         raise ValueError(f"H3 resolution must be 0..15, got {resolution}")
@@ -248,10 +297,13 @@ def _weights(wkb: bytes, resolution: int) -> dict[int, float]:
     # over the seam then meets the region's copy.
     wide = shapely.union_all([region, affinity.translate(region, 360.0),
                               affinity.translate(region, -360.0)])
-    cells = _cell_polygons(edge)
-    fraction = np.clip(shapely.area(shapely.intersection(cells, wide)) / shapely.area(cells),
+    children = h3.api.basic_int.cell_to_children
+    kids = [kid for cell in edge for kid in children(cell, resolution + 1)]
+    shapes = _cell_polygons(edge + kids)
+    fraction = np.clip(shapely.area(shapely.intersection(shapes, wide)) / shapely.area(shapes),
                        0.0, 1.0)
-    weights.update((c, f) for c, f in zip(edge, fraction.tolist(), strict=True) if f > 0)
+    weights.update((c, f) for c, f in zip(edge + kids, fraction.tolist(), strict=True)
+                   if f > 0)
     return weights
 
 

@@ -49,6 +49,8 @@ class VarRef(PathNamed):
     dims: tuple[str, ...]
     _read: Callable[[], np.ndarray] = field(repr=False)
     dim_keys: tuple[str, ...] = ()
+    # Reads part of the stored values (an index tuple of ints and slices); None: whole reads.
+    _read_part: Callable[[tuple[Any, ...]], np.ndarray] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.dim_keys:
@@ -62,6 +64,12 @@ class VarRef(PathNamed):
     def raw(self) -> np.ndarray:
         """Return the stored (packed) values, without masking or scaling."""
         return np.asarray(self._read())
+
+    def raw_part(self, key: tuple[Any, ...]) -> np.ndarray:
+        """Return part of the stored (packed) values: only that part is read when it can be."""
+        if self._read_part is not None:
+            return np.asarray(self._read_part(key))
+        return np.asarray(self.raw()[key])
 
     def attr_str(self, *names: str) -> str:
         """Return the first present attribute among ``names`` as a stripped string ('' if none)."""
@@ -105,13 +113,17 @@ def _iter_netcdf4(group: Any) -> Iterator[VarRef]:
         dtype = str(var.dtype) if not isinstance(var.dtype, type) else "str"
         keys = tuple(f"{d.group().path.rstrip('/')}/{d.name}" for d in var.get_dims())
         yield VarRef(f"{prefix}/{name}", tuple(var.shape), dtype, attrs,
-                     tuple(var.dimensions), _reader_for(var), keys)
+                     tuple(var.dimensions), _reader_for(var), keys, _part_reader_for(var))
     for sub in group.groups.values():
         yield from _iter_netcdf4(sub)
 
 
 def _reader_for(obj: Any) -> Callable[[], np.ndarray]:
     return lambda: obj[...]
+
+
+def _part_reader_for(obj: Any) -> Callable[[tuple[Any, ...]], np.ndarray]:
+    return lambda key: obj[key]
 
 
 def h5_datasets(handle: Any) -> list[tuple[str, Any]]:
@@ -194,7 +206,8 @@ def _iter_h5py(handle: Any) -> Iterator[VarRef]:
         if obj.dtype.kind in "OS" and dtype != "|S1" and h5py.check_string_dtype(obj.dtype):
             dtype = "str"
         found.append(VarRef(path, tuple(obj.shape), dtype, attrs,
-                            tuple(k.rsplit("/", 1)[-1] for k in keys), _reader_for(obj), keys))
+                            tuple(k.rsplit("/", 1)[-1] for k in keys), _reader_for(obj), keys,
+                            _part_reader_for(obj)))
     yield from found
 
 

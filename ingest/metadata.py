@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -66,6 +67,9 @@ class SwathMetadata:
     # track's orbit (ingest.orbitnode); None when none of these tells.
     equator_crossing_longitude: float | None = None
     granule_id: str | None = None
+    # Valid-pixel counts of the main variable per H3 cell (ingest.coverage blob), or None;
+    # geolocation["coverage"] says what it was measured on, or why there is none.
+    coverage: bytes | None = None
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     global_attrs: dict[str, Any] = field(default_factory=dict)
 
@@ -79,6 +83,8 @@ class SwathMetadata:
         out["variables"] = json_safe(self.variables)
         out["global_attrs"] = json_safe(self.global_attrs)
         out["geolocation"] = json_safe(self.geolocation)
+        out["coverage"] = base64.b64encode(self.coverage).decode("ascii") if self.coverage \
+            else None
         return out
 
     def to_json(self) -> str:
@@ -96,6 +102,7 @@ class SwathMetadata:
             data["footprint"] = geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom])
         else:
             data["footprint"] = None
+        data["coverage"] = base64.b64decode(data["coverage"]) if data.get("coverage") else None
         return cls(**data)
 
     @classmethod

@@ -126,6 +126,7 @@ def metadata_fields(meta: object) -> dict:
         "footprint": geom,
         "is_empty": bool(getattr(meta, "is_empty", False)),
         "footprint_warning": "; ".join(geolocation.get("warnings") or []),
+        "coverage": getattr(meta, "coverage", None),
         "attrs": attrs,
         **services.time_range(meta.start_time, meta.end_time),
     }

@@ -1,7 +1,8 @@
 """Quicklooks: a small PNG of a swath's main variable, made at ingest. No Django here.
 
-`render_quicklook(path)` picks the main 2-D variable (a known geophysical name first,
-else the largest numeric variable that is no coordinate, flag or quality field), reads
+`render_quicklook(path)` picks the main 2-D variable (ingest.mainvar's rule: a known
+geophysical name first, else the largest numeric variable that is no coordinate, flag or
+quality field), reads
 it in blocks of rows (memory bounded by a block, whatever the file size), averages it
 down to at most `max_size` pixels on the long side, turns north up and west left when
 latitude and longitude say which way the rows and columns run, and colours it with a
@@ -15,7 +16,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import re
 from dataclasses import dataclass
 
 import netCDF4
@@ -23,18 +23,11 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from ingest.mainvar import is_data_variable, rank
+
 MAX_SIZE = 512
 MIN_SIDE = 24  # narrower fields are tracks with a few samples per record, not images
 BLOCK_BYTES = 64 << 20  # rows read at once: bounded memory for any file size
-PREFERRED = (
-    "sea_surface_temperature", "sst", "chlor_a", "wind_speed", "sea_ice_fraction",
-    "precipitationRate", "precipitation", "surfacePrecipitation", "methane_mixing_ratio",
-    "brightness_temperature", "radiance", "reflectance",
-)
-_SKIP_NAME = re.compile(r"(^|_)(lat|lon|latitude|longitude|time|flags?|quality|mask|qual)(_|$)",
-                        re.IGNORECASE)
-_FLAG_ATTRS = {"flag_values", "flag_masks", "flag_meanings"}
-_SKIP_STANDARD = {"latitude", "longitude", "time", "status_flag"}
 # viridis at ten stops (matplotlib's), interpolated to 256 entries
 _VIRIDIS = np.array([
     (68, 1, 84), (72, 40, 120), (62, 74, 137), (49, 104, 142), (38, 130, 142),
@@ -76,13 +69,11 @@ def _spatial_shape(var: netCDF4.Variable) -> tuple[int, int] | None:
 
 
 def _eligible(name: str, var: netCDF4.Variable) -> bool:
-    attrs = set(var.ncattrs())
-    if getattr(var.dtype, "kind", "") not in "iuf" or attrs & _FLAG_ATTRS:
-        return False
-    if var.name in var.dimensions or _SKIP_NAME.search(var.name):
-        return False
+    attrs = var.ncattrs()
     standard = str(var.getncattr("standard_name")) if "standard_name" in attrs else ""
-    return standard not in _SKIP_STANDARD and _spatial_shape(var) is not None
+    return (is_data_variable(var.name, getattr(var.dtype, "kind", ""), attrs, var.dimensions,
+                             standard)
+            and _spatial_shape(var) is not None)
 
 
 def choose_variable(ds: netCDF4.Dataset) -> _Choice:
@@ -92,11 +83,9 @@ def choose_variable(ds: netCDF4.Dataset) -> _Choice:
     if not candidates:
         raise NothingToDraw("no 2-D numeric variable to show (only coordinates, flags or "
                             "1-D data)")
-    rank = {name.lower(): i for i, name in enumerate(PREFERRED)}
 
     def key(choice: _Choice) -> tuple[int, int]:
-        name = choice.path.rsplit("/", 1)[-1].lower()
-        return rank.get(name, len(PREFERRED)), -(choice.shape[0] * choice.shape[1])
+        return rank(choice.path.rsplit("/", 1)[-1], choice.shape[0] * choice.shape[1])
 
     return min(candidates, key=key)
 

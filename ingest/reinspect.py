@@ -1,13 +1,17 @@
 """Read archived swaths again and bring their catalog rows up to date: `manage.py reinspect`.
 
+It also fills what ingest learnt to measure since, such as the valid-data coverage
+(Swath.coverage) of rows catalogued before it existed.
+
 For an archive catalogued by an older reader (a footprint from every lat/lon in the file,
 a field ingest has learnt to fill since). Every VERIFIED swath picked is read from its
 stored object, never from its source, which may be gone:
 
 - an uncompressed HDF5-based object (NetCDF4, HDF5, HDF-EOS5) where it lies, by byte
   ranges: the inspection child parses them, asking this process for each range
-  (ingest.inspector.Inspector.inspect_ranged); only metadata, geolocation and times are
-  read. The object's recorded SHA-256 and size must match the catalog first.
+  (ingest.inspector.Inspector.inspect_ranged); only metadata, geolocation, times and the
+  main variable (for the valid-data coverage, ingest.validdata) are read. The object's
+  recorded SHA-256 and size must match the catalog first.
 - any other object (NetCDF3, objects the archive compressed, gzip-wrapped granules) is
   streamed through its codec into a temporary file, checked against the catalog's SHA-256
   as it streams, and inspected like a file being ingested.

@@ -19,6 +19,7 @@ from ingest.orbitnode import orbit_node
 from ingest.readers.base import NoGeolocationError
 from ingest.readers.track import direction_from_pass, equator_from_attrs
 from ingest.timeparse import attribute_time_range, data_time_range, pair_seconds
+from ingest.validdata import measure_granule
 
 ORBIT_KEYS = ("orbit_number", "orbit", "abs_orbit_number", "absolute_orbit_number",
               "absolute_rev_number", "orbit_num", "OrbitNumber", "StartOrbitNumber",
@@ -217,6 +218,8 @@ def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
         lon, lat = read_lonlat(pair)
         arrays.append((lon, lat, pair.kind))
     fp = footprint(arrays)
+    measured = measure_granule(variables, [(p, lon, lat) for p, (lon, lat, _) in
+                                           zip(pairs, arrays, strict=True)])
     flat = flatten_attrs(attrs)
     times = data_time_range(variables, pairs, epoch) or attribute_time_range(flat)
     primary = pairs[0]
@@ -244,7 +247,14 @@ def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
         "shape": list(primary.describe()["shape"]), "kind": primary.kind,
         **selection.describe(),
         "margin_km": round(fp.margin_km, 3),
+        "coverage": {**measured.info, **({"reason": measured.reason} if measured.reason
+                                         else {})},
     }
+    if measured.reason and fp.geometry is not None:
+        # Where footprint warnings go (Swath.footprint_warning): a swath with data but no
+        # coverage is left out of valid-fraction searches.
+        geolocation["warnings"] = [*geolocation.get("warnings", []),
+                                   f"no valid-data coverage: {measured.reason}"]
     return SwathMetadata(
         path=str(path), format=fmt,
         start_time=times.start if times else None, end_time=times.end if times else None,
@@ -254,6 +264,7 @@ def build_metadata(path: str | Path, fmt: str, variables: Sequence[VarRef],
         orbit_direction=direction,
         equator_crossing_longitude=crossing,
         granule_id=granule_id,
+        coverage=measured.coverage.encode() if measured.coverage is not None else None,
         **identity,
         variables=describe_variables(variables),
         global_attrs=json_safe(dict(attrs)),

@@ -74,7 +74,8 @@ def test_a_blob_decodes_to_the_same_cells_and_nearly_the_same_counts() -> None:
     assert all(h3.api.basic_int.is_valid_cell(int(c)) for c in back.cells)
     np.testing.assert_allclose(back.total, cov.total, rtol=1e-3)
     np.testing.assert_allclose(back.valid / back.total, cov.valid / cov.total, atol=1 / 510)
-    assert len(blob) == 8 + 7 * len(cov.cells)
+    assert len(blob) == 8 + 8 * len(cov.cells)
+    np.testing.assert_array_equal(back.occupied, cov.occupied)
     assert Coverage.decode(back.encode()).encode() == back.encode()
 
 
@@ -95,11 +96,17 @@ def test_an_empty_coverage_round_trips() -> None:
     assert whole_fraction(back) is None
 
 
+def _mask_at(blob: bytes) -> int:
+    """Offset of the first cell's occupancy mask: after the header, cells and fractions."""
+    return 8 + 5 * int.from_bytes(blob[4:8], "little")
+
+
 @pytest.mark.parametrize(("mangle", "message"), [
     (lambda b: b[:5], "shorter than its 8-byte header"),
     (lambda b: bytes([9]) + b[1:], "format version 9"),
     (lambda b: b[:1] + bytes([12]) + b[2:], "resolution 12"),
     (lambda b: b[:3] + bytes([1]) + b[4:], "reserved byte"),
+    (lambda b: b[:_mask_at(b)] + bytes([0]) + b[_mask_at(b) + 1:], "occupancy mask"),
     (lambda b: b[:-1], "its header says"),
     (lambda b: b + b"\0", "its header says"),
 ])
@@ -125,9 +132,15 @@ def test_it_refuses_unsorted_cells_and_impossible_cells() -> None:
         Coverage.decode(bytes(blob))
 
 
+def at_resolution(weights: dict[int, float], res: int) -> dict[int, float]:
+    """The weights of cells at `res` (region_weights adds children of partial cells)."""
+    return {c: w for c, w in weights.items() if h3.api.basic_int.get_resolution(c) == res}
+
+
 def test_weights_are_one_inside_the_region_and_partial_on_its_edge() -> None:
     region = box(0, 40, 10, 50)
-    weights = region_weights(region, 4)
+    everything = region_weights(region, 4)
+    weights = at_resolution(everything, 4)
     inner = cell_at(45.0, 5.0, 4)
     edge = cell_at(45.0, 0.0, 4)  # its centre lies on the western side
     assert weights[inner] == 1.0
@@ -137,17 +150,22 @@ def test_weights_are_one_inside_the_region_and_partial_on_its_edge() -> None:
     area = sum(w * h3.api.basic_int.cell_area(c) for c, w in weights.items())
     true_area = 6371.0072**2 * np.radians(10) * (np.sin(np.radians(50)) - np.sin(np.radians(40)))
     assert area == pytest.approx(true_area, rel=0.01)
+    children = set(everything) - set(weights)
+    assert children == {kid for c, w in weights.items() if w < 1
+                        for kid in h3.api.basic_int.cell_to_children(c, 5)} & set(everything)
+    assert all(everything[k] == 1.0 or h3.api.basic_int.cell_to_parent(k, 4) in weights
+               for k in children)
 
 
 def test_weights_cover_a_region_split_at_the_antimeridian_and_one_over_a_pole() -> None:
     split = MultiPolygon([box(175, -5, 180, 5), box(-180, -5, -175, 5)])
-    east = region_weights(box(170, -5, 180, 5), 3)
-    whole = region_weights(split, 3)
+    east = at_resolution(region_weights(box(170, -5, 180, 5), 3), 3)
+    whole = at_resolution(region_weights(split, 3), 3)
     assert cell_at(0.0, 179.9, 3) in whole and cell_at(0.0, -179.9, 3) in whole
     area = sum(w * h3.api.basic_int.cell_area(c) for c, w in whole.items())
     assert area == pytest.approx(sum(w * h3.api.basic_int.cell_area(c)
                                      for c, w in east.items()), rel=0.01)
-    cap = region_weights(box(-180, 85, 180, 90), 3)
+    cap = at_resolution(region_weights(box(-180, 85, 180, 90), 3), 3)
     assert cap[cell_at(90.0, 0.0, 3)] == pytest.approx(1.0)
     cap_area = sum(w * h3.api.basic_int.cell_area(c) for c, w in cap.items())
     true_cap = 2 * np.pi * 6371.0072**2 * (1 - np.sin(np.radians(85)))
@@ -180,3 +198,27 @@ def test_a_swath_half_valid_over_a_region_reads_about_half() -> None:
     assert middle is not None and abs(middle - 0.5) < 0.05
     assert south is not None and south < 0.05
     assert region_fraction(cov, region_weights(box(100, 0, 110, 10), cov.resolution)) is None
+
+
+def test_a_track_counts_only_where_it_lies_in_a_cell_the_region_cuts() -> None:
+    # A track along one meridian: a region over its cells but east of the track holds
+    # none of its pixels, and one over the track holds them all.
+    lat = np.arange(40.0, 44.0, 0.01)
+    lon = np.full_like(lat, 5.0)
+    cov = measure(lon, lat, np.ones(lat.shape, dtype=bool))
+    assert cov is not None and cov.occupied is not None
+    assert np.all(cov.occupied != 0x7F)  # a line leaves children empty
+    beside = box(5.3, 40.0, 7.0, 44.0)  # past the children (~0.2 degrees) the track crosses
+    over = box(4.9, 40.0, 7.0, 44.0)
+    assert region_fraction(cov, region_weights(beside, cov.resolution)) is None
+    assert region_fraction(cov, region_weights(over, cov.resolution)) == pytest.approx(1.0)
+
+
+def test_a_coverage_without_occupancy_spreads_pixels_over_the_whole_cell() -> None:
+    cell = cell_at(0.0, 0.0, 3)
+    plain = Coverage(3, np.array([cell], dtype=np.uint64), np.array([3.0]), np.array([4.0]))
+    back = Coverage.decode(plain.encode())
+    assert back.occupied is not None and back.occupied.tolist() == [0x7F]
+    weights = region_weights(box(0.0, -5.0, 5.0, 5.0), 3)
+    assert 0 < weights[cell] < 1
+    assert region_fraction(back, weights) == pytest.approx(0.75, abs=0.01)

@@ -173,6 +173,23 @@ def test_reinspect_on_the_local_store_reads_compressed_objects_through_their_cod
     assert run("--collection", "atl07")[1].count("UNCHANGED") == 2
 
 
+def test_reinspect_fills_the_coverage_of_rows_catalogued_before_it_existed(
+        incoming: Path) -> None:
+    ingest([incoming])
+    fresh = {s.granule_id: bytes(s.coverage) for s in Swath.objects.all()}
+    assert all(fresh.values())
+    Swath.objects.update(coverage=None)  # as the rows of an archive ingested before
+
+    code, out = run()
+    assert code == 0, out
+    lines = {x.split()[2].rstrip(":"): x for x in out.splitlines() if x.startswith("CHANGED")}
+    assert set(lines) == set(fresh), out
+    assert all("changed: coverage" in line for line in lines.values())
+    assert "ranged read" in lines[GPM] and "streamed copy" in lines[JASON]
+    assert {s.granule_id: bytes(s.coverage) for s in Swath.objects.all()} == fresh
+    assert run()[1].count("UNCHANGED") == 3
+
+
 def test_a_swath_whose_object_is_gone_or_altered_is_reported_and_the_others_go_on(
         tmp_path: Path) -> None:
     src = tmp_path / "incoming"

@@ -16,8 +16,9 @@ from ingest.reinspect import Outcome, reinspect
 
 class Command(BaseCommand):
     help = (
-        "Recompute the footprint, times and other metadata of archived (VERIFIED) swaths "
-        "from their stored objects, with today's readers: uncompressed NetCDF4/HDF5 objects "
+        "Recompute the footprint, times, valid-data coverage and other metadata of archived "
+        "(VERIFIED) swaths from their stored objects, with today's readers (rows without a "
+        "coverage get one): uncompressed NetCDF4/HDF5 objects "
         "by ranged reads, others through a streamed copy checked against the catalog's "
         "SHA-256; the bytes are parsed in the sandboxed inspection child. Only fields that "
         "differ are written, so a re-run changes nothing; stored STAC items follow. One "
