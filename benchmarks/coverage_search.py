@@ -231,8 +231,41 @@ CHUNK = 5000
 
 
 # -- load --------------------------------------------------------------------------------
-def load(dsn: str, count: int, workers: int) -> None:
-    """Migrate, then COPY `count` synthetic VERIFIED swaths with coverage (replacing any)."""
+# Blobs written before ingest.coverage gained its occupancy byte per cell (8 + 7 bytes a
+# cell): that byte inserted as "unknown" (all children), which is what encode() writes
+# for a Coverage without occupancy. n is the u32 at offset 4 (at most 2**24 here).
+UPGRADE_SQL = """
+WITH c AS (SELECT id, get_byte(coverage, 4) + (get_byte(coverage, 5) << 8)
+                      + (get_byte(coverage, 6) << 16) AS n
+           FROM catalog_swath WHERE coverage IS NOT NULL)
+UPDATE catalog_swath s
+SET coverage = substring(s.coverage FROM 1 FOR 8 + 5 * c.n) || decode(repeat('7f', c.n), 'hex')
+               || substring(s.coverage FROM 9 + 5 * c.n)
+FROM c WHERE s.id = c.id AND length(s.coverage) = 8 + 7 * c.n
+"""
+
+
+def _index_definitions(dsn: str) -> list[tuple[str, str]]:
+    """catalog_swath's indexes as a fresh migrate makes them, read from a scratch database."""
+    from benchdb import fresh_database, psql
+
+    scratch = dsn.rpartition("/")[2] + "_scratch"
+    env = {**os.environ, "DATABASE_URL": dsn.rpartition("/")[0].replace(
+        "postgresql://", "postgis://") + "/" + scratch, "VAR_DIR": str(REPO / "var" / "bench")}
+    fresh_database(scratch, env)
+    rows = psql("SELECT indexname || '|' || indexdef FROM pg_indexes WHERE tablename = "
+                "'catalog_swath' AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+                scratch)
+    psql(f"DROP DATABASE {scratch}")
+    return [tuple(line.split("|", 1)) for line in rows.splitlines() if line]  # type: ignore[misc]
+
+
+def load(dsn: str, count: int, workers: int, resume: bool = False) -> None:
+    """Migrate, then COPY `count` synthetic VERIFIED swaths with coverage (replacing any).
+
+    `resume`: keep the rows a load cut short left (its indexes dropped), upgrade their
+    blobs if an older codec wrote them, and go on from there.
+    """
     import subprocess
 
     if dsn.rpartition("/")[2] in ("swathstore", "test_swathstore"):
@@ -243,6 +276,15 @@ def load(dsn: str, count: int, workers: int) -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env,
                    check=True)
     conn = psycopg2.connect(dsn)
+    first = 0
+    if resume:
+        saved = _index_definitions(dsn)
+        with conn, conn.cursor() as cur:
+            t1 = time.monotonic()
+            cur.execute(UPGRADE_SQL)
+            print(f"{cur.rowcount:,} blobs upgraded in {time.monotonic() - t1:.0f} s", flush=True)
+            cur.execute("SELECT count(*), min(collection_id) FROM catalog_swath")
+            first, coll_id = cur.fetchone()
     with conn, conn.cursor() as cur:
         cur.execute(
             "INSERT INTO catalog_collection (slug, title, description, platform, instrument,"
@@ -252,16 +294,17 @@ def load(dsn: str, count: int, workers: int) -> None:
             " ON CONFLICT (slug) DO UPDATE SET title = EXCLUDED.title RETURNING id",
             [COLLECTION])
         (coll_id,) = cur.fetchone()
-        cur.execute("TRUNCATE catalog_swath CASCADE")
-        # Indexes are dropped for the load and rebuilt once after it (api_load.py).
-        cur.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'catalog_swath'"
-            " AND indexname NOT IN (SELECT conname FROM pg_constraint)")
-        saved = cur.fetchall()
-        for name, _ in saved:
-            cur.execute(f'DROP INDEX "{name}"')
-    t0, done, size = time.monotonic(), 0, 0
-    spans = [(lo, min(lo + CHUNK, count), count, coll_id) for lo in range(0, count, CHUNK)]
+        if not resume:
+            cur.execute("TRUNCATE catalog_swath CASCADE")
+            # Indexes are dropped for the load and rebuilt once after it (api_load.py).
+            cur.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'catalog_swath'"
+                " AND indexname NOT IN (SELECT conname FROM pg_constraint)")
+            saved = cur.fetchall()
+            for name, _ in saved:
+                cur.execute(f'DROP INDEX "{name}"')
+    t0, done, size = time.monotonic(), first, 0
+    spans = [(lo, min(lo + CHUNK, count), count, coll_id) for lo in range(first, count, CHUNK)]
     with multiprocessing.Pool(workers) as pool:
         for text, rows, nbytes in pool.imap(copy_rows, spans):
             with conn, conn.cursor() as cur:
@@ -270,8 +313,8 @@ def load(dsn: str, count: int, workers: int) -> None:
             done += rows
             size += nbytes
             if done % 50_000 == 0 or done == count:
-                print(f"{done:>9,} rows  {done / (time.monotonic() - t0):,.0f} rows/s  "
-                      f"(blobs mean {size / done:,.0f} B)", flush=True)
+                print(f"{done:>9,} rows  {(done - first) / (time.monotonic() - t0):,.0f} "
+                      f"rows/s  (blobs mean {size / (done - first):,.0f} B)", flush=True)
     rows_s = time.monotonic() - t0
     with conn, conn.cursor() as cur:
         cur.execute("SET maintenance_work_mem = '512MB'")
@@ -382,9 +425,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--port", type=int, default=8775)
+    parser.add_argument("--resume", action="store_true",
+                        help="load: go on from the rows a cut-short load left")
     args = parser.parse_args()
     if args.what == "load":
-        load(args.dsn, args.count, args.workers)
+        load(args.dsn, args.count, args.workers, args.resume)
     elif args.what == "blobs":
         time_blobs(args.count, args.workers)
     else:

@@ -31,7 +31,9 @@ RES = 3
 
 def blob(area: Any, level: float, rnd: random.Random) -> bytes:
     """A coverage blob over `area` (shapely, lon/lat): fractions near `level` per cell."""
-    cells = np.array(sorted(region_weights(area, RES)), dtype=np.uint64)
+    # region_weights also names the finer children of cells the area only partly covers.
+    cells = np.array(sorted(c for c in region_weights(area, RES) if (c >> 52) & 0xF == RES),
+                     dtype=np.uint64)
     total = np.array([rnd.uniform(100, 5000) for _ in cells])
     frac = np.clip([level + rnd.uniform(-0.35, 0.35) for _ in cells], 0, 1)
     return Coverage(RES, cells, frac * total, total).encode()

@@ -317,3 +317,48 @@ def test_too_many_candidates_is_a_400_naming_the_count_and_the_limit(
                                      "datetime": f"{T0:%Y-%m-%dT%H:%M:%SZ}/"
                                                  f"{T0.replace(hour=8):%Y-%m-%dT%H:%M:%SZ}"})
     assert ok.status_code == 200, ok.content[:300]  # narrower: under the limit
+
+
+@pytest.fixture(scope="session")
+def granules(shared_swaths: Any) -> dict[str, dict[str, Any]]:
+    """name -> the catalog fields ingest makes of each shared granule, coverage included."""
+    from ingest.pipeline import metadata_fields
+    from ingest.readers import read_metadata
+
+    return {p.name: metadata_fields(read_metadata(p)) for p in sorted(shared_swaths.iterdir())
+            if p.suffix in (".nc", ".nc4", ".h5", ".he5", ".HDF5")}
+
+
+def test_real_granules_pass_as_their_ingested_coverage_says(
+        client: APIClient, granules: dict[str, dict[str, Any]]) -> None:
+    """The shared granules as ingest stores them: over a box around the middle of each
+    footprint, and over the whole swath, the filter keeps exactly what the brute force
+    over all rows keeps, through REST and STAC."""
+    from tests.catalog.factories import collection, swath
+
+    coll = collection("real-cover")
+    for name, fields in granules.items():
+        f = {k: v for k, v in fields.items() if k not in ("filename", "end_time")}
+        swath(f.pop("footprint"), start=f.pop("start_time"), coll=coll, granule_id=name, **f)
+    with_coverage = [n for n, f in granules.items()
+                     if f["coverage"] is not None and f["footprint"] is not None]
+    assert len(with_coverage) >= 10  # ingest measured nearly all of them
+    boxes = []
+    for name in with_coverage:
+        c = granules[name]["footprint"].point_on_surface
+        boxes.append([round(max(-180, c.x - 6), 3), round(max(-90, c.y - 6), 3),
+                      round(min(180, c.x + 6), 3), round(min(90, c.y + 6), 3)])
+    kept = 0
+    for bbox, threshold in [(b, t) for b in [*boxes, None] for t in (0.5, 0.9)]:
+        area = {"bbox": ",".join(map(str, bbox))} if bbox else {}
+        want = brute_force(region_of(bbox), lo=threshold)
+        kept += len(want)
+        rest = client.get("/api/v1/swaths/", {**area, "valid_fraction": threshold,
+                                              "limit": 100})
+        stac = client.get("/stac/search", {**area, "limit": 100,
+                                           "filter": f"swathstore:valid_fraction >= {threshold}"})
+        for face, r, key in (("REST", rest, "valid_fraction"),
+                             ("STAC", stac, "swathstore:valid_fraction")):
+            assert r.status_code == 200, (face, bbox, r.content[:300])
+            assert _close(_fractions(r.json()["features"], key), want), (face, bbox, threshold)
+    assert kept  # some real swaths pass some bounds
