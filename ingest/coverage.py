@@ -36,6 +36,7 @@ losslessly: 19 bits at resolution 4. Packing keeps the sort order.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import struct
 from dataclasses import dataclass
@@ -293,18 +294,51 @@ def _weights(wkb: bytes, resolution: int) -> dict[int, float]:
     weights = dict.fromkeys(inside, 1.0)
     if not edge:
         return weights
-    # Copies a turn east and west: a cell across +-180 is unwrapped past it, and its part
-    # over the seam then meets the region's copy.
-    wide = shapely.union_all([region, affinity.translate(region, 360.0),
-                              affinity.translate(region, -360.0)])
     children = h3.api.basic_int.cell_to_children
-    kids = [kid for cell in edge for kid in children(cell, resolution + 1)]
-    shapes = _cell_polygons(edge + kids)
-    fraction = np.clip(shapely.area(shapely.intersection(shapes, wide)) / shapely.area(shapes),
-                       0.0, 1.0)
-    weights.update((c, f) for c, f in zip(edge + kids, fraction.tolist(), strict=True)
-                   if f > 0)
+    cells = edge + [kid for cell in edge for kid in children(cell, resolution + 1)]
+    fraction = _inside_fraction(_cell_polygons(cells), region)
+    weights.update((c, f) for c, f in zip(cells, fraction.tolist(), strict=True) if f > 0)
     return weights
+
+
+def _inside_fraction(shapes: np.ndarray, region: BaseGeometry) -> np.ndarray:
+    """Share of each shape's lon/lat area inside the region, in 0..1.
+
+    Copies of the region a turn east and west meet the part of a cell unwrapped past
+    +-180. Rectangles (the usual search box, or its halves at the antimeridian) are clipped
+    by coordinates; other regions are intersected only where a shape crosses their edge.
+    """
+    parts = _polygons(region)
+    inside = np.zeros(len(shapes))
+    if all(_is_rectangle(p) for p in parts):
+        bounds = shapely.bounds(shapes)
+        for part in parts:
+            west, south, east, north = part.bounds
+            for shift, near in ((0.0, slice(None)), (-360.0, bounds[:, 0] < -180.0),
+                                (360.0, bounds[:, 2] > 180.0)):
+                clipped = shapely.clip_by_rect(shapes[near], west + shift, south, east + shift,
+                                               north)
+                inside[near] += shapely.area(clipped)
+    else:
+        wide = shapely.union_all([region, affinity.translate(region, 360.0),
+                                  affinity.translate(region, -360.0)])
+        shapely.prepare(wide)
+        bad = ~shapely.is_valid(shapes)
+        if bad.any():  # a sliver outline near a pole: its area stands, its shape is mended
+            shapes = shapes.copy()
+            shapes[bad] = shapely.make_valid(shapes[bad])
+        whole = shapely.contains_properly(wide, shapes)
+        cut = shapely.intersects(wide, shapes) & ~whole
+        inside[whole] = shapely.area(shapes[whole])
+        inside[cut] = shapely.area(shapely.intersection(shapes[cut], wide))
+    return np.asarray(np.clip(inside / shapely.area(shapes), 0.0, 1.0))
+
+
+def _is_rectangle(poly: Polygon) -> bool:
+    """True for an axis-aligned rectangle (its area fills its bounding box)."""
+    west, south, east, north = poly.bounds
+    return not poly.interiors and math.isclose(poly.area, (east - west) * (north - south),
+                                               rel_tol=1e-12)
 
 
 # Regions are cut into strips at most this wide before h3 fills them: h3 takes a polygon
@@ -342,28 +376,38 @@ def _polygons(geom: BaseGeometry) -> list[Polygon]:
 
 def _cell_polygons(cells: list[int]) -> np.ndarray:
     """Cell outlines in lon/lat, unwrapped across +-180 and closed over a pole they hold."""
-    xs: list[float] = []
-    ys: list[float] = []
-    ring_of: list[int] = []
-    for n, cell in enumerate(cells):
-        ring = h3.api.basic_int.cell_to_boundary(cell)
-        lat0, lon0 = ring[0]
-        x = lon0
-        turn = 0.0
-        for lat, lon in ring:
-            step = (lon - x + 180.0) % 360.0 - 180.0
-            x += step
-            turn += step
-            xs.append(x)
-            ys.append(lat)
-        step = (lon0 - x + 180.0) % 360.0 - 180.0
-        turn += step
-        count = len(ring)
-        if abs(turn) > 180.0:  # the outline winds once around a pole: close it over the pole
-            pole = 90.0 if lat0 > 0 else -90.0
-            xs.extend((lon0 + turn, lon0 + turn, lon0))
-            ys.extend((lat0, pole, pole))
-            count += 3
-        ring_of.extend([n] * count)
-    rings = shapely.linearrings(np.column_stack((xs, ys)), indices=np.asarray(ring_of))
-    return np.asarray(shapely.polygons(rings), dtype=object)
+    boundary = h3.api.basic_int.cell_to_boundary
+    rings = [boundary(c) for c in cells]
+    counts = np.fromiter((len(r) for r in rings), dtype=np.intp, count=len(rings))
+    flat = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(rings)),
+                       dtype=np.float64, count=2 * int(counts.sum())).reshape(-1, 2)
+    lat, lon = flat[:, 0], flat[:, 1]
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    # Unwrapped towards the ring's first vertex: a cell spans far less than 180 degrees,
+    # save the two that hold a pole, which are closed over it below.
+    lon = lon[first] + (lon - lon[first] + 180.0) % 360.0 - 180.0
+    shapes = shapely.polygons(shapely.linearrings(np.column_stack((lon, lat)),
+                                                  indices=np.repeat(np.arange(len(rings)),
+                                                                    counts)))
+    for i, cell in enumerate(cells):
+        pole = _POLAR_CELLS.get(cell)
+        if pole is not None:
+            shapes[i] = _polar_polygon(rings[i], pole)
+    return np.asarray(shapes, dtype=object)
+
+
+# The one cell at each resolution that holds each pole.
+_POLAR_CELLS = {h3.api.basic_int.latlng_to_cell(pole, 0.0, res): pole
+                for res in range(16) for pole in (90.0, -90.0)}
+
+
+def _polar_polygon(ring: tuple[tuple[float, float], ...], pole: float) -> Polygon:
+    """The outline of a cell holding a pole: its ring unwrapped once round, closed at it."""
+    lats = [p[0] for p in ring]
+    lons = [ring[0][1]]
+    for _, lon in ring[1:]:
+        lons.append(lons[-1] + (lon - lons[-1] + 180.0) % 360.0 - 180.0)
+    end = lons[-1] + (ring[0][1] - lons[-1] + 180.0) % 360.0 - 180.0
+    xs = [*lons, end, end, lons[0]]
+    ys = [*lats, lats[0], pole, pole]
+    return Polygon(list(zip(xs, ys, strict=True)))

@@ -150,6 +150,8 @@ def measure_granule(variables: Sequence[VarRef],
 def _measure_granule(variables: Sequence[VarRef],
                      located: Sequence[tuple[GeoPair, np.ndarray, np.ndarray]]) -> Measured:
     pairs = [p for p, _, _ in located]
+    if all(np.size(lon) == 0 for _, lon, _ in located):
+        return Measured(None, reason="the granule has no geolocated pixel (empty)")
     chosen = main_variable(variables, pairs)
     if chosen is None:
         return Measured(None, reason="no data variable on the geolocation grid")
