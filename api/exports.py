@@ -29,7 +29,7 @@ from django.db import connection, connections
 from django.http import StreamingHttpResponse
 
 from api.exceptions import QueryError
-from api.search import SearchPage, SwathSearch, run_search
+from api.search import SearchPage, SwathSearch, refuse_coverage, run_search
 from catalog.models import Swath, SwathState
 
 # Rows a statement: large enough that a statement's own cost is small beside its rows',
@@ -78,6 +78,7 @@ def export_search(search: SwathSearch) -> SwathSearch:
     QueryError for what an export cannot honour: a paging token (an export has every
     page) or swaths in states other than VERIFIED (they cannot be downloaded).
     """
+    refuse_coverage(search, "an export")
     if search.token:
         raise QueryError("token (next): an export has every match, from the first; drop it")
     if list(search.states) != [SwathState.VERIFIED]:

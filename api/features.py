@@ -50,15 +50,20 @@ def _time(value: datetime | None) -> str | None:
 
 
 def feature(row: dict[str, Any]) -> dict[str, Any]:
-    """One value row (FEATURE_COLUMNS) as a GeoJSON Feature."""
+    """One value row (FEATURE_COLUMNS) as a GeoJSON Feature.
+
+    A search on the valid fraction (api.coverage) adds "valid_fraction" to its rows:
+    the fraction over the search's region, a property of this answer only.
+    """
     geojson = row["fp_geojson"]
+    props = {f: _time(row[f]) if f in _TIMES else row[_COLUMN.get(f, f)] for f in PROPERTIES}
+    if "valid_fraction" in row:
+        props["valid_fraction"] = row["valid_fraction"]
     return {
         "id": str(row[_ID]),
         "type": "Feature",
         "geometry": orjson.loads(geojson) if geojson else None,
-        "properties": {
-            f: _time(row[f]) if f in _TIMES else row[_COLUMN.get(f, f)] for f in PROPERTIES
-        },
+        "properties": props,
     }
 
 

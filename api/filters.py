@@ -19,6 +19,7 @@ from api.params import (
     ORBIT_STATES,
     clean_text,
     parse_float,
+    parse_fraction_range,
     parse_list,
     parse_longitude_range,
     parse_orbit,
@@ -27,7 +28,7 @@ from api.params import (
     parse_token,
 )
 from api.requests import RequestModel, rule
-from api.search import SwathSearch
+from api.search import FractionBounds, SwathSearch
 from catalog.geometry import circle_geometry
 from catalog.models import SwathState
 from eo.boxes import Box, parse_box
@@ -38,7 +39,7 @@ FEATURE_FIELDS = {
     "constellation", "instrument", "processing_level", "orbit", "orbit_direction",
     "relative_orbit", "orbit_cycle", "pass_number", "equator_crossing_longitude",
     "start_time", "end_time", "is_empty",
-    "size", "sha256", "state", "created_at", "verified_at",
+    "size", "sha256", "state", "created_at", "verified_at", "valid_fraction",
 }
 SKIP = (None, "")
 Text = str | int | float  # a body may send a number where a query sends its text
@@ -79,6 +80,13 @@ def _longitudes(value: object) -> tuple[float, float]:
 def _intersects(value: object) -> QueryGeometry:
     return parse_geojson(value) if isinstance(value, dict) else parse_wkt(
         _text("intersects")(value))
+
+
+def _fraction(text: str, name: str) -> float:
+    value = parse_float(text, name)
+    if not 0 <= value <= 1:
+        raise QueryError(f"{name}={text!r:.40} must be a number in 0..1")
+    return value
 
 
 def _states(value: object) -> list[str]:
@@ -140,10 +148,21 @@ class SwathBody(RequestModel):
         _longitudes, str | list[float], SKIP)] = Field(
         None, description="W,E (a body may send [W, E]): equator-crossing longitude in this "
                           "range (-180..180); W>E crosses the antimeridian, e.g. 170,-170")
+    valid_fraction: Annotated[tuple[float | None, float | None] | None, rule(
+        _text("valid_fraction", parse_fraction_range), Text, SKIP)] = Field(
+        None, description="keep swaths whose fraction of valid pixels over the search's "
+                          "area (bbox, intersects, point or region; else the whole swath) "
+                          "is at least X (valid_fraction=X), or in A..B (either end may "
+                          "be empty), within 0..1; swaths of unknown coverage never pass. "
+                          "The features then carry valid_fraction; sortby=-valid_fraction "
+                          "sorts on it")
+    valid_fraction_min: Annotated[float | None, rule(
+        _text("valid_fraction_min", partial(_fraction, name="valid_fraction_min")), Text,
+        SKIP)] = Field(None, description="valid_fraction=X..: at least X (0..1)")
     state: Annotated[list[str], rule(_states, str | list[str], SKIP)] = Field(
         [SwathState.VERIFIED], description="default VERIFIED; comma-separated states")
     sortby: Annotated[tuple[tuple[str, bool], ...], rule(paging.parse_sortby, str, SKIP)] = \
-        Field(paging.DEFAULT_SORT, description="e.g. -start_time,orbit")
+        Field(paging.DEFAULT_SORT, description="e.g. -start_time,orbit or -valid_fraction")
     limit: Annotated[int, rule(paging.parse_limit, int, SKIP)] = Field(
         100, description=f"page size (default 100); above {paging.MAX_LIMIT}, "
                          f"{paging.MAX_LIMIT}")
@@ -176,6 +195,11 @@ class SwathBody(RequestModel):
                         equator_crossing=v["equator_crossing"],
                         states=v["state"] or [SwathState.VERIFIED],
                         order=v["sortby"], token=v["next"])
+        lo, hi = v["valid_fraction"] or (None, None)
+        if v["valid_fraction_min"] is not None:
+            lo = v["valid_fraction_min"] if lo is None else max(lo, v["valid_fraction_min"])
+        if lo is not None or hi is not None:
+            s.valid_fraction = FractionBounds(lo, hi)
         if v["point"]:
             (lon, lat), radius = v["point"], v["radius_km"]
             s.area = QueryGeometry(circle_geometry(lon, lat, 1.0 if radius is None else radius))

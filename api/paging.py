@@ -39,7 +39,11 @@ SORT_COLUMNS = {
     "created": "created_at", "created_at": "created_at",
     "updated": "updated_at", "updated_at": "updated_at",
     "id": "uuid", "uuid": "uuid", "size": "size", "file:size": "size",
+    "valid_fraction": "valid_fraction", "swathstore:valid_fraction": "valid_fraction",
 }
+# Not a column: the valid fraction over the search's region, computed in Python after
+# the SQL (api.coverage sorts and pages on it; api.search refuses it elsewhere).
+VALID_FRACTION = "valid_fraction"
 DATETIME_COLUMNS = {"start_time", "end_time", "created_at", "updated_at"}
 DEFAULT_SORT: tuple[tuple[str, bool], ...] = (("start_time", True),)
 
@@ -211,6 +215,10 @@ def _cursor(payload: dict[str, Any], order: tuple[tuple[str, bool], ...]) -> Cur
             values.append(parse_instant(raw, "next token"))
         elif col == "uuid":
             values.append(UUID(raw))
+        elif col == VALID_FRACTION:
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= 1:
+                raise ValueError(f"{raw!r} is not a fraction")
+            values.append(float(raw))
         else:
             values.append(_bigint(raw))
     snapshot = parse_instant(payload["s"], "next token") if payload["s"] else None

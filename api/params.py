@@ -103,6 +103,30 @@ def parse_longitude_range(raw: str, name: str = "equator_crossing") -> tuple[flo
 ORBIT_STATES = ("ascending", "descending", "geostationary")
 
 
+def parse_fraction_range(raw: str, name: str = "valid_fraction"
+                         ) -> tuple[float | None, float | None]:
+    """A fraction in 0..1 'X' (at least X) or a range 'A..B' (either end may be empty).
+
+    >>> parse_fraction_range("0.5")
+    (0.5, None)
+    >>> parse_fraction_range("0.2..0.8")
+    (0.2, 0.8)
+    """
+    what = (f"{name}={raw!r:.40} must be a number in 0..1 (at least that) or a range A..B "
+            "within 0..1 (either end may be empty)")
+    lo_raw, sep, hi_raw = raw.partition("..")
+    try:
+        lo = float(lo_raw) if lo_raw.strip() else None
+        hi = float(hi_raw) if sep and hi_raw.strip() else None
+    except ValueError as e:
+        raise QueryError(what) from e
+    if (lo is None and hi is None) or any(v is not None and not 0 <= v <= 1 for v in (lo, hi)):
+        raise QueryError(what)  # NaN fails 0 <= v too
+    if lo is not None and hi is not None and lo > hi:
+        raise QueryError(f"{name}={raw!r:.40}: the range ends before it starts")
+    return lo, hi
+
+
 def parse_orbit_state(raw: str, name: str = "orbit_direction") -> str:
     """An orbit state, case-insensitive: one of ORBIT_STATES, lowercased.
 

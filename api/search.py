@@ -37,6 +37,34 @@ ORBIT_COLUMNS = ("orbit", "relative_orbit", "orbit_cycle", "pass_number")
 STATEMENT_TIMEOUT_MS = getattr(settings, "API_STATEMENT_TIMEOUT_MS", 5000)
 
 
+@dataclass(frozen=True)
+class FractionBounds:
+    """lo <= fraction <= hi (each end open when None; `lo_strict`/`hi_strict`: < not <=)."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_strict: bool = False
+    hi_strict: bool = False
+
+    def holds(self, value: float) -> bool:
+        if self.lo is not None and (value <= self.lo if self.lo_strict else value < self.lo):
+            return False
+        return not (self.hi is not None and (
+            value >= self.hi if self.hi_strict else value > self.hi))
+
+    def meet(self, other: FractionBounds) -> FractionBounds:
+        """Both bounds at once (CQL2 terms ANDed together)."""
+        lo, lo_strict = self.lo, self.lo_strict
+        if other.lo is not None and (lo is None or other.lo > lo or (
+                other.lo == lo and other.lo_strict)):
+            lo, lo_strict = other.lo, other.lo_strict
+        hi, hi_strict = self.hi, self.hi_strict
+        if other.hi is not None and (hi is None or other.hi < hi or (
+                other.hi == hi and other.hi_strict)):
+            hi, hi_strict = other.hi, other.hi_strict
+        return FractionBounds(lo, hi, lo_strict, hi_strict)
+
+
 @dataclass
 class SwathSearch:
     """Checked search parameters; None means 'no condition'."""
@@ -66,6 +94,9 @@ class SwathSearch:
     limit: int = 100
     token: str | None = None
     count: bool = True
+    # Bounds on the fraction of valid pixels over the search's region (api.coverage):
+    # computed in Python after the SQL, so only api.coverage.run_page serves them.
+    valid_fraction: FractionBounds | None = None
 
     def fingerprint(self) -> str:
         """Identity of the query (not of the page) for tokens."""
@@ -75,7 +106,14 @@ class SwathSearch:
             self.relative_orbit, self.orbit_cycle, self.pass_number, self.orbit_direction,
             self.equator_crossing,
             self.states, self.filter_key, self.order,
+            *([self.valid_fraction] if self.valid_fraction else []),
         ])
+
+    @property
+    def uses_coverage(self) -> bool:
+        """Whether the search filters or sorts on the valid fraction (api.coverage)."""
+        return self.valid_fraction is not None or any(
+            col == paging.VALID_FRACTION for col, _ in self.order or ())
 
     @property
     def repairs(self) -> list[str]:
@@ -222,7 +260,9 @@ def run_search(search: SwathSearch, base: QuerySet | None = None,
 
     With `render` (PostgreSQL only) each row is a dict of "id", the sort columns and
     `render.names`, read by one statement that also counts page 1's matches.
+    A search on the valid fraction is api.coverage.run_page's (search pages only).
     """
+    refuse_coverage(search, "this request")
     try:
         if render is not None:
             return _run_rendered(search, base, render)
@@ -235,6 +275,16 @@ def run_search(search: SwathSearch, base: QuerySet | None = None,
                 "narrow the area, the time window or the collections"
             ) from e
         raise
+
+
+def refuse_coverage(search: SwathSearch, where: str) -> None:
+    """QueryError when `where` (an export, an aggregation) is asked for the valid fraction,
+    which only search pages compute (api.coverage: after the SQL, in Python)."""
+    if search.uses_coverage:
+        raise QueryError(
+            f"{where} cannot filter or sort on valid_fraction (swathstore:valid_fraction): "
+            "it is computed per page of a search (/api/v1/swaths/, /stac/search), not for "
+            "exports or aggregations")
 
 
 @contextlib.contextmanager
@@ -282,14 +332,14 @@ def _run(search: SwathSearch, base: QuerySet | None,
     page, more = rows[: search.limit], len(rows) > search.limit
     if first_page and search.count:
         # A first page that holds everything is its own exact count: no second query.
-        matched, exact = (len(page), True) if not more else _count(qs)
+        matched, exact = (len(page), True) if not more else count_matches(qs)
         cursor = paging.Cursor(values=[], pk=0, snapshot=cursor.snapshot, matched=matched,
                                exact=exact)
     token = paging.encode(search.order, page[-1], cursor, query) if more else None
     return SearchPage(rows=page, next_token=token, matched=cursor.matched, exact=cursor.exact)
 
 
-def _count(qs: QuerySet) -> tuple[int, bool]:
+def count_matches(qs: QuerySet) -> tuple[int, bool]:
     n = qs.order_by().values("id")[: COUNT_CAP + 1].count()
     if n <= COUNT_CAP:
         return n, True

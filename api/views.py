@@ -14,7 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api import features
+from api import coverage, features
 from api.downloads import download_response
 from api.filters import SwathBody, SwathQuery
 from api.limits import check_body_size
@@ -24,7 +24,7 @@ from api.quicklooks import quicklook_response
 from api.references import references_response
 from api.renderers import FirstRenderer
 from api.requests import query_parameters
-from api.search import SearchPage, run_search
+from api.search import SearchPage
 from api.serializers import (
     CollectionSerializer,
     IngestRunSerializer,
@@ -104,8 +104,8 @@ class SwathViewSet(viewsets.ReadOnlyModelViewSet):
     def _page(self, search: Any) -> SearchPage:
         """One page of value rows (api.features renders them as the serializer would)."""
         search.viewer = self.request.user  # region= names only regions the caller may see
-        return run_search(search, features.page_rows(self.get_queryset()),
-                          features.FEATURE_COLUMNS)
+        return coverage.run_page(search, features.page_rows(self.get_queryset()),
+                                 features.FEATURE_COLUMNS)
 
     def _page_response(self, page: SearchPage, fields: set[str] | None,
                        repairs: list[str]) -> Response:

@@ -100,32 +100,37 @@ def _split(lon: np.ndarray, lat: np.ndarray) -> MultiPolygon:
 
 def batches(n: int = 1_000_000, size: int = 50_000) -> Iterator[Batch]:
     """Yield the archive in batches, oldest first (deterministic: no randomness)."""
+    for lo in range(0, n, size):
+        yield batch(lo, min(lo + size, n), n)
+
+
+def batch(lo: int, hi: int, n: int = 1_000_000) -> Batch:
+    """Granules lo..hi-1 of an archive of `n` (what batches() yields, one slice alone)."""
     span = YEARS * 365.25 * 86400
     step = span / n
-    for lo in range(0, n, size):
-        idx = np.arange(lo, min(lo + size, n))
-        t0 = idx * step
-        lon, lat = _rings(t0)
-        lon_wrapped = (lon + 180) % 360 - 180
-        jumps = np.abs(np.diff(np.concatenate([lon_wrapped, lon_wrapped[:, :1]], 1), axis=1))
-        simple = jumps.max(axis=1) < 180
-        coords = np.stack([lon_wrapped, lat], axis=-1)
-        closed = np.concatenate([coords, coords[:, :1]], axis=1)
-        polys = shapely.polygons(closed)
-        fps = np.empty(len(idx), dtype=object)
-        fps[simple] = [MultiPolygon([p]) for p in polys[simple]]
-        for i in np.nonzero(~simple)[0]:
-            fps[i] = _split(lon_wrapped[i], lat[i])
-        bad = ~shapely.is_valid(fps)
-        for i in np.nonzero(bad)[0]:
-            fixed = shapely.make_valid(fps[i])
-            parts = shapely.get_parts(shapely.get_parts(fixed))
-            fps[i] = MultiPolygon([g for g in parts if g.geom_type == "Polygon" and g.area > 0])
-        u = (2 * math.pi * (t0 + GRANULE_S / 2) / PERIOD_S) % (2 * math.pi)
-        yield Batch(
-            index=idx,
-            start=[EPOCH + timedelta(seconds=float(s)) for s in t0],
-            orbit=(t0 // PERIOD_S).astype(int) + 1,
-            ascending=(u < math.pi / 2) | (u > 3 * math.pi / 2),
-            footprints=fps,
-        )
+    idx = np.arange(lo, hi)
+    t0 = idx * step
+    lon, lat = _rings(t0)
+    lon_wrapped = (lon + 180) % 360 - 180
+    jumps = np.abs(np.diff(np.concatenate([lon_wrapped, lon_wrapped[:, :1]], 1), axis=1))
+    simple = jumps.max(axis=1) < 180
+    coords = np.stack([lon_wrapped, lat], axis=-1)
+    closed = np.concatenate([coords, coords[:, :1]], axis=1)
+    polys = shapely.polygons(closed)
+    fps = np.empty(len(idx), dtype=object)
+    fps[simple] = [MultiPolygon([p]) for p in polys[simple]]
+    for i in np.nonzero(~simple)[0]:
+        fps[i] = _split(lon_wrapped[i], lat[i])
+    bad = ~shapely.is_valid(fps)
+    for i in np.nonzero(bad)[0]:
+        fixed = shapely.make_valid(fps[i])
+        parts = shapely.get_parts(shapely.get_parts(fixed))
+        fps[i] = MultiPolygon([g for g in parts if g.geom_type == "Polygon" and g.area > 0])
+    u = (2 * math.pi * (t0 + GRANULE_S / 2) / PERIOD_S) % (2 * math.pi)
+    return Batch(
+        index=idx,
+        start=[EPOCH + timedelta(seconds=float(s)) for s in t0],
+        orbit=(t0 // PERIOD_S).astype(int) + 1,
+        ascending=(u < math.pi / 2) | (u > 3 * math.pi / 2),
+        footprints=fps,
+    )

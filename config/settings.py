@@ -330,6 +330,11 @@ API_SQL_ITEMS = env_bool("API_SQL_ITEMS", True)
 # estimates to match more rows than this (SpatiaLite: counted up to it), rather than
 # scanning them into a statement timeout (api.stac.aggregation).
 STAC_AGGREGATE_MAX_ROWS = env_int("STAC_AGGREGATE_MAX_ROWS", 500_000, minimum=1)
+# A search on the valid fraction (valid_fraction, swathstore:valid_fraction) reads the
+# coverage of every swath its other filters match and computes the fraction in Python
+# (api.coverage); above this many such candidates it answers 400, naming both numbers,
+# rather than running into the statement timeout.
+SEARCH_COVERAGE_MAX_CANDIDATES = env_int("SEARCH_COVERAGE_MAX_CANDIDATES", 10_000, minimum=1)
 
 # --- caches (throttling, sign-in lockout) -----------------------------------------
 _redis_cache = env_str("CACHE_URL")

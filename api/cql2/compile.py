@@ -13,11 +13,12 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.db.models import F, Q
 
+from api import paging
 from api.cql2.like import Cql2Like, normalize
 from api.cql2.read import parse_json
 from api.exceptions import QueryError
@@ -29,7 +30,7 @@ from api.params import (
     parse_instant,
     parse_orbit_state,
 )
-from api.search import longitude_range_q, platform_q
+from api.search import FractionBounds, longitude_range_q, platform_q
 from catalog.geometry import bbox_geometry
 from catalog.models import Collection
 
@@ -46,6 +47,7 @@ STATE_COLUMN = "orbit_direction"  # "" when unknown: IS NULL and <> read it so
 LONGITUDE_COLUMNS = {"equator_crossing_longitude"}
 FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 12, 30, tzinfo=UTC)
+VALID_FRACTION = "swathstore:valid_fraction"
 
 
 @dataclass(frozen=True)
@@ -86,14 +88,33 @@ QUERYABLES: dict[str, Queryable] = {
     "file:size": Queryable("size", "integer", "Size of the original file in bytes"),
     "eo:cloud_cover": Queryable("attrs__cloud_cover", "number",
                                 "Cloud cover in percent, when the granule states it"),
+    VALID_FRACTION: Queryable(
+        paging.VALID_FRACTION, "number",
+        "Fraction (0..1) of the swath's pixels that are valid over the search's bbox or "
+        "intersects (without one, over the whole swath), from the coverage read at ingest; "
+        "a swath of unknown coverage, or with no pixel there, never passes. Only as a term "
+        "of the filter's top-level AND, with >=, >, <=, < or BETWEEN (it is computed after "
+        "the other filters, in Python); sortable"),
 }
+FRACTION_OPS = {">=", ">", "<=", "<", "between"}
+
+
+class Compiled(NamedTuple):
+    """A compiled filter: the SQL part, repairs made to its geometries, and the bounds
+    its top-level AND puts on the valid fraction (api.coverage applies them)."""
+
+    q: Q
+    repairs: list[str]
+    valid_fraction: FractionBounds | None
 
 
 class _Compiler:
     def __init__(self) -> None:
         self.repairs: list[str] = []
+        self.valid_fraction: FractionBounds | None = None
 
-    def node(self, n: Any) -> Q:
+    def node(self, n: Any, top: bool = False) -> Q:
+        """`top`: n is the filter or a term of its top-level AND (a conjunction)."""
         if isinstance(n, bool):
             return Q() if n else Q(pk__in=[])
         if not isinstance(n, dict) or not isinstance(n.get("op"), str):
@@ -104,7 +125,7 @@ class _Compiler:
         if op in ("and", "or"):
             if len(args) < 2:
                 raise QueryError(f"filter: {op} needs at least two arguments")
-            parts = [self.node(a) for a in args]
+            parts = [self.node(a, top and op == "and") for a in args]
             out = parts[0]
             for p in parts[1:]:
                 out = (out & p) if op == "and" else (out | p)
@@ -113,6 +134,9 @@ class _Compiler:
             if len(args) != 1:
                 raise QueryError("filter: not takes one argument")
             return self.false(args[0])
+        if args and isinstance(args[0], dict) and isinstance(args[0].get("property"), str) \
+                and args[0]["property"].removeprefix("properties.") == VALID_FRACTION:
+            return self.fraction(op, args, top)
         if op in COMPARISONS or op == "<>":
             return self.compare(op, args)
         if op == "isnull":
@@ -208,6 +232,33 @@ class _Compiler:
                 raise QueryError(f"filter: {op} needs a string, not {raw!r}")
             return clean_text(raw, "filter string", 1024)
         raise QueryError(f"filter: {op} does not apply to the footprint; use s_intersects")
+
+    def fraction(self, op: str, args: list, top: bool) -> Q:
+        """A bound on the valid fraction: recorded, not SQL (Q() leaves the rows as they are)."""
+        if op not in FRACTION_OPS:
+            raise QueryError(f"filter: {VALID_FRACTION} takes >=, >, <=, < or BETWEEN, not {op}")
+        if not top:
+            raise QueryError(
+                f"filter: {VALID_FRACTION} can only be a term of the filter's top-level AND, "
+                "not under OR or NOT: it is computed after the other filters have chosen "
+                "the candidates")
+        if len(args) != (3 if op == "between" else 2):
+            what = "a property and two values" if op == "between" else "two arguments"
+            raise QueryError(f"filter: {op} on {VALID_FRACTION} takes {what}")
+        values = []
+        for raw in args[1:]:
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= 1:
+                raise QueryError(f"filter: {VALID_FRACTION} is compared with a number in "
+                                 f"0..1, not {raw!r:.40}")
+            values.append(float(raw))
+        bounds = {
+            ">=": FractionBounds(lo=values[0]), ">": FractionBounds(lo=values[0], lo_strict=True),
+            "<=": FractionBounds(hi=values[0]), "<": FractionBounds(hi=values[0], hi_strict=True),
+            "between": FractionBounds(lo=values[0], hi=values[-1]),
+        }[op]
+        self.valid_fraction = bounds if self.valid_fraction is None else \
+            self.valid_fraction.meet(bounds)
+        return Q()
 
     def compare(self, op: str, args: list) -> Q:
         if len(args) != 2:
@@ -370,7 +421,8 @@ def _collection_ids(condition: Q) -> list[int] | None:
     return ids if len(ids) <= MAX_LIST_ITEMS else None
 
 
-def compile_filter(node: Any) -> tuple[Q, list[str]]:
-    """Compile a CQL2-JSON expression to (Q, repairs made to its geometries)."""
+def compile_filter(node: Any) -> Compiled:
+    """Compile a CQL2-JSON expression (Compiled: the Q, repairs, valid-fraction bounds)."""
     c = _Compiler()
-    return c.node(parse_json(node)), c.repairs
+    q = c.node(parse_json(node), top=True)
+    return Compiled(q, c.repairs, c.valid_fraction)

@@ -42,6 +42,7 @@ from api.search import (
     SwathSearch,
     filtered,
     planner_estimate,
+    refuse_coverage,
     statement_limit,
 )
 from api.timelimit import timed_out
@@ -161,6 +162,7 @@ def _key_sql(name: str, req: Request) -> str:
 
 def check_size(search: SwathSearch) -> None:
     """QueryError when the matches are more rows than STAC_AGGREGATE_MAX_ROWS."""
+    refuse_coverage(search, "an aggregation")
     limit = settings.STAC_AGGREGATE_MAX_ROWS
     qs = filtered(search, bound_start=False).order_by()
     if connection.vendor == "postgresql":

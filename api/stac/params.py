@@ -22,7 +22,7 @@ from api.exceptions import QueryError
 from api.geometry import QueryGeometry, parse_geojson
 from api.params import MAX_LIST_ITEMS, parse_list, parse_token
 from api.requests import RequestModel, rule
-from api.search import SwathSearch
+from api.search import FractionBounds, SwathSearch
 from api.stac.fields import FieldSpec, parse_fields_get, parse_fields_post
 from eo import nesting
 from eo.boxes import Box, parse_box
@@ -76,7 +76,7 @@ class _Search(RequestModel):
     """What GET and POST share: the filter, compiled once the language is known."""
 
     from_get: ClassVar[bool] = False
-    _filter: tuple[Any, str, list[str]] | None = PrivateAttr(None)
+    _filter: tuple[Any, str, list[str], FractionBounds | None] | None = PrivateAttr(None)
 
     datetime: Annotated[Interval | None, rule(parse_interval, str, EMPTY)] = Field(
         None, description="RFC 3339 instant or interval start/end; '..' is open; a date "
@@ -117,8 +117,8 @@ class _Search(RequestModel):
                 raise QueryError("filter is not valid CQL2-JSON (not JSON)") from e
         else:
             node = raw
-        q, repairs = compile_filter(node)
-        self._filter = (q, json.dumps(node, sort_keys=True, default=str), repairs)
+        q, repairs, fraction = compile_filter(node)
+        self._filter = (q, json.dumps(node, sort_keys=True, default=str), repairs, fraction)
         return self
 
     def search(self, collection: str | None = None) -> SwathSearch:
@@ -130,7 +130,7 @@ class _Search(RequestModel):
         if v["datetime"]:
             s.start, s.end = v["datetime"]
         if self._filter:
-            s.filter_q, s.filter_key, s.filter_repairs = self._filter
+            s.filter_q, s.filter_key, s.filter_repairs, s.valid_fraction = self._filter
         return s
 
 
@@ -147,10 +147,15 @@ class ItemsQuery(_Search):
         Field(None, description=f"comma-separated item ids (at most {MAX_LIST_ITEMS})")
     sortby: Annotated[Order, rule(paging.parse_sortby, str, EMPTY)] = Field(
         paging.DEFAULT_SORT, description="e.g. -datetime,+id (datetime, end_datetime, "
-                                         "sat:absolute_orbit, created, updated, id, file:size)")
+                                         "sat:absolute_orbit, created, updated, id, file:size, "
+                                         "swathstore:valid_fraction)")
     fields: Annotated[FieldSpec, rule(parse_fields_get, str)] = Field(
         FieldSpec(), description="e.g. id,-geometry (STAC fields extension)")
-    filter: str | None = Field(None, description="CQL2 filter (text unless filter-lang)")
+    filter: str | None = Field(None, description=(
+        "CQL2 filter (text unless filter-lang). swathstore:valid_fraction >= X (0..1) keeps "
+        "swaths with at least that fraction of valid pixels over bbox or intersects (the "
+        "whole swath without one); only as a term of the top-level AND; items then carry "
+        "it"))
 
 
 class SearchQuery(ItemsQuery):
@@ -192,4 +197,6 @@ class SearchBody(_Search, Search):  # type: ignore[misc]
         paging.DEFAULT_SORT
     fields: Annotated[FieldSpec, rule(_fields_post, Fields, ())] = FieldSpec()
     filter: Annotated[Any, rule(lambda v: v, dict[str, Any] | str)] = Field(
-        None, description="CQL2-JSON (or CQL2 text with filter-lang=cql2-text)")
+        None, description="CQL2-JSON (or CQL2 text with filter-lang=cql2-text); "
+                          "swathstore:valid_fraction (0..1, over bbox or intersects) only as "
+                          "a term of the top-level AND")

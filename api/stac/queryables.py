@@ -25,6 +25,7 @@ def queryables_body(self_url: str) -> dict[str, Any]:
                  "swathstore:pass"):
         props[name]["minimum"] = 1  # the sat extension's bound; ingest keeps no 0
     props["swathstore:equator_crossing_longitude"].update(minimum=-180, maximum=180)
+    props["swathstore:valid_fraction"].update(minimum=0, maximum=1)
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
         "$id": self_url,

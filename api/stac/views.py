@@ -14,7 +14,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from api import coverage
 from api.limits import check_body_size
+from api.paging import VALID_FRACTION
 from api.permissions import PublicReads
 from api.renderers import COORD_DECIMALS, FirstRenderer, GeoJSONRenderer, SchemaJSONRenderer
 from api.search import SearchPage, SwathSearch, run_search
@@ -75,8 +77,11 @@ def search_page(view: StacView, search: SwathSearch,
     With settings.API_SQL_ITEMS, PostgreSQL gives each item's text, stored at write
     time or rendered there (api.stac.storeditems); both renderings come from the one
     declaration in api.stac.itemdef. The fields extension reshapes items in Python,
-    so such a search takes the rows.
+    so such a search takes the rows, as does one on the valid fraction (api.coverage),
+    whose items carry swathstore:valid_fraction.
     """
+    if search.uses_coverage:
+        return coverage.run_page(search, _page_rows(), items.ITEM_COLUMNS)
     if connection.vendor == "postgresql" and settings.API_SQL_ITEMS and not spec.active:
         return run_search(search, render=storeditems.render(view.url("")))
     return run_search(search, _page_rows(), items.ITEM_COLUMNS)
@@ -87,7 +92,8 @@ def page_body(view: StacView, search: SwathSearch, spec: stac_fields.FieldSpec, 
     if page.rows and "rendered" in page.rows[0]:
         feats: Any = (items.Raw(storeditems.finish(r)) for r in page.rows)
     else:
-        feats = (stac_fields.apply(items.item(r, view.url), spec) for r in page.rows)
+        feats = (stac_fields.apply(_with_fraction(items.item(r, view.url), r), spec)
+                 for r in page.rows)
     links = [
         {"rel": "self", "type": items.GEOJSON, "href": self_href},
         {"rel": "root", "type": "application/json", "href": view.url("/stac/")},
@@ -98,6 +104,13 @@ def page_body(view: StacView, search: SwathSearch, spec: stac_fields.FieldSpec, 
     if search.repairs:
         body["swathstore:repairs"] = search.repairs
     return body
+
+
+def _with_fraction(item: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """An item of a search on the valid fraction carries it (over the search's region)."""
+    if VALID_FRACTION in row:
+        item["properties"]["swathstore:valid_fraction"] = row[VALID_FRACTION]
+    return item
 
 
 def _next_get(view: StacView, token: str | None) -> dict[str, Any] | None:

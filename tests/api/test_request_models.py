@@ -25,8 +25,8 @@ QUERIES = {  # path -> the query parameters it documents and takes
     "/stac/collections/{collection_id}/items": STAC_BODY - {"collections"},
     "/api/v1/swaths/": {"bbox", "intersects", "point", "radius_km", "region", "datetime",
                         "collection", "platform", "orbit", "relative_orbit", "orbit_cycle",
-                        "pass_number", "orbit_direction", "equator_crossing", "state", "sortby",
-                        "limit", "next",
+                        "pass_number", "orbit_direction", "equator_crossing", "valid_fraction",
+                        "valid_fraction_min", "state", "sortby", "limit", "next",
                         "fields", "format"},
 }
 BODIES = {  # path -> (its body component, a body using every documented name)
@@ -49,7 +49,7 @@ BODIES = {  # path -> (its body component, a body using every documented name)
         "radius_km": None, "bbox": None, "datetime": "2024-01-01/2024-12-31",
         "collection": ["c"], "platform": "aqua", "orbit": "1..100", "relative_orbit": "..9",
         "orbit_cycle": 3, "pass_number": "1..500", "orbit_direction": "ascending",
-        "equator_crossing": "170,-170",
+        "equator_crossing": "170,-170", "valid_fraction": "0..1", "valid_fraction_min": 0,
         "state": "VERIFIED", "sortby": "-start_time", "limit": 5, "next": None,
         "fields": ["uuid"]}),
     "/api/v1/subsets/": ("SubsetRequest", {

@@ -466,3 +466,32 @@ def test_the_permalink_and_search_helpers_in_the_browser(
     assert got["area"] == {"bbox": "170,-10,-170,10"}
     assert got["month"] == ["week", 5]  # 31 days: too many day bars, so weeks
     assert got["years"] == ["year", 10, "2015"]
+
+
+def test_a_minimum_valid_share_keeps_and_shows_the_swaths_with_it(
+        page, web_server: LiveServer, shot) -> None:  # type: ignore[no-untyped-def]
+    from tests.api.coverage_rows import brute_force, make_rows, region_of
+
+    make_rows()  # swaths with coverage blobs as ingest stores them
+    region = region_of([0, 0, 20, 20])
+    open_map(page, web_server, "#bbox=0,0,20,20&validmin=50")
+    assert page.input_value("#validmin") == "50"
+    want = brute_force(region, lo=0.5)
+    assert want and set(listed(page)) == set(want)
+    shown = dict(page.eval_on_selector_all(
+        "#result-list button[data-id]",
+        "bs => bs.map(b => [b.dataset.id, b.querySelector('.what').textContent])"))
+    for uuid, fraction in want.items():
+        assert f"{int(fraction * 100 + 0.5)} % valid" in shown[uuid], shown[uuid]  # type: ignore[operator]
+    shot(page, "valid-50")
+    # The control sends the filter: a higher minimum keeps fewer swaths.
+    before = completed(page)
+    page.fill("#validmin", "80")
+    page.click("#search-form button[type=submit]")
+    wait_search(page, before)
+    assert "validmin=80" in page.url
+    assert set(listed(page)) == set(brute_force(region, lo=0.8)) != set(want)
+    page.fill("#validmin", "140")
+    page.click("#search-form button[type=submit]")
+    assert "0 to 100" in page.text_content("#error")
+    shot(page, "valid-80")

@@ -39,7 +39,8 @@ export class CountGrid {
   async show(state, status) {
     this.abort?.abort();
     this.abort = new AbortController();
-    const params = searchParams(state, { fields: "" });
+    // Counts of swaths whatever their valid share: /stac/aggregate does not take it.
+    const params = searchParams({ ...state, validmin: "" }, { fields: "" });
     params.delete("limit");
     params.set("aggregations", "centroid_geohash_grid_frequency");
     const precision = precisionFor(this.map.getZoom());

@@ -93,7 +93,7 @@ export async function computeHistogram(state, features, signal) {
   const made = makeBins(range[0], range[1]);
   if (!made) return null;
   if (AGGREGATED.has(made.unit.name)) return aggregated(state, range, made, signal);
-  const base = searchParams({ ...state, start: "", end: "" }, { limit: 1, fields: "id" });
+  const base = searchParams({ ...state, start: "", end: "", validmin: "" }, { limit: 1, fields: "id" });
   let next = 0;
   const worker = async () => {
     while (next < made.bins.length) {
@@ -113,7 +113,9 @@ const AGGREGATED = new Set(["day", "month", "year"]);
 
 async function aggregated(state, range, made, signal) {
   // One request for every bar: the search's filters over the charted range.
-  const params = searchParams({ ...state, start: "", end: "" }, { fields: "" });
+  // The bars count the swaths over the area whatever their valid share: /stac/aggregate
+  // does not take the valid fraction (only search pages compute it).
+  const params = searchParams({ ...state, start: "", end: "", validmin: "" }, { fields: "" });
   params.delete("limit");
   params.set("datetime", `${iso(range[0])}/${iso(range[1])}`);
   params.set("aggregations", "datetime_frequency");

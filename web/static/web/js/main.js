@@ -50,6 +50,7 @@ function stateToForm() {
   ensureCollectionOption(state.collection);
   $("collection").value = state.collection;
   $("orbit").value = state.orbit;
+  $("validmin").value = state.validmin;
 }
 
 function formToState() {
@@ -69,6 +70,8 @@ function formToState() {
   state.collection = $("collection").value;
   state.orbit = $("orbit").value.trim();
   S.parseOrbit(state.orbit); // throws with a readable message
+  state.validmin = $("validmin").value.trim();
+  S.parseValidMin(state.validmin); // throws with a readable message
 }
 
 function ensureCollectionOption(slug) {

@@ -62,7 +62,9 @@ export class ResultList {
       const what = document.createElement("span");
       what.className = "what";
       const orbit = p.orbit != null ? `orbit ${p.orbit}${p.orbit_direction ? ` ${p.orbit_direction.toLowerCase()}` : ""}` : "";
-      what.textContent = [p.platform, orbit, p.collection, f.geometry ? "" : "no footprint"]
+      // The share of valid pixels over the searched area, when the search asked for a minimum.
+      const valid = p.valid_fraction != null ? `${Math.round(p.valid_fraction * 100)} % valid` : "";
+      what.textContent = [p.platform, orbit, p.collection, valid, f.geometry ? "" : "no footprint"]
         .filter(Boolean).join(" · ");
       b.append(title, when, what);
       li.append(b);

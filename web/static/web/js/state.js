@@ -20,6 +20,7 @@ export function emptyState() {
     end: "",
     collection: "",
     orbit: "",
+    validmin: "", // minimum valid-pixel percentage over the area (0..100), or ""
     view: null, // {lat, lon, zoom, proj?}; proj "arctic" or "antarctic" (no proj: Web Mercator)
     swath: "", // selected uuid
   };
@@ -68,6 +69,7 @@ export function fromHash(hash) {
   }
   state.collection = (p.get("collection") || "").slice(0, 100);
   state.orbit = (p.get("orbit") || "").slice(0, 40);
+  try { state.validmin = parseValidMin(p.get("validmin")) === null ? "" : p.get("validmin").trim(); } catch { state.validmin = ""; }
   state.swath = /^[0-9a-f-]{36}$/i.test(p.get("swath") || "") ? p.get("swath") : "";
   const [zoom, lat, lon, proj, ...rest] = (p.get("map") || "").split("/");
   const view = [zoom, lat, lon].map(Number);
@@ -87,7 +89,7 @@ export function toHash(state) {
   }
   if (state.bbox) p.set("bbox", formatBbox(state.bbox));
   else if (state.poly) p.set("poly", state.poly.map(([x, y]) => `${num(x, 4)},${num(y, 4)}`).join(";"));
-  for (const key of ["start", "end", "collection", "orbit", "swath"]) {
+  for (const key of ["start", "end", "collection", "orbit", "validmin", "swath"]) {
     if (state[key]) p.set(key, state[key]);
   }
   // URLSearchParams escapes "," and "/" which are safe in a fragment: keep it readable.
@@ -131,6 +133,22 @@ export function orbitFilter(text) {
   return parts.join(" AND ");
 }
 
+export function parseValidMin(text) {
+  // The minimum valid percentage (0..100) from text, null for "", or throw.
+  const t = String(text ?? "").trim();
+  if (!t) return null;
+  const v = Number(t);
+  if (!Number.isFinite(v) || v < 0 || v > 100) throw new Error("The minimum valid % must be a number from 0 to 100.");
+  return v;
+}
+
+export function validFilter(text) {
+  // CQL2 text keeping swaths with at least that share of valid pixels over the area
+  // (the whole swath without one), or "". Swaths of unknown coverage never pass.
+  const v = parseValidMin(text);
+  return v === null ? "" : `"swathstore:valid_fraction" >= ${Number((v / 100).toFixed(4))}`;
+}
+
 export function searchParams(state, { limit = PAGE_SIZE, fields = LIST_FIELDS } = {}) {
   // Query parameters of GET /stac/search for a state (newest first, the API's default).
   const p = new URLSearchParams();
@@ -141,9 +159,10 @@ export function searchParams(state, { limit = PAGE_SIZE, fields = LIST_FIELDS } 
   const dt = datetimeParam(state.start, state.end);
   if (dt) p.set("datetime", dt);
   if (state.collection) p.set("collections", state.collection);
-  const orbit = orbitFilter(state.orbit);
-  if (orbit) {
-    p.set("filter", orbit);
+  // The valid fraction may only be a term of the filter's top-level AND (the API says so).
+  const filter = [orbitFilter(state.orbit), validFilter(state.validmin)].filter(Boolean).join(" AND ");
+  if (filter) {
+    p.set("filter", filter);
     p.set("filter-lang", "cql2-text");
   }
   p.set("limit", String(limit));
@@ -165,6 +184,7 @@ export function fromStacItem(item) {
       orbit_direction: p["sat:orbit_state"] || "",
       start_time: p.start_datetime || p.datetime,
       end_time: p.end_datetime || p.datetime,
+      valid_fraction: p["swathstore:valid_fraction"] ?? null, // with a minimum valid % only
     },
   };
 }
