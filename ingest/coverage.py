@@ -40,6 +40,7 @@ import itertools
 import math
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import h3
 import numpy as np
@@ -241,37 +242,67 @@ def region_fraction(cov: Coverage, weights: dict[int, float]) -> float | None:
     """
     if not weights or len(cov.cells) == 0:
         return None
-    keys = np.fromiter(weights.keys(), dtype=np.uint64, count=len(weights))
-    w = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
-    at = np.searchsorted(cov.cells, keys)
+    table = _table(weights, cov.resolution)
+    at = np.searchsorted(cov.cells, table.keys)
     inside = at < len(cov.cells)
-    hit = np.zeros(len(keys), dtype=bool)
-    hit[inside] = cov.cells[at[inside]] == keys[inside]
+    hit = np.zeros(len(table.keys), dtype=bool)
+    hit[inside] = cov.cells[at[inside]] == table.keys[inside]
     if not hit.any():
         return None
-    w, at = w[hit], at[hit]
+    w, at, kids = table.w[hit], at[hit], table.kids[hit]
     if cov.occupied is not None:
-        for i in np.flatnonzero(w < 1.0).tolist():
-            w[i] = _occupied_weight(cov.cells[at[i]], cov.resolution, int(cov.occupied[at[i]]),
-                                    weights, float(w[i]))
+        # A partly covered cell with children in the weights weighs the mean weight of
+        # its occupied children (a child the weights lack counts 0); else its own.
+        partial = (w < 1.0) & ~np.isnan(kids).all(axis=1)
+        bits = ((cov.occupied[at[partial], None] >> np.arange(7, dtype=np.uint8)) & 1) == 1
+        count = bits.sum(axis=1)
+        mean = np.where(bits, np.nan_to_num(kids[partial]), 0.0).sum(axis=1) / np.maximum(count, 1)
+        w = w.copy()
+        w[partial] = np.where(count > 0, mean, w[partial])
     denominator = float(np.dot(w, cov.total[at]))
     return float(np.dot(w, cov.valid[at])) / denominator if denominator > 0 else None
 
 
-def _occupied_weight(cell: np.uint64, res: int, mask: int, weights: dict[int, float],
-                     whole: float) -> float:
-    """Mean weight of a cell's occupied children; `whole` when weights have no child of it."""
-    packed = int(_pack_cells(np.array([cell], dtype=np.uint64), res)[0]) << 3
-    kids = _unpack_cells(np.array([packed | k for k in range(7)], dtype=np.uint32),
-                         res + 1).tolist()
-    found = [weights.get(kid) for kid in kids]
-    if all(f is None for f in found):
-        return whole
-    occupied = [f or 0.0 for k, f in enumerate(found) if mask >> k & 1]
-    return sum(occupied) / len(occupied) if occupied else whole
+class RegionWeights(dict[int, float]):
+    """region_weights' answer: the weights, and the arrays region_fraction reads from
+    them, built on first use, so that a search scoring many swaths builds them once."""
+
+    tables: dict[int, _Table]
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.tables = {}
 
 
-def region_weights(region: BaseGeometry, resolution: int) -> dict[int, float]:
+@dataclass(frozen=True)
+class _Table:
+    keys: np.ndarray  # uint64 cells of the weights, sorted
+    w: np.ndarray  # their weights
+    kids: np.ndarray  # (n, 7): the weights of each key's children at res + 1; NaN if absent
+
+
+def _table(weights: dict[int, float], res: int) -> _Table:
+    cached = weights.tables.get(res) if isinstance(weights, RegionWeights) else None
+    if cached is not None:
+        return cached
+    keys = np.array(sorted(weights), dtype=np.uint64)
+    w = np.array([weights[int(k)] for k in keys.tolist()], dtype=np.float64)
+    kids = np.full((len(keys), 7), np.nan)
+    at_res = ((keys >> np.uint64(52)) & np.uint64(15)) == res
+    if res < 15 and at_res.any():
+        packed = _pack_cells(keys[at_res], res).astype(np.uint32) << np.uint32(3)
+        children = _unpack_cells(packed[:, None] | np.arange(7, dtype=np.uint32), res + 1)
+        where = np.searchsorted(keys, children)
+        found = where < len(keys)
+        found[found] = keys[where[found]] == children[found]
+        kids[at_res] = np.where(found, w[np.minimum(where, len(keys) - 1)], np.nan)
+    table = _Table(keys, w, kids)
+    if isinstance(weights, RegionWeights):
+        weights.tables[res] = table
+    return table
+
+
+def region_weights(region: BaseGeometry, resolution: int) -> RegionWeights:
     """Return {cell: fraction of the cell's area inside the region} for cells it touches.
 
     Cells the region only partly covers come with their children (resolution + 1) that
@@ -281,7 +312,7 @@ def region_weights(region: BaseGeometry, resolution: int) -> dict[int, float]:
     """
     if not 0 <= resolution <= 15:
         raise ValueError(f"H3 resolution must be 0..15, got {resolution}")
-    return dict(_weights(shapely.to_wkb(region), resolution))
+    return RegionWeights(_weights(shapely.to_wkb(region), resolution))
 
 
 @functools.lru_cache(maxsize=128)
