@@ -28,10 +28,11 @@ run: setup  ## migrate, demo data on an empty archive, serve on 127.0.0.1:$(PORT
 	@echo "swathstore: http://127.0.0.1:$(PORT)/"
 	.venv/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) -c config/gunicorn.conf.py --workers 2 --access-logfile -
 
-test: setup  ## test services on loopback, the whole lint, the whole pytest suite
+test: setup  ## test services on loopback, the whole lint, the whole pytest suite (two workers, then time-bound tests alone)
 	@bash scripts/test-services.sh
 	@$(MAKE) --no-print-directory lint
-	$(TEST_ENV) $(PY) -m pytest --durations=60
+	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadscope -m "not serial" --durations=40
+	$(TEST_ENV) $(PY) -m pytest -m serial --durations=20
 
 lint:  ## ruff; import-linter's layer contracts (pyproject.toml); mypy over archive/, hpc/, the subset kernel
 	.venv/bin/ruff check .

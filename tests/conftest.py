@@ -30,7 +30,14 @@ SHARED_SWATHS = REPO.parent / "shared" / "data" / "swaths"
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `large` run only in the large fault tier (`make test-faults`); the
-    normal run deselects them (not a skip: they are not part of that run at all)."""
+    normal run deselects them (not a skip: they are not part of that run at all).
+
+    Browser tests count as `serial`: their waits (Playwright's 15 s) are time bounds
+    too, and `make test` runs serial tests alone, after its two-worker phase.
+    """
+    for item in items:
+        if "browser" in item.keywords and item.get_closest_marker("serial") is None:
+            item.add_marker(pytest.mark.serial)
     if os.environ.get("SWATHSTORE_FAULT_TIER") == "large":
         # The large tier's own waits (sized(..., 900) and the like) exceed the suite's
         # default 300 s per test; a test that sets its own timeout keeps it.

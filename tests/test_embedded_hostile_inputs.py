@@ -22,7 +22,8 @@ import pytest
 from tests.api import fuzz, hostile
 from tests.conftest import REPO, embedded_env, free_port, manage_py, stop_process, wait_for_port
 
-pytestmark = pytest.mark.slow
+# serial: statement time limits of 0.1 s and answers within a second are asserted.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 ROWS = 1500
 SETUP = f"""
 from datetime import UTC, datetime, timedelta

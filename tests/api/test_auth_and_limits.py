@@ -73,6 +73,7 @@ def test_reads_can_require_a_token(settings) -> None:
     assert client.get("/stac/search").status_code == 200
 
 
+@pytest.mark.serial  # asserts a time bound
 @pytest.mark.parametrize("url", sorted(SEARCHES))
 def test_a_50_mb_body_is_refused_quickly(url: str) -> None:
     body = json.dumps({"ids": ["x" * 1000] * 50_000})

@@ -19,7 +19,8 @@ from tests.api import fuzz, hostile
 from tests.api.live import LiveServer
 from tests.catalog.factories import box, collection, swath
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serial: every grown request must be answered within a time bound.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.serial]
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 TOKENS = ["collection", "platform", '"sat:absolute_orbit"', "datetime", "geometry", "id",
           "AND", "OR", "NOT", "LIKE", "IN", "BETWEEN", "IS", "NULL", "TRUE", "(", ")", ",",

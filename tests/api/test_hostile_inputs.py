@@ -24,7 +24,8 @@ from tests.api.live import LiveServer
 from tests.catalog.factories import box, collection, swath
 from tests.support.liveserver import live_server
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serial: answers are asserted to come within a second (make test runs these alone).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.serial]
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 

@@ -21,7 +21,8 @@ from rest_framework.authtoken.models import Token
 from tests.api.live import LiveServer
 from tests.catalog.factories import box, collection, swath
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serial: each run has a wall-clock budget, and its requests a server timeout.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.serial]
 # The test fails on a server error only. Negative data and the stateful phase are
 # generated here too; scripts/schemathesis_full.py also checks that invalid data is
 # refused (negative_data_rejection), where a URL over gunicorn's 4,094-byte request

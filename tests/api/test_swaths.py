@@ -244,6 +244,7 @@ def test_nan_coordinates_are_refused(client: APIClient) -> None:
     assert response.status_code == 400
 
 
+@pytest.mark.serial  # asserts a time bound
 def test_too_many_vertices_are_refused_quickly(client: APIClient, settings) -> None:
     import math
     import time

@@ -444,6 +444,7 @@ def probe_in_a_new_process(server: S3Server, prefix: str, kept: Path, ttl_s: flo
     return server.store(prefix, probe_cache_dir=kept, probe_ttl_s=ttl_s).capabilities()
 
 
+@pytest.mark.serial  # asserts a time bound
 def test_a_passing_probe_is_kept_for_the_next_process_until_its_time_is_up(
     s3_server: S3Server, s3_prefix: str, tmp_path: Path
 ) -> None:

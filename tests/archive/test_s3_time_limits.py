@@ -20,6 +20,9 @@ from tests.archive.test_s3_faults import assert_nothing_left
 from tests.support.s3servers import S3Server
 from tests.support.tcpproxy import TcpProxy
 
+# serial: soft time limits must stop stalled transfers within seconds of the limit.
+pytestmark = pytest.mark.serial
+
 Proxied = Callable[..., tuple[S3Store, TcpProxy]]
 SOFT_LIMIT_S = 1.0
 # Far longer than the time the test allows, so a retried or waited-for request shows.

@@ -34,6 +34,7 @@ def _dsn() -> str:
             f"user={s.get('USER') or 'postgres'} dbname={s['NAME']}")
 
 
+@pytest.mark.serial  # asserts a time bound
 def test_d2_no_transaction_is_open_while_bytes_move(s3_primary, rng, tmp_path: Path) -> None:
     """Sample pg_stat_activity.xact_start every 100 ms during an ingest: the longest open
     transaction of the test database stays under 1 s."""

@@ -14,6 +14,7 @@ import pytest
 from rest_framework.test import APIClient
 
 import archive.config
+from catalog.apps import store_specs
 from catalog.models import StoredObject, Swath
 from ops.fsck import fsck
 from ops.heal import heal
@@ -22,7 +23,6 @@ from subset.services import open_any_copy
 from tests.support.commands import archive_command
 from tests.support.ingesting import ingest_paths
 from tests.support.s3servers import S3Server
-from tests.support.stores import restore_stores
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,7 @@ def options(server: S3Server, endpoint_url: str | None = None) -> dict:
 def two_servers(settings, rclone_s3: S3Server, seaweed_s3: S3Server, s3_prefix: str,
                 tcp_proxy) -> Iterator[dict]:
     """primary on rclone, offsite on SeaweedFS behind a TCP proxy (to cut it off)."""
+    original = store_specs()  # before the settings change: teardown must not read them
     proxy = tcp_proxy(seaweed_s3.endpoint_url)
     urls = {"primary": f"s3://{rclone_s3.bucket}/{s3_prefix}/p",
             "offsite": f"s3://{seaweed_s3.bucket}/{s3_prefix}/o"}
@@ -46,7 +47,9 @@ def two_servers(settings, rclone_s3: S3Server, seaweed_s3: S3Server, s3_prefix: 
                               "offsite": (urls["offsite"],
                                           options(seaweed_s3, proxy.endpoint_url))})
     yield {"proxy": proxy, "prefix": s3_prefix, "primary": rclone_s3, "offsite": seaweed_s3}
-    restore_stores()
+    # (restore_stores() here would read the S3 URLs still in settings, whose fixture
+    # tears down after this one, and leave credential-less S3 stores to later tests.)
+    archive.config.configure(original)
 
 
 def synth(path: Path) -> Path:
