@@ -26,22 +26,20 @@ from typing import Any
 
 import shapely
 from django.conf import settings
-from django.db import DatabaseError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from api import paging
 from api.exceptions import QueryError
 from api.search import (
-    STATEMENT_TIMEOUT_MS,
     SearchPage,
     SwathSearch,
     count_matches,
     filtered,
     run_search,
     statement_limit,
+    too_slow_is_a_query_error,
 )
-from api.timelimit import timed_out
 from catalog.geometry import bbox_geometry
 from catalog.models import Region, Swath, SwathState
 from ingest.coverage import Coverage, region_fraction, region_weights, whole_fraction
@@ -55,15 +53,8 @@ def run_page(search: SwathSearch, base: QuerySet, columns: tuple[str, ...]) -> S
     "valid_fraction" when the search filters or sorts on it."""
     if not search.uses_coverage:
         return run_search(search, base, columns)
-    try:
-        with statement_limit():
-            return _run(search, base, columns)
-    except DatabaseError as e:
-        if timed_out(e):
-            raise QueryError(
-                f"the search took longer than {STATEMENT_TIMEOUT_MS / 1000:g} s: "
-                "narrow the area, the time window or the collections") from e
-        raise
+    with too_slow_is_a_query_error(), statement_limit():
+        return _run(search, base, columns)
 
 
 def fraction_for(search: SwathSearch) -> Fraction:

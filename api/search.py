@@ -263,11 +263,19 @@ def run_search(search: SwathSearch, base: QuerySet | None = None,
     A search on the valid fraction is api.coverage.run_page's (search pages only).
     """
     refuse_coverage(search, "this request")
-    try:
+    with too_slow_is_a_query_error():
         if render is not None:
             return _run_rendered(search, base, render)
         with statement_limit():
             return _run(search, base, columns)
+
+
+@contextlib.contextmanager
+def too_slow_is_a_query_error() -> Iterator[None]:
+    """A statement stopped by the search time limit becomes a QueryError (a 400)
+    telling the user how to narrow the search; other database errors pass."""
+    try:
+        yield
     except DatabaseError as e:
         if timed_out(e):
             raise QueryError(
