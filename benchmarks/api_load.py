@@ -41,7 +41,9 @@ COLUMNS = (
 )
 
 
-def _ensure_db(dsn: str) -> None:
+def prepare_database(dsn: str) -> None:
+    """Create the benchmark's database if needed and migrate it (never the demo's
+    or the suite's)."""
     base, _, name = dsn.rpartition("/")
     if name in ("swathstore", "test_swathstore"):
         raise SystemExit(f"refusing to load the benchmark into {name}")
@@ -52,29 +54,39 @@ def _ensure_db(dsn: str) -> None:
                    check=True)
 
 
+def synthetic_collection(cur: psycopg2.extensions.cursor) -> int:
+    """The synthetic MODIS-Aqua collection's id (made if missing)."""
+    cur.execute(
+        "INSERT INTO catalog_collection (slug, title, description, platform, instrument,"
+        " processing_level, license, variable_hints, default_codec, default_policy,"
+        " created_at) VALUES (%s, 'Synthetic MODIS-Aqua L2', 'benchmark rows', 'aqua',"
+        " 'modis', 'L2', 'proprietary', '{}', 'auto', 'single', now())"
+        " ON CONFLICT (slug) DO UPDATE SET title = EXCLUDED.title RETURNING id",
+        [COLLECTION],
+    )
+    return int(cur.fetchone()[0])
+
+
+def drop_swath_indexes(cur: psycopg2.extensions.cursor) -> list[tuple[str, str]]:
+    """Drop catalog_swath's indexes for a load; return (name, definition) to rebuild them
+    once after it: building a GiST index in bulk is far faster than growing it row by row."""
+    cur.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'catalog_swath'"
+        " AND indexname NOT IN (SELECT conname FROM pg_constraint)")
+    saved = cur.fetchall()
+    for name, _ in saved:
+        cur.execute(f'DROP INDEX "{name}"')
+    return saved
+
+
 def load_swaths(dsn: str, count: int) -> None:
     """Migrate, then COPY `count` synthetic VERIFIED swaths (replacing earlier ones)."""
-    _ensure_db(dsn)
+    prepare_database(dsn)
     conn = psycopg2.connect(dsn)
     with conn, conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO catalog_collection (slug, title, description, platform, instrument,"
-            " processing_level, license, variable_hints, default_codec, default_policy,"
-            " created_at) VALUES (%s, 'Synthetic MODIS-Aqua L2', 'benchmark rows', 'aqua',"
-            " 'modis', 'L2', 'proprietary', '{}', 'auto', 'single', now())"
-            " ON CONFLICT (slug) DO UPDATE SET title = EXCLUDED.title RETURNING id",
-            [COLLECTION],
-        )
-        (coll_id,) = cur.fetchone()
+        coll_id = synthetic_collection(cur)
         cur.execute("TRUNCATE catalog_swath CASCADE")
-        # Indexes are dropped for the load and rebuilt once after it: building a GiST
-        # index in bulk is far faster than growing it row by row.
-        cur.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'catalog_swath'"
-            " AND indexname NOT IN (SELECT conname FROM pg_constraint)")
-        saved = cur.fetchall()
-        for name, _ in saved:
-            cur.execute(f'DROP INDEX "{name}"')
+        saved = drop_swath_indexes(cur)
     t0, done = time.monotonic(), 0
     for batch in api_synth.batches(count):
         buf = io.StringIO()

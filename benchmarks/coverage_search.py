@@ -48,14 +48,13 @@ from shapely.geometry import box
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 import api_synth  # noqa: E402
+from api_load import drop_swath_indexes, prepare_database, synthetic_collection  # noqa: E402
 from api_search import Client, iso, pct, queries, start_server  # noqa: E402
-from benchdb import ensure_database  # noqa: E402
 
 from ingest.coverage import Coverage  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/swathstore_bench_cov"
-COLLECTION = "modis-aqua-synth"
 RESOLUTION = 3
 PIXELS_PER_CELL = 7000.0  # 1354 x 2030 pixels over ~390 res-3 cells
 COLUMNS = (
@@ -231,20 +230,6 @@ CHUNK = 5000
 
 
 # -- load --------------------------------------------------------------------------------
-# Blobs written before ingest.coverage gained its occupancy byte per cell (8 + 7 bytes a
-# cell): that byte inserted as "unknown" (all children), which is what encode() writes
-# for a Coverage without occupancy. n is the u32 at offset 4 (at most 2**24 here).
-UPGRADE_SQL = """
-WITH c AS (SELECT id, get_byte(coverage, 4) + (get_byte(coverage, 5) << 8)
-                      + (get_byte(coverage, 6) << 16) AS n
-           FROM catalog_swath WHERE coverage IS NOT NULL)
-UPDATE catalog_swath s
-SET coverage = substring(s.coverage FROM 1 FOR 8 + 5 * c.n) || decode(repeat('7f', c.n), 'hex')
-               || substring(s.coverage FROM 9 + 5 * c.n)
-FROM c WHERE s.id = c.id AND length(s.coverage) = 8 + 7 * c.n
-"""
-
-
 def _index_definitions(dsn: str) -> list[tuple[str, str]]:
     """catalog_swath's indexes as a fresh migrate makes them, read from a scratch database."""
     from benchdb import fresh_database, psql
@@ -263,46 +248,22 @@ def _index_definitions(dsn: str) -> list[tuple[str, str]]:
 def load(dsn: str, count: int, workers: int, resume: bool = False) -> None:
     """Migrate, then COPY `count` synthetic VERIFIED swaths with coverage (replacing any).
 
-    `resume`: keep the rows a load cut short left (its indexes dropped), upgrade their
-    blobs if an older codec wrote them, and go on from there.
+    `resume`: keep the rows a load cut short left (its indexes dropped) and go on from
+    there.
     """
-    import subprocess
-
-    if dsn.rpartition("/")[2] in ("swathstore", "test_swathstore"):
-        raise SystemExit("refusing to load the benchmark into the demo's or the suite's db")
-    ensure_database(dsn)
-    env = {**os.environ, "DATABASE_URL": dsn.replace("postgresql://", "postgis://"),
-           "VAR_DIR": str(REPO / "var" / "bench")}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env,
-                   check=True)
+    prepare_database(dsn)
     conn = psycopg2.connect(dsn)
     first = 0
     if resume:
         saved = _index_definitions(dsn)
         with conn, conn.cursor() as cur:
-            t1 = time.monotonic()
-            cur.execute(UPGRADE_SQL)
-            print(f"{cur.rowcount:,} blobs upgraded in {time.monotonic() - t1:.0f} s", flush=True)
-            cur.execute("SELECT count(*), min(collection_id) FROM catalog_swath")
-            first, coll_id = cur.fetchone()
+            cur.execute("SELECT count(*) FROM catalog_swath")
+            (first,) = cur.fetchone()
     with conn, conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO catalog_collection (slug, title, description, platform, instrument,"
-            " processing_level, license, variable_hints, default_codec, default_policy,"
-            " created_at) VALUES (%s, 'Synthetic MODIS-Aqua L2', 'benchmark rows', 'aqua',"
-            " 'modis', 'L2', 'proprietary', '{}', 'auto', 'single', now())"
-            " ON CONFLICT (slug) DO UPDATE SET title = EXCLUDED.title RETURNING id",
-            [COLLECTION])
-        (coll_id,) = cur.fetchone()
+        coll_id = synthetic_collection(cur)
         if not resume:
             cur.execute("TRUNCATE catalog_swath CASCADE")
-            # Indexes are dropped for the load and rebuilt once after it (api_load.py).
-            cur.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'catalog_swath'"
-                " AND indexname NOT IN (SELECT conname FROM pg_constraint)")
-            saved = cur.fetchall()
-            for name, _ in saved:
-                cur.execute(f'DROP INDEX "{name}"')
+            saved = drop_swath_indexes(cur)
     t0, done, size = time.monotonic(), first, 0
     spans = [(lo, min(lo + CHUNK, count), count, coll_id) for lo in range(first, count, CHUNK)]
     with multiprocessing.Pool(workers) as pool:
